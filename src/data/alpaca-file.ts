@@ -1,0 +1,82 @@
+import { readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { z } from 'zod';
+import { DataError } from '../errors.js';
+import { sampleSchema, type Sample } from './sample.js';
+
+/**
+ * Reads an Alpaca-format dataset: a JSON array of {instruction, input?, output} (alpaca_data.json) or JSONL of the
+ * same. Extra fields are ignored. A broken record is reported with the file, the record (line for JSONL) and the
+ * field, so the user can fix that one place.
+ */
+export function readAlpacaFile(path: string): Sample[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'check the path');
+  }
+  const trimmed = text.replace(/^\uFEFF/, '').trimStart();
+  if (trimmed.startsWith('[')) {
+    let data: unknown;
+    try {
+      data = JSON.parse(trimmed);
+    } catch (e) {
+      throw new DataError(`${path}: not valid JSON (${(e as Error).message})`, 'fix the JSON, or use JSONL (one object per line)');
+    }
+    const arr = data as unknown[];
+    return arr.map((rec, i) => parseRecord(rec, `${path}: record ${i + 1}`));
+  }
+  const out: Sample[] = [];
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    let rec: unknown;
+    try {
+      rec = JSON.parse(line);
+    } catch (e) {
+      throw new DataError(`${path}:${i + 1}: not valid JSON (${(e as Error).message})`, 'each line of a JSONL file must be one JSON object');
+    }
+    out.push(parseRecord(rec, `${path}:${i + 1}`));
+  });
+  return out;
+}
+
+function parseRecord(rec: unknown, where: string): Sample {
+  const r = sampleSchema.safeParse(rec);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const field = issue?.path.join('.') || '(record)';
+    throw new DataError(`${where}: field "${field}": ${issue?.message ?? 'invalid'}`, 'each record needs string fields "instruction" and "output" (and optionally "input")');
+  }
+  return r.data;
+}
+
+export type ExportFormat = 'alpaca' | 'jsonl' | 'messages';
+
+/** Formats samples as Alpaca JSON (indented list), JSONL, or chat `messages` JSONL. */
+export function formatSamples(samples: Sample[], format: ExportFormat): string {
+  const plain = samples.map((s) => ({ instruction: s.instruction, input: s.input, output: s.output }));
+  if (format === 'alpaca') return `${JSON.stringify(plain, null, 2)}\n`;
+  if (format === 'jsonl') return plain.map((s) => JSON.stringify(s)).join('\n') + (plain.length ? '\n' : '');
+  return (
+    plain
+      .map((s) =>
+        JSON.stringify({
+          messages: [
+            { role: 'user', content: s.input ? `${s.instruction}\n\n${s.input}` : s.instruction },
+            { role: 'assistant', content: s.output },
+          ],
+        }),
+      )
+      .join('\n') + (plain.length ? '\n' : '')
+  );
+}
+
+/** Writes atomically (temp file + rename) so an interrupted export never leaves half a file. */
+export function writeSamples(path: string, samples: Sample[], format: ExportFormat): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, formatSamples(samples, format));
+  renameSync(tmp, path);
+}
+
+export const exportFormatSchema = z.enum(['alpaca', 'jsonl', 'messages']);
