@@ -1,0 +1,75 @@
+import { z } from 'zod';
+
+/** Settings of `generate`. Every field has a default and a description: `init` writes them out as commented YAML. */
+export const generationConfigSchema = z
+  .object({
+    model: z.string().min(1).default('gpt-4o-mini').describe('chat model name, as the endpoint knows it'),
+    baseUrl: z
+      .string()
+      .url()
+      .nullable()
+      .default(null)
+      .describe('OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp, DeepSeek…); null = $OPENAI_BASE_URL, else api.openai.com'),
+    apiKeyEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+      .default('OPENAI_API_KEY')
+      .describe('name of the environment variable that holds the API key (the key itself never goes in this file)'),
+    target: z.number().int().positive().default(52000).describe('stop when the run holds this many kept samples'),
+    concurrency: z.number().int().min(1).max(1024).default(16).describe('requests in flight at once'),
+    lang: z.enum(['en', 'zh']).default('en').describe('language of the run: picks seeds, prompt template and language rules'),
+    template: z
+      .string()
+      .default('json')
+      .describe('generation prompt: "json" (JSON array of tasks), "alpaca" (numbered list as Stanford Alpaca), or a path to a template file'),
+    seeds: z.string().nullable().default(null).describe('seed tasks JSONL; null = the bundled seeds/seed_tasks.jsonl (or .zh.jsonl for zh)'),
+    numTasks: z.number().int().min(1).max(100).default(20).describe('new tasks asked for in each request'),
+    numExamples: z.number().int().min(0).max(20).default(3).describe('example tasks shown in each request'),
+    machineExampleShare: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.33)
+      .describe("share of the examples drawn from the run's own kept samples once it has enough (0 = seeds only, as Alpaca)"),
+    machineExamplesAfter: z.number().int().min(0).default(100).describe('kept samples needed before run samples are used as examples'),
+    temperature: z.number().min(0).max(2).default(1).describe('sampling temperature'),
+    topP: z.number().gt(0).max(1).default(1).describe('nucleus sampling top-p'),
+    maxTokens: z.number().int().positive().default(3072).describe('max completion tokens per request'),
+    seed: z.number().int().nullable().default(null).describe('seed for example sampling (and sent to the API); null = random'),
+    budgetUsd: z.number().positive().nullable().default(null).describe('stop before the run would spend more than this (USD); null = no limit'),
+    timeoutMs: z.number().int().positive().default(120000).describe('per-request timeout in milliseconds'),
+    maxRetries: z.number().int().min(0).max(50).default(6).describe('retries of one request on 429, 5xx, timeouts and connection errors'),
+    pauseAfterFailures: z
+      .number()
+      .int()
+      .min(1)
+      .default(5)
+      .describe('consecutive failed requests after which the whole run pauses instead of hammering the endpoint'),
+    pauseSeconds: z.number().positive().default(30).describe('first pause length; doubles on each further pause, up to 10 minutes'),
+    maxPauses: z.number().int().min(1).default(8).describe('pauses in a row after which the run stops (resumable) and says why'),
+  })
+  .strict();
+
+export type GenerationConfig = z.output<typeof generationConfigSchema>;
+
+const priceSchema = z
+  .object({
+    input: z.number().min(0).describe('USD per 1M prompt tokens'),
+    output: z.number().min(0).describe('USD per 1M completion tokens'),
+  })
+  .strict();
+
+/** USD per million tokens. Public list prices at the time of writing; override or extend in forge.yaml. */
+export const pricesSchema = z
+  .record(z.string(), priceSchema)
+  .default({
+    'gpt-4o-mini': { input: 0.15, output: 0.6 },
+    'gpt-4o': { input: 2.5, output: 10 },
+    'gpt-4.1': { input: 2, output: 8 },
+    'gpt-4.1-mini': { input: 0.4, output: 1.6 },
+    'gpt-4.1-nano': { input: 0.1, output: 0.4 },
+    'deepseek-chat': { input: 0.27, output: 1.1 },
+  })
+  .describe('price table, USD per 1M tokens, by model name; a model not listed costs 0 (cost is then not tracked)');
+
+export type Prices = z.output<typeof pricesSchema>;

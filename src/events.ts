@@ -1,0 +1,60 @@
+/**
+ * Progress events the generation engine emits. The CLI turns them into a progress line, log lines or JSON lines;
+ * the terminal UI renders them. The engine never prints.
+ */
+export interface SamplePreview {
+  id: number;
+  instruction: string;
+  input: string;
+  output: string;
+}
+
+export type TransportState =
+  | { state: 'ok' }
+  | { state: 'backoff'; reason: string; waitMs: number; attempt: number }
+  | { state: 'paused'; reason: string; waitMs: number; pause: number };
+
+export type GenerateEvent =
+  | {
+      type: 'start';
+      runDir: string;
+      model: string;
+      baseUrl: string;
+      template: string;
+      lang: 'en' | 'zh';
+      target: number;
+      kept: number;
+      concurrency: number;
+      resumed: boolean;
+      abandonedRequests: number;
+    }
+  | {
+      type: 'progress';
+      kept: number;
+      target: number;
+      requestsDone: number;
+      requestsFailed: number;
+      inFlight: number;
+      requestsPerSec: number;
+      tokensPerSec: number;
+      promptTokens: number;
+      completionTokens: number;
+      costUsd: number;
+      budgetUsd: number | null;
+      etaSec: number | null;
+      elapsedSec: number;
+      rejections: Record<string, number>;
+    }
+  | { type: 'samples'; latest: SamplePreview[] }
+  | { type: 'transport'; transport: TransportState }
+  | { type: 'warning'; message: string }
+  | {
+      type: 'done';
+      reason: 'target' | 'budget' | 'interrupted' | 'endpoint-down';
+      kept: number;
+      target: number;
+      costUsd: number;
+      message: string;
+    };
+
+export type GenerateEventListener = (e: GenerateEvent) => void;

@@ -1,0 +1,433 @@
+import Database from 'better-sqlite3';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { DataError, ForgeError } from '../errors.js';
+import { migrations } from './schema-sql.js';
+
+export const curationStatuses = ['kept', 'rejected', 'duplicate', 'dropped'] as const;
+export type CurationStatus = (typeof curationStatuses)[number];
+export const reviewDecisions = ['accepted', 'rejected', 'skipped'] as const;
+export type ReviewDecision = (typeof reviewDecisions)[number];
+
+export interface SimilarRef {
+  id: string;
+  score: number;
+}
+
+export interface ItemText {
+  instruction: string;
+  input: string;
+  output: string;
+}
+
+export interface StoredItem extends ItemText {
+  id: number;
+  requestId: number | null;
+  status: CurationStatus;
+  reason: string | null;
+  duplicateOf: string | null;
+  similarity: number | null;
+  similar: SimilarRef[];
+  judgeScore: number | null;
+  judgeReason: string | null;
+  review: ReviewDecision | null;
+  reviewedAt: string | null;
+  original: ItemText | null;
+  createdAt: string;
+}
+
+export interface NewItem extends ItemText {
+  id: number;
+  idx: number;
+  status: CurationStatus;
+  reason: string | null;
+  duplicateOf: string | null;
+  similarity: number | null;
+  similar: SimilarRef[];
+}
+
+export interface RequestResult {
+  raw: string;
+  finishReason: string | null;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+}
+
+export interface RunSummary {
+  byStatus: Record<string, number>;
+  byReason: Record<string, number>;
+  byReview: Record<string, number>;
+  requests: { total: number; ok: number; failed: number; inFlight: number; abandoned: number };
+  judgeRequests: number;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+  startedAt: string | null;
+  elapsedMs: number;
+  target: number | null;
+  lang: 'en' | 'zh';
+}
+
+export interface CurationUpdate {
+  id: number;
+  status: CurationStatus;
+  reason: string | null;
+  duplicateOf: string | null;
+  similarity: number | null;
+  similar: SimilarRef[];
+}
+
+interface ItemRow {
+  id: number;
+  request_id: number | null;
+  instruction: string;
+  input: string;
+  output: string;
+  status: string;
+  reason: string | null;
+  duplicate_of: string | null;
+  similarity: number | null;
+  similar_json: string | null;
+  judge_score: number | null;
+  judge_reason: string | null;
+  review: string | null;
+  reviewed_at: string | null;
+  orig_instruction: string | null;
+  orig_input: string | null;
+  orig_output: string | null;
+  created_at: string;
+}
+
+const similarSchema = z.array(z.object({ id: z.string(), score: z.number() }));
+const logStateSchema = z.object({
+  instruction: z.string(),
+  input: z.string(),
+  output: z.string(),
+  review: z.enum(reviewDecisions).nullable(),
+  reviewedAt: z.string().nullable(),
+  original: z.object({ instruction: z.string(), input: z.string(), output: z.string() }).nullable(),
+});
+type LogState = z.infer<typeof logStateSchema>;
+
+export class StoreError extends ForgeError {
+  constructor(message: string, hint?: string) {
+    super('store', message, hint === undefined ? {} : { hint });
+    this.name = 'StoreError';
+  }
+}
+
+const now = () => new Date().toISOString();
+
+/**
+ * The SQLite store of one run (output/NAME/run.db). WAL mode with synchronous=NORMAL: a commit survives a
+ * process kill (SIGKILL), which is the crash we promise to survive; power loss may lose the last commits.
+ */
+export class RunStore {
+  readonly dir: string;
+  readonly path: string;
+  private readonly db: Database.Database;
+  private nextId: number;
+
+  private constructor(dir: string, db: Database.Database) {
+    this.dir = dir;
+    this.path = join(dir, 'run.db');
+    this.db = db;
+    const row = this.db.prepare('SELECT COALESCE(MAX(id), 0) AS m FROM items').get() as { m: number };
+    this.nextId = row.m + 1;
+  }
+
+  static exists(runDir: string): boolean {
+    return existsSync(join(runDir, 'run.db'));
+  }
+
+  static open(runDir: string, opts: { create?: boolean } = {}): RunStore {
+    const path = join(runDir, 'run.db');
+    if (!existsSync(path)) {
+      if (!opts.create) throw new DataError(`${runDir}: no run here (missing ${path})`, 'check --run, or start one with `alpaca-forge generate --run ' + runDir + '`');
+      mkdirSync(runDir, { recursive: true });
+    }
+    let db: Database.Database;
+    try {
+      db = new Database(path);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('busy_timeout = 5000');
+      db.pragma('foreign_keys = ON');
+      migrate(db, path);
+    } catch (e) {
+      if (e instanceof ForgeError) throw e;
+      throw new StoreError(`${path}: cannot open the run database (${(e as Error).message})`, 'the file may be corrupt or not a run database; restore it from a copy, or start a new run');
+    }
+    return new RunStore(runDir, db);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  // ---- meta ----
+  getMeta(key: string): string | undefined {
+    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  // ---- generation ----
+  /** Item ids are handed out here, before insert, so the duplicate index can name an item in the same tick. */
+  allocateItemId(): number {
+    return this.nextId++;
+  }
+
+  beginRequest(examples: unknown, kind: 'generate' | 'judge' = 'generate'): number {
+    const r = this.db.prepare('INSERT INTO requests(kind, status, started_at, examples_json) VALUES (?, ?, ?, ?)').run(kind, 'in_flight', now(), JSON.stringify(examples));
+    return Number(r.lastInsertRowid);
+  }
+
+  /** Records the response and its items in one transaction: both are there after a crash, or neither. */
+  completeRequest(requestId: number, result: RequestResult, items: NewItem[]): void {
+    const at = now();
+    const upd = this.db.prepare(
+      `UPDATE requests SET status = 'ok', finished_at = ?, raw_response = ?, finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, cost_usd = ? WHERE id = ?`,
+    );
+    const ins = this.db.prepare(
+      `INSERT INTO items(id, request_id, idx, instruction, input, output, status, reason, duplicate_of, similarity, similar_json, created_at)
+       VALUES (@id, @requestId, @idx, @instruction, @input, @output, @status, @reason, @duplicateOf, @similarity, @similar, @at)`,
+    );
+    this.db.transaction(() => {
+      upd.run(at, result.raw, result.finishReason, result.promptTokens, result.completionTokens, result.costUsd, requestId);
+      for (const it of items) {
+        ins.run({ ...it, requestId, similar: it.similar.length ? JSON.stringify(it.similar) : null, at });
+      }
+    })();
+  }
+
+  failRequest(requestId: number, error: string, usage?: { promptTokens: number; completionTokens: number; costUsd: number }): void {
+    this.db
+      .prepare(`UPDATE requests SET status = 'failed', finished_at = ?, error = ?, prompt_tokens = ?, completion_tokens = ?, cost_usd = ? WHERE id = ?`)
+      .run(now(), error, usage?.promptTokens ?? 0, usage?.completionTokens ?? 0, usage?.costUsd ?? 0, requestId);
+  }
+
+  /** Requests left in flight by a killed process: their answers never arrived, so they count for nothing. */
+  abandonInFlight(): number {
+    return this.db.prepare(`UPDATE requests SET status = 'abandoned', finished_at = ? WHERE status = 'in_flight'`).run(now()).changes;
+  }
+
+  countItems(status: CurationStatus): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM items WHERE status = ?').get(status) as { n: number }).n;
+  }
+
+  /** Texts of kept items in arrival order: what a resumed run's duplicate index and example pool start from. */
+  keptTexts(): Array<{ id: number; instruction: string; input: string; output: string }> {
+    return this.db.prepare(`SELECT id, instruction, input, output FROM items WHERE status = 'kept' ORDER BY id`).all() as Array<{
+      id: number;
+      instruction: string;
+      input: string;
+      output: string;
+    }>;
+  }
+
+  spentUsd(): number {
+    return (this.db.prepare('SELECT COALESCE(SUM(cost_usd), 0) AS c FROM requests').get() as { c: number }).c;
+  }
+
+  // ---- reading ----
+  listItems(filter: { status?: CurationStatus[]; review?: (ReviewDecision | null)[] } = {}): StoredItem[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.status?.length) {
+      where.push(`status IN (${filter.status.map(() => '?').join(',')})`);
+      params.push(...filter.status);
+    }
+    if (filter.review?.length) {
+      const named = filter.review.filter((r): r is ReviewDecision => r !== null);
+      const parts: string[] = [];
+      if (named.length) {
+        parts.push(`review IN (${named.map(() => '?').join(',')})`);
+        params.push(...named);
+      }
+      if (filter.review.includes(null)) parts.push('review IS NULL');
+      where.push(`(${parts.join(' OR ')})`);
+    }
+    const sql = `SELECT * FROM items ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
+    return (this.db.prepare(sql).all(...params) as ItemRow[]).map(toItem);
+  }
+
+  getItem(id: number): StoredItem | undefined {
+    const row = this.db.prepare('SELECT * FROM items WHERE id = ?').get(id) as ItemRow | undefined;
+    return row ? toItem(row) : undefined;
+  }
+
+  /** Samples that go on to training/export: accepted by review, or kept by curation and not rejected by review. */
+  usableItems(): StoredItem[] {
+    return (
+      this.db.prepare(`SELECT * FROM items WHERE review = 'accepted' OR (status = 'kept' AND (review IS NULL OR review = 'skipped')) ORDER BY id`).all() as ItemRow[]
+    ).map(toItem);
+  }
+
+  // ---- curation ----
+  /** Re-curation: one transaction; never touches review or edit columns. */
+  updateCuration(updates: CurationUpdate[]): void {
+    const st = this.db.prepare('UPDATE items SET status = ?, reason = ?, duplicate_of = ?, similarity = ?, similar_json = ? WHERE id = ?');
+    this.db.transaction(() => {
+      for (const u of updates) st.run(u.status, u.reason, u.duplicateOf, u.similarity, u.similar.length ? JSON.stringify(u.similar) : null, u.id);
+    })();
+  }
+
+  setJudge(id: number, score: number | null, reason: string): void {
+    this.db.prepare('UPDATE items SET judge_score = ?, judge_reason = ? WHERE id = ?').run(score, reason, id);
+  }
+
+  recordJudgeRequest(r: { itemId: number; promptTokens: number; completionTokens: number; costUsd: number; raw: string; ok: boolean }): void {
+    const at = now();
+    this.db
+      .prepare(
+        `INSERT INTO requests(kind, status, started_at, finished_at, raw_response, prompt_tokens, completion_tokens, cost_usd, item_id) VALUES ('judge', ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(r.ok ? 'ok' : 'failed', at, at, r.raw, r.promptTokens, r.completionTokens, r.costUsd, r.itemId);
+  }
+
+  // ---- review ----
+  /** Records a reviewer's decision (null clears it); logged so it can be undone. */
+  setReview(id: number, decision: ReviewDecision | null): StoredItem {
+    return this.changeLogged(id, 'review', (s) => ({ ...s, review: decision, reviewedAt: decision === null ? null : now() }));
+  }
+
+  /** Replaces the text; the text before the first edit is kept beside it. Logged so it can be undone. */
+  editItem(id: number, text: ItemText): StoredItem {
+    return this.changeLogged(id, 'edit', (s) => ({
+      ...s,
+      ...text,
+      original: s.original ?? { instruction: s.instruction, input: s.input, output: s.output },
+    }));
+  }
+
+  /** Undoes the latest decision or edit not yet undone; returns the item it changed, or null if nothing is left. */
+  undo(): StoredItem | null {
+    const row = this.db.prepare('SELECT id, item_id, before_json FROM review_log WHERE undone = 0 ORDER BY id DESC LIMIT 1').get() as
+      | { id: number; item_id: number; before_json: string }
+      | undefined;
+    if (!row) return null;
+    const before = logStateSchema.parse(JSON.parse(row.before_json));
+    this.db.transaction(() => {
+      this.writeState(row.item_id, before);
+      this.db.prepare('UPDATE review_log SET undone = 1 WHERE id = ?').run(row.id);
+    })();
+    return this.getItem(row.item_id) ?? null;
+  }
+
+  private changeLogged(id: number, action: 'review' | 'edit', change: (s: LogState) => LogState): StoredItem {
+    const item = this.getItem(id);
+    if (!item) throw new StoreError(`no item ${id} in ${this.path}`);
+    const before: LogState = {
+      instruction: item.instruction,
+      input: item.input,
+      output: item.output,
+      review: item.review,
+      reviewedAt: item.reviewedAt,
+      original: item.original,
+    };
+    const after = change(before);
+    this.db.transaction(() => {
+      this.writeState(id, after);
+      this.db
+        .prepare('INSERT INTO review_log(item_id, action, before_json, after_json, at) VALUES (?, ?, ?, ?, ?)')
+        .run(id, action, JSON.stringify(before), JSON.stringify(after), now());
+    })();
+    return this.getItem(id)!;
+  }
+
+  private writeState(id: number, s: LogState): void {
+    this.db
+      .prepare(
+        'UPDATE items SET instruction = ?, input = ?, output = ?, review = ?, reviewed_at = ?, orig_instruction = ?, orig_input = ?, orig_output = ? WHERE id = ?',
+      )
+      .run(s.instruction, s.input, s.output, s.review, s.reviewedAt, s.original?.instruction ?? null, s.original?.input ?? null, s.original?.output ?? null, id);
+  }
+
+  // ---- summary ----
+  summary(): RunSummary {
+    const byStatus: Record<string, number> = {};
+    for (const r of this.db.prepare('SELECT status, COUNT(*) AS n FROM items GROUP BY status').all() as Array<{ status: string; n: number }>) byStatus[r.status] = r.n;
+    const byReason: Record<string, number> = {};
+    for (const r of this.db.prepare(`SELECT reason, COUNT(*) AS n FROM items WHERE reason IS NOT NULL GROUP BY reason ORDER BY n DESC`).all() as Array<{
+      reason: string;
+      n: number;
+    }>)
+      byReason[r.reason] = r.n;
+    const byReview: Record<string, number> = {};
+    for (const r of this.db.prepare(`SELECT COALESCE(review, 'pending') AS review, COUNT(*) AS n FROM items GROUP BY 1`).all() as Array<{
+      review: string;
+      n: number;
+    }>)
+      byReview[r.review] = r.n;
+    const req = this.db
+      .prepare(
+        `SELECT COUNT(*) AS total,
+                SUM(status = 'ok') AS ok, SUM(status = 'failed') AS failed,
+                SUM(status = 'in_flight') AS inFlight, SUM(status = 'abandoned') AS abandoned
+         FROM requests WHERE kind = 'generate'`,
+      )
+      .get() as { total: number; ok: number | null; failed: number | null; inFlight: number | null; abandoned: number | null };
+    const tok = this.db
+      .prepare(
+        `SELECT COALESCE(SUM(prompt_tokens),0) AS p, COALESCE(SUM(completion_tokens),0) AS c, COALESCE(SUM(cost_usd),0) AS usd,
+                MIN(started_at) AS first, MAX(finished_at) AS last, SUM(kind = 'judge') AS judge FROM requests`,
+      )
+      .get() as { p: number; c: number; usd: number; first: string | null; last: string | null; judge: number | null };
+    const elapsedStored = Number(this.getMeta('elapsed_ms') ?? 'NaN');
+    const target = this.getMeta('target');
+    return {
+      byStatus,
+      byReason,
+      byReview,
+      requests: { total: req.total, ok: req.ok ?? 0, failed: req.failed ?? 0, inFlight: req.inFlight ?? 0, abandoned: req.abandoned ?? 0 },
+      judgeRequests: tok.judge ?? 0,
+      promptTokens: tok.p,
+      completionTokens: tok.c,
+      costUsd: tok.usd,
+      startedAt: tok.first,
+      elapsedMs: Number.isFinite(elapsedStored) ? elapsedStored : tok.first && tok.last ? Date.parse(tok.last) - Date.parse(tok.first) : 0,
+      target: target === undefined ? null : Number(target),
+      lang: this.getMeta('lang') === 'zh' ? 'zh' : 'en',
+    };
+  }
+}
+
+function migrate(db: Database.Database, path: string): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > migrations.length) {
+    throw new StoreError(`${path} was written by a newer alpaca-forge (schema ${version})`, 'upgrade alpaca-forge to open this run');
+  }
+  for (let v = version; v < migrations.length; v++) {
+    db.transaction(() => {
+      db.exec(migrations[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
+
+function toItem(r: ItemRow): StoredItem {
+  return {
+    id: r.id,
+    requestId: r.request_id,
+    instruction: r.instruction,
+    input: r.input,
+    output: r.output,
+    status: r.status as CurationStatus,
+    reason: r.reason,
+    duplicateOf: r.duplicate_of,
+    similarity: r.similarity,
+    similar: r.similar_json ? similarSchema.parse(JSON.parse(r.similar_json)) : [],
+    judgeScore: r.judge_score,
+    judgeReason: r.judge_reason,
+    review: (r.review as ReviewDecision | null) ?? null,
+    reviewedAt: r.reviewed_at,
+    original: r.orig_instruction === null ? null : { instruction: r.orig_instruction, input: r.orig_input ?? '', output: r.orig_output ?? '' },
+    createdAt: r.created_at,
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * Schema of a run database. Version is kept in PRAGMA user_version; each migration moves it up by one.
+ * An item row is written in the same transaction as the response it came from, so a SIGKILL can lose
+ * only requests still in flight (they stay 'in_flight' and are marked 'abandoned' on resume, never counted).
+ */
+export const migrations: string[] = [
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE requests (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL DEFAULT 'generate',
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    examples_json TEXT,
+    raw_response TEXT,
+    finish_reason TEXT,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_usd REAL NOT NULL DEFAULT 0,
+    error TEXT,
+    item_id INTEGER
+  );
+  CREATE INDEX requests_status ON requests(kind, status);
+  CREATE TABLE items (
+    id INTEGER PRIMARY KEY,
+    request_id INTEGER REFERENCES requests(id),
+    idx INTEGER NOT NULL DEFAULT 0,
+    instruction TEXT NOT NULL,
+    input TEXT NOT NULL,
+    output TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    duplicate_of TEXT,
+    similarity REAL,
+    similar_json TEXT,
+    judge_score REAL,
+    judge_reason TEXT,
+    review TEXT,
+    reviewed_at TEXT,
+    orig_instruction TEXT,
+    orig_input TEXT,
+    orig_output TEXT,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX items_status ON items(status);
+  CREATE UNIQUE INDEX items_request_idx ON items(request_id, idx) WHERE request_id IS NOT NULL;
+  CREATE TABLE review_log (
+    id INTEGER PRIMARY KEY,
+    item_id INTEGER NOT NULL REFERENCES items(id),
+    action TEXT NOT NULL,
+    before_json TEXT NOT NULL,
+    after_json TEXT NOT NULL,
+    at TEXT NOT NULL,
+    undone INTEGER NOT NULL DEFAULT 0
+  );
+  `,
+];
