@@ -1,0 +1,45 @@
+import { z } from 'zod';
+
+/** Modules a LoRA adapter can wrap in a LLaMA-family decoder layer (PEFT's names). */
+export const targetModuleSchema = z.enum(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']);
+
+/**
+ * Every `train` setting, its default and what it does. The defaults are alpaca-lora's (r 8, alpha 16, dropout 0.05
+ * on q/v, lr 3e-4, batch 128 as micro-batches of 4, cutoff 256, 3 epochs, loss on the response only).
+ * forge.yaml holds these under `train:`; command-line flags override them.
+ */
+export const trainConfigSchema = z
+  .object({
+  model: z.string().nullable().default(null).describe('base model directory (Hugging Face layout: config.json, *.safetensors, tokenizer files)'),
+  data: z.string().nullable().default(null).describe('Alpaca JSON or JSONL file to train on (or use `run`)'),
+  run: z.string().nullable().default(null).describe('run directory (output/NAME) whose accepted or kept samples are trained on'),
+  out: z.string().nullable().default(null).describe('output directory for the adapter, checkpoints, train_log.jsonl and loss chart'),
+  loraR: z.number().int().min(1).default(8).describe('LoRA rank r'),
+  loraAlpha: z.number().positive().default(16).describe('LoRA alpha; the update is scaled by alpha/r (alpha/sqrt(r) with useRslora)'),
+  loraDropout: z.number().min(0).max(0.99).default(0.05).describe('dropout on the LoRA input during training'),
+  targetModules: z.array(targetModuleSchema).min(1).default(['q_proj', 'v_proj']).describe('projections that get an adapter: any of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj'),
+  useRslora: z.boolean().default(false).describe('rank-stabilised LoRA: scale by alpha/sqrt(r) instead of alpha/r'),
+  initAdapter: z.string().nullable().default(null).describe('existing PEFT adapter directory to continue from (same r and target modules)'),
+  cutoffLen: z.number().int().min(2).default(256).describe('maximum tokens per example (prompt + response + EOS); longer examples are truncated'),
+  valSetSize: z.number().int().min(0).default(2000).describe('samples held out for evaluation with a fixed seed; 0 = no evaluation'),
+  trainOnInputs: z.boolean().default(false).describe('also put loss on the prompt tokens (default: response tokens only)'),
+  epochs: z.number().positive().default(3).describe('passes over the training samples'),
+  learningRate: z.number().positive().default(3e-4).describe('peak learning rate'),
+  batchSize: z.number().int().min(1).default(128).describe('samples per optimizer step (gradient accumulation over micro-batches)'),
+  microBatchSize: z.number().int().min(1).default(4).describe('samples per forward/backward pass'),
+  warmupSteps: z.number().int().min(0).default(100).describe('steps of linear warmup from 0 to the learning rate'),
+  lrSchedule: z.enum(['cosine', 'linear', 'constant']).default('cosine').describe('learning-rate decay after warmup'),
+  weightDecay: z.number().min(0).default(0).describe('AdamW decoupled weight decay'),
+  maxGradNorm: z.number().min(0).default(1).describe('global gradient-norm clipping threshold; 0 = no clipping'),
+  seed: z.number().int().min(0).default(42).describe('seed for the validation split, shuffling, LoRA init and dropout'),
+  maxSteps: z.number().int().min(0).default(0).describe('stop after this many optimizer steps; 0 = run all epochs'),
+  saveEvery: z.number().int().min(0).default(200).describe('write a checkpoint every N steps; 0 = only at the end or on Ctrl-C'),
+  evalEvery: z.number().int().min(0).default(200).describe('evaluate on the validation set every N steps (and at the end); 0 = only at the end'),
+  backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu']).default('auto').describe('TensorFlow.js backend'),
+  workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto').describe('data-parallel worker threads on CPU backends (one TensorFlow.js instance each); auto = one per core'),
+  })
+  .strict();
+
+export type TrainConfig = z.output<typeof trainConfigSchema>;
+export type TrainConfigInput = z.input<typeof trainConfigSchema>;
+export type TargetModuleName = z.output<typeof targetModuleSchema>;

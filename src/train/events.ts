@@ -1,0 +1,57 @@
+/**
+ * What a training run reports while it runs. The trainer emits these through one callback; the CLI prints them
+ * (live line, plain lines or JSON lines) and the terminal UI renders them. Nothing here imports tfjs or the UI.
+ */
+export interface TrainPlanSummary {
+  trainExamples: number;
+  valExamples: number;
+  /** examples dropped because the prompt filled the whole cutoff (nothing left to learn from) */
+  droppedExamples: number;
+  epochs: number;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  microBatchesPerStep: number;
+  trainTokensPerEpoch: number;
+  responseTokensPerEpoch: number;
+  totalParams: number;
+  trainableParams: number;
+  /** 0 for a fresh run, else the checkpoint step it continues from */
+  resumedFromStep: number;
+  workers: number;
+}
+
+export type TrainEvent =
+  | { type: 'phase'; phase: 'loading-model' | 'encoding-data' | 'starting-workers' | 'evaluating' | 'saving'; detail?: string }
+  | { type: 'warning'; message: string }
+  | { type: 'start'; backend: string; device: string; plan: TrainPlanSummary; outDir: string }
+  | {
+      type: 'step';
+      step: number;
+      total: number;
+      /** fractional epoch reached after this step, as Hugging Face logs it */
+      epoch: number;
+      /** mean NLL per response token over this step's whole accumulated batch */
+      loss: number;
+      lr: number;
+      /** global gradient norm before clipping */
+      gradNorm: number;
+      /** non-padding tokens processed per second (forward + backward), this step */
+      tokensPerSec: number;
+      etaSec: number;
+    }
+  | { type: 'eval'; step: number; evalLoss: number; tokens: number }
+  | { type: 'checkpoint'; step: number; dir: string }
+  | {
+      type: 'done';
+      step: number;
+      totalSteps: number;
+      /** mean loss of the last logged steps (up to 10) */
+      trainLoss: number | null;
+      evalLoss: number | null;
+      outDir: string;
+      adapterDir: string;
+      interrupted: boolean;
+      seconds: number;
+    };
+
+export type TrainEventHandler = (event: TrainEvent) => void;
