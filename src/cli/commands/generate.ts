@@ -1,12 +1,88 @@
 import type { Command } from '../command.js';
-import { ForgeError } from '../../errors.js';
+import { configOption, readConfig } from '../config-flags.js';
+import { flagBool, flagNumber, flagString, requireFlag } from '../flags.js';
+import { generationPrinter } from '../generate-output.js';
+import { forgeConfigSchema, type ForgeConfig } from '../../config/schema.js';
+import { ConfigError } from '../../errors.js';
+
+const usage = `usage: alpaca-forge generate --run output/NAME [options]
+
+Generates instruction/input/output samples from seed tasks through any OpenAI-compatible chat API until the
+run holds --target kept samples. Re-running the same command resumes the run. Ctrl-C stops cleanly.
+
+  --run DIR            run directory (created if new; resumed if it exists)
+  --config FILE        forge.yaml (default ./forge.yaml if present); flags below override it
+  --target N           kept samples to reach (default 52000)
+  --model M            chat model (default gpt-4o-mini)
+  --base-url URL       OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default $OPENAI_BASE_URL)
+  --concurrency C      requests in flight (default 16)
+  --seeds FILE         seed tasks JSONL (default: bundled seeds for --lang)
+  --lang en|zh         language of the run (default en)
+  --template NAME      json | alpaca | path to a template file (default json)
+  --temperature T  --top-p P  --max-tokens K  --seed S
+  --budget-usd X       stop before spending more than X USD (needs a price for the model in forge.yaml)
+  --json               print one JSON event per line
+
+The API key is read from $OPENAI_API_KEY (or the variable named by generation.apiKeyEnv); it is never stored.`;
 
 export const command: Command = {
   name: 'generate',
-  summary: '',
-  usage: 'alpaca-forge generate (not built yet)',
-  options: {},
-  async run() {
-    throw new ForgeError('internal', 'generate is not built yet');
+  summary: 'generate instruction data from seed tasks',
+  usage,
+  options: {
+    ...configOption,
+    run: { type: 'string' },
+    target: { type: 'string' },
+    model: { type: 'string' },
+    'base-url': { type: 'string' },
+    concurrency: { type: 'string' },
+    seeds: { type: 'string' },
+    lang: { type: 'string' },
+    template: { type: 'string' },
+    temperature: { type: 'string' },
+    'top-p': { type: 'string' },
+    'max-tokens': { type: 'string' },
+    seed: { type: 'string' },
+    'budget-usd': { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run(ctx) {
+    const runDir = requireFlag(ctx.values, 'run', 'output/NAME');
+    const { config: fileConfig } = readConfig(ctx);
+    const config = withGenerationFlags(fileConfig, ctx.values, ctx.env);
+    const apiKey = ctx.env[config.generation.apiKeyEnv] || undefined;
+    const mode = flagBool(ctx.values, 'json') ? 'json' : ctx.interactive ? 'tty' : 'plain';
+    const print = generationPrinter(mode, mode === 'json' ? (s) => process.stdout.write(s) : (s) => process.stderr.write(s));
+    const { runGeneration } = await import('../../generate/run-generation.js');
+    const outcome = await runGeneration({ runDir, config, apiKey, signal: ctx.signal, onEvent: print });
+    if (outcome.reason !== 'target' && mode !== 'json') {
+      ctx.err(`resume with: alpaca-forge ${process.argv.slice(2).join(' ')}`);
+    }
+    return outcome.reason === 'target' || outcome.reason === 'budget' ? 0 : outcome.reason === 'interrupted' ? 130 : 6;
   },
 };
+
+/** Flags override forge.yaml; the merged result is validated by the same schema, so a bad flag reads like a bad field. */
+function withGenerationFlags(config: ForgeConfig, values: Parameters<Command['run']>[0]['values'], env: NodeJS.ProcessEnv): ForgeConfig {
+  const g: Record<string, unknown> = { ...config.generation };
+  const set = (key: string, v: unknown) => {
+    if (v !== undefined) g[key] = v;
+  };
+  set('target', flagNumber(values, 'target', { integer: true, min: 1 }));
+  set('model', flagString(values, 'model'));
+  set('baseUrl', flagString(values, 'base-url') ?? (config.generation.baseUrl === null ? env['OPENAI_BASE_URL'] || undefined : undefined));
+  set('concurrency', flagNumber(values, 'concurrency', { integer: true, min: 1 }));
+  set('seeds', flagString(values, 'seeds'));
+  set('lang', flagString(values, 'lang'));
+  set('template', flagString(values, 'template'));
+  set('temperature', flagNumber(values, 'temperature'));
+  set('topP', flagNumber(values, 'top-p'));
+  set('maxTokens', flagNumber(values, 'max-tokens', { integer: true, min: 1 }));
+  set('seed', flagNumber(values, 'seed', { integer: true }));
+  set('budgetUsd', flagNumber(values, 'budget-usd'));
+  const r = forgeConfigSchema.safeParse({ ...config, generation: g });
+  if (!r.success) {
+    throw new ConfigError(r.error.issues.map((i) => `command line: ${i.path.join('.')}: ${i.message}`), 'fix the flag value (see `alpaca-forge generate --help`)');
+  }
+  return r.data;
+}

@@ -1,12 +1,27 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from '../command.js';
-import { ForgeError } from '../../errors.js';
+import { flagBool } from '../flags.js';
+import { renderDefaultConfig } from '../../config/render-default.js';
+import { UsageError } from '../../errors.js';
 
 export const command: Command = {
   name: 'init',
-  summary: '',
-  usage: 'alpaca-forge init (not built yet)',
-  options: {},
-  async run() {
-    throw new ForgeError('internal', 'init is not built yet');
+  summary: 'write a commented forge.yaml',
+  usage: `usage: alpaca-forge init [DIR] [--force]
+
+Writes DIR/forge.yaml (default: the current directory) with every setting, its default and what it does.
+Refuses to overwrite an existing file unless --force is given.`,
+  options: { force: { type: 'boolean' } },
+  async run(ctx) {
+    const dir = ctx.positionals[0] ?? '.';
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'forge.yaml');
+    if (existsSync(file) && !flagBool(ctx.values, 'force')) {
+      throw new UsageError(`${file} already exists`, 'pass --force to overwrite it');
+    }
+    writeFileSync(file, renderDefaultConfig());
+    ctx.out(`wrote ${file}`);
+    return 0;
   },
 };

@@ -1,0 +1,85 @@
+import type { GenerateEvent } from '../events.js';
+
+/**
+ * Turns generation events into terminal output: one updating line on a TTY, a plain line every few seconds
+ * otherwise, or one JSON object per line with --json.
+ */
+export function generationPrinter(mode: 'tty' | 'plain' | 'json', write: (s: string) => void, plainEveryMs = 5000): (e: GenerateEvent) => void {
+  let lastPlain = 0;
+  let lineOpen = false;
+  const endLine = () => {
+    if (lineOpen) write('\n');
+    lineOpen = false;
+  };
+  return (e) => {
+    if (mode === 'json') {
+      write(`${JSON.stringify(e)}\n`);
+      return;
+    }
+    switch (e.type) {
+      case 'start':
+        endLine();
+        write(
+          `${e.resumed ? 'resuming' : 'starting'} ${e.runDir}: ${e.kept}/${e.target} kept · model ${e.model} at ${e.baseUrl} · template ${e.template} · ${e.lang} · concurrency ${e.concurrency}` +
+            `${e.abandonedRequests ? ` · ${e.abandonedRequests} request(s) left in flight by the last run were abandoned` : ''}\n`,
+        );
+        return;
+      case 'progress': {
+        const line = formatProgress(e);
+        if (mode === 'tty') {
+          write(`\r\x1b[2K${line}`);
+          lineOpen = true;
+        } else if (Date.now() - lastPlain >= plainEveryMs) {
+          lastPlain = Date.now();
+          write(`${new Date().toISOString()} ${line}\n`);
+        }
+        return;
+      }
+      case 'transport':
+        if (e.transport.state === 'ok') {
+          endLine();
+          write('endpoint answering again\n');
+        } else if (e.transport.state === 'paused') {
+          endLine();
+          write(`endpoint down: ${e.transport.reason}; pausing all requests for ${Math.round(e.transport.waitMs / 1000)} s (pause ${e.transport.pause})\n`);
+        } else if (mode === 'plain') {
+          write(`retry ${e.transport.attempt} in ${(e.transport.waitMs / 1000).toFixed(1)} s: ${e.transport.reason}\n`);
+        }
+        return;
+      case 'warning':
+        endLine();
+        write(`warning: ${e.message}\n`);
+        return;
+      case 'done':
+        endLine();
+        write(`${e.message}\n`);
+        return;
+      case 'samples':
+        return;
+    }
+  };
+}
+
+function formatProgress(e: Extract<GenerateEvent, { type: 'progress' }>): string {
+  const pct = e.target > 0 ? ((100 * e.kept) / e.target).toFixed(1) : '0';
+  const rej = Object.values(e.rejections).reduce((a, b) => a + b, 0);
+  const cost = `$${e.costUsd.toFixed(e.costUsd < 1 ? 4 : 2)}${e.budgetUsd !== null ? `/$${e.budgetUsd}` : ''}`;
+  return (
+    `${e.kept}/${e.target} kept (${pct}%) · ${rej} rejected · ${e.requestsDone} req (${e.requestsPerSec.toFixed(1)}/s, ${e.inFlight} in flight${e.requestsFailed ? `, ${e.requestsFailed} failed` : ''})` +
+    ` · ${formatCount(e.promptTokens + e.completionTokens)} tok (${formatCount(e.tokensPerSec)}/s) · ${cost} · ETA ${e.etaSec === null ? '?' : formatDuration(e.etaSec)}`
+  );
+}
+
+export function formatCount(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
+  return String(Math.round(n));
+}
+
+export function formatDuration(sec: number): string {
+  if (!Number.isFinite(sec)) return '?';
+  const s = Math.round(sec);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}

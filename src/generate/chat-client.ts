@@ -1,0 +1,194 @@
+import OpenAI from 'openai';
+import { z } from 'zod';
+import { ApiError } from '../errors.js';
+import type { TransportState } from '../events.js';
+import type { Prices } from '../config/generation.js';
+import { EndpointGate } from './endpoint-gate.js';
+import { backoffMs, classifyFailure, InvalidResponseError, sleep } from './retry-policy.js';
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface ChatClientOptions {
+  /** Defaults to $OPENAI_BASE_URL, else the OpenAI API (as the SDK does). */
+  baseURL?: string | undefined;
+  /** Defaults to $OPENAI_API_KEY. Kept in memory only; never logged or stored. */
+  apiKey?: string | undefined;
+  model: string;
+  /** Per-request timeout. Defaults to 120 s. */
+  timeoutMs?: number;
+  /** Retries of one request. Defaults to 6. */
+  maxRetries?: number;
+  prices?: Prices;
+  /** Shared circuit breaker; one is made if absent. */
+  gate?: EndpointGate;
+  onTransport?: (s: TransportState) => void;
+  /** Injectable for tests (deterministic jitter). */
+  random?: () => number;
+}
+
+export interface ChatRequest {
+  messages: ChatMessage[];
+  temperature?: number;
+  topP?: number;
+  maxTokens?: number;
+  seed?: number;
+  signal?: AbortSignal;
+}
+
+export interface ChatResult {
+  text: string;
+  finishReason: string | null;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+}
+
+/** The part of a chat completion we rely on; anything else the server sends is ignored. */
+const completionSchema = z.object({
+  choices: z
+    .array(
+      z.object({
+        message: z.object({ content: z.string().nullable().optional() }).passthrough(),
+        finish_reason: z.string().nullable().optional(),
+      }),
+    )
+    .min(1),
+  usage: z
+    .object({ prompt_tokens: z.number().int().nonnegative(), completion_tokens: z.number().int().nonnegative() })
+    .nullable()
+    .optional(),
+});
+
+export function costOf(prices: Prices | undefined, model: string, promptTokens: number, completionTokens: number): number {
+  const p = prices?.[model];
+  if (!p) return 0;
+  return (promptTokens * p.input + completionTokens * p.output) / 1e6;
+}
+
+/**
+ * One chat-completions client for generation and judging: our own retry loop (the SDK's is off) so that every
+ * retry goes through the shared EndpointGate and is reported as a transport event.
+ */
+export class ChatClient {
+  readonly model: string;
+  readonly baseURL: string;
+  readonly gate: EndpointGate;
+  private readonly sdk: OpenAI;
+  private readonly maxRetries: number;
+  private readonly prices: Prices | undefined;
+  private readonly onTransport: ((s: TransportState) => void) | undefined;
+  private readonly random: () => number;
+
+  constructor(opts: ChatClientOptions) {
+    this.model = opts.model;
+    this.maxRetries = opts.maxRetries ?? 6;
+    this.prices = opts.prices;
+    this.onTransport = opts.onTransport;
+    this.random = opts.random ?? Math.random;
+    this.gate =
+      opts.gate ??
+      new EndpointGate({ pauseAfterFailures: 5, pauseMs: 30_000, maxPauses: 8, ...(opts.onTransport ? { onState: opts.onTransport } : {}) });
+    // Local servers (vLLM, llama.cpp, Ollama) take any key; the SDK refuses to start without one.
+    this.sdk = new OpenAI({
+      apiKey: opts.apiKey ?? 'sk-no-key-set',
+      ...(opts.baseURL ? { baseURL: opts.baseURL } : {}),
+      timeout: opts.timeoutMs ?? 120_000,
+      maxRetries: 0,
+    });
+    this.baseURL = this.sdk.baseURL;
+  }
+
+  /** Throws ApiError (fatal: bad key, unknown model…) or EndpointDownError; an abort rejects with the signal's reason. */
+  async complete(req: ChatRequest): Promise<ChatResult> {
+    for (let attempt = 0; ; attempt++) {
+      await this.gate.wait(req.signal);
+      try {
+        const result = await this.once(req);
+        this.gate.success();
+        return result;
+      } catch (err) {
+        if (req.signal?.aborted) throw req.signal.reason;
+        const verdict = classifyFailure(err);
+        if (verdict.kind === 'fatal') throw new ApiError(`${this.model} at ${this.baseURL}: ${verdict.reason}`, verdict.status, verdict.hint);
+        this.gate.failure(verdict.reason);
+        if (attempt >= this.maxRetries) {
+          throw new RetriesExhaustedError(`gave up after ${attempt + 1} attempts: ${verdict.reason}`);
+        }
+        const waitMs = verdict.waitHintMs ?? backoffMs(attempt, this.random);
+        if (verdict.waitHintMs !== null) this.gate.delayAll(verdict.waitHintMs);
+        this.onTransport?.({ state: 'backoff', reason: verdict.reason, waitMs, attempt: attempt + 1 });
+        await sleep(waitMs, req.signal);
+      }
+    }
+  }
+
+  private async once(req: ChatRequest): Promise<ChatResult> {
+    const raw: unknown = await this.sdk.chat.completions.create(
+      {
+        model: this.model,
+        messages: req.messages,
+        ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+        ...(req.topP !== undefined ? { top_p: req.topP } : {}),
+        ...(req.maxTokens !== undefined ? { max_tokens: req.maxTokens } : {}),
+        ...(req.seed !== undefined ? { seed: req.seed } : {}),
+      },
+      req.signal ? { signal: req.signal } : {},
+    );
+    const parsed = completionSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new InvalidResponseError(`the endpoint answered something that is not a chat completion (${parsed.error.issues[0]?.path.join('.') || 'body'}: ${parsed.error.issues[0]?.message})`);
+    }
+    const choice = parsed.data.choices[0]!;
+    const promptTokens = parsed.data.usage?.prompt_tokens ?? 0;
+    const completionTokens = parsed.data.usage?.completion_tokens ?? 0;
+    return {
+      text: choice.message.content ?? '',
+      finishReason: choice.finish_reason ?? null,
+      promptTokens,
+      completionTokens,
+      costUsd: costOf(this.prices, this.model, promptTokens, completionTokens),
+    };
+  }
+}
+
+/** One request failed every retry; the run goes on (the gate decides whether the endpoint as a whole is down). */
+export class RetriesExhaustedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RetriesExhaustedError';
+  }
+}
+
+/**
+ * Spending guard. Before a request starts it reserves its worst case (prompt estimate + max_tokens at the output
+ * price); when it ends the reservation is replaced by the real cost. So the run stops *before* it could exceed.
+ */
+export class BudgetTracker {
+  private spent: number;
+  private reserved = 0;
+  constructor(
+    readonly limitUsd: number | undefined,
+    spentUsd: number,
+  ) {
+    this.spent = spentUsd;
+  }
+  get spentUsd(): number {
+    return this.spent;
+  }
+  wouldExceed(nextEstimateUsd: number): boolean {
+    return this.limitUsd !== undefined && this.spent + this.reserved + nextEstimateUsd > this.limitUsd;
+  }
+  reserve(usd: number): void {
+    this.reserved += usd;
+  }
+  settle(reservedUsd: number, actualUsd: number): void {
+    this.reserved -= reservedUsd;
+    this.spent += actualUsd;
+  }
+  add(costUsd: number): void {
+    this.spent += costUsd;
+  }
+}

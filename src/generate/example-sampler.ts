@@ -1,0 +1,42 @@
+import type { SeedTask } from './seed-tasks.js';
+import type { ExampleTask } from './prompt-template.js';
+import { sampleWithoutReplacement } from './random.js';
+
+export interface SampledExamples {
+  examples: ExampleTask[];
+  /** Provenance recorded with the request: 'seed:<id>' or the kept item's id. */
+  refs: string[];
+}
+
+/**
+ * Picks the worked examples of one request: seeds, plus — once the run has `machineAfter` kept samples — a share
+ * drawn from the run's own kept tasks (Self-Instruct mixes both; Alpaca used seeds only, i.e. share 0).
+ */
+export class ExampleSampler {
+  private readonly seeds: Array<{ ref: string; task: ExampleTask }>;
+  private readonly machine: Array<{ ref: string; task: ExampleTask }> = [];
+
+  constructor(
+    seeds: SeedTask[],
+    private readonly opts: { numExamples: number; machineShare: number; machineAfter: number; random: () => number },
+  ) {
+    this.seeds = seeds.map((s) => ({
+      ref: `seed:${s.id}`,
+      task: { instruction: s.instruction, input: s.instances[0]!.input, output: s.instances[0]!.output },
+    }));
+  }
+
+  addKept(id: number, task: ExampleTask): void {
+    this.machine.push({ ref: String(id), task });
+  }
+
+  sample(): SampledExamples {
+    const { numExamples, machineShare, machineAfter, random } = this.opts;
+    const fromMachine = this.machine.length >= Math.max(machineAfter, 1) ? Math.round(numExamples * machineShare) : 0;
+    const picked = [
+      ...sampleWithoutReplacement(this.seeds, numExamples - fromMachine, random),
+      ...sampleWithoutReplacement(this.machine, fromMachine, random),
+    ];
+    return { examples: picked.map((p) => p.task), refs: picked.map((p) => p.ref) };
+  }
+}

@@ -1,0 +1,316 @@
+import pLimit from 'p-limit';
+import { setMaxListeners } from 'node:events';
+import { join } from 'node:path';
+import type { ForgeConfig } from '../config/schema.js';
+import type { GenerationConfig } from '../config/generation.js';
+import { ApiError, ConfigError, ForgeError } from '../errors.js';
+import type { GenerateEvent, SamplePreview } from '../events.js';
+import { seedsDir } from '../paths.js';
+import { acquireRunLock } from '../store/run-lock.js';
+import { RunStore, type NewItem } from '../store/run-store.js';
+import { BudgetTracker, ChatClient, RetriesExhaustedError, costOf } from './chat-client.js';
+import { EndpointDownError, EndpointGate } from './endpoint-gate.js';
+import { ExampleSampler } from './example-sampler.js';
+import { buildOnlineFilter } from './online-curation.js';
+import { parseResponse } from './parse-response.js';
+import { loadPromptTemplate, renderPrompt } from './prompt-template.js';
+import { seededRandom } from './random.js';
+import { loadSeedTasks } from './seed-tasks.js';
+import { sleep } from './retry-policy.js';
+
+export interface RunGenerationOptions {
+  runDir: string;
+  config: ForgeConfig;
+  /** From the environment variable named by generation.apiKeyEnv; held in memory only. */
+  apiKey?: string | undefined;
+  signal: AbortSignal;
+  onEvent: (e: GenerateEvent) => void;
+  /** Read before each new request: while true, no new request starts (the UI's `p`). */
+  pause?: { paused: boolean };
+  /** How often a progress event is emitted. Defaults to 1000 ms. */
+  progressIntervalMs?: number;
+}
+
+export type GenerationOutcome = { reason: 'target' | 'budget' | 'interrupted' | 'endpoint-down'; kept: number; message: string };
+
+export function defaultSeedsPath(lang: 'en' | 'zh'): string {
+  return join(seedsDir(), lang === 'zh' ? 'seed_tasks.zh.jsonl' : 'seed_tasks.jsonl');
+}
+
+/**
+ * Generates until the run holds `target` kept samples. Re-running resumes: kept items are reloaded into the
+ * duplicate index and example pool, and requests left in flight by a killed process are marked abandoned.
+ */
+export async function runGeneration(opts: RunGenerationOptions): Promise<GenerationOutcome> {
+  const g = opts.config.generation;
+  const lang = g.lang;
+  if (g.budgetUsd !== null && !opts.config.prices[g.model]) {
+    throw new ConfigError([`generation.budgetUsd is set but prices has no entry for model "${g.model}", so spending cannot be measured`], `add prices.${g.model}: {input: USD per 1M tokens, output: USD per 1M tokens} to forge.yaml`);
+  }
+  const seeds = loadSeedTasks(g.seeds ?? defaultSeedsPath(lang));
+  const template = loadPromptTemplate(g.template, lang);
+
+  const store = RunStore.open(opts.runDir, { create: true });
+  let release: (() => void) | undefined;
+  try {
+    release = acquireRunLock(opts.runDir);
+    const priorLang = store.getMeta('lang');
+    if (priorLang && priorLang !== lang) {
+      throw new ConfigError([`generation.lang is "${lang}" but ${opts.runDir} was started with "${priorLang}"`], `use --lang ${priorLang} to resume it, or start a new run`);
+    }
+    return await generate(store, g, opts, seeds, template);
+  } finally {
+    release?.();
+    store.close();
+  }
+}
+
+async function generate(
+  store: RunStore,
+  g: GenerationConfig,
+  opts: RunGenerationOptions,
+  seeds: ReturnType<typeof loadSeedTasks>,
+  template: ReturnType<typeof loadPromptTemplate>,
+): Promise<GenerationOutcome> {
+  const emit = opts.onEvent;
+  const resumed = store.getMeta('created_at') !== undefined;
+  if (!resumed) store.setMeta('created_at', new Date().toISOString());
+  // The snapshot holds the variable's *name* (apiKeyEnv), never the key.
+  store.setMeta('config', JSON.stringify({ generation: g, prices: opts.config.prices }));
+  store.setMeta('lang', g.lang);
+  store.setMeta('target', String(g.target));
+  store.setMeta('template_name', template.name);
+  store.setMeta('template_file', template.file);
+  store.setMeta('template_format', template.format);
+  store.setMeta('template_text', template.body);
+  store.setMeta('seeds_path', g.seeds ?? defaultSeedsPath(g.lang));
+  const abandoned = store.abandonInFlight();
+
+  const random = g.seed === null ? Math.random : seededRandom(g.seed * 7919 + store.summary().requests.total);
+  const filter = buildOnlineFilter(opts.config, g.lang);
+  const sampler = new ExampleSampler(seeds, { numExamples: g.numExamples, machineShare: g.machineExampleShare, machineAfter: g.machineExamplesAfter, random });
+  for (const s of seeds) for (const inst of s.instances.slice(0, 1)) filter.seed(`seed:${s.id}`, s.instruction, inst.input);
+  const keptRows = store.keptTexts();
+  for (const k of keptRows) {
+    filter.seed(String(k.id), k.instruction, k.input);
+    sampler.addKept(k.id, k);
+  }
+
+  let kept = keptRows.length;
+  const rejections: Record<string, number> = {};
+  const latest: SamplePreview[] = [];
+  const budget = new BudgetTracker(g.budgetUsd ?? undefined, store.spentUsd());
+  const internal = new AbortController();
+  // Every request in flight listens on this signal (the SDK and our backoff sleeps): hundreds at high concurrency.
+  setMaxListeners(0, internal.signal);
+  const onOuterAbort = () => internal.abort(opts.signal.reason);
+  opts.signal.addEventListener('abort', onOuterAbort, { once: true });
+
+  const gate = new EndpointGate({
+    pauseAfterFailures: g.pauseAfterFailures,
+    pauseMs: g.pauseSeconds * 1000,
+    maxPauses: g.maxPauses,
+    onState: (transport) => emit({ type: 'transport', transport }),
+  });
+  const client = new ChatClient({
+    model: g.model,
+    baseURL: g.baseUrl ?? undefined,
+    apiKey: opts.apiKey,
+    timeoutMs: g.timeoutMs,
+    maxRetries: g.maxRetries,
+    prices: opts.config.prices,
+    gate,
+    onTransport: (transport) => emit({ type: 'transport', transport }),
+  });
+
+  emit({
+    type: 'start',
+    runDir: opts.runDir,
+    model: g.model,
+    baseUrl: client.baseURL,
+    template: template.name,
+    lang: g.lang,
+    target: g.target,
+    kept,
+    concurrency: g.concurrency,
+    resumed,
+    abandonedRequests: abandoned,
+  });
+
+  const started = Date.now();
+  const elapsedBefore = Number(store.getMeta('elapsed_ms') ?? 0);
+  const keptAtStart = kept;
+  let requestsDone = 0;
+  let requestsFailed = 0;
+  let sessionKeptFromOk = 0;
+  let promptTokens = 0;
+  let completionTokens = 0;
+  let inFlight = 0;
+  let stopReason: GenerationOutcome['reason'] | null = null;
+  let fatal: unknown = null;
+
+  const progress = (): GenerateEvent => {
+    const elapsedSec = (Date.now() - started) / 1000;
+    const rate = (kept - keptAtStart) / Math.max(elapsedSec, 1e-3);
+    return {
+      type: 'progress',
+      kept,
+      target: g.target,
+      requestsDone,
+      requestsFailed,
+      inFlight,
+      requestsPerSec: requestsDone / Math.max(elapsedSec, 1e-3),
+      tokensPerSec: (promptTokens + completionTokens) / Math.max(elapsedSec, 1e-3),
+      promptTokens,
+      completionTokens,
+      costUsd: budget.spentUsd,
+      budgetUsd: g.budgetUsd,
+      etaSec: rate > 0 ? Math.max(0, g.target - kept) / rate : null,
+      elapsedSec,
+      rejections: { ...rejections },
+    };
+  };
+  const tick = setInterval(() => {
+    emit(progress());
+    store.setMeta('elapsed_ms', String(elapsedBefore + Date.now() - started));
+  }, opts.progressIntervalMs ?? 1000);
+
+  /** Worst case of one request, reserved against the budget before it is sent. */
+  const worstCaseUsd = (prompt: string) => costOf(opts.config.prices, g.model, Math.ceil(prompt.length / 2), g.maxTokens);
+
+  const oneRequest = async (prompt: string, refs: string[], reservedUsd: number): Promise<void> => {
+    const requestId = store.beginRequest({ examples: refs, template: template.name });
+    let result;
+    try {
+      result = await client.complete({
+        messages: [{ role: 'user', content: prompt }],
+        temperature: g.temperature,
+        topP: g.topP,
+        maxTokens: g.maxTokens,
+        ...(g.seed !== null ? { seed: g.seed + requestId } : {}),
+        signal: internal.signal,
+      });
+    } catch (err) {
+      budget.settle(reservedUsd, 0);
+      if (internal.signal.aborted) {
+        store.failRequest(requestId, 'interrupted before the answer arrived');
+        return;
+      }
+      requestsFailed++;
+      store.failRequest(requestId, err instanceof Error ? err.message : String(err));
+      if (err instanceof RetriesExhaustedError) return;
+      throw err;
+    }
+    budget.settle(reservedUsd, result.costUsd);
+    requestsDone++;
+    promptTokens += result.promptTokens;
+    completionTokens += result.completionTokens;
+
+    const parsed = parseResponse(result.text, template.format, { finishReason: result.finishReason, nextIndex: refs.length + 1 });
+    const items: NewItem[] = [];
+    let idx = 0;
+    let keptHere = 0;
+    for (const task of parsed.tasks) {
+      const id = store.allocateItemId();
+      let verdict;
+      if (kept >= g.target) verdict = { status: 'rejected' as const, reason: 'over-target', duplicateOf: null, similarity: null, similar: [] };
+      else verdict = filter.check(id, task);
+      if (verdict.status === 'kept') {
+        kept++;
+        keptHere++;
+        sampler.addKept(id, task);
+        latest.unshift({ id, ...task });
+        latest.length = Math.min(latest.length, 10);
+      } else if (verdict.reason) rejections[verdict.reason] = (rejections[verdict.reason] ?? 0) + 1;
+      items.push({ id, idx: idx++, ...task, ...verdict });
+    }
+    for (const d of parsed.dropped) {
+      const reason = `parse:${d.reason.replace(/\s*\(.*$/, '')}`;
+      rejections[reason] = (rejections[reason] ?? 0) + 1;
+      items.push({ id: store.allocateItemId(), idx: idx++, instruction: '', input: '', output: d.raw, status: 'dropped', reason, duplicateOf: null, similarity: null, similar: [] });
+    }
+    // Response and items land together: a kill before this line loses the answer, never half of it.
+    store.completeRequest(requestId, { raw: result.text, finishReason: result.finishReason, promptTokens: result.promptTokens, completionTokens: result.completionTokens, costUsd: result.costUsd }, items);
+    sessionKeptFromOk += keptHere;
+    if (keptHere > 0) emit({ type: 'samples', latest: latest.slice(0, 5) });
+  };
+
+  const limit = pLimit(g.concurrency);
+  const running = new Set<Promise<void>>();
+  /** Near the end, fewer requests are sent: only as many as are expected to fill the target (+10%). */
+  const inFlightCap = () => {
+    const perRequest = requestsDone > 0 ? Math.max(sessionKeptFromOk / requestsDone, 0.5) : Math.max(g.numTasks * 0.5, 1);
+    return Math.max(1, Math.min(g.concurrency, Math.ceil(((g.target - kept) / perRequest) * 1.1)));
+  };
+
+  try {
+    while (stopReason === null && fatal === null) {
+      if (kept >= g.target) {
+        stopReason = 'target';
+        break;
+      }
+      if (internal.signal.aborted) {
+        stopReason = 'interrupted';
+        break;
+      }
+      if (opts.pause?.paused) {
+        await Promise.race([sleep(200), ...running]).catch(() => {});
+        continue;
+      }
+      if (running.size >= inFlightCap()) {
+        await Promise.race(running).catch(() => {});
+        continue;
+      }
+      const { examples, refs } = sampler.sample();
+      const prompt = renderPrompt(template, examples, g.numTasks);
+      const reserve = worstCaseUsd(prompt);
+      if (budget.wouldExceed(reserve)) {
+        if (running.size === 0) {
+          stopReason = 'budget';
+          break;
+        }
+        await Promise.race(running).catch(() => {});
+        continue;
+      }
+      budget.reserve(reserve);
+      inFlight++;
+      const p: Promise<void> = limit(() => oneRequest(prompt, refs, reserve))
+        .catch((err: unknown) => {
+          if (fatal === null) fatal = err;
+          internal.abort(err);
+        })
+        .finally(() => {
+          inFlight--;
+          running.delete(p);
+        });
+      running.add(p);
+    }
+    // A target reached or a budget hit lets requests in flight finish (their items are paid for);
+    // Ctrl-C or a fatal error has already aborted them.
+    await Promise.allSettled([...running]);
+  } finally {
+    clearInterval(tick);
+    opts.signal.removeEventListener('abort', onOuterAbort);
+    store.setMeta('elapsed_ms', String(elapsedBefore + Date.now() - started));
+  }
+
+  if (fatal !== null) {
+    if (fatal instanceof EndpointDownError) {
+      const message = `${fatal.message}; stopped — rerun the same command to resume once the endpoint is back`;
+      emit({ type: 'done', reason: 'endpoint-down', kept, target: g.target, costUsd: budget.spentUsd, message });
+      return { reason: 'endpoint-down', kept, message };
+    }
+    if (fatal instanceof ForgeError || fatal instanceof ApiError) throw fatal;
+    throw fatal;
+  }
+  const reason = stopReason ?? 'interrupted';
+  emit(progress());
+  const message =
+    reason === 'target'
+      ? `target reached: ${kept} kept samples`
+      : reason === 'budget'
+        ? `stopped before exceeding the budget of $${g.budgetUsd}: spent $${budget.spentUsd.toFixed(4)}, ${kept}/${g.target} kept`
+        : `interrupted at ${kept}/${g.target} kept; rerun the same command to resume`;
+  emit({ type: 'done', reason, kept, target: g.target, costUsd: budget.spentUsd, message });
+  return { reason, kept, message };
+}

@@ -1,0 +1,24 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+let root: string | undefined;
+
+/**
+ * The installed package's root (where prompts/ and seeds/ live), found by walking up from this file, so the
+ * same code works from src/ under tsx and from dist/src/ after the build.
+ */
+export function packageRoot(): string {
+  if (root) return root;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'alpaca-forge') return (root = dir);
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the alpaca-forge package root');
+    dir = up;
+  }
+}
+
+export const promptsDir = (): string => join(packageRoot(), 'prompts');
+export const seedsDir = (): string => join(packageRoot(), 'seeds');

@@ -1,0 +1,164 @@
+import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A local OpenAI-compatible chat server (loopback only) with scripted behaviours, for tests and benchmarks.
+ * By default it answers every request with `numTasks` new, mutually dissimilar tasks in the format the prompt
+ * asks for (JSON array or Alpaca's numbered list), in English or Chinese like the prompt.
+ */
+export type Behaviour =
+  | { kind: 'ok'; text?: string; finishReason?: string; usage?: { prompt_tokens: number; completion_tokens: number } | null }
+  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: unknown }
+  | { kind: 'hang' }
+  | { kind: 'raw'; contentType?: string; body: string };
+
+export interface FakeServerOptions {
+  latencyMs?: number;
+  /** What to do with the n-th request (0-based). Default: a good answer. */
+  behave?: (n: number, body: ChatBody) => Behaviour;
+  /** Tasks per good answer. Default: what the prompt asks for. */
+  tasksPerAnswer?: number;
+  seed?: number;
+}
+
+export interface ChatBody {
+  model: string;
+  messages: Array<{ role: string; content: string }>;
+  max_tokens?: number;
+  temperature?: number;
+  seed?: number;
+}
+
+export interface FakeServer {
+  url: string;
+  requests: ChatBody[];
+  /** Authorization headers seen (to check a key is sent, never to print it). */
+  authHeaders: string[];
+  close(): Promise<void>;
+}
+
+export async function startFakeServer(opts: FakeServerOptions = {}): Promise<FakeServer> {
+  const requests: ChatBody[] = [];
+  const authHeaders: string[] = [];
+  const gen = new TaskWriter(opts.seed ?? 1);
+  const hung: ServerResponse[] = [];
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      let body: ChatBody;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ChatBody;
+      } catch {
+        res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":{"message":"bad json"}}');
+        return;
+      }
+      if (!req.url?.endsWith('/chat/completions')) {
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not found"}}');
+        return;
+      }
+      const n = requests.length;
+      requests.push(body);
+      authHeaders.push(String(req.headers.authorization ?? ''));
+      const behaviour = opts.behave?.(n, body) ?? { kind: 'ok' };
+      const respond = () => answer(res, behaviour, body, gen, opts.tasksPerAnswer, hung);
+      if (opts.latencyMs) setTimeout(respond, opts.latencyMs);
+      else respond();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    requests,
+    authHeaders,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const r of hung) r.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function answer(res: ServerResponse, b: Behaviour, body: ChatBody, gen: TaskWriter, tasksPerAnswer: number | undefined, hung: ServerResponse[]): void {
+  if (b.kind === 'hang') {
+    hung.push(res);
+    return;
+  }
+  if (b.kind === 'status') {
+    res.writeHead(b.status, { 'content-type': 'application/json', ...b.headers }).end(JSON.stringify(b.body ?? { error: { message: `scripted ${b.status}`, type: 'test' } }));
+    return;
+  }
+  if (b.kind === 'raw') {
+    res.writeHead(200, { 'content-type': b.contentType ?? 'application/json' }).end(b.body);
+    return;
+  }
+  const prompt = body.messages.map((m) => m.content).join('\n');
+  const text = b.text ?? gen.answer(prompt, tasksPerAnswer);
+  const usage = b.usage === undefined ? { prompt_tokens: Math.ceil(prompt.length / 4), completion_tokens: Math.ceil(text.length / 4) } : b.usage;
+  res.writeHead(200, { 'content-type': 'application/json' }).end(
+    JSON.stringify({
+      id: 'chatcmpl-test',
+      object: 'chat.completion',
+      created: 0,
+      model: body.model,
+      choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: b.finishReason ?? 'stop' }],
+      ...(usage ? { usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } } : {}),
+    }),
+  );
+}
+
+const SYLLABLES = ['ka', 'lo', 'mi', 'ren', 'tu', 'sa', 'vel', 'dor', 'pi', 'qua', 'zen', 'bri', 'fo', 'gal', 'hu', 'jex', 'nor', 'wy', 'cal', 'tem', 'ost', 'ur', 'li', 'mab'];
+const HANZI = '天地人山水火风云日月星花草木鸟鱼马牛羊书画诗词歌舞茶酒米面春夏秋冬东西南北江河湖海林石金银铜铁红黄蓝绿白黑长短高低大小多少新旧早晚快慢远近冷热甜苦';
+
+/** Writes tasks whose instructions share almost no words, so the run's own dedup keeps them. */
+export class TaskWriter {
+  private state: number;
+  constructor(seed: number) {
+    this.state = seed >>> 0 || 1;
+  }
+  private rand(): number {
+    // xorshift32: fast, and deterministic per server seed.
+    let x = this.state;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.state = x >>> 0;
+    return this.state / 4294967296;
+  }
+  word(): string {
+    let w = '';
+    const n = 2 + Math.floor(this.rand() * 2);
+    for (let i = 0; i < n; i++) w += SYLLABLES[Math.floor(this.rand() * SYLLABLES.length)];
+    return w;
+  }
+  task(zh: boolean): { instruction: string; input: string; output: string } {
+    if (zh) {
+      const pick = (n: number) => Array.from({ length: n }, () => HANZI[Math.floor(this.rand() * HANZI.length)]).join('');
+      return { instruction: `请说明${pick(10)}的含义。`, input: this.rand() < 0.4 ? pick(12) : '', output: `${pick(20)}。` };
+    }
+    const words = Array.from({ length: 7 }, () => this.word());
+    return {
+      instruction: `Explain ${words.join(' ')}.`,
+      input: this.rand() < 0.4 ? Array.from({ length: 6 }, () => this.word()).join(' ') : '',
+      output: `${Array.from({ length: 12 }, () => this.word()).join(' ')}.`,
+    };
+  }
+  answer(prompt: string, tasksPerAnswer?: number): string {
+    const zh = /[\u4e00-\u9fff]/.test(prompt.slice(0, 200));
+    const asked = Number(/(\d+)/.exec(prompt)?.[1] ?? 20);
+    const numbered = /Instruction:\s*$/.test(prompt.trimEnd());
+    const next = Number(/(\d+)\. Instruction:\s*$/.exec(prompt.trimEnd())?.[1] ?? 1);
+    const count = tasksPerAnswer ?? (numbered ? asked - next + 1 : asked);
+    const tasks = Array.from({ length: count }, () => this.task(zh));
+    if (!numbered) return JSON.stringify(tasks);
+    return tasks
+      .map((t, i) => {
+        const k = next + i;
+        return `${i === 0 ? '' : `###\n${k}. Instruction: `}${i === 0 ? ` ${t.instruction}` : t.instruction}\n${k}. Input:\n${t.input || '<noinput>'}\n${k}. Output:\n${t.output}`;
+      })
+      .join('\n');
+  }
+}
