@@ -1,0 +1,124 @@
+import * as tf from '@tensorflow/tfjs';
+import { ModelError } from '../errors.js';
+
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+
+export interface BackendInfo {
+  /** Our name for it (one of BACKEND_NAMES). */
+  name: string;
+  /** What it runs on, for the user: "CPU (WebAssembly, 1 thread)", "GPU: NVIDIA …". */
+  device: string;
+}
+
+let current: BackendInfo | null = null;
+
+/**
+ * Starts a TensorFlow.js backend. Without `requested`, tries tensorflow-gpu (@tensorflow/tfjs-node-gpu) →
+ * tensorflow (@tensorflow/tfjs-node) → webgpu (only when a GPU adapter is found) → wasm → cpu. A requested
+ * backend that cannot start is a ModelError; calling again with the backend already running is free.
+ */
+export async function selectBackend(requested?: BackendName): Promise<BackendInfo> {
+  if (requested !== undefined && !BACKEND_NAMES.includes(requested)) {
+    throw new ModelError(`unknown backend "${String(requested)}"`, `use one of: ${BACKEND_NAMES.join(', ')}`);
+  }
+  if (current && (requested === undefined || current.name === requested)) return current;
+  if (requested) {
+    try {
+      current = await start(requested);
+      return current;
+    } catch (e) {
+      throw new ModelError(`backend "${requested}" cannot start: ${(e as Error).message}`, hintFor(requested), e);
+    }
+  }
+  const failures: string[] = [];
+  for (const name of BACKEND_NAMES) {
+    try {
+      current = await start(name);
+      return current;
+    } catch (e) {
+      failures.push(`${name}: ${(e as Error).message}`);
+    }
+  }
+  throw new ModelError(`no TensorFlow.js backend could start (${failures.join('; ')})`, 'reinstall dependencies: npm install');
+}
+
+/** The backend selectBackend started, or null. */
+export function currentBackend(): BackendInfo | null {
+  return current;
+}
+
+function hintFor(name: BackendName): string {
+  switch (name) {
+    case 'tensorflow-gpu':
+      return 'install @tensorflow/tfjs-node-gpu (needs CUDA and network access to fetch libtensorflow), or use --backend webgpu / wasm';
+    case 'tensorflow':
+      return 'install @tensorflow/tfjs-node (downloads libtensorflow), or use --backend wasm';
+    case 'webgpu':
+      return 'WebGPU needs the `webgpu` npm package and a GPU with a Vulkan/Metal/D3D12 driver; use --backend wasm on CPU-only machines';
+    default:
+      return 'reinstall dependencies: npm install';
+  }
+}
+
+// Variable specifiers keep TypeScript from requiring the optional packages at compile time.
+const importOptional = (spec: string): Promise<unknown> => import(spec);
+
+async function start(name: BackendName): Promise<BackendInfo> {
+  switch (name) {
+    case 'tensorflow-gpu': {
+      await importOptional('@tensorflow/tfjs-node-gpu');
+      await activate('tensorflow');
+      return { name, device: 'GPU (libtensorflow, CUDA)' };
+    }
+    case 'tensorflow': {
+      await importOptional('@tensorflow/tfjs-node');
+      await activate('tensorflow');
+      return { name, device: 'CPU (libtensorflow, native)' };
+    }
+    case 'webgpu': {
+      const adapterName = await installWebGpu();
+      await import('@tensorflow/tfjs-backend-webgpu');
+      await activate('webgpu');
+      return { name, device: `GPU (WebGPU/Dawn: ${adapterName})` };
+    }
+    case 'wasm': {
+      await import('@tensorflow/tfjs-backend-wasm');
+      await activate('wasm');
+      return { name, device: 'CPU (WebAssembly, 1 thread)' };
+    }
+    case 'cpu': {
+      await activate('cpu');
+      return { name, device: 'CPU (plain JavaScript, slow: use for tiny models only)' };
+    }
+  }
+}
+
+async function activate(tfName: string): Promise<void> {
+  if (!tf.findBackendFactory(tfName)) throw new Error(`TensorFlow.js has no "${tfName}" backend registered`);
+  const ok = await tf.setBackend(tfName);
+  if (!ok || tf.getBackend() !== tfName) throw new Error(`tf.setBackend('${tfName}') failed`);
+  await tf.ready();
+}
+
+let gpuAdapterName: string | null = null;
+
+/** Exposes Dawn (the `webgpu` package) as navigator.gpu, which tfjs-backend-webgpu looks for when it loads. */
+async function installWebGpu(): Promise<string> {
+  if (gpuAdapterName) return gpuAdapterName;
+  const webgpu = (await importOptional('webgpu')) as { create: (opts: string[]) => GpuLike; globals: Record<string, unknown> };
+  Object.assign(globalThis, webgpu.globals);
+  const gpu = webgpu.create([]);
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new Error('no WebGPU adapter found');
+  const g = globalThis as { navigator?: { gpu?: unknown } };
+  if (g.navigator === undefined) Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  else if (!g.navigator.gpu) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+  const info = adapter.info ?? {};
+  gpuAdapterName = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'adapter';
+  return gpuAdapterName;
+}
+
+interface GpuLike {
+  requestAdapter(opts?: unknown): Promise<{ info?: { vendor?: string; architecture?: string; device?: string; description?: string } } | null>;
+}

@@ -1,0 +1,153 @@
+import * as tf from '@tensorflow/tfjs';
+import type { FrozenLinear, LlamaModel, TargetModule } from './load.js';
+import { ropeTables } from './rope.js';
+import type { KVCache } from './kv-cache.js';
+
+/**
+ * LoRA (or any adapter) hook: given a projection's input x [N, in], returns a delta [N, out] added to the frozen
+ * projection's output, or null for no change. Gradients flow into whatever tensors it uses.
+ */
+export type LoraHook = (layer: number, module: TargetModule, x: tf.Tensor2D) => tf.Tensor2D | null;
+
+export interface ForwardOptions {
+  /** [B, T], 1 = token, 0 = padding (right padding). Defaults to all ones. */
+  attentionMask?: tf.Tensor2D;
+  /** Incremental decoding: attends to the cached keys/values and appends this call's. */
+  cache?: KVCache;
+  lora?: LoraHook;
+}
+
+// Additive mask value: exp() of it underflows to exactly 0 in float32, as transformers' finfo.min does.
+const MASKED = -1e9;
+
+/** y = x·Wᵀ + b with the backward pass also on the fast plain-matMul layout when `w` is kept (training). */
+export function frozenMatMul(x: tf.Tensor2D, lin: FrozenLinear): tf.Tensor2D {
+  const { wT, w, bias } = lin;
+  const forward = (a: tf.Tensor2D): tf.Tensor2D => (bias ? (tf.fused.matMul({ a, b: wT, bias }) as tf.Tensor2D) : tf.matMul(a, wT));
+  if (!w) return forward(x);
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    value: forward(args[0] as tf.Tensor2D),
+    gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, w),
+  }));
+  return op(x) as tf.Tensor2D;
+}
+
+/** transformers' LlamaRMSNorm: x · rsqrt(mean(x²) + eps) · weight, over the last axis. */
+export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: number): T {
+  const variance = tf.mean(tf.square(x), -1, true);
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight) as T;
+}
+
+/** Token embeddings [N, H] of flat ids. */
+function embed(model: LlamaModel, ids: tf.Tensor1D): tf.Tensor2D {
+  if (model.embedTable) return tf.gather(model.embedTable, ids, 0);
+  return tf.transpose(tf.gather(model.head.wT, ids, 1));
+}
+
+/** Adds RoPE to x [B, T, heads, hd] with tables cos/sinSigned [1, T, 1, hd]. */
+function applyRope(x: tf.Tensor4D, cos: tf.Tensor4D, sinSigned: tf.Tensor4D): tf.Tensor4D {
+  const hd = x.shape[3];
+  const [x1, x2] = tf.split(x, [hd / 2, hd / 2], 3);
+  const swapped = tf.concat([x2!, x1!], 3);
+  return tf.add(tf.mul(x, cos), tf.mul(swapped, sinSigned));
+}
+
+/** Additive attention mask [Bm, 1, T, S] (Bm = 1 when no row has padding), or null when nothing is masked. */
+function buildMask(keyMask: number[][] | null, B: number, T: number, past: number, window: number | null): tf.Tensor4D | null {
+  const S = past + T;
+  const padded = keyMask !== null && keyMask.some((row) => row.some((v) => v === 0));
+  const windowed = window !== null && S > window;
+  if (!padded && !windowed && T === 1) return null;
+  const Bm = padded ? B : 1;
+  const data = new Float32Array(Bm * T * S);
+  for (let b = 0; b < Bm; b++) {
+    const keys = padded ? keyMask![b]! : null;
+    for (let t = 0; t < T; t++) {
+      const q = past + t;
+      const row = (b * T + t) * S;
+      for (let s = 0; s < S; s++) {
+        const visible = s <= q && (keys === null || keys[s] !== 0) && (window === null || q - s < window);
+        if (!visible) data[row + s] = MASKED;
+      }
+    }
+  }
+  return tf.tensor4d(data, [Bm, 1, T, S]);
+}
+
+/**
+ * The decoder stack: embeddings → layers → final RMSNorm. Returns hidden states [B, T, H] (float32); apply
+ * `lmHead` to the rows whose logits you need. Hugging Face semantics throughout (see issue 4).
+ */
+export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
+  const { config: c } = model;
+  const [B, T] = inputIds.shape;
+  const cache = opts.cache;
+  const past = cache ? cache.length : 0;
+  let keyMask: number[][] | null = null;
+  const currentMask = opts.attentionMask ? (opts.attentionMask.arraySync() as number[][]) : null;
+  if (cache) {
+    if (cache.length > 0 && cache.batch !== B) throw new TypeError(`forwardHidden: cache holds batch ${cache.batch}, inputIds has ${B}`);
+    cache.appendMask(currentMask ?? Array.from({ length: B }, () => new Array<number>(T).fill(1)), B);
+    keyMask = cache.keyMask;
+  } else keyMask = currentMask;
+
+  return tf.tidy(() => {
+    const mask = buildMask(keyMask, B, T, past, c.slidingWindow);
+    const { cos: cosData, sinSigned: sinData } = ropeTables(model.rope, past, T);
+    const cos = tf.tensor4d(cosData, [1, T, 1, c.headDim]);
+    const sin = tf.tensor4d(sinData, [1, T, 1, c.headDim]);
+    const scale = 1 / Math.sqrt(c.headDim);
+    const rep = c.numHeads / c.numKvHeads;
+    const N = B * T;
+    let x = embed(model, tf.reshape(inputIds, [N]) as tf.Tensor1D);
+    for (let i = 0; i < c.numLayers; i++) {
+      const layer = model.layers[i]!;
+      const proj = (m: TargetModule, input: tf.Tensor2D): tf.Tensor2D => {
+        const y = frozenMatMul(input, layer.proj[m]);
+        const delta = opts.lora?.(i, m, input);
+        return delta ? tf.add(y, delta) : y;
+      };
+      const h = rmsNorm(x, layer.inputNorm, c.rmsNormEps);
+      let q = tf.reshape(proj('q_proj', h), [B, T, c.numHeads, c.headDim]) as tf.Tensor4D;
+      let k = tf.reshape(proj('k_proj', h), [B, T, c.numKvHeads, c.headDim]) as tf.Tensor4D;
+      const v = tf.reshape(proj('v_proj', h), [B, T, c.numKvHeads, c.headDim]) as tf.Tensor4D;
+      if (layer.qNorm && layer.kNorm) {
+        q = rmsNorm(q, layer.qNorm, c.rmsNormEps);
+        k = rmsNorm(k, layer.kNorm, c.rmsNormEps);
+      }
+      q = applyRope(q, cos, sin);
+      k = applyRope(k, cos, sin);
+      // Keys as [B, KV, hd, S] so q·kᵀ is a plain batched matMul; values as [B, KV, S, hd].
+      let kT = tf.transpose(k, [0, 2, 3, 1]) as tf.Tensor4D;
+      let vh = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D;
+      if (cache) {
+        const prev = cache.layers[i];
+        if (prev) {
+          kT = tf.concat([prev.kT, kT], 3);
+          vh = tf.concat([prev.v, vh], 2);
+        }
+        cache.setLayer(i, tf.keep(kT), tf.keep(vh));
+      }
+      const S = past + T;
+      // Grouped-query attention: query heads h·rep…h·rep+rep-1 share KV head h, so [B, KV, rep·T, hd] queries
+      // batch-matMul against [B, KV, hd, S] keys without copying K/V.
+      const qg = tf.reshape(tf.transpose(q, [0, 2, 1, 3]), [B, c.numKvHeads, rep * T, c.headDim]);
+      let scores = tf.reshape(tf.mul(tf.matMul(qg, kT), scale), [B, c.numHeads, T, S]);
+      if (mask) scores = tf.add(scores, mask);
+      const probs = tf.reshape(tf.softmax(scores), [B, c.numKvHeads, rep * T, S]);
+      const ctx = tf.reshape(tf.transpose(tf.reshape(tf.matMul(probs, vh), [B, c.numHeads, T, c.headDim]), [0, 2, 1, 3]), [N, c.numHeads * c.headDim]) as tf.Tensor2D;
+      x = tf.add(x, proj('o_proj', ctx));
+      const h2 = rmsNorm(x, layer.postAttentionNorm, c.rmsNormEps);
+      const gate = proj('gate_proj', h2);
+      const up = proj('up_proj', h2);
+      x = tf.add(x, proj('down_proj', tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D));
+    }
+    if (cache) cache.length = past + T;
+    return tf.reshape(rmsNorm(x, model.finalNorm, c.rmsNormEps), [B, T, c.hiddenSize]) as tf.Tensor3D;
+  });
+}
+
+/** Logits [N, V] of hidden rows [N, H]. */
+export function lmHead(model: LlamaModel, hidden: tf.Tensor2D): tf.Tensor2D {
+  return frozenMatMul(hidden, model.head);
+}

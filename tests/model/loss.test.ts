@@ -1,0 +1,130 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../../src/model/backend.js';
+import { loadModel, type LlamaModel, type TargetModule } from '../../src/model/load.js';
+import type { LoraHook } from '../../src/model/llama.js';
+import { encodeExample } from '../../src/model/encode-example.js';
+import { IGNORE_INDEX, perExampleNll, responseNllSum } from '../../src/model/loss.js';
+import { writeTinyModel, randomNormal, type TinyModelInfo } from '../helpers/tiny-model.js';
+import { referenceLogits, referenceNll } from './reference.js';
+
+let info: TinyModelInfo;
+let model: LlamaModel;
+let trainModel: LlamaModel;
+const samples = [
+  { instruction: 'Name the capital of France.', input: '', output: 'Paris is the capital.' },
+  { instruction: 'Add the numbers.', input: '2 and 3', output: '5' },
+  { instruction: 'Say hi', input: '', output: 'Hello there, how are you doing today?' },
+];
+
+before(async () => {
+  await selectBackend('wasm');
+  info = await writeTinyModel(join(mkdtempSync(join(tmpdir(), 'forge-loss-')), 'm'), { arch: 'llama', heads: 4, kvHeads: 2, seed: 7 });
+  model = await loadModel(info.dir);
+  trainModel = await loadModel(info.dir, { training: true });
+});
+
+function batchOf(m: LlamaModel) {
+  const enc = samples.map((s) => encodeExample(m.tokenizer, s, { cutoffLen: 256 }));
+  return { inputIds: enc.map((e) => e.inputIds), labels: enc.map((e) => e.labels) };
+}
+
+function referenceSum(ids: number[], labels: number[]): { sum: number; tokens: number } {
+  const logits = referenceLogits(info, ids);
+  let sum = 0;
+  let tokens = 0;
+  for (let t = 1; t < ids.length; t++) {
+    if (labels[t] === IGNORE_INDEX) continue;
+    sum += referenceNll(logits[t - 1]!, labels[t]!);
+    tokens++;
+  }
+  return { sum, tokens };
+}
+
+test('encodeExample masks the prompt, prepends BOS and appends EOS', () => {
+  const e = encodeExample(model.tokenizer, samples[0]!, { cutoffLen: 256 });
+  assert.equal(e.inputIds[0], info.bosId);
+  assert.equal(e.inputIds.at(-1), info.eosId);
+  assert.ok(e.labels.slice(0, e.promptLength).every((l) => l === IGNORE_INDEX));
+  assert.deepEqual(e.labels.slice(e.promptLength), e.inputIds.slice(e.promptLength));
+  assert.equal(model.tokenizer.decode(e.inputIds.slice(e.promptLength)), 'Paris is the capital.');
+  const cut = encodeExample(model.tokenizer, samples[0]!, { cutoffLen: 10 });
+  assert.equal(cut.inputIds.length, 10);
+  assert.notEqual(cut.inputIds.at(-1), info.eosId);
+});
+
+test('padded batch loss equals the float64 reference summed over response tokens', () => {
+  const batch = batchOf(model);
+  const loss = responseNllSum(model, batch);
+  const ours = loss.dataSync()[0]!;
+  loss.dispose();
+  const ref = batch.inputIds.reduce((a, ids, b) => a + referenceSum(ids, batch.labels[b]!).sum, 0);
+  assert.ok(Math.abs(ours - ref) / ref < 1e-4, `loss ${ours} vs reference ${ref}`);
+  const per = perExampleNll(model, batch);
+  per.forEach((p, b) => {
+    const r = referenceSum(batch.inputIds[b]!, batch.labels[b]!);
+    assert.equal(p.tokens, r.tokens);
+    assert.ok(Math.abs(p.nllSum - r.sum) / r.sum < 1e-4, `example ${b}: ${p.nllSum} vs ${r.sum}`);
+  });
+});
+
+function makeLora(m: LlamaModel, seed: number) {
+  const rnd = randomNormal(seed);
+  const r = 2;
+  const vars: Record<string, tf.Variable> = {};
+  const targets: TargetModule[] = ['q_proj', 'v_proj', 'down_proj'];
+  m.layers.forEach((layer, i) => {
+    for (const mod of targets) {
+      const lin = layer.proj[mod];
+      vars[`${i}.${mod}.A`] = tf.variable(tf.tensor2d(Array.from({ length: lin.inFeatures * r }, () => rnd() * 0.3), [lin.inFeatures, r]));
+      vars[`${i}.${mod}.B`] = tf.variable(tf.tensor2d(Array.from({ length: r * lin.outFeatures }, () => rnd() * 0.3), [r, lin.outFeatures]));
+    }
+  });
+  const hook: LoraHook = (layer, mod, x) => {
+    const A = vars[`${layer}.${mod}.A`];
+    const B = vars[`${layer}.${mod}.B`];
+    return A && B ? tf.matMul(tf.matMul(x, A), B) : null;
+  };
+  return { vars, hook };
+}
+
+test('gradients reach the LoRA hook and match a finite difference, with and without the training layout', () => {
+  const batch = batchOf(model);
+  const grads: Record<string, Float32Array>[] = [];
+  for (const m of [model, trainModel]) {
+    const { vars, hook } = makeLora(m, 11);
+    const { value, grads: g } = tf.variableGrads(() => responseNllSum(m, batch, hook), Object.values(vars));
+    const names = Object.keys(vars);
+    grads.push(Object.fromEntries(names.map((n) => [n, g[vars[n]!.name]!.dataSync() as Float32Array])));
+    // Directional derivative along a random direction vs the central difference of the loss.
+    const rnd = randomNormal(5);
+    const dirs = Object.values(vars).map((v) => tf.tensor(Array.from({ length: v.size }, () => rnd()), v.shape));
+    const analytic = Object.values(vars).reduce((acc, v, i) => acc + tf.sum(tf.mul(g[v.name]!, dirs[i]!)).dataSync()[0]!, 0);
+    const eps = 1e-2;
+    const lossAt = (sign: number) => {
+      Object.values(vars).forEach((v, i) => v.assign(tf.add(v, tf.mul(dirs[i]!, sign * eps))));
+      const l = tf.tidy(() => responseNllSum(m, batch, hook).dataSync()[0]!);
+      Object.values(vars).forEach((v, i) => v.assign(tf.sub(v, tf.mul(dirs[i]!, sign * eps))));
+      return l;
+    };
+    const numeric = (lossAt(1) - lossAt(-1)) / (2 * eps);
+    assert.ok(Math.abs(analytic - numeric) / Math.abs(numeric) < 2e-2, `directional derivative ${analytic} vs finite difference ${numeric}`);
+    assert.ok(Math.abs(analytic) > 1e-3);
+    tf.dispose([value, ...Object.values(g), ...dirs, ...Object.values(vars)]);
+  }
+  for (const n of Object.keys(grads[0]!)) {
+    const a = grads[0]![n]!;
+    const b = grads[1]![n]!;
+    let diff = 0;
+    let mag = 0;
+    a.forEach((x, i) => {
+      diff = Math.max(diff, Math.abs(x - b[i]!));
+      mag = Math.max(mag, Math.abs(x));
+    });
+    assert.ok(diff <= 1e-4 * mag + 1e-6, `${n}: training layout gradient differs by ${diff}`);
+  }
+});
