@@ -1,0 +1,110 @@
+import * as tf from '@tensorflow/tfjs';
+import type { LoraHook } from '../model/llama.js';
+import type { TargetModule } from '../model/load.js';
+import { Rng, mixSeed } from './rng.js';
+import { MODULE_ORDER, loraScale, type LoraEntry, type LoraWeights } from './lora-weights.js';
+
+let nextId = 0;
+
+/**
+ * The adapter on the TensorFlow.js side: one tf.Variable per A and B (same order as LoraWeights.entries, A then
+ * B), and the LoraHook the forward pass calls. PEFT's math: delta = scale · (dropout(x) · A) · B, with A [in, r]
+ * and B [r, out] so both products are plain matMuls; the backward pass (customGrad) also avoids the transposed
+ * matMuls that wasm runs ~10x slower, by transposing only the small r-sized operands.
+ */
+export class LoraRuntime {
+  readonly weights: LoraWeights;
+  readonly variables: tf.Variable[];
+  private readonly index = new Map<string, number>();
+  private readonly op: (x: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
+  constructor(weights: LoraWeights) {
+    this.weights = weights;
+    const id = nextId++;
+    const r = weights.spec.r;
+    this.variables = weights.entries.flatMap((e, i) => {
+      this.index.set(`${e.layer}:${e.module}`, i);
+      return [
+        tf.variable(tf.tensor2d(e.a, [e.inFeatures, r]), true, `lora${id}.${e.layer}.${e.module}.A`),
+        tf.variable(tf.tensor2d(e.b, [r, e.outFeatures]), true, `lora${id}.${e.layer}.${e.module}.B`),
+      ];
+    });
+    const scale = loraScale(weights.spec);
+    const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [x, a, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+      const hs = tf.mul(tf.matMul(x, a), scale);
+      save([x, a, b, hs]);
+      return {
+        value: tf.matMul(hs, b),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [sx, sa, sb, shs] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+          const g = dy as tf.Tensor2D;
+          const dB = tf.matMul(tf.transpose(shs), g); // [r, N]·[N, out]
+          const dh = tf.mul(tf.matMul(g, tf.transpose(sb)), scale); // [N, out]·[out, r]
+          const dA = tf.transpose(tf.matMul(tf.transpose(dh), sx)); // ([r, N]·[N, in])ᵀ
+          const dx = tf.matMul(dh, tf.transpose(sa)); // [N, r]·[r, in]
+          return [dx, dA, dB];
+        },
+      };
+    });
+    this.op = (x, a, b) => op(x, a, b);
+  }
+
+  /** The variables of one entry. */
+  entryVariables(i: number): { a: tf.Variable; b: tf.Variable } {
+    return { a: this.variables[2 * i] as tf.Variable, b: this.variables[2 * i + 1] as tf.Variable };
+  }
+
+  /** Replaces the adapter's values (same order as the variables). */
+  assign(values: readonly Float32Array[]): void {
+    if (values.length !== this.variables.length) throw new TypeError(`LoraRuntime.assign: expected ${this.variables.length} arrays, got ${values.length}`);
+    this.variables.forEach((v, i) => {
+      const t = tf.tensor(values[i] as Float32Array, v.shape);
+      v.assign(t);
+      t.dispose();
+    });
+  }
+
+  /**
+   * The hook for one forward pass. With `dropoutSeed`, inputs are dropped with probability p (kept ones scaled by
+   * 1/(1−p), as torch.nn.Dropout in training mode); the mask is a function of (seed, layer, module) alone, so a
+   * resumed run or another worker draws the same masks. Without it (evaluation, inference) there is no dropout.
+   */
+  hook(opts: { dropoutSeed?: number } = {}): LoraHook {
+    const p = this.weights.spec.dropout;
+    const seed = opts.dropoutSeed;
+    return (layer: number, module: TargetModule, x: tf.Tensor2D): tf.Tensor2D | null => {
+      const i = this.index.get(`${layer}:${module}`);
+      if (i === undefined) return null;
+      const { a, b } = this.entryVariables(i);
+      let input: tf.Tensor2D = x;
+      if (seed !== undefined && p > 0) {
+        input = tf.mul(x, dropoutMask(x.shape, p, mixSeed(seed, layer, MODULE_ORDER.indexOf(module as LoraEntry['module']))));
+      }
+      return this.op(input, a, b) as tf.Tensor2D;
+    };
+  }
+
+  /** Current values read back from the backend, in variable order. */
+  read(): Float32Array[] {
+    return this.variables.map((v) => v.dataSync() as Float32Array).map((d) => new Float32Array(d));
+  }
+
+  dispose(): void {
+    for (const v of this.variables) v.dispose();
+  }
+}
+
+/**
+ * Inverted-dropout mask (0 or 1/(1−p)) drawn in JavaScript: tf.randomUniform on wasm costs ~20 ms for a
+ * 1024×576 mask, this a few, and its seed makes it reproducible across runs, resumes and workers.
+ */
+export function dropoutMask(shape: [number, number], p: number, seed: number): tf.Tensor2D {
+  const n = shape[0] * shape[1];
+  const data = new Float32Array(n);
+  const keep = 1 / (1 - p);
+  const threshold = Math.floor(p * 4294967296);
+  const rng = new Rng(seed);
+  for (let i = 0; i < n; i++) data[i] = rng.nextUint32() >= threshold ? keep : 0;
+  return tf.tensor2d(data, shape);
+}

@@ -1,0 +1,148 @@
+import type { ModelConfig } from '../model/config.js';
+import type { TargetModuleName } from './config.js';
+import { MODULE_ORDER } from './lora-weights.js';
+
+/** in/out features of each projection, from config.json alone (no weights needed). */
+export function projectionFeatures(c: ModelConfig, module: TargetModuleName): { inFeatures: number; outFeatures: number } {
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  switch (module) {
+    case 'q_proj':
+      return { inFeatures: c.hiddenSize, outFeatures: q };
+    case 'k_proj':
+    case 'v_proj':
+      return { inFeatures: c.hiddenSize, outFeatures: kv };
+    case 'o_proj':
+      return { inFeatures: q, outFeatures: c.hiddenSize };
+    case 'gate_proj':
+    case 'up_proj':
+      return { inFeatures: c.hiddenSize, outFeatures: c.intermediateSize };
+    case 'down_proj':
+      return { inFeatures: c.intermediateSize, outFeatures: c.hiddenSize };
+  }
+}
+
+/** Parameters of the base model as config.json implies them (embeddings, projections with biases, norms, head). */
+export function countModelParams(c: ModelConfig): number {
+  let layer = 0;
+  for (const m of MODULE_ORDER) {
+    const { inFeatures, outFeatures } = projectionFeatures(c, m);
+    layer += inFeatures * outFeatures;
+    const bias = m === 'o_proj' ? c.outputBias : m === 'q_proj' || m === 'k_proj' || m === 'v_proj' ? c.attentionBias : c.mlpBias;
+    if (bias) layer += outFeatures;
+  }
+  layer += 2 * c.hiddenSize + (c.qkNorm ? 2 * c.headDim : 0);
+  const embed = c.vocabSize * c.hiddenSize;
+  return embed + c.numLayers * layer + c.hiddenSize + (c.tieWordEmbeddings ? 0 : embed);
+}
+
+export function countLoraParams(c: ModelConfig, r: number, modules: readonly TargetModuleName[]): number {
+  let perLayer = 0;
+  for (const m of modules) {
+    const { inFeatures, outFeatures } = projectionFeatures(c, m);
+    perLayer += r * (inFeatures + outFeatures);
+  }
+  return c.numLayers * perLayer;
+}
+
+export interface MemoryPlan {
+  totalParams: number;
+  trainableParams: number;
+  trainableShare: number;
+  /** bytes, for this LoRA run on TensorFlow.js (float32 everywhere) */
+  lora: { weights: number; loraParams: number; gradients: number; optimizer: number; activations: number; perWorker: number; workers: number; total: number };
+  /** bytes, classic full fine-tune estimate with Adam, activations as above */
+  fullFp32: { weights: number; gradients: number; optimizer: number; total: number };
+  fullFp16: { weights: number; gradients: number; optimizer: number; total: number };
+  tokensPerMicroBatch: number;
+}
+
+/**
+ * Activation memory of one micro-batch as the autodiff tape keeps it: every intermediate of the forward pass
+ * stays alive until the backward pass, in float32. Counted per token and layer: RMSNorm input/output (×2 norms),
+ * q/k/v before and after RoPE, attention scores, mask and softmax (per head × key position), attention output,
+ * o_proj output and residuals, gate/up/SiLU/product of the MLP, and per adapted module its dropout mask, dropped
+ * input and the rank-r projection. Plus the logits of the response tokens (logits, softmax, gradient).
+ * An estimate to decide "does it fit", not an exact figure.
+ */
+function activationBytes(c: ModelConfig, r: number, modules: readonly TargetModuleName[], microBatch: number, seqLen: number): number {
+  const h = c.hiddenSize;
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  let perTokenLayer = 4 * h + 2 * (q + 2 * kv) + 3 * c.numHeads * seqLen + q + 3 * h + 5 * c.intermediateSize;
+  for (const m of modules) perTokenLayer += 2 * projectionFeatures(c, m).inFeatures + r;
+  const tokens = microBatch * seqLen;
+  return 4 * (tokens * perTokenLayer * c.numLayers + tokens * 3 * c.vocabSize + tokens * h * 2);
+}
+
+export function planMemory(
+  c: ModelConfig,
+  opts: { r: number; targetModules: readonly TargetModuleName[]; microBatchSize: number; cutoffLen: number; workers?: number },
+): MemoryPlan {
+  const totalParams = countModelParams(c);
+  const trainableParams = countLoraParams(c, opts.r, opts.targetModules);
+  const workers = opts.workers ?? 1;
+  // The runtime keeps each frozen matrix twice when training: [in, out] for the forward pass and [out, in] for
+  // the backward pass, both plain fast matMuls on wasm.
+  const weights = 8 * totalParams;
+  const loraParams = 4 * trainableParams;
+  const gradients = 4 * trainableParams;
+  const optimizer = 8 * trainableParams;
+  const activations = activationBytes(c, opts.r, opts.targetModules, opts.microBatchSize, opts.cutoffLen);
+  // Each worker holds its own copy of the frozen weights, the adapter and one micro-batch of activations;
+  // gradients and optimizer state live once, in the coordinating thread.
+  const perWorker = weights + loraParams + gradients + activations;
+  const full = (bytesPerWeight: number) => {
+    const w = bytesPerWeight * totalParams;
+    const g = bytesPerWeight * totalParams;
+    const o = 8 * totalParams;
+    return { weights: w, gradients: g, optimizer: o, total: w + g + o + activations };
+  };
+  return {
+    totalParams,
+    trainableParams,
+    trainableShare: trainableParams / (totalParams + trainableParams),
+    lora: { weights, loraParams, gradients, optimizer, activations, perWorker, workers, total: workers * perWorker + loraParams + gradients + optimizer },
+    fullFp32: full(4),
+    fullFp16: full(2),
+    tokensPerMicroBatch: opts.microBatchSize * opts.cutoffLen,
+  };
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return `${v >= 100 || i === 0 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
+}
+
+export function formatCount(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
+  return String(n);
+}
+
+export function formatPlan(p: MemoryPlan, header: string): string[] {
+  const row = (label: string, bytes: number) => `  ${label.padEnd(34)} ${formatBytes(bytes).padStart(10)}`;
+  return [
+    header,
+    `parameters: ${formatCount(p.totalParams)} total, ${formatCount(p.trainableParams)} trainable (${(100 * p.trainableShare).toFixed(4)}%)`,
+    '',
+    `this LoRA run (TensorFlow.js, float32; ${p.lora.workers} worker${p.lora.workers === 1 ? '' : 's'}):`,
+    row('frozen weights, 2 layouts (per worker)', p.lora.weights),
+    row('LoRA parameters', p.lora.loraParams),
+    row('LoRA gradients', p.lora.gradients),
+    row('AdamW state (m, v)', p.lora.optimizer),
+    row(`activations (${p.tokensPerMicroBatch} tokens/micro-batch)`, p.lora.activations),
+    row('total', p.lora.total),
+    '',
+    'full fine-tune with Adam, for comparison (same activations):',
+    row('fp32: weights 4 B + grads 4 B + Adam 8 B', p.fullFp32.total),
+    row('fp16: weights 2 B + grads 2 B + Adam 8 B', p.fullFp16.total),
+  ];
+}

@@ -1,0 +1,33 @@
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+
+/** One line of train_log.jsonl; keys as the Hugging Face Trainer's log history names them. */
+export type TrainLogRecord =
+  | { step: number; epoch: number; loss: number; lr: number; grad_norm: number; tokens_per_sec: number }
+  | { step: number; epoch: number; eval_loss: number };
+
+export function appendTrainLog(path: string, rec: TrainLogRecord): void {
+  appendFileSync(path, `${JSON.stringify(rec)}\n`);
+}
+
+export function readTrainLog(path: string): TrainLogRecord[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as TrainLogRecord];
+      } catch {
+        return []; // a line cut short by a kill
+      }
+    });
+}
+
+/** Drops records after `step` (a killed run may have logged steps past its last checkpoint). */
+export function truncateTrainLog(path: string, step: number): void {
+  if (!existsSync(path)) return;
+  const kept = readTrainLog(path).filter((r) => r.step <= step);
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  renameSync(tmp, path);
+}

@@ -1,0 +1,44 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { ForgeError } from '../errors.js';
+import { selectBackend } from '../model/backend.js';
+import { loadModel } from '../model/load.js';
+import { batchNll, microBatchGradients } from './gradients.js';
+import { LoraRuntime } from './lora.js';
+import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+
+/** One data-parallel training worker: its own TensorFlow.js instance and model copy, driven by WorkerGradEngine. */
+const port = parentPort;
+if (!port) throw new Error('worker-main.ts runs only as a worker thread');
+const init = workerData as WorkerInit;
+
+const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+const fail = (id: number | null, e: unknown) => {
+  const err = e as Error & { hint?: string; code?: string };
+  send({ kind: 'error', id, name: err?.name ?? 'Error', message: err?.message ?? String(e), hint: err instanceof ForgeError ? err.hint : undefined, code: err instanceof ForgeError ? err.code : undefined });
+};
+
+try {
+  const backend = await selectBackend(init.backend);
+  const model = await loadModel(init.modelDir, { training: true });
+  const r = init.spec.r;
+  const lora = new LoraRuntime({
+    spec: init.spec,
+    entries: init.entries.map((e) => ({ ...e, a: new Float32Array(e.inFeatures * r), b: new Float32Array(r * e.outFeatures) })),
+  });
+  port.on('message', (m: ToWorker) => {
+    try {
+      if (m.kind === 'params') lora.assign(m.params);
+      else if (m.kind === 'grads') {
+        const g = microBatchGradients(model, lora, m.batch);
+        send({ kind: 'grads', id: m.id, grads: g.grads, nllSum: g.nllSum }, g.grads.map((x) => x.buffer as ArrayBuffer));
+      } else if (m.kind === 'eval') {
+        send({ kind: 'eval', id: m.id, nllSum: batchNll(model, lora, m.batch) });
+      }
+    } catch (e) {
+      fail('id' in m ? m.id : null, e);
+    }
+  });
+  send({ kind: 'ready', backend: backend.name, device: backend.device });
+} catch (e) {
+  fail(null, e);
+}

@@ -1,0 +1,24 @@
+import type { LabelledBatch } from '../model/loss.js';
+import type { BackendName } from '../model/backend.js';
+import type { MicroBatch } from './gradients.js';
+import type { LoraSpec } from './lora-weights.js';
+import type { TargetModuleName } from './config.js';
+
+/** What a training worker thread is started with. */
+export interface WorkerInit {
+  modelDir: string;
+  backend: BackendName | undefined;
+  spec: LoraSpec;
+  entries: Array<{ layer: number; module: TargetModuleName; inFeatures: number; outFeatures: number }>;
+}
+
+export type ToWorker =
+  | { kind: 'params'; params: Float32Array[] }
+  | { kind: 'grads'; id: number; batch: MicroBatch }
+  | { kind: 'eval'; id: number; batch: LabelledBatch };
+
+export type FromWorker =
+  | { kind: 'ready'; backend: string; device: string }
+  | { kind: 'grads'; id: number; grads: Float32Array[]; nllSum: number }
+  | { kind: 'eval'; id: number; nllSum: number }
+  | { kind: 'error'; id: number | null; name: string; message: string; hint: string | undefined; code: string | undefined };
