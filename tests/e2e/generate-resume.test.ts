@@ -1,0 +1,96 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RunStore } from '../../src/store/run-store.js';
+import { startFakeServer } from '../helpers/fake-openai-server.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
+
+const runDirIn = () => join(mkdtempSync(join(tmpdir(), 'forge-e2e-')), 'run');
+
+/** Waits until the child's JSON progress says `kept >= n`. */
+function whenKept(child: ReturnType<typeof spawnCli>, n: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        const e = JSON.parse(line) as { type: string; kept?: number };
+        if (e.type === 'progress' && (e.kept ?? 0) >= n) resolve();
+      }
+    });
+    child.on('exit', () => reject(new Error('child exited before reaching the kill point')));
+  });
+}
+
+test('SIGKILL mid-run: rerunning reaches exactly the target, no sample lost or duplicated, in-flight requests not counted', async () => {
+  const server = await startFakeServer({ latencyMs: 150 });
+  const runDir = runDirIn();
+  const args = ['generate', '--run', runDir, '--target', '2000', '--concurrency', '6', '--base-url', server.url, '--model', 'm', '--seed', '3', '--json'];
+  try {
+    const child = spawnCli(args, { OPENAI_API_KEY: 'sk-e2e-secret' });
+    await whenKept(child, 100);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+
+    const before = RunStore.open(runDir);
+    const killed = before.summary();
+    const keptBefore = before.listItems({ status: ['kept'] }).map((i) => i.id);
+    before.close();
+    assert.ok(killed.byStatus['kept']! >= 100 && killed.byStatus['kept']! < 2000);
+    assert.ok(killed.requests.inFlight > 0, `the kill caught requests in flight: ${JSON.stringify(killed)}`);
+
+    const r = await runCli(args, { env: { OPENAI_API_KEY: 'sk-e2e-secret' } });
+    assert.equal(r.code, 0, r.stderr);
+
+    const store = RunStore.open(runDir);
+    const s = store.summary();
+    const kept = store.listItems({ status: ['kept'] });
+    assert.equal(kept.length, 2000);
+    assert.equal(new Set(kept.map((k) => k.instruction.toLowerCase())).size, 2000, 'no duplicated sample');
+    for (const id of keptBefore) assert.equal(store.getItem(id)?.status, 'kept', `sample ${id} kept before the kill is still kept`);
+    assert.equal(s.requests.inFlight, 0);
+    assert.equal(s.requests.abandoned, killed.requests.inFlight, 'requests in flight at the kill are abandoned, not counted as done');
+    assert.equal(store.listItems().length, s.requests.ok * 20, 'items exist only for completed requests');
+    store.close();
+    // The key is never written to the run directory.
+    assert.ok(!readFileSync(join(runDir, 'run.db')).includes('sk-e2e-secret'));
+  } finally {
+    await server.close();
+  }
+});
+
+test('Ctrl-C (SIGINT) stops gracefully and prints the resume command', async () => {
+  const server = await startFakeServer({ latencyMs: 300 });
+  const runDir = runDirIn();
+  try {
+    const child = spawnCli(['generate', '--run', runDir, '--target', '100000', '--base-url', server.url, '--model', 'm']);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    assert.equal(code, 130);
+    assert.match(stderr, /resume with: alpaca-forge generate --run/);
+    const store = RunStore.open(runDir);
+    assert.equal(store.summary().requests.inFlight, 0);
+    store.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('a malformed forge.yaml names file, line and field, and exits non-zero without creating the run', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'forge-cfg-'));
+  const cfg = join(dir, 'forge.yaml');
+  (await import('node:fs')).writeFileSync(cfg, 'generation:\n  concurrency: many\n  targte: 5\n');
+  const r = await runCli(['generate', '--run', join(dir, 'run'), '--config', cfg]);
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, new RegExp(`${cfg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: generation.concurrency: .*number`));
+  assert.match(r.stderr, /:3: generation.targte: unknown setting/);
+  assert.equal((await import('node:fs')).existsSync(join(dir, 'run')), false);
+});

@@ -1,0 +1,178 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { forgeConfigSchema } from '../../src/config/schema.js';
+import { runGeneration } from '../../src/generate/run-generation.js';
+import { RunStore } from '../../src/store/run-store.js';
+import type { GenerateEvent } from '../../src/events.js';
+import { ApiError } from '../../src/errors.js';
+import { startFakeServer } from '../helpers/fake-openai-server.js';
+
+const tmpRun = () => join(mkdtempSync(join(tmpdir(), 'forge-gen-')), 'run');
+
+function config(url: string, generation: Record<string, unknown> = {}) {
+  return forgeConfigSchema.parse({ generation: { baseUrl: url, model: 'test-model', concurrency: 4, target: 100, seed: 1, ...generation }, prices: { 'test-model': { input: 1, output: 2 } } });
+}
+
+function collect() {
+  const events: GenerateEvent[] = [];
+  return { events, onEvent: (e: GenerateEvent) => events.push(e) };
+}
+
+test('stops at exactly the target, records every request and item, and resumes to a higher target', async () => {
+  const server = await startFakeServer({ latencyMs: 5 });
+  const runDir = tmpRun();
+  try {
+    const c = collect();
+    const out = await runGeneration({ runDir, config: config(server.url, { target: 130 }), signal: new AbortController().signal, ...c });
+    assert.equal(out.reason, 'target');
+    assert.equal(out.kept, 130);
+    const store = RunStore.open(runDir);
+    const s = store.summary();
+    assert.equal(s.byStatus['kept'], 130);
+    assert.equal(s.requests.ok, server.requests.length);
+    const all = store.listItems();
+    assert.equal(all.length, server.requests.length * 20, 'every parsed item is stored, kept or not');
+    assert.equal(store.getMeta('template_name'), 'json');
+    assert.match(store.getMeta('template_text') ?? '', /JSON array/);
+    assert.doesNotMatch(store.getMeta('config') ?? '', /sk-/);
+    store.close();
+    // The prompt showed 3 examples, as configured.
+    assert.equal((server.requests[0]!.messages[0]!.content.match(/^\{ "instruction"/gm) ?? []).length, 3);
+
+    const again = await runGeneration({ runDir, config: config(server.url, { target: 170 }), signal: new AbortController().signal, ...collect() });
+    assert.equal(again.kept, 170);
+    const store2 = RunStore.open(runDir);
+    assert.equal(store2.countItems('kept'), 170);
+    store2.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('duplicates of seeds and of earlier items are rejected online, naming what they duplicate', async () => {
+  const dupAnswer = JSON.stringify([
+    { instruction: 'Explain tempura vel dor kamilo.', input: '', output: 'x' },
+    { instruction: 'explain   TEMPURA vel dor kamilo.', input: '', output: 'y' },
+  ]);
+  const server = await startFakeServer({ behave: (n) => (n === 0 ? { kind: 'ok', text: dupAnswer } : { kind: 'ok' }) });
+  const runDir = tmpRun();
+  try {
+    await runGeneration({ runDir, config: config(server.url, { target: 30, concurrency: 1 }), signal: new AbortController().signal, ...collect() });
+    const store = RunStore.open(runDir);
+    const items = store.listItems();
+    assert.equal(items[0]!.status, 'kept');
+    assert.equal(items[1]!.status, 'duplicate');
+    assert.equal(items[1]!.duplicateOf, String(items[0]!.id));
+    store.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('--budget-usd stops before the budget is exceeded, counting requests in flight', async () => {
+  const server = await startFakeServer({ latencyMs: 20, behave: () => ({ kind: 'ok', usage: { prompt_tokens: 1000, completion_tokens: 1000 } }) });
+  const runDir = tmpRun();
+  try {
+    // Each answer costs 1000·1e-6 + 1000·2e-6 = $0.003; the worst case reserved is larger (max_tokens 2000 at $2/M).
+    const c = collect();
+    const out = await runGeneration({ runDir, config: config(server.url, { target: 100000, budgetUsd: 0.05, maxTokens: 2000, concurrency: 8 }), signal: new AbortController().signal, ...c });
+    assert.equal(out.reason, 'budget');
+    const store = RunStore.open(runDir);
+    const spent = store.summary().costUsd;
+    store.close();
+    assert.ok(spent <= 0.05 + 1e-12, `spent ${spent}`);
+    assert.ok(spent >= 0.05 - 0.02, `stopped too early: ${spent}`);
+    assert.match((c.events.at(-1) as { message: string }).message, /budget/);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a budget without a price for the model is refused before any request', async () => {
+  const server = await startFakeServer();
+  try {
+    const cfg = forgeConfigSchema.parse({ generation: { baseUrl: server.url, model: 'unpriced', budgetUsd: 1 } });
+    await assert.rejects(runGeneration({ runDir: tmpRun(), config: cfg, signal: new AbortController().signal, ...collect() }), /prices has no entry for model "unpriced"/);
+    assert.equal(server.requests.length, 0);
+  } finally {
+    await server.close();
+  }
+});
+
+test('an endpoint that is down pauses the run, then stops it resumably instead of hammering', async () => {
+  const server = await startFakeServer({ behave: () => ({ kind: 'status', status: 503 }) });
+  const runDir = tmpRun();
+  try {
+    const c = collect();
+    const out = await runGeneration({
+      runDir,
+      config: config(server.url, { concurrency: 8, maxRetries: 50, pauseAfterFailures: 3, pauseSeconds: 0.05, maxPauses: 2 }),
+      signal: new AbortController().signal,
+      ...c,
+    });
+    assert.equal(out.reason, 'endpoint-down');
+    const pauses = c.events.filter((e) => e.type === 'transport' && e.transport.state === 'paused');
+    assert.equal(pauses.length, 2);
+    // 3 failures open the gate; afterwards only single probes go out: far fewer than 8 workers × 50 retries.
+    assert.ok(server.requests.length <= 3 + 8 + 2, `sent ${server.requests.length} requests`);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a fatal API error (401) stops the run with the hint, nothing half-written', async () => {
+  const server = await startFakeServer({ behave: (n) => (n < 3 ? { kind: 'ok' } : { kind: 'status', status: 401 }) });
+  const runDir = tmpRun();
+  try {
+    await assert.rejects(runGeneration({ runDir, config: config(server.url, { concurrency: 1, target: 1000 }), apiKey: 'sk-abc', signal: new AbortController().signal, ...collect() }), (e: unknown) => {
+      assert.ok(e instanceof ApiError && e.status === 401);
+      return true;
+    });
+    const store = RunStore.open(runDir);
+    assert.equal(store.countItems('kept'), 60);
+    assert.equal(store.summary().requests.failed, 1);
+    store.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('the Alpaca numbered-list template and a Chinese run both work end to end', async () => {
+  const server = await startFakeServer();
+  try {
+    const en = tmpRun();
+    const a = await runGeneration({ runDir: en, config: config(server.url, { template: 'alpaca', target: 40 }), signal: new AbortController().signal, ...collect() });
+    assert.equal(a.kept, 40);
+    assert.match(server.requests[0]!.messages[0]!.content, /###\n4\. Instruction:\s*$/);
+    const zh = tmpRun();
+    const b = await runGeneration({ runDir: zh, config: config(server.url, { lang: 'zh', target: 40 }), signal: new AbortController().signal, ...collect() });
+    assert.equal(b.kept, 40);
+    const store = RunStore.open(zh);
+    assert.match(store.listItems({ status: ['kept'] })[0]!.instruction, /[\u4e00-\u9fff]/);
+    assert.equal(store.summary().lang, 'zh');
+    store.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('an abort stops new requests, marks those in flight, and leaves the run resumable', async () => {
+  const server = await startFakeServer({ latencyMs: 200 });
+  const runDir = tmpRun();
+  try {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error('SIGINT')), 500);
+    const out = await runGeneration({ runDir, config: config(server.url, { target: 100000, concurrency: 4 }), signal: ac.signal, ...collect() });
+    assert.equal(out.reason, 'interrupted');
+    const store = RunStore.open(runDir);
+    const s = store.summary();
+    assert.equal(s.requests.inFlight, 0);
+    assert.equal(s.byStatus['kept'], s.requests.ok * 20);
+    store.close();
+  } finally {
+    await server.close();
+  }
+});
