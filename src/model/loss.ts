@@ -133,9 +133,11 @@ function prepare(model: LlamaModel, batch: LabelledBatch): Prepared {
 export function responseNllSum(model: LlamaModel, batch: LabelledBatch, lora?: LoraHook): tf.Scalar {
   const p = prepare(model, batch);
   try {
-    if (p.rows.length === 0) return tf.scalar(0);
     return tf.tidy(() => {
       const hidden = forwardHidden(model, p.ids, { attentionMask: p.mask, ...(lora ? { lora } : {}) });
+      // A batch whose labels were all truncated away still returns a loss connected to the LoRA variables (zero,
+      // with zero gradients) so tf.variableGrads does not throw.
+      if (p.rows.length === 0) return tf.mul(tf.sum(hidden), 0) as tf.Scalar;
       const flat = tf.reshape(hidden, [-1, model.config.hiddenSize]) as tf.Tensor2D;
       return headNllSum(model, selectRows(flat, p.rows), p.targets);
     });

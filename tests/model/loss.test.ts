@@ -128,3 +128,13 @@ test('gradients reach the LoRA hook and match a finite difference, with and with
     assert.ok(diff <= 1e-4 * mag + 1e-6, `${n}: training layout gradient differs by ${diff}`);
   }
 });
+
+test('a batch whose labels were all truncated away gives a zero loss with zero gradients', () => {
+  const enc = encodeExample(model.tokenizer, samples[0]!, { cutoffLen: 8 });
+  assert.ok(enc.labels.every((l) => l === IGNORE_INDEX));
+  const { vars, hook } = makeLora(model, 3);
+  const { value, grads } = tf.variableGrads(() => responseNllSum(model, { inputIds: [enc.inputIds], labels: [enc.labels] }, hook), Object.values(vars));
+  assert.ok(value.dataSync()[0] === 0);
+  for (const g of Object.values(grads)) assert.ok(g.dataSync().every((x) => x === 0));
+  tf.dispose([value, ...Object.values(grads), ...Object.values(vars)]);
+});

@@ -1,0 +1,86 @@
+import * as tf from '@tensorflow/tfjs';
+import type { LlamaModel } from './load.js';
+import { forwardHidden, lmHead, type LoraHook } from './llama.js';
+import { KVCache } from './kv-cache.js';
+import { sampleToken, seededRandom, type SamplingOptions } from './sampling.js';
+
+export interface GenerateOptions extends SamplingOptions {
+  maxNewTokens: number;
+  /** Seed of the sampling RNG. Defaults to a random seed. */
+  seed?: number;
+  /** Token ids that end the answer. Defaults to generation_config's eos_token_id plus the tokenizer's EOS. */
+  stopIds?: number[];
+  lora?: LoraHook;
+  /** Called after every new token (streaming). */
+  onToken?: (id: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface GenerateResult {
+  /** New token ids (the stop token excluded). */
+  ids: number[];
+  text: string;
+  stoppedBy: 'eos' | 'length' | 'context' | 'aborted';
+  promptTokens: number;
+  prefillMs: number;
+  decodeMs: number;
+}
+
+/** Last-position logits of a forward pass that appends to `cache`. */
+function nextLogits(model: LlamaModel, ids: number[], cache: KVCache, lora: LoraHook | undefined): Float32Array {
+  const logits = tf.tidy(() => {
+    const hidden = forwardHidden(model, tf.tensor2d([ids], [1, ids.length], 'int32'), { cache, ...(lora ? { lora } : {}) });
+    const last = tf.reshape(tf.slice(hidden, [0, ids.length - 1, 0], [1, 1, -1]), [1, model.config.hiddenSize]) as tf.Tensor2D;
+    return lmHead(model, last);
+  });
+  // Read outside tidy: returning a large TypedArray from tidy makes tfjs walk it element by element.
+  const data = logits.dataSync() as Float32Array;
+  logits.dispose();
+  return data;
+}
+
+/** Continues `promptIds` with KV-cache decoding until a stop token, maxNewTokens, or the context limit. */
+export function generate(model: LlamaModel, promptIds: number[], opts: GenerateOptions): GenerateResult {
+  if (promptIds.length === 0) throw new TypeError('generate: the prompt has no tokens');
+  const stop = new Set(opts.stopIds ?? [...model.generationConfig.eosTokenIds, model.tokenizer.eosId]);
+  const random = seededRandom(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
+  const limit = model.config.maxPositionEmbeddings;
+  const cache = new KVCache();
+  const out: number[] = [];
+  let stoppedBy: GenerateResult['stoppedBy'] = 'length';
+  const t0 = performance.now();
+  let prefillMs = 0;
+  try {
+    let logits = nextLogits(model, promptIds, cache, opts.lora);
+    prefillMs = performance.now() - t0;
+    while (out.length < opts.maxNewTokens) {
+      if (opts.signal?.aborted) {
+        stoppedBy = 'aborted';
+        break;
+      }
+      const id = sampleToken(logits, opts, random);
+      if (stop.has(id)) {
+        stoppedBy = 'eos';
+        break;
+      }
+      out.push(id);
+      opts.onToken?.(id);
+      if (out.length >= opts.maxNewTokens) break;
+      if (cache.length >= limit) {
+        stoppedBy = 'context';
+        break;
+      }
+      logits = nextLogits(model, [id], cache, opts.lora);
+    }
+  } finally {
+    cache.dispose();
+  }
+  return {
+    ids: out,
+    text: model.tokenizer.decode(out),
+    stoppedBy,
+    promptTokens: promptIds.length,
+    prefillMs,
+    decodeMs: performance.now() - t0 - prefillMs,
+  };
+}
