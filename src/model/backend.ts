@@ -12,6 +12,8 @@ export interface BackendInfo {
 }
 
 let current: BackendInfo | null = null;
+// Dawn prints a Vulkan warning on every adapter probe, so a failed probe is remembered.
+let webgpuFailure: Error | null = null;
 
 /**
  * Starts a TensorFlow.js backend. Without `requested`, tries tensorflow-gpu (@tensorflow/tfjs-node-gpu) →
@@ -23,6 +25,8 @@ export async function selectBackend(requested?: BackendName): Promise<BackendInf
     throw new ModelError(`unknown backend "${String(requested)}"`, `use one of: ${BACKEND_NAMES.join(', ')}`);
   }
   if (current && (requested === undefined || current.name === requested)) return current;
+  // Production mode: no per-op debug checks and no "install tfjs-node" banner from the cpu backend.
+  tf.enableProdMode();
   if (requested) {
     try {
       current = await start(requested);
@@ -77,7 +81,14 @@ async function start(name: BackendName): Promise<BackendInfo> {
       return { name, device: 'CPU (libtensorflow, native)' };
     }
     case 'webgpu': {
-      const adapterName = await installWebGpu();
+      if (webgpuFailure) throw webgpuFailure;
+      let adapterName: string;
+      try {
+        adapterName = await installWebGpu();
+      } catch (e) {
+        webgpuFailure = e as Error;
+        throw e;
+      }
       await import('@tensorflow/tfjs-backend-webgpu');
       await activate('webgpu');
       return { name, device: `GPU (WebGPU/Dawn: ${adapterName})` };
