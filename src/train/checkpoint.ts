@@ -30,6 +30,8 @@ export interface TrainerState {
   /** running figures, so the resumed run reports the same final numbers */
   lastLosses: number[];
   lastEvalLoss: number | null;
+  /** a scheduled evaluation at `step` was interrupted; the resumed run does it first */
+  pendingEval?: boolean;
 }
 
 export function checkpointDir(outDir: string, step: number): string {

@@ -117,6 +117,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
     let lastLosses: number[] = [];
     let lastEvalLoss: number | null = null;
     let optimizerState = null;
+    let pendingEval = false;
     const latest = checkpoints.at(-1);
     if (opts.resume && latest !== undefined) {
       const dir = checkpointDir(outDir, latest);
@@ -134,6 +135,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
       start = state.step;
       lastLosses = state.lastLosses;
       lastEvalLoss = state.lastEvalLoss;
+      pendingEval = state.pendingEval === true;
       truncateTrainLog(logPath, start);
     } else {
       if (opts.resume) warnings.push(`no checkpoint in ${join(outDir, 'checkpoints')}: starting from step 0`);
@@ -210,10 +212,13 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
       baseModel,
       lastLosses,
       lastEvalLoss,
+      pendingEval,
     });
+    let lastCheckpoint = opts.resume && latest !== undefined ? latest : -1;
     const checkpoint = (step: number) => {
       emit({ type: 'phase', phase: 'saving', detail: `checkpoint at step ${step}` });
       const dir = saveCheckpoint(outDir, weights, opt.getState(), state(step), config.keepCheckpoints);
+      lastCheckpoint = step;
       writeLossChart(join(outDir, LOSS_CHART), readTrainLog(logPath), chartTitle(modelDir, label));
       emit({ type: 'checkpoint', step, dir });
       return dir;
@@ -223,6 +228,18 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
     let interrupted = false;
     let sessionSeconds = 0;
     let sessionSteps = 0;
+    const scheduledEval = async (at: number) => {
+      // A Ctrl-C during a scheduled evaluation leaves it pending in the checkpoint; the resumed run does it first,
+      // so the log of a resumed run matches an uninterrupted one.
+      pendingEval = true;
+      try {
+        lastEvalLoss = await reportEval(await evaluate(), at, at / spe);
+        pendingEval = false;
+      } catch (e) {
+        if (!(e instanceof StepAborted)) throw e;
+      }
+    };
+    if (pendingEval && step < total) await scheduledEval(step);
     while (step < total) {
       if (signal?.aborted) {
         interrupted = true;
@@ -266,13 +283,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
       emit({ type: 'step', step, total, epoch, loss, lr, gradNorm, tokensPerSec, etaSec: ((total - step) * sessionSeconds) / sessionSteps });
       appendTrainLog(logPath, { step, epoch, loss, lr, grad_norm: gradNorm, tokens_per_sec: tokensPerSec });
 
-      if (config.evalEvery > 0 && step % config.evalEvery === 0 && step < total && val.length) {
-        try {
-          lastEvalLoss = await reportEval(await evaluate(), step, epoch);
-        } catch (e) {
-          if (!(e instanceof StepAborted)) throw e;
-        }
-      }
+      if (config.evalEvery > 0 && step % config.evalEvery === 0 && step < total && val.length) await scheduledEval(step);
       if (config.saveEvery > 0 && step % config.saveEvery === 0 && step < total) checkpoint(step);
     }
 
@@ -285,7 +296,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
 
     let adapterDir: string;
     if (interrupted) {
-      adapterDir = step > start || !listCheckpoints(outDir).includes(step) ? checkpoint(step) : checkpointDir(outDir, step);
+      adapterDir = lastCheckpoint === step ? checkpointDir(outDir, step) : checkpoint(step);
     } else {
       if (val.length && step > start) {
         try {
@@ -296,7 +307,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
       }
       emit({ type: 'phase', phase: 'saving', detail: outDir });
       writeAdapter(outDir, weights, { baseModel });
-      if (!listCheckpoints(outDir).includes(step)) checkpoint(step);
+      if (lastCheckpoint !== step) checkpoint(step);
       else writeLossChart(join(outDir, LOSS_CHART), readTrainLog(logPath), chartTitle(modelDir, label));
       adapterDir = outDir;
     }

@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openSafetensors, writeSafetensors, type TensorToWrite } from '../../src/model/safetensors.js';
 import { trainConfigSchema, type TrainConfig, type TrainConfigInput } from '../../src/train/config.js';
 import { writeTinyModel, type TinyModelInfo } from '../helpers/tiny-model.js';
 
@@ -8,9 +9,25 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `forge-train-${prefix}-`));
 }
 
-/** The tiny LLaMA the trainer's tests share: byte-level vocabulary, hidden 32, 2 layers, GQA 4/2. */
-export function tinyModel(dir: string, seed = 11): Promise<TinyModelInfo> {
-  return writeTinyModel(join(dir, 'model'), { arch: 'llama', heads: 4, kvHeads: 2, seed });
+/**
+ * The tiny LLaMA the trainer's tests share: byte-level vocabulary, hidden 32, 2 layers, GQA 4/2. Its final norm is
+ * scaled ×4 so the logits can reach the range a real model's do: with unit-scale hidden states of width 32 over
+ * random head rows, no adapter could push a token's probability much above 0.4, and memorisation would stall there.
+ */
+export async function tinyModel(dir: string, seed = 11): Promise<TinyModelInfo> {
+  const info = await writeTinyModel(join(dir, 'model'), { arch: 'llama', heads: 4, kvHeads: 2, seed });
+  const path = join(info.dir, 'model.safetensors');
+  const f = openSafetensors(path);
+  const tensors: Record<string, TensorToWrite> = {};
+  for (const name of f.names()) {
+    const data = f.read(name);
+    if (name === 'model.norm.weight') for (let i = 0; i < data.length; i++) data[i]! *= 4;
+    tensors[name] = { dtype: 'F32', shape: f.info(name).shape, data };
+  }
+  f.close();
+  writeSafetensors(path, tensors);
+  info.weights['model.norm.weight'] = { shape: tensors['model.norm.weight']!.shape, data: tensors['model.norm.weight']!.data };
+  return info;
 }
 
 export const SAMPLES = [
