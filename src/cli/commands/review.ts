@@ -1,12 +1,94 @@
-import type { Command } from '../command.js';
-import { ForgeError } from '../../errors.js';
+import { parseArgs } from 'node:util';
+import type { Command, CommandContext } from '../command.js';
+import { flagBool, flagString } from '../flags.js';
+import { loadConfig } from '../../config/load.js';
+import { UsageError, formatError } from '../../errors.js';
+import { RunStore } from '../../store/run-store.js';
+import { commandLoaders } from './index.js';
+
+const usage = `usage: alpaca-forge review [--run output/NAME] [--runs-dir DIR] [--config forge.yaml]
+
+Reviews samples in the terminal UI: a to accept, x to reject, s to skip, e to edit, u to undo, ? for every key.
+Each decision is saved in the run at once. Without --run it opens the home screen: the runs under --runs-dir
+(default output/), where n starts a new generation and r/c/t review, curate or train a run.
+
+  --run DIR        the run to review (a folder with run.db)
+  --runs-dir DIR   where the home screen looks for runs (default output)
+  --config FILE    forge.yaml with the defaults of the new-generation and train forms (default ./forge.yaml)
+
+Needs a terminal: with stdin or stdout not a TTY, CI set, or --json, it exits with an error.
+NO_COLOR turns colours off; $VISUAL or $EDITOR is used by the E key.`;
 
 export const command: Command = {
   name: 'review',
-  summary: '',
-  usage: 'alpaca-forge review (not built yet)',
-  options: {},
-  async run() {
-    throw new ForgeError('internal', 'review is not built yet');
+  summary: 'review samples in the terminal UI',
+  usage,
+  options: {
+    run: { type: 'string' },
+    'runs-dir': { type: 'string' },
+    config: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run(ctx) {
+    if (flagBool(ctx.values, 'json') || !ctx.interactive || !process.stdin.isTTY) {
+      throw new UsageError(
+        'review needs a terminal: it is an interactive screen (stdin and stdout must be a TTY, CI unset, no --json)',
+        'run it in a terminal; from scripts use `alpaca-forge export --run DIR --status accepted` or `alpaca-forge stats --run DIR`',
+      );
+    }
+    const runDir = flagString(ctx.values, 'run');
+    const runsDir = flagString(ctx.values, 'runs-dir') ?? 'output';
+    // Fail here, on the plain terminal, rather than inside the UI.
+    if (runDir !== undefined) RunStore.open(runDir).close();
+    const { config } = loadConfig(flagString(ctx.values, 'config'));
+    const { launchApp } = await import('../../ui/launch.js');
+    const common = {
+      runsDir,
+      config,
+      apiKeyFor: (name: string) => ctx.env[name],
+      editor: ctx.env['VISUAL'] || ctx.env['EDITOR'] || undefined,
+      color: ctx.env['NO_COLOR'] === undefined || ctx.env['NO_COLOR'] === '',
+      signal: ctx.signal,
+    };
+    if (runDir !== undefined) {
+      await launchApp({ ...common, start: { kind: 'review', runDir } });
+      printSummary(ctx, runDir);
+      return 0;
+    }
+    let notice: { text: string; tone: 'good' | 'bad' } | null = null;
+    for (;;) {
+      const outcome = await launchApp({ ...common, start: { kind: 'home' }, notice });
+      if (outcome.kind === 'quit' || ctx.signal.aborted) return 0;
+      // Curation prints plain progress lines; it runs on the normal screen and the home screen comes back after.
+      const code = await runPlainCommand('curate', ['--run', outcome.runDir], ctx);
+      notice = code === 0 ? { text: `curated ${outcome.runDir}`, tone: 'good' } : { text: `curate ${outcome.runDir} failed (exit ${code}): see the lines above`, tone: 'bad' };
+    }
   },
 };
+
+async function runPlainCommand(name: string, args: string[], ctx: CommandContext): Promise<number> {
+  const loader = commandLoaders[name];
+  if (!loader) return 1;
+  ctx.err(`\n$ alpaca-forge ${name} ${args.join(' ')}`);
+  try {
+    const cmd = await loader.load();
+    const parsed = parseArgs({ args, options: cmd.options, allowPositionals: true, strict: true });
+    return await cmd.run({ ...ctx, values: parsed.values as CommandContext['values'], positionals: parsed.positionals, interactive: false });
+  } catch (e) {
+    ctx.err(formatError(e));
+    return 1;
+  }
+}
+
+/** One line on the normal screen after the UI closes, so the decisions are on record in the scrollback. */
+function printSummary(ctx: CommandContext, runDir: string): void {
+  const store = RunStore.open(runDir);
+  try {
+    const r = store.summary().byReview;
+    ctx.err(
+      `review ${runDir}: accepted ${r['accepted'] ?? 0} · rejected ${r['rejected'] ?? 0} · skipped ${r['skipped'] ?? 0} · pending ${r['pending'] ?? 0} (saved in ${store.path})`,
+    );
+  } finally {
+    store.close();
+  }
+}

@@ -1,0 +1,45 @@
+/** Number and time formats shared by every screen. */
+
+export function formatInt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+export function formatUsd(n: number): string {
+  if (n === 0) return '$0';
+  if (n < 0.01) return `$${n.toFixed(4)}`;
+  return `$${n.toFixed(2)}`;
+}
+
+export function formatDuration(sec: number | null | undefined): string {
+  if (sec === null || sec === undefined || !Number.isFinite(sec)) return '—';
+  const s = Math.max(0, Math.round(sec));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = s % 60;
+  if (h > 0) return `${h}h${String(m).padStart(2, '0')}m`;
+  if (m > 0) return `${m}m${String(r).padStart(2, '0')}s`;
+  return `${r}s`;
+}
+
+export function formatRate(n: number, unit: string): string {
+  if (!Number.isFinite(n)) return `— ${unit}`;
+  if (n >= 100) return `${Math.round(n)} ${unit}`;
+  if (n >= 10) return `${n.toFixed(1)} ${unit}`;
+  return `${n.toFixed(2)} ${unit}`;
+}
+
+/** A bar of `width` cells, full blocks plus one eighth-block for the remainder. */
+export function progressBar(done: number, total: number, width: number): string {
+  const w = Math.max(1, width);
+  const frac = total > 0 ? Math.max(0, Math.min(1, done / total)) : 0;
+  const eighths = Math.round(frac * w * 8);
+  const full = Math.floor(eighths / 8);
+  const part = eighths % 8;
+  const partial = part > 0 ? (['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'][part] ?? '') : '';
+  return '█'.repeat(full) + partial + ' '.repeat(Math.max(0, w - full - (partial ? 1 : 0)));
+}
+
+/** One line of text: newlines shown as ⏎ so a list row never spans two lines. */
+export function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ⏎ ').replace(/\t/g, ' ');
+}

@@ -1,0 +1,187 @@
+import { useEffect, useReducer, useRef } from 'react';
+import { Box, Text, useInput } from 'ink';
+import { formatError } from '../../errors.js';
+import type { GenerateEvent } from '../../events.js';
+import { HelpOverlay } from '../components/help-overlay.js';
+import { formatDuration, formatInt, formatRate, formatUsd, oneLine, progressBar } from '../format.js';
+import { commandFor, hintLine, keyNames } from '../keys.js';
+import { useTerminalSize } from '../terminal-size.js';
+import { useTone } from '../theme.js';
+import { describeTransport, initialGenerateState, reduceGenerate, rejectionRows, type GenerateState } from './generate-state.js';
+
+export interface GenerationHooks {
+  signal: AbortSignal;
+  onEvent: (e: GenerateEvent) => void;
+  /** read by the engine before each new request */
+  pause: { paused: boolean };
+}
+
+export interface GenerateScreenProps {
+  /** the run directory, for the header */
+  runDir: string;
+  /** Starts the engine; resolves when it has stopped (target, budget, stop key, endpoint down). */
+  start: (hooks: GenerationHooks) => Promise<unknown>;
+  /** The user left after the engine stopped. */
+  onExit: () => void;
+}
+
+type Action = { kind: 'event'; event: GenerateEvent } | { kind: 'pause'; paused: boolean } | { kind: 'stopping' } | { kind: 'error'; message: string };
+
+function reducer(s: GenerateState, a: Action): GenerateState {
+  if (a.kind === 'event') return reduceGenerate(s, a.event);
+  if (a.kind === 'pause') return { ...s, paused: a.paused };
+  if (a.kind === 'stopping') return { ...s, stopping: true };
+  return { ...s, error: a.message };
+}
+
+export function GenerateScreen({ runDir, start, onExit }: GenerateScreenProps) {
+  const [state, dispatch] = useReducer(reducer, initialGenerateState);
+  const [help, toggleHelp] = useReducer((h: boolean) => !h, false);
+  const controller = useRef(new AbortController());
+  const pause = useRef({ paused: false });
+  const finished = useRef(false);
+  const { columns, rows } = useTerminalSize();
+  const tone = useTone();
+
+  useEffect(() => {
+    const ctl = controller.current;
+    start({ signal: ctl.signal, onEvent: (event) => dispatch({ kind: 'event', event }), pause: pause.current }).then(
+      () => {
+        finished.current = true;
+        dispatch({ kind: 'pause', paused: false });
+      },
+      (err: unknown) => {
+        finished.current = true;
+        dispatch({ kind: 'error', message: formatError(err) });
+      },
+    );
+    return () => ctl.abort();
+  }, [start]);
+
+  useInput((input, key) => {
+    for (const name of keyNames(input, key)) {
+      if (help) {
+        if (commandFor('overlay', name) === 'close') toggleHelp();
+        continue;
+      }
+      const cmd = commandFor('generate', name);
+      if (cmd === 'help') toggleHelp();
+      else if (cmd === 'pause' && !finished.current && !controller.current.signal.aborted) {
+        pause.current.paused = !pause.current.paused;
+        dispatch({ kind: 'pause', paused: pause.current.paused });
+      } else if (cmd === 'stop') {
+        if (finished.current) return onExit();
+        if (!controller.current.signal.aborted) {
+          // A paused engine must wake up to notice the stop.
+          pause.current.paused = false;
+          controller.current.abort();
+          dispatch({ kind: 'stopping' });
+        }
+      }
+    }
+  });
+
+  const height = Math.max(10, rows - 1);
+  if (help) {
+    return (
+      <Box height={height}>
+        <HelpOverlay scope="generate" title="generate keys" width={columns} />
+      </Box>
+    );
+  }
+
+  const st = state.start;
+  const p = state.progress;
+  const kept = p?.kept ?? st?.kept ?? 0;
+  const target = p?.target ?? st?.target ?? 0;
+  const pct = target > 0 ? ((100 * kept) / target).toFixed(1) : '0.0';
+  const counts = `${formatInt(kept)} / ${formatInt(target)} (${pct}%)`;
+  const barWidth = Math.max(10, columns - counts.length - 4);
+  const transport = state.transport;
+  const rejections = rejectionRows(p);
+  const wide = columns >= 100;
+  const fixedLines = 9 + state.warnings.length;
+  const panelHeight = Math.max(3, height - fixedLines);
+  const rejWidth = wide ? 34 : columns;
+  const latestWidth = wide ? columns - rejWidth - 1 : columns;
+  const rejHeight = wide ? panelHeight : Math.min(panelHeight, Math.max(2, rejections.length + 1), Math.floor(panelHeight / 2));
+  const latestHeight = wide ? panelHeight : panelHeight - rejHeight;
+
+  let statusLine: { text: string; tone: 'good' | 'warn' | 'bad' | 'muted' | 'info' };
+  if (state.error) statusLine = { text: state.error, tone: 'bad' };
+  else if (state.done) statusLine = { text: `${state.done.message}  (q to leave)`, tone: state.done.reason === 'target' ? 'good' : 'warn' };
+  else if (state.stopping) statusLine = { text: 'stopping: waiting for requests in flight to be saved…', tone: 'warn' };
+  else if (state.paused) statusLine = { text: 'paused: no new requests start (p resumes)', tone: 'warn' };
+  else statusLine = { text: hintLine('generate', ['pause', 'stop', 'help']), tone: 'muted' };
+
+  return (
+    <Box flexDirection="column" width={columns} height={height}>
+      <Text wrap="truncate-end">
+        <Text bold color={tone('accent')}>
+          generate
+        </Text>{' '}
+        {runDir}
+        {st ? ` · ${st.model} @ ${st.baseUrl} · ${st.template} · ${st.lang} · ×${st.concurrency}${st.resumed ? ' · resumed' : ''}` : ' · starting…'}
+      </Text>
+      <Text>
+        <Text color={tone('good')}>{progressBar(kept, target, barWidth)}</Text> {counts}
+      </Text>
+      <Text wrap="truncate-end">
+        {'ETA '}
+        <Text bold>{state.done ? '—' : formatDuration(p?.etaSec)}</Text>
+        {'  elapsed '}
+        {formatDuration(p?.elapsedSec ?? 0)}
+        {'  '}
+        {formatRate(p?.requestsPerSec ?? 0, 'req/s')}
+        {'  '}
+        {formatRate(p?.tokensPerSec ?? 0, 'tok/s')}
+      </Text>
+      <Text wrap="truncate-end">
+        {'requests '}
+        {formatInt(p?.requestsDone ?? 0)} done · {formatInt(p?.requestsFailed ?? 0)} failed · {p?.inFlight ?? 0} in flight{'  tokens '}
+        {formatInt(p?.promptTokens ?? 0)} in / {formatInt(p?.completionTokens ?? 0)} out
+      </Text>
+      <Text wrap="truncate-end">
+        {'cost '}
+        <Text bold>{formatUsd(p?.costUsd ?? 0)}</Text>
+        {p?.budgetUsd != null ? ` of ${formatUsd(p.budgetUsd)} budget (${Math.round((100 * p.costUsd) / p.budgetUsd)}%)` : ' · no budget set'}
+      </Text>
+      <Text wrap="truncate-end">
+        {'endpoint '}
+        <Text color={tone(transport.state === 'ok' ? 'good' : transport.state === 'backoff' ? 'warn' : 'bad')}>{describeTransport(transport)}</Text>
+        {st && st.abandonedRequests > 0 ? <Text color={tone('muted')}> · {st.abandonedRequests} requests abandoned by the last run</Text> : null}
+      </Text>
+      {state.warnings.map((w, i) => (
+        <Text key={i} wrap="truncate-end" color={tone('warn')}>
+          ! {w}
+        </Text>
+      ))}
+      <Box flexDirection={wide ? 'row' : 'column'} marginTop={1} height={panelHeight} overflow="hidden">
+        <Box flexDirection="column" width={rejWidth} height={rejHeight} overflow="hidden">
+          <Text bold>rejected by reason</Text>
+          {rejections.length === 0 ? <Text color={tone('muted')}>none yet</Text> : null}
+          {rejections.map((r) => (
+            <Text key={r.reason} wrap="truncate-end">
+              {r.reason.padEnd(Math.max(12, rejWidth - 10))}
+              {formatInt(r.count).padStart(8)}
+            </Text>
+          ))}
+        </Box>
+        <Box flexDirection="column" width={latestWidth} height={latestHeight} overflow="hidden" marginLeft={wide ? 1 : 0}>
+          <Text bold>latest kept</Text>
+          {state.latest.length === 0 ? <Text color={tone('muted')}>none yet</Text> : null}
+          {state.latest.slice(0, Math.max(0, latestHeight - 1)).map((s) => (
+            <Text key={s.id} wrap="truncate-end">
+              <Text color={tone('muted')}>#{s.id} </Text>
+              {oneLine(s.instruction)}
+              {s.input ? <Text color={tone('muted')}> [{oneLine(s.input)}]</Text> : null}
+            </Text>
+          ))}
+        </Box>
+      </Box>
+      <Text wrap="truncate-end" color={tone(statusLine.tone)}>
+        {statusLine.text}
+      </Text>
+    </Box>
+  );
+}

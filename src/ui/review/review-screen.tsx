@@ -1,0 +1,123 @@
+import { useReducer, useRef } from 'react';
+import { Box, Text, useInput } from 'ink';
+import type { ItemText } from '../../store/run-store.js';
+import { hintLine } from '../keys.js';
+import { HelpOverlay } from '../components/help-overlay.js';
+import { TextField } from '../components/text-field.js';
+import { useTerminalSize } from '../terminal-size.js';
+import { useTone } from '../theme.js';
+import { DetailPane } from './detail-pane.js';
+import { ItemList } from './item-list.js';
+import { EditForm, ExportDialog, FilterDialog } from './review-dialogs.js';
+import { ReviewSession, type ReviewStore } from './review-session.js';
+import { isFilterEmpty, sortLabels, type ReviewFilter } from './review-view.js';
+import { resolveSimilar } from './similar.js';
+
+export interface ReviewScreenProps {
+  store: ReviewStore;
+  /** shown in the header: the run's directory name */
+  runName: string;
+  /** instruction of a seed task by id, to show a seed as the most similar task */
+  seedInstruction?: (seedId: string) => string | undefined;
+  /** $EDITOR, when the launcher can hand the terminal over */
+  openEditor?: (text: ItemText) => ItemText | null;
+  onQuit: () => void;
+}
+
+/** Terminal widths from which the detail pane sits beside the list instead of under it. */
+const WIDE = 110;
+
+export function ReviewScreen(props: ReviewScreenProps) {
+  const sessionRef = useRef<ReviewSession | null>(null);
+  sessionRef.current ??= new ReviewSession(props.store, props.openEditor ? { openEditor: props.openEditor } : {});
+  const session = sessionRef.current;
+  const [, redraw] = useReducer((n: number) => n + 1, 0);
+  const { columns, rows } = useTerminalSize();
+  const tone = useTone();
+
+  useInput((input, key) => {
+    if (session.handleInput(input, key)) redraw();
+    if (session.quit) props.onQuit();
+  });
+
+  // One line short of the terminal: ink clears the whole screen on every frame that fills it.
+  const height = Math.max(8, rows - 1);
+  const bodyHeight = height - 3;
+  const wide = columns >= WIDE;
+  const listWidth = wide ? Math.floor(columns * 0.45) : columns;
+  const listHeight = wide ? bodyHeight : Math.max(3, Math.floor(bodyHeight / 3));
+  const detailWidth = wide ? columns - listWidth : columns;
+  const detailHeight = wide ? bodyHeight : bodyHeight - listHeight;
+  session.pageSize = listHeight;
+
+  const view = session.view;
+  const selected = session.selected;
+  const mode = session.mode;
+  const similar = selected ? resolveSimilar(selected, (id) => session.item(id), props.seedInstruction) : null;
+
+  let side;
+  if (mode.kind === 'edit') side = <EditForm mode={mode} width={wide ? detailWidth : columns} height={wide ? detailHeight : bodyHeight} />;
+  else if (mode.kind === 'filter') side = <FilterDialog mode={mode} width={detailWidth} />;
+  else if (mode.kind === 'export') side = <ExportDialog mode={mode} width={detailWidth} />;
+  else side = <DetailPane item={selected} similar={similar} width={detailWidth} height={detailHeight} />;
+
+  let body;
+  if (mode.kind === 'help') body = <HelpOverlay scope="review" title="review keys" width={columns} />;
+  else if (mode.kind === 'edit' && !wide) body = side;
+  else
+    body = (
+      <Box flexDirection={wide ? 'row' : 'column'}>
+        <ItemList items={view} cursor={session.cursor} width={listWidth} height={listHeight} />
+        {side}
+      </Box>
+    );
+
+  const c = session.counts;
+  const reviewedInView = view.filter((i) => i.review !== null).length;
+  const pct = view.length ? Math.round((100 * reviewedInView) / view.length) : 0;
+  const statusParts = Object.entries(c.byStatus).map(([s, n]) => `${s} ${n}`);
+  return (
+    <Box flexDirection="column" width={columns} height={height}>
+      <Text wrap="truncate-end">
+        <Text bold color={tone('accent')}>
+          review
+        </Text>{' '}
+        {props.runName} · {c.total} items · sort {sortLabels[session.sort.key]} {session.sort.descending ? '↓' : '↑'}
+        {isFilterEmpty(session.filter) ? '' : ` · filter ${describeFilter(session.filter)}`}
+        {session.search ? ` · search "${session.search}"` : ''}
+      </Text>
+      <Box height={bodyHeight} flexDirection="column" overflow="hidden">
+        {body}
+      </Box>
+      <Text wrap="truncate-end">
+        <Text color={tone('good')}>✓ {c.byReview.accepted}</Text> <Text color={tone('bad')}>✗ {c.byReview.rejected}</Text>{' '}
+        <Text color={tone('warn')}>» {c.byReview.skipped}</Text> · {c.byReview.pending} pending │ {statusParts.join(' · ')} │ reviewed {reviewedInView}/
+        {view.length} ({pct}%) · {view.length ? session.cursor + 1 : 0} of {view.length}
+      </Text>
+      {mode.kind === 'search' ? (
+        <Box>
+          <Text color={tone('accent')}>/</Text>
+          <TextField state={mode.field} focused />
+          <Text color={tone('muted')}> enter keep · esc cancel</Text>
+        </Box>
+      ) : session.message ? (
+        <Text wrap="truncate-end" color={tone(session.message.tone)}>
+          {session.message.text}
+        </Text>
+      ) : (
+        <Text wrap="truncate-end" color={tone('muted')}>
+          {hintLine('review', ['accept', 'reject', 'skip', 'edit', 'undo', 'search', 'filter', 'sort', 'export', 'help', 'quit'])}
+        </Text>
+      )}
+    </Box>
+  );
+}
+
+function describeFilter(f: ReviewFilter): string {
+  const parts: string[] = [];
+  if (f.status !== null) parts.push(`status=${f.status}`);
+  if (f.review !== null) parts.push(`review=${f.review}`);
+  if (f.reason !== null) parts.push(`reason=${f.reason}`);
+  if (f.minScore !== null || f.maxScore !== null) parts.push(`judge ${f.minScore ?? '−∞'}..${f.maxScore ?? '∞'}`);
+  return parts.join(' ');
+}
