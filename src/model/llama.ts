@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { FrozenLinear, LlamaModel, TargetModule } from './load.js';
 import { ropeTables } from './rope.js';
 import type { KVCache } from './kv-cache.js';
+import { attention } from './attention.js';
 
 /**
  * LoRA (or any adapter) hook: given a projection's input x [N, in], returns a delta [N, out] added to the frozen
@@ -96,8 +97,6 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
     const { cos: cosData, sinSigned: sinData } = ropeTables(model.rope, past, T);
     const cos = tf.tensor4d(cosData, [1, T, 1, c.headDim]);
     const sin = tf.tensor4d(sinData, [1, T, 1, c.headDim]);
-    const scale = 1 / Math.sqrt(c.headDim);
-    const rep = c.numHeads / c.numKvHeads;
     const N = B * T;
     let x = embed(model, tf.reshape(inputIds, [N]) as tf.Tensor1D);
     for (let i = 0; i < c.numLayers; i++) {
@@ -117,7 +116,7 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
       }
       q = applyRope(q, cos, sin);
       k = applyRope(k, cos, sin);
-      // Keys as [B, KV, hd, S] so q·kᵀ is a plain batched matMul; values as [B, KV, S, hd].
+      // Keys as [B, KV, hd, S] so q·kᵀ is a plain matMul; values as [B, KV, S, hd].
       let kT = tf.transpose(k, [0, 2, 3, 1]) as tf.Tensor4D;
       let vh = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D;
       if (cache) {
@@ -128,14 +127,7 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
         }
         cache.setLayer(i, tf.keep(kT), tf.keep(vh));
       }
-      const S = past + T;
-      // Grouped-query attention: query heads h·rep…h·rep+rep-1 share KV head h, so [B, KV, rep·T, hd] queries
-      // batch-matMul against [B, KV, hd, S] keys without copying K/V.
-      const qg = tf.reshape(tf.transpose(q, [0, 2, 1, 3]), [B, c.numKvHeads, rep * T, c.headDim]);
-      let scores = tf.reshape(tf.mul(tf.matMul(qg, kT), scale), [B, c.numHeads, T, S]);
-      if (mask) scores = tf.add(scores, mask);
-      const probs = tf.reshape(tf.softmax(scores), [B, c.numKvHeads, rep * T, S]);
-      const ctx = tf.reshape(tf.transpose(tf.reshape(tf.matMul(probs, vh), [B, c.numHeads, T, c.headDim]), [0, 2, 1, 3]), [N, c.numHeads * c.headDim]) as tf.Tensor2D;
+      const ctx = attention(q, kT, vh, mask, { batch: B, queryLen: T, keyLen: past + T, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim });
       x = tf.add(x, proj('o_proj', ctx));
       const h2 = rmsNorm(x, layer.postAttentionNorm, c.rmsNormEps);
       const gate = proj('gate_proj', h2);

@@ -9,6 +9,7 @@ import { loadModel, type LlamaModel, type TargetModule } from '../../src/model/l
 import type { LoraHook } from '../../src/model/llama.js';
 import { encodeExample } from '../../src/model/encode-example.js';
 import { IGNORE_INDEX, perExampleNll, responseNllSum } from '../../src/model/loss.js';
+import { attention } from '../../src/model/attention.js';
 import { writeTinyModel, randomNormal, type TinyModelInfo } from '../helpers/tiny-model.js';
 import { referenceLogits, referenceNll } from './reference.js';
 
@@ -137,4 +138,36 @@ test('a batch whose labels were all truncated away gives a zero loss with zero g
   assert.ok(value.dataSync()[0] === 0);
   for (const g of Object.values(grads)) assert.ok(g.dataSync().every((x) => x === 0));
   tf.dispose([value, ...Object.values(grads), ...Object.values(vars)]);
+});
+
+test('attention gradients (plain-matMul backward) equal autodiff of the batched formulation', () => {
+  const [B, T, nh, kv, hd] = [2, 5, 6, 2, 4];
+  const q = tf.randomNormal([B, T, nh, hd], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const kT = tf.randomNormal([B, kv, hd, T], 0, 1, 'float32', 2) as tf.Tensor4D;
+  const v = tf.randomNormal([B, kv, T, hd], 0, 1, 'float32', 3) as tf.Tensor4D;
+  const maskData = new Float32Array(B * T * T);
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let s = 0; s < T; s++) if (s > t || (b === 1 && s >= 3)) maskData[(b * T + t) * T + s] = -1e9;
+  const mask = tf.tensor4d(maskData, [B, 1, T, T]);
+  const weights = tf.randomNormal([B * T, nh * hd], 0, 1, 'float32', 4);
+  const naive = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) => {
+    // repeat_kv the plain way: KV head of query head h is h // (nh / kv).
+    const rep = nh / kv;
+    const kFull = tf.concat(Array.from({ length: nh }, (_, h) => tf.slice(kk, [0, Math.floor(h / rep), 0, 0], [B, 1, hd, T])), 1);
+    const vFull = tf.concat(Array.from({ length: nh }, (_, h) => tf.slice(vv, [0, Math.floor(h / rep), 0, 0], [B, 1, T, hd])), 1);
+    const qh = tf.transpose(qq, [0, 2, 1, 3]);
+    const p = tf.softmax(tf.add(tf.mul(tf.matMul(qh, kFull), 1 / Math.sqrt(hd)), mask));
+    return tf.reshape(tf.transpose(tf.matMul(p, vFull), [0, 2, 1, 3]), [B * T, nh * hd]);
+  };
+  const ours = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) =>
+    attention(qq as tf.Tensor4D, kk as tf.Tensor4D, vv as tf.Tensor4D, mask, { batch: B, queryLen: T, keyLen: T, numHeads: nh, numKvHeads: kv, headDim: hd });
+  const loss = (f: typeof naive) => (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) => tf.sum(tf.mul(f(qq, kk, vv), weights));
+  const a = tf.grads(loss(ours))([q, kT, v]);
+  const b = tf.grads(loss(naive))([q, kT, v]);
+  const outDiff = tf.max(tf.abs(tf.sub(ours(q, kT, v), naive(q, kT, v)))).dataSync()[0]!;
+  assert.ok(outDiff < 1e-5, `forward differs by ${outDiff}`);
+  a.forEach((g, i) => {
+    const diff = tf.max(tf.abs(tf.sub(g, b[i]!))).dataSync()[0]!;
+    const mag = tf.max(tf.abs(b[i]!)).dataSync()[0]!;
+    assert.ok(diff < 1e-4 * mag, `gradient ${['q', 'kT', 'v'][i]} differs by ${diff} (max ${mag})`);
+  });
 });
