@@ -10,15 +10,29 @@ interface Props {
   similar: SimilarInfo | null;
   width: number;
   height: number;
+  /** a line on the left, between the list and this pane */
+  divider?: boolean;
 }
 
 /** Everything about one sample: curation verdict, judge, review, the most similar earlier task, then the texts. */
-export function DetailPane({ item, similar, width, height }: Props) {
+export function DetailPane({ item, similar, width, height, divider = false }: Props) {
   const tone = useTone();
   if (!item) return <Box width={width} height={height} />;
   const review = item.review ?? 'pending';
   return (
-    <Box flexDirection="column" width={width} height={height} overflow="hidden" paddingLeft={1}>
+    <Box
+      flexDirection="column"
+      width={width}
+      height={height}
+      overflow="hidden"
+      paddingLeft={1}
+      borderStyle="single"
+      borderColor={tone('muted')}
+      borderTop={false}
+      borderBottom={false}
+      borderRight={false}
+      borderLeft={divider}
+    >
       <Text wrap="truncate-end">
         <Text bold>#{item.id}</Text>
         {'  '}

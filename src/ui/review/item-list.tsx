@@ -46,7 +46,8 @@ export function ItemList({ items, cursor, width, height }: Props) {
               {`#${item.id}`.padEnd(idWidth + 1)}
               <Text color={tone(reviewTone[review])}>{reviewGlyph[review]} </Text>
               <Text color={tone(statusTone[item.status])}>{statusShort[item.status] ?? item.status}</Text>
-              {formatScore(item.judgeScore)} {item.original ? '✎' : ' '}
+              {formatScore(item.judgeScore)}
+              {item.original ? ' ✎ ' : '   '}
               {oneLine(item.instruction)}
             </Text>
           </Box>

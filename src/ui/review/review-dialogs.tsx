@@ -9,12 +9,15 @@ type Mode<K extends ReviewMode['kind']> = Extract<ReviewMode, { kind: K }>;
 export function EditForm({ mode, width, height }: { mode: Mode<'edit'>; width: number; height: number }) {
   const tone = useTone();
   // Instruction and input get a few lines; the output, usually the longest, gets the rest.
-  const small = Math.max(1, Math.min(4, Math.floor((height - 8) / 4)));
-  const big = Math.max(1, height - 8 - 2 * small);
+  const small = Math.max(1, Math.min(4, Math.floor((height - 9) / 4)));
+  const big = Math.max(1, height - 9 - 2 * small);
   return (
     <Box flexDirection="column" width={width} height={height} overflow="hidden" paddingLeft={1}>
-      <Text bold>
-        editing #{mode.id} <Text color={tone('muted')}>ctrl+s save · esc cancel · tab next field · enter new line</Text>
+      <Text bold wrap="truncate-end">
+        editing #{mode.id}
+      </Text>
+      <Text color={tone('muted')} wrap="truncate-end">
+        ctrl+s save · esc cancel · tab next field · enter new line
       </Text>
       {editFieldNames.map((name, i) => (
         <Box key={name} marginTop={1}>

@@ -59,10 +59,10 @@ export function ReviewScreen(props: ReviewScreenProps) {
   if (mode.kind === 'edit') side = <EditForm mode={mode} width={wide ? detailWidth : columns} height={wide ? detailHeight : bodyHeight} />;
   else if (mode.kind === 'filter') side = <FilterDialog mode={mode} width={detailWidth} />;
   else if (mode.kind === 'export') side = <ExportDialog mode={mode} width={detailWidth} />;
-  else side = <DetailPane item={selected} similar={similar} width={detailWidth} height={detailHeight} />;
+  else side = <DetailPane item={selected} similar={similar} width={detailWidth} height={detailHeight} divider={wide} />;
 
   let body;
-  if (mode.kind === 'help') body = <HelpOverlay scope="review" title="review keys" width={columns} />;
+  if (mode.kind === 'help') body = <HelpOverlay scope="review" title="review keys" width={columns} height={bodyHeight} />;
   else if (mode.kind === 'edit' && !wide) body = side;
   else
     body = (
