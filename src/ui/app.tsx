@@ -17,7 +17,7 @@ import { useTone, type Tone } from './theme.js';
 import { TrainScreen, type TrainingHooks } from './train/train-screen.js';
 
 /** Runs the trainer on a config (forge.yaml's train section with the form's values over it). */
-export type Trainer = (config: TrainConfigInput, hooks: TrainingHooks) => Promise<unknown>;
+export type Trainer = (config: TrainConfigInput, opts: { resume: boolean }, hooks: TrainingHooks) => Promise<unknown>;
 /** Runs generation on a run directory with a config. */
 export type Generator = (runDir: string, config: ForgeConfig, hooks: GenerationHooks) => Promise<unknown>;
 
@@ -25,7 +25,7 @@ export type AppStart =
   | { kind: 'home' }
   | { kind: 'review'; runDir: string }
   | { kind: 'generate'; runDir: string; config: ForgeConfig }
-  | { kind: 'train'; title: string; config: TrainConfigInput };
+  | { kind: 'train'; title: string; config: TrainConfigInput; resume?: boolean };
 
 /** How the app ended: quit, or hand the terminal back so the CLI can run a plain-output command (curate). */
 export type AppOutcome = { kind: 'quit' } | { kind: 'curate'; runDir: string };
@@ -48,7 +48,7 @@ type Screen =
   | { kind: 'newRun' }
   | { kind: 'generate'; runDir: string; config: ForgeConfig }
   | { kind: 'trainForm'; run: RunInfo }
-  | { kind: 'train'; title: string; config: TrainConfigInput }
+  | { kind: 'train'; title: string; config: TrainConfigInput; resume?: boolean }
   | { kind: 'failed'; message: string };
 
 /**
@@ -90,7 +90,7 @@ export function App(props: AppProps) {
     [screen],
   );
   const startTraining = useCallback(
-    (hooks: TrainingHooks) => (screen.kind === 'train' && props.trainer ? props.trainer(screen.config, hooks) : Promise.reject(new Error('the trainer is not available'))),
+    (hooks: TrainingHooks) => (screen.kind === 'train' && props.trainer ? props.trainer(screen.config, { resume: screen.resume ?? false }, hooks) : Promise.reject(new Error('the trainer is not available'))),
     [screen],
   );
 
@@ -149,7 +149,9 @@ export function App(props: AppProps) {
           fields={trainFields(props.config, screen.run)}
           validate={validateTrain}
           onCancel={() => setScreen(home())}
-          onSubmit={(v) => setScreen({ kind: 'train', title: `${screen.run.name} → ${v['out']}`, config: trainConfigFrom(props.config, screen.run, v) })}
+          onSubmit={(v) =>
+            setScreen({ kind: 'train', title: `${screen.run.name} → ${v['out']}`, config: trainConfigFrom(props.config, screen.run, v), resume: v['resume'] === 'yes' })
+          }
         />
       );
     case 'train':
@@ -254,6 +256,7 @@ function trainFields(config: ForgeConfig, run: RunInfo): FormField[] {
     { name: 'epochs', label: 'epochs', value: String(t.epochs ?? 3) },
     { name: 'maxSteps', label: 'max steps', value: String(t.maxSteps ?? 0), hint: '0 = all epochs' },
     { name: 'backend', label: 'backend', value: t.backend ?? 'auto', choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] },
+    { name: 'resume', label: 'resume', value: 'no', choices: ['no', 'yes'], hint: 'continue from the newest checkpoint in the output dir' },
   ];
 }
 

@@ -1,5 +1,6 @@
 import { render, type Instance } from 'ink';
 import type { ForgeConfig } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
 import type { ItemText } from '../store/run-store.js';
 import { App, type AppOutcome, type AppStart, type Generator, type Trainer } from './app.js';
 import { editInExternalEditor } from './review/external-editor.js';
@@ -107,7 +108,12 @@ export async function launchApp(opts: LaunchOptions): Promise<AppOutcome> {
   }
 }
 
-/** The trainer, when this build has one; the train screen is otherwise reachable only once it does. */
-async function loadTrainer(): Promise<Trainer | undefined> {
-  return undefined;
+/** The trainer, loaded (with TensorFlow.js) only when a training starts. */
+async function loadTrainer(): Promise<Trainer> {
+  return async (input, { resume }, hooks) => {
+    const [{ runTraining }, { trainConfigSchema }] = await Promise.all([import('../train/trainer.js'), import('../train/config.js')]);
+    const r = trainConfigSchema.safeParse(input);
+    if (!r.success) throw new ConfigError(r.error.issues.map((i) => `train.${i.path.join('.')}: ${i.message}`));
+    return runTraining(r.data, { resume, signal: hooks.signal, onEvent: hooks.onEvent });
+  };
 }

@@ -1,0 +1,154 @@
+/** @jsxRuntime automatic */
+import { test, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { render, cleanup } from 'ink-testing-library';
+import { forgeConfigSchema, type ForgeConfig } from '../../src/config/schema.js';
+import { RunStore } from '../../src/store/run-store.js';
+import type { TrainConfigInput } from '../../src/train/config.js';
+import { App, type AppOutcome } from '../../src/ui/app.js';
+import type { GenerationHooks } from '../../src/ui/generate/generate-screen.js';
+import { listRuns } from '../../src/ui/home/run-list.js';
+import { KEY, frame, press, resize, settle, type } from './ink-driver.js';
+import { makeRun, sampleItems } from './run-fixture.js';
+
+afterEach(() => cleanup());
+
+function runsDirWithTwoRuns() {
+  const runsDir = mkdtempSync(join(tmpdir(), 'forge-home-'));
+  const a = makeRun(sampleItems(), join(runsDir, 'alpha'));
+  a.store.setMeta('target', '7');
+  a.store.close();
+  const b = makeRun(sampleItems().slice(0, 3), join(runsDir, 'beta'));
+  b.store.setMeta('target', '100');
+  b.store.close();
+  writeFileSync(join(runsDir, 'notes.txt'), 'not a run');
+  return runsDir;
+}
+
+const config: ForgeConfig = forgeConfigSchema.parse({ generation: { model: 'my-model', target: 500, concurrency: 4 } });
+
+test('listRuns finds the runs under output/ with kept/target, state and review counts', () => {
+  const runsDir = runsDirWithTwoRuns();
+  const runs = listRuns(runsDir);
+  assert.deepEqual(runs.map((r) => r.name).sort(), ['alpha', 'beta']);
+  const alpha = runs.find((r) => r.name === 'alpha')!;
+  assert.equal(alpha.kept, 7);
+  assert.equal(alpha.target, 7);
+  assert.equal(alpha.state, 'complete');
+  assert.equal(alpha.items, 10);
+  assert.equal(runs.find((r) => r.name === 'beta')!.state, 'stopped');
+  assert.deepEqual(listRuns(join(runsDir, 'missing')), []);
+});
+
+function renderApp(runsDir: string, over: { generator?: (runDir: string, c: ForgeConfig, h: GenerationHooks) => Promise<unknown>; trainer?: (c: TrainConfigInput, o: { resume: boolean }) => Promise<unknown> } = {}) {
+  const outcomes: AppOutcome[] = [];
+  const r = render(
+    <App
+      start={{ kind: 'home' }}
+      runsDir={runsDir}
+      config={config}
+      generator={over.generator ?? (() => Promise.resolve())}
+      trainer={over.trainer ? (c, o) => over.trainer!(c, o) : undefined}
+      onExit={(o) => outcomes.push(o)}
+    />,
+  );
+  return { r, outcomes };
+}
+
+test('home: open a run for review, decide, and come back to an updated list', async () => {
+  const runsDir = runsDirWithTwoRuns();
+  const { r, outcomes } = renderApp(runsDir);
+  await settle();
+  await resize(r, 110, 30);
+  assert.match(frame(r), /alpha\s+7 \/ 7\s+complete/);
+  assert.match(frame(r), /beta\s+3 \/ 100\s+stopped/);
+  const alphaFirst = frame(r).indexOf('alpha') < frame(r).indexOf('beta');
+  if (!alphaFirst) await press(r, 'j');
+  await press(r, KEY.enter);
+  assert.match(frame(r), /review alpha · 10 items/);
+  await press(r, 'a', 'x', 'q');
+  assert.match(frame(r), /runs in /);
+  assert.match(frame(r), /alpha .* 2\/10/, 'two of ten reviewed');
+  const store = RunStore.open(join(runsDir, 'alpha'));
+  assert.deepEqual(store.summary().byReview, { accepted: 1, pending: 8, rejected: 1 });
+  store.close();
+  await press(r, 'q');
+  assert.deepEqual(outcomes, [{ kind: 'quit' }]);
+});
+
+test('home: n opens the new-generation form with forge.yaml defaults; the generator gets the run dir and the edited settings', async () => {
+  const runsDir = runsDirWithTwoRuns();
+  const started: Array<{ runDir: string; config: ForgeConfig }> = [];
+  let finish: () => void = () => {};
+  const { r } = renderApp(runsDir, {
+    generator: (runDir, c, h) => {
+      started.push({ runDir, config: c });
+      h.onEvent({ type: 'start', runDir, model: c.generation.model, baseUrl: 'http://x/v1', template: 'json', lang: c.generation.lang, target: c.generation.target, kept: 0, concurrency: c.generation.concurrency, resumed: false, abandonedRequests: 0 });
+      return new Promise<void>((res) => (finish = res));
+    },
+  });
+  await settle();
+  await press(r, 'n');
+  const form = frame(r);
+  assert.match(form, /new generation/);
+  assert.match(form, /run-1/);
+  assert.match(form, /my-model/);
+  assert.match(form, /500/);
+  // target: down to the target field, clear it, type 50; language: right arrow → zh
+  await press(r, KEY.down, KEY.down, KEY.down, ...Array(3).fill(KEY.backspace));
+  await type(r, '50');
+  await press(r, KEY.down, KEY.down, KEY.right);
+  await press(r, KEY.enter);
+  assert.equal(started.length, 1);
+  assert.equal(started[0]!.runDir, join(runsDir, 'run-1'));
+  assert.equal(started[0]!.config.generation.target, 50);
+  assert.equal(started[0]!.config.generation.lang, 'zh');
+  assert.equal(started[0]!.config.generation.model, 'my-model');
+  assert.match(frame(r), /generate .*run-1 · my-model @ http:\/\/x\/v1/);
+  finish();
+  await settle();
+  await press(r, 'q');
+  assert.match(frame(r), /runs in /, 'back on the home screen');
+});
+
+test('home: a bad form value is named and nothing starts', async () => {
+  const runsDir = runsDirWithTwoRuns();
+  let calls = 0;
+  const { r } = renderApp(runsDir, { generator: () => (calls++, Promise.resolve()) });
+  await settle();
+  await press(r, 'n', ...Array(5).fill(KEY.backspace));
+  await type(r, 'alpha');
+  await press(r, KEY.enter);
+  assert.match(frame(r), /run name: alpha exists/);
+  await press(r, KEY.down, KEY.down, KEY.down, ...Array(3).fill(KEY.backspace));
+  await press(r, KEY.shiftTab, KEY.shiftTab, KEY.shiftTab, ...Array(5).fill(KEY.backspace));
+  await type(r, 'fresh');
+  await press(r, KEY.enter);
+  assert.match(frame(r), /target: /);
+  assert.equal(calls, 0);
+  await press(r, KEY.escape);
+  assert.match(frame(r), /runs in /);
+});
+
+test('home: t asks for the model and output dir, then trains on the run; c hands the run to curate', async () => {
+  const runsDir = runsDirWithTwoRuns();
+  const trained: Array<{ c: TrainConfigInput; resume: boolean }> = [];
+  const { r, outcomes } = renderApp(runsDir, { trainer: (c, o) => (trained.push({ c, resume: o.resume }), Promise.resolve()) });
+  await settle();
+  await press(r, 't');
+  assert.match(frame(r), /train on (alpha|beta)/);
+  await type(r, 'models/tiny');
+  await press(r, KEY.enter);
+  assert.equal(trained.length, 1);
+  assert.equal(trained[0]!.c.model, 'models/tiny');
+  assert.match(String(trained[0]!.c.run), /(alpha|beta)$/);
+  assert.equal(trained[0]!.c.out, join(String(trained[0]!.c.run), 'lora'));
+  assert.equal(trained[0]!.resume, false);
+  await press(r, 'q');
+  await press(r, 'c');
+  assert.equal(outcomes.length, 1);
+  assert.equal(outcomes[0]!.kind, 'curate');
+});
