@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ModelError } from '../errors.js';
+import { patchWasmSlicing } from './wasm-kernels.js';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
@@ -96,6 +97,7 @@ async function start(name: BackendName): Promise<BackendInfo> {
     case 'wasm': {
       await import('@tensorflow/tfjs-backend-wasm');
       await activate('wasm');
+      patchWasmSlicing();
       return { name, device: 'CPU (WebAssembly, 1 thread)' };
     }
     case 'cpu': {
