@@ -24,24 +24,39 @@ export function selectRows(x: tf.Tensor2D, idx: number[]): tf.Tensor2D {
   return op(x) as tf.Tensor2D;
 }
 
+/**
+ * Memory/speed trade-off of the loss head. `keepGradValues`: up to this many values of dNLL/dlogits (rows × vocab;
+ * default 64 Mi = 256 MB) are kept from the forward pass for the backward one; beyond it the backward pass
+ * recomputes each chunk's logits instead (one more head matMul).
+ */
+export const lossTuning = { keepGradValues: 64 * 1024 * 1024 };
+
+const chunkRows = (V: number) => Math.max(1, Math.floor(LOGIT_CHUNK_VALUES / V));
+
+/**
+ * NLL rows of one chunk of logits [n, V] and, on request, its softmax. −log p(target) = max − x_target − log(p_max):
+ * exact, never underflows (p_max ≥ 1/V), and rides on wasm's native Softmax instead of its slow elementwise Exp.
+ */
+function chunkNll(logits: tf.Tensor2D, targets: number[]): { nll: tf.Tensor1D; probs: tf.Tensor2D } {
+  const [n, V] = logits.shape;
+  const probs = tf.softmax(logits);
+  const at = targets.map((t, r) => r * V + t);
+  const target = tf.gather(tf.reshape(logits, [n * V]), tf.tensor1d(at, 'int32'));
+  const nll = tf.sub(tf.sub(tf.max(logits, 1), target), tf.log(tf.max(probs, 1))) as tf.Tensor1D;
+  return { nll, probs };
+}
+
+/** Rows [start, start + n) of x, via the (patched, copy-only-the-slice) Slice kernel. */
+const rowsOf = (x: tf.Tensor2D, start: number, n: number): tf.Tensor2D => (start === 0 && n === x.shape[0] ? x : tf.slice(x, [start, 0], [n, -1]));
+
 /** Per-row NLL −log softmax(h·Wᵀ)[target] [M], computed chunk by chunk (no gradient). */
 export function headNll(model: LlamaModel, hidden: tf.Tensor2D, targets: number[]): tf.Tensor1D {
-  const V = model.config.vocabSize;
   const M = hidden.shape[0];
-  const chunk = Math.max(1, Math.floor(LOGIT_CHUNK_VALUES / V));
+  const chunk = chunkRows(model.config.vocabSize);
   const parts: tf.Tensor1D[] = [];
   for (let start = 0; start < M; start += chunk) {
     const n = Math.min(chunk, M - start);
-    parts.push(
-      tf.tidy(() => {
-        const h = tf.slice(hidden, [start, 0], [n, -1]);
-        const logits = tf.matMul(h, model.head.wT);
-        const flat = tf.reshape(logits, [n * V]);
-        const at = targets.slice(start, start + n).map((t, r) => r * V + t);
-        const target = tf.gather(flat, tf.tensor1d(at, 'int32'));
-        return tf.sub(tf.logSumExp(logits, 1), target) as tf.Tensor1D;
-      }),
-    );
+    parts.push(tf.tidy(() => chunkNll(tf.matMul(rowsOf(hidden, start, n), model.head.wT), targets.slice(start, start + n)).nll));
   }
   if (parts.length === 1) return parts[0]!;
   const out = tf.concat(parts);
@@ -49,37 +64,50 @@ export function headNll(model: LlamaModel, hidden: tf.Tensor2D, targets: number[
   return out;
 }
 
+/** dNLL/dlogits of a chunk: softmax − onehot(target). */
+function logitGrad(probs: tf.Tensor2D, targets: number[]): tf.Tensor2D {
+  // wasm's OneHot returns all zeros when asked for float32 directly, so build it as int32 and cast.
+  const onehot = tf.cast(tf.oneHot(tf.tensor1d(targets, 'int32'), probs.shape[1]), 'float32');
+  return tf.sub(probs, onehot);
+}
+
 /**
- * Σ NLL over rows, differentiable w.r.t. `hidden`. The backward pass recomputes each chunk's softmax instead of
- * keeping [M, V] activations: d/dh = (softmax − onehot)·W, with W [V, H] in the fast layout when training.
+ * Σ NLL over rows, differentiable w.r.t. `hidden`: d/dh = (softmax − onehot)·W, with W [V, H] in the fast layout
+ * when training. The forward pass keeps softmax − onehot when it fits lossTuning.keepGradValues (no second head matMul);
+ * otherwise the backward pass recomputes it chunk by chunk, never holding [M, V] at once.
  */
 function headNllSum(model: LlamaModel, hidden: tf.Tensor2D, targets: number[]): tf.Scalar {
   const V = model.config.vocabSize;
+  const chunk = chunkRows(V);
+  const keep = hidden.shape[0] * V <= lossTuning.keepGradValues;
+  const backward = (dLogits: tf.Tensor2D): tf.Tensor2D => (model.head.w ? tf.matMul(dLogits, model.head.w) : tf.matMul(dLogits, model.head.wT, false, true));
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const h = args[0] as tf.Tensor2D;
-    (args[1] as tf.GradSaveFunc)([h]);
+    const M = h.shape[0];
+    const nlls: tf.Tensor1D[] = [];
+    const grads: tf.Tensor2D[] = [];
+    for (let start = 0; start < M; start += chunk) {
+      const n = Math.min(chunk, M - start);
+      const t = targets.slice(start, start + n);
+      const { nll, probs } = chunkNll(tf.matMul(rowsOf(h, start, n), model.head.wT), t);
+      nlls.push(nll);
+      if (keep) grads.push(logitGrad(probs, t));
+    }
+    (args[1] as tf.GradSaveFunc)(keep ? grads : [h]);
     return {
-      value: tf.sum(headNll(model, h, targets)),
+      value: tf.sum(nlls.length === 1 ? nlls[0]! : tf.concat(nlls)),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const hs = saved[0] as tf.Tensor2D;
-        const M = hs.shape[0];
-        const chunk = Math.max(1, Math.floor(LOGIT_CHUNK_VALUES / V));
-        const grads: tf.Tensor2D[] = [];
-        for (let start = 0; start < M; start += chunk) {
-          const n = Math.min(chunk, M - start);
-          grads.push(
-            tf.tidy(() => {
-              const part = tf.slice(hs, [start, 0], [n, -1]);
-              const probs = tf.softmax(tf.matMul(part, model.head.wT));
-              // wasm's OneHot returns all zeros when asked for float32 directly, so build it as int32 and cast.
-              const onehot = tf.cast(tf.oneHot(tf.tensor1d(targets.slice(start, start + n), 'int32'), V), 'float32');
-              const dLogits = tf.sub(probs, onehot);
-              const w = model.head.w;
-              return w ? tf.matMul(dLogits, w) : tf.matMul(dLogits, model.head.wT, false, true);
-            }),
-          );
+        const parts: tf.Tensor2D[] = [];
+        if (keep) for (const g of saved) parts.push(backward(g as tf.Tensor2D));
+        else {
+          const hs = saved[0] as tf.Tensor2D;
+          for (let start = 0; start < hs.shape[0]; start += chunk) {
+            const n = Math.min(chunk, hs.shape[0] - start);
+            const t = targets.slice(start, start + n);
+            parts.push(tf.tidy(() => backward(logitGrad(tf.softmax(tf.matMul(rowsOf(hs, start, n), model.head.wT) as tf.Tensor2D), t))));
+          }
         }
-        const g = grads.length === 1 ? grads[0]! : tf.concat(grads);
+        const g = parts.length === 1 ? parts[0]! : tf.concat(parts);
         return tf.mul(g, dy);
       },
     };
