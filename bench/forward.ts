@@ -98,7 +98,9 @@ const matvec = gflops([1, 576], [576, 1536], false, 50);
 console.error(`matMul [1024,576]x[576,1536]: ${matmul.toFixed(1)} GFLOP/s; with transposeB: ${matmulT.toFixed(1)} GFLOP/s; [1,576]x[576,1536]: ${matvec.toFixed(1)} GFLOP/s`);
 
 const model = randomModel();
-const params = 30 * (576 * 576 * 2 + 576 * 192 * 2 + 576 * 1536 * 3) + 49152 * 576;
+const layerParams = 30 * (576 * 576 * 2 + 576 * 192 * 2 + 576 * 1536 * 3);
+const headParams = 49152 * 576;
+const params = layerParams + headParams;
 console.error(`model: ${(params / 1e6).toFixed(1)} M parameters, ${tf.memory().numTensors} tensors`);
 
 const ids = Array.from({ length: batch }, (_, b) => Array.from({ length: promptLen }, (_, t) => (b * 7919 + t * 104729) % config.vocabSize));
@@ -122,7 +124,7 @@ warm.dispose();
 const cache = new KVCache();
 const prefillMs = prefill(cache);
 const prefillTps = (batch * promptLen) / (prefillMs / 1000);
-console.error(`prefill ${batch}x${promptLen} tokens: ${(prefillMs / 1000).toFixed(2)} s = ${prefillTps.toFixed(0)} tokens/s (${((2 * params * batch * promptLen) / (prefillMs / 1000) / 1e9).toFixed(1)} GFLOP/s of weight matMuls)`);
+console.error(`prefill ${batch}x${promptLen} tokens: ${(prefillMs / 1000).toFixed(2)} s = ${prefillTps.toFixed(0)} tokens/s (${((2 * (layerParams * promptLen + headParams) * batch) / (prefillMs / 1000) / 1e9).toFixed(1)} GFLOP/s of weight matMuls)`);
 
 const before = tf.memory().numTensors;
 const t0 = performance.now();
@@ -139,7 +141,7 @@ for (let i = 0; i < decodeLen; i++) {
 }
 const decodeMs = performance.now() - t0;
 const decodeTps = (batch * decodeLen) / (decodeMs / 1000);
-console.error(`decode ${decodeLen} steps after ${promptLen} (batch ${batch}): ${(decodeMs / decodeLen).toFixed(1)} ms/step = ${decodeTps.toFixed(1)} tokens/s; tensors before/after: ${before}/${tf.memory().numTensors}`);
+console.error(`decode ${decodeLen} steps after ${promptLen} (batch ${batch}): ${(decodeMs / decodeLen).toFixed(1)} ms/step = ${decodeTps.toFixed(1)} tokens/s (${((2 * params * batch * decodeLen) / (decodeMs / 1000) / 1e9).toFixed(1)} GFLOP/s); tensors before/after: ${before}/${tf.memory().numTensors}`);
 cache.dispose();
 model.dispose();
 
