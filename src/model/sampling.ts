@@ -39,14 +39,14 @@ export function candidateDistribution(logits: ArrayLike<number>, opts: SamplingO
   const topP = opts.topP ?? 1;
   let ids: number[];
   if (topK < V) ids = topKIndices(logits, topK);
-  else {
-    ids = Array.from({ length: V }, (_, i) => i);
-    if (topP < 1) ids.sort((a, b) => logits[b]! - logits[a]!);
-  }
+  else if (topP < 1) ids = nucleusCandidates(logits, temperature, topP);
+  else ids = Array.from({ length: V }, (_, i) => i);
+  // Normalise over all candidates top-k left (top-p is applied below on the same distribution).
   const max = ids.reduce((m, i) => Math.max(m, logits[i]!), -Infinity);
-  let probs = ids.map((i) => Math.exp((logits[i]! - max) / temperature));
-  let total = probs.reduce((a, b) => a + b, 0);
-  probs = probs.map((p) => p / total);
+  let total = 0;
+  if (topK < V) for (const i of ids) total += Math.exp((logits[i]! - max) / temperature);
+  else for (let i = 0; i < V; i++) total += Math.exp((logits[i]! - max) / temperature);
+  let probs = ids.map((i) => Math.exp((logits[i]! - max) / temperature) / total);
   if (topP < 1) {
     let cum = 0;
     let keep = 0;
@@ -61,6 +61,23 @@ export function candidateDistribution(logits: ArrayLike<number>, opts: SamplingO
     probs = probs.map((p) => p / total);
   }
   return { ids, probs };
+}
+
+/**
+ * The most likely ids in descending order, enough of them to reach probability `topP`: the top 256 usually are, so
+ * a 150k vocabulary is not sorted every step; otherwise all ids, sorted.
+ */
+function nucleusCandidates(logits: ArrayLike<number>, temperature: number, topP: number): number[] {
+  const V = logits.length;
+  let max = -Infinity;
+  for (let i = 0; i < V; i++) max = Math.max(max, logits[i]!);
+  let total = 0;
+  for (let i = 0; i < V; i++) total += Math.exp((logits[i]! - max) / temperature);
+  const head = topKIndices(logits, Math.min(256, V));
+  let mass = 0;
+  for (const i of head) mass += Math.exp((logits[i]! - max) / temperature) / total;
+  if (mass >= topP) return head;
+  return Array.from({ length: V }, (_, i) => i).sort((a, b) => logits[b]! - logits[a]!);
 }
 
 /** Indices of the k largest values, descending. */
