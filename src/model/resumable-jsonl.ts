@@ -13,10 +13,8 @@ export class ResumableJsonl {
   }
 
   static open(path: string, keys: string[], keyField: string): ResumableJsonl {
-    if (!existsSync(path)) {
-      writeFileSync(path, '');
-      return new ResumableJsonl(path, 0);
-    }
+    // The file is created by the first append, so a run that fails before any result leaves nothing behind.
+    if (!existsSync(path)) return new ResumableJsonl(path, 0);
     const text = readFileSync(path, 'utf8');
     const lines = text.split('\n');
     const complete: string[] = [];

@@ -136,3 +136,9 @@ test('score --adapter applies a PEFT LoRA adapter (scale alpha/r on x·A·B)', a
     assert.ok(Math.abs(row.nll - base[i]!.nll) > 1e-3, 'the adapter changes the score');
   });
 });
+
+test('an output file written for other data is refused instead of being appended to', async () => {
+  const out = join(dir, 'other.jsonl');
+  writeFileSync(out, `${JSON.stringify({ instruction: 'something else', nll: 1 })}\n`);
+  await assert.rejects(run(score, { model: info.dir, data: join(dir, 'data.jsonl'), out }), /other\.jsonl:1: this output file belongs to other data/);
+});
