@@ -56,10 +56,10 @@ export const command: Command = {
     const limit = flagNumber(v, 'limit', { integer: true, min: 1 });
     const samples = dataFile !== undefined ? (await import('../../data/alpaca-file.js')).readAlpacaFile(dataFile).slice(0, limit) : [];
 
-    const { openModelForCommand } = await import('../../model/cli-options.js');
+    const { openModel } = await import('../../model/open-model.js');
     const { generate } = await import('../../model/generate.js');
     const { formatAlpacaPrompt } = await import('../../model/alpaca-prompt.js');
-    const { model, lora } = await openModelForCommand(v, modelDir, ctx.err);
+    const { model, lora } = await openModel({ modelDir, adapterDir: flagString(v, 'adapter'), backend: flagString(v, 'backend'), log: ctx.err });
     try {
       const g = model.generationConfig;
       const sampling = g.doSample === true;

@@ -1,5 +1,5 @@
 import type { Command } from '../command.js';
-import { flagBool, flagNumber, requireFlag } from '../flags.js';
+import { flagBool, flagNumber, flagString, requireFlag } from '../flags.js';
 
 const usage = `usage: alpaca-forge score --model DIR --data FILE --out scores.jsonl [--ifd] [options]
 
@@ -44,11 +44,11 @@ export const command: Command = {
     const { readAlpacaFile } = await import('../../data/alpaca-file.js');
     const samples = readAlpacaFile(dataFile).slice(0, limit);
 
-    const { openModelForCommand } = await import('../../model/cli-options.js');
+    const { openModel } = await import('../../model/open-model.js');
     const { scoreSamples } = await import('../../model/score-samples.js');
     const { ResumableJsonl } = await import('../../model/resumable-jsonl.js');
     const out = ResumableJsonl.open(outFile, samples.map((s) => s.instruction), 'instruction');
-    const { model, lora } = await openModelForCommand(v, modelDir, ctx.err);
+    const { model, lora } = await openModel({ modelDir, adapterDir: flagString(v, 'adapter'), backend: flagString(v, 'backend'), log: ctx.err });
     try {
       if (out.done > 0) ctx.err(`resuming: ${out.done} of ${samples.length} samples already scored in ${outFile}`);
       const t0 = performance.now();
