@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
 import { ModelError } from '../errors.js';
 import { patchWasmSlicing } from './wasm-kernels.js';
 
@@ -38,6 +39,10 @@ export async function selectBackend(requested?: BackendName): Promise<BackendInf
   }
   const failures: string[] = [];
   for (const name of BACKEND_NAMES) {
+    if (name === 'webgpu' && !gpuDevicePresent()) {
+      failures.push('webgpu: no GPU device node');
+      continue;
+    }
     try {
       current = await start(name);
       return current;
@@ -112,6 +117,15 @@ async function activate(tfName: string): Promise<void> {
   const ok = await tf.setBackend(tfName);
   if (!ok || tf.getBackend() !== tfName) throw new Error(`tf.setBackend('${tfName}') failed`);
   await tf.ready();
+}
+
+/**
+ * Whether probing WebGPU in auto mode is worth it. On Linux a GPU shows up as /dev/dri or /dev/nvidia*; without
+ * one, Dawn's probe only prints a Vulkan warning to stderr. Elsewhere (macOS Metal, Windows D3D12) always probe.
+ */
+function gpuDevicePresent(): boolean {
+  if (process.platform !== 'linux') return true;
+  return existsSync('/dev/dri') || existsSync('/dev/nvidia0') || existsSync('/dev/nvidiactl');
 }
 
 let gpuAdapterName: string | null = null;
