@@ -100,6 +100,11 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
     const N = B * T;
     let x = embed(model, tf.reshape(inputIds, [N]) as tf.Tensor1D);
     for (let i = 0; i < c.numLayers; i++) {
+      // One tidy per layer: temporaries that the backward pass does not need are freed layer by layer instead of
+      // all at the end of the forward pass (training a 30-layer model otherwise holds them all at once).
+      x = tf.tidy(() => layerForward(i, x));
+    }
+    function layerForward(i: number, x: tf.Tensor2D): tf.Tensor2D {
       const layer = model.layers[i]!;
       const proj = (m: TargetModule, input: tf.Tensor2D): tf.Tensor2D => {
         const y = frozenMatMul(input, layer.proj[m]);
@@ -132,7 +137,7 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
       const h2 = rmsNorm(x, layer.postAttentionNorm, c.rmsNormEps);
       const gate = proj('gate_proj', h2);
       const up = proj('up_proj', h2);
-      x = tf.add(x, proj('down_proj', tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D));
+      return tf.add(x, proj('down_proj', tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D));
     }
     if (cache) cache.length = past + T;
     return tf.reshape(rmsNorm(x, model.finalNorm, c.rmsNormEps), [B, T, c.hiddenSize]) as tf.Tensor3D;
