@@ -255,6 +255,8 @@ function trainFields(config: ForgeConfig, run: RunInfo): FormField[] {
     { name: 'out', label: 'output dir', value: t.out ?? join(run.dir, 'lora') },
     { name: 'epochs', label: 'epochs', value: String(t.epochs ?? 3) },
     { name: 'maxSteps', label: 'max steps', value: String(t.maxSteps ?? 0), hint: '0 = all epochs' },
+    // Held-out samples for eval loss; the trainer's default (2000) would swallow a small run whole.
+    { name: 'valSetSize', label: 'eval samples', value: String(t.valSetSize ?? Math.min(2000, Math.floor(run.kept / 10))), hint: '0 = no evaluation' },
     { name: 'backend', label: 'backend', value: t.backend ?? 'auto', choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] },
     { name: 'resume', label: 'resume', value: 'no', choices: ['no', 'yes'], hint: 'continue from the newest checkpoint in the output dir' },
   ];
@@ -267,6 +269,8 @@ function validateTrain(v: Record<string, string>): string | null {
   if (!(epochs > 0)) return 'epochs: a positive number';
   const steps = Number(v['maxSteps']);
   if (!Number.isInteger(steps) || steps < 0) return 'max steps: an integer ≥ 0';
+  const val = Number(v['valSetSize']);
+  if (!Number.isInteger(val) || val < 0) return 'eval samples: an integer ≥ 0';
   return null;
 }
 
@@ -280,6 +284,7 @@ function trainConfigFrom(config: ForgeConfig, run: RunInfo, v: Record<string, st
     out: v['out']!,
     epochs: Number(v['epochs']),
     maxSteps: Number(v['maxSteps']),
+    valSetSize: Number(v['valSetSize']),
     backend: v['backend'] as TrainConfigInput['backend'],
   };
 }

@@ -28,7 +28,7 @@ export function formatRate(n: number, unit: string): string {
   return `${n.toFixed(2)} ${unit}`;
 }
 
-/** A bar of `width` cells, full blocks plus one eighth-block for the remainder. */
+/** A bar of `width` cells: full blocks, one eighth-block for the remainder, and a light track for what is left. */
 export function progressBar(done: number, total: number, width: number): string {
   const w = Math.max(1, width);
   const frac = total > 0 ? Math.max(0, Math.min(1, done / total)) : 0;
@@ -36,7 +36,7 @@ export function progressBar(done: number, total: number, width: number): string 
   const full = Math.floor(eighths / 8);
   const part = eighths % 8;
   const partial = part > 0 ? (['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'][part] ?? '') : '';
-  return '█'.repeat(full) + partial + ' '.repeat(Math.max(0, w - full - (partial ? 1 : 0)));
+  return '█'.repeat(full) + partial + '░'.repeat(Math.max(0, w - full - (partial ? 1 : 0)));
 }
 
 /** One line of text: newlines shown as ⏎ so a list row never spans two lines. */

@@ -66,12 +66,12 @@ export const keyTable = {
   /** A one-line text field (search). */
   lineText: {
     submit: { keys: ['return'], help: 'keep' },
-    cancel: { keys: ['escape'], help: 'cancel' },
+    cancel: { keys: ['escape', 'ctrl+c'], help: 'cancel' },
   },
   /** A form of several fields (edit, filter, export, new run). */
   formText: {
     save: { keys: ['ctrl+s'], help: 'save / start' },
-    cancel: { keys: ['escape'], help: 'cancel' },
+    cancel: { keys: ['escape', 'ctrl+c'], help: 'cancel' },
     submit: { keys: ['return'], help: 'apply (in one-line fields)' },
     nextField: { keys: ['tab', 'down'], help: 'next field' },
     prevField: { keys: ['shift+tab', 'up'], help: 'previous field' },

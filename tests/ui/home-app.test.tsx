@@ -152,3 +152,16 @@ test('home: t asks for the model and output dir, then trains on the run; c hands
   assert.equal(outcomes.length, 1);
   assert.equal(outcomes[0]!.kind, 'curate');
 });
+
+test('keys that arrive in one read each see the previous one: two downs in the form move two fields, "jj" on home two runs', async () => {
+  const runsDir = runsDirWithTwoRuns();
+  makeRun(sampleItems().slice(0, 1), join(runsDir, 'gamma')).store.close();
+  const { r } = renderApp(runsDir);
+  await settle();
+  await press(r, 'jj');
+  assert.match(frame(r), /^▸ alpha|^▸ beta|^▸ gamma/m);
+  const names = [...frame(r).matchAll(/^[▸ ] (alpha|beta|gamma)\s/gm)].map((m) => m[1]);
+  assert.equal(/^▸ (\w+)/m.exec(frame(r))![1], names[2], 'the cursor on the third run');
+  await press(r, 'n', `${KEY.down}${KEY.down}`);
+  assert.match(frame(r), /▸ base URL/);
+});

@@ -61,6 +61,9 @@ test('text editing: insert at the cursor, backspace, line moves, and enter only 
   // a pasted multi-line chunk keeps its newlines only where newlines belong
   assert.equal(applyTextKey(textEdit(''), 'a\r\nb', none, true)!.value, 'a\nb');
   assert.equal(applyTextKey(textEdit(''), 'a\r\nb', none, false)!.value, 'a b');
+  // backspace held down arrives as one chunk of DEL bytes
+  assert.deepEqual(applyTextKey(textEdit('52000'), '\u007f\u007f\u007f', none, false), { value: '52', cursor: 2 });
+  assert.deepEqual(applyTextKey(textEdit('0'), '\u007f40', none, false), { value: '40', cursor: 2 });
   // surrogate pairs move and delete as one character
   const emoji = applyTextKey(textEdit('a😀', 3), '', k({ delete: true }), false)!;
   assert.deepEqual(emoji, { value: 'a', cursor: 1 });

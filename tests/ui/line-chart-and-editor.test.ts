@@ -24,6 +24,13 @@ test('a falling loss is drawn from the top-left to the bottom-right, eval points
   assert.ok(chart.rows.flat().some((r) => r.series === 1 && r.text === '◆'));
 });
 
+test('axis labels get the decimals that tell them apart', () => {
+  const lines = lineChart([{ points: [[1, 6.2], [2, 6.1973]], glyph: '•' }], 40, 9).rows.map(text);
+  const labels = lines.map((l) => l.slice(0, 6).trim()).filter(Boolean);
+  assert.equal(new Set(labels).size, labels.length, `distinct labels: ${labels.join(', ')}`);
+  assert.deepEqual(labels, ['6.200', '6.199', '6.197']);
+});
+
 test('an empty or flat series still draws an axis', () => {
   assert.equal(lineChart([{ points: [], glyph: '•' }], 40, 6).rows.length, 6);
   const flat = lineChart([{ points: [[1, 2], [2, 2]], glyph: '•' }], 40, 6);

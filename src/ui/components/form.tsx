@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useReducer, useRef } from 'react';
 import { Box, Text, useInput } from 'ink';
 import { commandFor, keyNames } from '../keys.js';
 import { applyTextKey, textEdit, type TextEdit } from '../text-edit.js';
@@ -27,40 +27,42 @@ interface Props {
 /** A short form of one-line fields: tab/↓ and shift+tab/↑ move, ctrl+s or enter submits, esc cancels. */
 export function Form({ title, fields, validate, onSubmit, onCancel, width }: Props) {
   const tone = useTone();
-  const [values, setValues] = useState<TextEdit[]>(() => fields.map((f) => textEdit(f.value)));
-  const [focus, setFocus] = useState(0);
-  const [error, setError] = useState<string | null>(null);
+  // Held in a ref, not state: several keys can arrive in one read, and each must see the previous one's effect.
+  const state = useRef({ values: fields.map((f) => textEdit(f.value)), focus: 0, error: null as string | null });
+  const [, redraw] = useReducer((n: number) => n + 1, 0);
 
   useInput((input, key) => {
-    const field = fields[focus]!;
+    const st = state.current;
+    const field = fields[st.focus]!;
     const name = keyNames(input, key)[0] ?? '';
+    redraw();
     if (field.choices) {
       if (name === 'left' || name === 'right') {
-        const i = field.choices.indexOf(values[focus]!.value);
+        const i = field.choices.indexOf(st.values[st.focus]!.value);
         const next = field.choices[(i + (name === 'right' ? 1 : field.choices.length - 1)) % field.choices.length]!;
-        setValues(values.map((v, j) => (j === focus ? textEdit(next) : v)));
+        st.values = st.values.map((v, j) => (j === st.focus ? textEdit(next) : v));
         return;
       }
     } else {
-      const next = applyTextKey(values[focus]!, input, key, false);
+      const next = applyTextKey(st.values[st.focus]!, input, key, false);
       if (next) {
-        setValues(values.map((v, j) => (j === focus ? next : v)));
-        setError(null);
+        st.values = st.values.map((v, j) => (j === st.focus ? next : v));
+        st.error = null;
         return;
       }
     }
     const cmd = commandFor('formText', name);
-    if (cmd === 'nextField') setFocus((focus + 1) % fields.length);
-    else if (cmd === 'prevField') setFocus((focus + fields.length - 1) % fields.length);
+    if (cmd === 'nextField') st.focus = (st.focus + 1) % fields.length;
+    else if (cmd === 'prevField') st.focus = (st.focus + fields.length - 1) % fields.length;
     else if (cmd === 'cancel') onCancel();
     else if (cmd === 'save' || cmd === 'submit') {
-      const out = Object.fromEntries(fields.map((f, j) => [f.name, values[j]!.value.trim()]));
-      const problem = validate(out);
-      if (problem) setError(problem);
-      else onSubmit(out);
+      const out = Object.fromEntries(fields.map((f, j) => [f.name, st.values[j]!.value.trim()]));
+      st.error = validate(out);
+      if (st.error === null) onSubmit(out);
     }
   });
 
+  const { values, focus, error } = state.current;
   const labelWidth = Math.max(...fields.map((f) => f.label.length)) + 2;
   return (
     <Box flexDirection="column" borderStyle="round" paddingX={1} width={Math.min(width, 100)}>

@@ -36,7 +36,9 @@ function reducer(s: GenerateState, a: Action): GenerateState {
 
 export function GenerateScreen({ runDir, start, onExit }: GenerateScreenProps) {
   const [state, dispatch] = useReducer(reducer, initialGenerateState);
-  const [help, toggleHelp] = useReducer((h: boolean) => !h, false);
+  // A ref: keys arriving in one read must see the overlay the previous key opened or closed.
+  const helpRef = useRef(false);
+  const [, redraw] = useReducer((n: number) => n + 1, 0);
   const controller = useRef(new AbortController());
   const pause = useRef({ paused: false });
   const finished = useRef(false);
@@ -59,13 +61,14 @@ export function GenerateScreen({ runDir, start, onExit }: GenerateScreenProps) {
   }, [start]);
 
   useInput((input, key) => {
+    redraw();
     for (const name of keyNames(input, key)) {
-      if (help) {
-        if (commandFor('overlay', name) === 'close') toggleHelp();
+      if (helpRef.current) {
+        if (commandFor('overlay', name) === 'close') helpRef.current = false;
         continue;
       }
       const cmd = commandFor('generate', name);
-      if (cmd === 'help') toggleHelp();
+      if (cmd === 'help') helpRef.current = true;
       else if (cmd === 'pause' && !finished.current && !controller.current.signal.aborted) {
         pause.current.paused = !pause.current.paused;
         dispatch({ kind: 'pause', paused: pause.current.paused });
@@ -82,7 +85,7 @@ export function GenerateScreen({ runDir, start, onExit }: GenerateScreenProps) {
   });
 
   const height = Math.max(10, rows - 1);
-  if (help) {
+  if (helpRef.current) {
     return (
       <Box height={height}>
         <HelpOverlay scope="generate" title="generate keys" width={columns} />
@@ -100,7 +103,7 @@ export function GenerateScreen({ runDir, start, onExit }: GenerateScreenProps) {
   const transport = state.transport;
   const rejections = rejectionRows(p);
   const wide = columns >= 100;
-  const fixedLines = 9 + state.warnings.length;
+  const fixedLines = 8 + state.warnings.length;
   const panelHeight = Math.max(3, height - fixedLines);
   const rejWidth = wide ? 34 : columns;
   const latestWidth = wide ? columns - rejWidth - 1 : columns;

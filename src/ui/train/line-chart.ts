@@ -23,10 +23,14 @@ export interface Chart {
 
 const LABEL = 7;
 
-function fmt(y: number): string {
+/** Enough decimals that the top, middle and bottom labels differ (a loss moving in its third decimal). */
+function fmt(y: number, span: number): string {
   const a = Math.abs(y);
-  const s = a >= 100 ? y.toFixed(0) : a >= 10 ? y.toFixed(1) : y.toFixed(2);
-  return s.padStart(LABEL - 1);
+  const base = a >= 100 ? 0 : a >= 10 ? 1 : 2;
+  const needed = span > 0 ? Math.ceil(-Math.log10(span / 2)) : 0;
+  const digits = Math.min(6, Math.max(base, needed));
+  const s = y.toFixed(digits);
+  return s.length >= LABEL - 1 ? s.slice(0, LABEL - 1) : s.padStart(LABEL - 1);
 }
 
 /** `width` and `height` are the whole chart's size in cells, axes and labels included. */
@@ -62,7 +66,8 @@ export function lineChart(series: readonly ChartSeries[], width: number, height:
     }
   });
   const rows: ChartRun[][] = cells.map((cellRow, r) => {
-    const label = r === 0 ? fmt(yMax) : r === plotH - 1 ? fmt(yMin) : r === Math.floor((plotH - 1) / 2) ? fmt((yMax + yMin) / 2) : ' '.repeat(LABEL - 1);
+    const span = yMax - yMin;
+    const label = r === 0 ? fmt(yMax, span) : r === plotH - 1 ? fmt(yMin, span) : r === Math.floor((plotH - 1) / 2) ? fmt((yMax + yMin) / 2, span) : ' '.repeat(LABEL - 1);
     const runs: ChartRun[] = [{ text: `${label}┤`, series: -1 }];
     for (const si of cellRow) {
       const text = si === -1 ? ' ' : series[si]!.glyph;

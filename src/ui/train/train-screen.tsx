@@ -35,7 +35,9 @@ const seriesTone: Tone[] = ['accent', 'warn'];
 
 export function TrainScreen({ title, start, onExit }: TrainScreenProps) {
   const [state, dispatch] = useReducer(reducer, initialTrainState);
-  const [help, toggleHelp] = useReducer((h: boolean) => !h, false);
+  // A ref: keys arriving in one read must see the overlay the previous key opened or closed.
+  const helpRef = useRef(false);
+  const [, redraw] = useReducer((n: number) => n + 1, 0);
   const controller = useRef(new AbortController());
   const finished = useRef(false);
   const { columns, rows } = useTerminalSize();
@@ -56,13 +58,14 @@ export function TrainScreen({ title, start, onExit }: TrainScreenProps) {
   }, [start]);
 
   useInput((input, key) => {
+    redraw();
     for (const name of keyNames(input, key)) {
-      if (help) {
-        if (commandFor('overlay', name) === 'close') toggleHelp();
+      if (helpRef.current) {
+        if (commandFor('overlay', name) === 'close') helpRef.current = false;
         continue;
       }
       const cmd = commandFor('train', name);
-      if (cmd === 'help') toggleHelp();
+      if (cmd === 'help') helpRef.current = true;
       else if (cmd === 'stop') {
         if (finished.current) return onExit();
         if (!controller.current.signal.aborted) {
@@ -74,7 +77,7 @@ export function TrainScreen({ title, start, onExit }: TrainScreenProps) {
   });
 
   const height = Math.max(12, rows - 1);
-  if (help) {
+  if (helpRef.current) {
     return (
       <Box height={height}>
         <HelpOverlay scope="train" title="train keys" width={columns} />
