@@ -76,8 +76,7 @@ export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promi
   const st = readSafetensorsDir(dir);
   const owned: tf.Tensor[] = [];
   try {
-    const model = buildModel(dir, config, tokenizer, generationConfig, st, training, owned);
-    return model;
+    return buildModel(dir, config, tokenizer, generationConfig, st, training, owned);
   } catch (e) {
     tf.dispose(owned);
     throw e;
@@ -145,8 +144,8 @@ function buildModel(
   const finalNorm = vector('model.norm.weight', H);
   let embedTable: tf.Tensor2D | null;
   let head: FrozenLinear;
-  const tied = config.tieWordEmbeddings || !st.has('lm_head.weight');
-  if (!config.tieWordEmbeddings && !st.has('lm_head.weight')) {
+  const tied = config.tieWordEmbeddings;
+  if (!tied && !st.has('lm_head.weight')) {
     throw new ModelError(`${st.files.join(', ')}: missing tensor "lm_head.weight" (config.json has tie_word_embeddings false)`, 'set tie_word_embeddings true if the model shares its embeddings, or re-download the weights');
   }
   const emb = tf.tensor2d(read('model.embed_tokens.weight', [V, H]), [V, H]);
