@@ -43,6 +43,12 @@ export class ExactDuplicateIndex implements DuplicateIndex {
     this.seen.set(key, id);
     return { duplicateOf: null, kind: null, similar: [] };
   }
+  /** Checks without adding (for an index that combines this one with another). */
+  check(instruction: string, input: string): DuplicateCheck {
+    const prior = this.seen.get(normalisedKey(instruction, input));
+    if (prior !== undefined) return { duplicateOf: { id: prior, score: 1 }, kind: 'exact', similar: [{ id: prior, score: 1 }] };
+    return { duplicateOf: null, kind: null, similar: [] };
+  }
   add(id: string, instruction: string, input: string): void {
     const key = normalisedKey(instruction, input);
     if (!this.seen.has(key)) this.seen.set(key, id);

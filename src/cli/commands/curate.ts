@@ -1,12 +1,260 @@
-import type { Command } from '../command.js';
-import { ForgeError } from '../../errors.js';
+import type { Command, CommandContext } from '../command.js';
+import type { ForgeConfig } from '../../config/schema.js';
+import type { CurationConfig, JudgeConfig } from '../../curate/config.js';
+import type { JudgeOutcome, JudgeRunOptions } from '../../curate/judge.js';
+import { configOption, readConfig } from '../config-flags.js';
+import { flagBool, flagList, flagNumber, flagString } from '../flags.js';
+import { UsageError } from '../../errors.js';
+
+const usage = `usage: alpaca-forge curate --run output/NAME [options]
+       alpaca-forge curate --in data.json|data.jsonl --out curated.json [options]
+
+Re-evaluates every item of a run with the current settings (rule filters, exact and ROUGE-L near-duplicates,
+judge threshold), or curates any Alpaca-format dataset and writes its kept items. Changing a setting and running
+again recomputes the statuses; nothing is deleted and review decisions are never changed.
+
+  --run DIR              a run made by \`alpaca-forge generate\`
+  --in FILE --out FILE   an Alpaca dataset (JSON array or JSONL) and where its kept items go (.jsonl → JSONL)
+  --config FILE          forge.yaml (sections curation: and judge:; default ./forge.yaml if present)
+  --rouge-threshold T    near-duplicate when ROUGE-L F1 with an earlier item is above T (default 0.7)
+  --rules LIST           only these rules, comma-separated, or all / none (see below)
+  --lang en|zh           language (default: the run's; detected for a file)
+  --seeds FILE           seed tasks to deduplicate against (default: the run's seeds; none for a file)
+  --report FILE.md       Markdown report with SVG charts written beside it
+  --rejected FILE.jsonl  with --in: every item not kept, with its status and reason
+  --judge                rate kept samples 0-5 with an LLM for accuracy and helpfulness (prompts/judge.LANG.md)
+  --judge-model M        judge model (default judge.model, else generation.model)
+  --min-score X          reject samples the judge scored below X (reason "judge"); works without --judge on
+                         scores already recorded
+  --judge-concurrency N  --judge-budget-usd X  --rejudge (judge again samples that have a score)
+  --base-url URL         judge endpoint (default generation.baseUrl, else $OPENAI_BASE_URL)
+  --json                 print the outcome as one JSON object
+
+Rules: control-chars, wrong-language, instruction-length, leading-punctuation, leading-non-ascii, merged-tasks,
+blacklist, program-task, placeholder-input, empty-output, refusal, copied-output.
+The API key is read from $OPENAI_API_KEY (or the variable named by generation.apiKeyEnv); it is never stored.`;
 
 export const command: Command = {
   name: 'curate',
-  summary: '',
-  usage: 'alpaca-forge curate (not built yet)',
-  options: {},
-  async run() {
-    throw new ForgeError('internal', 'curate is not built yet');
+  summary: 'filter, deduplicate and judge a run or a dataset file',
+  usage,
+  options: {
+    ...configOption,
+    run: { type: 'string' },
+    in: { type: 'string' },
+    out: { type: 'string' },
+    'rouge-threshold': { type: 'string' },
+    rules: { type: 'string' },
+    lang: { type: 'string' },
+    seeds: { type: 'string' },
+    report: { type: 'string' },
+    rejected: { type: 'string' },
+    judge: { type: 'boolean' },
+    'judge-model': { type: 'string' },
+    'min-score': { type: 'string' },
+    'judge-concurrency': { type: 'string' },
+    'judge-budget-usd': { type: 'string' },
+    rejudge: { type: 'boolean' },
+    'base-url': { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run(ctx) {
+    const runDir = flagString(ctx.values, 'run');
+    const inPath = flagString(ctx.values, 'in');
+    if ((runDir === undefined) === (inPath === undefined)) throw new UsageError('curate needs either --run DIR or --in FILE (and not both)', 'see `alpaca-forge curate --help`');
+    if (inPath !== undefined && flagString(ctx.values, 'out') === undefined) throw new UsageError('--in needs --out FILE for the kept items', 'e.g. --out curated.json');
+    if (runDir !== undefined && (flagString(ctx.values, 'out') !== undefined || flagString(ctx.values, 'rejected') !== undefined)) {
+      throw new UsageError('--out and --rejected are for --in files; a run keeps every item with its status', 'use `alpaca-forge export --run DIR` to write a run\'s samples');
+    }
+    return runCurate(ctx, settingsFromFlags(ctx));
   },
 };
+
+interface CurateFlags {
+  runDir: string | undefined;
+  inPath: string | undefined;
+  outPath: string | undefined;
+  rougeThreshold: number | undefined;
+  rules: string[] | undefined;
+  lang: 'en' | 'zh' | undefined;
+  seeds: string | undefined;
+  report: string | undefined;
+  rejected: string | undefined;
+  judge: boolean;
+  judgeModel: string | undefined;
+  minScore: number | undefined;
+  judgeConcurrency: number | undefined;
+  judgeBudgetUsd: number | undefined;
+  rejudge: boolean;
+  baseUrl: string | undefined;
+  json: boolean;
+  config: ReturnType<typeof readConfig>;
+}
+
+function settingsFromFlags(ctx: CommandContext): CurateFlags {
+  const v = ctx.values;
+  const lang = flagString(v, 'lang');
+  if (lang !== undefined && lang !== 'en' && lang !== 'zh') throw new UsageError(`--lang expects en or zh, got "${lang}"`);
+  return {
+    runDir: flagString(v, 'run'),
+    inPath: flagString(v, 'in'),
+    outPath: flagString(v, 'out'),
+    rougeThreshold: flagNumber(v, 'rouge-threshold', { min: 0, max: 1 }),
+    rules: flagList(v, 'rules'),
+    lang,
+    seeds: flagString(v, 'seeds'),
+    report: flagString(v, 'report'),
+    rejected: flagString(v, 'rejected'),
+    judge: flagBool(v, 'judge'),
+    judgeModel: flagString(v, 'judge-model'),
+    minScore: flagNumber(v, 'min-score', { min: 0, max: 5 }),
+    judgeConcurrency: flagNumber(v, 'judge-concurrency', { integer: true, min: 1 }),
+    judgeBudgetUsd: flagNumber(v, 'judge-budget-usd', { min: 0 }),
+    rejudge: flagBool(v, 'rejudge'),
+    baseUrl: flagString(v, 'base-url'),
+    json: flagBool(v, 'json'),
+    config: readConfig(ctx),
+  };
+}
+
+async function runCurate(ctx: CommandContext, f: CurateFlags): Promise<number> {
+  const { curationSettings, overrideCuration, overrideJudge } = await import('../../curate/settings.js');
+  const { selectRules } = await import('../../curate/rules.js');
+  const forge = f.config.config;
+  const base = curationSettings(forge);
+  let curation = overrideCuration(base.curation, { rougeThreshold: f.rougeThreshold });
+  if (f.rules) curation = selectRules(curation, f.rules);
+  const judgeCfg = overrideJudge(base.judge, {
+    model: f.judgeModel,
+    minScore: f.minScore,
+    concurrency: f.judgeConcurrency,
+    budgetUsd: f.judgeBudgetUsd,
+    ...(f.rejudge ? { rejudge: true } : {}),
+  });
+  const say = (line: string) => {
+    if (!f.json) ctx.err(line);
+  };
+  const judgeOptions = f.judge ? await judgeClientOptions(ctx, forge, judgeCfg, f.baseUrl, say) : null;
+  return f.runDir !== undefined ? curateRunCommand(ctx, f, f.runDir, curation, judgeCfg, judgeOptions, say) : curateFileCommand(ctx, f, curation, judgeCfg, judgeOptions, say);
+}
+
+type JudgeOptions = Omit<JudgeRunOptions, 'sink' | 'lang' | 'prompt'> & { promptName: string };
+
+async function judgeClientOptions(ctx: CommandContext, forge: ForgeConfig, cfg: JudgeConfig, baseUrlFlag: string | undefined, say: (l: string) => void): Promise<JudgeOptions> {
+  const { ChatClient } = await import('../../generate/chat-client.js');
+  const g = forge.generation;
+  const model = cfg.model ?? g.model;
+  const client = new ChatClient({
+    model,
+    baseURL: baseUrlFlag ?? g.baseUrl ?? (ctx.env['OPENAI_BASE_URL'] || undefined),
+    apiKey: ctx.env[g.apiKeyEnv] || undefined,
+    timeoutMs: g.timeoutMs,
+    maxRetries: g.maxRetries,
+    prices: forge.prices,
+    onTransport: (t) => {
+      if (t.state === 'backoff') say(`judge: ${t.reason}; retrying in ${(t.waitMs / 1000).toFixed(1)} s (attempt ${t.attempt})`);
+    },
+  });
+  let last = 0;
+  return {
+    client,
+    cfg,
+    prices: forge.prices,
+    signal: ctx.signal,
+    promptName: cfg.prompt,
+    onProgress: (p) => {
+      const now = Date.now();
+      if (now - last < 2000 && p.done !== p.total) return;
+      last = now;
+      say(`judge: ${p.done}/${p.total} (${p.scored} scored, ${p.failed} failed), $${p.costUsd.toFixed(4)}`);
+    },
+  };
+}
+
+function judgeExitCode(o: JudgeOutcome | null): number {
+  if (!o) return 0;
+  return o.stop === 'interrupted' ? 130 : o.stop === 'endpoint-down' ? 6 : 0;
+}
+
+async function curateRunCommand(
+  ctx: CommandContext,
+  f: CurateFlags,
+  runDir: string,
+  curation: CurationConfig,
+  judgeCfg: JudgeConfig,
+  judge: JudgeOptions | null,
+  say: (l: string) => void,
+): Promise<number> {
+  const { RunStore } = await import('../../store/run-store.js');
+  const { recurateRun, judgeRun, runLang } = await import('../../curate/curate-run.js');
+  const { loadJudgePrompt } = await import('../../curate/judge.js');
+  const store = RunStore.open(runDir);
+  try {
+    const lang = f.lang ?? runLang(store);
+    const opts = { lang, minJudgeScore: judgeCfg.minScore, ...(f.seeds !== undefined ? { seedsPath: f.seeds } : {}) };
+    const t0 = Date.now();
+    let result = recurateRun(store, curation, opts);
+    say(`re-curated ${result.total} items in ${((Date.now() - t0) / 1000).toFixed(1)} s (${result.seeds} seeds, ${lang}): ${result.changed} changed`);
+    let judged: JudgeOutcome | null = null;
+    if (judge) {
+      const { promptName, ...rest } = judge;
+      judged = await judgeRun(store, { ...rest, lang, prompt: loadJudgePrompt(promptName, lang) });
+      say(judged.message);
+      // New scores only matter through the threshold; re-curating applies it the same way as any other setting.
+      const again = recurateRun(store, curation, opts);
+      result = { ...again, changed: result.changed + again.changed };
+    }
+    const summary = store.summary();
+    if (f.report) {
+      const { buildDatasetReport } = await import('../../curate/report.js');
+      const { writeMarkdownReport } = await import('../../curate/report-render.js');
+      const kept = store.listItems({ status: ['kept'] });
+      const report = buildDatasetReport(kept, { lang, curation: result.after });
+      const files = writeMarkdownReport(f.report, report, { title: `Curation report: ${runDir}`, run: summary, source: runDir });
+      say(`report: ${files[files.length - 1]} (+${files.length - 1} charts)`);
+    }
+    if (f.json) {
+      ctx.out(JSON.stringify({ run: runDir, lang, total: result.total, changed: result.changed, before: result.before, after: result.after, judge: judged }));
+    } else {
+      ctx.out(`${runDir}: ${formatCounts(result.after.byStatus)} (was ${formatCounts(result.before)})`);
+      const reasons = formatCounts(result.after.byReason);
+      if (reasons) ctx.out(`reasons: ${reasons}`);
+    }
+    return judgeExitCode(judged);
+  } finally {
+    store.close();
+  }
+}
+
+async function curateFileCommand(ctx: CommandContext, f: CurateFlags, curation: CurationConfig, judgeCfg: JudgeConfig, judge: JudgeOptions | null, say: (l: string) => void): Promise<number> {
+  const { curateFile } = await import('../../curate/curate-file.js');
+  const t0 = Date.now();
+  const r = await curateFile({
+    inPath: f.inPath!,
+    outPath: f.outPath!,
+    cfg: curation,
+    ...(f.lang ? { lang: f.lang } : {}),
+    seedsPath: f.seeds ?? null,
+    reportPath: f.report ?? null,
+    rejectedPath: f.rejected ?? null,
+    judge,
+    minJudgeScore: judgeCfg.minScore,
+  });
+  if (r.judge) say(r.judge.message);
+  if (f.json) {
+    ctx.out(JSON.stringify({ in: f.inPath, out: f.outPath, lang: r.lang, ...r.counts, kept: r.kept, written: r.written, judge: r.judge }));
+  } else {
+    ctx.out(`${f.inPath}: ${r.counts.total} items → ${r.kept} kept in ${f.outPath} (${((Date.now() - t0) / 1000).toFixed(1)} s, ${r.lang}); ${formatCounts(r.counts.byStatus)}`);
+    const reasons = formatCounts(r.counts.byReason);
+    if (reasons) ctx.out(`reasons: ${reasons}`);
+    for (const w of r.written.slice(1)) say(`wrote ${w}`);
+  }
+  return judgeExitCode(r.judge);
+}
+
+function formatCounts(c: Record<string, number>): string {
+  return Object.entries(c)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+}

@@ -1,12 +1,84 @@
-import type { Command } from '../command.js';
-import { ForgeError } from '../../errors.js';
+import type { Command, CommandContext } from '../command.js';
+import { flagBool, flagString } from '../flags.js';
+import { UsageError } from '../../errors.js';
+
+const usage = `usage: alpaca-forge stats --run output/NAME [--report FILE.md] [--json]
+       alpaca-forge stats --in data.json|data.jsonl [--lang en|zh] [--report FILE.md] [--json]
+
+For a run: counts by status, reason and review decision, requests, tokens, cost and elapsed time, then the
+dataset report of its kept samples. For a file: the dataset report. The dataset report gives length
+distributions of instruction, input and output, the share with input, and the most common root verbs of
+instructions with their direct objects (as in the Self-Instruct and Alpaca papers).
+
+  --run DIR          a run made by \`alpaca-forge generate\`
+  --in FILE          an Alpaca dataset (JSON array or JSONL)
+  --lang en|zh       language of a file (default: detected)
+  --report FILE.md   write a Markdown report with SVG charts beside it
+  --json             print one JSON object instead of text`;
 
 export const command: Command = {
   name: 'stats',
-  summary: '',
-  usage: 'alpaca-forge stats (not built yet)',
-  options: {},
-  async run() {
-    throw new ForgeError('internal', 'stats is not built yet');
+  summary: 'counts, tokens, cost and dataset report of a run or file',
+  usage,
+  options: {
+    run: { type: 'string' },
+    in: { type: 'string' },
+    lang: { type: 'string' },
+    report: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run(ctx) {
+    const runDir = flagString(ctx.values, 'run');
+    const inPath = flagString(ctx.values, 'in');
+    if ((runDir === undefined) === (inPath === undefined)) throw new UsageError('stats needs either --run DIR or --in FILE (and not both)', 'see `alpaca-forge stats --help`');
+    const lang = flagString(ctx.values, 'lang');
+    if (lang !== undefined && lang !== 'en' && lang !== 'zh') throw new UsageError(`--lang expects en or zh, got "${lang}"`);
+    return runDir !== undefined ? runStats(ctx, runDir) : fileStats(ctx, inPath!, lang);
   },
 };
+
+async function runStats(ctx: CommandContext, runDir: string): Promise<number> {
+  const { RunStore } = await import('../../store/run-store.js');
+  const { buildDatasetReport } = await import('../../curate/report.js');
+  const { reportLines, runSummaryLines, writeMarkdownReport } = await import('../../curate/report-render.js');
+  const store = RunStore.open(runDir);
+  try {
+    const summary = store.summary();
+    const kept = store.listItems({ status: ['kept'] });
+    const total = Object.values(summary.byStatus).reduce((a, b) => a + b, 0);
+    const report = buildDatasetReport(kept, { lang: summary.lang, curation: { total, byStatus: summary.byStatus, byReason: summary.byReason } });
+    emit(ctx, { run: runDir, summary, report }, () => [...runSummaryLines(summary), '', `kept samples of ${runDir}:`, ...reportLines({ ...report, curation: null })]);
+    writeReport(ctx, writeMarkdownReport, report, { title: `Run report: ${runDir}`, run: summary, source: runDir });
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+async function fileStats(ctx: CommandContext, path: string, lang: 'en' | 'zh' | undefined): Promise<number> {
+  const { readAlpacaFile } = await import('../../data/alpaca-file.js');
+  const { buildDatasetReport, detectLang } = await import('../../curate/report.js');
+  const { reportLines, writeMarkdownReport } = await import('../../curate/report-render.js');
+  const samples = readAlpacaFile(path);
+  const report = buildDatasetReport(samples, { lang: lang ?? detectLang(samples) });
+  emit(ctx, { file: path, report }, () => [`${path} (${report.lang}):`, ...reportLines(report)]);
+  writeReport(ctx, writeMarkdownReport, report, { title: `Dataset report: ${path}`, source: path });
+  return 0;
+}
+
+function emit(ctx: CommandContext, json: object, text: () => string[]): void {
+  if (flagBool(ctx.values, 'json')) ctx.out(JSON.stringify(json));
+  else for (const l of text()) ctx.out(l);
+}
+
+function writeReport(
+  ctx: CommandContext,
+  write: typeof import('../../curate/report-render.js').writeMarkdownReport,
+  report: Parameters<typeof import('../../curate/report-render.js').writeMarkdownReport>[1],
+  opts: Parameters<typeof import('../../curate/report-render.js').writeMarkdownReport>[2],
+): void {
+  const path = flagString(ctx.values, 'report');
+  if (path === undefined) return;
+  const files = write(path, report, opts);
+  ctx.err(`report: ${files[files.length - 1]} (+${files.length - 1} charts)`);
+}

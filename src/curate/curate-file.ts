@@ -1,0 +1,105 @@
+import { writeFileSync, renameSync } from 'node:fs';
+import { readAlpacaFile, writeSamples, type ExportFormat } from '../data/alpaca-file.js';
+import type { Sample } from '../data/sample.js';
+import { loadSeedTasks } from '../generate/seed-tasks.js';
+import type { CurationConfig } from './config.js';
+import { countVerdicts, curateItems, type CurationVerdict } from './curate-items.js';
+import { judgeItems, loadJudgePrompt, type JudgeOutcome, type JudgeRunOptions, type JudgeSink } from './judge.js';
+import { buildDatasetReport, detectLang, type DatasetReport } from './report.js';
+import { writeMarkdownReport } from './report-render.js';
+
+export interface CurateFileOptions {
+  inPath: string;
+  outPath: string;
+  cfg: CurationConfig;
+  /** Default: detected from the data (most instructions with Chinese characters → zh). */
+  lang?: 'en' | 'zh';
+  /** Seed tasks JSONL to deduplicate against too (as a run does); default none. */
+  seedsPath?: string | null;
+  reportPath?: string | null;
+  /** JSONL of every item not kept, with its status, reason and duplicate link. */
+  rejectedPath?: string | null;
+  /** Judge the kept items; the prompt (a name from prompts/ or a path) is loaded in the data's language. */
+  judge?: (Omit<JudgeRunOptions, 'sink' | 'lang' | 'prompt'> & { promptName: string }) | null;
+  minJudgeScore?: number | null;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface CurateFileResult {
+  lang: 'en' | 'zh';
+  counts: { total: number; byStatus: Record<string, number>; byReason: Record<string, number> };
+  kept: number;
+  written: string[];
+  judge: JudgeOutcome | null;
+  report: DatasetReport | null;
+}
+
+/** `.jsonl` → JSONL, anything else → an Alpaca JSON array (the input's own format is not a concern of the output). */
+export function formatForPath(path: string): ExportFormat {
+  return /\.jsonl$/i.test(path) ? 'jsonl' : 'alpaca';
+}
+
+/**
+ * Curates any Alpaca-format dataset (alpaca_data.json, a JSONL export…): records in file order through the rules
+ * and duplicate removal, optionally judged, and the kept ones written in Alpaca format. Record numbers (1-based)
+ * name items in duplicate links.
+ */
+export async function curateFile(o: CurateFileOptions): Promise<CurateFileResult> {
+  const samples = readAlpacaFile(o.inPath);
+  const lang = o.lang ?? detectLang(samples);
+  const seeds = o.seedsPath ? loadSeedTasks(o.seedsPath).map((s) => ({ id: s.id, instruction: s.instruction, input: s.instances[0]?.input ?? '' })) : [];
+  const candidates = samples.map((s, i) => ({ key: String(i + 1), ...s, judgeScore: null as number | null }));
+  const run = () => curateItems(candidates, o.cfg, lang, { seeds, minJudgeScore: o.minJudgeScore ?? null, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+  let verdicts = run();
+  let judge: JudgeOutcome | null = null;
+  if (o.judge) {
+    const scores = new Map<number, { score: number | null; reason: string }>();
+    const sink: JudgeSink = { setJudge: (id, score, reason) => scores.set(id, { score, reason }), recordJudgeRequest: () => {} };
+    const targets = candidates.flatMap((c, i) => (verdicts[i]!.status === 'kept' ? [{ id: i + 1, instruction: c.instruction, input: c.input, output: c.output }] : []));
+    const { promptName, ...rest } = o.judge;
+    judge = await judgeItems(targets, { ...rest, prompt: loadJudgePrompt(promptName, lang), lang, sink });
+    for (const [id, s] of scores) candidates[id - 1]!.judgeScore = s.score;
+    // Judging never changes the duplicate picture (see curateItems), so this only applies the score threshold.
+    verdicts = run();
+  }
+  const kept: Sample[] = samples.filter((_, i) => verdicts[i]!.status === 'kept');
+  const written: string[] = [];
+  writeSamples(o.outPath, kept, formatForPath(o.outPath));
+  written.push(o.outPath);
+  if (o.rejectedPath) {
+    writeRejected(o.rejectedPath, samples, verdicts, candidates.map((c) => c.judgeScore));
+    written.push(o.rejectedPath);
+  }
+  const counts = countVerdicts(verdicts);
+  let report: DatasetReport | null = null;
+  if (o.reportPath) {
+    report = buildDatasetReport(kept, { lang, curation: counts });
+    written.push(...writeMarkdownReport(o.reportPath, report, { title: 'Curation report', source: o.inPath }));
+  }
+  return { lang, counts, kept: kept.length, written, judge, report };
+}
+
+function writeRejected(path: string, samples: Sample[], verdicts: CurationVerdict[], scores: Array<number | null>): void {
+  const lines: string[] = [];
+  verdicts.forEach((v, i) => {
+    if (v.status === 'kept') return;
+    const s = samples[i]!;
+    lines.push(
+      JSON.stringify({
+        record: i + 1,
+        status: v.status,
+        reason: v.reason,
+        detail: v.detail,
+        duplicateOf: v.duplicateOf,
+        similarity: v.similarity,
+        judgeScore: scores[i] ?? null,
+        instruction: s.instruction,
+        input: s.input,
+        output: s.output,
+      }),
+    );
+  });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, lines.length ? `${lines.join('\n')}\n` : '');
+  renameSync(tmp, path);
+}

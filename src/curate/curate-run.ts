@@ -1,0 +1,93 @@
+import { existsSync } from 'node:fs';
+import { DataError } from '../errors.js';
+import { loadSeedTasks } from '../generate/seed-tasks.js';
+import type { CurationUpdate, RunStore, StoredItem } from '../store/run-store.js';
+import type { CurationConfig } from './config.js';
+import { countVerdicts, curateItems, type CurationVerdict } from './curate-items.js';
+import { judgeItems, type JudgeOutcome, type JudgeRunOptions } from './judge.js';
+
+export interface RecurateResult {
+  /** Items re-evaluated (every item that was parsed; 'dropped' ones are left alone). */
+  total: number;
+  /** Items whose status, reason, duplicate link or similar list changed. */
+  changed: number;
+  before: Record<string, number>;
+  after: { total: number; byStatus: Record<string, number>; byReason: Record<string, number> };
+  lang: 'en' | 'zh';
+  seeds: number;
+}
+
+export interface RecurateOptions {
+  /** Kept items the judge scored below this become rejected (reason 'judge'); null = scores are only recorded. */
+  minJudgeScore?: number | null;
+  /** Seed tasks file; default: the run's own (meta seeds_path), none if the run has none. */
+  seedsPath?: string | null;
+  /** Default: the run's language (meta lang). */
+  lang?: 'en' | 'zh';
+  onProgress?: (done: number, total: number) => void;
+}
+
+export function runLang(store: RunStore): 'en' | 'zh' {
+  return store.getMeta('lang') === 'zh' ? 'zh' : 'en';
+}
+
+/** The run's seed tasks as generation added them to the duplicate index: `seed:<id>` with the first instance's input. */
+export function runSeeds(store: RunStore, override?: string | null): Array<{ id: string; instruction: string; input: string }> {
+  const path = override ?? store.getMeta('seeds_path') ?? null;
+  if (path === null) return [];
+  if (!existsSync(path)) {
+    throw new DataError(`${store.dir}: the run's seed tasks ${path} are missing`, 'pass --seeds FILE with the seed tasks the run was generated from');
+  }
+  return loadSeedTasks(path).map((s) => ({ id: s.id, instruction: s.instruction, input: s.instances[0]?.input ?? '' }));
+}
+
+/**
+ * Re-curates a run with the current settings: every parsed item, in id (arrival) order, through the rules, the
+ * duplicate index (seeded with the run's seeds) and the judge threshold, exactly as generation would have decided
+ * with these settings. Only changed rows are written, in one transaction; nothing is deleted, and review decisions
+ * and edits are never touched (RunStore.updateCuration does not write those columns). Edited items are judged by
+ * their current (edited) text.
+ */
+export function recurateRun(store: RunStore, cfg: CurationConfig, opts: RecurateOptions = {}): RecurateResult {
+  const lang = opts.lang ?? runLang(store);
+  const seeds = runSeeds(store, opts.seedsPath);
+  const items = store.listItems().filter((it) => it.status !== 'dropped');
+  const before: Record<string, number> = {};
+  for (const it of items) before[it.status] = (before[it.status] ?? 0) + 1;
+  const verdicts = curateItems(
+    items.map((it) => ({ key: String(it.id), instruction: it.instruction, input: it.input, output: it.output, judgeScore: it.judgeScore })),
+    cfg,
+    lang,
+    { seeds, minJudgeScore: opts.minJudgeScore ?? null, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) },
+  );
+  const updates: CurationUpdate[] = [];
+  items.forEach((it, i) => {
+    const v = verdicts[i]!;
+    if (!sameCuration(it, v)) updates.push({ id: it.id, status: v.status, reason: v.reason, duplicateOf: v.duplicateOf, similarity: v.similarity, similar: v.similar });
+  });
+  if (updates.length) store.updateCuration(updates);
+  return { total: items.length, changed: updates.length, before, after: countVerdicts(verdicts), lang, seeds: seeds.length };
+}
+
+function sameCuration(it: StoredItem, v: CurationVerdict): boolean {
+  return (
+    it.status === v.status &&
+    it.reason === v.reason &&
+    it.duplicateOf === v.duplicateOf &&
+    it.similarity === v.similarity &&
+    JSON.stringify(it.similar) === JSON.stringify(v.similar)
+  );
+}
+
+/**
+ * Judges the run's kept samples (and those an earlier judge threshold rejected) that have no score yet, or all of
+ * them with `cfg.rejudge`. Scores, reasons and every request go to the store. Re-running continues where an
+ * interrupted or budget-stopped pass left off.
+ */
+export async function judgeRun(store: RunStore, o: Omit<JudgeRunOptions, 'sink'>): Promise<JudgeOutcome> {
+  const targets = store
+    .listItems({ status: ['kept', 'rejected'] })
+    .filter((it) => (it.status === 'kept' || it.reason === 'judge') && (o.cfg.rejudge || it.judgeScore === null))
+    .map((it) => ({ id: it.id, instruction: it.instruction, input: it.input, output: it.output }));
+  return judgeItems(targets, { ...o, sink: store });
+}

@@ -1,0 +1,38 @@
+import { ConfigError } from '../errors.js';
+import type { ForgeConfig } from '../config/schema.js';
+import { curationConfigSchema, judgeConfigSchema, type CurationConfig, type JudgeConfig } from './config.js';
+
+/**
+ * The `curation:` and `judge:` sections of a loaded forge.yaml. They are parsed here again so this works whether or
+ * not the top-level schema composes them yet (parsing parsed output is a no-op); a section the top-level schema
+ * does not know would already have been rejected there as an unknown key.
+ */
+export function curationSettings(config: ForgeConfig): { curation: CurationConfig; judge: JudgeConfig } {
+  const raw = config as unknown as { curation?: unknown; judge?: unknown };
+  const curation = curationConfigSchema.safeParse(raw.curation ?? {});
+  const judge = judgeConfigSchema.safeParse(raw.judge ?? {});
+  const problems = [
+    ...(curation.success ? [] : curation.error.issues.map((i) => `curation.${i.path.join('.')}: ${i.message}`)),
+    ...(judge.success ? [] : judge.error.issues.map((i) => `judge.${i.path.join('.')}: ${i.message}`)),
+  ];
+  if (problems.length || !curation.success || !judge.success) throw new ConfigError(problems);
+  return { curation: curation.data, judge: judge.data };
+}
+
+/** Applies a partial override (from command-line flags) and validates the result like a config file. */
+export function overrideCuration(cfg: CurationConfig, dedup: Partial<CurationConfig['dedup']>): CurationConfig {
+  const r = curationConfigSchema.safeParse({ ...cfg, dedup: { ...cfg.dedup, ...defined(dedup) } });
+  if (!r.success) throw new ConfigError(r.error.issues.map((i) => `command line: curation.${i.path.join('.')}: ${i.message}`), 'fix the flag value (see --help)');
+  return r.data;
+}
+
+export function overrideJudge(cfg: JudgeConfig, over: Partial<JudgeConfig>): JudgeConfig {
+  const r = judgeConfigSchema.safeParse({ ...cfg, ...defined(over) });
+  if (!r.success) throw new ConfigError(r.error.issues.map((i) => `command line: judge.${i.path.join('.')}: ${i.message}`), 'fix the flag value (see --help)');
+  return r.data;
+}
+
+/** A flag that was not given must not replace the config file's value (nor reset it to the default). */
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
