@@ -91,8 +91,8 @@ export function ReviewScreen(props: ReviewScreenProps) {
       </Box>
       <Text wrap="truncate-end">
         <Text color={tone('good')}>✓ {c.byReview.accepted}</Text> <Text color={tone('bad')}>✗ {c.byReview.rejected}</Text>{' '}
-        <Text color={tone('warn')}>» {c.byReview.skipped}</Text> · {c.byReview.pending} pending │ {statusParts.join(' · ')} │ reviewed {reviewedInView}/
-        {view.length} ({pct}%) · {view.length ? session.cursor + 1 : 0} of {view.length}
+        <Text color={tone('warn')}>» {c.byReview.skipped}</Text> · {c.byReview.pending} pending │ reviewed {reviewedInView}/{view.length} ({pct}%) ·{' '}
+        {view.length ? session.cursor + 1 : 0} of {view.length} │ {statusParts.join(' · ')}
       </Text>
       {mode.kind === 'search' ? (
         <Box>
