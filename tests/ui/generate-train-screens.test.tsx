@@ -113,6 +113,7 @@ const plan = {
   trainableParams: 1126400,
   resumedFromStep: 0,
   workers: 2,
+  maxPassTokens: null,
 };
 
 test('train screen: plan numbers, loss and eval-loss curve, lr, tokens/s, ETA, backend and device', async () => {

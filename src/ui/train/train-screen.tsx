@@ -136,6 +136,7 @@ export function TrainScreen({ title, start, onExit }: TrainScreenProps) {
           ? `      ${formatInt(plan.trainableParams)} trainable of ${formatInt(plan.totalParams)} params (${((100 * plan.trainableParams) / Math.max(1, plan.totalParams)).toFixed(2)}%)` +
             ` · ${formatInt(plan.trainTokensPerEpoch)} tokens/epoch` +
             (plan.workers > 1 ? ` · ${plan.workers} workers` : '') +
+            (plan.maxPassTokens ? ` · passes of ≤${formatInt(plan.maxPassTokens)} tokens` : '') +
             (plan.resumedFromStep ? ` · resumed from step ${plan.resumedFromStep}` : '')
           : ''}
       </Text>
