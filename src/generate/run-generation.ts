@@ -1,5 +1,4 @@
 import pLimit from 'p-limit';
-import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
 import type { ForgeConfig } from '../config/schema.js';
 import type { GenerationConfig } from '../config/generation.js';
@@ -101,8 +100,12 @@ async function generate(
   const latest: SamplePreview[] = [];
   const budget = new BudgetTracker(g.budgetUsd ?? undefined, store.spentUsd());
   const internal = new AbortController();
-  // Every request in flight listens on this signal (the SDK and our backoff sleeps): hundreds at high concurrency.
-  setMaxListeners(0, internal.signal);
+  // Each request gets its own controller, aborted from here: thousands of listeners on one shared signal made
+  // every addEventListener linear in the number of requests in flight.
+  const requestControllers = new Set<AbortController>();
+  internal.signal.addEventListener('abort', () => {
+    for (const c of requestControllers) c.abort(internal.signal.reason);
+  });
   const onOuterAbort = () => internal.abort(opts.signal.reason);
   opts.signal.addEventListener('abort', onOuterAbort, { once: true });
 
@@ -180,6 +183,8 @@ async function generate(
 
   const oneRequest = async (prompt: string, refs: string[], reservedUsd: number): Promise<void> => {
     const requestId = store.beginRequest({ examples: refs, template: template.name });
+    const controller = new AbortController();
+    requestControllers.add(controller);
     let result;
     try {
       result = await client.complete({
@@ -188,7 +193,7 @@ async function generate(
         topP: g.topP,
         maxTokens: g.maxTokens,
         ...(g.seed !== null ? { seed: g.seed + requestId } : {}),
-        signal: internal.signal,
+        signal: controller.signal,
       });
     } catch (err) {
       budget.settle(reservedUsd, 0);
@@ -200,6 +205,8 @@ async function generate(
       store.failRequest(requestId, err instanceof Error ? err.message : String(err));
       if (err instanceof RetriesExhaustedError) return;
       throw err;
+    } finally {
+      requestControllers.delete(controller);
     }
     budget.settle(reservedUsd, result.costUsd);
     requestsDone++;

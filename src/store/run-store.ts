@@ -129,12 +129,13 @@ export class RunStore {
   readonly path: string;
   private readonly db: Database.Database;
   private nextId: number;
+  private readonly statements = new Map<string, Database.Statement>();
 
   private constructor(dir: string, db: Database.Database) {
     this.dir = dir;
     this.path = join(dir, 'run.db');
     this.db = db;
-    const row = this.db.prepare('SELECT COALESCE(MAX(id), 0) AS m FROM items').get() as { m: number };
+    const row = this.sql('SELECT COALESCE(MAX(id), 0) AS m FROM items').get() as { m: number };
     this.nextId = row.m + 1;
   }
 
@@ -167,14 +168,24 @@ export class RunStore {
     this.db.close();
   }
 
+  /** Prepared once per store: preparing on every call cost more than the inserts at 52K-sample scale. */
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
+  }
+
   // ---- meta ----
   getMeta(key: string): string | undefined {
-    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    const row = this.sql('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
     return row?.value;
   }
 
   setMeta(key: string, value: string): void {
-    this.db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.sql('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
   // ---- generation ----
@@ -184,17 +195,17 @@ export class RunStore {
   }
 
   beginRequest(examples: unknown, kind: 'generate' | 'judge' = 'generate'): number {
-    const r = this.db.prepare('INSERT INTO requests(kind, status, started_at, examples_json) VALUES (?, ?, ?, ?)').run(kind, 'in_flight', now(), JSON.stringify(examples));
+    const r = this.sql('INSERT INTO requests(kind, status, started_at, examples_json) VALUES (?, ?, ?, ?)').run(kind, 'in_flight', now(), JSON.stringify(examples));
     return Number(r.lastInsertRowid);
   }
 
   /** Records the response and its items in one transaction: both are there after a crash, or neither. */
   completeRequest(requestId: number, result: RequestResult, items: NewItem[]): void {
     const at = now();
-    const upd = this.db.prepare(
+    const upd = this.sql(
       `UPDATE requests SET status = 'ok', finished_at = ?, raw_response = ?, finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, cost_usd = ? WHERE id = ?`,
     );
-    const ins = this.db.prepare(
+    const ins = this.sql(
       `INSERT INTO items(id, request_id, idx, instruction, input, output, status, reason, duplicate_of, similarity, similar_json, created_at)
        VALUES (@id, @requestId, @idx, @instruction, @input, @output, @status, @reason, @duplicateOf, @similarity, @similar, @at)`,
     );
@@ -214,16 +225,16 @@ export class RunStore {
 
   /** Requests left in flight by a killed process: their answers never arrived, so they count for nothing. */
   abandonInFlight(): number {
-    return this.db.prepare(`UPDATE requests SET status = 'abandoned', finished_at = ? WHERE status = 'in_flight'`).run(now()).changes;
+    return this.sql(`UPDATE requests SET status = 'abandoned', finished_at = ? WHERE status = 'in_flight'`).run(now()).changes;
   }
 
   countItems(status: CurationStatus): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM items WHERE status = ?').get(status) as { n: number }).n;
+    return (this.sql('SELECT COUNT(*) AS n FROM items WHERE status = ?').get(status) as { n: number }).n;
   }
 
   /** Texts of kept items in arrival order: what a resumed run's duplicate index and example pool start from. */
   keptTexts(): Array<{ id: number; instruction: string; input: string; output: string }> {
-    return this.db.prepare(`SELECT id, instruction, input, output FROM items WHERE status = 'kept' ORDER BY id`).all() as Array<{
+    return this.sql(`SELECT id, instruction, input, output FROM items WHERE status = 'kept' ORDER BY id`).all() as Array<{
       id: number;
       instruction: string;
       input: string;
@@ -232,7 +243,7 @@ export class RunStore {
   }
 
   spentUsd(): number {
-    return (this.db.prepare('SELECT COALESCE(SUM(cost_usd), 0) AS c FROM requests').get() as { c: number }).c;
+    return (this.sql('SELECT COALESCE(SUM(cost_usd), 0) AS c FROM requests').get() as { c: number }).c;
   }
 
   // ---- reading ----
@@ -254,32 +265,32 @@ export class RunStore {
       where.push(`(${parts.join(' OR ')})`);
     }
     const sql = `SELECT * FROM items ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
-    return (this.db.prepare(sql).all(...params) as ItemRow[]).map(toItem);
+    return (this.sql(sql).all(...params) as ItemRow[]).map(toItem);
   }
 
   getItem(id: number): StoredItem | undefined {
-    const row = this.db.prepare('SELECT * FROM items WHERE id = ?').get(id) as ItemRow | undefined;
+    const row = this.sql('SELECT * FROM items WHERE id = ?').get(id) as ItemRow | undefined;
     return row ? toItem(row) : undefined;
   }
 
   /** Samples that go on to training/export: accepted by review, or kept by curation and not rejected by review. */
   usableItems(): StoredItem[] {
     return (
-      this.db.prepare(`SELECT * FROM items WHERE review = 'accepted' OR (status = 'kept' AND (review IS NULL OR review = 'skipped')) ORDER BY id`).all() as ItemRow[]
+      this.sql(`SELECT * FROM items WHERE review = 'accepted' OR (status = 'kept' AND (review IS NULL OR review = 'skipped')) ORDER BY id`).all() as ItemRow[]
     ).map(toItem);
   }
 
   // ---- curation ----
   /** Re-curation: one transaction; never touches review or edit columns. */
   updateCuration(updates: CurationUpdate[]): void {
-    const st = this.db.prepare('UPDATE items SET status = ?, reason = ?, duplicate_of = ?, similarity = ?, similar_json = ? WHERE id = ?');
+    const st = this.sql('UPDATE items SET status = ?, reason = ?, duplicate_of = ?, similarity = ?, similar_json = ? WHERE id = ?');
     this.db.transaction(() => {
       for (const u of updates) st.run(u.status, u.reason, u.duplicateOf, u.similarity, u.similar.length ? JSON.stringify(u.similar) : null, u.id);
     })();
   }
 
   setJudge(id: number, score: number | null, reason: string): void {
-    this.db.prepare('UPDATE items SET judge_score = ?, judge_reason = ? WHERE id = ?').run(score, reason, id);
+    this.sql('UPDATE items SET judge_score = ?, judge_reason = ? WHERE id = ?').run(score, reason, id);
   }
 
   recordJudgeRequest(r: { itemId: number; promptTokens: number; completionTokens: number; costUsd: number; raw: string; ok: boolean }): void {
@@ -308,14 +319,14 @@ export class RunStore {
 
   /** Undoes the latest decision or edit not yet undone; returns the item it changed, or null if nothing is left. */
   undo(): StoredItem | null {
-    const row = this.db.prepare('SELECT id, item_id, before_json FROM review_log WHERE undone = 0 ORDER BY id DESC LIMIT 1').get() as
+    const row = this.sql('SELECT id, item_id, before_json FROM review_log WHERE undone = 0 ORDER BY id DESC LIMIT 1').get() as
       | { id: number; item_id: number; before_json: string }
       | undefined;
     if (!row) return null;
     const before = logStateSchema.parse(JSON.parse(row.before_json));
     this.db.transaction(() => {
       this.writeState(row.item_id, before);
-      this.db.prepare('UPDATE review_log SET undone = 1 WHERE id = ?').run(row.id);
+      this.sql('UPDATE review_log SET undone = 1 WHERE id = ?').run(row.id);
     })();
     return this.getItem(row.item_id) ?? null;
   }
@@ -352,15 +363,15 @@ export class RunStore {
   // ---- summary ----
   summary(): RunSummary {
     const byStatus: Record<string, number> = {};
-    for (const r of this.db.prepare('SELECT status, COUNT(*) AS n FROM items GROUP BY status').all() as Array<{ status: string; n: number }>) byStatus[r.status] = r.n;
+    for (const r of this.sql('SELECT status, COUNT(*) AS n FROM items GROUP BY status').all() as Array<{ status: string; n: number }>) byStatus[r.status] = r.n;
     const byReason: Record<string, number> = {};
-    for (const r of this.db.prepare(`SELECT reason, COUNT(*) AS n FROM items WHERE reason IS NOT NULL GROUP BY reason ORDER BY n DESC`).all() as Array<{
+    for (const r of this.sql(`SELECT reason, COUNT(*) AS n FROM items WHERE reason IS NOT NULL GROUP BY reason ORDER BY n DESC`).all() as Array<{
       reason: string;
       n: number;
     }>)
       byReason[r.reason] = r.n;
     const byReview: Record<string, number> = {};
-    for (const r of this.db.prepare(`SELECT COALESCE(review, 'pending') AS review, COUNT(*) AS n FROM items GROUP BY 1`).all() as Array<{
+    for (const r of this.sql(`SELECT COALESCE(review, 'pending') AS review, COUNT(*) AS n FROM items GROUP BY 1`).all() as Array<{
       review: string;
       n: number;
     }>)
