@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { Command, CommandContext } from '../command.js';
 import { flagBool, flagString } from '../flags.js';
 import { loadConfig } from '../../config/load.js';
-import { UsageError, formatError } from '../../errors.js';
+import { ForgeError, UsageError, formatError } from '../../errors.js';
 import { RunStore } from '../../store/run-store.js';
 import { commandLoaders } from './index.js';
 
@@ -59,24 +59,46 @@ export const command: Command = {
     for (;;) {
       const outcome = await launchApp({ ...common, start: { kind: 'home' }, notice });
       if (outcome.kind === 'quit' || ctx.signal.aborted) return 0;
-      // Curation prints plain progress lines; it runs on the normal screen and the home screen comes back after.
-      const code = await runPlainCommand('curate', ['--run', outcome.runDir], ctx);
-      notice = code === 0 ? { text: `curated ${outcome.runDir}`, tone: 'good' } : { text: `curate ${outcome.runDir} failed (exit ${code}): see the lines above`, tone: 'bad' };
+      // Curation prints plain progress lines; it runs on the normal screen and the home screen comes back after,
+      // showing curation's headline result (or why it failed).
+      const { code, headline } = await runPlainCommand('curate', ['--run', outcome.runDir], ctx);
+      notice =
+        code === 0
+          ? { text: headline ? `curated: ${headline}` : `curated ${outcome.runDir}`, tone: 'good' }
+          : { text: `curate ${outcome.runDir} failed (exit ${code})${headline ? `: ${headline}` : ''}`, tone: 'bad' };
     }
   },
 };
 
-async function runPlainCommand(name: string, args: string[], ctx: CommandContext): Promise<number> {
+async function runPlainCommand(name: string, args: string[], ctx: CommandContext): Promise<{ code: number; headline: string | null }> {
   const loader = commandLoaders[name];
-  if (!loader) return 1;
+  if (!loader) return { code: 1, headline: `no ${name} command` };
   ctx.err(`\n$ alpaca-forge ${name} ${args.join(' ')}`);
+  // The first line on stdout is a command's headline result; on failure, the last line on stderr says why.
+  let firstOut: string | null = null;
+  let lastErr: string | null = null;
   try {
     const cmd = await loader.load();
     const parsed = parseArgs({ args, options: cmd.options, allowPositionals: true, strict: true });
-    return await cmd.run({ ...ctx, values: parsed.values as CommandContext['values'], positionals: parsed.positionals, interactive: false });
+    const code = await cmd.run({
+      ...ctx,
+      values: parsed.values as CommandContext['values'],
+      positionals: parsed.positionals,
+      interactive: false,
+      out: (line) => {
+        if (firstOut === null && line.trim() !== '') firstOut = line.trim();
+        ctx.out(line);
+      },
+      err: (line) => {
+        if (line.trim() !== '') lastErr = line.trim().split('\n')[0] ?? null;
+        ctx.err(line);
+      },
+    });
+    return { code, headline: code === 0 ? firstOut : lastErr };
   } catch (e) {
-    ctx.err(formatError(e));
-    return 1;
+    const text = formatError(e);
+    ctx.err(text);
+    return { code: e instanceof ForgeError ? e.exitCode : 1, headline: text.split('\n')[0] ?? null };
   }
 }
 
