@@ -18,6 +18,8 @@ export interface TrainPlanSummary {
   /** 0 for a fresh run, else the checkpoint step it continues from */
   resumedFromStep: number;
   workers: number;
+  /** padded tokens per forward/backward pass when a micro-batch is split to fit memory (wasm), else null */
+  maxPassTokens: number | null;
 }
 
 export type TrainEvent =

@@ -1,7 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
+import { ModelError } from '../errors.js';
 import type { LlamaModel } from '../model/load.js';
 import { responseNllSum, type LabelledBatch } from '../model/loss.js';
 import type { LoraRuntime } from './lora.js';
+import { leanVariableGrads } from './lean-grads.js';
+import { mixSeed } from './rng.js';
 
 export interface MicroBatch extends LabelledBatch {
   /** seed of this micro-batch's dropout masks; a function of (run seed, step, micro-batch index) */
@@ -14,20 +17,62 @@ export interface MicroBatchGradients {
   nllSum: number;
 }
 
-/** Forward + backward of one micro-batch; reads the gradients out of the backend and frees everything else. */
-export function microBatchGradients(model: LlamaModel, lora: LoraRuntime, mb: MicroBatch): MicroBatchGradients {
-  const hook = lora.hook({ dropoutSeed: mb.dropoutSeed });
-  const { value, grads } = tf.variableGrads(() => responseNllSum(model, { inputIds: mb.inputIds, labels: mb.labels }, hook), lora.variables);
-  try {
-    const out = lora.variables.map((v) => {
-      const g = grads[v.name];
-      return g ? new Float32Array(g.dataSync() as Float32Array) : new Float32Array(v.size);
+/**
+ * Forward + backward of one micro-batch; reads the gradients out of the backend and frees everything else.
+ * A micro-batch larger than `maxPassTokens` (padded tokens) runs as several passes whose gradients are added:
+ * the result is the same sum, only the peak memory is smaller (wasm's heap stops at 4 GB).
+ */
+export function microBatchGradients(model: LlamaModel, lora: LoraRuntime, mb: MicroBatch, opts: { maxPassTokens?: number } = {}): MicroBatchGradients {
+  const passes = splitIntoPasses(mb, opts.maxPassTokens ?? Infinity);
+  if (passes.length === 1) return passGradients(model, lora, mb);
+  const sums = lora.variables.map((v) => new Float64Array(v.size));
+  let nllSum = 0;
+  for (const pass of passes) {
+    const r = passGradients(model, lora, pass);
+    r.grads.forEach((g, k) => {
+      const s = sums[k] as Float64Array;
+      for (let i = 0; i < g.length; i++) s[i] = (s[i] as number) + (g[i] as number);
     });
-    return { grads: out, nllSum: (value.dataSync() as Float32Array)[0] as number };
+    nllSum += r.nllSum;
+  }
+  return { grads: sums.map((s) => Float32Array.from(s)), nllSum };
+}
+
+function passGradients(model: LlamaModel, lora: LoraRuntime, mb: MicroBatch): MicroBatchGradients {
+  const hook = lora.hook({ dropoutSeed: mb.dropoutSeed });
+  const { value, grads } = leanVariableGrads(() => responseNllSum(model, { inputIds: mb.inputIds, labels: mb.labels }, hook), lora.variables);
+  try {
+    return { grads: grads.map((g) => new Float32Array(g.dataSync() as Float32Array)), nllSum: (value.dataSync() as Float32Array)[0] as number };
   } finally {
     value.dispose();
-    tf.dispose(Object.values(grads));
+    tf.dispose(grads);
   }
+}
+
+/**
+ * Consecutive groups of examples whose padded size (count × longest) stays within the budget, at least one
+ * example each. Each pass gets its own dropout seed derived from the micro-batch's and its first example's index.
+ */
+export function splitIntoPasses(mb: MicroBatch, maxPassTokens: number): MicroBatch[] {
+  const passes: MicroBatch[] = [];
+  let start = 0;
+  while (start < mb.inputIds.length) {
+    let end = start + 1;
+    let longest = (mb.inputIds[start] as number[]).length;
+    while (end < mb.inputIds.length) {
+      const next = Math.max(longest, (mb.inputIds[end] as number[]).length);
+      if (next * (end - start + 1) > maxPassTokens) break;
+      longest = next;
+      end += 1;
+    }
+    passes.push({
+      inputIds: mb.inputIds.slice(start, end),
+      labels: mb.labels.slice(start, end),
+      dropoutSeed: start === 0 && end === mb.inputIds.length ? mb.dropoutSeed : mixSeed(mb.dropoutSeed, start),
+    });
+    start = end;
+  }
+  return passes;
 }
 
 /** Σ NLL and token count of a batch under the adapter, without dropout or gradients (evaluation). */
@@ -48,4 +93,17 @@ export function lossTokenCount(batch: LabelledBatch): number {
 /** Non-padding tokens of a batch. */
 export function inputTokenCount(batch: LabelledBatch): number {
   return batch.inputIds.reduce((n, r) => n + r.length, 0);
+}
+
+/** wasm's out-of-memory shows up as an opaque abort; say what it means and what to change. */
+export function explainBackendError(e: unknown): unknown {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/Aborted\(|memory access out of bounds|XNN status/.test(msg)) {
+    return new ModelError(
+      `the wasm backend ran out of memory (its heap stops at 4 GB per worker): ${msg.split('\n')[0]}`,
+      'lower --cutoff-len or --micro-batch-size, use a smaller model, or a backend without that cap (--backend tensorflow / tensorflow-gpu)',
+      e,
+    );
+  }
+  return e;
 }

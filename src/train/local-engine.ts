@@ -1,7 +1,7 @@
 import type { LlamaModel } from '../model/load.js';
 import type { LabelledBatch } from '../model/loss.js';
 import { StepAborted, OrderedGradientSum, type GradEngine, type StepGradients } from './grad-engine.js';
-import { batchNll, microBatchGradients, type MicroBatch } from './gradients.js';
+import { batchNll, explainBackendError, microBatchGradients, type MicroBatch } from './gradients.js';
 import type { LoraRuntime } from './lora.js';
 
 /** All passes in this thread, on the backend selectBackend started (GPU backends, tests, single core). */
@@ -10,6 +10,7 @@ export class LocalGradEngine implements GradEngine {
   constructor(
     private readonly model: LlamaModel,
     private readonly lora: LoraRuntime,
+    private readonly maxPassTokens = Infinity,
   ) {}
 
   async step(params: readonly Float32Array[], micro: MicroBatch[], signal?: AbortSignal): Promise<StepGradients> {
@@ -17,7 +18,12 @@ export class LocalGradEngine implements GradEngine {
     const sum = new OrderedGradientSum(params.map((p) => p.length));
     for (let i = 0; i < micro.length; i++) {
       if (signal?.aborted) throw new StepAborted();
-      const r = microBatchGradients(this.model, this.lora, micro[i] as MicroBatch);
+      let r;
+      try {
+        r = microBatchGradients(this.model, this.lora, micro[i] as MicroBatch, { maxPassTokens: this.maxPassTokens });
+      } catch (e) {
+        throw explainBackendError(e);
+      }
       sum.add(i, r.grads, r.nllSum);
       // Let timers and signal handlers (Ctrl-C, the live progress line) run between micro-batches.
       await new Promise((resolve) => setImmediate(resolve));

@@ -16,7 +16,7 @@ export class LoraRuntime {
   readonly weights: LoraWeights;
   readonly variables: tf.Variable[];
   private readonly index = new Map<string, number>();
-  private readonly op: (x: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+  private readonly scale: number;
 
   constructor(weights: LoraWeights) {
     this.weights = weights;
@@ -29,25 +29,47 @@ export class LoraRuntime {
         tf.variable(tf.tensor2d(e.b, [r, e.outFeatures]), true, `lora${id}.${e.layer}.${e.module}.B`),
       ];
     });
-    const scale = loraScale(weights.spec);
-    const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-      const [x, a, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
-      const hs = tf.mul(tf.matMul(x, a), scale);
-      save([x, a, b, hs]);
+    this.scale = loraScale(weights.spec);
+  }
+
+  /**
+   * delta = scale · ((x ⊙ mask) · A) · B as one differentiable op. Only x and the rank-r product are kept for the
+   * backward pass: the dropout mask is drawn again from its seed there instead of being stored (it is as large as
+   * x), and every temporary is freed at once rather than at the end of the forward pass.
+   */
+  private op(x: tf.Tensor2D, a: tf.Tensor2D, b: tf.Tensor2D, dropout: { p: number; seed: number } | null): tf.Tensor2D {
+    const scale = this.scale;
+    const masked = (t: tf.Tensor2D): tf.Tensor2D => {
+      if (!dropout) return t;
+      const mask = dropoutMask(t.shape, dropout.p, dropout.seed);
+      const out = tf.mul(t, mask) as tf.Tensor2D;
+      mask.dispose();
+      return out;
+    };
+    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [x0, a0, b0, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+      const xd = masked(x0);
+      const h = tf.matMul(xd, a0);
+      if (xd !== x0) xd.dispose();
+      const hs = tf.mul(h, scale) as tf.Tensor2D;
+      h.dispose();
+      save([x0, a0, b0, hs]);
       return {
-        value: tf.matMul(hs, b),
+        value: tf.matMul(hs, b0),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           const [sx, sa, sb, shs] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
           const g = dy as tf.Tensor2D;
+          // Plain matMuls on transposed r-sized operands: wasm runs transposeA/transposeB matMuls ~10x slower.
           const dB = tf.matMul(tf.transpose(shs), g); // [r, N]·[N, out]
-          const dh = tf.mul(tf.matMul(g, tf.transpose(sb)), scale); // [N, out]·[out, r]
-          const dA = tf.transpose(tf.matMul(tf.transpose(dh), sx)); // ([r, N]·[N, in])ᵀ
-          const dx = tf.matMul(dh, tf.transpose(sa)); // [N, r]·[r, in]
+          const dh = tf.mul(tf.matMul(g, tf.transpose(sb)), scale) as tf.Tensor2D; // [N, out]·[out, r]
+          const xd2 = masked(sx);
+          const dA = tf.transpose(tf.matMul(tf.transpose(dh), xd2)); // ([r, N]·[N, in])ᵀ
+          const dx = masked(tf.matMul(dh, tf.transpose(sa))); // ([N, r]·[r, in]) ⊙ mask
           return [dx, dA, dB];
         },
       };
     });
-    this.op = (x, a, b) => op(x, a, b);
+    return f(x, a, b) as tf.Tensor2D;
   }
 
   /** The variables of one entry. */
@@ -77,11 +99,8 @@ export class LoraRuntime {
       const i = this.index.get(`${layer}:${module}`);
       if (i === undefined) return null;
       const { a, b } = this.entryVariables(i);
-      let input: tf.Tensor2D = x;
-      if (seed !== undefined && p > 0) {
-        input = tf.mul(x, dropoutMask(x.shape, p, mixSeed(seed, layer, MODULE_ORDER.indexOf(module as LoraEntry['module']))));
-      }
-      return this.op(input, a, b) as tf.Tensor2D;
+      const dropout = seed !== undefined && p > 0 ? { p, seed: mixSeed(seed, layer, MODULE_ORDER.indexOf(module as LoraEntry['module'])) } : null;
+      return this.op(x, a as tf.Variable<tf.Rank.R2>, b as tf.Variable<tf.Rank.R2>, dropout);
     };
   }
 

@@ -62,7 +62,7 @@ export interface MemoryPlan {
  * stays alive until the backward pass, in float32. Counted per token and layer: RMSNorm input/output (×2 norms),
  * q/k/v before and after RoPE, attention scores, mask and softmax (per head × key position), attention output,
  * o_proj output and residuals, gate/up/SiLU/product of the MLP, and per adapted module its dropout mask, dropped
- * input and the rank-r projection. Plus the logits of the response tokens (logits, softmax, gradient).
+ * input and the rank-r projection. Plus one chunk of logits (the loss computes them 4M values at a time).
  * An estimate to decide "does it fit", not an exact figure.
  */
 function activationBytes(c: ModelConfig, r: number, modules: readonly TargetModuleName[], microBatch: number, seqLen: number): number {
@@ -72,7 +72,8 @@ function activationBytes(c: ModelConfig, r: number, modules: readonly TargetModu
   let perTokenLayer = 4 * h + 2 * (q + 2 * kv) + 3 * c.numHeads * seqLen + q + 3 * h + 5 * c.intermediateSize;
   for (const m of modules) perTokenLayer += 2 * projectionFeatures(c, m).inFeatures + r;
   const tokens = microBatch * seqLen;
-  return 4 * (tokens * perTokenLayer * c.numLayers + tokens * 3 * c.vocabSize + tokens * h * 2);
+  // The loss computes logits in chunks of at most 4M values (logits, softmax, gradient alive at once).
+  return 4 * (tokens * perTokenLayer * c.numLayers + 3 * Math.min(tokens * c.vocabSize, 4 * 1024 * 1024) + tokens * h * 2);
 }
 
 export function planMemory(
@@ -145,4 +146,25 @@ export function formatPlan(p: MemoryPlan, header: string): string[] {
     row('fp32: weights 4 B + grads 4 B + Adam 8 B', p.fullFp32.total),
     row('fp16: weights 2 B + grads 2 B + Adam 8 B', p.fullFp16.total),
   ];
+}
+
+/** wasm32's linear memory ends at 4 GiB; the backend aborts past it. */
+const WASM_HEAP_BYTES = 4 * 1024 ** 3;
+
+/**
+ * Padded tokens one forward/backward pass may hold on this backend. On wasm the frozen weights (both layouts) and
+ * the tape of one pass must fit the 4 GiB heap; measured on SmolLM2-135M, the heap high-water mark runs ~3x the
+ * activation estimate above (fragmentation, backward temporaries, allocator growth steps), hence the factor.
+ * Other backends have no such cap: the whole micro-batch runs as one pass.
+ */
+export function trainingPassTokens(c: ModelConfig, opts: { backend: string; r: number; targetModules: readonly TargetModuleName[]; seqLen: number }): number {
+  if (opts.backend !== 'wasm') return Infinity;
+  const perToken = activationBytes(c, opts.r, opts.targetModules, 1, opts.seqLen) / opts.seqLen;
+  const free = 0.95 * WASM_HEAP_BYTES - 1.1 * 8 * countModelParams(c);
+  return Math.max(1, Math.floor(free / (3.3 * perToken)));
+}
+
+/** True when even one sequence of `seqLen` tokens is unlikely to fit wasm's heap next to the weights. */
+export function exceedsWasmHeap(c: ModelConfig, opts: { r: number; targetModules: readonly TargetModuleName[]; seqLen: number }): boolean {
+  return trainingPassTokens(c, { ...opts, backend: 'wasm' }) < opts.seqLen;
 }

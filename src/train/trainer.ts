@@ -21,7 +21,7 @@ import { writeLossChart } from './loss-chart.js';
 import { LoraRuntime } from './lora.js';
 import { flatParams, initLoraWeights, sortModules, trainableParamCount, type LoraSpec, type LoraWeights } from './lora-weights.js';
 import { ADAPTER_WEIGHTS, readAdapter, writeAdapter, type AdapterShapes } from './peft-files.js';
-import { countModelParams, planMemory, projectionFeatures } from './plan.js';
+import { countModelParams, planMemory, projectionFeatures, trainingPassTokens } from './plan.js';
 import { mixSeed } from './rng.js';
 import { learningRateAt } from './schedule.js';
 import { appendTrainLog, readTrainLog, truncateTrainLog } from './train-log.js';
@@ -154,17 +154,28 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
     );
     if (optimizerState) opt.setState(optimizerState);
 
+    const longest = Math.max(...train.map((e) => e.inputIds.length), ...val.map((e) => e.inputIds.length));
+    const maxPassTokens = trainingPassTokens(mcfg, { backend: backend.name, r: weights.spec.r, targetModules: weights.spec.targetModules, seqLen: longest });
+    if (backend.name === 'wasm' && maxPassTokens < longest) {
+      warnings.push(`${modelDir} with ${longest}-token examples probably does not fit wasm's 4 GB memory per worker (estimate: ${maxPassTokens} tokens per pass); if it aborts, lower --cutoff-len or use a smaller model or the tensorflow backend`);
+    }
     for (const w of warnings) emit({ type: 'warning', message: w });
     if (workers > 1) {
       emit({ type: 'phase', phase: 'starting-workers', detail: `${workers} workers` });
       const started = await WorkerGradEngine.start(
-        { modelDir, backend: backend.name as BackendName, spec: weights.spec, entries: weights.entries.map(({ layer, module, inFeatures, outFeatures }) => ({ layer, module, inFeatures, outFeatures })) },
+        {
+          modelDir,
+          backend: backend.name as BackendName,
+          spec: weights.spec,
+          entries: weights.entries.map(({ layer, module, inFeatures, outFeatures }) => ({ layer, module, inFeatures, outFeatures })),
+          maxPassTokens,
+        },
         workers,
       );
       engine = started.engine;
     } else {
       lora = new LoraRuntime(weights);
-      engine = new LocalGradEngine(model as LlamaModel, lora);
+      engine = new LocalGradEngine(model as LlamaModel, lora, maxPassTokens);
     }
     mkdirSync(outDir, { recursive: true });
 
@@ -182,6 +193,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
       trainableParams: trainableParamCount(weights),
       resumedFromStep: start,
       workers,
+      maxPassTokens: Number.isFinite(maxPassTokens) ? maxPassTokens : null,
     };
     emit({ type: 'start', backend: backend.name, device: backend.device, plan, outDir });
 

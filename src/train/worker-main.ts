@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ForgeError } from '../errors.js';
 import { selectBackend } from '../model/backend.js';
 import { loadModel } from '../model/load.js';
-import { batchNll, microBatchGradients } from './gradients.js';
+import { batchNll, explainBackendError, microBatchGradients } from './gradients.js';
 import { LoraRuntime } from './lora.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 
@@ -13,7 +13,7 @@ const init = workerData as WorkerInit;
 
 const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 const fail = (id: number | null, e: unknown) => {
-  const err = e as Error & { hint?: string; code?: string };
+  const err = explainBackendError(e) as Error & { hint?: string; code?: string };
   send({ kind: 'error', id, name: err?.name ?? 'Error', message: err?.message ?? String(e), hint: err instanceof ForgeError ? err.hint : undefined, code: err instanceof ForgeError ? err.code : undefined });
 };
 
@@ -29,7 +29,7 @@ try {
     try {
       if (m.kind === 'params') lora.assign(m.params);
       else if (m.kind === 'grads') {
-        const g = microBatchGradients(model, lora, m.batch);
+        const g = microBatchGradients(model, lora, m.batch, { maxPassTokens: init.maxPassTokens });
         send({ kind: 'grads', id: m.id, grads: g.grads, nllSum: g.nllSum }, g.grads.map((x) => x.buffer as ArrayBuffer));
       } else if (m.kind === 'eval') {
         send({ kind: 'eval', id: m.id, nllSum: batchNll(model, lora, m.batch) });

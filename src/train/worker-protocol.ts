@@ -10,6 +10,8 @@ export interface WorkerInit {
   backend: BackendName | undefined;
   spec: LoraSpec;
   entries: Array<{ layer: number; module: TargetModuleName; inFeatures: number; outFeatures: number }>;
+  /** padded tokens per forward/backward pass (micro-batches above it run as several passes) */
+  maxPassTokens: number;
 }
 
 export type ToWorker =

@@ -1,12 +1,28 @@
 import type { Command } from '../command.js';
-import { ForgeError } from '../../errors.js';
+import { flagBool, requireFlag } from '../flags.js';
+
+const usage = `usage: alpaca-forge merge --model DIR --adapter DIR --out DIR [--json]
+
+Merges a LoRA adapter (from \`alpaca-forge train\` or PEFT) into its base model: W' = W + scale·B·A for every
+adapted projection. Writes a complete Hugging Face checkpoint into --out (config, safetensors in the base's dtype
+and shard layout, tokenizer and generation files), ready for transformers, vLLM or a GGUF conversion.`;
 
 export const command: Command = {
   name: 'merge',
-  summary: '',
-  usage: 'alpaca-forge merge (not built yet)',
-  options: {},
-  async run() {
-    throw new ForgeError('internal', 'merge is not built yet');
+  summary: 'merge a LoRA adapter into its base model',
+  usage,
+  options: { model: { type: 'string' }, adapter: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } },
+  async run(ctx) {
+    const model = requireFlag(ctx.values, 'model', 'DIR (the base model the adapter was trained on)');
+    const adapter = requireFlag(ctx.values, 'adapter', 'DIR (holding adapter_config.json and adapter_model.safetensors)');
+    const out = requireFlag(ctx.values, 'out', 'DIR (a new directory for the merged model)');
+    const json = flagBool(ctx.values, 'json');
+    const { mergeAdapter } = await import('../../train/merge.js');
+    const t0 = performance.now();
+    const res = mergeAdapter({ model, adapter, out, onFile: (file, i, n) => !json && ctx.err(`merging ${file} (${i + 1}/${n})…`) });
+    const seconds = (performance.now() - t0) / 1000;
+    if (json) ctx.out(JSON.stringify({ ...res, seconds }));
+    else ctx.out(`merged ${res.mergedModules} projections into ${res.files.length} file(s), copied ${res.copied.join(', ')}; ${out} in ${seconds.toFixed(1)} s`);
+    return 0;
   },
 };

@@ -1,12 +1,166 @@
-import type { Command } from '../command.js';
-import { ForgeError } from '../../errors.js';
+import type { Command, CommandContext, OptionSpec, ParsedValues } from '../command.js';
+import { flagBool, flagList, flagNumber, flagString } from '../flags.js';
+import { configOption, readConfig } from '../config-flags.js';
+import { ConfigError, UsageError } from '../../errors.js';
+import { targetModuleSchema, trainConfigSchema, type TrainConfig, type TrainConfigInput } from '../../train/config.js';
+import type { TrainEvent } from '../../train/events.js';
+
+const usage = `usage: alpaca-forge train --model DIR (--data FILE | --run output/NAME) --out DIR [options]
+
+LoRA fine-tunes a LLaMA-family model on Alpaca data and writes a PEFT adapter (adapter_config.json,
+adapter_model.safetensors) into --out, with checkpoints, train_log.jsonl and loss_curve.svg beside it.
+Settings come from forge.yaml's train: section; flags override them. Ctrl-C saves a checkpoint; --resume continues.
+
+  --model DIR               base model (Hugging Face directory)
+  --data FILE | --run DIR   Alpaca JSON/JSONL, or a run's accepted/kept samples
+  --out DIR                 output directory
+  --resume                  continue from the newest checkpoint in --out
+LoRA:        --lora-r 8  --lora-alpha 16  --lora-dropout 0.05  --target-modules q_proj,v_proj
+             (any of q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj)  --use-rslora  --init-adapter DIR
+Data:        --cutoff-len 256  --val-set-size 2000 (0 = none)  --train-on-inputs
+Optimiser:   --epochs 3  --learning-rate 3e-4  --batch-size 128  --micro-batch-size 4  --warmup-steps 100
+             --lr-schedule cosine|linear|constant  --weight-decay 0  --max-grad-norm 1.0  --seed 42  --max-steps 0
+Saving:      --save-every 200  --eval-every 200  --keep-checkpoints 3
+Runtime:     --backend tensorflow-gpu|tensorflow|webgpu|wasm|cpu  --workers auto|N (threads on CPU backends)
+Output:      --json (events as JSON lines on stdout)  --config FILE (default ./forge.yaml)`;
+
+type FlagKind = 'string' | 'int' | 'number' | 'bool' | 'list' | 'workers';
+
+/** Every train setting and its flag kind; the flag is the kebab-case key (loraR → --lora-r). */
+export const TRAIN_FLAGS: Record<keyof TrainConfig, FlagKind> = {
+  model: 'string',
+  data: 'string',
+  run: 'string',
+  out: 'string',
+  loraR: 'int',
+  loraAlpha: 'number',
+  loraDropout: 'number',
+  targetModules: 'list',
+  useRslora: 'bool',
+  initAdapter: 'string',
+  cutoffLen: 'int',
+  valSetSize: 'int',
+  trainOnInputs: 'bool',
+  epochs: 'number',
+  learningRate: 'number',
+  batchSize: 'int',
+  microBatchSize: 'int',
+  warmupSteps: 'int',
+  lrSchedule: 'string',
+  weightDecay: 'number',
+  maxGradNorm: 'number',
+  seed: 'int',
+  maxSteps: 'int',
+  saveEvery: 'int',
+  keepCheckpoints: 'int',
+  evalEvery: 'int',
+  backend: 'string',
+  workers: 'workers',
+};
+
+export const flagName = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+const trainOptions: OptionSpec = Object.fromEntries(Object.entries(TRAIN_FLAGS).map(([k, kind]) => [flagName(k), { type: kind === 'bool' ? 'boolean' : 'string' }]));
+
+/**
+ * forge.yaml's train: section (or nothing: the schema's defaults) with command-line flags on top, validated by
+ * the same schema so a bad flag is reported like a bad field.
+ */
+export function trainConfigFromFlags(values: ParsedValues, section: TrainConfigInput = {}, only: ReadonlyArray<keyof TrainConfig> = Object.keys(TRAIN_FLAGS) as Array<keyof TrainConfig>): TrainConfig {
+  const merged: Record<string, unknown> = { ...section };
+  for (const key of only) {
+    const kind = TRAIN_FLAGS[key];
+    const name = flagName(key);
+    let v: unknown;
+    if (kind === 'bool') v = flagBool(values, name) ? true : undefined;
+    else if (kind === 'int') v = flagNumber(values, name, { integer: true });
+    else if (kind === 'number') v = flagNumber(values, name);
+    else if (kind === 'list') {
+      const list = flagList(values, name);
+      for (const m of list ?? []) {
+        if (!targetModuleSchema.safeParse(m).success) {
+          throw new UsageError(`--${name}: "${m}" is not a projection of LLaMA-family models`, `choose from ${targetModuleSchema.options.join(', ')}`);
+        }
+      }
+      v = list;
+    } else if (kind === 'workers') {
+      const s = flagString(values, name);
+      v = s === undefined || s === 'auto' ? s : flagNumber(values, name, { integer: true, min: 1 });
+    } else v = flagString(values, name);
+    if (v !== undefined) merged[key] = v;
+  }
+  const r = trainConfigSchema.safeParse(merged);
+  if (!r.success) {
+    throw new ConfigError(
+      r.error.issues.map((i) => {
+        const key = String(i.path[0] ?? '');
+        return `train.${i.path.join('.')} (--${flagName(key)}): ${i.message}`;
+      }),
+      'fix the flag or the train: section of forge.yaml (see `alpaca-forge train --help`)',
+    );
+  }
+  return r.data;
+}
+
+/** The train: section of forge.yaml, when the config schema has one. */
+export function trainSection(ctx: CommandContext): TrainConfigInput | undefined {
+  const { config } = readConfig(ctx);
+  return (config as unknown as { train?: TrainConfigInput }).train;
+}
+
+/** Writes training events as a live line (terminal), plain lines, or JSON lines. */
+export function trainPrinter(mode: 'tty' | 'plain' | 'json', ctx: Pick<CommandContext, 'out' | 'err'>, write: (s: string) => void = (s) => process.stderr.write(s)) {
+  let live = false;
+  return async (e: TrainEvent) => {
+    if (mode === 'json') {
+      ctx.out(JSON.stringify(e));
+      return;
+    }
+    const { formatTrainEvent, formatStep } = await import('../../train/progress-text.js');
+    if (mode === 'tty' && e.type === 'step') {
+      const cols = process.stderr.columns ?? 120;
+      write(`\r${formatStep(e).slice(0, cols - 1)}\x1b[K`);
+      live = true;
+      return;
+    }
+    const text = formatTrainEvent(e);
+    if (text === null) return;
+    if (live) {
+      write('\n');
+      live = false;
+    }
+    if (e.type === 'done') ctx.out(text);
+    else ctx.err(text);
+  };
+}
 
 export const command: Command = {
   name: 'train',
-  summary: '',
-  usage: 'alpaca-forge train (not built yet)',
-  options: {},
-  async run() {
-    throw new ForgeError('internal', 'train is not built yet');
+  summary: 'LoRA fine-tune a base model on a dataset or run',
+  usage,
+  options: { ...trainOptions, resume: { type: 'boolean' }, json: { type: 'boolean' }, ...configOption },
+  async run(ctx) {
+    const config = trainConfigFromFlags(ctx.values, trainSection(ctx));
+    if (!config.model) throw new UsageError('--model is required', 'pass --model DIR (a Hugging Face model directory)');
+    if (!config.data && !config.run) throw new UsageError('no training data', 'pass --data FILE (Alpaca JSON/JSONL) or --run output/NAME');
+    if (!config.out) throw new UsageError('--out is required', 'pass --out DIR for the adapter, checkpoints and logs');
+    const mode = flagBool(ctx.values, 'json') ? 'json' : ctx.interactive ? 'tty' : 'plain';
+    const print = trainPrinter(mode, ctx);
+    // Events are printed in order even though the printer loads its formatter lazily.
+    let chain = Promise.resolve();
+    const { runTraining } = await import('../../train/trainer.js');
+    const result = await runTraining(config, {
+      resume: flagBool(ctx.values, 'resume'),
+      signal: ctx.signal,
+      onEvent: (e) => {
+        chain = chain.then(() => print(e));
+      },
+    });
+    await chain;
+    if (result.interrupted && mode !== 'json') {
+      const args = process.argv.slice(2).filter((a) => a !== '--resume');
+      ctx.err(`resume with: alpaca-forge ${args.join(' ')} --resume`);
+    }
+    return result.interrupted ? 130 : 0;
   },
 };

@@ -1,0 +1,50 @@
+import type { TrainEvent } from './events.js';
+import { formatCount } from './plan.js';
+
+/** Seconds as "1h02m", "3m05s" or "42s". */
+export function formatDuration(sec: number): string {
+  if (!Number.isFinite(sec)) return '?';
+  const s = Math.max(0, Math.round(sec));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (h) return `${h}h${String(m).padStart(2, '0')}m`;
+  if (m) return `${m}m${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
+}
+
+/** The one-line progress text of a step (the live line on a terminal, a log line otherwise). */
+export function formatStep(e: Extract<TrainEvent, { type: 'step' }>): string {
+  const width = String(e.total).length;
+  return `step ${String(e.step).padStart(width)}/${e.total}  epoch ${e.epoch.toFixed(2)}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  grad ${e.gradNorm.toFixed(3)}  ${e.tokensPerSec.toFixed(1)} tok/s  eta ${formatDuration(e.etaSec)}`;
+}
+
+/** Human text of every other event (null for events that have no line of their own). */
+export function formatTrainEvent(e: TrainEvent): string | null {
+  switch (e.type) {
+    case 'phase':
+      return `${e.phase.replace('-', ' ')}${e.detail ? `: ${e.detail}` : ''}…`;
+    case 'warning':
+      return `warning: ${e.message}`;
+    case 'start': {
+      const p = e.plan;
+      return [
+        `backend: ${e.backend} — ${e.device}${p.workers > 1 ? ` × ${p.workers} workers` : ''}`,
+        `data: ${p.trainExamples} train / ${p.valExamples} eval samples${p.droppedExamples ? ` (${p.droppedExamples} skipped)` : ''}, ${p.trainTokensPerEpoch} tokens per epoch (${p.responseTokensPerEpoch} with loss)`,
+        `plan: ${p.totalSteps} steps (${p.stepsPerEpoch}/epoch × ${p.epochs} epochs, ${p.microBatchesPerStep} micro-batches each)${p.resumedFromStep ? `, resuming after step ${p.resumedFromStep}` : ''}`,
+        `parameters: ${formatCount(p.trainableParams)} trainable of ${formatCount(p.totalParams)} (${((100 * p.trainableParams) / p.totalParams).toFixed(3)}%)`,
+      ].join('\n');
+    }
+    case 'step':
+      return formatStep(e);
+    case 'eval':
+      return `eval at step ${e.step}: loss ${e.evalLoss.toFixed(4)} (${e.tokens} tokens)`;
+    case 'checkpoint':
+      return `checkpoint: ${e.dir}`;
+    case 'done': {
+      const losses = `train loss ${e.trainLoss === null ? '–' : e.trainLoss.toFixed(4)}, eval loss ${e.evalLoss === null ? '–' : e.evalLoss.toFixed(4)}`;
+      return e.interrupted
+        ? `stopped after step ${e.step}/${e.totalSteps} (${losses}); checkpoint in ${e.adapterDir}`
+        : `done: ${e.step} steps in ${formatDuration(e.seconds)}; final ${losses}; adapter in ${e.adapterDir}`;
+    }
+  }
+}
