@@ -97,3 +97,25 @@ test('dropout masks depend only on the seed, and no dropout without one', () => 
   assert.equal(tf.memory().numTensors, before, 'a training micro-batch leaks no tensors');
   lora.dispose();
 });
+
+test('the lean backward pass gives tf.variableGrads gradients, and splitting a micro-batch into passes sums the same', () => {
+  const w = adapter(0);
+  const lora = new LoraRuntime(w);
+  const b = batch();
+  const ref = tf.variableGrads(() => responseNllSum(model, b, lora.hook({ dropoutSeed: 7 })), lora.variables);
+  const refGrads = lora.variables.map((v) => ref.grads[v.name]!.dataSync() as Float32Array);
+  const lean = microBatchGradients(model, lora, { ...b, dropoutSeed: 7 });
+  const split = microBatchGradients(model, lora, { ...b, dropoutSeed: 7 }, { maxPassTokens: 1 });
+  const maxDiff = (x: Float32Array[], y: Float32Array[]) => {
+    let d = 0;
+    let m = 0;
+    x.forEach((g, k) => g.forEach((v, i) => ((d = Math.max(d, Math.abs(v - y[k]![i]!))), (m = Math.max(m, Math.abs(v))))));
+    return d / m;
+  };
+  assert.ok(maxDiff(lean.grads, refGrads) < 1e-5, `lean vs variableGrads: ${maxDiff(lean.grads, refGrads)}`);
+  assert.ok(maxDiff(split.grads, refGrads) < 1e-4, `3 passes vs 1: ${maxDiff(split.grads, refGrads)}`);
+  assert.ok(Math.abs(split.nllSum - ref.value.dataSync()[0]!) < 1e-3 * Math.abs(split.nllSum));
+  ref.value.dispose();
+  tf.dispose(Object.values(ref.grads));
+  lora.dispose();
+});

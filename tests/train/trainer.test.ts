@@ -1,6 +1,10 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { loadModel } from '../../src/model/load.js';
+import { encodeExample } from '../../src/model/encode-example.js';
+import { perExampleNll } from '../../src/model/loss.js';
+import { RunStore } from '../../src/store/run-store.js';
 import { join } from 'node:path';
 import { selectBackend } from '../../src/model/backend.js';
 import { runTraining } from '../../src/train/trainer.js';
@@ -109,4 +113,58 @@ test('bad inputs give clear errors', async () => {
   await assert.rejects(runTraining(quickConfig({ model: modelDir, data, out: out('5'), batchSize: 2, microBatchSize: 4 })), /--micro-batch-size 4 is larger than --batch-size 2/);
   await assert.rejects(runTraining(quickConfig({ model: join(root, 'nope'), data, out: out('6') })), /nope/);
   assert.throws(() => quickConfig({ model: modelDir, data, out: out('7'), targetModules: ['c_attn' as 'q_proj'] }), /targetModules/);
+});
+
+test('the step loss is Σ NLL over every response token of the whole accumulated batch ÷ their count', async () => {
+  // B starts at zero, so at step 1 the adapted model is the base model: its loss can be computed independently.
+  const events: TrainEvent[] = [];
+  const samples = [SAMPLES[0]!, { ...SAMPLES[1]!, output: 'A much longer answer than the others, with many more tokens to learn from.' }, SAMPLES[2]!];
+  const file = writeDataset(root, samples, 'uneven.json');
+  await runTraining(quickConfig({ model: modelDir, data: file, out: join(root, 'loss-def'), batchSize: 3, microBatchSize: 1, maxSteps: 1 }), { onEvent: (e) => events.push(e) });
+  const step = events.find((e) => e.type === 'step');
+  assert.ok(step?.type === 'step');
+  const base = await loadModel(modelDir);
+  const enc = samples.map((s) => encodeExample(base.tokenizer, s, { cutoffLen: 256 }));
+  const per = perExampleNll(base, { inputIds: enc.map((e) => e.inputIds), labels: enc.map((e) => e.labels) });
+  base.dispose();
+  const pooled = per.reduce((a, p) => a + p.nllSum, 0) / per.reduce((a, p) => a + p.tokens, 0);
+  const meanOfMeans = per.reduce((a, p) => a + p.nllSum / p.tokens, 0) / per.length;
+  assert.ok(Math.abs(step.loss - pooled) < 1e-4 * pooled, `step loss ${step.loss}, pooled ${pooled}`);
+  assert.ok(Math.abs(meanOfMeans - pooled) > 1e-2, 'the data must tell the two averages apart');
+});
+
+test('a run directory trains on its accepted or kept samples; two worker threads give the same adapter as one', async () => {
+  const runDir = join(root, 'run');
+  const store = RunStore.open(runDir, { create: true });
+  const req = store.beginRequest([]);
+  const statuses = ['kept', 'kept', 'rejected', 'kept', 'duplicate', 'kept'] as const;
+  store.completeRequest(
+    req,
+    { raw: '', finishReason: 'stop', promptTokens: 0, completionTokens: 0, costUsd: 0 },
+    SAMPLES.map((s, i) => ({ ...s, id: store.allocateItemId(), idx: i, status: statuses[i]!, reason: null, duplicateOf: null, similarity: null, similar: [] })),
+  );
+  const ids = store.listItems().map((i) => i.id);
+  store.setReview(ids[1]!, 'rejected');
+  store.setReview(ids[2]!, 'accepted');
+  store.close();
+  const cfg = (out: string, workers: number) => quickConfig({ model: modelDir, run: runDir, out, workers, epochs: 2, loraDropout: 0.1, learningRate: 1e-2 });
+  const events: TrainEvent[] = [];
+  await runTraining(cfg(join(root, 'run-1w'), 1), { onEvent: (e) => events.push(e) });
+  const start = events.find((e) => e.type === 'start');
+  assert.ok(start?.type === 'start' && start.plan.trainExamples === 4, 'kept 0, 3, 5 and the accepted rejected-by-rule item 2');
+  const two: TrainEvent[] = [];
+  await runTraining(cfg(join(root, 'run-2w'), 2), { onEvent: (e) => two.push(e) });
+  const s2 = two.find((e) => e.type === 'start');
+  assert.ok(s2?.type === 'start' && s2.plan.workers === 2);
+  assert.ok(readFileSync(join(root, 'run-2w', 'adapter_model.safetensors')).equals(readFileSync(join(root, 'run-1w', 'adapter_model.safetensors'))));
+});
+
+test('--init-adapter continues from an existing adapter', async () => {
+  const events: TrainEvent[] = [];
+  await runTraining(quickConfig({ model: modelDir, data, out: join(root, 'continued'), initAdapter: join(root, 'memorise'), loraR: 16, maxSteps: 1 }), { onEvent: (e) => events.push(e) });
+  const step = events.find((e) => e.type === 'step');
+  assert.ok(step?.type === 'step' && step.loss < 0.5, `starts from the memorised adapter (loss ${step?.type === 'step' ? step.loss : '?'})`);
+  assert.ok(events.some((e) => e.type === 'warning' && /using its r=8/.test(e.message)));
+  const cfg = JSON.parse(readFileSync(join(root, 'continued', 'adapter_config.json'), 'utf8'));
+  assert.equal(cfg.r, 8);
 });
