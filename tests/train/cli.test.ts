@@ -105,3 +105,32 @@ test('plan prints parameters and memory before training; merge writes a loadable
   assert.deepEqual(JSON.parse(readFileSync(join(root, 'merged', 'config.json'), 'utf8')), JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')));
   await assert.rejects(run(merge, { model: modelDir, out: join(root, 'merged2') }), /--adapter is required/);
 });
+
+test('a training process killed with SIGKILL resumes to the adapter of an uninterrupted run', async () => {
+  const { spawn } = await import('node:child_process');
+  const args = (out: string) => ['--import', 'tsx', 'src/cli/main.ts', 'train', '--model', modelDir, '--data', data, '--out', out, '--config', join(root, 'none.yaml'),
+    '--batch-size', '2', '--micro-batch-size', '1', '--epochs', '4', '--val-set-size', '0', '--warmup-steps', '0', '--save-every', '1', '--workers', '1', '--backend', 'wasm', '--learning-rate', '1e-2'];
+  writeFileSync(join(root, 'none.yaml'), 'train: {}\n');
+  const full = join(root, 'sigkill-full');
+  const done = await new Promise<number | null>((resolve) => spawn(process.execPath, args(full), { stdio: 'ignore' }).on('close', resolve));
+  assert.equal(done, 0);
+  const killed = join(root, 'sigkill');
+  const child = spawn(process.execPath, args(killed), { stdio: 'ignore' });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (existsSync(join(killed, 'checkpoints', 'step-4'))) {
+        clearInterval(timer);
+        child.kill('SIGKILL');
+        resolve();
+      }
+    }, 20);
+    child.on('close', () => (clearInterval(timer), reject(new Error('training finished before it could be killed'))));
+  });
+  await new Promise((resolve) => child.on('close', resolve));
+  assert.ok(!existsSync(join(killed, 'adapter_model.safetensors')), 'killed before the end');
+  const resumed = await new Promise<number | null>((resolve) => spawn(process.execPath, [...args(killed), '--resume'], { stdio: 'ignore' }).on('close', resolve));
+  assert.equal(resumed, 0);
+  assert.ok(readFileSync(join(killed, 'adapter_model.safetensors')).equals(readFileSync(join(full, 'adapter_model.safetensors'))));
+  const steps = (dir: string) => readFileSync(join(dir, 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step);
+  assert.deepEqual(steps(killed), steps(full));
+});
