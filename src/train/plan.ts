@@ -129,22 +129,28 @@ export function formatCount(n: number): string {
 }
 
 export function formatPlan(p: MemoryPlan, header: string): string[] {
-  const row = (label: string, bytes: number) => `  ${label.padEnd(34)} ${formatBytes(bytes).padStart(10)}`;
+  const rows: Array<[string, number]> = [
+    [`frozen weights, fp32 in 2 layouts${p.lora.workers > 1 ? ' (per worker)' : ''}`, p.lora.weights],
+    ['LoRA parameters', p.lora.loraParams],
+    ['LoRA gradients', p.lora.gradients],
+    ['AdamW state (m, v)', p.lora.optimizer],
+    [`activations (${p.tokensPerMicroBatch} tokens per micro-batch)`, p.lora.activations],
+    ['total', p.lora.total],
+  ];
+  const width = Math.max(...rows.map(([l]) => l.length));
+  const row = ([label, bytes]: [string, number]) => `  ${label.padEnd(width)}  ${formatBytes(bytes).padStart(9)}`;
+  const full = (name: string, f: MemoryPlan['fullFp32'], w: number) =>
+    `  ${name}: ${w} B weights + ${w} B grads + 8 B Adam = ${2 * w + 8} B/param: ${formatBytes(f.weights + f.gradients + f.optimizer)}, with activations ${formatBytes(f.total)}`;
   return [
     header,
     `parameters: ${formatCount(p.totalParams)} total, ${formatCount(p.trainableParams)} trainable (${(100 * p.trainableShare).toFixed(4)}%)`,
     '',
-    `this LoRA run (TensorFlow.js, float32; ${p.lora.workers} worker${p.lora.workers === 1 ? '' : 's'}):`,
-    row('frozen weights, 2 layouts (per worker)', p.lora.weights),
-    row('LoRA parameters', p.lora.loraParams),
-    row('LoRA gradients', p.lora.gradients),
-    row('AdamW state (m, v)', p.lora.optimizer),
-    row(`activations (${p.tokensPerMicroBatch} tokens/micro-batch)`, p.lora.activations),
-    row('total', p.lora.total),
+    `this LoRA run (TensorFlow.js, float32, ${p.lora.workers} worker${p.lora.workers === 1 ? '' : 's'}):`,
+    ...rows.map(row),
     '',
-    'full fine-tune with Adam, for comparison (same activations):',
-    row('fp32: weights 4 B + grads 4 B + Adam 8 B', p.fullFp32.total),
-    row('fp16: weights 2 B + grads 2 B + Adam 8 B', p.fullFp16.total),
+    'full fine-tune with Adam, for comparison:',
+    full('fp32', p.fullFp32, 4),
+    full('fp16', p.fullFp16, 2),
   ];
 }
 

@@ -94,7 +94,7 @@ test('plan prints parameters and memory before training; merge writes a loadable
   const text = p.out.join('\n');
   assert.match(text, /parameters: [\d.]+K total, 1\.[0-9]+K trainable/);
   assert.match(text, /AdamW state \(m, v\)/);
-  assert.match(text, /fp32: weights 4 B \+ grads 4 B \+ Adam 8 B/);
+  assert.match(text, /fp32: 4 B weights \+ 4 B grads \+ 8 B Adam = 16 B\/param/);
   const pj = await run(plan, { model: modelDir, json: true });
   const planJson = JSON.parse(pj.out[0]!);
   assert.ok(planJson.trainableParams > 0 && planJson.lora.total > planJson.lora.weights);

@@ -37,5 +37,6 @@ test('the plan compares the LoRA run with full fine-tunes at 16 and 12 bytes per
   assert.ok(bigger.lora.activations > 1.9 * p.lora.activations);
   const text = formatPlan(p, 'plan').join('\n');
   assert.match(text, /134\.52M total, 460\.8K trainable \(0\.34\d+%\)/);
-  assert.match(text, /fp16: weights 2 B/);
+  assert.match(text, /fp16: 2 B weights \+ 2 B grads \+ 8 B Adam = 12 B\/param: 1\.5 GiB, with activations/);
+  assert.match(text, /fp32: 4 B weights \+ 4 B grads \+ 8 B Adam = 16 B\/param: 2\.0 GiB/);
 });
