@@ -6,11 +6,11 @@ import { ApiError, ConfigError, ForgeError } from '../errors.js';
 import type { GenerateEvent, SamplePreview } from '../events.js';
 import { seedsDir } from '../paths.js';
 import { acquireRunLock } from '../store/run-lock.js';
-import { RunStore, type NewItem } from '../store/run-store.js';
+import { RunStore } from '../store/run-store.js';
 import { BudgetTracker, ChatClient, RetriesExhaustedError, costOf } from './chat-client.js';
 import { EndpointDownError, EndpointGate } from './endpoint-gate.js';
 import { ExampleSampler } from './example-sampler.js';
-import { buildOnlineFilter } from './online-curation.js';
+import { IngestPipeline } from './ingest-pipeline.js';
 import { parseResponse } from './parse-response.js';
 import { loadPromptTemplate, renderPrompt } from './prompt-template.js';
 import { seededRandom } from './random.js';
@@ -86,19 +86,24 @@ async function generate(
   const abandoned = store.abandonInFlight();
 
   const random = g.seed === null ? Math.random : seededRandom(g.seed * 7919 + store.summary().requests.total);
-  const filter = buildOnlineFilter(opts.config, g.lang);
   const sampler = new ExampleSampler(seeds, { numExamples: g.numExamples, machineShare: g.machineExampleShare, machineAfter: g.machineExamplesAfter, random });
-  for (const s of seeds) for (const inst of s.instances.slice(0, 1)) filter.seed(`seed:${s.id}`, s.instruction, inst.input);
   const keptRows = store.keptTexts();
-  for (const k of keptRows) {
-    filter.seed(String(k.id), k.instruction, k.input);
-    sampler.addKept(k.id, k);
-  }
+  for (const k of keptRows) sampler.addKept(k.id, k);
+  const spentBefore = store.spentUsd();
+  const elapsedBefore = Number(store.getMeta('elapsed_ms') ?? 0);
+  let nextRequestId = store.nextRequestId();
+  const { pipeline: ingest } = await IngestPipeline.start({
+    runDir: opts.runDir,
+    config: opts.config,
+    lang: g.lang,
+    target: g.target,
+    seeds: seeds.map((s) => ({ id: `seed:${s.id}`, instruction: s.instruction, input: s.instances[0]!.input })),
+  });
 
   let kept = keptRows.length;
   const rejections: Record<string, number> = {};
   const latest: SamplePreview[] = [];
-  const budget = new BudgetTracker(g.budgetUsd ?? undefined, store.spentUsd());
+  const budget = new BudgetTracker(g.budgetUsd ?? undefined, spentBefore);
   const internal = new AbortController();
   // Each request gets its own controller, aborted from here: thousands of listeners on one shared signal made
   // every addEventListener linear in the number of requests in flight.
@@ -141,7 +146,6 @@ async function generate(
   });
 
   const started = Date.now();
-  const elapsedBefore = Number(store.getMeta('elapsed_ms') ?? 0);
   const keptAtStart = kept;
   let requestsDone = 0;
   let requestsFailed = 0;
@@ -175,14 +179,15 @@ async function generate(
   };
   const tick = setInterval(() => {
     emit(progress());
-    store.setMeta('elapsed_ms', String(elapsedBefore + Date.now() - started));
+    ingest.send({ type: 'meta', key: 'elapsed_ms', value: String(elapsedBefore + Date.now() - started) });
   }, opts.progressIntervalMs ?? 1000);
 
   /** Worst case of one request, reserved against the budget before it is sent. */
   const worstCaseUsd = (prompt: string) => costOf(opts.config.prices, g.model, Math.ceil(prompt.length / 2), g.maxTokens);
 
   const oneRequest = async (prompt: string, refs: string[], reservedUsd: number): Promise<void> => {
-    const requestId = store.beginRequest({ examples: refs, template: template.name });
+    const requestId = nextRequestId++;
+    ingest.send({ type: 'begin', requestId, provenance: { examples: refs, template: template.name } });
     const controller = new AbortController();
     requestControllers.add(controller);
     let result;
@@ -198,11 +203,11 @@ async function generate(
     } catch (err) {
       budget.settle(reservedUsd, 0);
       if (internal.signal.aborted) {
-        store.failRequest(requestId, 'interrupted before the answer arrived');
+        ingest.send({ type: 'fail', requestId, error: 'interrupted before the answer arrived' });
         return;
       }
       requestsFailed++;
-      store.failRequest(requestId, err instanceof Error ? err.message : String(err));
+      ingest.send({ type: 'fail', requestId, error: err instanceof Error ? err.message : String(err) });
       if (err instanceof RetriesExhaustedError) return;
       throw err;
     } finally {
@@ -214,32 +219,24 @@ async function generate(
     completionTokens += result.completionTokens;
 
     const parsed = parseResponse(result.text, template.format, { finishReason: result.finishReason, nextIndex: refs.length + 1 });
-    const items: NewItem[] = [];
-    let idx = 0;
-    let keptHere = 0;
-    for (const task of parsed.tasks) {
-      const id = store.allocateItemId();
-      let verdict;
-      if (kept >= g.target) verdict = { status: 'rejected' as const, reason: 'over-target', duplicateOf: null, similarity: null, similar: [] };
-      else verdict = filter.check(id, task);
-      if (verdict.status === 'kept') {
-        kept++;
-        keptHere++;
-        sampler.addKept(id, task);
-        latest.unshift({ id, ...task });
-        latest.length = Math.min(latest.length, 10);
-      } else if (verdict.reason) rejections[verdict.reason] = (rejections[verdict.reason] ?? 0) + 1;
-      items.push({ id, idx: idx++, ...task, ...verdict });
+    // The writer thread curates the items in arrival order and commits them with the response in one transaction:
+    // a kill before that commit loses this answer (its request stays in flight, then abandoned), never half of it.
+    const done = await ingest.complete({
+      type: 'complete',
+      requestId,
+      result: { raw: result.text, finishReason: result.finishReason, promptTokens: result.promptTokens, completionTokens: result.completionTokens, costUsd: result.costUsd },
+      tasks: parsed.tasks,
+      dropped: parsed.dropped,
+    });
+    kept = done.kept;
+    for (const [reason, n] of Object.entries(done.rejections)) rejections[reason] = (rejections[reason] ?? 0) + n;
+    for (const item of done.keptItems) {
+      sampler.addKept(item.id, item);
+      latest.unshift(item);
     }
-    for (const d of parsed.dropped) {
-      const reason = `parse:${d.reason.replace(/\s*\(.*$/, '')}`;
-      rejections[reason] = (rejections[reason] ?? 0) + 1;
-      items.push({ id: store.allocateItemId(), idx: idx++, instruction: '', input: '', output: d.raw, status: 'dropped', reason, duplicateOf: null, similarity: null, similar: [] });
-    }
-    // Response and items land together: a kill before this line loses the answer, never half of it.
-    store.completeRequest(requestId, { raw: result.text, finishReason: result.finishReason, promptTokens: result.promptTokens, completionTokens: result.completionTokens, costUsd: result.costUsd }, items);
-    sessionKeptFromOk += keptHere;
-    if (keptHere > 0) emit({ type: 'samples', latest: latest.slice(0, 5) });
+    latest.length = Math.min(latest.length, 10);
+    sessionKeptFromOk += done.keptItems.length;
+    if (done.keptItems.length > 0) emit({ type: 'samples', latest: latest.slice(0, 5) });
   };
 
   const limit = pLimit(g.concurrency);
@@ -298,7 +295,8 @@ async function generate(
   } finally {
     clearInterval(tick);
     opts.signal.removeEventListener('abort', onOuterAbort);
-    store.setMeta('elapsed_ms', String(elapsedBefore + Date.now() - started));
+    ingest.send({ type: 'meta', key: 'elapsed_ms', value: String(elapsedBefore + Date.now() - started) });
+    await ingest.close();
   }
 
   if (fatal !== null) {

@@ -194,9 +194,14 @@ export class RunStore {
     return this.nextId++;
   }
 
-  beginRequest(examples: unknown, kind: 'generate' | 'judge' = 'generate'): number {
-    const r = this.sql('INSERT INTO requests(kind, status, started_at, examples_json) VALUES (?, ?, ?, ?)').run(kind, 'in_flight', now(), JSON.stringify(examples));
+  beginRequest(examples: unknown, kind: 'generate' | 'judge' = 'generate', id?: number): number {
+    const r = this.sql('INSERT INTO requests(id, kind, status, started_at, examples_json) VALUES (?, ?, ?, ?, ?)').run(id ?? null, kind, 'in_flight', now(), JSON.stringify(examples));
     return Number(r.lastInsertRowid);
+  }
+
+  /** The next free request id (generation hands ids out before the ingest thread writes the rows). */
+  nextRequestId(): number {
+    return (this.sql('SELECT COALESCE(MAX(id), 0) + 1 AS n FROM requests').get() as { n: number }).n;
   }
 
   /** Records the response and its items in one transaction: both are there after a crash, or neither. */

@@ -164,12 +164,16 @@ test('an abort stops new requests, marks those in flight, and leaves the run res
   const runDir = tmpRun();
   try {
     const ac = new AbortController();
-    setTimeout(() => ac.abort(new Error('SIGINT')), 500);
-    const out = await runGeneration({ runDir, config: config(server.url, { target: 100000, concurrency: 4 }), signal: ac.signal, ...collect() });
+    const out0 = runGeneration({ runDir, config: config(server.url, { target: 100000, concurrency: 4 }), signal: ac.signal, ...collect() });
+    // Abort once some answers are in (the writer thread needs a moment to start under tsx).
+    for (let i = 0; i < 100 && server.requests.length < 12; i++) await new Promise((r) => setTimeout(r, 50));
+    ac.abort(new Error('SIGINT'));
+    const out = await out0;
     assert.equal(out.reason, 'interrupted');
     const store = RunStore.open(runDir);
     const s = store.summary();
     assert.equal(s.requests.inFlight, 0);
+    assert.ok(s.requests.ok > 0);
     assert.equal(s.byStatus['kept'], s.requests.ok * 20);
     store.close();
   } finally {

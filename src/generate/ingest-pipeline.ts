@@ -1,0 +1,83 @@
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../worker-thread.js';
+import type { FromIngest, IngestInit, ToIngest } from './ingest-protocol.js';
+
+type Completed = Extract<FromIngest, { type: 'completed' }>;
+
+/**
+ * The run's writer thread during generation: online curation (rules + ROUGE-L dedup) and the SQLite commits.
+ * At 52K samples both together cost as much CPU as the HTTP work, and on the main thread they delayed every
+ * response behind them. Requests are answered in the order they were sent.
+ */
+export class IngestPipeline {
+  private readonly waiting = new Map<number, { resolve: (v: Completed) => void; reject: (e: Error) => void }>();
+  private failure: Error | null = null;
+  private flushed: (() => void) | null = null;
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (m: FromIngest) => {
+      if (m.type === 'completed') {
+        const w = this.waiting.get(m.requestId);
+        this.waiting.delete(m.requestId);
+        w?.resolve(m);
+      } else if (m.type === 'flushed') this.flushed?.();
+      else if (m.type === 'error') this.fail(new Error(`run writer: ${m.message}`));
+    });
+    worker.on('error', (e) => this.fail(e));
+    worker.on('exit', (code) => {
+      if (this.waiting.size) this.fail(new Error(`run writer exited (code ${code})`));
+    });
+  }
+
+  /** Starts the thread; resolves with the pipeline and the run's kept count once the index is built. */
+  static async start(init: IngestInit): Promise<{ pipeline: IngestPipeline; kept: number }> {
+    const worker = startModuleWorker(import.meta.url, 'ingest-worker-main', init);
+    const kept = await new Promise<number>((resolve, reject) => {
+      const onMessage = (m: FromIngest) => {
+        worker.off('message', onMessage);
+        if (m.type === 'ready') resolve(m.kept);
+        else if (m.type === 'error') reject(new Error(`run writer: ${m.message}`));
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+    });
+    return { pipeline: new IngestPipeline(worker), kept };
+  }
+
+  /** Fire-and-forget writes (request started / failed, meta): ordered before anything sent later. */
+  send(m: Exclude<ToIngest, { type: 'complete' | 'flush' }>): void {
+    if (!this.failure) this.worker.postMessage(m);
+  }
+
+  /** Curates and commits one response with its items; resolves with the run's kept count after it. */
+  complete(m: Extract<ToIngest, { type: 'complete' }>): Promise<Completed> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiting.set(m.requestId, { resolve, reject });
+      this.worker.postMessage(m);
+    });
+  }
+
+  /** Waits for every write sent so far, then stops the thread. */
+  async close(): Promise<void> {
+    if (!this.failure) {
+      // Messages are handled in order: when the flush is answered, everything sent before it is committed.
+      await new Promise<void>((resolve) => {
+        this.flushed = resolve;
+        this.worker.postMessage({ type: 'flush' } satisfies ToIngest);
+        this.worker.once('exit', () => resolve());
+      });
+    }
+    await this.worker.terminate();
+  }
+
+  get error(): Error | null {
+    return this.failure;
+  }
+
+  private fail(e: Error): void {
+    this.failure ??= e;
+    for (const w of this.waiting.values()) w.reject(e);
+    this.waiting.clear();
+  }
+}

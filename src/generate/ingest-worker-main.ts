@@ -1,0 +1,68 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { RunStore, type NewItem } from '../store/run-store.js';
+import type { SamplePreview } from '../events.js';
+import { buildOnlineFilter } from './online-curation.js';
+import type { FromIngest, IngestInit, ToIngest } from './ingest-protocol.js';
+
+// The only writer of the run while `generate` runs. Messages are handled strictly in the order they were sent, so
+// items are judged in arrival order, exactly as a single-threaded loop would judge them, and each response is
+// committed with its items in one transaction.
+const port = parentPort!;
+const post = (m: FromIngest) => port.postMessage(m);
+const fail = (e: unknown) => post({ type: 'error', message: (e as Error).message ?? String(e), ...((e as Error).stack ? { stack: (e as Error).stack } : {}) });
+
+try {
+  const init = workerData as IngestInit;
+  const store = RunStore.open(init.runDir);
+  const filter = buildOnlineFilter(init.config, init.lang);
+  for (const s of init.seeds) filter.seed(s.id, s.instruction, s.input);
+  const keptRows = store.keptTexts();
+  for (const k of keptRows) filter.seed(String(k.id), k.instruction, k.input);
+  let kept = keptRows.length;
+
+  const handle = (m: ToIngest): void => {
+    if (m.type === 'begin') {
+      store.beginRequest(m.provenance, 'generate', m.requestId);
+    } else if (m.type === 'fail') {
+      store.failRequest(m.requestId, m.error);
+    } else if (m.type === 'meta') {
+      store.setMeta(m.key, m.value);
+    } else if (m.type === 'flush') {
+      post({ type: 'flushed' });
+    } else {
+      const items: NewItem[] = [];
+      const keptItems: SamplePreview[] = [];
+      const rejections: Record<string, number> = {};
+      let idx = 0;
+      for (const task of m.tasks) {
+        const id = store.allocateItemId();
+        // Past the target an item is not kept even if new: the run holds exactly `target`.
+        const verdict =
+          kept >= init.target ? { status: 'rejected' as const, reason: 'over-target', duplicateOf: null, similarity: null, similar: [] } : filter.check(id, task);
+        if (verdict.status === 'kept') {
+          kept++;
+          keptItems.push({ id, ...task });
+        } else if (verdict.reason) rejections[verdict.reason] = (rejections[verdict.reason] ?? 0) + 1;
+        items.push({ id, idx: idx++, ...task, ...verdict });
+      }
+      for (const d of m.dropped) {
+        const reason = `parse:${d.reason.replace(/\s*\(.*$/, '')}`;
+        rejections[reason] = (rejections[reason] ?? 0) + 1;
+        items.push({ id: store.allocateItemId(), idx: idx++, instruction: '', input: '', output: d.raw, status: 'dropped', reason, duplicateOf: null, similarity: null, similar: [] });
+      }
+      store.completeRequest(m.requestId, m.result, items);
+      post({ type: 'completed', requestId: m.requestId, kept, keptItems, rejections });
+    }
+  };
+  port.on('message', (m: ToIngest) => {
+    try {
+      handle(m);
+    } catch (e) {
+      fail(e);
+    }
+  });
+  port.once('close', () => store.close());
+  post({ type: 'ready', kept });
+} catch (e) {
+  fail(e);
+}
