@@ -17,6 +17,8 @@ export function useTerminalSize(): TerminalSize {
   useEffect(() => {
     const onResize = () => setSize(read(stdout));
     stdout.on('resize', onResize);
+    // A resize between the first render and this subscription would otherwise be missed.
+    onResize();
     return () => {
       stdout.off('resize', onResize);
     };

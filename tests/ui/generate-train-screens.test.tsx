@@ -6,7 +6,7 @@ import type { GenerateEvent } from '../../src/events.js';
 import type { TrainEvent } from '../../src/train/events.js';
 import { GenerateScreen, type GenerationHooks } from '../../src/ui/generate/generate-screen.js';
 import { TrainScreen, type TrainingHooks } from '../../src/ui/train/train-screen.js';
-import { frame, press, resize, settle } from './ink-driver.js';
+import { frame, mount, press, resize, settle, until } from './ink-driver.js';
 
 afterEach(() => cleanup());
 
@@ -14,11 +14,15 @@ afterEach(() => cleanup());
 function scriptedEngine<H>() {
   let hooks: H | undefined;
   let finish: () => void = () => {};
+  let started: (h: H) => void = () => {};
+  const startedP = new Promise<H>((res) => (started = res));
   const start = (h: H) => {
     hooks = h;
+    started(h);
     return new Promise<void>((resolve) => (finish = resolve));
   };
-  return { start, hooks: () => hooks!, finish: () => finish() };
+  /** `started` resolves once the screen has called start (in an effect, after the first render). */
+  return { start, started: startedP, hooks: () => hooks!, finish: () => finish() };
 }
 
 const progress = (over: Partial<Extract<GenerateEvent, { type: 'progress' }>> = {}): GenerateEvent => ({
@@ -43,15 +47,14 @@ const progress = (over: Partial<Extract<GenerateEvent, { type: 'progress' }>> = 
 test('generate screen: progress, rates, cost, ETA, rejections by reason, latest samples and the transport state', async () => {
   const engine = scriptedEngine<GenerationHooks>();
   const r = render(<GenerateScreen runDir="output/demo" start={engine.start} onExit={() => {}} />);
-  await settle();
+  await mount(r);
   await resize(r, 120, 30);
-  const emit = engine.hooks().onEvent;
+  const emit = (await engine.started).onEvent;
   emit({ type: 'start', runDir: 'output/demo', model: 'gpt-4o-mini', baseUrl: 'http://127.0.0.1:9/v1', template: 'json', lang: 'en', target: 1000, kept: 200, concurrency: 8, resumed: true, abandonedRequests: 2 });
   emit(progress());
   emit({ type: 'samples', latest: [{ id: 261, instruction: 'Write a limerick about tea.', input: '', output: '…' }] });
   emit({ type: 'transport', transport: { state: 'backoff', reason: '429 rate limited', waitMs: 4000, attempt: 2 } });
-  await settle();
-  const f = frame(r);
+  const f = await until(r, /backing off.*[\s\S]*#261/);
   assert.match(f, /gpt-4o-mini @ http:\/\/127\.0\.0\.1:9\/v1 · json · en · ×8 · resumed/);
   assert.match(f, /█+.* 260 \/ 1,000 \(26\.0%\)/);
   assert.match(f, /ETA 12m34s/);
@@ -65,16 +68,15 @@ test('generate screen: progress, rates, cost, ETA, rejections by reason, latest 
   assert.match(f, /#261 Write a limerick about tea\./);
   assert.match(f, /2 requests abandoned by the last run/);
   emit({ type: 'transport', transport: { state: 'paused', reason: 'connection refused', waitMs: 30000, pause: 1 } });
-  await settle();
-  assert.match(frame(r), /endpoint down, paused 30s \(pause 1\): connection refused/);
+  assert.match(await until(r, /endpoint down/), /endpoint down, paused 30s \(pause 1\): connection refused/);
 });
 
 test('generate screen: p pauses and resumes new requests; q stops cleanly and leaves only once the engine has stopped', async () => {
   const engine = scriptedEngine<GenerationHooks>();
   let exits = 0;
   const r = render(<GenerateScreen runDir="output/demo" start={engine.start} onExit={() => exits++} />);
-  await settle();
-  const h = engine.hooks();
+  await mount(r);
+  const h = await engine.started;
   await press(r, 'p');
   assert.equal(h.pause.paused, true, 'the engine reads this before each new request');
   assert.match(frame(r), /paused: no new requests start/);
@@ -87,16 +89,15 @@ test('generate screen: p pauses and resumes new requests; q stops cleanly and le
   assert.equal(exits, 0, 'no leaving while requests are in flight');
   h.onEvent({ type: 'done', reason: 'interrupted', kept: 300, target: 1000, costUsd: 0.03, message: 'stopped at 300/1000 kept; run again to resume' });
   engine.finish();
+  assert.match(await until(r, /stopped at 300/), /stopped at 300\/1000 kept; run again to resume/);
   await settle();
-  assert.match(frame(r), /stopped at 300\/1000 kept; run again to resume/);
   await press(r, 'q');
   assert.equal(exits, 1);
 });
 
 test('generate screen: an engine error is shown, not thrown', async () => {
   const r = render(<GenerateScreen runDir="output/demo" start={() => Promise.reject(new Error('401 invalid API key'))} onExit={() => {}} />);
-  await settle();
-  assert.match(frame(r), /error: 401 invalid API key/);
+  assert.match(await until(r, /error:/), /error: 401 invalid API key/);
 });
 
 const plan = {
@@ -119,12 +120,11 @@ const plan = {
 test('train screen: plan numbers, loss and eval-loss curve, lr, tokens/s, ETA, backend and device', async () => {
   const engine = scriptedEngine<TrainingHooks>();
   const r = render(<TrainScreen title="demo → output/demo/lora" start={engine.start} onExit={() => {}} />);
-  await settle();
+  await mount(r);
   await resize(r, 100, 30);
-  const emit = engine.hooks().onEvent;
+  const emit = (await engine.started).onEvent;
   emit({ type: 'phase', phase: 'loading-model', detail: 'models/tiny' });
-  await settle();
-  assert.match(frame(r), /loading-model: models\/tiny…/);
+  assert.match(await until(r, /loading-model/), /loading-model: models\/tiny…/);
   emit({ type: 'start', backend: 'cpu', device: 'CPU, 2 workers', plan, outDir: 'output/demo/lora' });
   for (let s = 1; s <= 20; s++) {
     const e: TrainEvent = { type: 'step', step: s, total: 45, epoch: s / 15, loss: 2.5 - s * 0.05, lr: 3e-4, gradNorm: 0.8, tokensPerSec: 1234, etaSec: (45 - s) * 2 };
@@ -133,8 +133,7 @@ test('train screen: plan numbers, loss and eval-loss curve, lr, tokens/s, ETA, b
   emit({ type: 'eval', step: 10, evalLoss: 2.2, tokens: 5000 });
   emit({ type: 'eval', step: 20, evalLoss: 1.9, tokens: 5000 });
   emit({ type: 'checkpoint', step: 20, dir: 'output/demo/lora/checkpoint-20' });
-  await settle();
-  const f = frame(r);
+  const f = await until(r, /last checkpoint: step 20/);
   assert.match(f, /backend cpu · CPU, 2 workers/);
   assert.match(f, /plan: 1,800 train \/ 200 eval examples \(3 dropped\) · 3 epochs × 15 = 45 steps · 32 micro-batches\/step\n\s+1,126,400 trainable of 1,100,000,000 params \(0\.10%\) · 410,000 tokens\/epoch · 2 workers/);
   assert.match(f, /step 20\/45/);
@@ -154,14 +153,15 @@ test('train screen: q stops training (the trainer saves a checkpoint) and leaves
   const engine = scriptedEngine<TrainingHooks>();
   let exits = 0;
   const r = render(<TrainScreen title="demo" start={engine.start} onExit={() => exits++} />);
-  await settle();
+  await mount(r);
+  await engine.started;
   await press(r, 'q');
   assert.equal(engine.hooks().signal.aborted, true);
   assert.match(frame(r), /saving a checkpoint/);
   engine.hooks().onEvent({ type: 'done', step: 7, totalSteps: 45, trainLoss: 2.1, evalLoss: null, outDir: 'o', adapterDir: 'o/adapter', interrupted: true, seconds: 65 });
   engine.finish();
+  assert.match(await until(r, /stopped at step/), /stopped at step 7\/45 in 1m05s · adapter in o\/adapter/);
   await settle();
-  assert.match(frame(r), /stopped at step 7\/45 in 1m05s · adapter in o\/adapter/);
   await press(r, 'q');
   assert.equal(exits, 1);
 });

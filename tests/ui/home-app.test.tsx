@@ -11,7 +11,7 @@ import type { TrainConfigInput } from '../../src/train/config.js';
 import { App, type AppOutcome } from '../../src/ui/app.js';
 import type { GenerationHooks } from '../../src/ui/generate/generate-screen.js';
 import { listRuns } from '../../src/ui/home/run-list.js';
-import { KEY, frame, press, resize, settle, type } from './ink-driver.js';
+import { KEY, frame, mount, press, resize, settle, type, until } from './ink-driver.js';
 import { makeRun, sampleItems } from './run-fixture.js';
 
 afterEach(() => cleanup());
@@ -61,7 +61,7 @@ function renderApp(runsDir: string, over: { generator?: (runDir: string, c: Forg
 test('home: open a run for review, decide, and come back to an updated list', async () => {
   const runsDir = runsDirWithTwoRuns();
   const { r, outcomes } = renderApp(runsDir);
-  await settle();
+  await mount(r);
   await resize(r, 110, 30);
   assert.match(frame(r), /alpha\s+7 \/ 7\s+complete/);
   assert.match(frame(r), /beta\s+3 \/ 100\s+stopped/);
@@ -90,7 +90,7 @@ test('home: n opens the new-generation form with forge.yaml defaults; the genera
       return new Promise<void>((res) => (finish = res));
     },
   });
-  await settle();
+  await mount(r);
   await press(r, 'n');
   const form = frame(r);
   assert.match(form, /new generation/);
@@ -107,7 +107,7 @@ test('home: n opens the new-generation form with forge.yaml defaults; the genera
   assert.equal(started[0]!.config.generation.target, 50);
   assert.equal(started[0]!.config.generation.lang, 'zh');
   assert.equal(started[0]!.config.generation.model, 'my-model');
-  assert.match(frame(r), /generate .*run-1 · my-model @ http:\/\/x\/v1/);
+  assert.match(await until(r, /my-model @/), /generate .*run-1 · my-model @ http:\/\/x\/v1/);
   finish();
   await settle();
   await press(r, 'q');
@@ -118,7 +118,7 @@ test('home: a bad form value is named and nothing starts', async () => {
   const runsDir = runsDirWithTwoRuns();
   let calls = 0;
   const { r } = renderApp(runsDir, { generator: () => (calls++, Promise.resolve()) });
-  await settle();
+  await mount(r);
   await press(r, 'n', ...Array(5).fill(KEY.backspace));
   await type(r, 'alpha');
   await press(r, KEY.enter);
@@ -137,7 +137,7 @@ test('home: t asks for the model and output dir, then trains on the run; c hands
   const runsDir = runsDirWithTwoRuns();
   const trained: Array<{ c: TrainConfigInput; resume: boolean }> = [];
   const { r, outcomes } = renderApp(runsDir, { trainer: (c, o) => (trained.push({ c, resume: o.resume }), Promise.resolve()) });
-  await settle();
+  await mount(r);
   await press(r, 't');
   assert.match(frame(r), /train on (alpha|beta)/);
   await type(r, 'models/tiny');
@@ -157,7 +157,7 @@ test('keys that arrive in one read each see the previous one: two downs in the f
   const runsDir = runsDirWithTwoRuns();
   makeRun(sampleItems().slice(0, 1), join(runsDir, 'gamma')).store.close();
   const { r } = renderApp(runsDir);
-  await settle();
+  await mount(r);
   await press(r, 'jj');
   assert.match(frame(r), /^▸ alpha|^▸ beta|^▸ gamma/m);
   const names = [...frame(r).matchAll(/^[▸ ] (alpha|beta|gamma)\s/gm)].map((m) => m[1]);

@@ -65,3 +65,18 @@ export async function resize(r: Rendered, columns: number, rows: number): Promis
 export function frame(r: Rendered): string {
   return r.lastFrame() ?? '';
 }
+
+/**
+ * Waits until the frame matches (effects and engine events draw asynchronously; a loaded CI machine is slow),
+ * then returns it. On timeout it returns the last frame, so the caller's assertion shows what was there.
+ */
+export async function until(r: Rendered, pattern: RegExp, timeoutMs = 3000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(frame(r)) && Date.now() < deadline) await delay(5);
+  return frame(r);
+}
+
+/** Waits until the screen has drawn its first frame and its effects have settled. */
+export async function mount(r: Rendered, timeoutMs = 3000): Promise<void> {
+  await nextFrame(r, 0, timeoutMs);
+}

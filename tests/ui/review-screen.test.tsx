@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { render, cleanup } from 'ink-testing-library';
 import { ReviewScreen } from '../../src/ui/review/review-screen.js';
 import type { RunStore } from '../../src/store/run-store.js';
-import { KEY, frame, press, resize, settle, type } from './ink-driver.js';
+import { KEY, frame, mount, press, resize, type, until } from './ink-driver.js';
 import { makeRun, sampleItems } from './run-fixture.js';
 
 const open: RunStore[] = [];
@@ -20,7 +20,7 @@ async function renderReview(opts: { columns?: number; rows?: number } = {}) {
   open.push(run.store);
   let quit = 0;
   const r = render(<ReviewScreen store={run.store} runName="fixture" seedInstruction={(id) => (id === 'seed_task_1' ? 'List the primary colours.' : undefined)} onQuit={() => quit++} />);
-  await settle();
+  await mount(r);
   await resize(r, opts.columns ?? 100, opts.rows ?? 30);
   return { r, ...run, quits: () => quit };
 }
@@ -53,7 +53,7 @@ test('a, x and s write accept, reject and skip to the run store at once and move
 test('keys that arrive in one read are applied one after another', async () => {
   const { r, store, ids } = await renderReview();
   r.stdin.write('ax');
-  await settle();
+  await until(r, /✓ 1 ✗ 1/);
   assert.equal(store.getItem(ids[0]!)?.review, 'accepted');
   assert.equal(store.getItem(ids[1]!)?.review, 'rejected');
 });
