@@ -21,6 +21,15 @@ export interface AttentionDims {
   headDim: number;
 }
 
+/**
+ * Additive mask values (0 or −1e9) broadcastable to [B, nh, T, S], kept as plain data so the backward pass can
+ * rebuild the tensor after the forward pass's tidy freed it.
+ */
+export interface AttentionMask {
+  data: Float32Array;
+  shape: [number, number, number, number];
+}
+
 /** Per-group 2-D matMuls: a [G, m, k] × b [G, k, n] → [G, m, n]. */
 function groupMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   if (!perGroup()) return tf.matMul(a, b);
@@ -38,10 +47,11 @@ const perGroup = (): boolean => {
 const swapLast = (x: tf.Tensor3D): tf.Tensor3D => tf.transpose(x, [0, 2, 1]);
 
 /**
- * q [B, T, nh, hd] (RoPE applied), kT [B, KV, hd, S], v [B, KV, S, hd], additive mask broadcastable to
- * [B, nh, T, S] (or null) → context [B·T, nh·hd]. Differentiable w.r.t. q, kT and v.
+ * q [B, T, nh, hd] (RoPE applied), kT [B, KV, hd, S], v [B, KV, S, hd], additive mask (or null) → context
+ * [B·T, nh·hd]. Differentiable w.r.t. q, kT and v. The backward pass keeps only q, k and v and recomputes the
+ * attention probabilities ([B, nh, T, S]: 9 MB per layer at 4 × 256 tokens, 4x that at 512) from them.
  */
-export function attention(q: tf.Tensor4D, kT: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor4D | null, d: AttentionDims): tf.Tensor2D {
+export function attention(q: tf.Tensor4D, kT: tf.Tensor4D, v: tf.Tensor4D, mask: AttentionMask | null, d: AttentionDims): tf.Tensor2D {
   const { batch: B, queryLen: T, keyLen: S, numHeads: nh, numKvHeads: kv, headDim: hd } = d;
   const rep = nh / kv;
   const G = B * kv;
@@ -51,7 +61,7 @@ export function attention(q: tf.Tensor4D, kT: tf.Tensor4D, v: tf.Tensor4D, mask:
 
   const probsOf = (qg: tf.Tensor3D, kg: tf.Tensor3D): tf.Tensor3D => {
     let scores = tf.reshape(tf.mul(groupMatMul(qg, kg), scale), [B, nh, T, S]);
-    if (mask) scores = tf.add(scores, mask);
+    if (mask) scores = tf.add(scores, tf.tensor4d(mask.data, mask.shape));
     return tf.reshape(tf.softmax(scores), [G, rep * T, S]) as tf.Tensor3D;
   };
 
@@ -61,13 +71,13 @@ export function attention(q: tf.Tensor4D, kT: tf.Tensor4D, v: tf.Tensor4D, mask:
     const qg = groupsOfQ(qIn);
     const kg = tf.reshape(kIn, [G, hd, S]) as tf.Tensor3D;
     const vg = tf.reshape(vIn, [G, S, hd]) as tf.Tensor3D;
-    const probs = probsOf(qg, kg);
-    save([qg, kg, vg, probs]);
-    const ctx = fromGroups(groupMatMul(probs, vg));
+    save([qg, kg, vg]);
+    const ctx = fromGroups(groupMatMul(probsOf(qg, kg), vg));
     return {
       value: tf.reshape(ctx, [B * T, nh * hd]),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sq, sk, sv, sp] = saved as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+        const [sq, sk, sv] = saved as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+        const sp = probsOf(sq, sk);
         const dOut = groupsOfQ(tf.reshape(dy, [B, T, nh, hd]) as tf.Tensor4D);
         const dProbs = groupMatMul(dOut, swapLast(sv));
         // Softmax backward: dS = P ⊙ (dP − Σ_j dP·P), then the 1/√hd of the scores.

@@ -2,7 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import type { FrozenLinear, LlamaModel, TargetModule } from './load.js';
 import { ropeTables } from './rope.js';
 import type { KVCache } from './kv-cache.js';
-import { attention } from './attention.js';
+import { attention, type AttentionMask } from './attention.js';
+import { addSameShape, applyRope, rmsNorm, swiglu } from './lean-ops.js';
+
+export { rmsNorm };
 
 /**
  * LoRA (or any adapter) hook: given a projection's input x [N, in], returns a delta [N, out] added to the frozen
@@ -21,40 +24,40 @@ export interface ForwardOptions {
 // Additive mask value: exp() of it underflows to exactly 0 in float32, as transformers' finfo.min does.
 const MASKED = -1e9;
 
-/** y = x·Wᵀ + b with the backward pass also on the fast plain-matMul layout when `w` is kept (training). */
+/**
+ * y = x·Wᵀ + b as a custom-gradient op: the backward pass runs on the fast plain-matMul layout when `w` is kept
+ * (training), and nothing is saved for it. (tfjs's own MatMul gradient would save its inputs, and on wasm saving
+ * means copying: a copy of the whole weight matrix per call.)
+ */
 export function frozenMatMul(x: tf.Tensor2D, lin: FrozenLinear): tf.Tensor2D {
   const { wT, w, bias } = lin;
-  const forward = (a: tf.Tensor2D): tf.Tensor2D => (bias ? (tf.fused.matMul({ a, b: wT, bias }) as tf.Tensor2D) : tf.matMul(a, wT));
-  if (!w) return forward(x);
-  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
-    value: forward(args[0] as tf.Tensor2D),
-    gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, w),
-  }));
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const a = args[0] as tf.Tensor2D;
+    return {
+      value: bias ? (tf.fused.matMul({ a, b: wT, bias }) as tf.Tensor2D) : tf.matMul(a, wT),
+      gradFunc: (dy: tf.Tensor) => (w ? tf.matMul(dy as tf.Tensor2D, w) : tf.matMul(dy as tf.Tensor2D, wT, false, true)),
+    };
+  });
   return op(x) as tf.Tensor2D;
 }
 
-/** transformers' LlamaRMSNorm: x · rsqrt(mean(x²) + eps) · weight, over the last axis. */
-export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: number): T {
-  const variance = tf.mean(tf.square(x), -1, true);
-  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight) as T;
-}
-
-/** Token embeddings [N, H] of flat ids. */
+/**
+ * Token embeddings [N, H] of flat ids. Frozen, and off the tape: tfjs's gather would save a copy of the whole
+ * embedding matrix for a gradient nobody asks for (and wasm cannot compute it anyway: no UnsortedSegmentSum).
+ */
 function embed(model: LlamaModel, ids: tf.Tensor1D): tf.Tensor2D {
-  if (model.embedTable) return tf.gather(model.embedTable, ids, 0);
-  return tf.transpose(tf.gather(model.head.wT, ids, 1));
-}
-
-/** Adds RoPE to x [B, T, heads, hd] with tables cos/sinSigned [1, T, 1, hd]. */
-function applyRope(x: tf.Tensor4D, cos: tf.Tensor4D, sinSigned: tf.Tensor4D): tf.Tensor4D {
-  const hd = x.shape[3];
-  const [x1, x2] = tf.split(x, [hd / 2, hd / 2], 3);
-  const swapped = tf.concat([x2!, x1!], 3);
-  return tf.add(tf.mul(x, cos), tf.mul(swapped, sinSigned));
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const i = args[0] as tf.Tensor1D;
+    return {
+      value: model.embedTable ? tf.gather(model.embedTable, i, 0) : tf.transpose(tf.gather(model.head.wT, i, 1)),
+      gradFunc: () => tf.zerosLike(i),
+    };
+  });
+  return op(ids) as tf.Tensor2D;
 }
 
 /** Additive attention mask [Bm, 1, T, S] (Bm = 1 when no row has padding), or null when nothing is masked. */
-function buildMask(keyMask: number[][] | null, B: number, T: number, past: number, window: number | null): tf.Tensor4D | null {
+function buildMask(keyMask: number[][] | null, B: number, T: number, past: number, window: number | null): AttentionMask | null {
   const S = past + T;
   const padded = keyMask !== null && keyMask.some((row) => row.some((v) => v === 0));
   const windowed = window !== null && S > window;
@@ -72,7 +75,7 @@ function buildMask(keyMask: number[][] | null, B: number, T: number, past: numbe
       }
     }
   }
-  return tf.tensor4d(data, [Bm, 1, T, S]);
+  return { data, shape: [Bm, 1, T, S] };
 }
 
 /**
@@ -95,8 +98,6 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
   return tf.tidy(() => {
     const mask = buildMask(keyMask, B, T, past, c.slidingWindow);
     const { cos: cosData, sinSigned: sinData } = ropeTables(model.rope, past, T);
-    const cos = tf.tensor4d(cosData, [1, T, 1, c.headDim]);
-    const sin = tf.tensor4d(sinData, [1, T, 1, c.headDim]);
     const N = B * T;
     let x = embed(model, tf.reshape(inputIds, [N]) as tf.Tensor1D);
     for (let i = 0; i < c.numLayers; i++) {
@@ -109,7 +110,7 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
       const proj = (m: TargetModule, input: tf.Tensor2D): tf.Tensor2D => {
         const y = frozenMatMul(input, layer.proj[m]);
         const delta = opts.lora?.(i, m, input);
-        return delta ? tf.add(y, delta) : y;
+        return delta ? addSameShape(y, delta) : y;
       };
       const h = rmsNorm(x, layer.inputNorm, c.rmsNormEps);
       let q = tf.reshape(proj('q_proj', h), [B, T, c.numHeads, c.headDim]) as tf.Tensor4D;
@@ -119,8 +120,8 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
         q = rmsNorm(q, layer.qNorm, c.rmsNormEps);
         k = rmsNorm(k, layer.kNorm, c.rmsNormEps);
       }
-      q = applyRope(q, cos, sin);
-      k = applyRope(k, cos, sin);
+      q = applyRope(q, cosData, sinData);
+      k = applyRope(k, cosData, sinData);
       // Keys as [B, KV, hd, S] so q·kᵀ is a plain matMul; values as [B, KV, S, hd].
       let kT = tf.transpose(k, [0, 2, 3, 1]) as tf.Tensor4D;
       let vh = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D;
@@ -133,11 +134,11 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
         cache.setLayer(i, tf.keep(kT), tf.keep(vh));
       }
       const ctx = attention(q, kT, vh, mask, { batch: B, queryLen: T, keyLen: past + T, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim });
-      x = tf.add(x, proj('o_proj', ctx));
+      x = addSameShape(x, proj('o_proj', ctx));
       const h2 = rmsNorm(x, layer.postAttentionNorm, c.rmsNormEps);
       const gate = proj('gate_proj', h2);
       const up = proj('up_proj', h2);
-      return tf.add(x, proj('down_proj', tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D));
+      return addSameShape(x, proj('down_proj', swiglu(gate, up)));
     }
     if (cache) cache.length = past + T;
     return tf.reshape(rmsNorm(x, model.finalNorm, c.rmsNormEps), [B, T, c.hiddenSize]) as tf.Tensor3D;

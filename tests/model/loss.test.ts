@@ -151,6 +151,7 @@ test('attention gradients (plain-matMul backward) equal autodiff of the batched 
   const maskData = new Float32Array(B * T * T);
   for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let s = 0; s < T; s++) if (s > t || (b === 1 && s >= 3)) maskData[(b * T + t) * T + s] = -1e9;
   const mask = tf.tensor4d(maskData, [B, 1, T, T]);
+  const maskSpec = { data: maskData, shape: [B, 1, T, T] as [number, number, number, number] };
   const weights = tf.randomNormal([B * T, nh * hd], 0, 1, 'float32', 4);
   const naive = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) => {
     // repeat_kv the plain way: KV head of query head h is h // (nh / kv).
@@ -162,7 +163,7 @@ test('attention gradients (plain-matMul backward) equal autodiff of the batched 
     return tf.reshape(tf.transpose(tf.matMul(p, vFull), [0, 2, 1, 3]), [B * T, nh * hd]);
   };
   const ours = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) =>
-    attention(qq as tf.Tensor4D, kk as tf.Tensor4D, vv as tf.Tensor4D, mask, { batch: B, queryLen: T, keyLen: T, numHeads: nh, numKvHeads: kv, headDim: hd });
+    attention(qq as tf.Tensor4D, kk as tf.Tensor4D, vv as tf.Tensor4D, maskSpec, { batch: B, queryLen: T, keyLen: T, numHeads: nh, numKvHeads: kv, headDim: hd });
   const loss = (f: typeof naive) => (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) => tf.sum(tf.mul(f(qq, kk, vv), weights));
   const a = tf.grads(loss(ours))([q, kT, v]);
   const b = tf.grads(loss(naive))([q, kT, v]);
@@ -173,4 +174,25 @@ test('attention gradients (plain-matMul backward) equal autodiff of the batched 
     const mag = tf.max(tf.abs(b[i]!)).dataSync()[0]!;
     assert.ok(diff < 1e-4 * mag, `gradient ${['q', 'kT', 'v'][i]} differs by ${diff} (max ${mag})`);
   });
+});
+
+test('the backward pass keeps activations only: no copy of the embedding or weight matrices is saved', async () => {
+  // Embedding 20,000 × 32 floats (2.5 MB) dwarfs the activations of a 3 × 40-token batch.
+  const big = await writeTinyModel(join(mkdtempSync(join(tmpdir(), 'forge-loss-')), 'big'), { arch: 'llama', vocabSize: 20000, tied: true, seed: 2 });
+  const m = await loadModel(big.dir, { training: true });
+  const enc = samples.map((s) => encodeExample(m.tokenizer, s, { cutoffLen: 40, trainOnInputs: true }));
+  const { vars, hook } = makeLora(m, 5);
+  const before = tf.memory().numBytes;
+  let kept = 0;
+  const { value, grads } = tf.variableGrads(() => {
+    const l = responseNllSum(m, { inputIds: enc.map((e) => e.inputIds), labels: enc.map((e) => e.labels) }, hook);
+    kept = tf.memory().numBytes - before;
+    return l;
+  }, Object.values(vars));
+  tf.dispose([value, ...Object.values(grads), ...Object.values(vars)]);
+  m.dispose();
+  // What remains: dNLL/dlogits (≈ 120 × 20,000 floats = 9.6 MB) plus small activations; a saved embedding copy
+  // would add 2.5 MB per copy, a weight copy 4–8 KB per projection.
+  const dLogits = enc.reduce((a, e) => a + e.inputIds.length - 1, 0) * 20000 * 4;
+  assert.ok(kept < dLogits + 1_500_000, `kept ${kept} bytes after the forward pass (dlogits ${dLogits})`);
 });
