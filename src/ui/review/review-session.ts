@@ -218,7 +218,8 @@ export class ReviewSession {
   undo(): void {
     const item = this.store.undo();
     if (!item) return this.note('nothing left to undo', 'warn');
-    const wasEdit = this.byId.get(item.id)?.instruction !== item.instruction || this.byId.get(item.id)?.output !== item.output || this.byId.get(item.id)?.input !== item.input;
+    const before = this.byId.get(item.id);
+    const wasEdit = before !== undefined && (before.instruction !== item.instruction || before.input !== item.input || before.output !== item.output);
     this.replace(item);
     const at = this.view.findIndex((i) => i.id === item.id);
     if (at !== -1) this.cursor = at;
