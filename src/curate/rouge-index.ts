@@ -88,6 +88,8 @@ export class RougeIndex implements DuplicateIndex {
   private stamp = new Int32Array(1024);
   private overlap = new Int32Array(1024);
   private lastPosition = new Int32Array(1024);
+  /** Scratch: the current query's candidates, in the order found. */
+  private cands = new Int32Array(1024);
   /** mark[element] === query number when the current query holds it. */
   private mark = new Int32Array(1024);
   private query = 0;
@@ -159,9 +161,9 @@ export class RougeIndex implements DuplicateIndex {
     if (m === 0 || this.ids.length === 0) return { duplicateOf: null, kind: null, similar: [] };
     const all = this.queryElements(toks);
     const q = ++this.query;
-    const cands = this.scanPrefix(all, m - this.minOverlap(m) + 1, m, q);
-    if (cands.length === 0) return { duplicateOf: null, kind: null, similar: [] };
-    return this.verify(toks, all, cands, q);
+    const count = this.scanPrefix(all, m - this.minOverlap(m) + 1, m, q);
+    if (count === 0) return { duplicateOf: null, kind: null, similar: [] };
+    return this.verify(toks, all, count, q);
   }
 
   /**
@@ -198,14 +200,16 @@ export class RougeIndex implements DuplicateIndex {
    * bound. Leaves each one's count of shared prefix elements in `overlap` (DEAD once ruled out) and the position of
    * the last one in `lastPosition`.
    */
-  private scanPrefix(all: Int32Array, prefix: number, m: number, q: number): number[] {
+  private scanPrefix(all: Int32Array, prefix: number, m: number, q: number): number {
     const stamp = this.stamp;
+    if (this.cands.length < this.ids.length) this.cands = grow(this.cands, this.ids.length);
+    const cands = this.cands;
+    let count = 0;
     const overlap = this.overlap;
     const lastPosition = this.lastPosition;
     const tau = this.tau;
     const nLo = Math.max(1, Math.ceil((tau * m) / (2 - tau) - EPS));
     const nHi = tau > 0 ? Math.floor((m * (2 - tau)) / tau + EPS) : Infinity;
-    const cands: number[] = [];
     let candidates = 0;
     let positionPruned = 0;
     for (let i = 0; i < prefix; i++) {
@@ -240,7 +244,7 @@ export class RougeIndex implements DuplicateIndex {
             overlap[r] = DEAD;
             positionPruned++;
           } else {
-            if (acc === 1) cands.push(r);
+            if (acc === 1) cands[count++] = r;
             overlap[r] = acc;
             lastPosition[r] = j;
           }
@@ -249,14 +253,14 @@ export class RougeIndex implements DuplicateIndex {
     }
     this.stats.candidates += candidates;
     this.stats.positionPruned += positionPruned;
-    return cands;
+    return count;
   }
 
   /**
    * Multiset overlap, then exact ROUGE-L, for the candidates. duplicateOf is the most similar earlier item above the
    * threshold (the earliest among equal scores); `similar` the top ones scoring >= similarMin.
    */
-  private verify(toks: Int32Array, all: Int32Array, cands: number[], q: number): DuplicateCheck {
+  private verify(toks: Int32Array, all: Int32Array, count: number, q: number): DuplicateCheck {
     const m = toks.length;
     const tau = this.tau;
     const overlap = this.overlap;
@@ -267,11 +271,15 @@ export class RougeIndex implements DuplicateIndex {
     const elements = this.elements;
     const top: Array<SimilarItem & { order: number }> = [];
     let best: { r: number; score: number } | null = null;
-    for (const r of cands) {
+    const cands = this.cands;
+    const start = this.start;
+    const length = this.length;
+    for (let c = 0; c < count; c++) {
+      const r = cands[c]!;
       const acc = overlap[r]!;
       if (acc === DEAD) continue;
-      const s = this.start[r]!;
-      const n = this.length[r]!;
+      const s = start[r]!;
+      const n = length[r]!;
       const need = Math.max(1, Math.ceil((tau * (m + n)) / 2 - EPS));
       // Every shared element at or before the last shared prefix position was counted in the scan, so only the
       // elements after it remain; stop as soon as too few are left.
