@@ -2,21 +2,9 @@ import { ConfigError } from '../errors.js';
 import type { ForgeConfig } from '../config/schema.js';
 import { curationConfigSchema, judgeConfigSchema, type CurationConfig, type JudgeConfig } from './config.js';
 
-/**
- * The `curation:` and `judge:` sections of a loaded forge.yaml. They are parsed here again so this works whether or
- * not the top-level schema composes them yet (parsing parsed output is a no-op); a section the top-level schema
- * does not know would already have been rejected there as an unknown key.
- */
+/** The `curation:` and `judge:` sections of a loaded forge.yaml (validated with the rest of the file). */
 export function curationSettings(config: ForgeConfig): { curation: CurationConfig; judge: JudgeConfig } {
-  const raw = config as unknown as { curation?: unknown; judge?: unknown };
-  const curation = curationConfigSchema.safeParse(raw.curation ?? {});
-  const judge = judgeConfigSchema.safeParse(raw.judge ?? {});
-  const problems = [
-    ...(curation.success ? [] : curation.error.issues.map((i) => `curation.${i.path.join('.')}: ${i.message}`)),
-    ...(judge.success ? [] : judge.error.issues.map((i) => `judge.${i.path.join('.')}: ${i.message}`)),
-  ];
-  if (problems.length || !curation.success || !judge.success) throw new ConfigError(problems);
-  return { curation: curation.data, judge: judge.data };
+  return { curation: config.curation, judge: config.judge };
 }
 
 /** Applies a partial override (from command-line flags) and validates the result like a config file. */

@@ -130,3 +130,20 @@ test('curate and stats say what is missing when neither --run nor --in is given'
   await assert.rejects(run(stats, { run: 'a', in: 'b' }), UsageError);
   await assert.rejects(run(curate, { in: 'x.json', out: 'y.json', rules: 'nope' }), /unknown rule "nope"/);
 });
+
+test('forge.yaml curation settings apply to curate, and a flag overrides the file', async () => {
+  const d = tempDir();
+  const { runDir, ids } = makeRun(d);
+  const cfg = join(d, 'strict.yaml');
+  writeFileSync(cfg, 'curation:\n  dedup:\n    rougeThreshold: 0.95\n  rules:\n    blacklist:\n      words: [bicycle]\n');
+  await run(curate, { run: runDir, config: cfg });
+  let store = RunStore.open(runDir);
+  assert.equal(store.getItem(ids[1]!)!.status, 'kept');
+  assert.deepEqual([store.getItem(ids[2]!)!.status, store.getItem(ids[2]!)!.reason], ['rejected', 'rule:blacklist']);
+  store.close();
+  await run(curate, { run: runDir, config: cfg, 'rouge-threshold': '0.7', rules: 'none' });
+  store = RunStore.open(runDir);
+  assert.equal(store.getItem(ids[1]!)!.status, 'duplicate');
+  assert.equal(store.getItem(ids[2]!)!.status, 'kept');
+  store.close();
+});
