@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import type { Command } from '../command.js';
 import { configOption, readConfig } from '../config-flags.js';
 import { flagBool, flagNumber, flagString, requireFlag } from '../flags.js';
@@ -51,7 +52,26 @@ export const command: Command = {
     const { config: fileConfig } = readConfig(ctx);
     const config = withGenerationFlags(fileConfig, ctx.values, ctx.env);
     const apiKey = ctx.env[config.generation.apiKeyEnv] || undefined;
-    const mode = flagBool(ctx.values, 'json') ? 'json' : ctx.interactive ? 'tty' : 'plain';
+    const json = flagBool(ctx.values, 'json');
+    if (!json && ctx.interactive && process.stdin.isTTY) {
+      // On a terminal the generate screen shows progress, rejections, latest samples and the endpoint's state.
+      const { launchApp } = await import('../../ui/launch.js');
+      await launchApp({
+        start: { kind: 'generate', runDir, config },
+        runsDir: dirname(runDir),
+        config,
+        apiKeyFor: (name) => ctx.env[name] || undefined,
+        color: !ctx.env['NO_COLOR'],
+        signal: ctx.signal,
+      });
+      const { RunStore } = await import('../../store/run-store.js');
+      const store = RunStore.open(runDir);
+      const kept = store.countItems('kept');
+      store.close();
+      ctx.err(`${runDir}: ${kept}/${config.generation.target} kept${kept < config.generation.target ? `; resume with: alpaca-forge ${process.argv.slice(2).join(' ')}` : ''}`);
+      return 0;
+    }
+    const mode = json ? 'json' : ctx.interactive ? 'tty' : 'plain';
     const print = generationPrinter(mode, mode === 'json' ? (s) => process.stdout.write(s) : (s) => process.stderr.write(s));
     const { runGeneration } = await import('../../generate/run-generation.js');
     const outcome = await runGeneration({ runDir, config, apiKey, signal: ctx.signal, onEvent: print });
