@@ -30,19 +30,25 @@ const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uFFFD]/u;
 
 /** Unicode-compatible, lowercase, straight apostrophes, one space: the form phrases and placeholders compare in. */
 function normalise(s: string): string {
-  return s.normalize('NFKC').toLowerCase().replace(/[\u2018\u2019\u02BC]/g, "'").replace(/\s+/g, ' ').trim();
+  // NFKC is the costly step and the identity on ASCII, which most text is.
+  const n = NON_ASCII.test(s) ? s.normalize('NFKC').replace(/[\u2018\u2019\u02BC]/g, "'") : s;
+  return n.toLowerCase().replace(/\s+/g, ' ').trim();
 }
+const NON_ASCII = /[^\x00-\x7f]/;
 
-/** Units of text by script: each Han character, each run of Latin letters/digits, each run of other letters. */
+/**
+ * Units of text by script: each Han character, each run of Latin letters (with digits), each run of other
+ * letters. The first 600 characters tell the language as well as the whole of a long output would.
+ */
 function scriptUnits(text: string): { han: number; latin: number; other: number } {
   let han = 0;
   let latin = 0;
   let other = 0;
-  for (const m of text.matchAll(/\p{Script=Han}|[\p{Script=Latin}\p{N}]+|[\p{L}\p{M}]+/gu)) {
-    const w = m[0];
-    if (HAN.test(w)) han++;
-    else if (/\p{Script=Latin}/u.test(w)) latin++;
-    else if (/\p{L}/u.test(w)) other++;
+  const head = text.length > 600 ? text.slice(0, 600) : text;
+  for (const m of head.matchAll(/(\p{Script=Han})|([\p{Script=Latin}\p{N}]*\p{Script=Latin}[\p{Script=Latin}\p{N}]*)|(\p{L}[\p{L}\p{M}]*)/gu)) {
+    if (m[1] !== undefined) han++;
+    else if (m[2] !== undefined) latin++;
+    else other++;
   }
   return { han, latin, other };
 }
@@ -56,13 +62,28 @@ function wrongScript(text: string, lang: Lang, minShare: number): string | null 
   return `${Math.round(share * 100)}% ${lang === 'zh' ? 'Chinese' : 'Latin-script'} (needs ${Math.round(minShare * 100)}%)`;
 }
 
+// Normalised forms of configured word lists, computed once per list: applyRules runs once per item, 52K times a run.
+const normalisedCache = new WeakMap<string[], string[]>();
+function normalisedList(words: string[]): string[] {
+  let n = normalisedCache.get(words);
+  if (!n) normalisedCache.set(words, (n = words.map(normalise)));
+  return n;
+}
+
+const maxLengthCache = new WeakMap<string[], number>();
+function maxLength(words: string[]): number {
+  let n = maxLengthCache.get(words);
+  if (n === undefined) maxLengthCache.set(words, (n = Math.max(0, ...words.map((w) => w.length))));
+  return n;
+}
+
 function containsAny(text: string, words: string[]): string | null {
   const t = normalise(text);
-  for (const w of words) if (t.includes(normalise(w))) return w;
+  const n = normalisedList(words);
+  for (let i = 0; i < n.length; i++) if (t.includes(n[i]!)) return words[i]!;
   return null;
 }
 
-// Compiled matchers are cached per settings object: applyRules runs once per item, 52K times a run.
 const blacklistCache = new WeakMap<object, Array<{ word: string; test: (s: string) => boolean }>>();
 function blacklistMatchers(words: string[]): Array<{ word: string; test: (s: string) => boolean }> {
   let m = blacklistCache.get(words);
@@ -89,12 +110,21 @@ function bare(s: string): string {
 }
 
 function isPlaceholder(text: string, placeholders: string[]): string | null {
+  // A text much longer than every placeholder is none of them; skipping it avoids normalising whole outputs.
+  if (text.length > 2 * maxLength(placeholders) + 16) return null;
   const t = normalise(text);
-  for (const p of placeholders) {
-    const n = normalise(p);
-    if (t === n || (bare(t) !== '' && bare(t) === bare(n))) return p;
-  }
+  const b = bare(t);
+  const n = normalisedList(placeholders);
+  for (let i = 0; i < n.length; i++) if (t === n[i] || (b !== '' && b === bare(n[i]!))) return placeholders[i]!;
   return null;
+}
+
+// "At least k letters or digits", stopping at the k-th: outputs are long and most pass at once.
+const enoughCache = new Map<number, RegExp>();
+function enoughLetters(text: string, k: number): boolean {
+  let re = enoughCache.get(k);
+  if (!re) enoughCache.set(k, (re = new RegExp(`^(?:[^\\p{L}\\p{N}]*[\\p{L}\\p{N}]){${k}}`, 'u')));
+  return re.test(text);
 }
 
 const LIST_NUMBER = String.raw`(?:\d+\s*[.)、]\s*)`;
@@ -103,21 +133,13 @@ function markerRegex(s: RuleSettings['mergedTasks']): RegExp | null {
   let re = markerCache.get(s);
   if (re === undefined) {
     const alts: string[] = [];
-    if (s.markers.length) alts.push(`${LIST_NUMBER}?(?:${s.markers.map((m) => escapeRegExp(normalise(m))).join('|')})`);
-    if (s.numberedMarkers.length) alts.push(`${LIST_NUMBER}(?:${s.numberedMarkers.map((m) => escapeRegExp(normalise(m))).join('|')})`);
-    if (s.separatorLines.length) alts.push(`(?:${s.separatorLines.map((m) => escapeRegExp(normalise(m))).join('|')})\\s*$`);
-    re = alts.length ? new RegExp(`^\\s*(?:${alts.join('|')})`, 'mu') : null;
+    if (s.markers.length) alts.push(`${LIST_NUMBER}?(?:${s.markers.map((m) => escapeRegExp(m.trim())).join('|')})`);
+    if (s.numberedMarkers.length) alts.push(`${LIST_NUMBER}(?:${s.numberedMarkers.map((m) => escapeRegExp(m.trim())).join('|')})`);
+    if (s.separatorLines.length) alts.push(`(?:${s.separatorLines.map((m) => escapeRegExp(m.trim())).join('|')})[ \\t]*$`);
+    re = alts.length ? new RegExp(`^[ \\t]*(?:${alts.join('|')})`, 'imu') : null;
     markerCache.set(s, re);
   }
   return re;
-}
-
-/** Line-wise normalisation that keeps the newlines (markers are recognised at line starts). */
-function normaliseLines(s: string): string {
-  return s
-    .split('\n')
-    .map((l) => normalise(l))
-    .join('\n');
 }
 
 const rules = [
@@ -188,7 +210,7 @@ const rules = [
       const re = markerRegex(s);
       if (!re) return null;
       for (const field of ['instruction', 'input', 'output'] as const) {
-        const m = re.exec(normaliseLines(item[field]));
+        const m = re.exec(item[field]);
         if (m) return `${field} holds a task marker "${m[0].trim()}"`;
       }
       return null;
@@ -208,7 +230,8 @@ const rules = [
     key: 'programTask',
     check: (item, s) => {
       const t = normalise(item.instruction);
-      for (const p of s.prefixes) if (t.startsWith(normalise(p))) return `instruction starts with "${p}"`;
+      const n = normalisedList(s.prefixes);
+      for (let i = 0; i < n.length; i++) if (t.startsWith(n[i]!)) return `instruction starts with "${s.prefixes[i]}"`;
       return null;
     },
   } satisfies Rule<'programTask'>,
@@ -226,8 +249,10 @@ const rules = [
     name: 'empty-output',
     key: 'emptyOutput',
     check: (item, s) => {
-      const chars = item.output.match(/[\p{L}\p{N}]/gu)?.length ?? 0;
-      if (chars < s.minChars) return chars === 0 ? 'output has no letters or digits' : `output has ${chars} letters/digits, fewer than ${s.minChars}`;
+      if (!enoughLetters(item.output, s.minChars)) {
+        const chars = item.output.match(/[\p{L}\p{N}]/gu)?.length ?? 0;
+        return chars === 0 ? 'output has no letters or digits' : `output has ${chars} letters/digits, fewer than ${s.minChars}`;
+      }
       const p = isPlaceholder(item.output, s.placeholders);
       return p ? `output is the placeholder "${p}"` : null;
     },

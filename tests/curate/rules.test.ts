@@ -51,7 +51,7 @@ const cases: Case[] = [
       bad: item('Give two synonyms for "happy".', 'Joyful, cheerful.\n2. Instruction: Give two antonyms for "happy".'),
       // Worked examples with unnumbered Input:/Output: lines and Markdown headings are legitimate.
       good: item('Write a function that adds two numbers.', '### Solution\nInput: 2, 3\nOutput: 5'),
-      reason: /output holds a task marker "2\. instruction:"/,
+      reason: /output holds a task marker "2\. Instruction:"/,
     },
     zh: { bad: zh('列出两个表示快乐的词。', '高兴、愉快\n###\n指令：列出两个反义词'), good: zh('列出两个表示快乐的词。', '高兴、愉快'), reason: /task marker/ },
   },
@@ -143,4 +143,11 @@ test('--rules names are checked, with the list of valid ones in the hint', () =>
   assert.throws(() => selectRules(defaults, ['blacklst']), (e: Error & { hint?: string }) => /unknown rule "blacklst"/.test(e.message) && /blacklist/.test(e.hint ?? ''));
   const cfg = selectRules(defaults, ['all']);
   assert.ok(Object.values(cfg.rules).every((r) => r.enabled));
+});
+
+test('empty-output counts letters and digits up to the configured minimum, in any script', () => {
+  const cfg = selectRules(curationConfigSchema.parse({ rules: { emptyOutput: { minChars: 3 } } }), ['empty-output']);
+  assert.equal(applyRules(item('Give a two-letter word.', 'o.k.'), cfg, 'en')?.reason, 'output has 2 letters/digits, fewer than 3');
+  assert.equal(applyRules(item('Give a short word.', 'yes'), cfg, 'en'), null);
+  assert.equal(applyRules(zh('说一个三个字的词。', '三个字'), cfg, 'zh'), null);
 });
