@@ -29,6 +29,9 @@ test('English root verbs and direct objects, as in the Self-Instruct analysis', 
   assert.deepEqual(englishVerbObject('Brainstorm possible solutions to reduce water waste.'), { verb: 'brainstorm', object: 'solution' });
   assert.deepEqual(englishVerbObject('Please explain how photosynthesis works.'), { verb: 'explain', object: null });
   assert.equal(englishVerbObject('What are the three primary colors?'), null);
+  // Quantifiers compromise tags as nouns are looked past, or leave no object.
+  assert.deepEqual(englishVerbObject('Find all the words that rhyme with cat.'), { verb: 'find', object: 'word' });
+  assert.deepEqual(englishVerbObject('Translate the following into French.'), { verb: 'translate', object: null });
 });
 
 test('Chinese leading verbs and objects by the documented heuristic', () => {
@@ -37,6 +40,12 @@ test('Chinese leading verbs and objects by the documented heuristic', () => {
   assert.deepEqual(chineseVerbObject('总结下面的文章。'), { verb: '总结', object: '文章' });
   assert.deepEqual(chineseVerbObject('解释什么是机器学习。'), { verb: '解释', object: null });
   assert.equal(chineseVerbObject('为什么天空是蓝色的？'), null);
+  // 把 sentences: the verb with a result complement, the object before it.
+  assert.deepEqual(chineseVerbObject('把下面这段专业解释改写成孩子能听懂的话。'), { verb: '改写', object: '专业解释' });
+  // A leading prepositional phrase: after its comma, or within a short one.
+  assert.deepEqual(chineseVerbObject('根据下面的描述，为这家咖啡馆取5个名字。'), { verb: '取', object: '名字' });
+  assert.deepEqual(chineseVerbObject('用一句话概括下面这段新闻的主要内容。'), { verb: '概括', object: '主要内容' });
+  assert.deepEqual(chineseVerbObject('解下面的二元一次方程组。'), { verb: '解', object: '二元一次方程' });
 });
 
 test('a dataset report counts verbs with their objects, the share with input, and names its method', () => {
