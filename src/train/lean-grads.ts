@@ -45,7 +45,22 @@ export function leanVariableGrads(f: () => tf.Scalar, vars: tf.Variable[]): { va
     for (const node of tape) if (!kept.has(node.id)) disposeSaved(node);
     const wanted = new Set(vars.map((v) => v.id));
     const grads = tf.tidy(() => {
-      const acc = new Map<number, tf.Tensor>([[y.id, tf.onesLike(y)]]);
+      // Gradient functions may hand back the same tensor for several inputs (an add passes dy to both sides), so
+      // a tensor is disposed only when no entry of the map holds it any more.
+      const holders = new Map<number, number>();
+      const hold = (t: tf.Tensor) => holders.set(t.id, (holders.get(t.id) ?? 0) + 1);
+      const release = (t: tf.Tensor) => {
+        const n = (holders.get(t.id) ?? 1) - 1;
+        if (n > 0) holders.set(t.id, n);
+        else {
+          holders.delete(t.id);
+          t.dispose();
+        }
+      };
+      const acc = new Map<number, tf.Tensor>();
+      const seed = tf.onesLike(y);
+      acc.set(y.id, seed);
+      hold(seed);
       for (let i = filtered.length - 1; i >= 0; i--) {
         const node = filtered[i] as TapeNode;
         if (!node.gradient) throw new Error(`cannot compute gradient: no gradient function for a node of the forward pass`);
@@ -55,18 +70,26 @@ export function leanVariableGrads(f: () => tf.Scalar, vars: tf.Variable[]): { va
           const x = node.inputs[name] as tf.Tensor;
           const gradFn = inputGrads[name];
           if (!gradFn) throw new Error(`cannot backprop through input ${name}`);
-          const dx = tf.tidy(gradFn);
+          let dx = tf.tidy(gradFn);
+          // A gradient that is one of the node's saved tensors would die with them below.
+          if (node.saved?.includes(dx)) dx = dx.clone();
           const prev = acc.get(x.id);
           if (prev) {
-            acc.set(x.id, tf.add(prev, dx));
-            prev.dispose();
-            dx.dispose();
-          } else acc.set(x.id, dx);
+            const sum = tf.add(prev, dx);
+            release(prev);
+            if (!holders.has(dx.id)) dx.dispose();
+            acc.set(x.id, sum);
+            hold(sum);
+          } else {
+            acc.set(x.id, dx);
+            hold(dx);
+          }
         }
         for (const o of node.outputs) {
-          if (wanted.has(o.id)) continue;
-          acc.get(o.id)?.dispose();
+          const g = acc.get(o.id);
+          if (!g || wanted.has(o.id)) continue;
           acc.delete(o.id);
+          release(g);
         }
         disposeSaved(node);
       }
