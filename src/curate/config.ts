@@ -67,7 +67,13 @@ const rulesSchema = z
       .prefault({})
       .describe('rule "instruction-length"'),
     leadingPunctuation: z
-      .object({ enabled: on('instructions starting with punctuation or a symbol (Alpaca)') })
+      .object({
+        enabled: on('instructions starting with punctuation or a symbol (Alpaca)'),
+        allowQuotesZh: z
+          .boolean()
+          .default(true)
+          .describe('zh runs: an opening quotation or title mark (“ 「 『 《) may start an instruction, as in “必须”和“必需”有什么区别？'),
+      })
       .strict()
       .prefault({})
       .describe('rule "leading-punctuation"'),

@@ -189,9 +189,11 @@ const rules = [
   {
     name: 'leading-punctuation',
     key: 'leadingPunctuation',
-    check: (item) => {
+    check: (item, s, lang) => {
       const first = item.instruction.trim().charAt(0);
-      return first && /[\p{P}\p{S}]/u.test(first) ? `instruction starts with "${first}"` : null;
+      if (!first || !/[\p{P}\p{S}]/u.test(first)) return null;
+      if (lang === 'zh' && s.allowQuotesZh && /[“「『《‘]/.test(first)) return null;
+      return `instruction starts with "${first}"`;
     },
   } satisfies Rule<'leadingPunctuation'>,
   {

@@ -37,7 +37,7 @@ const cases: Case[] = [
   {
     rule: 'leading-punctuation',
     en: { bad: item('"Describe the weather today in one sentence.'), good: item('Describe the weather today in one sentence.'), reason: /starts with """/ },
-    zh: { bad: zh('“描述一下今天的天气。'), good: zh('描述一下今天的天气。'), reason: /starts with "“"/ },
+    zh: { bad: zh('——描述一下今天的天气。'), good: zh('描述一下今天的天气。'), reason: /starts with "—"/ },
   },
   {
     rule: 'leading-non-ascii',
@@ -150,4 +150,12 @@ test('empty-output counts letters and digits up to the configured minimum, in an
   assert.equal(applyRules(item('Give a two-letter word.', 'o.k.'), cfg, 'en')?.reason, 'output has 2 letters/digits, fewer than 3');
   assert.equal(applyRules(item('Give a short word.', 'yes'), cfg, 'en'), null);
   assert.equal(applyRules(zh('说一个三个字的词。', '三个字'), cfg, 'zh'), null);
+});
+
+test('Chinese instructions may open with a quotation or title mark; English ones may not (Alpaca)', () => {
+  const cfg = selectRules(defaults, ['leading-punctuation']);
+  assert.equal(applyRules(zh('“必须”和“必需”有什么区别？'), cfg, 'zh'), null);
+  assert.equal(applyRules(zh('《红楼梦》的作者是谁？'), cfg, 'zh'), null);
+  assert.equal(applyRules(zh('（一）描述一下春天。'), cfg, 'zh')?.rule, 'leading-punctuation');
+  assert.equal(applyRules(item('"Must" and "need": what is the difference?'), cfg, 'en')?.rule, 'leading-punctuation');
 });
