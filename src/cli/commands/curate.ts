@@ -26,7 +26,9 @@ again recomputes the statuses; nothing is deleted and review decisions are never
   --judge-model M        judge model (default judge.model, else generation.model)
   --min-score X          reject samples the judge scored below X (reason "judge"); works without --judge on
                          scores already recorded
-  --judge-concurrency N  --judge-budget-usd X  --rejudge (judge again samples that have a score)
+  --judge-concurrency N  parallel judge requests (default 8)
+  --judge-budget-usd X   stop judging before spending more than X USD (needs a price for the model in forge.yaml)
+  --rejudge              judge again samples that already have a score
   --base-url URL         judge endpoint (default generation.baseUrl, else $OPENAI_BASE_URL)
   --json                 print the outcome as one JSON object
 
