@@ -1,6 +1,5 @@
 import type { ForgeConfig } from '../config/schema.js';
 import type { RequestResult } from '../store/run-store.js';
-import type { SamplePreview } from '../events.js';
 import type { DroppedTask, ParsedTask } from './parse-response.js';
 
 export interface IngestInit {
@@ -14,7 +13,7 @@ export interface IngestInit {
 
 export type ToIngest =
   | { type: 'begin'; requestId: number; provenance: unknown }
-  | { type: 'fail'; requestId: number; error: string }
+  | { type: 'fail'; requestId: number; error: string; abandoned?: boolean }
   | { type: 'complete'; requestId: number; result: RequestResult; tasks: ParsedTask[]; dropped: DroppedTask[] }
   | { type: 'meta'; key: string; value: string }
   | { type: 'flush' };
@@ -26,7 +25,8 @@ export type FromIngest =
       requestId: number;
       /** Kept samples in the run after this response. */
       kept: number;
-      keptItems: SamplePreview[];
+      /** [position in the sent tasks, item id] of each task kept (the main thread has the texts already). */
+      keptIds: Array<[number, number]>;
       rejections: Record<string, number>;
     }
   | { type: 'flushed' }

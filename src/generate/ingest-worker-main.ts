@@ -1,6 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { RunStore, type NewItem } from '../store/run-store.js';
-import type { SamplePreview } from '../events.js';
 import { buildOnlineFilter } from './online-curation.js';
 import type { FromIngest, IngestInit, ToIngest } from './ingest-protocol.js';
 
@@ -24,24 +23,25 @@ try {
     if (m.type === 'begin') {
       store.beginRequest(m.provenance, 'generate', m.requestId);
     } else if (m.type === 'fail') {
-      store.failRequest(m.requestId, m.error);
+      if (m.abandoned) store.abandonRequest(m.requestId, m.error);
+      else store.failRequest(m.requestId, m.error);
     } else if (m.type === 'meta') {
       store.setMeta(m.key, m.value);
     } else if (m.type === 'flush') {
       post({ type: 'flushed' });
     } else {
       const items: NewItem[] = [];
-      const keptItems: SamplePreview[] = [];
+      const keptIds: Array<[number, number]> = [];
       const rejections: Record<string, number> = {};
       let idx = 0;
-      for (const task of m.tasks) {
+      for (const [pos, task] of m.tasks.entries()) {
         const id = store.allocateItemId();
         // Past the target an item is not kept even if new: the run holds exactly `target`.
         const verdict =
           kept >= init.target ? { status: 'rejected' as const, reason: 'over-target', duplicateOf: null, similarity: null, similar: [] } : filter.check(id, task);
         if (verdict.status === 'kept') {
           kept++;
-          keptItems.push({ id, ...task });
+          keptIds.push([pos, id]);
         } else if (verdict.reason) rejections[verdict.reason] = (rejections[verdict.reason] ?? 0) + 1;
         items.push({ id, idx: idx++, ...task, ...verdict });
       }
@@ -51,7 +51,7 @@ try {
         items.push({ id: store.allocateItemId(), idx: idx++, instruction: '', input: '', output: d.raw, status: 'dropped', reason, duplicateOf: null, similarity: null, similar: [] });
       }
       store.completeRequest(m.requestId, m.result, items);
-      post({ type: 'completed', requestId: m.requestId, kept, keptItems, rejections });
+      post({ type: 'completed', requestId: m.requestId, kept, keptIds, rejections });
     }
   };
   port.on('message', (m: ToIngest) => {

@@ -7,11 +7,11 @@ import type { GenerateEvent, SamplePreview } from '../events.js';
 import { seedsDir } from '../paths.js';
 import { acquireRunLock } from '../store/run-lock.js';
 import { RunStore } from '../store/run-store.js';
-import { BudgetTracker, ChatClient, RetriesExhaustedError, costOf } from './chat-client.js';
+import { BudgetTracker, ChatClient, RetriesExhaustedError, costOf, type ChatResult } from './chat-client.js';
 import { EndpointDownError, EndpointGate } from './endpoint-gate.js';
 import { ExampleSampler } from './example-sampler.js';
 import { IngestPipeline } from './ingest-pipeline.js';
-import { parseResponse } from './parse-response.js';
+import { parseResponse, type DroppedTask, type ParsedTask } from './parse-response.js';
 import { loadPromptTemplate, renderPrompt } from './prompt-template.js';
 import { seededRandom } from './random.js';
 import { loadSeedTasks } from './seed-tasks.js';
@@ -185,14 +185,22 @@ async function generate(
   /** Worst case of one request, reserved against the budget before it is sent. */
   const worstCaseUsd = (prompt: string) => costOf(opts.config.prices, g.model, Math.ceil(prompt.length / 2), g.maxTokens);
 
-  const oneRequest = async (prompt: string, refs: string[], reservedUsd: number): Promise<void> => {
+  // The loop sleeps on this and is woken whenever an answer arrives or a response is committed.
+  let wake: () => void = () => {};
+  const nextChange = () => new Promise<void>((resolve) => (wake = resolve));
+  let ingestPendingTasks = 0;
+  let tasksIngested = 0;
+
+  type Answer = { requestId: number; result: ChatResult; tasks: ParsedTask[]; dropped: DroppedTask[] };
+
+  /** Sends one request and parses its answer; null when it failed for good (recorded) or was interrupted. */
+  const fetchAnswer = async (prompt: string, refs: string[], reservedUsd: number): Promise<Answer | null> => {
     const requestId = nextRequestId++;
     ingest.send({ type: 'begin', requestId, provenance: { examples: refs, template: template.name } });
     const controller = new AbortController();
     requestControllers.add(controller);
-    let result;
     try {
-      result = await client.complete({
+      const result = await client.complete({
         messages: [{ role: 'user', content: prompt }],
         temperature: g.temperature,
         topP: g.topP,
@@ -200,52 +208,80 @@ async function generate(
         ...(g.seed !== null ? { seed: g.seed + requestId } : {}),
         signal: controller.signal,
       });
+      budget.settle(reservedUsd, result.costUsd);
+      requestsDone++;
+      promptTokens += result.promptTokens;
+      completionTokens += result.completionTokens;
+      const parsed = parseResponse(result.text, template.format, { finishReason: result.finishReason, nextIndex: refs.length + 1 });
+      return { requestId, result, ...parsed };
     } catch (err) {
       budget.settle(reservedUsd, 0);
       if (internal.signal.aborted) {
-        ingest.send({ type: 'fail', requestId, error: 'interrupted before the answer arrived' });
-        return;
+        // Never answered: like a request cut off by a kill, it counts for nothing.
+        ingest.send({ type: 'fail', requestId, error: 'interrupted before the answer arrived', abandoned: true });
+        return null;
       }
       requestsFailed++;
       ingest.send({ type: 'fail', requestId, error: err instanceof Error ? err.message : String(err) });
-      if (err instanceof RetriesExhaustedError) return;
+      if (err instanceof RetriesExhaustedError) return null;
+      // Stop the loop before this slot's wake-up lets it send another request to an endpoint that refuses us.
+      if (fatal === null) fatal = err;
+      internal.abort(err);
       throw err;
     } finally {
       requestControllers.delete(controller);
+      inFlight--;
+      wake();
     }
-    budget.settle(reservedUsd, result.costUsd);
-    requestsDone++;
-    promptTokens += result.promptTokens;
-    completionTokens += result.completionTokens;
+  };
 
-    const parsed = parseResponse(result.text, template.format, { finishReason: result.finishReason, nextIndex: refs.length + 1 });
-    // The writer thread curates the items in arrival order and commits them with the response in one transaction:
-    // a kill before that commit loses this answer (its request stays in flight, then abandoned), never half of it.
-    const done = await ingest.complete({
-      type: 'complete',
-      requestId,
-      result: { raw: result.text, finishReason: result.finishReason, promptTokens: result.promptTokens, completionTokens: result.completionTokens, costUsd: result.costUsd },
-      tasks: parsed.tasks,
-      dropped: parsed.dropped,
-    });
-    kept = done.kept;
-    for (const [reason, n] of Object.entries(done.rejections)) rejections[reason] = (rejections[reason] ?? 0) + n;
-    for (const item of done.keptItems) {
-      sampler.addKept(item.id, item);
-      latest.unshift(item);
+  /**
+   * The writer thread curates the items in arrival order and commits them with the response in one transaction:
+   * a kill before that commit loses this answer (its request stays in flight, then abandoned), never half of it.
+   * The request's concurrency slot is already free by now, so a busy writer never holds back the HTTP side.
+   */
+  const ingestAnswer = async (a: Answer): Promise<void> => {
+    ingestPendingTasks += a.tasks.length;
+    try {
+      const { result } = a;
+      const done = await ingest.complete({
+        type: 'complete',
+        requestId: a.requestId,
+        result: { raw: result.text, finishReason: result.finishReason, promptTokens: result.promptTokens, completionTokens: result.completionTokens, costUsd: result.costUsd },
+        tasks: a.tasks,
+        dropped: a.dropped,
+      });
+      kept = done.kept;
+      tasksIngested += a.tasks.length;
+      for (const [reason, n] of Object.entries(done.rejections)) rejections[reason] = (rejections[reason] ?? 0) + n;
+      for (const [pos, id] of done.keptIds) {
+        const task = a.tasks[pos]!;
+        sampler.addKept(id, task);
+        latest.unshift({ id, ...task });
+      }
+      latest.length = Math.min(latest.length, 10);
+      sessionKeptFromOk += done.keptIds.length;
+      if (done.keptIds.length > 0) emit({ type: 'samples', latest: latest.slice(0, 5) });
+    } finally {
+      ingestPendingTasks -= a.tasks.length;
+      wake();
     }
-    latest.length = Math.min(latest.length, 10);
-    sessionKeptFromOk += done.keptItems.length;
-    if (done.keptItems.length > 0) emit({ type: 'samples', latest: latest.slice(0, 5) });
   };
 
   const limit = pLimit(g.concurrency);
   const running = new Set<Promise<void>>();
-  /** Near the end, fewer requests are sent: only as many as are expected to fill the target (+10%). */
+  /**
+   * Requests to have in flight: the concurrency, but near the end only as many as are expected to fill the target
+   * (+10%), counting answers still waiting for the writer at the share of tasks kept so far.
+   */
   const inFlightCap = () => {
-    const perRequest = requestsDone > 0 ? Math.max(sessionKeptFromOk / requestsDone, 0.5) : Math.max(g.numTasks * 0.5, 1);
-    return Math.max(1, Math.min(g.concurrency, Math.ceil(((g.target - kept) / perRequest) * 1.1)));
+    const perRequest = requestsDone > 0 ? Math.max(sessionKeptFromOk / Math.max(requestsDone - pendingAnswers(), 1), 0.5) : Math.max(g.numTasks * 0.5, 1);
+    const keepShare = tasksIngested > 0 ? sessionKeptFromOk / tasksIngested : 1;
+    const remaining = g.target - kept - ingestPendingTasks * keepShare;
+    return remaining <= 0 ? 0 : Math.min(g.concurrency, Math.ceil((remaining / perRequest) * 1.1));
   };
+  let answersPending = 0;
+  const pendingAnswers = () => answersPending;
 
   try {
     while (stopReason === null && fatal === null) {
@@ -258,11 +294,12 @@ async function generate(
         break;
       }
       if (opts.pause?.paused) {
-        await Promise.race([sleep(200), ...running]).catch(() => {});
+        await Promise.race([sleep(200), nextChange()]);
         continue;
       }
-      if (running.size >= inFlightCap()) {
-        await Promise.race(running).catch(() => {});
+      if (inFlight >= inFlightCap()) {
+        if (running.size === 0) break;
+        await nextChange();
         continue;
       }
       const { examples, refs } = sampler.sample();
@@ -273,19 +310,28 @@ async function generate(
           stopReason = 'budget';
           break;
         }
-        await Promise.race(running).catch(() => {});
+        await nextChange();
         continue;
       }
       budget.reserve(reserve);
       inFlight++;
-      const p: Promise<void> = limit(() => oneRequest(prompt, refs, reserve))
+      const p: Promise<void> = (async () => {
+        const answer = await limit(() => fetchAnswer(prompt, refs, reserve));
+        if (!answer) return;
+        answersPending++;
+        try {
+          await ingestAnswer(answer);
+        } finally {
+          answersPending--;
+        }
+      })()
         .catch((err: unknown) => {
           if (fatal === null) fatal = err;
           internal.abort(err);
         })
         .finally(() => {
-          inFlight--;
           running.delete(p);
+          wake();
         });
       running.add(p);
     }

@@ -228,6 +228,11 @@ export class RunStore {
       .run(now(), error, usage?.promptTokens ?? 0, usage?.completionTokens ?? 0, usage?.costUsd ?? 0, requestId);
   }
 
+  /** A request stopped before its answer arrived (Ctrl-C): it counts for nothing, like one cut off by a kill. */
+  abandonRequest(requestId: number, why: string): void {
+    this.sql(`UPDATE requests SET status = 'abandoned', finished_at = ?, error = ? WHERE id = ?`).run(now(), why, requestId);
+  }
+
   /** Requests left in flight by a killed process: their answers never arrived, so they count for nothing. */
   abandonInFlight(): number {
     return this.sql(`UPDATE requests SET status = 'abandoned', finished_at = ? WHERE status = 'in_flight'`).run(now()).changes;
