@@ -11,6 +11,8 @@ export interface SampledExamples {
 /**
  * Picks the worked examples of one request: seeds, plus — once the run has `machineAfter` kept samples — a share
  * drawn from the run's own kept tasks (Self-Instruct mixes both; Alpaca used seeds only, i.e. share 0).
+ * The pool of kept tasks is every kept task of earlier sessions plus a few of each answer in this one, a random
+ * subset of the run that is cheap to keep up to date.
  */
 export class ExampleSampler {
   private readonly seeds: Array<{ ref: string; task: ExampleTask }>;
@@ -30,9 +32,10 @@ export class ExampleSampler {
     this.machine.push({ ref: String(id), task });
   }
 
-  sample(): SampledExamples {
+  /** `keptInRun`: the run's kept samples now (the pool may hold fewer). */
+  sample(keptInRun: number = this.machine.length): SampledExamples {
     const { numExamples, machineShare, machineAfter, random } = this.opts;
-    const fromMachine = this.machine.length >= Math.max(machineAfter, 1) ? Math.round(numExamples * machineShare) : 0;
+    const fromMachine = keptInRun >= Math.max(machineAfter, 1) && this.machine.length > 0 ? Math.round(numExamples * machineShare) : 0;
     const picked = [
       ...sampleWithoutReplacement(this.seeds, numExamples - fromMachine, random),
       ...sampleWithoutReplacement(this.machine, fromMachine, random),

@@ -1,6 +1,9 @@
 import type { ForgeConfig } from '../config/schema.js';
 import type { RequestResult } from '../store/run-store.js';
-import type { DroppedTask, ParsedTask } from './parse-response.js';
+import type { SamplePreview } from '../events.js';
+import type { TemplateFormat } from './prompt-template.js';
+
+export const SAMPLE_BACK = 3;
 
 export interface IngestInit {
   runDir: string;
@@ -14,7 +17,8 @@ export interface IngestInit {
 export type ToIngest =
   | { type: 'begin'; requestId: number; provenance: unknown }
   | { type: 'fail'; requestId: number; error: string; abandoned?: boolean }
-  | { type: 'complete'; requestId: number; result: RequestResult; tasks: ParsedTask[]; dropped: DroppedTask[] }
+  /** The raw answer only: the writer parses it, so the tasks cross the thread boundary once, as one string. */
+  | { type: 'complete'; requestId: number; result: RequestResult; format: TemplateFormat; nextIndex: number }
   | { type: 'meta'; key: string; value: string }
   | { type: 'flush' };
 
@@ -25,8 +29,15 @@ export type FromIngest =
       requestId: number;
       /** Kept samples in the run after this response. */
       kept: number;
-      /** [position in the sent tasks, item id] of each task kept (the main thread has the texts already). */
-      keptIds: Array<[number, number]>;
+      /** How many tasks the answer held (parsed, before curation). */
+      tasks: number;
+      /** How many of them were kept. */
+      keptNow: number;
+      /**
+       * Up to `SAMPLE_BACK` of the kept tasks, for the example pool and the "latest" preview: sending every kept
+       * text back cost more than curating it.
+       */
+      keptSamples: SamplePreview[];
       rejections: Record<string, number>;
     }
   | { type: 'flushed' }

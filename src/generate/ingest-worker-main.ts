@@ -1,7 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { RunStore, type NewItem } from '../store/run-store.js';
 import { buildOnlineFilter } from './online-curation.js';
-import type { FromIngest, IngestInit, ToIngest } from './ingest-protocol.js';
+import { SAMPLE_BACK, type FromIngest, type IngestInit, type ToIngest } from './ingest-protocol.js';
+import { parseResponse } from './parse-response.js';
+import type { SamplePreview } from '../events.js';
 
 // The only writer of the run while `generate` runs. Messages are handled strictly in the order they were sent, so
 // items are judged in arrival order, exactly as a single-threaded loop would judge them, and each response is
@@ -31,27 +33,32 @@ try {
       post({ type: 'flushed' });
     } else {
       const items: NewItem[] = [];
-      const keptIds: Array<[number, number]> = [];
+      const keptSamples: SamplePreview[] = [];
+      const parsed = parseResponse(m.result.raw, m.format, { finishReason: m.result.finishReason, nextIndex: m.nextIndex });
+      let keptNow = 0;
       const rejections: Record<string, number> = {};
       let idx = 0;
-      for (const [pos, task] of m.tasks.entries()) {
+      for (const task of parsed.tasks) {
         const id = store.allocateItemId();
         // Past the target an item is not kept even if new: the run holds exactly `target`.
         const verdict =
           kept >= init.target ? { status: 'rejected' as const, reason: 'over-target', duplicateOf: null, similarity: null, similar: [] } : filter.check(id, task);
         if (verdict.status === 'kept') {
           kept++;
-          keptIds.push([pos, id]);
+          keptNow++;
+          // The last few kept: a random-enough share of the run for the example pool, and the freshest for display.
+          if (keptSamples.length === SAMPLE_BACK) keptSamples.shift();
+          keptSamples.push({ id, ...task });
         } else if (verdict.reason) rejections[verdict.reason] = (rejections[verdict.reason] ?? 0) + 1;
         items.push({ id, idx: idx++, ...task, ...verdict });
       }
-      for (const d of m.dropped) {
+      for (const d of parsed.dropped) {
         const reason = `parse:${d.reason.replace(/\s*\(.*$/, '')}`;
         rejections[reason] = (rejections[reason] ?? 0) + 1;
         items.push({ id: store.allocateItemId(), idx: idx++, instruction: '', input: '', output: d.raw, status: 'dropped', reason, duplicateOf: null, similarity: null, similar: [] });
       }
       store.completeRequest(m.requestId, m.result, items);
-      post({ type: 'completed', requestId: m.requestId, kept, keptIds, rejections });
+      post({ type: 'completed', requestId: m.requestId, kept, tasks: parsed.tasks.length, keptNow, keptSamples, rejections });
     }
   };
   port.on('message', (m: ToIngest) => {

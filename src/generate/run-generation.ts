@@ -11,7 +11,6 @@ import { BudgetTracker, ChatClient, RetriesExhaustedError, costOf, type ChatResu
 import { EndpointDownError, EndpointGate } from './endpoint-gate.js';
 import { ExampleSampler } from './example-sampler.js';
 import { IngestPipeline } from './ingest-pipeline.js';
-import { parseResponse, type DroppedTask, type ParsedTask } from './parse-response.js';
 import { loadPromptTemplate, renderPrompt } from './prompt-template.js';
 import { seededRandom } from './random.js';
 import { loadSeedTasks } from './seed-tasks.js';
@@ -191,7 +190,7 @@ async function generate(
   let ingestPendingTasks = 0;
   let tasksIngested = 0;
 
-  type Answer = { requestId: number; result: ChatResult; tasks: ParsedTask[]; dropped: DroppedTask[] };
+  type Answer = { requestId: number; result: ChatResult; nextIndex: number; expectedTasks: number };
 
   /** Sends one request and parses its answer; null when it failed for good (recorded) or was interrupted. */
   const fetchAnswer = async (prompt: string, refs: string[], reservedUsd: number): Promise<Answer | null> => {
@@ -212,8 +211,7 @@ async function generate(
       requestsDone++;
       promptTokens += result.promptTokens;
       completionTokens += result.completionTokens;
-      const parsed = parseResponse(result.text, template.format, { finishReason: result.finishReason, nextIndex: refs.length + 1 });
-      return { requestId, result, ...parsed };
+      return { requestId, result, nextIndex: refs.length + 1, expectedTasks: g.numTasks };
     } catch (err) {
       budget.settle(reservedUsd, 0);
       if (internal.signal.aborted) {
@@ -241,29 +239,29 @@ async function generate(
    * The request's concurrency slot is already free by now, so a busy writer never holds back the HTTP side.
    */
   const ingestAnswer = async (a: Answer): Promise<void> => {
-    ingestPendingTasks += a.tasks.length;
+    // Until the writer has parsed it, an answer is assumed to hold what was asked for.
+    ingestPendingTasks += a.expectedTasks;
     try {
       const { result } = a;
       const done = await ingest.complete({
         type: 'complete',
         requestId: a.requestId,
         result: { raw: result.text, finishReason: result.finishReason, promptTokens: result.promptTokens, completionTokens: result.completionTokens, costUsd: result.costUsd },
-        tasks: a.tasks,
-        dropped: a.dropped,
+        format: template.format,
+        nextIndex: a.nextIndex,
       });
       kept = done.kept;
-      tasksIngested += a.tasks.length;
+      tasksIngested += done.tasks;
       for (const [reason, n] of Object.entries(done.rejections)) rejections[reason] = (rejections[reason] ?? 0) + n;
-      for (const [pos, id] of done.keptIds) {
-        const task = a.tasks[pos]!;
-        sampler.addKept(id, task);
-        latest.unshift({ id, ...task });
+      for (const item of done.keptSamples) {
+        sampler.addKept(item.id, item);
+        latest.unshift(item);
       }
       latest.length = Math.min(latest.length, 10);
-      sessionKeptFromOk += done.keptIds.length;
-      if (done.keptIds.length > 0) emit({ type: 'samples', latest: latest.slice(0, 5) });
+      sessionKeptFromOk += done.keptNow;
+      if (done.keptNow > 0) emit({ type: 'samples', latest: latest.slice(0, 5) });
     } finally {
-      ingestPendingTasks -= a.tasks.length;
+      ingestPendingTasks -= a.expectedTasks;
       wake();
     }
   };
@@ -302,7 +300,7 @@ async function generate(
         await nextChange();
         continue;
       }
-      const { examples, refs } = sampler.sample();
+      const { examples, refs } = sampler.sample(kept);
       const prompt = renderPrompt(template, examples, g.numTasks);
       const reserve = worstCaseUsd(prompt);
       if (budget.wouldExceed(reserve)) {

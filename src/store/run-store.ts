@@ -130,6 +130,7 @@ export class RunStore {
   private readonly db: Database.Database;
   private nextId: number;
   private readonly statements = new Map<string, Database.Statement>();
+  private commitResponse: ((id: number, r: RequestResult, items: NewItem[]) => void) | undefined;
 
   private constructor(dir: string, db: Database.Database) {
     this.dir = dir;
@@ -206,20 +207,21 @@ export class RunStore {
 
   /** Records the response and its items in one transaction: both are there after a crash, or neither. */
   completeRequest(requestId: number, result: RequestResult, items: NewItem[]): void {
-    const at = now();
-    const upd = this.sql(
-      `UPDATE requests SET status = 'ok', finished_at = ?, raw_response = ?, finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, cost_usd = ? WHERE id = ?`,
-    );
-    const ins = this.sql(
-      `INSERT INTO items(id, request_id, idx, instruction, input, output, status, reason, duplicate_of, similarity, similar_json, created_at)
-       VALUES (@id, @requestId, @idx, @instruction, @input, @output, @status, @reason, @duplicateOf, @similarity, @similar, @at)`,
-    );
-    this.db.transaction(() => {
-      upd.run(at, result.raw, result.finishReason, result.promptTokens, result.completionTokens, result.costUsd, requestId);
-      for (const it of items) {
-        ins.run({ ...it, requestId, similar: it.similar.length ? JSON.stringify(it.similar) : null, at });
+    this.commitResponse ??= this.db.transaction((id: number, r: RequestResult, its: NewItem[]) => {
+      const at = now();
+      this.sql(
+        `UPDATE requests SET status = 'ok', finished_at = ?, raw_response = ?, finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, cost_usd = ? WHERE id = ?`,
+      ).run(at, r.raw, r.finishReason, r.promptTokens, r.completionTokens, r.costUsd, id);
+      const ins = this.sql(
+        `INSERT INTO items(id, request_id, idx, instruction, input, output, status, reason, duplicate_of, similarity, similar_json, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      // Positional binding: at 52K items, named binding of a spread object was the largest cost of the commit.
+      for (const it of its) {
+        ins.run(it.id, id, it.idx, it.instruction, it.input, it.output, it.status, it.reason, it.duplicateOf, it.similarity, it.similar.length ? JSON.stringify(it.similar) : null, at);
       }
-    })();
+    });
+    this.commitResponse(requestId, result, items);
   }
 
   failRequest(requestId: number, error: string, usage?: { promptTokens: number; completionTokens: number; costUsd: number }): void {
