@@ -65,12 +65,20 @@ export function leanVariableGrads(f: () => tf.Scalar, vars: tf.Variable[]): { va
         const node = filtered[i] as TapeNode;
         if (!node.gradient) throw new Error(`cannot compute gradient: no gradient function for a node of the forward pass`);
         const dys = node.outputs.map((o) => acc.get(o.id) ?? null);
-        const inputGrads = node.gradient(dys);
-        for (const name of Object.keys(node.inputs)) {
+        const names = Object.keys(node.inputs);
+        // One tidy around the whole node: a customGrad computes its input gradients eagerly inside
+        // node.gradient(), and its temporaries (recomputed activations) must die here, not at the very end.
+        const dxs = tf.tidy(() => {
+          const inputGrads = (node.gradient as NonNullable<TapeNode['gradient']>)(dys);
+          return names.map((name) => {
+            const gradFn = inputGrads[name];
+            if (!gradFn) throw new Error(`cannot backprop through input ${name}`);
+            return gradFn();
+          });
+        });
+        for (const [k, name] of names.entries()) {
           const x = node.inputs[name] as tf.Tensor;
-          const gradFn = inputGrads[name];
-          if (!gradFn) throw new Error(`cannot backprop through input ${name}`);
-          let dx = tf.tidy(gradFn);
+          let dx = dxs[k] as tf.Tensor;
           // A gradient that is one of the node's saved tensors would die with them below.
           if (node.saved?.includes(dx)) dx = dx.clone();
           const prev = acc.get(x.id);
