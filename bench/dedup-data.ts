@@ -1,19 +1,12 @@
+import { seededRandom } from '../src/random.js';
+
 /**
  * Deterministic synthetic instruction stream for bench/dedup.ts and the dedup tests: Alpaca-like instructions
  * (imperatives and questions, 4–40 words, a few hundred verbs/nouns/topics) with a given share of near-duplicates
  * (an earlier instruction with a word changed, dropped, added or two words swapped), the way a generator produces
  * them.
  */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom as mulberry32 };
 
 const verbs = 'write describe explain generate create list give summarize classify compare suggest identify rewrite translate find name design outline analyze evaluate brainstorm propose convert edit calculate determine predict recommend compose draft develop construct provide explain discuss illustrate define estimate categorize rank paraphrase correct reformat extract detect infer argue justify critique plan organize prepare formulate invent imagine'.split(' ');
 const adjectives = 'short detailed creative formal informal persuasive funny brief simple complex new original catchy professional friendly concise historical scientific practical modern traditional popular unusual effective healthy sustainable digital local global personal educational'.split(' ');
@@ -115,7 +108,7 @@ function perturb(rnd: () => number, s: string): string {
 }
 
 export function syntheticInstructions(count: number, opts: { seed?: number; nearDuplicateShare?: number } = {}): string[] {
-  const rnd = mulberry32(opts.seed ?? 42);
+  const rnd = seededRandom(opts.seed ?? 42);
   const share = opts.nearDuplicateShare ?? 0.04;
   const out: string[] = [];
   for (let i = 0; i < count; i++) {

@@ -1,6 +1,6 @@
 import type { SeedTask } from './seed-tasks.js';
 import type { ExampleTask } from './prompt-template.js';
-import { sampleWithoutReplacement } from './random.js';
+import { sampleWithoutReplacement } from '../random.js';
 
 export interface SampledExamples {
   examples: ExampleTask[];

@@ -12,7 +12,7 @@ import { EndpointDownError, EndpointGate } from './endpoint-gate.js';
 import { ExampleSampler } from './example-sampler.js';
 import { IngestPipeline } from './ingest-pipeline.js';
 import { loadPromptTemplate, renderPrompt } from './prompt-template.js';
-import { seededRandom } from './random.js';
+import { seededRandom } from '../random.js';
 import { loadSeedTasks } from './seed-tasks.js';
 import { sleep } from './retry-policy.js';
 

@@ -9,17 +9,7 @@ export interface SamplingOptions {
   topK?: number;
 }
 
-/** mulberry32: a small seeded generator, so `--seed` reproduces a sample exactly. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../random.js';
 
 export function argmax(logits: ArrayLike<number>): number {
   let best = 0;

@@ -6,6 +6,7 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { roundToDtype, writeSafetensors, type StoredDtype } from '../../src/model/safetensors.js';
+import { seededRandom } from '../../src/random.js';
 
 export type TinyArch = 'llama' | 'mistral' | 'qwen2' | 'qwen3';
 export type TinyTokenizer = 'llama2' | 'qwen3' | 'bytelevel';
@@ -64,14 +65,7 @@ const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** mulberry32 + Box–Muller: reproducible normal samples without a dependency. */
 export function randomNormal(seed: number): () => number {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = seededRandom(seed);
   return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
 }
 

@@ -1,4 +1,7 @@
-/** mulberry32: a tiny seeded PRNG, so a run with `seed` set samples the same examples every time. */
+/**
+ * mulberry32: a tiny seeded PRNG, so a given seed reproduces its run (example sampling, token sampling, synthetic
+ * data). The trainer uses its own sfc32 (src/train/rng.ts) because a checkpoint must store the whole state.
+ */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
