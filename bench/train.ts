@@ -79,6 +79,9 @@ function matmulGflops(): number {
   return (2 * 1024 * 576 * 1536) / secs / 1e9;
 }
 
+// The backend's matMul rate in this run: measured before the workers start and after they stop (each worker is
+// one such single-threaded instance), averaged, so a busy machine lowers both figures alike.
+const mmBefore = matmulGflops();
 const weights = initLoraWeights({ r: R, alpha: 16, dropout: 0.05, targetModules: ['q_proj', 'v_proj'], useRslora: false }, { layers: c.numLayers, features: (_l, m) => projectionFeatures(c, m) }, 42);
 const params = flatParams(weights);
 const maxPassTokens = trainingPassTokens(c, { backend: backend.name, r: R, targetModules: ['q_proj', 'v_proj'], seqLen: T });
@@ -148,8 +151,9 @@ for (let s = 0; s < steps + 1; s++) {
 await engine.close();
 localModel?.dispose();
 
-// The backend's matMul rate, measured now that the workers are gone (each worker is one such instance).
-const mm = matmulGflops();
+const mmAfter = matmulGflops();
+const mm = (mmBefore + mmAfter) / 2;
+console.error(`matMul [1024,576]x[576,1536]: ${mmBefore.toFixed(1)} GFLOP/s before, ${mmAfter.toFixed(1)} after`);
 const secsPerStep = times.reduce((a, b) => a + b, 0) / times.length;
 const tokensPerSec = (perStep * N) / secsPerStep;
 const achieved = (perStep * flopsPerMicro) / secsPerStep / 1e9;

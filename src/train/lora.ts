@@ -116,14 +116,25 @@ export class LoraRuntime {
 
 /**
  * Inverted-dropout mask (0 or 1/(1−p)) drawn in JavaScript: tf.randomUniform on wasm costs ~20 ms for a
- * 1024×576 mask, this a few, and its seed makes it reproducible across runs, resumes and workers.
+ * 1024×576 mask, this a few, and its seed makes it reproducible across runs, resumes and workers. The mask is
+ * drawn again in the backward pass, so this runs twice per adapted module and pass: sfc32 is inlined and each
+ * 32-bit draw decides two elements (16 bits each: p is honoured to 1/65536).
  */
 export function dropoutMask(shape: [number, number], p: number, seed: number): tf.Tensor2D {
   const n = shape[0] * shape[1];
   const data = new Float32Array(n);
   const keep = 1 / (1 - p);
-  const threshold = Math.floor(p * 4294967296);
-  const rng = new Rng(seed);
-  for (let i = 0; i < n; i++) data[i] = rng.nextUint32() >= threshold ? keep : 0;
+  const threshold = Math.round(p * 65536);
+  let [a, b, c, d] = new Rng(seed).state();
+  for (let i = 0; i < n; i += 2) {
+    const t = (((a + b) >>> 0) + d) >>> 0;
+    d = (d + 1) >>> 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) >>> 0;
+    c = ((c << 21) | (c >>> 11)) >>> 0;
+    c = (c + t) >>> 0;
+    data[i] = (t & 0xffff) >= threshold ? keep : 0;
+    if (i + 1 < n) data[i + 1] = t >>> 16 >= threshold ? keep : 0;
+  }
   return tf.tensor2d(data, shape);
 }

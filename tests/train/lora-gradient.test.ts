@@ -5,7 +5,7 @@ import { selectBackend } from '../../src/model/backend.js';
 import { loadModel, type LlamaModel } from '../../src/model/load.js';
 import { encodeExample } from '../../src/model/encode-example.js';
 import { responseNllSum } from '../../src/model/loss.js';
-import { LoraRuntime } from '../../src/train/lora.js';
+import { LoraRuntime, dropoutMask } from '../../src/train/lora.js';
 import { microBatchGradients } from '../../src/train/gradients.js';
 import { flatParams, initLoraWeights, type LoraWeights } from '../../src/train/lora-weights.js';
 import { projectionFeatures } from '../../src/train/plan.js';
@@ -92,6 +92,12 @@ test('dropout masks depend only on the seed, and no dropout without one', () => 
   assert.equal(value(), value());
   const base = responseNllSum(model, b).dataSync()[0]!;
   assert.notEqual(value(), base); // the adapter changes the output
+  const m = dropoutMask([400, 500], 0.1, 3);
+  const values = m.dataSync();
+  m.dispose();
+  const dropped = values.filter((v) => v === 0).length / values.length;
+  assert.ok(Math.abs(dropped - 0.1) < 0.005, `dropped share ${dropped}`);
+  assert.ok(values.every((v) => v === 0 || Math.abs(v - 1 / 0.9) < 1e-6), 'kept inputs are scaled by 1/(1-p)');
   const before = tf.memory().numTensors;
   microBatchGradients(model, lora, { ...b, dropoutSeed: 3 });
   assert.equal(tf.memory().numTensors, before, 'a training micro-batch leaks no tensors');
