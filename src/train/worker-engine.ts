@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { ForgeError, ModelError, type ForgeErrorCode } from '../errors.js';
 import type { LabelledBatch } from '../model/loss.js';
 import { StepAborted, OrderedGradientSum, type GradEngine, type StepGradients } from './grad-engine.js';
-import type { MicroBatch } from './gradients.js';
+import { explainBackendError, type MicroBatch } from './gradients.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 
 interface Slot {
@@ -52,11 +52,20 @@ export class WorkerGradEngine implements GradEngine {
             } else if (m.kind === 'error') reject(workerError(m, i));
           };
           worker.on('message', onMessage);
-          worker.once('error', (e) => reject(new ModelError(`training worker ${i} failed to start: ${e.message}`, undefined, e)));
+          // An uncaught error in a worker is followed by its exit: keep the error for the exit's message.
+          let crash: Error | null = null;
+          worker.on('error', (e) => {
+            crash = e;
+            reject(new ModelError(`training worker ${i} failed to start: ${e.message}`, undefined, e));
+          });
           worker.once('exit', (code) => {
-            const e = new ModelError(`training worker ${i} exited (code ${code})`, 'the machine may be out of memory: use fewer --workers or a smaller --micro-batch-size');
-            reject(e);
-            engine.onExit(e);
+            const cause = crash as Error | null;
+            const e = cause
+              ? (explainBackendError(cause) as Error)
+              : new ModelError(`training worker ${i} exited (code ${code})`, 'the machine may be out of memory: use fewer --workers or a smaller --micro-batch-size');
+            const err = e instanceof ForgeError ? e : new ModelError(`training worker ${i} failed: ${e.message}`, undefined, e);
+            reject(err);
+            engine.onExit(err);
           });
         }),
       );
