@@ -154,7 +154,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
     );
     if (optimizerState) opt.setState(optimizerState);
 
-    const longest = Math.max(...train.map((e) => e.inputIds.length), ...val.map((e) => e.inputIds.length));
+    const longest = [...train, ...val].reduce((m, e) => Math.max(m, e.inputIds.length), 0);
     const maxPassTokens = trainingPassTokens(mcfg, { backend: backend.name, r: weights.spec.r, targetModules: weights.spec.targetModules, seqLen: longest });
     if (backend.name === 'wasm' && maxPassTokens < longest) {
       warnings.push(`${modelDir} with ${longest}-token examples probably does not fit wasm's 4 GB memory per worker (estimate: ${maxPassTokens} tokens per pass); if it aborts, lower --cutoff-len or use a smaller model or the tensorflow backend`);
