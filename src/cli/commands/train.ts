@@ -144,7 +144,23 @@ export const command: Command = {
     if (!config.model) throw new UsageError('--model is required', 'pass --model DIR (a Hugging Face model directory)');
     if (!config.data && !config.run) throw new UsageError('no training data', 'pass --data FILE (Alpaca JSON/JSONL) or --run output/NAME');
     if (!config.out) throw new UsageError('--out is required', 'pass --out DIR for the adapter, checkpoints and logs');
-    const mode = flagBool(ctx.values, 'json') ? 'json' : ctx.interactive ? 'tty' : 'plain';
+    const json = flagBool(ctx.values, 'json');
+    if (!json && ctx.interactive && process.stdin.isTTY) {
+      // On a terminal the train screen draws the loss curve, lr, tokens/s, ETA and the plan; q saves and stops.
+      const { launchApp } = await import('../../ui/launch.js');
+      const forge = readConfig(ctx).config;
+      await launchApp({
+        start: { kind: 'train', title: `${config.data ?? config.run} → ${config.out}`, config, resume: flagBool(ctx.values, 'resume') },
+        runsDir: 'output',
+        config: forge,
+        apiKeyFor: (name) => ctx.env[name] || undefined,
+        color: !ctx.env['NO_COLOR'],
+        signal: ctx.signal,
+      });
+      ctx.err(`adapter and checkpoints in ${config.out}; continue an interrupted run with: alpaca-forge ${process.argv.slice(2).filter((a) => a !== '--resume').join(' ')} --resume`);
+      return 0;
+    }
+    const mode = json ? 'json' : ctx.interactive ? 'tty' : 'plain';
     const print = trainPrinter(mode, ctx);
     // Events are printed in order even though the printer loads its formatter lazily.
     let chain = Promise.resolve();
