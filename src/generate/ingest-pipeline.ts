@@ -21,6 +21,7 @@ export class IngestPipeline {
         this.waiting.delete(m.requestId);
         w?.resolve(m);
       } else if (m.type === 'flushed') this.flushed?.();
+      else if (m.type === 'ready') return;
       else if (m.type === 'error') this.fail(new Error(`run writer: ${m.message}`));
     });
     worker.on('error', (e) => this.fail(e));
@@ -29,19 +30,12 @@ export class IngestPipeline {
     });
   }
 
-  /** Starts the thread; resolves with the pipeline and the run's kept count once the index is built. */
-  static async start(init: IngestInit): Promise<{ pipeline: IngestPipeline; kept: number }> {
-    const worker = startModuleWorker(import.meta.url, 'ingest-worker-main', init);
-    const kept = await new Promise<number>((resolve, reject) => {
-      const onMessage = (m: FromIngest) => {
-        worker.off('message', onMessage);
-        if (m.type === 'ready') resolve(m.kept);
-        else if (m.type === 'error') reject(new Error(`run writer: ${m.message}`));
-      };
-      worker.on('message', onMessage);
-      worker.once('error', reject);
-    });
-    return { pipeline: new IngestPipeline(worker), kept };
+  /**
+   * Starts the thread without waiting for it: messages queue until it has built its index, so the first requests go
+   * out while it loads (a failure to start surfaces on the first `complete`).
+   */
+  static start(init: IngestInit): IngestPipeline {
+    return new IngestPipeline(startModuleWorker(import.meta.url, 'ingest-worker-main', init));
   }
 
   /** Fire-and-forget writes (request started / failed, meta): ordered before anything sent later. */

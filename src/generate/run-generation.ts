@@ -91,7 +91,7 @@ async function generate(
   const spentBefore = store.spentUsd();
   const elapsedBefore = Number(store.getMeta('elapsed_ms') ?? 0);
   let nextRequestId = store.nextRequestId();
-  const { pipeline: ingest } = await IngestPipeline.start({
+  const ingest = IngestPipeline.start({
     runDir: opts.runDir,
     config: opts.config,
     lang: g.lang,
