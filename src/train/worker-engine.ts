@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../worker-thread.js';
 import { ForgeError, ModelError, type ForgeErrorCode } from '../errors.js';
 import type { LabelledBatch } from '../model/loss.js';
 import { StepAborted, OrderedGradientSum, type GradEngine, type StepGradients } from './grad-engine.js';
@@ -35,12 +36,11 @@ export class WorkerGradEngine implements GradEngine {
 
   /** Starts `count` workers and waits until each has loaded the model. */
   static async start(init: WorkerInit, count: number): Promise<{ engine: WorkerGradEngine; backend: string; device: string }> {
-    const fromSource = import.meta.url.endsWith('.ts');
     const slots: Slot[] = [];
     const engine = new WorkerGradEngine(slots);
     const ready: Array<Promise<{ backend: string; device: string }>> = [];
     for (let i = 0; i < count; i++) {
-      const worker = fromSource ? sourceWorker(init) : new Worker(new URL('./worker-main.js', import.meta.url), { workerData: init });
+      const worker = startModuleWorker(import.meta.url, 'worker-main', init);
       slots.push({ worker, version: -1, busy: false });
       ready.push(
         new Promise((resolve, reject) => {
@@ -193,16 +193,6 @@ export class WorkerGradEngine implements GradEngine {
     this.closing = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
-}
-
-/**
- * Running from TypeScript source (tests, benches under tsx): tsx's loader hooks are not inherited by worker
- * threads, so the worker registers them itself before importing worker-main.ts.
- */
-function sourceWorker(init: WorkerInit): Worker {
-  const target = new URL('./worker-main.ts', import.meta.url).href;
-  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(target)}); });`;
-  return new Worker(boot, { eval: true, workerData: init });
 }
 
 function workerError(m: Extract<FromWorker, { kind: 'error' }>, index: number): Error {
