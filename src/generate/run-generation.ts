@@ -189,6 +189,7 @@ async function generate(
   const nextChange = () => new Promise<void>((resolve) => (wake = resolve));
   let ingestPendingTasks = 0;
   let tasksIngested = 0;
+  let answersIngested = 0;
 
   type Answer = { requestId: number; result: ChatResult; nextIndex: number; expectedTasks: number };
 
@@ -252,6 +253,7 @@ async function generate(
       });
       kept = done.kept;
       tasksIngested += done.tasks;
+      answersIngested++;
       for (const [reason, n] of Object.entries(done.rejections)) rejections[reason] = (rejections[reason] ?? 0) + n;
       for (const item of done.keptSamples) {
         sampler.addKept(item.id, item);
@@ -273,13 +275,12 @@ async function generate(
    * (+10%), counting answers still waiting for the writer at the share of tasks kept so far.
    */
   const inFlightCap = () => {
-    const perRequest = requestsDone > 0 ? Math.max(sessionKeptFromOk / Math.max(requestsDone - pendingAnswers(), 1), 0.5) : Math.max(g.numTasks * 0.5, 1);
+    // Until an answer has been curated, assume each request yields what it asks for.
+    const perRequest = answersIngested > 0 ? Math.max(sessionKeptFromOk / answersIngested, 0.5) : g.numTasks;
     const keepShare = tasksIngested > 0 ? sessionKeptFromOk / tasksIngested : 1;
     const remaining = g.target - kept - ingestPendingTasks * keepShare;
     return remaining <= 0 ? 0 : Math.min(g.concurrency, Math.ceil((remaining / perRequest) * 1.1));
   };
-  let answersPending = 0;
-  const pendingAnswers = () => answersPending;
 
   try {
     while (stopReason === null && fatal === null) {
@@ -316,12 +317,7 @@ async function generate(
       const p: Promise<void> = (async () => {
         const answer = await limit(() => fetchAnswer(prompt, refs, reserve));
         if (!answer) return;
-        answersPending++;
-        try {
-          await ingestAnswer(answer);
-        } finally {
-          answersPending--;
-        }
+        await ingestAnswer(answer);
       })()
         .catch((err: unknown) => {
           if (fatal === null) fatal = err;
