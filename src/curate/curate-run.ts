@@ -63,7 +63,7 @@ export function recurateRun(store: RunStore, cfg: CurationConfig, opts: Recurate
   const updates: CurationUpdate[] = [];
   items.forEach((it, i) => {
     const v = verdicts[i]!;
-    if (!sameCuration(it, v)) updates.push({ id: it.id, status: v.status, reason: v.reason, duplicateOf: v.duplicateOf, similarity: v.similarity, similar: v.similar });
+    if (!sameCuration(it, v)) updates.push({ id: it.id, status: v.status, reason: v.reason, detail: v.detail, duplicateOf: v.duplicateOf, similarity: v.similarity, similar: v.similar });
   });
   if (updates.length) store.updateCuration(updates);
   return { total: items.length, changed: updates.length, before, after: countVerdicts(verdicts), lang, seeds: seeds.length };
@@ -73,6 +73,7 @@ function sameCuration(it: StoredItem, v: CurationVerdict): boolean {
   return (
     it.status === v.status &&
     it.reason === v.reason &&
+    it.detail === v.detail &&
     it.duplicateOf === v.duplicateOf &&
     it.similarity === v.similarity &&
     JSON.stringify(it.similar) === JSON.stringify(v.similar)

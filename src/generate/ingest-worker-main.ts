@@ -42,7 +42,7 @@ try {
         const id = store.allocateItemId();
         // Past the target an item is not kept even if new: the run holds exactly `target`.
         const verdict =
-          kept >= init.target ? { status: 'rejected' as const, reason: 'over-target', duplicateOf: null, similarity: null, similar: [] } : filter.check(id, task);
+          kept >= init.target ? { status: 'rejected' as const, reason: 'over-target', detail: `the run already holds its target of ${init.target}`, duplicateOf: null, similarity: null, similar: [] } : filter.check(id, task);
         if (verdict.status === 'kept') {
           kept++;
           keptNow++;
@@ -55,7 +55,7 @@ try {
       for (const d of parsed.dropped) {
         const reason = `parse:${d.reason.replace(/\s*\(.*$/, '')}`;
         rejections[reason] = (rejections[reason] ?? 0) + 1;
-        items.push({ id: store.allocateItemId(), idx: idx++, instruction: '', input: '', output: d.raw, status: 'dropped', reason, duplicateOf: null, similarity: null, similar: [] });
+        items.push({ id: store.allocateItemId(), idx: idx++, instruction: '', input: '', output: d.raw, status: 'dropped', reason, detail: d.reason, duplicateOf: null, similarity: null, similar: [] });
       }
       store.completeRequest(m.requestId, m.result, items);
       post({ type: 'completed', requestId: m.requestId, kept, tasks: parsed.tasks.length, keptNow, keptSamples, rejections });

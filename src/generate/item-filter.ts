@@ -5,6 +5,7 @@ import type { ParsedTask } from './parse-response.js';
 export interface ItemVerdict {
   status: CurationStatus;
   reason: string | null;
+  detail: string | null;
   duplicateOf: string | null;
   similarity: number | null;
   similar: SimilarItem[];
@@ -28,11 +29,11 @@ export class ItemFilter {
 
   check(id: number, task: ParsedTask): ItemVerdict {
     const broken = this.rules(task);
-    if (broken) return { status: 'rejected', reason: `rule:${broken.rule}`, duplicateOf: null, similarity: null, similar: [] };
+    if (broken) return { status: 'rejected', reason: `rule:${broken.rule}`, detail: broken.reason, duplicateOf: null, similarity: null, similar: [] };
     const d = this.index.checkAndAdd(String(id), task.instruction, task.input);
     if (d.duplicateOf) {
-      return { status: 'duplicate', reason: `duplicate:${d.kind ?? 'exact'}`, duplicateOf: d.duplicateOf.id, similarity: d.duplicateOf.score, similar: d.similar };
+      return { status: 'duplicate', reason: `duplicate:${d.kind ?? 'exact'}`, detail: null, duplicateOf: d.duplicateOf.id, similarity: d.duplicateOf.score, similar: d.similar };
     }
-    return { status: 'kept', reason: null, duplicateOf: null, similarity: null, similar: d.similar };
+    return { status: 'kept', reason: null, detail: null, duplicateOf: null, similarity: null, similar: d.similar };
   }
 }

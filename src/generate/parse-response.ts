@@ -57,9 +57,10 @@ function parseJsonTasks(answer: string, finishReason: string | null): ParseResul
       dropped.push({ index, reason: rec.error, raw: rec.raw });
       return;
     }
-    const r = jsonTaskSchema.safeParse(lowerKeys(rec.value));
+    const value = lowerKeys(rec.value);
+    const r = jsonTaskSchema.safeParse(value);
     if (r.success) tasks.push(r.data);
-    else dropped.push({ index, reason: describeZod(r.error), raw: JSON.stringify(rec.value).slice(0, 2000) });
+    else dropped.push({ index, reason: describeZod(r.error, value), raw: JSON.stringify(rec.value).slice(0, 2000) });
   });
   if (records.length === 0) dropped.push({ index: 0, reason: 'no JSON tasks found in the answer', raw: answer.slice(0, 2000) });
   return { tasks, dropped };
@@ -142,11 +143,14 @@ function lowerKeys(v: unknown): unknown {
   return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k.toLowerCase().trim(), x]));
 }
 
-function describeZod(e: z.ZodError): string {
+function describeZod(e: z.ZodError, value: unknown): string {
   const i = e.issues[0];
   if (!i) return 'invalid task';
   const field = i.path.join('.');
-  if (i.code === 'invalid_type' && i.input === undefined) return `missing "${field}"`;
+  // A union reports an absent key as "Invalid input"; say what the model actually left out.
+  const absent = value !== null && typeof value === 'object' && field !== '' && !(field in value);
+  if (absent || (i.code === 'invalid_type' && i.input === undefined)) return `missing "${field}"`;
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return 'not a task object';
   return field ? `${field}: ${i.message}` : i.message;
 }
 

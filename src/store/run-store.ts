@@ -26,6 +26,8 @@ export interface StoredItem extends ItemText {
   requestId: number | null;
   status: CurationStatus;
   reason: string | null;
+  /** Why, in words: the rule's explanation, the parse error, the judge threshold. */
+  detail: string | null;
   duplicateOf: string | null;
   similarity: number | null;
   similar: SimilarRef[];
@@ -42,6 +44,7 @@ export interface NewItem extends ItemText {
   idx: number;
   status: CurationStatus;
   reason: string | null;
+  detail?: string | null;
   duplicateOf: string | null;
   similarity: number | null;
   similar: SimilarRef[];
@@ -74,6 +77,7 @@ export interface CurationUpdate {
   id: number;
   status: CurationStatus;
   reason: string | null;
+  detail?: string | null;
   duplicateOf: string | null;
   similarity: number | null;
   similar: SimilarRef[];
@@ -87,6 +91,7 @@ interface ItemRow {
   output: string;
   status: string;
   reason: string | null;
+  detail: string | null;
   duplicate_of: string | null;
   similarity: number | null;
   similar_json: string | null;
@@ -213,12 +218,12 @@ export class RunStore {
         `UPDATE requests SET status = 'ok', finished_at = ?, raw_response = ?, finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, cost_usd = ? WHERE id = ?`,
       ).run(at, r.raw, r.finishReason, r.promptTokens, r.completionTokens, r.costUsd, id);
       const ins = this.sql(
-        `INSERT INTO items(id, request_id, idx, instruction, input, output, status, reason, duplicate_of, similarity, similar_json, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO items(id, request_id, idx, instruction, input, output, status, reason, detail, duplicate_of, similarity, similar_json, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
       // Positional binding: at 52K items, named binding of a spread object was the largest cost of the commit.
       for (const it of its) {
-        ins.run(it.id, id, it.idx, it.instruction, it.input, it.output, it.status, it.reason, it.duplicateOf, it.similarity, it.similar.length ? JSON.stringify(it.similar) : null, at);
+        ins.run(it.id, id, it.idx, it.instruction, it.input, it.output, it.status, it.reason, it.detail ?? null, it.duplicateOf, it.similarity, it.similar.length ? JSON.stringify(it.similar) : null, at);
       }
     });
     this.commitResponse(requestId, result, items);
@@ -295,9 +300,9 @@ export class RunStore {
   // ---- curation ----
   /** Re-curation: one transaction; never touches review or edit columns. */
   updateCuration(updates: CurationUpdate[]): void {
-    const st = this.sql('UPDATE items SET status = ?, reason = ?, duplicate_of = ?, similarity = ?, similar_json = ? WHERE id = ?');
+    const st = this.sql('UPDATE items SET status = ?, reason = ?, detail = ?, duplicate_of = ?, similarity = ?, similar_json = ? WHERE id = ?');
     this.db.transaction(() => {
-      for (const u of updates) st.run(u.status, u.reason, u.duplicateOf, u.similarity, u.similar.length ? JSON.stringify(u.similar) : null, u.id);
+      for (const u of updates) st.run(u.status, u.reason, u.detail ?? null, u.duplicateOf, u.similarity, u.similar.length ? JSON.stringify(u.similar) : null, u.id);
     })();
   }
 
@@ -443,6 +448,7 @@ function toItem(r: ItemRow): StoredItem {
     output: r.output,
     status: r.status as CurationStatus,
     reason: r.reason,
+    detail: r.detail,
     duplicateOf: r.duplicate_of,
     similarity: r.similarity,
     similar: r.similar_json ? similarSchema.parse(JSON.parse(r.similar_json)) : [],

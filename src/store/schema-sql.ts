@@ -55,4 +55,6 @@ export const migrations: string[] = [
     undone INTEGER NOT NULL DEFAULT 0
   );
   `,
+  // The explanation of a rejection (e.g. 'instruction contains "image"'), beside the rule's name in `reason`.
+  `ALTER TABLE items ADD COLUMN detail TEXT;`,
 ];

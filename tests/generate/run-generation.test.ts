@@ -72,6 +72,30 @@ test('duplicates of seeds and of earlier items are rejected online, naming what 
   }
 });
 
+test('rule rejections are stored with the rule and its explanation; parse failures with theirs', async () => {
+  const answer = JSON.stringify([
+    { instruction: 'Draw a picture of a happy cat wearing a hat.', input: '', output: 'x' },
+    { instruction: 'Explain tempura vel dor kamilo quickly.', input: '', output: 'fine' },
+  ]).replace(/\]$/, ', {"instruction": "Explain broken"}]');
+  const server = await startFakeServer({ behave: (n) => (n === 0 ? { kind: 'ok', text: answer } : { kind: 'ok' }) });
+  const runDir = tmpRun();
+  try {
+    await runGeneration({ runDir, config: config(server.url, { target: 20, concurrency: 1 }), signal: new AbortController().signal, ...collect() });
+    const store = RunStore.open(runDir);
+    const [drawn, good, broken] = store.listItems();
+    assert.equal(drawn!.status, 'rejected');
+    assert.equal(drawn!.reason, 'rule:blacklist');
+    assert.match(drawn!.detail ?? '', /draw|picture/i);
+    assert.equal(good!.status, 'kept');
+    assert.equal(good!.detail, null);
+    assert.equal(broken!.status, 'dropped');
+    assert.match(broken!.detail ?? '', /missing "output"/);
+    store.close();
+  } finally {
+    await server.close();
+  }
+});
+
 test('--budget-usd stops before the budget is exceeded, counting requests in flight', async () => {
   const server = await startFakeServer({ latencyMs: 20, behave: () => ({ kind: 'ok', usage: { prompt_tokens: 1000, completion_tokens: 1000 } }) });
   const runDir = tmpRun();

@@ -36,6 +36,23 @@ test('a file that is not a run database gives a clear store error', () => {
   assert.throws(() => RunStore.open(dir), /cannot open the run database/);
 });
 
+test('a run written by the first schema version is migrated in place, its items intact', async () => {
+  const { default: Database } = await import('better-sqlite3');
+  const { migrations } = await import('../../src/store/schema-sql.js');
+  const dir = mkdtempSync(join(tmpdir(), 'forge-v1-'));
+  const db = new Database(join(dir, 'run.db'));
+  db.exec(migrations[0]!);
+  db.pragma('user_version = 1');
+  db.prepare(`INSERT INTO items(id, idx, instruction, input, output, status, created_at) VALUES (1, 0, 'Old.', '', 'o', 'kept', 'then')`).run();
+  db.close();
+  const store = RunStore.open(dir);
+  assert.equal(store.getItem(1)!.instruction, 'Old.');
+  assert.equal(store.getItem(1)!.detail, null);
+  store.updateCuration([{ id: 1, status: 'rejected', reason: 'rule:x', detail: 'because', duplicateOf: null, similarity: null, similar: [] }]);
+  assert.equal(store.getItem(1)!.detail, 'because');
+  store.close();
+});
+
 test('review decisions and edits are stored at once, keep the original, and undo as a stack', () => {
   const { dir, store } = newRun();
   fill(store);

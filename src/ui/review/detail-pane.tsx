@@ -37,7 +37,7 @@ export function DetailPane({ item, similar, width, height, divider = false }: Pr
         <Text bold>#{item.id}</Text>
         {'  '}
         <Text color={tone(statusTone[item.status])}>{item.status}</Text>
-        {item.reason ? <Text color={tone('muted')}> ({item.reason})</Text> : null}
+        {item.reason ? <Text color={tone('muted')}> ({item.detail ? `${item.reason}: ${oneLine(item.detail)}` : item.reason})</Text> : null}
         {'  review: '}
         <Text color={tone(reviewTone[review])} bold>
           {review}
