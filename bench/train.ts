@@ -92,16 +92,7 @@ let localModel: Awaited<ReturnType<typeof loadModel>> | null = null;
 const t0 = performance.now();
 if (workers > 1) {
   engine = (
-    await WorkerGradEngine.start(
-      {
-        modelDir,
-        backend: backend.name as BackendName,
-        spec: weights.spec,
-        entries: weights.entries.map(({ layer, module, inFeatures, outFeatures }) => ({ layer, module, inFeatures, outFeatures })),
-        maxPassTokens,
-      },
-      workers,
-    )
+    await WorkerGradEngine.start(WorkerGradEngine.init(modelDir, backend.name as BackendName, weights, maxPassTokens), workers)
   ).engine;
 } else {
   localModel = await loadModel(modelDir, { training: true });

@@ -1,4 +1,4 @@
-import type { SimilarItem } from './duplicate-index.js';
+import type { CurationFields } from '../store/run-store.js';
 import type { CurationConfig } from './config.js';
 import { applyRules } from './rules.js';
 import { createDuplicateIndex } from './create-duplicate-index.js';
@@ -12,15 +12,9 @@ export interface CurationCandidate {
   judgeScore?: number | null;
 }
 
-export interface CurationVerdict {
+/** reason: 'rule:<name>', 'duplicate:exact' / 'duplicate:rouge', 'judge', or null when kept. */
+export interface CurationVerdict extends Required<Omit<CurationFields, 'status'>> {
   status: 'kept' | 'rejected' | 'duplicate';
-  /** 'rule:<name>', 'duplicate:exact' / 'duplicate:rouge', 'judge', or null when kept. */
-  reason: string | null;
-  /** The rule's explanation ('instruction contains "image"'), the judge threshold, or null. */
-  detail: string | null;
-  duplicateOf: string | null;
-  similarity: number | null;
-  similar: SimilarItem[];
 }
 
 export interface CurateOptions {

@@ -1,15 +1,8 @@
-import type { DuplicateIndex, SimilarItem } from '../curate/duplicate-index.js';
-import type { CurationStatus } from '../store/run-store.js';
+import type { DuplicateIndex } from '../curate/duplicate-index.js';
+import type { CurationFields } from '../store/run-store.js';
 import type { ParsedTask } from './parse-response.js';
 
-export interface ItemVerdict {
-  status: CurationStatus;
-  reason: string | null;
-  detail: string | null;
-  duplicateOf: string | null;
-  similarity: number | null;
-  similar: SimilarItem[];
-}
+export type ItemVerdict = Required<CurationFields>;
 
 export type RuleCheck = (task: ParsedTask) => { rule: string; reason: string } | null;
 

@@ -39,15 +39,20 @@ export interface StoredItem extends ItemText {
   createdAt: string;
 }
 
-export interface NewItem extends ItemText {
-  id: number;
-  idx: number;
+/** What curation decides about an item (online in generate, offline in curate). */
+export interface CurationFields {
   status: CurationStatus;
   reason: string | null;
+  /** Why, in words (the rule's explanation, the parse error…); absent means none. */
   detail?: string | null;
   duplicateOf: string | null;
   similarity: number | null;
   similar: SimilarRef[];
+}
+
+export interface NewItem extends ItemText, CurationFields {
+  id: number;
+  idx: number;
 }
 
 export interface RequestResult {
@@ -73,14 +78,8 @@ export interface RunSummary {
   lang: 'en' | 'zh';
 }
 
-export interface CurationUpdate {
+export interface CurationUpdate extends CurationFields {
   id: number;
-  status: CurationStatus;
-  reason: string | null;
-  detail?: string | null;
-  duplicateOf: string | null;
-  similarity: number | null;
-  similar: SimilarRef[];
 }
 
 interface ItemRow {

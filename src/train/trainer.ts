@@ -162,16 +162,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
     for (const w of warnings) emit({ type: 'warning', message: w });
     if (workers > 1) {
       emit({ type: 'phase', phase: 'starting-workers', detail: `${workers} workers` });
-      const started = await WorkerGradEngine.start(
-        {
-          modelDir,
-          backend: backend.name as BackendName,
-          spec: weights.spec,
-          entries: weights.entries.map(({ layer, module, inFeatures, outFeatures }) => ({ layer, module, inFeatures, outFeatures })),
-          maxPassTokens,
-        },
-        workers,
-      );
+      const started = await WorkerGradEngine.start(WorkerGradEngine.init(modelDir, backend.name as BackendName, weights, maxPassTokens), workers);
       engine = started.engine;
     } else {
       lora = new LoraRuntime(weights);

@@ -5,6 +5,8 @@ import type { LabelledBatch } from '../model/loss.js';
 import { StepAborted, OrderedGradientSum, type GradEngine, type StepGradients } from './grad-engine.js';
 import { explainBackendError, type MicroBatch } from './gradients.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+import type { LoraWeights } from './lora-weights.js';
+import type { BackendName } from '../model/backend.js';
 
 interface Slot {
   worker: Worker;
@@ -32,6 +34,17 @@ export class WorkerGradEngine implements GradEngine {
 
   get workers(): number {
     return this.slots.length;
+  }
+
+  /** The workers' start message for these LoRA weights: shapes only, the values follow as params. */
+  static init(modelDir: string, backend: BackendName | undefined, weights: LoraWeights, maxPassTokens: number): WorkerInit {
+    return {
+      modelDir,
+      backend,
+      spec: weights.spec,
+      entries: weights.entries.map(({ layer, module, inFeatures, outFeatures }) => ({ layer, module, inFeatures, outFeatures })),
+      maxPassTokens,
+    };
   }
 
   /** Starts `count` workers and waits until each has loaded the model. */
