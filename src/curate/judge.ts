@@ -5,8 +5,9 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { promptsDir } from '../paths.js';
 import type { Prices } from '../config/generation.js';
-import { BudgetTracker, RetriesExhaustedError, costOf, type ChatRequest, type ChatResult } from '../generate/chat-client.js';
-import { EndpointDownError } from '../generate/endpoint-gate.js';
+import { RetriesExhaustedError, type ChatRequest, type ChatResult } from '../llm/chat-client.js';
+import { BudgetTracker, costOf } from '../llm/budget.js';
+import { EndpointDownError } from '../llm/endpoint-gate.js';
 import type { JudgeConfig } from './config.js';
 
 /** LLM-as-judge (as AlpaGasus: rate each sample 0–5 for accuracy and helpfulness, keep those above a bar). */

@@ -7,14 +7,15 @@ import type { GenerateEvent, SamplePreview } from '../events.js';
 import { seedsDir } from '../paths.js';
 import { acquireRunLock } from '../store/run-lock.js';
 import { RunStore } from '../store/run-store.js';
-import { BudgetTracker, ChatClient, RetriesExhaustedError, costOf, type ChatResult } from './chat-client.js';
-import { EndpointDownError, EndpointGate } from './endpoint-gate.js';
+import { ChatClient, RetriesExhaustedError, type ChatResult } from '../llm/chat-client.js';
+import { BudgetTracker, costOf } from '../llm/budget.js';
+import { EndpointDownError, EndpointGate } from '../llm/endpoint-gate.js';
 import { ExampleSampler } from './example-sampler.js';
 import { IngestPipeline } from './ingest-pipeline.js';
 import { loadPromptTemplate, renderPrompt } from './prompt-template.js';
 import { seededRandom } from '../random.js';
 import { loadSeedTasks } from './seed-tasks.js';
-import { sleep } from './retry-policy.js';
+import { sleep } from '../llm/retry-policy.js';
 
 export interface RunGenerationOptions {
   runDir: string;

@@ -1,3 +1,4 @@
+import { ForgeError } from '../errors.js';
 import type { LabelledBatch } from '../model/loss.js';
 import type { MicroBatch } from './gradients.js';
 
@@ -20,9 +21,9 @@ export interface GradEngine {
   close(): Promise<void>;
 }
 
-export class StepAborted extends Error {
+export class StepAborted extends ForgeError {
   constructor() {
-    super('training step interrupted');
+    super('interrupted', 'training step interrupted');
     this.name = 'StepAborted';
   }
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { judgeConfigSchema } from '../../src/curate/config.js';
 import { judgeItems, loadJudgePrompt, parseJudgeAnswer, renderJudgePrompt, type JudgeClient, type JudgeSink } from '../../src/curate/judge.js';
-import { RetriesExhaustedError, type ChatRequest, type ChatResult } from '../../src/generate/chat-client.js';
+import { RetriesExhaustedError, type ChatRequest, type ChatResult } from '../../src/llm/chat-client.js';
 import { ApiError, ConfigError } from '../../src/errors.js';
 
 test('judge answers are read from fenced or surrounded JSON; scores outside 0–5 or missing are not answers', () => {

@@ -143,7 +143,7 @@ async function runCurate(ctx: CommandContext, f: CurateFlags): Promise<number> {
 type JudgeOptions = Omit<JudgeRunOptions, 'sink' | 'lang' | 'prompt'> & { promptName: string };
 
 async function judgeClientOptions(ctx: CommandContext, forge: ForgeConfig, cfg: JudgeConfig, baseUrlFlag: string | undefined, say: (l: string) => void): Promise<JudgeOptions> {
-  const { ChatClient } = await import('../../generate/chat-client.js');
+  const { ChatClient } = await import('../../llm/chat-client.js');
   const g = forge.generation;
   const model = cfg.model ?? g.model;
   const client = new ChatClient({

@@ -1,10 +1,11 @@
 import OpenAI from 'openai';
 import { z } from 'zod';
-import { ApiError } from '../errors.js';
+import { ApiError, ForgeError } from '../errors.js';
 import type { TransportState } from '../events.js';
 import type { Prices } from '../config/generation.js';
 import { EndpointGate } from './endpoint-gate.js';
 import { backoffMs, classifyFailure, InvalidResponseError, sleep } from './retry-policy.js';
+import { costOf } from './budget.js';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -62,11 +63,6 @@ const completionSchema = z.object({
     .optional(),
 });
 
-export function costOf(prices: Prices | undefined, model: string, promptTokens: number, completionTokens: number): number {
-  const p = prices?.[model];
-  if (!p) return 0;
-  return (promptTokens * p.input + completionTokens * p.output) / 1e6;
-}
 
 /**
  * One chat-completions client for generation and judging: our own retry loop (the SDK's is off) so that every
@@ -155,40 +151,9 @@ export class ChatClient {
 }
 
 /** One request failed every retry; the run goes on (the gate decides whether the endpoint as a whole is down). */
-export class RetriesExhaustedError extends Error {
+export class RetriesExhaustedError extends ForgeError {
   constructor(message: string) {
-    super(message);
+    super('api', message);
     this.name = 'RetriesExhaustedError';
-  }
-}
-
-/**
- * Spending guard. Before a request starts it reserves its worst case (prompt estimate + max_tokens at the output
- * price); when it ends the reservation is replaced by the real cost. So the run stops *before* it could exceed.
- */
-export class BudgetTracker {
-  private spent: number;
-  private reserved = 0;
-  constructor(
-    readonly limitUsd: number | undefined,
-    spentUsd: number,
-  ) {
-    this.spent = spentUsd;
-  }
-  get spentUsd(): number {
-    return this.spent;
-  }
-  wouldExceed(nextEstimateUsd: number): boolean {
-    return this.limitUsd !== undefined && this.spent + this.reserved + nextEstimateUsd > this.limitUsd;
-  }
-  reserve(usd: number): void {
-    this.reserved += usd;
-  }
-  settle(reservedUsd: number, actualUsd: number): void {
-    this.reserved -= reservedUsd;
-    this.spent += actualUsd;
-  }
-  add(costUsd: number): void {
-    this.spent += costUsd;
   }
 }

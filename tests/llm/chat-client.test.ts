@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChatClient, BudgetTracker } from '../../src/generate/chat-client.js';
-import { EndpointGate, EndpointDownError } from '../../src/generate/endpoint-gate.js';
-import { backoffMs, parseDuration, waitHintFromHeaders } from '../../src/generate/retry-policy.js';
+import { ChatClient } from '../../src/llm/chat-client.js';
+import { BudgetTracker } from '../../src/llm/budget.js';
+import { EndpointGate, EndpointDownError } from '../../src/llm/endpoint-gate.js';
+import { backoffMs, parseDuration, waitHintFromHeaders } from '../../src/llm/retry-policy.js';
 import { ApiError } from '../../src/errors.js';
 import type { TransportState } from '../../src/events.js';
 import { startFakeServer } from '../helpers/fake-openai-server.js';

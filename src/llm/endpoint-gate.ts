@@ -1,10 +1,11 @@
+import { ForgeError } from '../errors.js';
 import type { TransportState } from '../events.js';
 import { sleep } from './retry-policy.js';
 
 /** Thrown when the endpoint stayed down through every pause: the run stops, resumable. */
-export class EndpointDownError extends Error {
+export class EndpointDownError extends ForgeError {
   constructor(message: string) {
-    super(message);
+    super('api', message, { hint: 'check that the server is up and reachable, then run the same command again to resume' });
     this.name = 'EndpointDownError';
   }
 }

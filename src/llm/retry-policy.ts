@@ -1,4 +1,5 @@
 import OpenAI from 'openai';
+import { ForgeError } from '../errors.js';
 
 /** What to do with one failed API call. */
 export type FailureVerdict =
@@ -30,9 +31,9 @@ export function classifyFailure(err: unknown): FailureVerdict {
 }
 
 /** The endpoint answered 200 with something that is not a chat completion. */
-export class InvalidResponseError extends Error {
+export class InvalidResponseError extends ForgeError {
   constructor(message: string) {
-    super(message);
+    super('api', message);
     this.name = 'InvalidResponseError';
   }
 }

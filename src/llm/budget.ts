@@ -1,0 +1,39 @@
+import type { Prices } from '../config/generation.js';
+
+/** What a call cost at the configured prices (USD per million tokens); 0 for a model with no price. */
+export function costOf(prices: Prices | undefined, model: string, promptTokens: number, completionTokens: number): number {
+  const p = prices?.[model];
+  if (!p) return 0;
+  return (promptTokens * p.input + completionTokens * p.output) / 1e6;
+}
+
+/**
+ * Spending guard. Before a request starts it reserves its worst case (prompt estimate + max_tokens at the output
+ * price); when it ends the reservation is replaced by the real cost. So the run stops *before* it could exceed.
+ */
+export class BudgetTracker {
+  private spent: number;
+  private reserved = 0;
+  constructor(
+    readonly limitUsd: number | undefined,
+    spentUsd: number,
+  ) {
+    this.spent = spentUsd;
+  }
+  get spentUsd(): number {
+    return this.spent;
+  }
+  wouldExceed(nextEstimateUsd: number): boolean {
+    return this.limitUsd !== undefined && this.spent + this.reserved + nextEstimateUsd > this.limitUsd;
+  }
+  reserve(usd: number): void {
+    this.reserved += usd;
+  }
+  settle(reservedUsd: number, actualUsd: number): void {
+    this.reserved -= reservedUsd;
+    this.spent += actualUsd;
+  }
+  add(costUsd: number): void {
+    this.spent += costUsd;
+  }
+}
