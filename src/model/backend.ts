@@ -11,6 +11,15 @@ export interface BackendInfo {
   name: string;
   /** What it runs on, for the user: "CPU (WebAssembly, 1 thread)", "GPU: NVIDIA …". */
   device: string;
+  /** True for a software renderer posing as a GPU (Dawn's fallback adapter, e.g. SwiftShader). */
+  software?: boolean;
+  /** The WebGPU adapter's buffer limits in bytes (webgpu only): no single tensor may exceed maxStorageBufferBindingSize. */
+  limits?: GpuLimits;
+}
+
+export interface GpuLimits {
+  maxBufferSize: number;
+  maxStorageBufferBindingSize: number;
 }
 
 let current: BackendInfo | null = null;
@@ -88,16 +97,17 @@ async function start(name: BackendName): Promise<BackendInfo> {
     }
     case 'webgpu': {
       if (webgpuFailure) throw webgpuFailure;
-      let adapterName: string;
+      let adapter: GpuAdapterSummary;
       try {
-        adapterName = await installWebGpu();
+        adapter = await installWebGpu();
       } catch (e) {
         webgpuFailure = e as Error;
         throw e;
       }
       await import('@tensorflow/tfjs-backend-webgpu');
       await activate('webgpu');
-      return { name, device: `GPU (WebGPU/Dawn: ${adapterName})` };
+      const device = adapter.software ? `WebGPU on a software renderer (slow): ${adapter.name}` : `GPU (WebGPU/Dawn: ${adapter.name})`;
+      return { name, device, software: adapter.software, limits: adapter.limits };
     }
     case 'wasm': {
       await import('@tensorflow/tfjs-backend-wasm');
@@ -128,11 +138,17 @@ function gpuDevicePresent(): boolean {
   return existsSync('/dev/dri') || existsSync('/dev/nvidia0') || existsSync('/dev/nvidiactl');
 }
 
-let gpuAdapterName: string | null = null;
+interface GpuAdapterSummary {
+  name: string;
+  software: boolean;
+  limits: GpuLimits;
+}
+
+let gpuAdapter: GpuAdapterSummary | null = null;
 
 /** Exposes Dawn (the `webgpu` package) as navigator.gpu, which tfjs-backend-webgpu looks for when it loads. */
-async function installWebGpu(): Promise<string> {
-  if (gpuAdapterName) return gpuAdapterName;
+async function installWebGpu(): Promise<GpuAdapterSummary> {
+  if (gpuAdapter) return gpuAdapter;
   const webgpu = (await importOptional('webgpu')) as { create: (opts: string[]) => GpuLike; globals: Record<string, unknown> };
   Object.assign(globalThis, webgpu.globals);
   const gpu = webgpu.create([]);
@@ -142,10 +158,19 @@ async function installWebGpu(): Promise<string> {
   if (g.navigator === undefined) Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
   else if (!g.navigator.gpu) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
   const info = adapter.info ?? {};
-  gpuAdapterName = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'adapter';
-  return gpuAdapterName;
+  gpuAdapter = {
+    name: [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'adapter',
+    software: info.isFallbackAdapter === true || adapter.isFallbackAdapter === true,
+    limits: { maxBufferSize: adapter.limits.maxBufferSize, maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize },
+  };
+  return gpuAdapter;
 }
 
 interface GpuLike {
-  requestAdapter(opts?: unknown): Promise<{ info?: { vendor?: string; architecture?: string; device?: string; description?: string } } | null>;
+  requestAdapter(opts?: unknown): Promise<{
+    info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean };
+    /** Older Dawn builds expose the flag on the adapter rather than in info. */
+    isFallbackAdapter?: boolean;
+    limits: GpuLimits;
+  } | null>;
 }
