@@ -1,14 +1,25 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
-import { ModelError } from '../errors.js';
+import { z } from 'zod';
+import { ModelError, UsageError } from '../errors.js';
 import { patchWasmSlicing } from './wasm-kernels.js';
 
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
-export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+/** The backends `--backend` accepts, in the order auto-selection tries them. */
+export const BackendNameSchema = z.enum(['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu']);
+export type BackendName = z.infer<typeof BackendNameSchema>;
+export const BACKEND_NAMES: readonly BackendName[] = BackendNameSchema.options;
+
+/** A `--backend` value: a backend name, or `auto` / nothing for auto-selection (undefined). */
+export function parseBackendFlag(value: string | undefined): BackendName | undefined {
+  if (value === undefined || value === 'auto') return undefined;
+  const parsed = BackendNameSchema.safeParse(value);
+  if (!parsed.success) throw new UsageError(`--backend: "${value}" is not a backend`, `use auto or one of: ${BACKEND_NAMES.join(', ')}`);
+  return parsed.data;
+}
 
 export interface BackendInfo {
   /** Our name for it (one of BACKEND_NAMES). */
-  name: string;
+  name: BackendName;
   /** What it runs on, for the user: "CPU (WebAssembly, 1 thread)", "GPU: NVIDIA …". */
   device: string;
   /** True for a software renderer posing as a GPU (Dawn's fallback adapter, e.g. SwiftShader). */
@@ -22,17 +33,39 @@ export interface GpuLimits {
   maxStorageBufferBindingSize: number;
 }
 
+export interface GpuAdapterSummary {
+  name: string;
+  software: boolean;
+  limits: GpuLimits;
+}
+
+export interface SelectBackendOptions {
+  /** Where auto-selection says why it passed over a GPU it found (stderr in commands). Defaults to silence. */
+  log?: (line: string) => void;
+}
+
+/**
+ * What auto-selection consults about WebGPU, replaceable so tests can stage a GPU that fails its self-test.
+ * `probe` runs with the webgpu backend active and throws when the device computes or reads back wrongly.
+ */
+export const webgpuAutoChecks = {
+  gpuDevicePresent,
+  findAdapter: installWebGpu,
+  probe: probeWebGpu,
+};
+
 let current: BackendInfo | null = null;
 // Dawn prints a Vulkan warning on every adapter probe, so a failed probe is remembered.
 let webgpuFailure: Error | null = null;
 
 /**
  * Starts a TensorFlow.js backend. Without `requested`, tries tensorflow-gpu (@tensorflow/tfjs-node-gpu) →
- * tensorflow (@tensorflow/tfjs-node) → webgpu (only when a GPU adapter is found) → wasm → cpu. A requested
- * backend that cannot start is a ModelError; calling again with the backend already running is free.
+ * tensorflow (@tensorflow/tfjs-node) → webgpu (a hardware adapter that passes a matMul read back asynchronously;
+ * never a software renderer) → wasm → cpu. A requested backend that cannot start is a ModelError; calling again
+ * with the backend already running is free.
  */
-export async function selectBackend(requested?: BackendName): Promise<BackendInfo> {
-  if (requested !== undefined && !BACKEND_NAMES.includes(requested)) {
+export async function selectBackend(requested?: BackendName, opts: SelectBackendOptions = {}): Promise<BackendInfo> {
+  if (requested !== undefined && !BackendNameSchema.safeParse(requested).success) {
     throw new ModelError(`unknown backend "${String(requested)}"`, `use one of: ${BACKEND_NAMES.join(', ')}`);
   }
   if (current && (requested === undefined || current.name === requested)) return current;
@@ -43,20 +76,16 @@ export async function selectBackend(requested?: BackendName): Promise<BackendInf
       current = await start(requested);
       return current;
     } catch (e) {
-      throw new ModelError(`backend "${requested}" cannot start: ${(e as Error).message}`, hintFor(requested), e);
+      throw new ModelError(`backend "${requested}" cannot start: ${firstLine(e)}`, hintFor(requested), e);
     }
   }
   const failures: string[] = [];
   for (const name of BACKEND_NAMES) {
-    if (name === 'webgpu' && !gpuDevicePresent()) {
-      failures.push('webgpu: no GPU device node');
-      continue;
-    }
     try {
-      current = await start(name);
+      current = name === 'webgpu' ? await startAutoWebGpu(opts.log ?? (() => {})) : await start(name);
       return current;
     } catch (e) {
-      failures.push(`${name}: ${(e as Error).message}`);
+      failures.push(`${name}: ${firstLine(e)}`);
     }
   }
   throw new ModelError(`no TensorFlow.js backend could start (${failures.join('; ')})`, 'reinstall dependencies: npm install');
@@ -67,14 +96,74 @@ export function currentBackend(): BackendInfo | null {
   return current;
 }
 
+/** Makes the next selectBackend() choose again (tests that compare auto-selection outcomes in one process). */
+export function forgetBackendSelection(): void {
+  current = null;
+  webgpuFailure = null;
+}
+
+/**
+ * WebGPU for auto-selection: only a hardware adapter, and only once it has multiplied two matrices and read the
+ * result back the way every command will (asynchronously). Anything else falls through to the next backend, with
+ * one line saying why when a GPU was there to be used.
+ */
+async function startAutoWebGpu(log: (line: string) => void): Promise<BackendInfo> {
+  const checks = webgpuAutoChecks;
+  if (!checks.gpuDevicePresent()) throw new Error('no GPU device node');
+  const skip = (why: string): never => {
+    log(`backend: not using webgpu (${why}); falling back`);
+    throw new Error(why);
+  };
+  let adapter: GpuAdapterSummary;
+  try {
+    adapter = await checks.findAdapter();
+  } catch (e) {
+    return skip(`no usable adapter: ${firstLine(e)}`);
+  }
+  if (adapter.software) return skip(`only a software renderer (${adapter.name}); pass --backend webgpu to use it anyway`);
+  let info: BackendInfo;
+  try {
+    info = await startWebGpu(adapter);
+  } catch (e) {
+    return skip(`it did not start: ${firstLine(e)}`);
+  }
+  try {
+    await checks.probe();
+  } catch (e) {
+    // The failed backend stays registered but inactive; the next start() switches away from it.
+    return skip(`the adapter failed a matMul self-test: ${firstLine(e)}`);
+  }
+  return info;
+}
+
+const PROBE_TIMEOUT_MS = 20_000;
+
+/** A 3×4 · 4×2 matMul read back with `await data()` must give exactly the known integers. */
+async function probeWebGpu(): Promise<void> {
+  const a = tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [3, 4]);
+  const b = tf.tensor2d([1, 0, 0, 1, 1, 1, 2, -1], [4, 2]);
+  const c = tf.matMul(a, b);
+  try {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no result after ${PROBE_TIMEOUT_MS / 1000} s`)), PROBE_TIMEOUT_MS);
+    });
+    const got = await Promise.race([c.data(), timeout]).finally(() => clearTimeout(timer));
+    const want = [12, 2, 32, 6, 52, 10];
+    if (got.length !== want.length || want.some((v, i) => got[i] !== v)) throw new Error(`got [${Array.from(got).join(', ')}], expected [${want.join(', ')}]`);
+  } finally {
+    tf.dispose([a, b, c]);
+  }
+}
+
 function hintFor(name: BackendName): string {
   switch (name) {
     case 'tensorflow-gpu':
-      return 'install @tensorflow/tfjs-node-gpu (needs CUDA and network access to fetch libtensorflow), or use --backend webgpu / wasm';
+      return 'install @tensorflow/tfjs-node-gpu (needs CUDA 11.2 + cuDNN 8.1 and network access to fetch libtensorflow), or use --backend webgpu / wasm';
     case 'tensorflow':
       return 'install @tensorflow/tfjs-node (downloads libtensorflow), or use --backend wasm';
     case 'webgpu':
-      return 'WebGPU needs the `webgpu` npm package and a GPU with a Vulkan/Metal/D3D12 driver; use --backend wasm on CPU-only machines';
+      return 'WebGPU needs the `webgpu` npm package and a GPU with a Vulkan (Linux), Metal or D3D12 driver and its loader; use --backend wasm on CPU-only machines';
     default:
       return 'reinstall dependencies: npm install';
   }
@@ -95,20 +184,8 @@ async function start(name: BackendName): Promise<BackendInfo> {
       await activate('tensorflow');
       return { name, device: 'CPU (libtensorflow, native)' };
     }
-    case 'webgpu': {
-      if (webgpuFailure) throw webgpuFailure;
-      let adapter: GpuAdapterSummary;
-      try {
-        adapter = await installWebGpu();
-      } catch (e) {
-        webgpuFailure = e as Error;
-        throw e;
-      }
-      await import('@tensorflow/tfjs-backend-webgpu');
-      await activate('webgpu');
-      const device = adapter.software ? `WebGPU on a software renderer (slow): ${adapter.name}` : `GPU (WebGPU/Dawn: ${adapter.name})`;
-      return { name, device, software: adapter.software, limits: adapter.limits };
-    }
+    case 'webgpu':
+      return startWebGpu(await installWebGpu());
     case 'wasm': {
       await import('@tensorflow/tfjs-backend-wasm');
       await activate('wasm');
@@ -120,6 +197,13 @@ async function start(name: BackendName): Promise<BackendInfo> {
       return { name, device: 'CPU (plain JavaScript, slow: use for tiny models only)' };
     }
   }
+}
+
+async function startWebGpu(adapter: GpuAdapterSummary): Promise<BackendInfo> {
+  await import('@tensorflow/tfjs-backend-webgpu');
+  await activate('webgpu');
+  const device = adapter.software ? `WebGPU on a software renderer (slow): ${adapter.name}` : `GPU (WebGPU/Dawn: ${adapter.name})`;
+  return { name: 'webgpu', device, software: adapter.software, limits: adapter.limits };
 }
 
 async function activate(tfName: string): Promise<void> {
@@ -138,32 +222,41 @@ function gpuDevicePresent(): boolean {
   return existsSync('/dev/dri') || existsSync('/dev/nvidia0') || existsSync('/dev/nvidiactl');
 }
 
-interface GpuAdapterSummary {
-  name: string;
-  software: boolean;
-  limits: GpuLimits;
-}
-
 let gpuAdapter: GpuAdapterSummary | null = null;
 
 /** Exposes Dawn (the `webgpu` package) as navigator.gpu, which tfjs-backend-webgpu looks for when it loads. */
 async function installWebGpu(): Promise<GpuAdapterSummary> {
   if (gpuAdapter) return gpuAdapter;
-  const webgpu = (await importOptional('webgpu')) as { create: (opts: string[]) => GpuLike; globals: Record<string, unknown> };
+  if (webgpuFailure) throw webgpuFailure;
+  try {
+    gpuAdapter = await findWebGpuAdapter();
+    return gpuAdapter;
+  } catch (e) {
+    webgpuFailure = e as Error;
+    throw e;
+  }
+}
+
+async function findWebGpuAdapter(): Promise<GpuAdapterSummary> {
+  let webgpu: { create: (opts: string[]) => GpuLike; globals: Record<string, unknown> };
+  try {
+    webgpu = (await importOptional('webgpu')) as typeof webgpu;
+  } catch (e) {
+    throw new Error(`the \`webgpu\` package does not load (${firstLine(e)})`, { cause: e });
+  }
   Object.assign(globalThis, webgpu.globals);
   const gpu = webgpu.create([]);
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) throw new Error('no WebGPU adapter found');
+  if (!adapter) throw new Error('no WebGPU adapter found (no GPU driver answered: on Linux, a Vulkan driver and libvulkan.so.1)');
   const g = globalThis as { navigator?: { gpu?: unknown } };
   if (g.navigator === undefined) Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
   else if (!g.navigator.gpu) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
   const info = adapter.info ?? {};
-  gpuAdapter = {
+  return {
     name: [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'adapter',
     software: info.isFallbackAdapter === true || adapter.isFallbackAdapter === true,
     limits: { maxBufferSize: adapter.limits.maxBufferSize, maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize },
   };
-  return gpuAdapter;
 }
 
 interface GpuLike {
@@ -174,3 +267,5 @@ interface GpuLike {
     limits: GpuLimits;
   } | null>;
 }
+
+const firstLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;

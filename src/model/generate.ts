@@ -27,20 +27,23 @@ export interface GenerateResult {
 }
 
 /** Last-position logits of a forward pass that appends to `cache`. */
-function nextLogits(model: LlamaModel, ids: number[], cache: KVCache, lora: LoraHook | undefined): Float32Array {
+async function nextLogits(model: LlamaModel, ids: number[], cache: KVCache, lora: LoraHook | undefined): Promise<Float32Array> {
   const logits = tf.tidy(() => {
     const hidden = forwardHidden(model, tf.tensor2d([ids], [1, ids.length], 'int32'), { cache, ...(lora ? { lora } : {}) });
     const last = tf.reshape(tf.slice(hidden, [0, ids.length - 1, 0], [1, 1, -1]), [1, model.config.hiddenSize]) as tf.Tensor2D;
     return lmHead(model, last);
   });
-  // Read outside tidy: returning a large TypedArray from tidy makes tfjs walk it element by element.
-  const data = logits.dataSync() as Float32Array;
-  logits.dispose();
-  return data;
+  // Read outside tidy (returning a large TypedArray from tidy makes tfjs walk it element by element), and
+  // asynchronously: a GPU backend cannot read synchronously in Node.
+  try {
+    return (await logits.data()) as Float32Array;
+  } finally {
+    logits.dispose();
+  }
 }
 
 /** Continues `promptIds` with KV-cache decoding until a stop token, maxNewTokens, or the context limit. */
-export function generate(model: LlamaModel, promptIds: number[], opts: GenerateOptions): GenerateResult {
+export async function generate(model: LlamaModel, promptIds: number[], opts: GenerateOptions): Promise<GenerateResult> {
   if (promptIds.length === 0) throw new TypeError('generate: the prompt has no tokens');
   const stop = new Set(opts.stopIds ?? [...model.generationConfig.eosTokenIds, model.tokenizer.eosId]);
   const random = seededRandom(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
@@ -51,7 +54,7 @@ export function generate(model: LlamaModel, promptIds: number[], opts: GenerateO
   const t0 = performance.now();
   let prefillMs = 0;
   try {
-    let logits = nextLogits(model, promptIds, cache, opts.lora);
+    let logits = await nextLogits(model, promptIds, cache, opts.lora);
     prefillMs = performance.now() - t0;
     while (out.length < opts.maxNewTokens) {
       if (opts.signal?.aborted) {
@@ -70,7 +73,7 @@ export function generate(model: LlamaModel, promptIds: number[], opts: GenerateO
         stoppedBy = 'context';
         break;
       }
-      logits = nextLogits(model, [id], cache, opts.lora);
+      logits = await nextLogits(model, [id], cache, opts.lora);
     }
   } finally {
     cache.dispose();

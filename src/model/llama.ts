@@ -14,8 +14,11 @@ export { rmsNorm };
 export type LoraHook = (layer: number, module: TargetModule, x: tf.Tensor2D) => tf.Tensor2D | null;
 
 export interface ForwardOptions {
-  /** [B, T], 1 = token, 0 = padding (right padding). Defaults to all ones. */
-  attentionMask?: tf.Tensor2D;
+  /**
+   * [B][T], 1 = token, 0 = padding (right padding). Defaults to all ones. Host data, not a tensor: the mask is built
+   * on the CPU anyway, and reading a tensor back synchronously is impossible on WebGPU.
+   */
+  attentionMask?: number[][];
   /** Incremental decoding: attends to the cached keys/values and appends this call's. */
   cache?: KVCache;
   lora?: LoraHook;
@@ -88,7 +91,7 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
   const cache = opts.cache;
   const past = cache ? cache.length : 0;
   let keyMask: number[][] | null = null;
-  const currentMask = opts.attentionMask ? (opts.attentionMask.arraySync() as number[][]) : null;
+  const currentMask = opts.attentionMask ?? null;
   if (cache) {
     if (cache.length > 0 && cache.batch !== B) throw new TypeError(`forwardHidden: cache holds batch ${cache.batch}, inputIds has ${B}`);
     cache.appendMask(currentMask ?? Array.from({ length: B }, () => new Array<number>(T).fill(1)), B);

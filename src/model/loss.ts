@@ -117,7 +117,8 @@ function headNllSum(model: LlamaModel, hidden: tf.Tensor2D, targets: number[]): 
 
 interface Prepared {
   ids: tf.Tensor2D;
-  mask: tf.Tensor2D;
+  /** [B][T] attention mask (host data: see ForwardOptions.attentionMask). */
+  mask: number[][];
   T: number;
   /** Flat row (b·T + t − 1) of each labelled position t, its target, and its example. */
   rows: number[];
@@ -131,17 +132,14 @@ function prepare(model: LlamaModel, batch: LabelledBatch): Prepared {
   const T = Math.max(...batch.inputIds.map((r) => r.length));
   const pad = model.tokenizer.padId;
   const ids = new Int32Array(B * T).fill(pad);
-  const mask = new Int32Array(B * T);
+  const mask = batch.inputIds.map((seq) => Array.from({ length: T }, (_, t) => (t < seq.length ? 1 : 0)));
   const rows: number[] = [];
   const targets: number[] = [];
   const example: number[] = [];
   batch.inputIds.forEach((seq, b) => {
     const lab = batch.labels[b]!;
     if (lab.length !== seq.length) throw new TypeError(`loss: example ${b} has ${seq.length} ids but ${lab.length} labels`);
-    seq.forEach((id, t) => {
-      ids[b * T + t] = id;
-      mask[b * T + t] = 1;
-    });
+    seq.forEach((id, t) => (ids[b * T + t] = id));
     // transformers' shift: logits at t−1 predict labels[t].
     for (let t = 1; t < seq.length; t++) {
       const y = lab[t]!;
@@ -151,7 +149,7 @@ function prepare(model: LlamaModel, batch: LabelledBatch): Prepared {
       example.push(b);
     }
   });
-  return { ids: tf.tensor2d(ids, [B, T], 'int32'), mask: tf.tensor2d(mask, [B, T], 'int32'), T, rows, targets, example };
+  return { ids: tf.tensor2d(ids, [B, T], 'int32'), mask, T, rows, targets, example };
 }
 
 /**
@@ -170,12 +168,15 @@ export function responseNllSum(model: LlamaModel, batch: LabelledBatch, lora?: L
       return headNllSum(model, selectRows(flat, p.rows), p.targets);
     });
   } finally {
-    tf.dispose([p.ids, p.mask]);
+    p.ids.dispose();
   }
 }
 
-/** Per example: summed NLL over its labelled positions and how many there are (no gradient; for scoring). */
-export function perExampleNll(model: LlamaModel, batch: LabelledBatch, lora?: LoraHook): Array<{ nllSum: number; tokens: number }> {
+/**
+ * Per example: summed NLL over its labelled positions and how many there are (no gradient; for scoring).
+ * Asynchronous because that is the only way to read a tensor back from a GPU backend.
+ */
+export async function perExampleNll(model: LlamaModel, batch: LabelledBatch, lora?: LoraHook): Promise<Array<{ nllSum: number; tokens: number }>> {
   const p = prepare(model, batch);
   const out = batch.inputIds.map(() => ({ nllSum: 0, tokens: 0 }));
   try {
@@ -185,14 +186,18 @@ export function perExampleNll(model: LlamaModel, batch: LabelledBatch, lora?: Lo
       const flat = tf.reshape(hidden, [-1, model.config.hiddenSize]) as tf.Tensor2D;
       return headNll(model, tf.gather(flat, tf.tensor1d(p.rows, 'int32')), p.targets);
     });
-    const values = nll.dataSync();
-    nll.dispose();
+    let values: Float32Array;
+    try {
+      values = (await nll.data()) as Float32Array;
+    } finally {
+      nll.dispose();
+    }
     p.example.forEach((b, i) => {
       out[b]!.nllSum += values[i]!;
       out[b]!.tokens += 1;
     });
     return out;
   } finally {
-    tf.dispose([p.ids, p.mask]);
+    p.ids.dispose();
   }
 }

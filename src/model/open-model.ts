@@ -1,4 +1,4 @@
-import { selectBackend, type BackendInfo, type BackendName } from './backend.js';
+import { parseBackendFlag, selectBackend, type BackendInfo } from './backend.js';
 import { loadModel, type LlamaModel } from './load.js';
 import type { LoraHook } from './llama.js';
 
@@ -6,7 +6,7 @@ export interface OpenModelOptions {
   modelDir: string;
   /** PEFT LoRA adapter directory, applied through the trainer's loadAdapter. */
   adapterDir?: string | undefined;
-  /** Backend to force; auto-selection when undefined. */
+  /** Backend to force (a --backend value); auto-selection when undefined or 'auto'. */
   backend?: string | undefined;
   /** Where to say what runs where (stderr in commands). */
   log: (line: string) => void;
@@ -14,7 +14,7 @@ export interface OpenModelOptions {
 
 /** Starts the backend, loads the model (and adapter), and reports backend, device and model on `log`. */
 export async function openModel(o: OpenModelOptions): Promise<{ model: LlamaModel; lora: LoraHook | undefined; backend: BackendInfo }> {
-  const backend = await selectBackend(o.backend as BackendName | undefined);
+  const backend = await selectBackend(parseBackendFlag(o.backend), { log: o.log });
   o.log(`backend: ${backend.name} — ${backend.device}`);
   const t0 = performance.now();
   const model = await loadModel(o.modelDir);

@@ -31,14 +31,14 @@ export interface SampleScore {
  * Scores samples in length-sorted batches (less padding), returning results in input order. Stops early (returning
  * what is done) when `signal` aborts.
  */
-export function scoreSamples(model: LlamaModel, samples: Array<{ instruction: string; input: string; output: string }>, opts: ScoreOptions = {}): SampleScore[] {
+export async function scoreSamples(model: LlamaModel, samples: Array<{ instruction: string; input: string; output: string }>, opts: ScoreOptions = {}): Promise<SampleScore[]> {
   const batchSize = opts.batchSize ?? 8;
   const cutoffLen = opts.cutoffLen ?? 512;
   const tok = model.tokenizer;
   const conditioned = samples.map((s) => encodeExample(tok, s, { cutoffLen }));
   const alone = opts.ifd ? samples.map((s) => encodePromptResponse(tok, '', s.output, { cutoffLen })) : null;
-  const condNll = nllInBatches(model, conditioned, batchSize, opts, 0, alone ? 2 : 1);
-  const aloneNll = alone ? nllInBatches(model, alone, batchSize, opts, samples.length, 2) : null;
+  const condNll = await nllInBatches(model, conditioned, batchSize, opts, 0, alone ? 2 : 1);
+  const aloneNll = alone ? await nllInBatches(model, alone, batchSize, opts, samples.length, 2) : null;
   return condNll.map((c, i) => {
     const score: SampleScore = { nll: c.tokens ? c.nllSum / c.tokens : NaN, tokens: c.tokens };
     const a = aloneNll?.[i];
@@ -50,14 +50,14 @@ export function scoreSamples(model: LlamaModel, samples: Array<{ instruction: st
   });
 }
 
-function nllInBatches(model: LlamaModel, encoded: EncodedExample[], batchSize: number, opts: ScoreOptions, offset: number, passes: number) {
+async function nllInBatches(model: LlamaModel, encoded: EncodedExample[], batchSize: number, opts: ScoreOptions, offset: number, passes: number) {
   const order = encoded.map((_, i) => i).sort((a, b) => encoded[a]!.inputIds.length - encoded[b]!.inputIds.length);
   const out = encoded.map(() => ({ nllSum: 0, tokens: 0 }));
   const total = encoded.length * passes;
   for (let start = 0; start < order.length; start += batchSize) {
     if (opts.signal?.aborted) break;
     const idx = order.slice(start, start + batchSize);
-    const res = perExampleNll(model, { inputIds: idx.map((i) => encoded[i]!.inputIds), labels: idx.map((i) => encoded[i]!.labels) }, opts.lora);
+    const res = await perExampleNll(model, { inputIds: idx.map((i) => encoded[i]!.inputIds), labels: idx.map((i) => encoded[i]!.labels) }, opts.lora);
     res.forEach((r, j) => (out[idx[j]!] = r));
     opts.onProgress?.(offset + Math.min(start + batchSize, order.length), total);
   }

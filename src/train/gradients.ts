@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import { ModelError } from '../errors.js';
 import type { LlamaModel } from '../model/load.js';
 import { responseNllSum, type LabelledBatch } from '../model/loss.js';
 import type { LoraRuntime } from './lora.js';
@@ -95,15 +94,5 @@ export function inputTokenCount(batch: LabelledBatch): number {
   return batch.inputIds.reduce((n, r) => n + r.length, 0);
 }
 
-/** wasm's out-of-memory shows up as an opaque abort; say what it means and what to change. */
-export function explainBackendError(e: unknown): unknown {
-  const msg = e instanceof Error ? e.message : String(e);
-  if (/Aborted\(|memory access out of bounds|XNN status/.test(msg)) {
-    return new ModelError(
-      `the wasm backend ran out of memory (its heap stops at 4 GB per worker): ${msg.split('\n')[0]}`,
-      'lower --cutoff-len or --micro-batch-size, use a smaller model, or a backend without that cap (--backend tensorflow / tensorflow-gpu)',
-      e,
-    );
-  }
-  return e;
-}
+// Lives with the backends it explains; re-exported for the trainer's existing imports.
+export { explainBackendError } from '../model/backend-error.js';

@@ -89,7 +89,7 @@ test('score writes per-sample mean NLL, token counts and IFD matching the librar
   assert.ok(r.err.some((l) => /^scored 3\/3/.test(l)));
   const rows = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const model = await loadModel(info.dir);
-  const expected = scoreSamples(model, data, { batchSize: 1, ifd: true });
+  const expected = await scoreSamples(model, data, { batchSize: 1, ifd: true });
   model.dispose();
   rows.forEach((row, i) => {
     assert.equal(row.index, i);
@@ -124,8 +124,8 @@ test('score --adapter applies a PEFT LoRA adapter (scale alpha/r on x·A·B)', a
     if (!e) return null;
     return tf.mul(tf.matMul(tf.matMul(x, tf.tensor2d(e.a, [e.inFeatures, r])), tf.tensor2d(e.b, [r, e.outFeatures])), alpha / r) as tf.Tensor2D;
   };
-  const withHook = scoreSamples(model, data, { lora: hook });
-  const base = scoreSamples(model, data);
+  const withHook = await scoreSamples(model, data, { lora: hook });
+  const base = await scoreSamples(model, data);
   model.dispose();
   const out = join(dir, 'scores-adapter.jsonl');
   const res = await run(score, { model: info.dir, adapter: adapterDir, data: join(dir, 'data.jsonl'), out });

@@ -59,9 +59,9 @@ test('KV-cache decoding (chunked prefill, then one token at a time) gives the fu
   cache.dispose();
 });
 
-test('greedy generation equals repeated argmax of full forwards, and stops at a stop token', () => {
+test('greedy generation equals repeated argmax of full forwards, and stops at a stop token', async () => {
   const prompt = model.tokenizer.encode('Say something');
-  const res = generate(model, prompt, { maxNewTokens: 6, temperature: 0 });
+  const res = await generate(model, prompt, { maxNewTokens: 6, temperature: 0 });
   assert.equal(res.ids.length, 6);
   assert.equal(res.stoppedBy, 'length');
   const seq = [...prompt];
@@ -70,21 +70,22 @@ test('greedy generation equals repeated argmax of full forwards, and stops at a 
     seq.push(argmax(logits.subarray((seq.length - 1) * V(), seq.length * V())));
   }
   assert.deepEqual(res.ids, seq.slice(prompt.length));
-  const stopped = generate(model, prompt, { maxNewTokens: 6, temperature: 0, stopIds: [res.ids[2]!] });
+  const stopped = await generate(model, prompt, { maxNewTokens: 6, temperature: 0, stopIds: [res.ids[2]!] });
   assert.equal(stopped.stoppedBy, 'eos');
   assert.deepEqual(stopped.ids, res.ids.slice(0, 2));
 });
 
-test('sampling is reproducible with a seed, varies across seeds, and top-k 1 is greedy', () => {
+test('sampling is reproducible with a seed, varies across seeds, and top-k 1 is greedy', async () => {
   const prompt = model.tokenizer.encode('Tell a story');
   const opts = { maxNewTokens: 12, temperature: 1.5, topP: 0.95, stopIds: [] };
-  const a = generate(model, prompt, { ...opts, seed: 1 });
-  const b = generate(model, prompt, { ...opts, seed: 1 });
+  const a = await generate(model, prompt, { ...opts, seed: 1 });
+  const b = await generate(model, prompt, { ...opts, seed: 1 });
   assert.deepEqual(a.ids, b.ids);
-  const others = [2, 3, 4].map((seed) => generate(model, prompt, { ...opts, seed }).ids.join(','));
+  const others: string[] = [];
+  for (const seed of [2, 3, 4]) others.push((await generate(model, prompt, { ...opts, seed })).ids.join(','));
   assert.ok(others.some((o) => o !== a.ids.join(',')), 'different seeds should give different samples');
-  const greedy = generate(model, prompt, { maxNewTokens: 8, temperature: 0, stopIds: [] });
-  const topk1 = generate(model, prompt, { maxNewTokens: 8, temperature: 2, topK: 1, seed: 9, stopIds: [] });
+  const greedy = await generate(model, prompt, { maxNewTokens: 8, temperature: 0, stopIds: [] });
+  const topk1 = await generate(model, prompt, { maxNewTokens: 8, temperature: 2, topK: 1, seed: 9, stopIds: [] });
   assert.deepEqual(topk1.ids, greedy.ids);
 });
 
@@ -95,9 +96,9 @@ const samples = [
   { instruction: 'Sum', input: '1 2', output: '3' },
 ];
 
-test('batched scoring with padding equals one-by-one scoring, with IFD', () => {
-  const batched = scoreSamples(model, samples, { batchSize: 4, ifd: true });
-  const single = scoreSamples(model, samples, { batchSize: 1, ifd: true });
+test('batched scoring with padding equals one-by-one scoring, with IFD', async () => {
+  const batched = await scoreSamples(model, samples, { batchSize: 4, ifd: true });
+  const single = await scoreSamples(model, samples, { batchSize: 1, ifd: true });
   batched.forEach((s, i) => {
     const o = single[i]!;
     assert.equal(s.tokens, o.tokens);
@@ -111,21 +112,21 @@ test('batched scoring with padding equals one-by-one scoring, with IFD', () => {
   assert.equal(batched[1]!.tokens, enc.inputIds.length - enc.promptLength);
 });
 
-test('tensor count stays flat across repeated training steps, scoring and generation', () => {
+test('tensor count stays flat across repeated training steps, scoring and generation', async () => {
   const enc = samples.map((s) => encodeExample(model.tokenizer, s, { cutoffLen: 256 }));
   const batch = { inputIds: enc.map((e) => e.inputIds), labels: enc.map((e) => e.labels) };
   const A = tf.variable(tf.randomNormal([model.config.hiddenSize, 2], 0, 0.1));
   const B = tf.variable(tf.randomNormal([2, model.config.hiddenSize], 0, 0.1));
   const hook = (_l: number, m: string, x: tf.Tensor2D) => (m === 'q_proj' ? tf.matMul(tf.matMul(x, A), B) : null);
-  const step = () => {
+  const step = async () => {
     const { value, grads } = tf.variableGrads(() => responseNllSum(model, batch, hook), [A, B]);
     tf.dispose([value, ...Object.values(grads)]);
-    scoreSamples(model, samples, { batchSize: 2, ifd: true, lora: hook });
-    generate(model, enc[0]!.inputIds.slice(0, 10), { maxNewTokens: 4, temperature: 0.8, seed: 3, lora: hook });
+    await scoreSamples(model, samples, { batchSize: 2, ifd: true, lora: hook });
+    await generate(model, enc[0]!.inputIds.slice(0, 10), { maxNewTokens: 4, temperature: 0.8, seed: 3, lora: hook });
   };
-  step();
+  await step();
   const before = tf.memory().numTensors;
-  for (let i = 0; i < 3; i++) step();
+  for (let i = 0; i < 3; i++) await step();
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([A, B]);
 });

@@ -58,14 +58,14 @@ test('encodeExample masks the prompt, prepends BOS and appends EOS', () => {
   assert.notEqual(cut.inputIds.at(-1), info.eosId);
 });
 
-test('padded batch loss equals the float64 reference summed over response tokens', () => {
+test('padded batch loss equals the float64 reference summed over response tokens', async () => {
   const batch = batchOf(model);
   const loss = responseNllSum(model, batch);
   const ours = loss.dataSync()[0]!;
   loss.dispose();
   const ref = batch.inputIds.reduce((a, ids, b) => a + referenceSum(ids, batch.labels[b]!).sum, 0);
   assert.ok(Math.abs(ours - ref) / ref < 1e-4, `loss ${ours} vs reference ${ref}`);
-  const per = perExampleNll(model, batch);
+  const per = await perExampleNll(model, batch);
   per.forEach((p, b) => {
     const r = referenceSum(batch.inputIds[b]!, batch.labels[b]!);
     assert.equal(p.tokens, r.tokens);

@@ -53,11 +53,11 @@ test('a saved adapter reloaded gives the same score as the adapter in memory', a
   const w = trainedLikeAdapter(base, ['q_proj', 'v_proj', 'up_proj']);
   const inMemory = new LoraRuntime(w);
   const batch = batchFor(base);
-  const expected = perExampleNll(base, batch, inMemory.hook());
-  const plain = perExampleNll(base, batch);
+  const expected = await perExampleNll(base, batch, inMemory.hook());
+  const plain = await perExampleNll(base, batch);
   const dir = join(root, 'saved');
   writeAdapter(dir, w, { baseModel: base.dir });
-  const reloaded = perExampleNll(base, batch, await loadAdapter(dir, base));
+  const reloaded = await perExampleNll(base, batch, await loadAdapter(dir, base));
   assert.deepEqual(reloaded, expected);
   assert.notDeepEqual(plain, expected, 'the adapter must change the score for this test to mean anything');
   inMemory.dispose();
@@ -68,7 +68,7 @@ test('the merged checkpoint gives the logits of base + adapter', async () => {
   const adapterDir = join(root, 'to-merge');
   writeAdapter(adapterDir, w, { baseModel: base.dir });
   const out = join(root, 'merged');
-  const res = mergeAdapter({ model: base.dir, adapter: adapterDir, out });
+  const res = await mergeAdapter({ model: base.dir, adapter: adapterDir, out });
   assert.equal(res.mergedModules, 2 * 7);
   for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json']) assert.ok(existsSync(join(out, f)), f);
   assert.deepEqual(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')), JSON.parse(readFileSync(join(base.dir, 'config.json'), 'utf8')));
@@ -96,7 +96,7 @@ test('merge keeps the base dtype and shard layout, and refuses a non-empty --out
   writeAdapter(adapterDir, trainedLikeAdapter(m, ['q_proj', 'v_proj']), { baseModel: info.dir });
   m.dispose();
   const out = join(root, 'bf16-merged');
-  const res = mergeAdapter({ model: info.dir, adapter: adapterDir, out });
+  const res = await mergeAdapter({ model: info.dir, adapter: adapterDir, out });
   assert.ok(res.files.length > 1, 'sharded base gives sharded output');
   assert.ok(existsSync(join(out, 'model.safetensors.index.json')));
   for (const file of res.files) {
@@ -106,6 +106,6 @@ test('merge keeps the base dtype and shard layout, and refuses a non-empty --out
   }
   const merged = await loadModel(out);
   merged.dispose();
-  assert.throws(() => mergeAdapter({ model: info.dir, adapter: adapterDir, out }), /is not empty/);
-  assert.throws(() => mergeAdapter({ model: base.dir, adapter: adapterDir, out: join(root, 'x') }), /do not fit|does not belong|not have/);
+  await assert.rejects(mergeAdapter({ model: info.dir, adapter: adapterDir, out }), /is not empty/);
+  await assert.rejects(mergeAdapter({ model: base.dir, adapter: adapterDir, out: join(root, 'x') }), /do not fit|does not belong|not have/);
 });

@@ -125,7 +125,7 @@ test('the step loss is Σ NLL over every response token of the whole accumulated
   assert.ok(step?.type === 'step');
   const base = await loadModel(modelDir);
   const enc = samples.map((s) => encodeExample(base.tokenizer, s, { cutoffLen: 256 }));
-  const per = perExampleNll(base, { inputIds: enc.map((e) => e.inputIds), labels: enc.map((e) => e.labels) });
+  const per = await perExampleNll(base, { inputIds: enc.map((e) => e.inputIds), labels: enc.map((e) => e.labels) });
   base.dispose();
   const pooled = per.reduce((a, p) => a + p.nllSum, 0) / per.reduce((a, p) => a + p.tokens, 0);
   const meanOfMeans = per.reduce((a, p) => a + p.nllSum / p.tokens, 0) / per.length;

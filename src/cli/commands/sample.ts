@@ -20,7 +20,8 @@ same command after Ctrl-C).
   --temperature T        0 = greedy; default: generation_config.json when it samples, else 0
   --top-p P  --top-k K   nucleus / top-k filtering (default: generation_config.json, else off)
   --seed S               sampling seed (default: random; printed so a sample can be reproduced)
-  --backend NAME         tensorflow-gpu | tensorflow | webgpu | wasm | cpu (default: the first that starts)`;
+  --backend NAME         auto | tensorflow-gpu | tensorflow | webgpu | wasm | cpu (default auto: the first
+                         that starts; a software WebGPU renderer only when asked for)`;
 
 export const command: Command = {
   name: 'sample',
@@ -78,7 +79,7 @@ export const command: Command = {
       };
 
       if (instruction !== undefined) {
-        const r = answer({ instruction, input: flagString(v, 'input') ?? '' }, seed);
+        const r = await answer({ instruction, input: flagString(v, 'input') ?? '' }, seed);
         ctx.out(r.text);
         const tps = r.ids.length > 1 ? ((r.ids.length - 1) / (r.decodeMs / 1000)).toFixed(1) : '-';
         ctx.err(`prompt ${r.promptTokens} tokens in ${(r.prefillMs / 1000).toFixed(2)} s; ${r.ids.length} new tokens (${r.stoppedBy}), ${tps} tokens/s`);
@@ -94,7 +95,7 @@ export const command: Command = {
         if (ctx.signal.aborted) break;
         const s = samples[i]!;
         // Per-item seeds derived from --seed keep each answer reproducible whether or not the run was resumed.
-        const r = answer(s, (seed + i * 7919) >>> 0);
+        const r = await answer(s, (seed + i * 7919) >>> 0);
         if (r.stoppedBy === 'aborted') break;
         out.append([{ instruction: s.instruction, input: s.input, reference: s.output, output: r.text, tokens: r.ids.length, stopped_by: r.stoppedBy }]);
         tokens += r.ids.length;
@@ -107,6 +108,8 @@ export const command: Command = {
       }
       ctx.out(`wrote ${samples.length} answers to ${outFile}`);
       return 0;
+    } catch (e) {
+      throw (await import('../../model/backend-error.js')).explainBackendError(e);
     } finally {
       model.dispose();
     }

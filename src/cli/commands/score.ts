@@ -15,7 +15,8 @@ Alpaca prompt, exactly the loss training minimises, and the token count. Resumab
   --batch-size N       sequences per forward pass (default 8)
   --cutoff-len N       truncate sequences to N tokens, as training does (default 512)
   --limit N            score only the first N samples
-  --backend NAME       tensorflow-gpu | tensorflow | webgpu | wasm | cpu (default: the first that starts)`;
+  --backend NAME       auto | tensorflow-gpu | tensorflow | webgpu | wasm | cpu (default auto: the first that
+                       starts; a software WebGPU renderer only when asked for)`;
 
 export const command: Command = {
   name: 'score',
@@ -60,7 +61,7 @@ export const command: Command = {
       for (let start = out.done; start < samples.length; start += chunk) {
         if (ctx.signal.aborted) break;
         const part = samples.slice(start, start + chunk);
-        const scores = scoreSamples(model, part, { batchSize, cutoffLen, ifd, ...(lora ? { lora } : {}) });
+        const scores = await scoreSamples(model, part, { batchSize, cutoffLen, ifd, ...(lora ? { lora } : {}) });
         out.append(
           part.map((s, j) => {
             const sc = scores[j]!;
@@ -92,6 +93,8 @@ export const command: Command = {
       const mean = tokens ? nllTotal / tokens : NaN;
       ctx.out(`wrote ${samples.length} scores to ${outFile}${tokens ? `; this run: ${tokens} response tokens, mean NLL ${mean.toFixed(4)} nats/token (perplexity ${Math.exp(mean).toFixed(2)})` : ''}`);
       return 0;
+    } catch (e) {
+      throw (await import('../../model/backend-error.js')).explainBackendError(e);
     } finally {
       model.dispose();
     }
