@@ -67,7 +67,7 @@ function randomModel(): LlamaModel {
     tokenizer: { bosId: 1, eosId: 2, padId: 2, addBosDefault: true, size: config.vocabSize, encode: () => [], decode: () => '' } satisfies Tokenizer,
     generationConfig: { eosTokenIds: [2], bosTokenId: 1, padTokenId: null, temperature: undefined, topP: undefined, topK: undefined, doSample: undefined, maxNewTokens: undefined },
     embedTable: null,
-    head: { inFeatures: H, outFeatures: config.vocabSize, wT: keep(tf.randomNormal([H, config.vocabSize], 0, 0.05)), w: null, bias: null },
+    head: { inFeatures: H, outFeatures: config.vocabSize, starts: [0], blocks: [{ inFeatures: H, outFeatures: config.vocabSize, wT: keep(tf.randomNormal([H, config.vocabSize], 0, 0.05)), w: null, bias: null }] },
     finalNorm: keep(tf.ones([H])),
     layers,
     rope: buildRope(config),

@@ -51,12 +51,30 @@ export function frozenMatMul(x: tf.Tensor2D, lin: FrozenLinear): tf.Tensor2D {
 function embed(model: LlamaModel, ids: tf.Tensor1D): tf.Tensor2D {
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const i = args[0] as tf.Tensor1D;
-    return {
-      value: model.embedTable ? tf.gather(model.embedTable, i, 0) : tf.transpose(tf.gather(model.head.wT, i, 1)),
-      gradFunc: () => tf.zerosLike(i),
-    };
+    return { value: lookupRows(model, i), gradFunc: () => tf.zerosLike(i) };
   });
   return op(ids) as tf.Tensor2D;
+}
+
+/**
+ * Rows `ids` of the vocabulary matrix, from whichever block holds each id. With several blocks every block is
+ * gathered at clamped ids and masked to the ids it holds: x·1 + 0 is exact, and the ids never leave the device.
+ */
+function lookupRows(model: LlamaModel, ids: tf.Tensor1D): tf.Tensor2D {
+  const { blocks, starts } = model.head;
+  const table = model.embedTable;
+  const gatherBlock = (b: number, local: tf.Tensor1D): tf.Tensor2D =>
+    table ? tf.gather(table[b]!, local, 0) : (tf.transpose(tf.gather(blocks[b]!.wT, local, 1)) as tf.Tensor2D);
+  if (blocks.length === 1) return gatherBlock(0, ids);
+  let sum: tf.Tensor2D | null = null;
+  blocks.forEach((block, b) => {
+    const lo = starts[b]!;
+    const local = tf.cast(tf.clipByValue(tf.sub(ids, lo), 0, block.outFeatures - 1), 'int32') as tf.Tensor1D;
+    const inBlock = tf.logicalAnd(tf.greaterEqual(ids, lo), tf.less(ids, lo + block.outFeatures));
+    const part = tf.mul(gatherBlock(b, local), tf.expandDims(tf.cast(inBlock, 'float32'), 1)) as tf.Tensor2D;
+    sum = sum ? (tf.add(sum, part) as tf.Tensor2D) : part;
+  });
+  return sum!;
 }
 
 /** Additive attention mask [Bm, 1, T, S] (Bm = 1 when no row has padding), or null when nothing is masked. */
@@ -148,7 +166,9 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
   });
 }
 
-/** Logits [N, V] of hidden rows [N, H]. */
+/** Logits [N, V] of hidden rows [N, H]: one matMul per vocabulary block, side by side. */
 export function lmHead(model: LlamaModel, hidden: tf.Tensor2D): tf.Tensor2D {
-  return frozenMatMul(hidden, model.head);
+  const { blocks } = model.head;
+  if (blocks.length === 1) return frozenMatMul(hidden, blocks[0]!);
+  return tf.concat(blocks.map((b) => frozenMatMul(hidden, b)), 1) as tf.Tensor2D;
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, statSync } from 'node:fs';
 import { ModelError } from '../errors.js';
+import { currentBackend } from './backend.js';
 import { loadGenerationConfig, loadModelConfig, type GenerationConfig, type ModelConfig } from './config.js';
 import { readSafetensorsDir, type SafetensorsDir } from './safetensors.js';
 import { loadTokenizer, type Tokenizer } from './tokenizer.js';
@@ -40,15 +41,30 @@ export interface LlamaLayer {
   proj: Record<TargetModule, FrozenLinear>;
 }
 
+/**
+ * The vocabulary-sized matrices split into consecutive vocabulary blocks, so that no tensor is larger than one GPU
+ * storage binding (a 128K × 4096 float32 embedding is 2.1 GB; WebGPU adapters bind 1–2 GiB). One block when it fits.
+ */
+export interface LmHead {
+  inFeatures: number;
+  outFeatures: number;
+  /** Block i covers vocabulary ids [starts[i], starts[i] + blocks[i].outFeatures). */
+  blocks: FrozenLinear[];
+  starts: number[];
+}
+
 export interface LlamaModel {
   dir: string;
   config: ModelConfig;
   tokenizer: Tokenizer;
   generationConfig: GenerationConfig;
-  /** Token embeddings [V, H] for the lookup, or null when tied and not training (then the head's wT is used). */
-  embedTable: tf.Tensor2D | null;
-  /** LM head: wT [H, V] (the embedding matrix transposed when tied). */
-  head: FrozenLinear;
+  /**
+   * Token embeddings as row blocks [Vb, H] (the same split as head.starts) for the lookup, or null when tied and not
+   * training (then the head blocks' wT columns are gathered).
+   */
+  embedTable: tf.Tensor2D[] | null;
+  /** LM head: per block wT [H, Vb] (the embedding matrix transposed when tied). */
+  head: LmHead;
   finalNorm: tf.Tensor1D;
   layers: LlamaLayer[];
   rope: Rope;
@@ -59,6 +75,25 @@ export interface LlamaModel {
 export interface LoadModelOptions {
   /** Also keep the [out, in] layouts the backward pass needs (about 2x weight memory). Defaults to false. */
   training?: boolean;
+  /**
+   * Largest tensor, in bytes, the backend can hold in one buffer binding: embedding and LM head are split into
+   * vocabulary blocks under it. Defaults to the WebGPU adapter's limit (min of maxStorageBufferBindingSize and
+   * maxBufferSize), no limit on other backends.
+   */
+  maxTensorBytes?: number;
+}
+
+function defaultMaxTensorBytes(): number {
+  const limits = currentBackend()?.limits;
+  return limits ? Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) : Infinity;
+}
+
+/** Row blocks of a [rows, cols] float32 matrix, each at most maxBytes (at least one row per block). */
+export function rowBlocks(rows: number, cols: number, maxBytes: number): number[] {
+  const per = Math.max(1, Math.min(rows, Math.floor(maxBytes / (4 * cols))));
+  const starts: number[] = [];
+  for (let r = 0; r < rows; r += per) starts.push(r);
+  return starts;
 }
 
 /** Loads a Hugging Face LLaMA-family checkpoint directory onto the current TensorFlow.js backend. */
@@ -67,6 +102,7 @@ export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promi
     throw new ModelError(`${dir}: model directory not found`, 'pass --model a directory holding config.json, *.safetensors and tokenizer files');
   }
   const training = opts.training ?? false;
+  const maxTensorBytes = opts.maxTensorBytes ?? defaultMaxTensorBytes();
   const config = loadModelConfig(dir);
   const tokenizer = await loadTokenizer(dir, { bosTokenId: config.bosTokenId, eosTokenIds: config.eosTokenIds });
   if (tokenizer.size > config.vocabSize) {
@@ -76,7 +112,7 @@ export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promi
   const st = readSafetensorsDir(dir);
   const owned: tf.Tensor[] = [];
   try {
-    return buildModel(dir, config, tokenizer, generationConfig, st, training, owned);
+    return buildModel(dir, config, tokenizer, generationConfig, st, training, maxTensorBytes, owned);
   } catch (e) {
     tf.dispose(owned);
     throw e;
@@ -92,6 +128,7 @@ function buildModel(
   generationConfig: GenerationConfig,
   st: SafetensorsDir,
   training: boolean,
+  maxTensorBytes: number,
   owned: tf.Tensor[],
 ): LlamaModel {
   const H = config.hiddenSize;
@@ -111,6 +148,12 @@ function buildModel(
   };
   const vector = (name: string, n: number) => keep(tf.tensor1d(read(name, [n])));
   const linear = (prefix: string, inF: number, outF: number, hasBias: boolean): FrozenLinear => {
+    if (4 * inF * outF > maxTensorBytes) {
+      throw new ModelError(
+        `${prefix}.weight is ${((4 * inF * outF) / 2 ** 30).toFixed(2)} GiB as float32, over the backend's ${(maxTensorBytes / 2 ** 30).toFixed(2)} GiB per-tensor limit`,
+        'only the embedding and LM head are split at load; use --backend wasm (or tensorflow) for this model',
+      );
+    }
     const w = tf.tensor2d(read(`${prefix}.weight`, [outF, inF]), [outF, inF]);
     const wT = keep(tf.transpose(w));
     if (training) keep(w);
@@ -142,28 +185,33 @@ function buildModel(
   }
   const V = config.vocabSize;
   const finalNorm = vector('model.norm.weight', H);
-  let embedTable: tf.Tensor2D | null;
-  let head: FrozenLinear;
   const tied = config.tieWordEmbeddings;
   if (!tied && !st.has('lm_head.weight')) {
     throw new ModelError(`${st.files.join(', ')}: missing tensor "lm_head.weight" (config.json has tie_word_embeddings false)`, 'set tie_word_embeddings true if the model shares its embeddings, or re-download the weights');
   }
-  const emb = tf.tensor2d(read('model.embed_tokens.weight', [V, H]), [V, H]);
+  const starts = rowBlocks(V, H, maxTensorBytes);
+  const sizes = starts.map((s, i) => (starts[i + 1] ?? V) - s);
+  // Row blocks [Vb, H] of a vocabulary matrix, uploaded block by block so the whole never exists on the backend.
+  const blocksOf = (data: Float32Array) => starts.map((s, i) => tf.tensor2d(data.subarray(s * H, (s + sizes[i]!) * H), [sizes[i]!, H]));
+  const emb = blocksOf(read('model.embed_tokens.weight', [V, H]));
+  let embedTable: tf.Tensor2D[] | null;
+  let headW: tf.Tensor2D[];
   if (tied) {
-    const wT = keep(tf.transpose(emb));
-    if (training) {
-      embedTable = keep(emb);
-      head = { inFeatures: H, outFeatures: V, wT, w: emb, bias: null };
-    } else {
-      // The lookup gathers columns of wT instead: one copy of a (possibly 2 GB) matrix instead of two.
-      emb.dispose();
-      embedTable = null;
-      head = { inFeatures: H, outFeatures: V, wT, w: null, bias: null };
-    }
+    headW = emb;
+    // Not training: the lookup gathers columns of wT instead, one copy of a (possibly 2 GB) matrix instead of two.
+    embedTable = training ? emb.map(keep) : null;
   } else {
-    embedTable = keep(emb);
-    head = linear('lm_head', H, V, false);
+    embedTable = emb.map(keep);
+    headW = blocksOf(read('lm_head.weight', [V, H]));
+    if (training) headW.forEach(keep);
   }
+  const head: LmHead = {
+    inFeatures: H,
+    outFeatures: V,
+    starts,
+    blocks: headW.map((w, i) => ({ inFeatures: H, outFeatures: sizes[i]!, wT: keep(tf.transpose(w)), w: training ? w : null, bias: null })),
+  };
+  if (!training) tf.dispose(headW.filter((w) => !embedTable?.includes(w)));
   return {
     dir,
     config,

@@ -56,12 +56,22 @@ export function headNll(model: LlamaModel, hidden: tf.Tensor2D, targets: number[
   const parts: tf.Tensor1D[] = [];
   for (let start = 0; start < M; start += chunk) {
     const n = Math.min(chunk, M - start);
-    parts.push(tf.tidy(() => chunkNll(tf.matMul(rowsOf(hidden, start, n), model.head.wT), targets.slice(start, start + n)).nll));
+    parts.push(tf.tidy(() => chunkNll(headLogits(model, rowsOf(hidden, start, n)), targets.slice(start, start + n)).nll));
   }
   if (parts.length === 1) return parts[0]!;
   const out = tf.concat(parts);
   tf.dispose(parts);
   return out;
+}
+
+/**
+ * Logits of rows h inside a custom gradient (whose backward pass is written out): plain matMuls against the head
+ * blocks, without frozenMatMul's own gradient op.
+ */
+function headLogits(model: LlamaModel, h: tf.Tensor2D): tf.Tensor2D {
+  const { blocks } = model.head;
+  if (blocks.length === 1) return tf.matMul(h, blocks[0]!.wT);
+  return tf.concat(blocks.map((b) => tf.matMul(h, b.wT)), 1) as tf.Tensor2D;
 }
 
 /** dNLL/dlogits of a chunk: softmax − onehot(target). */
@@ -80,7 +90,21 @@ function headNllSum(model: LlamaModel, hidden: tf.Tensor2D, targets: number[]): 
   const V = model.config.vocabSize;
   const chunk = chunkRows(V);
   const keep = hidden.shape[0] * V <= lossTuning.keepGradValues;
-  const backward = (dLogits: tf.Tensor2D): tf.Tensor2D => (model.head.w ? tf.matMul(dLogits, model.head.w) : tf.matMul(dLogits, model.head.wT, false, true));
+  // dh = dLogits·W, summed over vocabulary blocks (W [V, H] in the fast layout when training).
+  const { blocks, starts } = model.head;
+  const blockBackward = (d: tf.Tensor2D, b: number): tf.Tensor2D => {
+    const { w, wT } = blocks[b]!;
+    return w ? tf.matMul(d, w) : tf.matMul(d, wT, false, true);
+  };
+  const backward = (dLogits: tf.Tensor2D): tf.Tensor2D => {
+    if (blocks.length === 1) return blockBackward(dLogits, 0);
+    let sum: tf.Tensor2D | null = null;
+    blocks.forEach((blk, b) => {
+      const part = blockBackward(tf.slice(dLogits, [0, starts[b]!], [-1, blk.outFeatures]), b);
+      sum = sum ? (tf.add(sum, part) as tf.Tensor2D) : part;
+    });
+    return sum!;
+  };
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const h = args[0] as tf.Tensor2D;
     const M = h.shape[0];
@@ -89,7 +113,7 @@ function headNllSum(model: LlamaModel, hidden: tf.Tensor2D, targets: number[]): 
     for (let start = 0; start < M; start += chunk) {
       const n = Math.min(chunk, M - start);
       const t = targets.slice(start, start + n);
-      const { nll, probs } = chunkNll(tf.matMul(rowsOf(h, start, n), model.head.wT), t);
+      const { nll, probs } = chunkNll(headLogits(model, rowsOf(h, start, n)), t);
       nlls.push(nll);
       if (keep) grads.push(logitGrad(probs, t));
     }
@@ -104,7 +128,7 @@ function headNllSum(model: LlamaModel, hidden: tf.Tensor2D, targets: number[]): 
           for (let start = 0; start < hs.shape[0]; start += chunk) {
             const n = Math.min(chunk, hs.shape[0] - start);
             const t = targets.slice(start, start + n);
-            parts.push(tf.tidy(() => backward(logitGrad(tf.softmax(tf.matMul(rowsOf(hs, start, n), model.head.wT) as tf.Tensor2D), t))));
+            parts.push(tf.tidy(() => backward(logitGrad(tf.softmax(headLogits(model, rowsOf(hs, start, n))), t))));
           }
         }
         const g = parts.length === 1 ? parts[0]! : tf.concat(parts);
