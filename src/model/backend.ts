@@ -138,10 +138,17 @@ async function startAutoWebGpu(log: (line: string) => void): Promise<BackendInfo
 
 const PROBE_TIMEOUT_MS = 20_000;
 
-/** A 3×4 · 4×2 matMul read back with `await data()` must give exactly the known integers. */
+/** A 3×4 · 4×2 matMul read back with `await data()` must give exactly the integers the CPU computes. */
 async function probeWebGpu(): Promise<void> {
-  const a = tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [3, 4]);
-  const b = tf.tensor2d([1, 0, 0, 1, 1, 1, 2, -1], [4, 2]);
+  const A = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  const B = [1, 0, 0, 1, 1, 1, 2, -1];
+  // Small integers: every product and sum is exact in float32, so the answer must match bit for bit.
+  const want = Array.from({ length: 6 }, (_, k) => {
+    const [i, j] = [Math.floor(k / 2), k % 2];
+    return [0, 1, 2, 3].reduce((s, l) => s + A[i * 4 + l]! * B[l * 2 + j]!, 0);
+  });
+  const a = tf.tensor2d(A, [3, 4]);
+  const b = tf.tensor2d(B, [4, 2]);
   const c = tf.matMul(a, b);
   try {
     let timer: NodeJS.Timeout | undefined;
@@ -149,7 +156,6 @@ async function probeWebGpu(): Promise<void> {
       timer = setTimeout(() => reject(new Error(`no result after ${PROBE_TIMEOUT_MS / 1000} s`)), PROBE_TIMEOUT_MS);
     });
     const got = await Promise.race([c.data(), timeout]).finally(() => clearTimeout(timer));
-    const want = [12, 2, 32, 6, 52, 10];
     if (got.length !== want.length || want.some((v, i) => got[i] !== v)) throw new Error(`got [${Array.from(got).join(', ')}], expected [${want.join(', ')}]`);
   } finally {
     tf.dispose([a, b, c]);
