@@ -7,10 +7,13 @@ import * as tf from '@tensorflow/tfjs';
 import type { CommandContext, ParsedValues } from '../../src/cli/command.js';
 import { command as sample } from '../../src/cli/commands/sample.js';
 import { command as score } from '../../src/cli/commands/score.js';
+import { command as merge } from '../../src/cli/commands/merge.js';
 import { selectBackend } from '../../src/model/backend.js';
 import { loadModel } from '../../src/model/load.js';
 import { scoreSamples } from '../../src/model/score-samples.js';
 import { writeAdapter } from '../../src/train/peft-files.js';
+import { initLoraWeights } from '../../src/train/lora-weights.js';
+import { projectionFeatures } from '../../src/train/plan.js';
 import { UsageError } from '../../src/errors.js';
 import { writeTinyModel, randomNormal, type TinyModelInfo } from '../helpers/tiny-model.js';
 
@@ -141,4 +144,17 @@ test('an output file written for other data is refused instead of being appended
   const out = join(dir, 'other.jsonl');
   writeFileSync(out, `${JSON.stringify({ instruction: 'something else', nll: 1 })}\n`);
   await assert.rejects(run(score, { model: info.dir, data: join(dir, 'data.jsonl'), out }), /other\.jsonl:1: this output file belongs to other data/);
+});
+
+test('merge takes --backend and says which backend and device it runs on; an unknown backend is a usage error', async () => {
+  const m = await loadModel(info.dir);
+  const w = initLoraWeights({ r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj'], useRslora: false }, { layers: m.config.numLayers, features: (_l, mod) => projectionFeatures(m.config, mod) }, 1);
+  m.dispose();
+  const adapterDir = join(dir, 'merge-adapter');
+  writeAdapter(adapterDir, w, { baseModel: info.dir });
+  const r = await run(merge, { model: info.dir, adapter: adapterDir, out: join(dir, 'merged'), backend: 'wasm', json: true });
+  assert.equal(r.code, 0);
+  assert.ok(r.err.some((l) => /^backend: wasm — CPU \(WebAssembly/.test(l)), r.err.join('\n'));
+  assert.equal(JSON.parse(r.out[0]!).backend, 'wasm');
+  await assert.rejects(run(merge, { model: info.dir, adapter: adapterDir, out: join(dir, 'merged-2'), backend: 'cuda' }), UsageError);
 });
