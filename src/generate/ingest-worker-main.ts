@@ -23,7 +23,7 @@ try {
 
   const handle = (m: ToIngest): void => {
     if (m.type === 'begin') {
-      store.beginRequest(m.provenance, 'generate', m.requestId);
+      store.beginRequest(m.provenance, 'generate', m.requestId, m.target);
     } else if (m.type === 'fail') {
       if (m.abandoned) store.abandonRequest(m.requestId, m.error);
       else store.failRequest(m.requestId, m.error);
