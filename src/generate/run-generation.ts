@@ -16,6 +16,7 @@ import { loadPromptTemplate, renderPrompt } from './prompt-template.js';
 import { seededRandom } from '../random.js';
 import { loadSeedTasks } from './seed-tasks.js';
 import { resolveRunSettings, type RunSetting } from './run-settings.js';
+import { lowYieldMessage, YieldMonitor } from './yield-monitor.js';
 import { sleep } from '../llm/retry-policy.js';
 
 export interface RunGenerationOptions {
@@ -130,6 +131,7 @@ async function generate(
 
   let kept = keptRows.length;
   const rejections: Record<string, number> = {};
+  const yieldMonitor = new YieldMonitor();
   const latest: SamplePreview[] = [];
   const budget = new BudgetTracker(g.budgetUsd ?? undefined, spentBefore);
   const internal = new AbortController();
@@ -300,6 +302,11 @@ async function generate(
       latest.length = Math.min(latest.length, 10);
       sessionKeptFromOk += done.keptNow;
       if (done.keptNow > 0) emit({ type: 'samples', latest: latest.slice(0, 5) });
+      // Answers arriving after the target is reached are rejected as over-target: no sign of a bad run.
+      if (done.kept < g.target) {
+        const low = yieldMonitor.record(a.expectedTasks, done.keptNow, done.rejections);
+        if (low) emit({ type: 'warning', message: lowYieldMessage(low), lowYield: low });
+      }
     } finally {
       ingestPendingTasks -= a.expectedTasks;
       wake();

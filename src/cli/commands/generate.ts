@@ -18,7 +18,7 @@ run holds --target kept samples. Re-running the same command resumes the run. Ct
   --model M            chat model (default gpt-4o-mini)
   --base-url URL       OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default $OPENAI_BASE_URL)
   --concurrency C      requests in flight (default 16)
-  --seeds FILE         seed tasks JSONL (default: bundled seeds for --lang)
+  --seeds FILE         seed tasks JSONL (default: the run's own on resume, else the bundled seeds for --lang)
   --lang en|zh         language of the run (default en)
   --template NAME      json | alpaca | path to a template file (default json)
   --temperature T  --top-p P  --max-tokens K  --seed S
