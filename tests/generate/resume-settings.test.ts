@@ -196,3 +196,27 @@ test('the recorded endpoint drops credentials and query strings; --allow-change 
   assert.deepEqual([...parseAllowChange(['model', 'seeds'])], ['model', 'seeds']);
   assert.throws(() => parseAllowChange(['modle']), (e: unknown) => e instanceof UsageError && /unknown setting "modle"/.test(e.message) && /seeds, model, template, lang/.test(e.hint ?? ''));
 });
+
+test('a run from before settings were recorded resumes as it was, and still refuses another model', async () => {
+  const server = await startFakeServer();
+  const root = tmp();
+  const runDir = join(root, 'run');
+  try {
+    await generate(runDir, server.url);
+    // What older versions left: no model or seed hash of their own (the model only in the config snapshot).
+    const db = new Database(join(runDir, 'run.db'));
+    db.prepare(`DELETE FROM meta WHERE key IN ('model', 'seeds_sha256')`).run();
+    db.close();
+    await assert.rejects(generate(runDir, server.url, { target: 40, model: 'other-model' }), /was started with --model test-model; this resume asks for other-model/);
+    const out = await generate(runDir, server.url, { target: 40 });
+    assert.equal(out.kept, 40);
+    const store = RunStore.open(runDir);
+    assert.equal(store.getMeta('model'), 'test-model');
+    assert.match(store.getMeta('seeds_sha256') ?? '', /^[0-9a-f]{64}$/);
+    assert.deepEqual(store.history(), []);
+    store.close();
+  } finally {
+    await server.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
