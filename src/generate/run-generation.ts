@@ -143,6 +143,8 @@ async function generate(
   });
   const onOuterAbort = () => internal.abort(opts.signal.reason);
   opts.signal.addEventListener('abort', onOuterAbort, { once: true });
+  // A Ctrl-C while the run was being opened (seeds hashed, writer thread starting) fired before this listener.
+  if (opts.signal.aborted) onOuterAbort();
 
   const gate = new EndpointGate({
     pauseAfterFailures: g.pauseAfterFailures,

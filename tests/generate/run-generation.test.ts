@@ -227,3 +227,17 @@ test('a run whose answers are nearly all rejected warns once about the low yield
     await server.close();
   }
 });
+
+test('a Ctrl-C that arrives while the run is still opening stops it before any request', async () => {
+  const server = await startFakeServer();
+  const runDir = tmpRun();
+  try {
+    const ac = new AbortController();
+    ac.abort(new Error('SIGINT'));
+    const out = await runGeneration({ runDir, config: config(server.url, { target: 1000 }), signal: ac.signal, ...collect() });
+    assert.equal(out.reason, 'interrupted');
+    assert.equal(server.requests.length, 0);
+  } finally {
+    await server.close();
+  }
+});
