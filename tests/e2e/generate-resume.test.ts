@@ -70,8 +70,11 @@ test('Ctrl-C (SIGINT) stops gracefully and prints the resume command', async () 
   try {
     const child = spawnCli(['generate', '--run', runDir, '--target', '100000', '--base-url', server.url, '--model', 'm']);
     let stderr = '';
+    // Interrupt once the run has started (its start line is out), however long a loaded machine takes to get there.
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    await new Promise((r) => setTimeout(r, 1500));
+    const started = new Promise<void>((resolve) => child.stderr!.on('data', () => /^starting /m.test(stderr) && resolve()));
+    await started;
+    await new Promise((r) => setTimeout(r, 500));
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.once('exit', r));
     assert.equal(code, 130);
