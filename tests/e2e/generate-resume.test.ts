@@ -72,7 +72,10 @@ test('Ctrl-C (SIGINT) stops gracefully and prints the resume command', async () 
     let stderr = '';
     // Interrupt once the run has started (its start line is out), however long a loaded machine takes to get there.
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const started = new Promise<void>((resolve) => child.stderr!.on('data', () => /^starting /m.test(stderr) && resolve()));
+    const started = new Promise<void>((resolve) => {
+      child.stderr!.on('data', () => /^starting /m.test(stderr) && resolve());
+      child.once('exit', () => resolve());
+    });
     await started;
     await new Promise((r) => setTimeout(r, 500));
     child.kill('SIGINT');
