@@ -18,6 +18,7 @@ import { loadSeedTasks } from './seed-tasks.js';
 import { resolveRunSettings, type RunSetting } from './run-settings.js';
 import { lowYieldMessage, YieldMonitor } from './yield-monitor.js';
 import { sleep } from '../llm/retry-policy.js';
+import { endpointOf } from '../llm/endpoint-of.js';
 
 export interface RunGenerationOptions {
   runDir: string;
@@ -407,16 +408,3 @@ async function generate(
   return { reason, kept, message };
 }
 
-/** The base URL as recorded with each request: no user:password part, no query (some servers put a key there). */
-export function endpointOf(baseURL: string): string {
-  try {
-    const u = new URL(baseURL);
-    u.username = '';
-    u.password = '';
-    u.search = '';
-    u.hash = '';
-    return u.toString().replace(/\/$/, '');
-  } catch {
-    return baseURL.replace(/[?#].*$/, '');
-  }
-}

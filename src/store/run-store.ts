@@ -356,13 +356,13 @@ export class RunStore {
     this.sql('UPDATE items SET judge_score = ?, judge_reason = ? WHERE id = ?').run(score, reason, id);
   }
 
-  recordJudgeRequest(r: { itemId: number; promptTokens: number; completionTokens: number; costUsd: number; raw: string; ok: boolean }): void {
+  recordJudgeRequest(r: { itemId: number; promptTokens: number; completionTokens: number; costUsd: number; raw: string; ok: boolean; model?: string; endpoint?: string }): void {
     const at = now();
     this.db
       .prepare(
-        `INSERT INTO requests(kind, status, started_at, finished_at, raw_response, prompt_tokens, completion_tokens, cost_usd, item_id) VALUES ('judge', ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO requests(kind, status, started_at, finished_at, raw_response, prompt_tokens, completion_tokens, cost_usd, item_id, model, endpoint) VALUES ('judge', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(r.ok ? 'ok' : 'failed', at, at, r.raw, r.promptTokens, r.completionTokens, r.costUsd, r.itemId);
+      .run(r.ok ? 'ok' : 'failed', at, at, r.raw, r.promptTokens, r.completionTokens, r.costUsd, r.itemId, r.model ?? null, r.endpoint ?? null);
   }
 
   // ---- review ----
