@@ -14,6 +14,20 @@ export type TransportState =
   | { state: 'backoff'; reason: string; waitMs: number; attempt: number }
   | { state: 'paused'; reason: string; waitMs: number; pause: number };
 
+/** The kept share of requested items collapsed over the last answers (see generate/yield-monitor.ts). */
+export interface LowYield {
+  /** Answers measured (the window). */
+  answers: number;
+  /** Items those answers were asked for. */
+  requested: number;
+  kept: number;
+  keptShare: number;
+  /** The threshold it fell under. */
+  minShare: number;
+  /** The most frequent rejection reasons in the window, most frequent first. */
+  topReasons: Array<{ reason: string; count: number }>;
+}
+
 export type GenerateEvent =
   | {
       type: 'start';
@@ -47,7 +61,8 @@ export type GenerateEvent =
     }
   | { type: 'samples'; latest: SamplePreview[] }
   | { type: 'transport'; transport: TransportState }
-  | { type: 'warning'; message: string }
+  /** `lowYield` is set on the (single) warning that the kept yield per request collapsed; `message` says it in words. */
+  | { type: 'warning'; message: string; lowYield?: LowYield }
   | {
       type: 'done';
       reason: 'target' | 'budget' | 'interrupted' | 'endpoint-down';

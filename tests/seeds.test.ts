@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSeedTasks, type SeedTask } from '../src/generate/seed-tasks.js';
+import { legacyBundledSeedId, loadSeedTasks, type SeedTask } from '../src/generate/seed-tasks.js';
+import { seedLookup } from '../src/ui/review/seed-lookup.js';
 import { DataError } from '../src/errors.js';
 
 const englishPath = 'seeds/seed_tasks.jsonl';
@@ -14,9 +15,12 @@ function nonEmptyLineCount(path: string): number {
   return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '').length;
 }
 
-// Ids are one shared prefix plus 0, 1, 2… in file order ("seed_task_0…" in English, "zh_seed_task_0…" in Chinese).
+// Ids are one shared prefix plus 0001, 0002… in file order ("forge_en_0001…" in English, "forge_zh_0001…" in Chinese).
 function assertIdsAndNames(tasks: SeedTask[], path: string, prefix: string): void {
-  tasks.forEach((t, i) => assert.equal(t.id, `${prefix}${i}`, `${path}: task ${i + 1} should have id ${prefix}${i}`));
+  tasks.forEach((t, i) => {
+    const id = `${prefix}${String(i + 1).padStart(4, '0')}`;
+    assert.equal(t.id, id, `${path}: task ${i + 1} should have id ${id}`);
+  });
   const seen = new Set<string>();
   for (const t of tasks) {
     assert.ok(!seen.has(t.name), `${path}: name "${t.name}" is used twice`);
@@ -46,7 +50,7 @@ function rougeL(a: string[], b: string[]): number {
 test('English seed file: every line is a valid seed task with consecutive ids and unique names', () => {
   const tasks = loadSeedTasks(englishPath);
   assert.equal(tasks.length, nonEmptyLineCount(englishPath));
-  assertIdsAndNames(tasks, englishPath, 'seed_task_');
+  assertIdsAndNames(tasks, englishPath, 'forge_en_');
 });
 
 test('English seed file has at least 175 tasks, 40% with input, and some classification tasks', () => {
@@ -76,7 +80,7 @@ test('Chinese seed file: valid, at least 60 tasks, every instruction in Chinese'
   }
   const tasks = loadSeedTasks(chinesePath);
   assert.equal(tasks.length, nonEmptyLineCount(chinesePath));
-  assertIdsAndNames(tasks, chinesePath, 'zh_seed_task_');
+  assertIdsAndNames(tasks, chinesePath, 'forge_zh_');
   assert.ok(tasks.length >= 60, `only ${tasks.length} tasks`);
   for (const task of tasks) assert.match(task.instruction, cjk, `${task.id}: instruction has no CJK characters`);
 });
@@ -104,4 +108,27 @@ test('loadSeedTasks names the file, line and field of a bad record', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('seed ids are unique across every bundled seed file, and none reuses an id of Alpaca\'s seeds', () => {
+  const files = readdirSync('seeds').filter((f) => f.endsWith('.jsonl'));
+  assert.ok(files.length >= 2, `expected the English and Chinese seed files, found ${files.join(', ')}`);
+  const fileOfId = new Map<string, string>();
+  for (const f of files) {
+    for (const t of loadSeedTasks(join('seeds', f))) {
+      assert.ok(!fileOfId.has(t.id), `id ${t.id} is in both ${fileOfId.get(t.id)} and ${f}`);
+      assert.doesNotMatch(t.id, /^(zh_)?seed_task_\d+$/, `${f}: ${t.id} is one of Alpaca's seed ids, which other seed files reuse`);
+      fileOfId.set(t.id, f);
+    }
+  }
+});
+
+test('runs that recorded the bundled seeds by their old Alpaca-style ids still find their text', () => {
+  assert.equal(legacyBundledSeedId('forge_en_0001'), 'seed_task_0');
+  assert.equal(legacyBundledSeedId('forge_zh_0012'), 'zh_seed_task_11');
+  assert.equal(legacyBundledSeedId('my_task'), undefined);
+  const english = loadSeedTasks(englishPath);
+  const lookup = seedLookup({ getMeta: (key: string) => (key === 'seeds_path' ? englishPath : undefined) });
+  assert.equal(lookup('seed_task_0'), english[0]!.instruction);
+  assert.equal(lookup('forge_en_0002'), english[1]!.instruction);
 });

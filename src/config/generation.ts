@@ -22,7 +22,7 @@ export const generationConfigSchema = z
       .string()
       .default('json')
       .describe('generation prompt: "json" (JSON array of tasks), "alpaca" (numbered list as Stanford Alpaca), or a path to a template file'),
-    seeds: z.string().nullable().default(null).describe('seed tasks JSONL; null = the bundled seeds/seed_tasks.jsonl (or .zh.jsonl for zh)'),
+    seeds: z.string().nullable().default(null).describe('seed tasks JSONL; null = the run\'s own seeds on resume, else the bundled seeds/seed_tasks.jsonl (or .zh.jsonl for zh)'),
     numTasks: z.number().int().min(1).max(100).default(20).describe('new tasks asked for in each request'),
     numExamples: z.number().int().min(0).max(20).default(3).describe('example tasks shown in each request'),
     machineExampleShare: z

@@ -8,6 +8,8 @@ import type { Prices } from '../config/generation.js';
 import { RetriesExhaustedError, type ChatRequest, type ChatResult } from '../llm/chat-client.js';
 import { BudgetTracker, costOf } from '../llm/budget.js';
 import { EndpointDownError } from '../llm/endpoint-gate.js';
+import { endpointOf } from '../llm/endpoint-of.js';
+import type { RunStore } from '../store/run-store.js';
 import type { JudgeConfig } from './config.js';
 
 /** LLM-as-judge (as AlpaGasus: rate each sample 0–5 for accuracy and helpfulness, keep those above a bar). */
@@ -76,14 +78,18 @@ const REPAIR = {
 
 export interface JudgeClient {
   readonly model: string;
+  /** Recorded with each judge request (ChatClient has it). */
+  readonly baseURL?: string;
   complete(req: ChatRequest): Promise<ChatResult>;
 }
 
 /** Where judgements go: RunStore for a run, an in-memory map for a file. */
 export interface JudgeSink {
   setJudge(id: number, score: number | null, reason: string): void;
-  recordJudgeRequest(r: { itemId: number; promptTokens: number; completionTokens: number; costUsd: number; raw: string; ok: boolean }): void;
+  recordJudgeRequest(r: JudgeRequestRecord): void;
 }
+
+export type JudgeRequestRecord = Parameters<RunStore['recordJudgeRequest']>[0];
 
 export interface JudgeTarget {
   id: number;
@@ -158,7 +164,7 @@ export async function judgeItems(targets: JudgeTarget[], o: JudgeRunOptions): Pr
           return;
         }
         if (err instanceof RetriesExhaustedError) {
-          sink.recordJudgeRequest({ itemId: t.id, promptTokens: 0, completionTokens: 0, costUsd: 0, raw: err.message, ok: false });
+          sink.recordJudgeRequest({ itemId: t.id, promptTokens: 0, completionTokens: 0, costUsd: 0, raw: err.message, ok: false, ...via(client) });
           sink.setJudge(t.id, null, `failed: ${err.message}`);
           failed++;
           done++;
@@ -176,7 +182,15 @@ export async function judgeItems(targets: JudgeTarget[], o: JudgeRunOptions): Pr
       }
       budget.settle(reserve, result.costUsd);
       const answer = parseJudgeAnswer(result.text);
-      sink.recordJudgeRequest({ itemId: t.id, promptTokens: result.promptTokens, completionTokens: result.completionTokens, costUsd: result.costUsd, raw: result.text, ok: answer.ok });
+      sink.recordJudgeRequest({
+        itemId: t.id,
+        promptTokens: result.promptTokens,
+        completionTokens: result.completionTokens,
+        costUsd: result.costUsd,
+        raw: result.text,
+        ok: answer.ok,
+        ...via(client, result.model),
+      });
       if (answer.ok) {
         sink.setJudge(t.id, answer.score, answer.reason);
         scored++;
@@ -209,4 +223,9 @@ export async function judgeItems(targets: JudgeTarget[], o: JudgeRunOptions): Pr
           ? `${endpointDown}; ${notJudged} samples not judged — rerun the same command to judge them`
           : `interrupted: ${scored} scored, ${notJudged} not judged — rerun the same command to judge them`;
   return { scored, failed, notJudged, costUsd: budget.spentUsd, stop: finalStop, message };
+}
+
+/** The model (as the answer names it, else the one asked) and endpoint a judge request is recorded with. */
+function via(client: JudgeClient, answered?: string): { model: string; endpoint?: string } {
+  return { model: answered ?? client.model, ...(client.baseURL !== undefined ? { endpoint: endpointOf(client.baseURL) } : {}) };
 }

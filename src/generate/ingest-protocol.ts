@@ -1,5 +1,5 @@
 import type { ForgeConfig } from '../config/schema.js';
-import type { RequestResult } from '../store/run-store.js';
+import type { RequestResult, RequestTarget } from '../store/run-store.js';
 import type { SamplePreview } from '../events.js';
 import type { TemplateFormat } from './prompt-template.js';
 
@@ -15,7 +15,7 @@ export interface IngestInit {
 }
 
 export type ToIngest =
-  | { type: 'begin'; requestId: number; provenance: unknown }
+  | { type: 'begin'; requestId: number; provenance: unknown; target?: RequestTarget }
   | { type: 'fail'; requestId: number; error: string; abandoned?: boolean }
   /** The raw answer only: the writer parses it, so the tasks cross the thread boundary once, as one string. */
   | { type: 'complete'; requestId: number; result: RequestResult; format: TemplateFormat; nextIndex: number }

@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { RunStore, type NewItem } from '../store/run-store.js';
 import { buildOnlineFilter } from './online-curation.js';
+import { overTargetVerdict } from '../curate/curation-verdict.js';
 import { SAMPLE_BACK, type FromIngest, type IngestInit, type ToIngest } from './ingest-protocol.js';
 import { parseResponse } from './parse-response.js';
 import type { SamplePreview } from '../events.js';
@@ -23,7 +24,7 @@ try {
 
   const handle = (m: ToIngest): void => {
     if (m.type === 'begin') {
-      store.beginRequest(m.provenance, 'generate', m.requestId);
+      store.beginRequest(m.provenance, 'generate', m.requestId, m.target);
     } else if (m.type === 'fail') {
       if (m.abandoned) store.abandonRequest(m.requestId, m.error);
       else store.failRequest(m.requestId, m.error);
@@ -41,8 +42,7 @@ try {
       for (const task of parsed.tasks) {
         const id = store.allocateItemId();
         // Past the target an item is not kept even if new: the run holds exactly `target`.
-        const verdict =
-          kept >= init.target ? { status: 'rejected' as const, reason: 'over-target', detail: `the run already holds its target of ${init.target}`, duplicateOf: null, similarity: null, similar: [] } : filter.check(id, task);
+        const verdict = kept >= init.target ? overTargetVerdict(init.target) : filter.check(id, task);
         if (verdict.status === 'kept') {
           kept++;
           keptNow++;

@@ -1,18 +1,14 @@
+import { curationVerdict, type CurationVerdict, type VerdictSettings } from '../curate/curation-verdict.js';
 import type { DuplicateIndex } from '../curate/duplicate-index.js';
-import type { CurationFields } from '../store/run-store.js';
 import type { ParsedTask } from './parse-response.js';
 
-export type ItemVerdict = Required<CurationFields>;
-
-export type RuleCheck = (task: ParsedTask) => { rule: string; reason: string } | null;
-
 /**
- * Online curation of arriving items: rules first (cheap, and a rejected item must not enter the duplicate
- * index), then the duplicate index, which adds the item when it is new.
+ * Online curation of arriving items: the run's duplicate index (seeds, then kept items) and the one curation
+ * verdict that curate also uses, so an item is judged the same whether it is curated now or re-curated later.
  */
 export class ItemFilter {
   constructor(
-    private readonly rules: RuleCheck,
+    private readonly settings: VerdictSettings,
     private readonly index: DuplicateIndex,
   ) {}
 
@@ -20,13 +16,7 @@ export class ItemFilter {
     this.index.add(id, instruction, input);
   }
 
-  check(id: number, task: ParsedTask): ItemVerdict {
-    const broken = this.rules(task);
-    if (broken) return { status: 'rejected', reason: `rule:${broken.rule}`, detail: broken.reason, duplicateOf: null, similarity: null, similar: [] };
-    const d = this.index.checkAndAdd(String(id), task.instruction, task.input);
-    if (d.duplicateOf) {
-      return { status: 'duplicate', reason: `duplicate:${d.kind ?? 'exact'}`, detail: null, duplicateOf: d.duplicateOf.id, similarity: d.duplicateOf.score, similar: d.similar };
-    }
-    return { status: 'kept', reason: null, detail: null, duplicateOf: null, similarity: null, similar: d.similar };
+  check(id: number, task: ParsedTask): CurationVerdict {
+    return curationVerdict({ key: String(id), ...task }, this.index, this.settings);
   }
 }

@@ -1,9 +1,8 @@
 import type { ForgeConfig } from '../config/schema.js';
 import { createDuplicateIndex } from '../curate/create-duplicate-index.js';
-import { applyRules } from '../curate/rules.js';
 import { ItemFilter } from './item-filter.js';
 
 /** The filter `generate` applies to every arriving item: the run's curation rules, then exact + ROUGE-L dedup. */
 export function buildOnlineFilter(config: ForgeConfig, lang: 'en' | 'zh'): ItemFilter {
-  return new ItemFilter((task) => applyRules(task, config.curation, lang), createDuplicateIndex(config.curation, lang));
+  return new ItemFilter({ curation: config.curation, lang }, createDuplicateIndex(config.curation, lang));
 }

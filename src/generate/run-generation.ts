@@ -15,7 +15,10 @@ import { IngestPipeline } from './ingest-pipeline.js';
 import { loadPromptTemplate, renderPrompt } from './prompt-template.js';
 import { seededRandom } from '../random.js';
 import { loadSeedTasks } from './seed-tasks.js';
+import { resolveRunSettings, type RunSetting } from './run-settings.js';
+import { lowYieldMessage, YieldMonitor } from './yield-monitor.js';
 import { sleep } from '../llm/retry-policy.js';
+import { endpointOf } from '../llm/endpoint-of.js';
 
 export interface RunGenerationOptions {
   runDir: string;
@@ -28,12 +31,39 @@ export interface RunGenerationOptions {
   pause?: { paused: boolean };
   /** How often a progress event is emitted. Defaults to 1000 ms. */
   progressIntervalMs?: number;
+  /** Settings a resume may change (recorded in the run's history); any other change is refused. Defaults to none. */
+  allowChange?: ReadonlySet<RunSetting>;
 }
 
 export type GenerationOutcome = { reason: 'target' | 'budget' | 'interrupted' | 'endpoint-down'; kept: number; message: string };
 
 export function defaultSeedsPath(lang: 'en' | 'zh'): string {
   return join(seedsDir(), lang === 'zh' ? 'seed_tasks.zh.jsonl' : 'seed_tasks.jsonl');
+}
+
+function settingsOf(runDir: string, g: GenerationConfig, meta: Pick<RunStore, 'getMeta'>, allowChange: ReadonlySet<RunSetting> | undefined) {
+  return resolveRunSettings(meta, runDir, { seeds: g.seeds, model: g.model, template: g.template, lang: g.lang }, { allowChange: allowChange ?? new Set(), defaultSeeds: defaultSeedsPath });
+}
+
+/**
+ * Checks a resume's settings against the run's and records the changes `allowChange` permits, without generating:
+ * for callers that start generation somewhere `allowChange` cannot reach (the terminal UI), so a refusal is reported
+ * before it opens. Returns notes to show the user. Nothing happens for a run that does not exist yet.
+ */
+export function reconcileRunSettings(runDir: string, config: ForgeConfig, allowChange: ReadonlySet<RunSetting>): string[] {
+  if (!RunStore.exists(runDir)) return [];
+  const store = RunStore.open(runDir);
+  let release: (() => void) | undefined;
+  try {
+    release = acquireRunLock(runDir);
+    const settings = settingsOf(runDir, config.generation, store, allowChange);
+    loadSeedTasks(settings.seedsPath);
+    if (store.getMeta('created_at') !== undefined) store.recordSettings(settings.meta, settings.changes);
+    return settings.notes;
+  } finally {
+    release?.();
+    store.close();
+  }
 }
 
 /**
@@ -46,17 +76,20 @@ export async function runGeneration(opts: RunGenerationOptions): Promise<Generat
   if (g.budgetUsd !== null && !opts.config.prices[g.model]) {
     throw new ConfigError([`generation.budgetUsd is set but prices has no entry for model "${g.model}", so spending cannot be measured`], `add prices.${g.model}: {input: USD per 1M tokens, output: USD per 1M tokens} to forge.yaml`);
   }
-  const seeds = loadSeedTasks(g.seeds ?? defaultSeedsPath(lang));
-  const template = loadPromptTemplate(g.template, lang);
+  const prepare = (meta: Pick<RunStore, 'getMeta'>) => {
+    const settings = settingsOf(opts.runDir, g, meta, opts.allowChange);
+    return { settings, seeds: loadSeedTasks(settings.seedsPath), template: loadPromptTemplate(g.template, lang) };
+  };
+  // A new run is checked before its directory exists, so a bad --seeds or --template leaves nothing behind.
+  if (!RunStore.exists(opts.runDir)) prepare({ getMeta: () => undefined });
 
   const store = RunStore.open(opts.runDir, { create: true });
   let release: (() => void) | undefined;
   try {
     release = acquireRunLock(opts.runDir);
-    const priorLang = store.getMeta('lang');
-    if (priorLang && priorLang !== lang) {
-      throw new ConfigError([`generation.lang is "${lang}" but ${opts.runDir} was started with "${priorLang}"`], `use --lang ${priorLang} to resume it, or start a new run`);
-    }
+    const { settings, seeds, template } = prepare(store);
+    store.recordSettings(settings.meta, settings.changes);
+    for (const message of settings.notes) opts.onEvent({ type: 'warning', message });
     return await generate(store, g, opts, seeds, template);
   } finally {
     release?.();
@@ -76,13 +109,10 @@ async function generate(
   if (!resumed) store.setMeta('created_at', new Date().toISOString());
   // The snapshot holds the variable's *name* (apiKeyEnv), never the key.
   store.setMeta('config', JSON.stringify({ generation: g, prices: opts.config.prices }));
-  store.setMeta('lang', g.lang);
   store.setMeta('target', String(g.target));
-  store.setMeta('template_name', template.name);
   store.setMeta('template_file', template.file);
   store.setMeta('template_format', template.format);
   store.setMeta('template_text', template.body);
-  store.setMeta('seeds_path', g.seeds ?? defaultSeedsPath(g.lang));
   const abandoned = store.abandonInFlight();
 
   const random = g.seed === null ? Math.random : seededRandom(g.seed * 7919 + store.summary().requests.total);
@@ -102,6 +132,7 @@ async function generate(
 
   let kept = keptRows.length;
   const rejections: Record<string, number> = {};
+  const yieldMonitor = new YieldMonitor();
   const latest: SamplePreview[] = [];
   const budget = new BudgetTracker(g.budgetUsd ?? undefined, spentBefore);
   const internal = new AbortController();
@@ -113,6 +144,8 @@ async function generate(
   });
   const onOuterAbort = () => internal.abort(opts.signal.reason);
   opts.signal.addEventListener('abort', onOuterAbort, { once: true });
+  // A Ctrl-C while the run was being opened (seeds hashed, writer thread starting) fired before this listener.
+  if (opts.signal.aborted) onOuterAbort();
 
   const gate = new EndpointGate({
     pauseAfterFailures: g.pauseAfterFailures,
@@ -130,6 +163,8 @@ async function generate(
     gate,
     onTransport: (transport) => emit({ type: 'transport', transport }),
   });
+
+  const endpoint = endpointOf(client.baseURL);
 
   emit({
     type: 'start',
@@ -197,7 +232,7 @@ async function generate(
   /** Sends one request and parses its answer; null when it failed for good (recorded) or was interrupted. */
   const fetchAnswer = async (prompt: string, refs: string[], reservedUsd: number): Promise<Answer | null> => {
     const requestId = nextRequestId++;
-    ingest.send({ type: 'begin', requestId, provenance: { examples: refs, template: template.name } });
+    ingest.send({ type: 'begin', requestId, provenance: { examples: refs, template: template.name }, target: { model: g.model, endpoint } });
     const controller = new AbortController();
     requestControllers.add(controller);
     try {
@@ -248,7 +283,14 @@ async function generate(
       const done = await ingest.complete({
         type: 'complete',
         requestId: a.requestId,
-        result: { raw: result.text, finishReason: result.finishReason, promptTokens: result.promptTokens, completionTokens: result.completionTokens, costUsd: result.costUsd },
+        result: {
+          raw: result.text,
+          finishReason: result.finishReason,
+          promptTokens: result.promptTokens,
+          completionTokens: result.completionTokens,
+          costUsd: result.costUsd,
+          model: result.model ?? g.model,
+        },
         format: template.format,
         nextIndex: a.nextIndex,
       });
@@ -263,6 +305,11 @@ async function generate(
       latest.length = Math.min(latest.length, 10);
       sessionKeptFromOk += done.keptNow;
       if (done.keptNow > 0) emit({ type: 'samples', latest: latest.slice(0, 5) });
+      // Answers arriving after the target is reached are rejected as over-target: no sign of a bad run.
+      if (done.kept < g.target) {
+        const low = yieldMonitor.record(a.expectedTasks, done.keptNow, done.rejections);
+        if (low) emit({ type: 'warning', message: lowYieldMessage(low), lowYield: low });
+      }
     } finally {
       ingestPendingTasks -= a.expectedTasks;
       wake();
@@ -360,3 +407,4 @@ async function generate(
   emit({ type: 'done', reason, kept, target: g.target, costUsd: budget.spentUsd, message });
   return { reason, kept, message };
 }
+

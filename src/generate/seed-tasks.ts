@@ -7,7 +7,7 @@ import { DataError } from '../errors.js';
  * a few of these per request as worked examples, so empty strings are rejected where a model would copy them.
  */
 export const seedTaskSchema = z.object({
-  // Bundled files use "seed_task_N" (English) and "zh_seed_task_N" (Chinese); a user's own file may use any id.
+  // Bundled files use "forge_en_0001…" and "forge_zh_0001…", unique across files; a user's own file may use any id.
   id: z.string().min(1, 'expected a non-empty id'),
   name: z.string().min(1, 'expected a non-empty name'),
   instruction: z.string().trim().min(1, 'expected a non-empty instruction'),
@@ -23,6 +23,16 @@ export const seedTaskSchema = z.object({
   is_classification: z.boolean(),
 });
 export type SeedTask = z.infer<typeof seedTaskSchema>;
+
+/**
+ * The id a bundled seed had before the bundled files got their own ids: they reused Alpaca's "seed_task_N" (English)
+ * and "zh_seed_task_N" (Chinese), which earlier runs recorded as provenance. forge_en_0001 was seed_task_0.
+ */
+export function legacyBundledSeedId(id: string): string | undefined {
+  const m = /^forge_(en|zh)_(\d{4})$/.exec(id);
+  if (!m) return undefined;
+  return `${m[1] === 'zh' ? 'zh_' : ''}seed_task_${Number(m[2]) - 1}`;
+}
 
 const hint = 'each line must be one JSON object: {"id", "name", "instruction", "instances": [{"input", "output"}], "is_classification"}';
 

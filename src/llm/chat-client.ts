@@ -45,10 +45,13 @@ export interface ChatResult {
   promptTokens: number;
   completionTokens: number;
   costUsd: number;
+  /** The model that answered, as the response names it (servers may resolve an alias); else the one requested. ChatClient always sets it. */
+  model?: string;
 }
 
 /** The part of a chat completion we rely on; anything else the server sends is ignored. */
 const completionSchema = z.object({
+  model: z.string().nullable().optional(),
   choices: z
     .array(
       z.object({
@@ -146,6 +149,7 @@ export class ChatClient {
       promptTokens,
       completionTokens,
       costUsd: costOf(this.prices, this.model, promptTokens, completionTokens),
+      model: parsed.data.model || this.model,
     };
   }
 }

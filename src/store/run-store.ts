@@ -61,6 +61,27 @@ export interface RequestResult {
   promptTokens: number;
   completionTokens: number;
   costUsd: number;
+  /** The model that answered, as the API named it; absent keeps the model recorded when the request began. */
+  model?: string | null;
+  /** Base URL that answered (never a key); absent keeps the one recorded when the request began. */
+  endpoint?: string | null;
+}
+
+/** Where a request is sent: recorded when it begins, so failed requests name their model and endpoint too. */
+export interface RequestTarget {
+  model: string;
+  endpoint: string;
+}
+
+/** A setting of a run changed on resume with --allow-change: what it was and what it became. */
+export interface SettingChange {
+  setting: string;
+  oldValue: string | null;
+  newValue: string | null;
+}
+
+export interface HistoryEntry extends SettingChange {
+  at: string;
 }
 
 export interface RunSummary {
@@ -193,14 +214,39 @@ export class RunStore {
     this.sql('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
+  /** Writes the run's settings and the history of those changed on resume together: both are there, or neither. */
+  recordSettings(meta: Record<string, string>, changes: readonly SettingChange[]): void {
+    const at = now();
+    this.db.transaction(() => {
+      for (const [k, v] of Object.entries(meta)) this.setMeta(k, v);
+      const ins = this.sql('INSERT INTO run_history(at, setting, old_value, new_value) VALUES (?, ?, ?, ?)');
+      for (const c of changes) ins.run(at, c.setting, c.oldValue, c.newValue);
+    })();
+  }
+
+  /** Settings changed on resume, oldest first. */
+  history(): HistoryEntry[] {
+    return (this.sql('SELECT at, setting, old_value, new_value FROM run_history ORDER BY id').all() as Array<{ at: string; setting: string; old_value: string | null; new_value: string | null }>).map(
+      (r) => ({ at: r.at, setting: r.setting, oldValue: r.old_value, newValue: r.new_value }),
+    );
+  }
+
   // ---- generation ----
   /** Item ids are handed out here, before insert, so the duplicate index can name an item in the same tick. */
   allocateItemId(): number {
     return this.nextId++;
   }
 
-  beginRequest(examples: unknown, kind: 'generate' | 'judge' = 'generate', id?: number): number {
-    const r = this.sql('INSERT INTO requests(id, kind, status, started_at, examples_json) VALUES (?, ?, ?, ?, ?)').run(id ?? null, kind, 'in_flight', now(), JSON.stringify(examples));
+  beginRequest(examples: unknown, kind: 'generate' | 'judge' = 'generate', id?: number, target?: RequestTarget): number {
+    const r = this.sql('INSERT INTO requests(id, kind, status, started_at, examples_json, model, endpoint) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+      id ?? null,
+      kind,
+      'in_flight',
+      now(),
+      JSON.stringify(examples),
+      target?.model ?? null,
+      target?.endpoint ?? null,
+    );
     return Number(r.lastInsertRowid);
   }
 
@@ -214,8 +260,9 @@ export class RunStore {
     this.commitResponse ??= this.db.transaction((id: number, r: RequestResult, its: NewItem[]) => {
       const at = now();
       this.sql(
-        `UPDATE requests SET status = 'ok', finished_at = ?, raw_response = ?, finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, cost_usd = ? WHERE id = ?`,
-      ).run(at, r.raw, r.finishReason, r.promptTokens, r.completionTokens, r.costUsd, id);
+        `UPDATE requests SET status = 'ok', finished_at = ?, raw_response = ?, finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, cost_usd = ?,
+           model = COALESCE(?, model), endpoint = COALESCE(?, endpoint) WHERE id = ?`,
+      ).run(at, r.raw, r.finishReason, r.promptTokens, r.completionTokens, r.costUsd, r.model ?? null, r.endpoint ?? null, id);
       const ins = this.sql(
         `INSERT INTO items(id, request_id, idx, instruction, input, output, status, reason, detail, duplicate_of, similarity, similar_json, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -309,13 +356,13 @@ export class RunStore {
     this.sql('UPDATE items SET judge_score = ?, judge_reason = ? WHERE id = ?').run(score, reason, id);
   }
 
-  recordJudgeRequest(r: { itemId: number; promptTokens: number; completionTokens: number; costUsd: number; raw: string; ok: boolean }): void {
+  recordJudgeRequest(r: { itemId: number; promptTokens: number; completionTokens: number; costUsd: number; raw: string; ok: boolean; model?: string; endpoint?: string }): void {
     const at = now();
     this.db
       .prepare(
-        `INSERT INTO requests(kind, status, started_at, finished_at, raw_response, prompt_tokens, completion_tokens, cost_usd, item_id) VALUES ('judge', ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO requests(kind, status, started_at, finished_at, raw_response, prompt_tokens, completion_tokens, cost_usd, item_id, model, endpoint) VALUES ('judge', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(r.ok ? 'ok' : 'failed', at, at, r.raw, r.promptTokens, r.completionTokens, r.costUsd, r.itemId);
+      .run(r.ok ? 'ok' : 'failed', at, at, r.raw, r.promptTokens, r.completionTokens, r.costUsd, r.itemId, r.model ?? null, r.endpoint ?? null);
   }
 
   // ---- review ----

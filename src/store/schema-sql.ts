@@ -57,4 +57,17 @@ export const migrations: string[] = [
   `,
   // The explanation of a rejection (e.g. 'instruction contains "image"'), beside the rule's name in `reason`.
   `ALTER TABLE items ADD COLUMN detail TEXT;`,
+  // Which model answered each request (the API's own answer when it says) and at which endpoint (base URL, never a
+  // key); and the run's history of settings changed on resume (--allow-change), so provenance stays readable.
+  `
+  ALTER TABLE requests ADD COLUMN model TEXT;
+  ALTER TABLE requests ADD COLUMN endpoint TEXT;
+  CREATE TABLE run_history (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    setting TEXT NOT NULL,
+    old_value TEXT,
+    new_value TEXT
+  );
+  `,
 ];

@@ -26,10 +26,13 @@ export function stepsPerEpoch(examples: number, batchSize: number): number {
   return Math.ceil(examples / batchSize);
 }
 
-/** Total optimizer steps of a run: every epoch in full, unless maxSteps (> 0) stops it earlier. */
+/**
+ * Total optimizer steps of a run: every epoch in full, or — as Hugging Face's TrainingArguments.max_steps — exactly
+ * maxSteps (> 0), which overrides epochs, fewer or more (the epochs' shuffled orders simply continue).
+ */
 export function totalSteps(examples: number, opts: { epochs: number; batchSize: number; maxSteps?: number | undefined }): number {
-  const full = Math.ceil(opts.epochs * stepsPerEpoch(examples, opts.batchSize));
-  return opts.maxSteps !== undefined && opts.maxSteps > 0 ? Math.min(full, opts.maxSteps) : full;
+  if (opts.maxSteps !== undefined && opts.maxSteps > 0) return opts.maxSteps;
+  return Math.ceil(opts.epochs * stepsPerEpoch(examples, opts.batchSize));
 }
 
 /**

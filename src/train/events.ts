@@ -5,6 +5,8 @@
 export interface TrainPlanSummary {
   trainExamples: number;
   valExamples: number;
+  /** the hold-out is the default min(2000, 10% of the data), --val-set-size not being given */
+  valSetSizeDefaulted?: boolean;
   /** examples dropped because the prompt filled the whole cutoff (nothing left to learn from) */
   droppedExamples: number;
   epochs: number;

@@ -29,7 +29,7 @@ export function formatTrainEvent(e: TrainEvent): string | null {
       const p = e.plan;
       return [
         `backend: ${e.backend} — ${e.device}${p.workers > 1 ? ` × ${p.workers} workers` : ''}`,
-        `data: ${p.trainExamples} train / ${p.valExamples} eval samples${p.droppedExamples ? ` (${p.droppedExamples} skipped)` : ''}, ${p.trainTokensPerEpoch} tokens per epoch (${p.responseTokensPerEpoch} with loss)`,
+        `data: ${p.trainExamples} train / ${p.valExamples} eval samples${p.valSetSizeDefaulted ? ' (--val-set-size not given: 10% of the data, at most 2000)' : ''}${p.droppedExamples ? ` (${p.droppedExamples} skipped)` : ''}, ${p.trainTokensPerEpoch} tokens per epoch (${p.responseTokensPerEpoch} with loss)`,
         `plan: ${p.totalSteps} steps (${p.stepsPerEpoch}/epoch × ${p.epochs} epochs, ${p.microBatchesPerStep} micro-batches each)${p.resumedFromStep ? `, resuming after step ${p.resumedFromStep}` : ''}`,
         `parameters: ${formatCount(p.trainableParams)} trainable of ${formatCount(p.totalParams)} (${((100 * p.trainableParams) / (p.totalParams + p.trainableParams)).toFixed(3)}%)`,
       ].join('\n');

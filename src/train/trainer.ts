@@ -12,7 +12,7 @@ import { planEpoch, splitTrainVal, stepsPerEpoch, totalSteps as countSteps } fro
 import { checkpointDir, listCheckpoints, readOptimizerState, readTrainerState, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { clipGlobalNorm } from './clip.js';
 import type { TrainConfig } from './config.js';
-import { encodeTrainingSamples, fingerprintExamples, loadTrainingSamples, type EncodedExample } from './data.js';
+import { encodeTrainingSamples, fingerprintExamples, loadTrainingSamples, resolveValSetSize, type EncodedExample } from './data.js';
 import type { TrainEvent, TrainEventHandler, TrainPlanSummary } from './events.js';
 import { StepAborted, type GradEngine } from './grad-engine.js';
 import type { MicroBatch } from './gradients.js';
@@ -75,9 +75,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
   // Data first: a bad dataset should fail before minutes of model loading.
   emit({ type: 'phase', phase: 'encoding-data' });
   const { samples, label } = await loadTrainingSamples(config);
-  if (config.valSetSize >= samples.length) {
-    throw new UsageError(`--val-set-size ${config.valSetSize} leaves no training samples (${label} has ${samples.length})`, `use --val-set-size 0 (no evaluation) or a value below ${samples.length}`);
-  }
+  const valSetSize = resolveValSetSize(config.valSetSize, samples.length, label);
 
   emit({ type: 'phase', phase: 'loading-model', detail: modelDir });
   const backend = await selectBackend(config.backend === 'auto' ? undefined : (config.backend as BackendName));
@@ -95,7 +93,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
   let engine: GradEngine | null = null;
   let lora: LoraRuntime | null = null;
   try {
-    const split = splitTrainVal(samples.length, config.valSetSize, config.seed);
+    const split = splitTrainVal(samples.length, valSetSize.size, config.seed);
     const enc = (idx: number[]) => encodeTrainingSamples(tokenizer, idx.map((i) => samples[i]!), { cutoffLen: config.cutoffLen, trainOnInputs: config.trainOnInputs, label });
     const trainEnc = enc(split.train);
     const train = trainEnc.examples;
@@ -107,7 +105,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
     const spe = stepsPerEpoch(train.length, config.batchSize);
     const total = countSteps(train.length, { epochs: config.epochs, batchSize: config.batchSize, maxSteps: config.maxSteps });
     if (config.warmupSteps >= total) warnings.push(`--warmup-steps ${config.warmupSteps} covers the whole run of ${total} steps: the learning rate never reaches ${config.learningRate} (lower --warmup-steps)`);
-    const settings = resumeSettings(config, train.length);
+    const settings = resumeSettings({ ...config, valSetSize: valSetSize.size }, train.length);
     const fingerprint = fingerprintExamples(train);
     const baseModel = resolve(modelDir);
 
@@ -173,8 +171,10 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
     const plan: TrainPlanSummary = {
       trainExamples: train.length,
       valExamples: val.length,
+      valSetSizeDefaulted: valSetSize.auto,
       droppedExamples: trainEnc.dropped,
-      epochs: config.epochs,
+      // With --max-steps the run's length is the steps, not the epochs: report the epochs they amount to.
+      epochs: config.maxSteps > 0 ? Math.round((100 * total) / spe) / 100 : config.epochs,
       stepsPerEpoch: spe,
       totalSteps: total,
       microBatchesPerStep: Math.ceil(Math.min(config.batchSize, train.length) / config.microBatchSize),

@@ -141,3 +141,24 @@ test('Ctrl-C stops judging; what was scored stays, the rest is reported as not j
   assert.ok(out.notJudged > 0 && out.scored >= 4);
   assert.equal(m.scores.size, out.scored);
 });
+
+test('each judge request is recorded with the model that answered and the endpoint, without credentials', async () => {
+  const recorded: Array<{ model?: string; endpoint?: string; ok: boolean }> = [];
+  const client: JudgeClient = {
+    model: 'judge-model',
+    baseURL: 'https://user:pw@judge.example.com/v1',
+    async complete(req) {
+      if (req.messages[0]!.content.includes('task 2\n')) throw new RetriesExhaustedError('gave up after 1 attempt: HTTP 503');
+      return { text: '{"score": 5, "reason": "ok"}', finishReason: 'stop', promptTokens: 1, completionTokens: 1, costUsd: 0, model: 'judge-model-0613' };
+    },
+  };
+  const sink: JudgeSink = { setJudge: () => {}, recordJudgeRequest: (r) => recorded.push(r) };
+  await judgeItems(items(2), { client, prompt, cfg: judgeConfigSchema.parse({ concurrency: 1 }), lang: 'en', sink });
+  assert.deepEqual(
+    recorded.map((r) => [r.ok, r.model, r.endpoint]),
+    [
+      [true, 'judge-model-0613', 'https://judge.example.com/v1'],
+      [false, 'judge-model', 'https://judge.example.com/v1'],
+    ],
+  );
+});

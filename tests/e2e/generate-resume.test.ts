@@ -70,8 +70,14 @@ test('Ctrl-C (SIGINT) stops gracefully and prints the resume command', async () 
   try {
     const child = spawnCli(['generate', '--run', runDir, '--target', '100000', '--base-url', server.url, '--model', 'm']);
     let stderr = '';
+    // Interrupt once the run has started (its start line is out), however long a loaded machine takes to get there.
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    await new Promise((r) => setTimeout(r, 1500));
+    const started = new Promise<void>((resolve) => {
+      child.stderr!.on('data', () => /^starting /m.test(stderr) && resolve());
+      child.once('exit', () => resolve());
+    });
+    await started;
+    await new Promise((r) => setTimeout(r, 500));
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.once('exit', r));
     assert.equal(code, 130);
@@ -93,4 +99,28 @@ test('a malformed forge.yaml names file, line and field, and exits non-zero with
   assert.match(r.stderr, new RegExp(`${cfg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: generation.concurrency: .*number`));
   assert.match(r.stderr, /:3: generation.targte: unknown setting/);
   assert.equal((await import('node:fs')).existsSync(join(dir, 'run')), false);
+});
+
+test('a resume that changes --model exits with one line naming the setting; --allow-change model records it', async () => {
+  const server = await startFakeServer();
+  const runDir = runDirIn();
+  const args = (model: string, target: string, ...more: string[]) => ['generate', '--run', runDir, '--target', target, '--base-url', server.url, '--model', model, '--seed', '3', ...more];
+  try {
+    const first = await runCli(args('model-a', '20'));
+    assert.equal(first.code, 0, first.stderr);
+    const refused = await runCli(args('model-b', '40'));
+    assert.equal(refused.code, 3, refused.stderr);
+    assert.match(refused.stderr, new RegExp(`error: ${runDir} was started with --model model-a; this resume asks for model-b\\n  → rerun with --model model-a, or pass --allow-change model to record the change`));
+    const typo = await runCli(args('model-b', '40', '--allow-change', 'modle'));
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /--allow-change: unknown setting "modle"/);
+    const allowed = await runCli(args('model-b', '40', '--allow-change', 'model'));
+    assert.equal(allowed.code, 0, allowed.stderr);
+    const store = RunStore.open(runDir);
+    assert.deepEqual(store.history().map((h) => [h.setting, h.oldValue, h.newValue]), [['model', 'model-a', 'model-b']]);
+    assert.equal(store.countItems('kept'), 40);
+    store.close();
+  } finally {
+    await server.close();
+  }
 });

@@ -204,3 +204,40 @@ test('an abort stops new requests, marks those in flight, and leaves the run res
     await server.close();
   }
 });
+
+test('a run whose answers are nearly all rejected warns once about the low yield, with the top reasons', async () => {
+  const same = JSON.stringify(Array.from({ length: 5 }, () => ({ instruction: 'Explain tempura vel dor kamilo.', input: '', output: 'x' })));
+  const server = await startFakeServer({ behave: () => ({ kind: 'ok', text: same, usage: { prompt_tokens: 1000, completion_tokens: 0 } }) });
+  const runDir = tmpRun();
+  try {
+    const c = collect();
+    // $0.001 per answer: the budget stops the run after about 250 answers, well past the 100-answer window.
+    const out = await runGeneration({ runDir, config: config(server.url, { target: 100000, budgetUsd: 0.25, maxTokens: 50, concurrency: 4 }), signal: new AbortController().signal, ...c });
+    assert.equal(out.reason, 'budget');
+    assert.ok(server.requests.length > 150, `only ${server.requests.length} answers`);
+    const warnings = c.events.filter((e): e is Extract<GenerateEvent, { type: 'warning' }> => e.type === 'warning');
+    assert.equal(warnings.length, 1, warnings.map((w) => w.message).join('\n'));
+    const low = warnings[0]!.lowYield;
+    assert.ok(low, 'the warning carries the figures');
+    assert.equal(low.answers, 100);
+    assert.equal(low.requested, 100 * 20);
+    assert.equal(low.topReasons[0]!.reason, 'duplicate:exact');
+    assert.match(warnings[0]!.message, /low yield: \d+ of 2000 requested items kept .*top rejections: duplicate:exact/);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a Ctrl-C that arrives while the run is still opening stops it before any request', async () => {
+  const server = await startFakeServer();
+  const runDir = tmpRun();
+  try {
+    const ac = new AbortController();
+    ac.abort(new Error('SIGINT'));
+    const out = await runGeneration({ runDir, config: config(server.url, { target: 1000 }), signal: ac.signal, ...collect() });
+    assert.equal(out.reason, 'interrupted');
+    assert.equal(server.requests.length, 0);
+  } finally {
+    await server.close();
+  }
+});

@@ -37,9 +37,10 @@ test('the validation split is fixed by the seed and disjoint from training', () 
   assert.notDeepEqual(splitTrainVal(100, 10, 43).val, a.val);
 });
 
-test('total steps honour epochs and --max-steps', () => {
+test('total steps honour epochs; --max-steps sets the total, overriding epochs either way (as Hugging Face)', () => {
   assert.equal(totalSteps(1000, { epochs: 3, batchSize: 128 }), 24);
   assert.equal(totalSteps(1000, { epochs: 3, batchSize: 128, maxSteps: 5 }), 5);
+  assert.equal(totalSteps(100, { epochs: 1, batchSize: 10, maxSteps: 25 }), 25);
   assert.equal(totalSteps(10, { epochs: 1, batchSize: 128 }), 1);
 });
 

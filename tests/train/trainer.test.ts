@@ -8,6 +8,7 @@ import { RunStore } from '../../src/store/run-store.js';
 import { join } from 'node:path';
 import { selectBackend } from '../../src/model/backend.js';
 import { runTraining } from '../../src/train/trainer.js';
+import { formatTrainEvent } from '../../src/train/progress-text.js';
 import type { TrainEvent } from '../../src/train/events.js';
 import { SAMPLES, quickConfig, tempDir, tinyModel, writeDataset } from './fixtures.js';
 
@@ -167,4 +168,26 @@ test('--init-adapter continues from an existing adapter', async () => {
   assert.ok(events.some((e) => e.type === 'warning' && /using its r=8/.test(e.message)));
   const cfg = JSON.parse(readFileSync(join(root, 'continued', 'adapter_config.json'), 'utf8'));
   assert.equal(cfg.r, 8);
+});
+
+test('without --val-set-size, min(2000, 10% of the data) is held out and the log says so; --max-steps beyond the epochs cycles the data', async () => {
+  const twenty = Array.from({ length: 20 }, (_, i) => ({ ...SAMPLES[i % SAMPLES.length]!, instruction: `${SAMPLES[i % SAMPLES.length]!.instruction} (${i})` }));
+  const file = writeDataset(root, twenty, 'twenty.json');
+  const events: TrainEvent[] = [];
+  // 18 training samples in batches of 9: 2 steps per epoch, so 5 steps run into a third epoch.
+  const res = await runTraining(quickConfig({ model: modelDir, data: file, out: join(root, 'val-default'), valSetSize: null, batchSize: 9, microBatchSize: 9, epochs: 1, maxSteps: 5 }), {
+    onEvent: (e) => events.push(e),
+  });
+  const start = events.find((e): e is Extract<TrainEvent, { type: 'start' }> => e.type === 'start')!;
+  assert.equal(start.plan.valExamples, 2);
+  assert.equal(start.plan.trainExamples, 18);
+  assert.equal(start.plan.totalSteps, 5);
+  assert.equal(start.plan.epochs, 2.5);
+  assert.match(formatTrainEvent(start) ?? '', /data: 18 train \/ 2 eval samples \(--val-set-size not given: 10% of the data, at most 2000\)/);
+  const steps = events.filter((e): e is Extract<TrainEvent, { type: 'step' }> => e.type === 'step');
+  assert.deepEqual(steps.map((s) => s.step), [1, 2, 3, 4, 5]);
+  assert.equal(steps.at(-1)!.epoch, 2.5);
+  assert.equal(res.step, 5);
+  // An explicit size is taken as given, and one the data cannot spare is refused.
+  await assert.rejects(runTraining(quickConfig({ model: modelDir, data: file, out: join(root, 'val-big'), valSetSize: 25 })), /--val-set-size 25 leaves no training samples \(.*twenty\.json has 20\)/);
 });

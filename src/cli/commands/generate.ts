@@ -1,7 +1,8 @@
 import { dirname } from 'node:path';
 import type { Command } from '../command.js';
 import { configOption, readConfig } from '../config-flags.js';
-import { flagBool, flagNumber, flagString, requireFlag } from '../flags.js';
+import { flagBool, flagList, flagNumber, flagString, requireFlag } from '../flags.js';
+import { parseAllowChange } from '../../generate/run-settings.js';
 import { generationPrinter } from '../generate-output.js';
 import { forgeConfigSchema, type ForgeConfig } from '../../config/schema.js';
 import { ConfigError } from '../../errors.js';
@@ -17,11 +18,13 @@ run holds --target kept samples. Re-running the same command resumes the run. Ct
   --model M            chat model (default gpt-4o-mini)
   --base-url URL       OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default $OPENAI_BASE_URL)
   --concurrency C      requests in flight (default 16)
-  --seeds FILE         seed tasks JSONL (default: bundled seeds for --lang)
+  --seeds FILE         seed tasks JSONL (default: the run's own on resume, else the bundled seeds for --lang)
   --lang en|zh         language of the run (default en)
   --template NAME      json | alpaca | path to a template file (default json)
   --temperature T  --top-p P  --max-tokens K  --seed S
   --budget-usd X       stop before spending more than X USD (needs a price for the model in forge.yaml)
+  --allow-change LIST  let this resume change the run's seeds, model, template or lang (comma-separated);
+                       the change is recorded in the run's history. Without it a changed setting is refused
   --json               print one JSON event per line
 
 The API key is read from $OPENAI_API_KEY (or the variable named by generation.apiKeyEnv); it is never stored.`;
@@ -45,6 +48,7 @@ export const command: Command = {
     'max-tokens': { type: 'string' },
     seed: { type: 'string' },
     'budget-usd': { type: 'string' },
+    'allow-change': { type: 'string' },
     json: { type: 'boolean' },
   },
   async run(ctx) {
@@ -53,7 +57,11 @@ export const command: Command = {
     const config = withGenerationFlags(fileConfig, ctx.values, ctx.env);
     const apiKey = ctx.env[config.generation.apiKeyEnv] || undefined;
     const json = flagBool(ctx.values, 'json');
+    const allowChange = parseAllowChange(flagList(ctx.values, 'allow-change'));
     if (!json && ctx.interactive && process.stdin.isTTY) {
+      // The screen starts generation without --allow-change, so a resume's settings are settled here first.
+      const { reconcileRunSettings } = await import('../../generate/run-generation.js');
+      for (const note of reconcileRunSettings(runDir, config, allowChange)) ctx.err(`warning: ${note}`);
       // On a terminal the generate screen shows progress, rejections, latest samples and the endpoint's state.
       const { launchApp } = await import('../../ui/launch.js');
       await launchApp({
@@ -74,7 +82,7 @@ export const command: Command = {
     const mode = json ? 'json' : ctx.interactive ? 'tty' : 'plain';
     const print = generationPrinter(mode, mode === 'json' ? (s) => process.stdout.write(s) : (s) => process.stderr.write(s));
     const { runGeneration } = await import('../../generate/run-generation.js');
-    const outcome = await runGeneration({ runDir, config, apiKey, signal: ctx.signal, onEvent: print });
+    const outcome = await runGeneration({ runDir, config, apiKey, signal: ctx.signal, onEvent: print, allowChange });
     if (outcome.reason !== 'target' && mode !== 'json') {
       ctx.err(`resume with: alpaca-forge ${process.argv.slice(2).join(' ')}`);
     }

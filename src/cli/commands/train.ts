@@ -17,7 +17,7 @@ Settings come from forge.yaml's train: section; flags override them. Ctrl-C save
   --resume                  continue from the newest checkpoint in --out
 LoRA:        --lora-r 8  --lora-alpha 16  --lora-dropout 0.05  --target-modules q_proj,v_proj
              (any of q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj)  --use-rslora  --init-adapter DIR
-Data:        --cutoff-len 256  --val-set-size 2000 (0 = none)  --train-on-inputs
+Data:        --cutoff-len 256  --val-set-size min(2000, 10%) (0 = none)  --train-on-inputs
 Optimiser:   --epochs 3  --learning-rate 3e-4  --batch-size 128  --micro-batch-size 4  --warmup-steps 100
              --lr-schedule cosine|linear|constant  --weight-decay 0  --max-grad-norm 1.0  --seed 42  --max-steps 0
 Saving:      --save-every 200  --eval-every 200  --keep-checkpoints 3

@@ -1,4 +1,4 @@
-import { loadSeedTasks } from '../../generate/seed-tasks.js';
+import { legacyBundledSeedId, loadSeedTasks } from '../../generate/seed-tasks.js';
 import type { RunStore } from '../../store/run-store.js';
 
 const cache = new WeakMap<object, (seedId: string) => string | undefined>();
@@ -16,7 +16,13 @@ export function seedLookup(store: Pick<RunStore, 'getMeta'>): (seedId: string) =
       byId = new Map();
       const path = store.getMeta('seeds_path');
       try {
-        if (path) for (const s of loadSeedTasks(path)) byId.set(s.id, s.instruction);
+        const tasks = path ? loadSeedTasks(path) : [];
+        for (const s of tasks) byId.set(s.id, s.instruction);
+        // Runs made before the bundled seeds got their own ids name them by the old ones.
+        for (const s of tasks) {
+          const legacy = legacyBundledSeedId(s.id);
+          if (legacy !== undefined && !byId.has(legacy)) byId.set(legacy, s.instruction);
+        }
       } catch {
         // The seed file is only needed to show a seed's text; the review works without it.
       }
