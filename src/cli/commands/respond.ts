@@ -12,7 +12,7 @@ sampling settings, tokens and cost. Re-running the same command resumes: nothing
 Then rank them (\`curate --run DIR --rank\`, \`review --run DIR --rank\`) and \`export --format dpo\`.
 
   --run DIR            a run made by \`alpaca-forge generate\`
-  --responses K        responses per sample, its own output included (at least 2)
+  --responses K        responses per sample, its own output included (2–9: the ranking screen picks by digit)
   --models M1,M2…      models of the new responses, used in turn (default generation.model)
   --temperature T      sampling temperature (default 1; above 0 so the responses differ)
   --top-p P            nucleus sampling (default generation.topP)
@@ -50,7 +50,7 @@ export const command: Command = {
   async run(ctx) {
     const v = ctx.values;
     const runDir = requireFlag(v, 'run', 'output/NAME');
-    const responses = flagNumber(v, 'responses', { integer: true, min: 2, max: 64 });
+    const responses = flagNumber(v, 'responses', { integer: true, min: 2, max: 9 });
     if (responses === undefined) throw new UsageError('--responses is required', 'pass --responses K, e.g. --responses 4 (the sample\'s own output counts as one)');
     const status = flagString(v, 'status') ?? 'kept';
     if (status !== 'kept' && status !== 'accepted') throw new UsageError(`--status must be kept or accepted, got "${status}"`);
