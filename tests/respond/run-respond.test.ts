@@ -134,3 +134,33 @@ test('a fatal API error (401) stops respond with the API error; nothing stays in
     await server.close();
   }
 });
+
+test('Ctrl-C stops respond: answers in flight are abandoned, not counted, and the next run fills exactly the rest', async () => {
+  const server = await startFakeServer({ answers: 'text', latencyMs: 80 });
+  const { dir, store } = makeRun(Array.from({ length: 8 }, (_, i) => ({ instruction: `Task ${i}.`, output: `Answer ${i}.` })));
+  store.close();
+  try {
+    const controller = new AbortController();
+    const events: RespondEvent[] = [];
+    const pending = runRespond({ runDir: dir, config: config(server.url), settings: settings({ responses: 4, concurrency: 3 }), signal: controller.signal, onEvent: (e) => events.push(e), progressIntervalMs: 20 });
+    await new Promise((r) => setTimeout(r, 200));
+    controller.abort(new Error('SIGINT'));
+    const out = await pending;
+    assert.equal(out.reason, 'interrupted');
+    assert.ok(out.filled < 32);
+    const s = RunStore.open(dir);
+    const c = new ResponseStore(s).counts();
+    s.close();
+    assert.equal(c.inFlight, 0);
+    assert.ok(c.abandoned > 0, 'the stop caught answers in flight');
+    assert.equal(c.ok, out.filled);
+    // The server shares this process: requests the stopped run had already written may be read a moment later.
+    await new Promise((r) => setTimeout(r, 200));
+    const sentBefore = server.requests.length;
+    const again = await runRespond({ runDir: dir, config: config(server.url), settings: settings({ responses: 4, concurrency: 3 }), signal: new AbortController().signal, onEvent: () => {} });
+    assert.equal(again.filled, 32);
+    assert.equal(server.requests.length - sentBefore, 32 - c.ok, 'the next run asks only for the empty slots');
+  } finally {
+    await server.close();
+  }
+});
