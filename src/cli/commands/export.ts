@@ -1,11 +1,10 @@
-import type { Command } from '../command.js';
+import type { Command, CommandContext } from '../command.js';
 import { flagString, requireFlag } from '../flags.js';
 import { exportFormatSchema, writeSamples } from '../../data/alpaca-file.js';
 import { UsageError } from '../../errors.js';
 import { RunStore, type StoredItem } from '../../store/run-store.js';
 import { dpoFormatSchema, type DpoFormat } from '../../respond/dpo-formats.js';
 import { pairModes, type PairMode } from '../../respond/preference-pairs.js';
-import type { CommandContext } from '../command.js';
 
 const selections = {
   /** What training uses: accepted by review, or kept by curation and not rejected by review. */
