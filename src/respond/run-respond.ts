@@ -154,6 +154,12 @@ async function respond(store: RunStore, opts: RunRespondOptions): Promise<Respon
   const budget = new BudgetTracker(s.budgetUsd ?? undefined, responses.counts().costUsd);
   const spentBefore = budget.spentUsd;
   const internal = new AbortController();
+  // Each request gets its own controller, aborted from here: one listener per request on a shared signal made every
+  // addEventListener linear in the requests in flight (as generation found), and warns past ten.
+  const requestControllers = new Set<AbortController>();
+  internal.signal.addEventListener('abort', () => {
+    for (const c of requestControllers) c.abort(internal.signal.reason);
+  });
   const onOuterAbort = () => internal.abort(opts.signal.reason);
   opts.signal.addEventListener('abort', onOuterAbort, { once: true });
   if (opts.signal.aborted) internal.abort(opts.signal.reason);
@@ -194,6 +200,8 @@ async function respond(store: RunStore, opts: RunRespondOptions): Promise<Respon
     const seed = g.seed === null ? null : g.seed + slot.item.id * 1000 + slot.idx;
     const sampling: Sampling = { temperature: s.temperature, topP: s.topP, maxTokens: s.maxTokens, seed };
     const id = responses.beginResponse(slot.item.id, slot.idx, slot.model, sampling);
+    const controller = new AbortController();
+    requestControllers.add(controller);
     inFlight++;
     try {
       const r = await clients.get(slot.model)!.complete({
@@ -202,7 +210,7 @@ async function respond(store: RunStore, opts: RunRespondOptions): Promise<Respon
         topP: s.topP,
         maxTokens: s.maxTokens,
         ...(seed !== null ? { seed } : {}),
-        signal: internal.signal,
+        signal: controller.signal,
       });
       budget.settle(reserve, r.costUsd);
       responses.completeResponse(id, { text: r.text.trim(), finishReason: r.finishReason, promptTokens: r.promptTokens, completionTokens: r.completionTokens, costUsd: r.costUsd });
@@ -230,6 +238,7 @@ async function respond(store: RunStore, opts: RunRespondOptions): Promise<Respon
       // Nothing more goes out to an endpoint that refuses us; answers in flight are abandoned.
       internal.abort(err);
     } finally {
+      requestControllers.delete(controller);
       inFlight--;
     }
   };
