@@ -164,3 +164,21 @@ test('Ctrl-C stops respond: answers in flight are abandoned, not counted, and th
     await server.close();
   }
 });
+
+test('many requests in flight do not pile listeners on one abort signal (no MaxListenersExceededWarning)', async () => {
+  const server = await startFakeServer({ answers: 'text', latencyMs: 30 });
+  const { dir, store } = makeRun(Array.from({ length: 10 }, (_, i) => ({ instruction: `Task ${i}.`, output: `Answer ${i}.` })));
+  store.close();
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.name);
+  process.on('warning', onWarning);
+  try {
+    const out = await runRespond({ runDir: dir, config: config(server.url), settings: settings({ responses: 4, concurrency: 24 }), signal: new AbortController().signal, onEvent: () => {} });
+    assert.equal(out.filled, 40);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(warnings.filter((w) => w === 'MaxListenersExceededWarning'), []);
+  } finally {
+    process.off('warning', onWarning);
+    await server.close();
+  }
+});
