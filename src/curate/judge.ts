@@ -47,8 +47,13 @@ const answerSchema = z.object({ score: scoreSchema, reason: z.string().default('
 
 export type JudgeAnswer = { ok: true; score: number; reason: string } | { ok: false; error: string };
 
-/** The judge's JSON, tolerating code fences and text around it; a score outside 0–5 is not an answer. */
-export function parseJudgeAnswer(text: string): JudgeAnswer {
+export type ParsedAnswer<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/**
+ * The first JSON object in a model's answer that `schema` accepts, tolerating code fences and text around it.
+ * `expected` describes the object for the error, e.g. '{"score": 0-5, "reason": "…"}'.
+ */
+export function parseJsonAnswer<T>(text: string, schema: z.ZodType<T>, expected: string): ParsedAnswer<T> {
   const body = text.replace(/```(?:json)?/gi, '');
   const candidates: string[] = [];
   const first = body.indexOf('{');
@@ -64,11 +69,17 @@ export function parseJudgeAnswer(text: string): JudgeAnswer {
       error = 'the answer is not valid JSON';
       continue;
     }
-    const r = answerSchema.safeParse(data);
-    if (r.success) return { ok: true, score: r.data.score, reason: r.data.reason.trim() };
-    error = `expected {"score": 0-5, "reason": "…"} (${r.error.issues[0]?.path.join('.') || 'object'}: ${r.error.issues[0]?.message})`;
+    const r = schema.safeParse(data);
+    if (r.success) return { ok: true, value: r.data };
+    error = `expected ${expected} (${r.error.issues[0]?.path.join('.') || 'object'}: ${r.error.issues[0]?.message})`;
   }
   return { ok: false, error };
+}
+
+/** The judge's JSON, tolerating code fences and text around it; a score outside 0–5 is not an answer. */
+export function parseJudgeAnswer(text: string): JudgeAnswer {
+  const r = parseJsonAnswer(text, answerSchema, '{"score": 0-5, "reason": "…"}');
+  return r.ok ? { ok: true, score: r.value.score, reason: r.value.reason.trim() } : r;
 }
 
 const REPAIR = {
@@ -121,6 +132,33 @@ export interface JudgeRunOptions {
   onProgress?: (p: { done: number; total: number; scored: number; failed: number; costUsd: number }) => void;
 }
 
+/** How the answers of one kind of rating are read, and what to say when one cannot be. */
+export interface RatingFormat<T> {
+  parse(text: string): ParsedAnswer<T>;
+  /** The message that asks again after an unreadable answer. */
+  repair: Record<'en' | 'zh', string>;
+}
+
+/** Where ratings go. `id` is the rated thing's (a sample's, a response's). */
+export interface RatingSink<T> {
+  rated(id: number, value: T): void;
+  /** Stayed unparseable ("unparseable: …") or failed every retry ("failed: …"). */
+  unrated(id: number, reason: string): void;
+  recordRequest(r: { id: number; promptTokens: number; completionTokens: number; costUsd: number; raw: string; ok: boolean; model: string; endpoint?: string }): void;
+}
+
+export interface RatingTask {
+  id: number;
+  prompt: string;
+}
+
+export interface RatingRunOptions<T> extends Omit<JudgeRunOptions, 'sink' | 'prompt'> {
+  format: RatingFormat<T>;
+  sink: RatingSink<T>;
+  /** What the tasks are, for the outcome message ("samples", "responses"). */
+  noun?: string;
+}
+
 /**
  * Judges every target through the shared chat client (its retry, backoff and circuit breaker), `cfg.concurrency`
  * at a time. An answer that is not JSON {score, reason} is asked again (with the bad answer and a short repair
@@ -130,7 +168,33 @@ export interface JudgeRunOptions {
  * would exceed `cfg.budgetUsd`. A fatal API error (bad key, unknown model) stops the batch and is thrown.
  */
 export async function judgeItems(targets: JudgeTarget[], o: JudgeRunOptions): Promise<JudgeOutcome> {
-  const { cfg, client, sink } = o;
+  const { sink, prompt, ...rest } = o;
+  return rateWithRetries(
+    targets.map((t) => ({ id: t.id, prompt: renderJudgePrompt(prompt, t, o.lang) })),
+    {
+      ...rest,
+      format: judgeFormat,
+      sink: {
+        rated: (id, v) => sink.setJudge(id, v.score, v.reason),
+        unrated: (id, reason) => sink.setJudge(id, null, reason),
+        recordRequest: ({ id, ...r }) => sink.recordJudgeRequest({ itemId: id, ...r }),
+      },
+    },
+  );
+}
+
+const judgeFormat: RatingFormat<{ score: number; reason: string }> = {
+  parse: (text) => {
+    const a = parseJudgeAnswer(text);
+    return a.ok ? { ok: true, value: { score: a.score, reason: a.reason } } : a;
+  },
+  repair: REPAIR,
+};
+
+/** The judge's loop for any rating format: repair retries, budget, concurrency, stop reasons (see judgeItems). */
+export async function rateWithRetries<T>(tasks: RatingTask[], o: RatingRunOptions<T>): Promise<JudgeOutcome> {
+  const { cfg, client, sink, format } = o;
+  const noun = o.noun ?? 'samples';
   const budget = new BudgetTracker(cfg.budgetUsd ?? undefined, 0);
   const limit = pLimit(cfg.concurrency);
   let stop: JudgeOutcome['stop'] | null = null;
@@ -139,11 +203,11 @@ export async function judgeItems(targets: JudgeTarget[], o: JudgeRunOptions): Pr
   let scored = 0;
   let failed = 0;
   let done = 0;
-  const progress = () => o.onProgress?.({ done, total: targets.length, scored, failed, costUsd: budget.spentUsd });
+  const progress = () => o.onProgress?.({ done, total: tasks.length, scored, failed, costUsd: budget.spentUsd });
 
-  const judgeOne = async (t: JudgeTarget): Promise<void> => {
+  const judgeOne = async (t: RatingTask): Promise<void> => {
     if (stop !== null || o.signal?.aborted) return;
-    const messages: ChatRequest['messages'] = [{ role: 'user', content: renderJudgePrompt(o.prompt, t, o.lang) }];
+    const messages: ChatRequest['messages'] = [{ role: 'user', content: t.prompt }];
     let lastError = '';
     for (let attempt = 0; attempt <= cfg.parseRetries; attempt++) {
       const chars = messages.reduce((a, m) => a + m.content.length, 0);
@@ -164,8 +228,8 @@ export async function judgeItems(targets: JudgeTarget[], o: JudgeRunOptions): Pr
           return;
         }
         if (err instanceof RetriesExhaustedError) {
-          sink.recordJudgeRequest({ itemId: t.id, promptTokens: 0, completionTokens: 0, costUsd: 0, raw: err.message, ok: false, ...via(client) });
-          sink.setJudge(t.id, null, `failed: ${err.message}`);
+          sink.recordRequest({ id: t.id, promptTokens: 0, completionTokens: 0, costUsd: 0, raw: err.message, ok: false, ...via(client) });
+          sink.unrated(t.id, `failed: ${err.message}`);
           failed++;
           done++;
           progress();
@@ -181,46 +245,38 @@ export async function judgeItems(targets: JudgeTarget[], o: JudgeRunOptions): Pr
         return;
       }
       budget.settle(reserve, result.costUsd);
-      const answer = parseJudgeAnswer(result.text);
-      sink.recordJudgeRequest({
-        itemId: t.id,
-        promptTokens: result.promptTokens,
-        completionTokens: result.completionTokens,
-        costUsd: result.costUsd,
-        raw: result.text,
-        ok: answer.ok,
-        ...via(client, result.model),
-      });
+      const answer = format.parse(result.text);
+      sink.recordRequest({ id: t.id, promptTokens: result.promptTokens, completionTokens: result.completionTokens, costUsd: result.costUsd, raw: result.text, ok: answer.ok, ...via(client, result.model) });
       if (answer.ok) {
-        sink.setJudge(t.id, answer.score, answer.reason);
+        sink.rated(t.id, answer.value);
         scored++;
         done++;
         progress();
         return;
       }
       lastError = answer.error;
-      messages.push({ role: 'assistant', content: result.text }, { role: 'user', content: REPAIR[o.lang] });
+      messages.push({ role: 'assistant', content: result.text }, { role: 'user', content: format.repair[o.lang] });
     }
-    sink.setJudge(t.id, null, `unparseable: ${lastError}`);
+    sink.unrated(t.id, `unparseable: ${lastError}`);
     failed++;
     done++;
     progress();
   };
 
-  await Promise.all(targets.map((t) => limit(() => judgeOne(t))));
+  await Promise.all(tasks.map((t) => limit(() => judgeOne(t))));
   if (fatal !== null) throw fatal;
   // Set inside the workers; TypeScript cannot see that through the closures.
   const stopped = (o.signal?.aborted ? 'interrupted' : stop) as JudgeOutcome['stop'] | null;
-  const notJudged = targets.length - done;
+  const notJudged = tasks.length - done;
   const spent = `$${budget.spentUsd.toFixed(4)}`;
   const finalStop: JudgeOutcome['stop'] = stopped === null || notJudged === 0 ? 'done' : stopped;
   const message =
     finalStop === 'done'
-      ? `judged ${done} samples: ${scored} scored, ${failed} failed or unparseable; spent ${spent}`
+      ? `judged ${done} ${noun}: ${scored} scored, ${failed} failed or unparseable; spent ${spent}`
       : finalStop === 'budget'
         ? `stopped before exceeding the judge budget of $${cfg.budgetUsd}: ${scored} scored, ${notJudged} not judged; spent ${spent}`
         : finalStop === 'endpoint-down'
-          ? `${endpointDown}; ${notJudged} samples not judged — rerun the same command to judge them`
+          ? `${endpointDown}; ${notJudged} ${noun} not judged — rerun the same command to judge them`
           : `interrupted: ${scored} scored, ${notJudged} not judged — rerun the same command to judge them`;
   return { scored, failed, notJudged, costUsd: budget.spentUsd, stop: finalStop, message };
 }

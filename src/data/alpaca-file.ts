@@ -63,13 +63,18 @@ export function formatSamples(samples: Sample[], format: ExportFormat): string {
       .map((s) =>
         JSON.stringify({
           messages: [
-            { role: 'user', content: s.input ? `${s.instruction}\n\n${s.input}` : s.instruction },
+            { role: 'user', content: chatUserContent(s) },
             { role: 'assistant', content: s.output },
           ],
         }),
       )
       .join('\n') + (plain.length ? '\n' : '')
   );
+}
+
+/** The user turn of a sample in chat form: the instruction, then its input after a blank line. */
+export function chatUserContent(s: { instruction: string; input: string }): string {
+  return s.input ? `${s.instruction}\n\n${s.input}` : s.instruction;
 }
 
 /** Writes atomically (temp file + rename) so an interrupted export never leaves half a file. */

@@ -194,6 +194,11 @@ export class RunStore {
     this.db.close();
   }
 
+  /** The run's one connection, for the store's other tables (responses.ts); nothing outside src/store uses it. */
+  get connection(): Database.Database {
+    return this.db;
+  }
+
   /** Prepared once per store: preparing on every call cost more than the inserts at 52K-sample scale. */
   private sql(text: string): Database.Statement {
     let st = this.statements.get(text);

@@ -70,4 +70,41 @@ export const migrations: string[] = [
     new_value TEXT
   );
   `,
+  // Candidate responses to an item (respond) and rankings of them (curate --rank, review --rank), for DPO pairs.
+  // A slot (item_id, idx) holds at most one live row; abandoned and failed attempts stay beside it as history.
+  `
+  CREATE TABLE responses (
+    id INTEGER PRIMARY KEY,
+    item_id INTEGER NOT NULL REFERENCES items(id),
+    idx INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    model TEXT NOT NULL,
+    sampling_json TEXT NOT NULL,
+    status TEXT NOT NULL,
+    text TEXT,
+    finish_reason TEXT,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_usd REAL NOT NULL DEFAULT 0,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    finished_at TEXT,
+    rating REAL,
+    rating_json TEXT,
+    rating_reason TEXT
+  );
+  CREATE UNIQUE INDEX responses_slot ON responses(item_id, idx) WHERE status IN ('in_flight', 'ok');
+  CREATE INDEX responses_status ON responses(status);
+  CREATE TABLE rankings (
+    id INTEGER PRIMARY KEY,
+    item_id INTEGER NOT NULL REFERENCES items(id),
+    source TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    tiers_json TEXT,
+    ties INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    undone INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX rankings_item ON rankings(item_id, source, undone);
+  `,
 ];

@@ -40,6 +40,23 @@ export const keyTable = {
     help: { keys: ['?'], help: 'this help' },
     quit: { keys: ['q', 'ctrl+c'], help: 'quit (every decision is already saved)' },
   },
+  /** Ranking the candidate responses of a sample (review --rank). Digits name a response while picking. */
+  rank: {
+    scrollDown: { keys: ['j', 'down'], help: 'scroll the responses down' },
+    scrollUp: { keys: ['k', 'up'], help: 'scroll the responses up' },
+    pageDown: { keys: ['pagedown', 'ctrl+d', 'space'], help: 'page down' },
+    pageUp: { keys: ['pageup', 'ctrl+u'], help: 'page up' },
+    next: { keys: ['n', 'right'], help: 'next sample' },
+    previous: { keys: ['p', 'left'], help: 'previous sample' },
+    best: { keys: ['b'], help: 'pick the best, then the worst, by number' },
+    order: { keys: ['o'], help: 'order them all: numbers from best to worst' },
+    pick: { keys: ['1', '2', '3', '4', '5', '6', '7', '8', '9'], help: 'a response, by its number (while picking)' },
+    cancel: { keys: ['escape', 'backspace'], help: 'cancel the pick' },
+    skip: { keys: ['s'], help: 'skip (decide later)' },
+    undo: { keys: ['u'], help: 'undo the last decision (repeat to go further back)' },
+    help: { keys: ['?'], help: 'this help' },
+    quit: { keys: ['q', 'ctrl+c'], help: 'quit (every decision is already saved)' },
+  },
   home: {
     ...navigation,
     open: { keys: ['return', 'r'], help: 'review the run' },

@@ -19,6 +19,8 @@ export interface FakeServerOptions {
   /** Tasks per good answer. Default: what the prompt asks for. */
   tasksPerAnswer?: number;
   seed?: number;
+  /** 'tasks' (default): good answers hold generated tasks; 'text': a plain-text response, different every time. */
+  answers?: 'tasks' | 'text';
 }
 
 export interface ChatBody {
@@ -61,7 +63,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
       requests.push(body);
       authHeaders.push(String(req.headers.authorization ?? ''));
       const behaviour = opts.behave?.(n, body) ?? { kind: 'ok' };
-      const respond = () => answer(res, behaviour, body, gen, opts.tasksPerAnswer, hung);
+      const respond = () => answer(res, behaviour, body, gen, opts.tasksPerAnswer, hung, opts.answers === 'text');
       if (opts.latencyMs) setTimeout(respond, opts.latencyMs);
       else respond();
     });
@@ -82,7 +84,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
   };
 }
 
-function answer(res: ServerResponse, b: Behaviour, body: ChatBody, gen: TaskWriter, tasksPerAnswer: number | undefined, hung: ServerResponse[]): void {
+function answer(res: ServerResponse, b: Behaviour, body: ChatBody, gen: TaskWriter, tasksPerAnswer: number | undefined, hung: ServerResponse[], plainText = false): void {
   if (b.kind === 'hang') {
     hung.push(res);
     return;
@@ -96,7 +98,7 @@ function answer(res: ServerResponse, b: Behaviour, body: ChatBody, gen: TaskWrit
     return;
   }
   const prompt = body.messages.map((m) => m.content).join('\n');
-  const text = b.text ?? gen.answer(prompt, tasksPerAnswer);
+  const text = b.text ?? (plainText ? gen.reply() : gen.answer(prompt, tasksPerAnswer));
   const usage = b.usage === undefined ? { prompt_tokens: Math.ceil(prompt.length / 4), completion_tokens: Math.ceil(text.length / 4) } : b.usage;
   res.writeHead(200, { 'content-type': 'application/json' }).end(
     JSON.stringify({
@@ -145,6 +147,10 @@ export class TaskWriter {
       input: this.rand() < 0.4 ? Array.from({ length: 6 }, () => this.word()).join(' ') : '',
       output: `${Array.from({ length: 12 }, () => this.word()).join(' ')}.`,
     };
+  }
+  /** A plain-text answer to one task. */
+  reply(): string {
+    return `${Array.from({ length: 10 }, () => this.word()).join(' ')}.`;
   }
   answer(prompt: string, tasksPerAnswer?: number): string {
     const zh = /[\u4e00-\u9fff]/.test(prompt.slice(0, 200));

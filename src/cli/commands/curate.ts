@@ -29,6 +29,9 @@ again recomputes the statuses; nothing is deleted and review decisions are never
   --judge-concurrency N  parallel judge requests (default 8)
   --judge-budget-usd X   stop judging before spending more than X USD (needs a price for the model in forge.yaml)
   --rejudge              judge again samples that already have a score
+  --rank                 rate each candidate response (from \`respond\`) 1-10 for helpfulness, honesty and
+                         instruction following (prompts/rank.LANG.md) and order each sample's responses by the
+                         mean; equal means are ties. The judge flags above apply; --rejudge rates them again
   --base-url URL         judge endpoint (default generation.baseUrl, else $OPENAI_BASE_URL)
   --json                 print the outcome as one JSON object
 
@@ -57,6 +60,7 @@ export const command: Command = {
     'judge-concurrency': { type: 'string' },
     'judge-budget-usd': { type: 'string' },
     rejudge: { type: 'boolean' },
+    rank: { type: 'boolean' },
     'base-url': { type: 'string' },
     json: { type: 'boolean' },
   },
@@ -68,6 +72,7 @@ export const command: Command = {
     if (runDir !== undefined && (flagString(ctx.values, 'out') !== undefined || flagString(ctx.values, 'rejected') !== undefined)) {
       throw new UsageError('--out and --rejected are for --in files; a run keeps every item with its status', 'use `alpaca-forge export --run DIR` to write a run\'s samples');
     }
+    if (inPath !== undefined && flagBool(ctx.values, 'rank')) throw new UsageError('--rank ranks the candidate responses of a run', 'use --run DIR after `alpaca-forge respond --run DIR --responses K`');
     return runCurate(ctx, settingsFromFlags(ctx));
   },
 };
@@ -88,6 +93,7 @@ interface CurateFlags {
   judgeConcurrency: number | undefined;
   judgeBudgetUsd: number | undefined;
   rejudge: boolean;
+  rank: boolean;
   baseUrl: string | undefined;
   json: boolean;
   config: ReturnType<typeof readConfig>;
@@ -113,6 +119,7 @@ function settingsFromFlags(ctx: CommandContext): CurateFlags {
     judgeConcurrency: flagNumber(v, 'judge-concurrency', { integer: true, min: 1 }),
     judgeBudgetUsd: flagNumber(v, 'judge-budget-usd', { min: 0 }),
     rejudge: flagBool(v, 'rejudge'),
+    rank: flagBool(v, 'rank'),
     baseUrl: flagString(v, 'base-url'),
     json: flagBool(v, 'json'),
     config: readConfig(ctx),
@@ -136,7 +143,7 @@ async function runCurate(ctx: CommandContext, f: CurateFlags): Promise<number> {
   const say = (line: string) => {
     if (!f.json) ctx.err(line);
   };
-  const judgeOptions = f.judge ? await judgeClientOptions(ctx, forge, judgeCfg, f.baseUrl, say) : null;
+  const judgeOptions = f.judge || f.rank ? await judgeClientOptions(ctx, forge, judgeCfg, f.baseUrl, say) : null;
   return f.runDir !== undefined ? curateRunCommand(ctx, f, f.runDir, curation, judgeCfg, judgeOptions, say) : curateFileCommand(ctx, f, curation, judgeCfg, judgeOptions, say);
 }
 
@@ -190,6 +197,7 @@ async function curateRunCommand(
   const { RunStore } = await import('../../store/run-store.js');
   const { recurateRun, judgeRun, runLang } = await import('../../curate/curate-run.js');
   const { loadJudgePrompt } = await import('../../curate/judge.js');
+  const { rankRun } = await import('../../respond/rank-responses.js');
   const store = RunStore.open(runDir);
   try {
     const lang = f.lang ?? runLang(store);
@@ -198,13 +206,20 @@ async function curateRunCommand(
     let result = recurateRun(store, curation, opts);
     say(`re-curated ${result.total} items in ${((Date.now() - t0) / 1000).toFixed(1)} s (${result.seeds} seeds, ${lang}): ${result.changed} changed`);
     let judged: JudgeOutcome | null = null;
-    if (judge) {
+    if (judge && f.judge) {
       const { promptName, ...rest } = judge;
       judged = await judgeRun(store, { ...rest, lang, prompt: loadJudgePrompt(promptName, lang) });
       say(judged.message);
       // New scores only matter through the threshold; re-curating applies it the same way as any other setting.
       const again = recurateRun(store, curation, opts);
       result = { ...again, changed: result.changed + again.changed };
+    }
+    let ranked: Awaited<ReturnType<typeof rankRun>> | null = null;
+    if (judge && f.rank) {
+      const { promptName: _judgePrompt, ...rest } = judge;
+      ranked = await rankRun(store, { ...rest, lang, prompt: loadJudgePrompt('rank', lang) });
+      say(`rank: ${ranked.judge.message}`);
+      say(`rank: ${ranked.ranked} samples ordered by the judge (${ranked.withTies} with ties)${ranked.incomplete ? `, ${ranked.incomplete} with a response not rated yet` : ''}`);
     }
     const summary = store.summary();
     if (f.report) {
@@ -216,13 +231,13 @@ async function curateRunCommand(
       say(`report: ${files[files.length - 1]} (+${files.length - 1} charts)`);
     }
     if (f.json) {
-      ctx.out(JSON.stringify({ run: runDir, lang, total: result.total, changed: result.changed, before: result.before, after: result.after, judge: judged }));
+      ctx.out(JSON.stringify({ run: runDir, lang, total: result.total, changed: result.changed, before: result.before, after: result.after, judge: judged, ...(ranked ? { rank: ranked } : {}) }));
     } else {
       ctx.out(`${runDir}: ${formatCounts(result.after.byStatus)} (was ${formatCounts(result.before)})`);
       const reasons = formatCounts(result.after.byReason);
       if (reasons) ctx.out(`reasons: ${reasons}`);
     }
-    return judgeExitCode(judged);
+    return judgeExitCode(judged) || judgeExitCode(ranked?.judge ?? null);
   } finally {
     store.close();
   }

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command, CommandContext } from '../command.js';
 import { flagBool, flagString } from '../flags.js';
@@ -7,6 +8,7 @@ import { RunStore } from '../../store/run-store.js';
 import { commandLoaders } from './index.js';
 
 const usage = `usage: alpaca-forge review [--run output/NAME] [--runs-dir DIR] [--config forge.yaml]
+       alpaca-forge review --run output/NAME --rank
 
 Reviews samples in the terminal UI: a to accept, x to reject, s to skip, e to edit, u to undo, ? for every key.
 Each decision is saved in the run at once. Without --run it opens the home screen: the runs under --runs-dir
@@ -15,6 +17,9 @@ Each decision is saved in the run at once. Without --run it opens the home scree
   --run DIR        the run to review (a folder with run.db)
   --runs-dir DIR   where the home screen looks for runs (default output)
   --config FILE    forge.yaml with the defaults of the new-generation and train forms (default ./forge.yaml)
+  --rank           rank the candidate responses of each sample (after \`respond\`): b then two numbers picks the
+                   best and the worst, o then numbers orders them all, s skips, u undoes; saved at once, and
+                   \`export --format dpo\` makes preference pairs of them
 
 Needs a terminal: with stdin or stdout not a TTY, CI set, or --json, it exits with an error.
 NO_COLOR turns colours off; $VISUAL or $EDITOR is used by the E key.`;
@@ -28,6 +33,7 @@ export const command: Command = {
     'runs-dir': { type: 'string' },
     config: { type: 'string' },
     json: { type: 'boolean' },
+    rank: { type: 'boolean' },
   },
   async run(ctx) {
     if (flagBool(ctx.values, 'json') || !ctx.interactive || !process.stdin.isTTY) {
@@ -40,6 +46,10 @@ export const command: Command = {
     const runsDir = flagString(ctx.values, 'runs-dir') ?? 'output';
     // Fail here, on the plain terminal, rather than inside the UI.
     if (runDir !== undefined) RunStore.open(runDir).close();
+    if (flagBool(ctx.values, 'rank')) {
+      if (runDir === undefined) throw new UsageError('--rank needs --run DIR', 'e.g. alpaca-forge review --run output/NAME --rank');
+      return rankRun(ctx, runDir);
+    }
     const { config } = loadConfig(flagString(ctx.values, 'config'));
     const { launchApp } = await import('../../ui/launch.js');
     const common = {
@@ -100,6 +110,20 @@ async function runPlainCommand(name: string, args: string[], ctx: CommandContext
     ctx.err(text);
     return { code: e instanceof ForgeError ? e.exitCode : 1, headline: text.split('\n')[0] ?? null };
   }
+}
+
+async function rankRun(ctx: CommandContext, runDir: string): Promise<number> {
+  const { openRankFacade } = await import('../../respond/rank-review.js');
+  const { launchRankScreen } = await import('../../ui/rank/launch-rank.js');
+  const facade = openRankFacade(runDir);
+  try {
+    await launchRankScreen({ facade, runName: basename(runDir), color: ctx.env['NO_COLOR'] === undefined || ctx.env['NO_COLOR'] === '', signal: ctx.signal });
+    const s = facade.summary();
+    ctx.err(`rank ${runDir}: ranked ${s.ranked} · skipped ${s.skipped} · not ranked ${s.total - s.ranked - s.skipped} of ${s.total} samples with responses`);
+  } finally {
+    facade.close();
+  }
+  return 0;
 }
 
 /** One line on the normal screen after the UI closes, so the decisions are on record in the scrollback. */

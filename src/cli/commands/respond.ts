@@ -1,0 +1,121 @@
+import type { Command } from '../command.js';
+import { configOption, readConfig } from '../config-flags.js';
+import { flagBool, flagList, flagNumber, flagString, requireFlag } from '../flags.js';
+import { UsageError } from '../../errors.js';
+import type { RespondEvent, RespondSettings } from '../../respond/run-respond.js';
+
+const usage = `usage: alpaca-forge respond --run output/NAME --responses K [options]
+
+Gives each selected sample K candidate responses for preference data (DPO): the sample's own output is one,
+the other K-1 come from the models through the run's endpoint. They are stored in the run with their model,
+sampling settings, tokens and cost. Re-running the same command resumes: nothing is asked twice, nothing lost.
+Then rank them (\`curate --run DIR --rank\`, \`review --run DIR --rank\`) and \`export --format dpo\`.
+
+  --run DIR            a run made by \`alpaca-forge generate\`
+  --responses K        responses per sample, its own output included (2–9: the ranking screen picks by digit)
+  --models M1,M2…      models of the new responses, used in turn (default generation.model)
+  --temperature T      sampling temperature (default 1; above 0 so the responses differ)
+  --top-p P            nucleus sampling (default generation.topP)
+  --max-tokens N       max tokens of one response (default 1024)
+  --status kept|accepted  kept: what training uses (default); accepted: accepted in review only
+  --concurrency C      requests in flight (default generation.concurrency)
+  --budget-usd X       stop before the run's responses cost more than X USD (default generation.budgetUsd;
+                       needs a price for every model in forge.yaml)
+  --prompt NAME|FILE   respond (prompts/respond.LANG.txt, default) or a file with {{instruction}} and {{input}}
+  --base-url URL       endpoint (default generation.baseUrl, else $OPENAI_BASE_URL)
+  --config FILE        forge.yaml (default ./forge.yaml if present)
+  --json               print one JSON event per line
+
+The API key is read from $OPENAI_API_KEY (or the variable named by generation.apiKeyEnv); it is never stored.`;
+
+export const command: Command = {
+  name: 'respond',
+  summary: 'several candidate responses per sample, for preference data',
+  usage,
+  options: {
+    ...configOption,
+    run: { type: 'string' },
+    responses: { type: 'string' },
+    models: { type: 'string' },
+    temperature: { type: 'string' },
+    'top-p': { type: 'string' },
+    'max-tokens': { type: 'string' },
+    status: { type: 'string' },
+    concurrency: { type: 'string' },
+    'budget-usd': { type: 'string' },
+    prompt: { type: 'string' },
+    'base-url': { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run(ctx) {
+    const v = ctx.values;
+    const runDir = requireFlag(v, 'run', 'output/NAME');
+    const responses = flagNumber(v, 'responses', { integer: true, min: 2, max: 9 });
+    if (responses === undefined) throw new UsageError('--responses is required', 'pass --responses K, e.g. --responses 4 (the sample\'s own output counts as one)');
+    const status = flagString(v, 'status') ?? 'kept';
+    if (status !== 'kept' && status !== 'accepted') throw new UsageError(`--status must be kept or accepted, got "${status}"`);
+    const { config: fileConfig } = readConfig(ctx);
+    const g = fileConfig.generation;
+    const baseUrl = flagString(v, 'base-url') ?? g.baseUrl ?? (ctx.env['OPENAI_BASE_URL'] || null);
+    const config = { ...fileConfig, generation: { ...g, baseUrl } };
+    const settings: RespondSettings = {
+      responses,
+      models: flagList(v, 'models') ?? [g.model],
+      temperature: flagNumber(v, 'temperature', { min: 0, max: 2 }) ?? 1,
+      topP: flagNumber(v, 'top-p', { min: 0, max: 1 }) ?? g.topP,
+      maxTokens: flagNumber(v, 'max-tokens', { integer: true, min: 1 }) ?? 1024,
+      status,
+      concurrency: flagNumber(v, 'concurrency', { integer: true, min: 1, max: 1024 }) ?? g.concurrency,
+      budgetUsd: flagNumber(v, 'budget-usd', { min: 0 }) ?? g.budgetUsd,
+      prompt: flagString(v, 'prompt') ?? 'respond',
+    };
+    const json = flagBool(v, 'json');
+    const print = respondPrinter(json ? 'json' : ctx.interactive ? 'tty' : 'plain', json ? (s) => process.stdout.write(s) : (s) => process.stderr.write(s));
+    const { runRespond } = await import('../../respond/run-respond.js');
+    const outcome = await runRespond({ runDir, config, settings, apiKey: ctx.env[g.apiKeyEnv] || undefined, signal: ctx.signal, onEvent: print });
+    const complete = outcome.filled >= outcome.slots;
+    if (!complete && !json) ctx.err(`resume with: alpaca-forge ${process.argv.slice(2).join(' ')}`);
+    if (outcome.reason === 'interrupted') return 130;
+    if (outcome.reason === 'endpoint-down') return 6;
+    return complete || outcome.reason === 'budget' ? 0 : 6;
+  },
+};
+
+/** One updating line on a TTY, a line every few seconds otherwise, or one JSON object per event with --json. */
+function respondPrinter(mode: 'tty' | 'plain' | 'json', write: (s: string) => void, plainEveryMs = 5000): (e: RespondEvent) => void {
+  let lastPlain = 0;
+  let lineOpen = false;
+  const endLine = () => {
+    if (lineOpen) write('\n');
+    lineOpen = false;
+  };
+  return (e) => {
+    if (mode === 'json') return write(`${JSON.stringify(e)}\n`);
+    if (e.type === 'start') {
+      write(
+        `${e.resumed ? 'resuming' : 'starting'} ${e.runDir}: ${e.filled}/${e.slots} responses for ${e.items} samples · ${e.models.join(', ')} at ${e.baseUrl} · concurrency ${e.concurrency}` +
+          `${e.abandoned ? ` · ${e.abandoned} response(s) left in flight by the last run were abandoned` : ''}\n`,
+      );
+    } else if (e.type === 'progress') {
+      const line = `${e.filled}/${e.slots} responses · ${e.requestsDone} done, ${e.requestsFailed} failed, ${e.inFlight} in flight · ${e.promptTokens + e.completionTokens} tokens · $${e.costUsd.toFixed(4)} · ${e.elapsedSec.toFixed(0)} s`;
+      if (mode === 'tty') {
+        write(`\r\x1b[2K${line}`);
+        lineOpen = true;
+      } else if (Date.now() - lastPlain >= plainEveryMs) {
+        lastPlain = Date.now();
+        write(`${new Date().toISOString()} ${line}\n`);
+      }
+    } else if (e.type === 'transport') {
+      if (e.transport.state === 'paused') {
+        endLine();
+        write(`endpoint down: ${e.transport.reason}; pausing all requests for ${Math.round(e.transport.waitMs / 1000)} s (pause ${e.transport.pause})\n`);
+      } else if (e.transport.state === 'ok') {
+        endLine();
+        write('endpoint answering again\n');
+      }
+    } else {
+      endLine();
+      write(`${e.message}\n`);
+    }
+  };
+}

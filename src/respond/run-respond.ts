@@ -1,0 +1,272 @@
+import pLimit from 'p-limit';
+import type { ForgeConfig } from '../config/schema.js';
+import { ConfigError, DataError } from '../errors.js';
+import type { TransportState } from '../events.js';
+import { BudgetTracker, costOf } from '../llm/budget.js';
+import { ChatClient, RetriesExhaustedError } from '../llm/chat-client.js';
+import { EndpointDownError, EndpointGate } from '../llm/endpoint-gate.js';
+import { acquireRunLock } from '../store/run-lock.js';
+import { ResponseStore, type Sampling } from '../store/responses.js';
+import { RunStore, type StoredItem } from '../store/run-store.js';
+import { loadRespondPrompt, renderRespondPrompt } from './respond-prompt.js';
+
+export const respondSelections = ['kept', 'accepted'] as const;
+export type RespondSelection = (typeof respondSelections)[number];
+
+export interface RespondSettings {
+  /** Responses per sample, the sample's own output included (>= 2). */
+  responses: number;
+  /** Models of the new responses, used in turn (response i by models[(i - 1) % n]). */
+  models: string[];
+  temperature: number;
+  topP: number;
+  maxTokens: number;
+  /** kept: what training uses (kept and not rejected in review, or accepted); accepted: accepted in review only. */
+  status: RespondSelection;
+  concurrency: number;
+  /** Stop before the run's responses would cost more than this (USD); null = no limit. */
+  budgetUsd: number | null;
+  /** prompts/NAME.LANG.txt or a file path. Defaults to "respond". */
+  prompt: string;
+}
+
+export type RespondEvent =
+  | { type: 'start'; runDir: string; items: number; slots: number; filled: number; models: string[]; baseUrl: string; concurrency: number; abandoned: number; resumed: boolean }
+  | { type: 'progress'; filled: number; slots: number; requestsDone: number; requestsFailed: number; inFlight: number; costUsd: number; promptTokens: number; completionTokens: number; elapsedSec: number }
+  | { type: 'transport'; transport: TransportState }
+  | { type: 'done'; reason: RespondOutcome['reason']; filled: number; slots: number; costUsd: number; message: string };
+
+export interface RespondOutcome {
+  reason: 'done' | 'budget' | 'interrupted' | 'endpoint-down';
+  filled: number;
+  slots: number;
+  message: string;
+}
+
+export interface RunRespondOptions {
+  runDir: string;
+  config: ForgeConfig;
+  settings: RespondSettings;
+  /** From the environment variable named by generation.apiKeyEnv; held in memory only. */
+  apiKey?: string | undefined;
+  signal: AbortSignal;
+  onEvent: (e: RespondEvent) => void;
+  progressIntervalMs?: number;
+}
+
+interface Slot {
+  item: StoredItem;
+  idx: number;
+  model: string;
+}
+
+/**
+ * Gives every selected sample `responses` candidate answers: its own output is response 0, the others come from
+ * the models through the run's endpoint (the same chat client, endpoint gate and budget as generation). Re-running
+ * resumes: responses left in flight by a killed run are marked abandoned and their slots asked again; a filled slot
+ * is never asked twice.
+ */
+export async function runRespond(opts: RunRespondOptions): Promise<RespondOutcome> {
+  const s = opts.settings;
+  if (s.responses < 2) throw new ConfigError([`--responses must be at least 2 (the sample's own output counts as one), got ${s.responses}`]);
+  if (s.models.length === 0) throw new ConfigError(['--models: no model given']);
+  const missingPrice = s.models.find((m) => !opts.config.prices[m]);
+  if (s.budgetUsd !== null && missingPrice !== undefined) {
+    throw new ConfigError([`a budget is set but prices has no entry for model "${missingPrice}", so spending cannot be measured`], `add prices.${missingPrice}: {input: USD per 1M tokens, output: USD per 1M tokens} to forge.yaml`);
+  }
+  const store = RunStore.open(opts.runDir);
+  let release: (() => void) | undefined;
+  try {
+    release = acquireRunLock(opts.runDir);
+    return await respond(store, opts);
+  } finally {
+    release?.();
+    store.close();
+  }
+}
+
+/** Model and sampling of the run's own outputs, from generation's config snapshot. */
+function sampleOrigin(store: RunStore): { model: string; sampling: Sampling } {
+  const snapshot = store.getMeta('config');
+  let g: { model?: unknown; temperature?: unknown; topP?: unknown; maxTokens?: unknown; seed?: unknown } = {};
+  try {
+    g = snapshot ? ((JSON.parse(snapshot) as { generation?: typeof g }).generation ?? {}) : {};
+  } catch {
+    /* an unreadable snapshot only loses the provenance of response 0 */
+  }
+  const num = (v: unknown) => (typeof v === 'number' ? v : null);
+  const int = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? v : null);
+  return {
+    model: typeof g.model === 'string' ? g.model : 'unknown',
+    sampling: { temperature: num(g.temperature), topP: num(g.topP), maxTokens: int(g.maxTokens), seed: int(g.seed) },
+  };
+}
+
+async function respond(store: RunStore, opts: RunRespondOptions): Promise<RespondOutcome> {
+  const s = opts.settings;
+  const g = opts.config.generation;
+  const emit = opts.onEvent;
+  const responses = new ResponseStore(store);
+  const lang = store.getMeta('lang') === 'zh' ? 'zh' : 'en';
+  const prompt = loadRespondPrompt(s.prompt, lang);
+  const items = s.status === 'accepted' ? store.listItems({ review: ['accepted'] }) : store.usableItems();
+  if (items.length === 0) throw new DataError(`${opts.runDir}: no ${s.status} samples to respond to`, s.status === 'accepted' ? 'accept samples in `alpaca-forge review` first, or use --status kept' : 'generate or curate the run first');
+
+  const resumed = responses.counts().ok > 0;
+  const abandoned = responses.abandonInFlight();
+  const origin = sampleOrigin(store);
+  for (const it of items) responses.addSampleResponse(it.id, it.output, origin.model, origin.sampling);
+  const filledSlots = responses.filledSlots();
+  const slots: Slot[] = [];
+  for (const item of items) {
+    const have = filledSlots.get(item.id);
+    for (let idx = 1; idx < s.responses; idx++) {
+      if (!have?.has(idx)) slots.push({ item, idx, model: s.models[(idx - 1) % s.models.length]! });
+    }
+  }
+  const totalSlots = items.length * s.responses;
+  let filled = totalSlots - slots.length;
+
+  const gate = new EndpointGate({
+    pauseAfterFailures: g.pauseAfterFailures,
+    pauseMs: g.pauseSeconds * 1000,
+    maxPauses: g.maxPauses,
+    onState: (transport) => emit({ type: 'transport', transport }),
+  });
+  const clients = new Map(
+    s.models.map((model) => [
+      model,
+      new ChatClient({
+        model,
+        baseURL: g.baseUrl ?? undefined,
+        apiKey: opts.apiKey,
+        timeoutMs: g.timeoutMs,
+        maxRetries: g.maxRetries,
+        prices: opts.config.prices,
+        gate,
+        onTransport: (transport) => emit({ type: 'transport', transport }),
+      }),
+    ]),
+  );
+  const baseUrl = clients.get(s.models[0]!)!.baseURL;
+  emit({ type: 'start', runDir: opts.runDir, items: items.length, slots: totalSlots, filled, models: s.models, baseUrl, concurrency: s.concurrency, abandoned, resumed });
+
+  const budget = new BudgetTracker(s.budgetUsd ?? undefined, responses.counts().costUsd);
+  const spentBefore = budget.spentUsd;
+  const internal = new AbortController();
+  // Each request gets its own controller, aborted from here: one listener per request on a shared signal made every
+  // addEventListener linear in the requests in flight (as generation found), and warns past ten.
+  const requestControllers = new Set<AbortController>();
+  internal.signal.addEventListener('abort', () => {
+    for (const c of requestControllers) c.abort(internal.signal.reason);
+  });
+  const onOuterAbort = () => internal.abort(opts.signal.reason);
+  opts.signal.addEventListener('abort', onOuterAbort, { once: true });
+  if (opts.signal.aborted) internal.abort(opts.signal.reason);
+
+  const started = Date.now();
+  let requestsDone = 0;
+  let requestsFailed = 0;
+  let inFlight = 0;
+  let promptTokens = 0;
+  let completionTokens = 0;
+  let stop: RespondOutcome['reason'] | null = null;
+  let fatal: unknown = null;
+  let endpointDown: string | null = null;
+  const progress = (): RespondEvent => ({
+    type: 'progress',
+    filled,
+    slots: totalSlots,
+    requestsDone,
+    requestsFailed,
+    inFlight,
+    costUsd: budget.spentUsd,
+    promptTokens,
+    completionTokens,
+    elapsedSec: (Date.now() - started) / 1000,
+  });
+  const tick = setInterval(() => emit(progress()), opts.progressIntervalMs ?? 1000);
+
+  const answer = async (slot: Slot): Promise<void> => {
+    if (stop !== null || internal.signal.aborted) return;
+    const text = renderRespondPrompt(prompt, slot.item);
+    // Worst case: about 2 characters per token for the prompt (CJK is denser than English), all max tokens used.
+    const reserve = costOf(opts.config.prices, slot.model, Math.ceil(text.length / 2), s.maxTokens);
+    if (budget.wouldExceed(reserve)) {
+      stop ??= 'budget';
+      return;
+    }
+    budget.reserve(reserve);
+    const seed = g.seed === null ? null : g.seed + slot.item.id * 1000 + slot.idx;
+    const sampling: Sampling = { temperature: s.temperature, topP: s.topP, maxTokens: s.maxTokens, seed };
+    const id = responses.beginResponse(slot.item.id, slot.idx, slot.model, sampling);
+    const controller = new AbortController();
+    requestControllers.add(controller);
+    inFlight++;
+    try {
+      const r = await clients.get(slot.model)!.complete({
+        messages: [{ role: 'user', content: text }],
+        temperature: s.temperature,
+        topP: s.topP,
+        maxTokens: s.maxTokens,
+        ...(seed !== null ? { seed } : {}),
+        signal: controller.signal,
+      });
+      budget.settle(reserve, r.costUsd);
+      responses.completeResponse(id, { text: r.text.trim(), finishReason: r.finishReason, promptTokens: r.promptTokens, completionTokens: r.completionTokens, costUsd: r.costUsd });
+      requestsDone++;
+      filled++;
+      promptTokens += r.promptTokens;
+      completionTokens += r.completionTokens;
+    } catch (err) {
+      budget.settle(reserve, 0);
+      if (internal.signal.aborted) {
+        responses.abandonResponse(id, 'interrupted before the answer arrived');
+        stop ??= 'interrupted';
+        return;
+      }
+      responses.failResponse(id, err instanceof Error ? err.message : String(err));
+      requestsFailed++;
+      if (err instanceof RetriesExhaustedError) return;
+      if (err instanceof EndpointDownError) {
+        endpointDown ??= err.message;
+        stop ??= 'endpoint-down';
+      } else {
+        fatal ??= err;
+        stop ??= 'interrupted';
+      }
+      // Nothing more goes out to an endpoint that refuses us; answers in flight are abandoned.
+      internal.abort(err);
+    } finally {
+      requestControllers.delete(controller);
+      inFlight--;
+    }
+  };
+
+  const limit = pLimit(s.concurrency);
+  try {
+    await Promise.all(slots.map((slot) => limit(() => answer(slot))));
+  } finally {
+    clearInterval(tick);
+    opts.signal.removeEventListener('abort', onOuterAbort);
+  }
+  if (fatal !== null) throw fatal;
+  emit(progress());
+  // Set inside the workers; TypeScript cannot see that through the closures.
+  const stopped = stop as RespondOutcome['reason'] | null;
+  const reason: RespondOutcome['reason'] = opts.signal.aborted ? 'interrupted' : filled >= totalSlots ? 'done' : (stopped ?? 'done');
+  const spent = `$${(budget.spentUsd - spentBefore).toFixed(4)}`;
+  const left = totalSlots - filled;
+  const message =
+    reason === 'done'
+      ? left === 0
+        ? `${items.length} samples × ${s.responses} responses: all ${totalSlots} there (${requestsDone} new, spent ${spent})`
+        : `${filled}/${totalSlots} responses; ${requestsFailed} failed every retry — rerun the same command to ask again`
+      : reason === 'budget'
+        ? `stopped before exceeding the budget of $${s.budgetUsd}: ${filled}/${totalSlots} responses, spent ${spent}`
+        : reason === 'endpoint-down'
+          ? `${endpointDown}; ${filled}/${totalSlots} responses — rerun the same command to resume once the endpoint is back`
+          : `interrupted at ${filled}/${totalSlots} responses; rerun the same command to resume`;
+  emit({ type: 'done', reason, filled, slots: totalSlots, costUsd: budget.spentUsd, message });
+  return { reason, filled, slots: totalSlots, message };
+}
