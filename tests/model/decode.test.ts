@@ -46,7 +46,7 @@ test('KV-cache decoding (chunked prefill, then one token at a time) gives the fu
   const ids = [model.tokenizer.bosId ?? 1, 40, 41, 72, 101, 33, 9, 200, 17, 5];
   const full = fullLogits(ids);
   const cache = new KVCache();
-  const chunks = [[0, 4], [4, 6], [6, 7], [7, 8], [8, 9], [9, 10]];
+  const chunks: Array<[number, number]> = [[0, 4], [4, 6], [6, 7], [7, 8], [8, 9], [9, 10]];
   for (const [a, b] of chunks) {
     const part = ids.slice(a, b);
     const t = tf.tidy(() => lmHead(model, tf.reshape(forwardHidden(model, tf.tensor2d([part], [1, part.length], 'int32'), { cache }), [part.length, -1]) as tf.Tensor2D));
@@ -117,7 +117,7 @@ test('tensor count stays flat across repeated training steps, scoring and genera
   const batch = { inputIds: enc.map((e) => e.inputIds), labels: enc.map((e) => e.labels) };
   const A = tf.variable(tf.randomNormal([model.config.hiddenSize, 2], 0, 0.1));
   const B = tf.variable(tf.randomNormal([2, model.config.hiddenSize], 0, 0.1));
-  const hook = (_l: number, m: string, x: tf.Tensor2D) => (m === 'q_proj' ? tf.matMul(tf.matMul(x, A), B) : null);
+  const hook = (_l: number, m: string, x: tf.Tensor2D) => (m === 'q_proj' ? (tf.matMul(tf.matMul(x, A), B) as tf.Tensor2D) : null);
   const step = async () => {
     const { value, grads } = tf.variableGrads(() => responseNllSum(model, batch, hook), [A, B]);
     tf.dispose([value, ...Object.values(grads)]);

@@ -88,7 +88,7 @@ function makeLora(m: LlamaModel, seed: number) {
   const hook: LoraHook = (layer, mod, x) => {
     const A = vars[`${layer}.${mod}.A`];
     const B = vars[`${layer}.${mod}.B`];
-    return A && B ? tf.matMul(tf.matMul(x, A), B) : null;
+    return A && B ? (tf.matMul(tf.matMul(x, A), B) as tf.Tensor2D) : null;
   };
   return { vars, hook };
 }

@@ -150,12 +150,12 @@ export function referenceLogits(info: TinyModelInfo, ids: number[]): Float64Arra
         const sum = e.reduce((a, b) => a + b, 0);
         for (let s = 0; s <= t; s++) {
           const pr = e[s]! / sum;
-          for (let i = 0; i < hd; i++) ctx[(t * nh + head) * hd + i] += pr * v[(s * kv + kh) * hd + i]!;
+          for (let i = 0; i < hd; i++) ctx[(t * nh + head) * hd + i]! += pr * v[(s * kv + kh) * hd + i]!;
         }
       }
     }
     const o = linear(ctx, T, nh * hd, w(info, `${p}.self_attn.o_proj.weight`), H, bias(`${p}.self_attn.o_proj.bias`));
-    for (let i = 0; i < x.length; i++) x[i] += o[i]!;
+    for (let i = 0; i < x.length; i++) x[i]! += o[i]!;
     const h2 = rmsNorm(x, H, w(info, `${p}.post_attention_layernorm.weight`), eps);
     const g = linear(h2, T, H, w(info, `${p}.mlp.gate_proj.weight`), I);
     const u = linear(h2, T, H, w(info, `${p}.mlp.up_proj.weight`), I);

@@ -91,7 +91,7 @@ async function loraGrad(model: LlamaModel, batch: { inputIds: number[][]; labels
   const H = model.config.hiddenSize;
   const A = tf.variable(tf.tensor2d(Array.from({ length: H * 2 }, () => rnd() * 0.1), [H, 2]));
   const B = tf.variable(tf.tensor2d(Array.from({ length: 2 * H }, () => rnd() * 0.1), [2, H]));
-  const hook: LoraHook = (_l, m, x) => (m === 'q_proj' ? tf.matMul(tf.matMul(x, A), B) : null);
+  const hook: LoraHook = (_l, m, x) => (m === 'q_proj' ? (tf.matMul(tf.matMul(x, A), B) as tf.Tensor2D) : null);
   const { value, grads } = tf.variableGrads(() => responseNllSum(model, batch, hook), [A, B]);
   const out = Float32Array.from([...(await grads[A.name]!.data()), ...(await grads[B.name]!.data())]);
   tf.dispose([value, A, B, ...Object.values(grads)]);
