@@ -2,13 +2,11 @@ import type { CurationFields } from '../store/run-store.js';
 import type { CurationConfig } from './config.js';
 import { applyRules } from './rules.js';
 import { createDuplicateIndex } from './create-duplicate-index.js';
+import type { Lang, Sample } from '../data/sample.js';
 
-export interface CurationCandidate {
+export interface CurationCandidate extends Sample {
   /** The item's id in the duplicate index (String(item id) for a run, the record number for a file). */
   key: string;
-  instruction: string;
-  input: string;
-  output: string;
   judgeScore?: number | null;
 }
 
@@ -32,7 +30,7 @@ export interface CurateOptions {
  * judge's threshold. A judge-rejected item stays in the duplicate index, so judging never turns an earlier
  * duplicate into a new unjudged sample and re-running gives the same answer.
  */
-export function curateItems(items: CurationCandidate[], cfg: CurationConfig, lang: 'en' | 'zh', opts: CurateOptions = {}): CurationVerdict[] {
+export function curateItems(items: CurationCandidate[], cfg: CurationConfig, lang: Lang, opts: CurateOptions = {}): CurationVerdict[] {
   const index = createDuplicateIndex(cfg, lang);
   for (const s of opts.seeds ?? []) index.add(`seed:${s.id}`, s.instruction, s.input);
   const min = opts.minJudgeScore ?? null;

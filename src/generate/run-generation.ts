@@ -16,6 +16,7 @@ import { loadPromptTemplate, renderPrompt } from './prompt-template.js';
 import { seededRandom } from '../random.js';
 import { loadSeedTasks } from './seed-tasks.js';
 import { sleep } from '../llm/retry-policy.js';
+import type { Lang } from '../data/sample.js';
 
 export interface RunGenerationOptions {
   runDir: string;
@@ -32,7 +33,7 @@ export interface RunGenerationOptions {
 
 export type GenerationOutcome = { reason: 'target' | 'budget' | 'interrupted' | 'endpoint-down'; kept: number; message: string };
 
-export function defaultSeedsPath(lang: 'en' | 'zh'): string {
+export function defaultSeedsPath(lang: Lang): string {
   return join(seedsDir(), lang === 'zh' ? 'seed_tasks.zh.jsonl' : 'seed_tasks.jsonl');
 }
 

@@ -3,7 +3,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { Box, Text, useInput } from 'ink';
 import { generationConfigSchema } from '../config/generation.js';
 import { forgeConfigSchema, type ForgeConfig } from '../config/schema.js';
-import type { ItemText } from '../store/run-store.js';
+import { langSchema, type Sample } from '../data/sample.js';
 import { RunStore } from '../store/run-store.js';
 import type { TrainConfigInput } from '../train/config.js';
 import { Form, type FormField } from './components/form.js';
@@ -37,7 +37,7 @@ export interface AppProps {
   generator: Generator;
   /** absent when the trainer cannot be loaded: the train key then says so */
   trainer: Trainer | undefined;
-  openEditor?: (text: ItemText) => ItemText | null;
+  openEditor?: (text: Sample) => Sample | null;
   notice?: { text: string; tone: Tone } | null;
   onExit: (outcome: AppOutcome) => void;
 }
@@ -191,7 +191,7 @@ function newRunFields(config: ForgeConfig, runsDir: string): FormField[] {
     { name: 'baseUrl', label: 'base URL', value: g.baseUrl ?? '', hint: 'empty: $OPENAI_BASE_URL or api.openai.com' },
     { name: 'target', label: 'target (kept)', value: String(g.target) },
     { name: 'concurrency', label: 'concurrency', value: String(g.concurrency) },
-    { name: 'lang', label: 'language', value: g.lang, choices: ['en', 'zh'] },
+    { name: 'lang', label: 'language', value: g.lang, choices: langSchema.options },
     { name: 'template', label: 'template', value: g.template, hint: 'json, alpaca, or a template file' },
   ];
 }

@@ -1,7 +1,7 @@
 import { render, type Instance } from 'ink';
+import type { Sample } from '../data/sample.js';
 import type { ForgeConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
-import type { ItemText } from '../store/run-store.js';
 import { App, type AppOutcome, type AppStart, type Generator, type Trainer } from './app.js';
 import { editInExternalEditor } from './review/external-editor.js';
 import { ThemeProvider, type Tone } from './theme.js';
@@ -51,7 +51,7 @@ export async function launchApp(opts: LaunchOptions): Promise<AppOutcome> {
   let instance: Instance | undefined;
   const editor = opts.editor;
   const openEditor = editor
-    ? (text: ItemText) =>
+    ? (text: Sample) =>
         editInExternalEditor(text, editor, {
           suspend: () => {
             stdin.setRawMode?.(false);

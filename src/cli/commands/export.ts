@@ -28,7 +28,7 @@ export const command: Command = {
     const runDir = requireFlag(ctx.values, 'run', 'output/NAME');
     const out = requireFlag(ctx.values, 'out', 'FILE');
     const format = exportFormatSchema.safeParse(flagString(ctx.values, 'format') ?? 'alpaca');
-    if (!format.success) throw new UsageError(`--format must be alpaca, jsonl or messages`);
+    if (!format.success) throw new UsageError(`--format must be one of ${exportFormatSchema.options.join(', ')}`);
     const status = flagString(ctx.values, 'status') ?? 'kept';
     if (!(status in selections)) throw new UsageError(`--status must be one of ${Object.keys(selections).join(', ')}`);
     const store = RunStore.open(runDir);

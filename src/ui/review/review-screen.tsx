@@ -1,6 +1,6 @@
 import { useReducer, useRef } from 'react';
 import { Box, Text, useInput } from 'ink';
-import type { ItemText } from '../../store/run-store.js';
+import type { Sample } from '../../data/sample.js';
 import { hintLine } from '../keys.js';
 import { HelpOverlay } from '../components/help-overlay.js';
 import { TextField } from '../components/text-field.js';
@@ -20,7 +20,7 @@ export interface ReviewScreenProps {
   /** instruction of a seed task by id, to show a seed as the most similar task */
   seedInstruction?: (seedId: string) => string | undefined;
   /** $EDITOR, when the launcher can hand the terminal over */
-  openEditor?: (text: ItemText) => ItemText | null;
+  openEditor?: (text: Sample) => Sample | null;
   onQuit: () => void;
 }
 
