@@ -41,9 +41,10 @@ export const command: Command = {
     // Fail here, on the plain terminal, rather than inside the UI.
     if (runDir !== undefined) RunStore.open(runDir).close();
     const { config } = loadConfig(flagString(ctx.values, 'config'));
-    const { launchApp } = await import('../../ui/launch.js');
+    const [{ launchApp }, { storeRunAccess }] = await Promise.all([import('../../ui/launch.js'), import('../../review/run-access.js')]);
     const common = {
       runsDir,
+      runs: storeRunAccess(),
       config,
       apiKeyFor: (name: string) => ctx.env[name],
       editor: ctx.env['VISUAL'] || ctx.env['EDITOR'] || undefined,

@@ -9,7 +9,8 @@ import { useTone } from '../theme.js';
 import { DetailPane } from './detail-pane.js';
 import { ItemList } from './item-list.js';
 import { EditForm, ExportDialog, FilterDialog } from './review-dialogs.js';
-import { ReviewSession, type ReviewStore } from './review-session.js';
+import type { ReviewStore } from '../../review/run-access.js';
+import { ReviewSession } from './review-session.js';
 import { isFilterEmpty, sortLabels, type ReviewFilter } from './review-view.js';
 import { resolveSimilar } from './similar.js';
 

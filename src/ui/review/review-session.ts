@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Key } from 'ink';
 import { exportFormatSchema, writeSamples, type ExportFormat } from '../../data/alpaca-file.js';
 import type { Sample } from '../../data/sample.js';
-import { curationStatuses, reviewDecisions, type ReviewDecision, type RunStore, type StoredItem } from '../../store/run-store.js';
+import { curationStatuses, reviewDecisions, type ReviewDecision, type ReviewStore, type StoredItem } from '../../review/run-access.js';
 import { commandFor, keyNames } from '../keys.js';
 import { applyTextKey, textEdit, type TextEdit } from '../text-edit.js';
 import type { Tone } from '../theme.js';
@@ -18,9 +18,6 @@ import {
   type ReviewFilter,
   type ReviewSort,
 } from './review-view.js';
-
-/** What the review screen needs of a run: reads, decisions, edits, undo. Every call writes through at once. */
-export type ReviewStore = Pick<RunStore, 'dir' | 'listItems' | 'setReview' | 'editItem' | 'undo' | 'usableItems'>;
 
 export const editFieldNames = ['instruction', 'input', 'output'] as const;
 

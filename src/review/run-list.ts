@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { RunStore } from '../../store/run-store.js';
-import type { Lang } from '../../data/sample.js';
+import { RunStore } from '../store/run-store.js';
+import type { Lang } from '../data/sample.js';
 
 export type RunState = 'generating' | 'complete' | 'stopped' | 'unreadable';
 
