@@ -79,8 +79,8 @@ export function trainFields(config: ForgeConfig, run: RunInfo): FormField[] {
     { name: 'out', label: 'output dir', value: t.out ?? join(run.dir, 'lora') },
     { name: 'epochs', label: 'epochs', value: String(t.epochs ?? 3) },
     { name: 'maxSteps', label: 'max steps', value: String(t.maxSteps ?? 0), hint: '0 = all epochs' },
-    // Held-out samples for eval loss; the trainer's default (2000) would swallow a small run whole.
-    { name: 'valSetSize', label: 'eval samples', value: String(t.valSetSize ?? Math.min(2000, Math.floor(run.kept / 10))), hint: '0 = no evaluation' },
+    // Held-out samples for eval loss, at most a tenth of the run: the default (2000) would swallow a small run whole.
+    { name: 'valSetSize', label: 'eval samples', value: String(Math.min(t.valSetSize ?? 2000, Math.floor(run.kept / 10))), hint: '0 = no evaluation' },
     { name: 'backend', label: 'backend', value: t.backend ?? 'auto', choices: backendChoices },
     { name: 'resume', label: 'resume', value: 'no', choices: ['no', 'yes'], hint: 'continue from the newest checkpoint in the output dir' },
   ];

@@ -201,6 +201,8 @@ test('home: the train form checks its values with the train config schema: what 
   const { r } = renderApp(runsDir, { trainer: (c) => (trained.push(c), Promise.resolve()) });
   await mount(r);
   await press(r, 't');
+  const kept = /train on (alpha|beta)/.exec(frame(r))![1] === 'alpha' ? 7 : 3;
+  assert.match(frame(r), new RegExp(`eval samples\\s+${Math.floor(kept / 10)}\\b`), 'a tenth of the run, not the default 2000');
   await type(r, 'models/tiny');
   // epochs: Infinity is "a positive number", but not a number forge.yaml accepts
   await press(r, KEY.down, KEY.down, KEY.backspace);
