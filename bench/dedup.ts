@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { RougeIndex } from '../src/curate/rouge-index.js';
 import { rougeTokens } from '../src/curate/rouge-tokenize.js';
 import { lcsTable, rougeLF1 } from '../src/curate/bit-lcs.js';
-import { syntheticInstructions } from './dedup-data.js';
+import { syntheticInstructions } from '../tests/helpers/synthetic-instructions.js';
 import { curationConfigSchema } from '../src/curate/config.js';
 
 const count = Number(process.argv[2] ?? 52000);

@@ -3,16 +3,16 @@
 // concurrency; we report the ratio to it and the generate process's peak RSS (VmHWM, all threads).
 // Usage: npm run build && node --import tsx bench/generate.ts [target=52000] [concurrency=64] [latencyMs=200]
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunStore } from '../src/store/run-store.js';
+import { assertBuilt, spawnCli } from '../tests/helpers/cli.js';
 
 const target = Number(process.argv[2] ?? 52000);
 const concurrency = Number(process.argv[3] ?? 64);
 const latencyMs = Number(process.argv[4] ?? 200);
-const cli = join('dist', 'src', 'cli', 'main.js');
-if (!existsSync(cli)) throw new Error(`${cli} missing: run \`npm run build\` first`);
+assertBuilt();
 
 const server = spawn(process.execPath, ['--import', 'tsx', 'tests/helpers/fake-server-main.ts', String(latencyMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
 process.on('exit', () => server.kill());
@@ -20,28 +20,23 @@ const url = await new Promise<string>((resolve) => server.stdout!.once('data', (
 
 const dir = mkdtempSync(join(tmpdir(), 'forge-bench-'));
 const runDir = join(dir, 'run');
-const args = [cli, 'generate', '--run', runDir, '--target', String(target), '--concurrency', String(concurrency), '--base-url', url, '--model', 'bench', '--seed', '7', '--json'];
+const args = ['generate', '--run', runDir, '--target', String(target), '--concurrency', String(concurrency), '--base-url', url, '--model', 'bench', '--seed', '7', '--json'];
 const t0 = performance.now();
-const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OPENAI_API_KEY: 'sk-bench' } });
+const cli = spawnCli(args, { env: { OPENAI_API_KEY: 'sk-bench' } });
 let peakKb = 0;
 const poll = setInterval(() => {
   try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${cli.child.pid}/status`, 'utf8'));
     if (m) peakKb = Math.max(peakKb, Number(m[1]));
   } catch {
     /* exited */
   }
 }, 100);
-let lastLine = '';
-child.stdout!.on('data', (d: Buffer) => {
-  const lines = d.toString().trim().split('\n');
-  lastLine = lines[lines.length - 1] ?? lastLine;
-});
-const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+const { code, stderr } = await cli.exited;
 const wall = (performance.now() - t0) / 1000;
 clearInterval(poll);
 server.kill();
-if (code !== 0) throw new Error(`generate exited with ${code}: ${lastLine}`);
+if (code !== 0) throw new Error(`generate exited with ${code}: ${stderr.trim().split('\n').at(-1) ?? ''}`);
 
 const store = RunStore.open(runDir);
 const s = store.summary();

@@ -1,12 +1,10 @@
+import type { Lang, Sample } from './data/sample.js';
 /**
  * Progress events the generation engine emits. The CLI turns them into a progress line, log lines or JSON lines;
  * the terminal UI renders them. The engine never prints.
  */
-export interface SamplePreview {
+export interface SamplePreview extends Sample {
   id: number;
-  instruction: string;
-  input: string;
-  output: string;
 }
 
 export type TransportState =
@@ -35,7 +33,7 @@ export type GenerateEvent =
       model: string;
       baseUrl: string;
       template: string;
-      lang: 'en' | 'zh';
+      lang: Lang;
       target: number;
       kept: number;
       concurrency: number;

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { legacyBundledSeedId, loadSeedTasks, type SeedTask } from '../src/generate/seed-tasks.js';
-import { seedLookup } from '../src/ui/review/seed-lookup.js';
+import { seedLookup } from '../src/review/seed-lookup.js';
 import { DataError } from '../src/errors.js';
 
 const englishPath = 'seeds/seed_tasks.jsonl';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { langSchema } from '../data/sample.js';
 
 /** Settings of `generate`. Every field has a default and a description: `init` writes them out as commented YAML. */
 export const generationConfigSchema = z
@@ -17,7 +18,7 @@ export const generationConfigSchema = z
       .describe('name of the environment variable that holds the API key (the key itself never goes in this file)'),
     target: z.number().int().positive().default(52000).describe('stop when the run holds this many kept samples'),
     concurrency: z.number().int().min(1).max(1024).default(16).describe('requests in flight at once'),
-    lang: z.enum(['en', 'zh']).default('en').describe('language of the run: picks seeds, prompt template and language rules'),
+    lang: langSchema.default('en').describe('language of the run: picks seeds, prompt template and language rules'),
     template: z
       .string()
       .default('json')

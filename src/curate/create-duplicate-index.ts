@@ -1,6 +1,7 @@
 import { ExactDuplicateIndex, type DuplicateCheck, type DuplicateIndex } from './duplicate-index.js';
 import { RougeIndex } from './rouge-index.js';
 import type { CurationConfig } from './config.js';
+import type { Lang } from '../data/sample.js';
 
 /**
  * Exact duplicates first (a hash lookup), then ROUGE-L near-duplicates; an item enters both indexes only when
@@ -42,7 +43,7 @@ export class CombinedDuplicateIndex implements DuplicateIndex {
  * item. `lang` is accepted for symmetry with the rules: the tokenizer already treats CJK characters as tokens and
  * Latin words as rouge_score does, so both languages use the same index.
  */
-export function createDuplicateIndex(cfg: CurationConfig, _lang: 'en' | 'zh' = 'en'): CombinedDuplicateIndex {
+export function createDuplicateIndex(cfg: CurationConfig, _lang: Lang = 'en'): CombinedDuplicateIndex {
   const d = cfg.dedup;
   return new CombinedDuplicateIndex(
     d.exact ? new ExactDuplicateIndex() : null,

@@ -1,6 +1,6 @@
 import { writeFileSync, renameSync } from 'node:fs';
 import { readAlpacaFile, writeSamples, type ExportFormat } from '../data/alpaca-file.js';
-import type { Sample } from '../data/sample.js';
+import type { Sample, Lang } from '../data/sample.js';
 import { loadSeedTasks } from '../generate/seed-tasks.js';
 import type { CurationConfig } from './config.js';
 import { countVerdicts, curateItems, type CurationVerdict } from './curate-items.js';
@@ -13,7 +13,7 @@ export interface CurateFileOptions {
   outPath: string;
   cfg: CurationConfig;
   /** Default: detected from the data (most instructions with Chinese characters → zh). */
-  lang?: 'en' | 'zh';
+  lang?: Lang;
   /** Seed tasks JSONL to deduplicate against too (as a run does); default none. */
   seedsPath?: string | null;
   reportPath?: string | null;
@@ -26,7 +26,7 @@ export interface CurateFileOptions {
 }
 
 export interface CurateFileResult {
-  lang: 'en' | 'zh';
+  lang: Lang;
   counts: { total: number; byStatus: Record<string, number>; byReason: Record<string, number> };
   kept: number;
   written: string[];

@@ -1,3 +1,4 @@
+import type { Lang } from '../data/sample.js';
 import type { CurationConfig } from './config.js';
 import { createDuplicateIndex } from './create-duplicate-index.js';
 import { curationVerdict, type CurationVerdict, type VerdictCandidate } from './curation-verdict.js';
@@ -18,7 +19,7 @@ export interface CurateOptions {
  * Curation of items in arrival order, exactly as generation does it online (one verdict: curationVerdict), against a
  * duplicate index that starts from the seeds and grows with every kept item.
  */
-export function curateItems(items: CurationCandidate[], cfg: CurationConfig, lang: 'en' | 'zh', opts: CurateOptions = {}): CurationVerdict[] {
+export function curateItems(items: CurationCandidate[], cfg: CurationConfig, lang: Lang, opts: CurateOptions = {}): CurationVerdict[] {
   const index = createDuplicateIndex(cfg, lang);
   for (const s of opts.seeds ?? []) index.add(`seed:${s.id}`, s.instruction, s.input);
   const settings = { curation: cfg, lang, minJudgeScore: opts.minJudgeScore ?? null };

@@ -5,6 +5,7 @@ import type { CurationUpdate, RunStore, StoredItem } from '../store/run-store.js
 import type { CurationConfig } from './config.js';
 import { countVerdicts, curateItems, type CurationVerdict } from './curate-items.js';
 import { judgeItems, type JudgeOutcome, type JudgeRunOptions } from './judge.js';
+import { langSchema, type Lang } from '../data/sample.js';
 
 export interface RecurateResult {
   /** Items re-evaluated (every item that was parsed; 'dropped' ones are left alone). */
@@ -13,7 +14,7 @@ export interface RecurateResult {
   changed: number;
   before: Record<string, number>;
   after: { total: number; byStatus: Record<string, number>; byReason: Record<string, number> };
-  lang: 'en' | 'zh';
+  lang: Lang;
   seeds: number;
 }
 
@@ -23,12 +24,12 @@ export interface RecurateOptions {
   /** Seed tasks file; default: the run's own (meta seeds_path), none if the run has none. */
   seedsPath?: string | null;
   /** Default: the run's language (meta lang). */
-  lang?: 'en' | 'zh';
+  lang?: Lang;
   onProgress?: (done: number, total: number) => void;
 }
 
-export function runLang(store: RunStore): 'en' | 'zh' {
-  return store.getMeta('lang') === 'zh' ? 'zh' : 'en';
+export function runLang(store: RunStore): Lang {
+  return langSchema.catch('en').parse(store.getMeta('lang'));
 }
 
 /** The run's seed tasks as generation added them to the duplicate index: `seed:<id>` with the first instance's input. */

@@ -11,6 +11,7 @@ import { EndpointDownError } from '../llm/endpoint-gate.js';
 import { endpointOf } from '../llm/endpoint-of.js';
 import type { RunStore } from '../store/run-store.js';
 import type { JudgeConfig } from './config.js';
+import type { Lang, Sample } from '../data/sample.js';
 
 /** LLM-as-judge (as AlpaGasus: rate each sample 0–5 for accuracy and helpfulness, keep those above a bar). */
 
@@ -22,7 +23,7 @@ export interface JudgePrompt {
 const PLACEHOLDERS = new Set(['instruction', 'input', 'output']);
 
 /** "judge" → the bundled prompts/judge.LANG.md; anything else is the path of a template file. */
-export function loadJudgePrompt(name: string, lang: 'en' | 'zh'): JudgePrompt {
+export function loadJudgePrompt(name: string, lang: Lang): JudgePrompt {
   const bundled = /^[a-z0-9_-]+$/i.test(name) ? join(promptsDir(), `${name}.${lang}.md`) : null;
   const file = bundled && existsSync(bundled) ? bundled : name;
   if (!existsSync(file)) throw new ConfigError([`judge.prompt: no prompt "${name}" (looked for ${bundled ?? file})`], 'use "judge" or the path of a prompt file with {{instruction}}, {{input}} and {{output}}');
@@ -36,7 +37,7 @@ export function loadJudgePrompt(name: string, lang: 'en' | 'zh'): JudgePrompt {
   return { file, body };
 }
 
-export function renderJudgePrompt(p: JudgePrompt, item: { instruction: string; input: string; output: string }, lang: 'en' | 'zh'): string {
+export function renderJudgePrompt(p: JudgePrompt, item: Sample, lang: Lang): string {
   const values: Record<string, string> = { instruction: item.instruction, input: item.input.trim() === '' ? (lang === 'zh' ? '（无）' : '(none)') : item.input, output: item.output };
   // One pass, so text inside a sample that looks like a placeholder is never substituted.
   return p.body.replace(/\{\{(instruction|input|output)\}\}/g, (_, k: string) => values[k]!);
@@ -102,11 +103,8 @@ export interface JudgeSink {
 
 export type JudgeRequestRecord = Parameters<RunStore['recordJudgeRequest']>[0];
 
-export interface JudgeTarget {
+export interface JudgeTarget extends Sample {
   id: number;
-  instruction: string;
-  input: string;
-  output: string;
 }
 
 export interface JudgeOutcome {
@@ -125,7 +123,7 @@ export interface JudgeRunOptions {
   client: JudgeClient;
   prompt: JudgePrompt;
   cfg: JudgeConfig;
-  lang: 'en' | 'zh';
+  lang: Lang;
   sink: JudgeSink;
   prices?: Prices;
   signal?: AbortSignal;

@@ -1,8 +1,9 @@
 import { chineseVerbObject, englishVerbObject, type VerbObject } from './verb-object.js';
+import type { Lang, Sample } from '../data/sample.js';
 
 /** What a dataset report says; the same object backs the terminal text, `--json` and the Markdown + SVG report. */
 export interface DatasetReport {
-  lang: 'en' | 'zh';
+  lang: Lang;
   /** Samples the length, input and verb figures describe (the kept ones, for a run or a curated file). */
   samples: number;
   /** Curation counts over every item, when the data went through curation. */
@@ -35,14 +36,9 @@ export interface VerbReport {
   top: Array<{ verb: string; count: number; objects: Array<{ noun: string; count: number }> }>;
 }
 
-export interface ReportSample {
-  instruction: string;
-  input: string;
-  output: string;
-}
 
 export interface ReportOptions {
-  lang: 'en' | 'zh';
+  lang: Lang;
   curation?: DatasetReport['curation'];
   /** Most instructions given to the part-of-speech tagger (about 0.5 ms each); default 10,000. */
   verbSample?: number;
@@ -56,7 +52,7 @@ const METHOD = {
   zh: 'heuristic (no Chinese parser is bundled): a leading verb from a list of ~90 common instruction verbs after polite prefixes such as 请, and the noun after numerals, measure words, demonstratives and any …的 modifier',
 } as const;
 
-export function buildDatasetReport(samples: ReportSample[], opts: ReportOptions): DatasetReport {
+export function buildDatasetReport(samples: Sample[], opts: ReportOptions): DatasetReport {
   const unit = opts.lang === 'zh' ? 'characters' : 'words';
   const measure = opts.lang === 'zh' ? (s: string) => s.replace(/\s+/g, '').length : (s: string) => s.split(/\s+/).filter(Boolean).length;
   const bins = opts.bins ?? 20;
@@ -96,10 +92,10 @@ function niceWidth(raw: number): number {
   return 10 * p;
 }
 
-function verbReport(samples: ReportSample[], opts: ReportOptions): VerbReport {
+function verbReport(samples: Sample[], opts: ReportOptions): VerbReport {
   const cap = opts.verbSample ?? 10_000;
   const step = samples.length > cap ? samples.length / cap : 1;
-  const picked: ReportSample[] = [];
+  const picked: Sample[] = [];
   for (let x = 0; Math.floor(x) < samples.length && picked.length < cap; x += step) picked.push(samples[Math.floor(x)]!);
   const extract: (s: string) => VerbObject | null = opts.lang === 'zh' ? chineseVerbObject : englishVerbObject;
   const verbs = new Map<string, { count: number; objects: Map<string, number> }>();
@@ -134,7 +130,7 @@ function verbReport(samples: ReportSample[], opts: ReportOptions): VerbReport {
 }
 
 /** Share of items whose instruction has Chinese characters: a file's language when none is given. */
-export function detectLang(samples: Array<{ instruction: string }>): 'en' | 'zh' {
+export function detectLang(samples: Array<{ instruction: string }>): Lang {
   const zh = samples.filter((s) => /\p{Script=Han}/u.test(s.instruction)).length;
   return samples.length > 0 && zh / samples.length > 0.5 ? 'zh' : 'en';
 }

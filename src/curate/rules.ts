@@ -1,13 +1,10 @@
 import { UsageError } from '../errors.js';
 import type { CurationConfig, RuleSettings } from './config.js';
 import { hasCjk } from './rouge-tokenize.js';
+import type { Lang, Sample } from '../data/sample.js';
 
 /** What the rules look at: the whole Alpaca triple. */
-export interface RuleItem {
-  instruction: string;
-  input: string;
-  output: string;
-}
+export type RuleItem = Sample;
 
 export interface RuleFailure {
   /** The rule's name, e.g. "blacklist"; stored as reason "rule:<name>". */
@@ -16,7 +13,6 @@ export interface RuleFailure {
   reason: string;
 }
 
-type Lang = 'en' | 'zh';
 
 interface Rule<K extends keyof RuleSettings> {
   name: string;

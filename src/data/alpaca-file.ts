@@ -51,7 +51,9 @@ function parseRecord(rec: unknown, where: string): Sample {
   return r.data;
 }
 
-export type ExportFormat = 'alpaca' | 'jsonl' | 'messages';
+/** What `export --format` and the review screen's export dialog offer. */
+export const exportFormatSchema = z.enum(['alpaca', 'jsonl', 'messages']);
+export type ExportFormat = z.infer<typeof exportFormatSchema>;
 
 /** Formats samples as Alpaca JSON (indented list), JSONL, or chat `messages` JSONL. */
 export function formatSamples(samples: Sample[], format: ExportFormat): string {
@@ -83,5 +85,3 @@ export function writeSamples(path: string, samples: Sample[], format: ExportForm
   writeFileSync(tmp, formatSamples(samples, format));
   renameSync(tmp, path);
 }
-
-export const exportFormatSchema = z.enum(['alpaca', 'jsonl', 'messages']);

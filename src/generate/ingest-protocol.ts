@@ -2,13 +2,14 @@ import type { ForgeConfig } from '../config/schema.js';
 import type { RequestResult, RequestTarget } from '../store/run-store.js';
 import type { SamplePreview } from '../events.js';
 import type { TemplateFormat } from './prompt-template.js';
+import type { Lang } from '../data/sample.js';
 
 export const SAMPLE_BACK = 3;
 
 export interface IngestInit {
   runDir: string;
   config: ForgeConfig;
-  lang: 'en' | 'zh';
+  lang: Lang;
   target: number;
   /** Seeds: every new item is compared with them (the run's kept items are read from the store by the worker). */
   seeds: Array<{ id: string; instruction: string; input: string }>;

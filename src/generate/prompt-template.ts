@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { promptsDir } from '../paths.js';
+import type { Lang, Sample } from '../data/sample.js';
 
 export const templateFormatSchema = z.enum(['json', 'alpaca']);
 export type TemplateFormat = z.infer<typeof templateFormatSchema>;
@@ -20,7 +21,7 @@ export interface PromptTemplate {
 const PLACEHOLDERS = new Set(['num_tasks', 'num_examples', 'examples', 'next_index']);
 
 /** "json"/"alpaca" pick the bundled prompts/generate-NAME.LANG.txt; anything else is a path to a template file. */
-export function loadPromptTemplate(name: string, lang: 'en' | 'zh'): PromptTemplate {
+export function loadPromptTemplate(name: string, lang: Lang): PromptTemplate {
   const bundled = /^[a-z0-9_-]+$/i.test(name) ? join(promptsDir(), `generate-${name}.${lang}.txt`) : null;
   const file = bundled && existsSync(bundled) ? bundled : name;
   if (!existsSync(file)) {
@@ -40,11 +41,7 @@ export function loadPromptTemplate(name: string, lang: 'en' | 'zh'): PromptTempl
   return { name, file, format: format.data, body };
 }
 
-export interface ExampleTask {
-  instruction: string;
-  input: string;
-  output: string;
-}
+export type ExampleTask = Sample;
 
 /** Fills the template with the sampled example tasks, formatted the way the model is asked to answer. */
 export function renderPrompt(t: PromptTemplate, examples: ExampleTask[], numTasks: number): string {

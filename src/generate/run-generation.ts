@@ -19,6 +19,7 @@ import { resolveRunSettings, type RunSetting } from './run-settings.js';
 import { lowYieldMessage, YieldMonitor } from './yield-monitor.js';
 import { sleep } from '../llm/retry-policy.js';
 import { endpointOf } from '../llm/endpoint-of.js';
+import type { Lang } from '../data/sample.js';
 
 export interface RunGenerationOptions {
   runDir: string;
@@ -37,7 +38,7 @@ export interface RunGenerationOptions {
 
 export type GenerationOutcome = { reason: 'target' | 'budget' | 'interrupted' | 'endpoint-down'; kept: number; message: string };
 
-export function defaultSeedsPath(lang: 'en' | 'zh'): string {
+export function defaultSeedsPath(lang: Lang): string {
   return join(seedsDir(), lang === 'zh' ? 'seed_tasks.zh.jsonl' : 'seed_tasks.jsonl');
 }
 

@@ -1,6 +1,7 @@
 import type { Tokenizer } from './tokenizer.js';
 import { formatAlpacaPrompt } from './alpaca-prompt.js';
 import { IGNORE_INDEX } from './loss.js';
+import type { Sample } from '../data/sample.js';
 
 export interface EncodeOptions {
   /** Maximum sequence length in tokens (alpaca-lora's cutoff_len). */
@@ -24,7 +25,7 @@ export interface EncodedExample {
  * tokenises as it will at inference), truncated to cutoffLen, EOS appended when there is room, and the first
  * len(tokenize(prompt)) labels masked.
  */
-export function encodeExample(tok: Tokenizer, s: { instruction: string; input: string; output: string }, opts: EncodeOptions): EncodedExample {
+export function encodeExample(tok: Tokenizer, s: Sample, opts: EncodeOptions): EncodedExample {
   if (!Number.isInteger(opts.cutoffLen) || opts.cutoffLen < 2) throw new TypeError(`encodeExample: cutoffLen must be an integer >= 2, got ${opts.cutoffLen}`);
   const prompt = formatAlpacaPrompt(s);
   return encodePromptResponse(tok, prompt, s.output, opts);

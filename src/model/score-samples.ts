@@ -2,6 +2,7 @@ import type { LlamaModel } from './load.js';
 import type { LoraHook } from './llama.js';
 import { encodeExample, encodePromptResponse, type EncodedExample } from './encode-example.js';
 import { perExampleNll } from './loss.js';
+import type { Sample } from '../data/sample.js';
 
 export interface ScoreOptions {
   /** Sequences per forward pass. Defaults to 8. */
@@ -31,7 +32,7 @@ export interface SampleScore {
  * Scores samples in length-sorted batches (less padding), returning results in input order. Stops early (returning
  * what is done) when `signal` aborts.
  */
-export async function scoreSamples(model: LlamaModel, samples: Array<{ instruction: string; input: string; output: string }>, opts: ScoreOptions = {}): Promise<SampleScore[]> {
+export async function scoreSamples(model: LlamaModel, samples: Array<Sample>, opts: ScoreOptions = {}): Promise<SampleScore[]> {
   const batchSize = opts.batchSize ?? 8;
   const cutoffLen = opts.cutoffLen ?? 512;
   const tok = model.tokenizer;

@@ -4,40 +4,70 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { DataError, ForgeError } from '../errors.js';
 import { migrations } from './schema-sql.js';
+import { langSchema, sampleSchema, type Lang, type Sample } from '../data/sample.js';
 
 export const curationStatuses = ['kept', 'rejected', 'duplicate', 'dropped'] as const;
 export type CurationStatus = (typeof curationStatuses)[number];
 export const reviewDecisions = ['accepted', 'rejected', 'skipped'] as const;
 export type ReviewDecision = (typeof reviewDecisions)[number];
 
-export interface SimilarRef {
-  id: string;
-  score: number;
-}
+const similarSchema = z.array(z.object({ id: z.string(), score: z.number() }));
+export type SimilarRef = z.infer<typeof similarSchema>[number];
 
-export interface ItemText {
-  instruction: string;
-  input: string;
-  output: string;
-}
+/**
+ * An items row as SQLite returns it (SELECT *), parsed rather than cast so a database written by another version,
+ * or edited by hand, fails with the column at fault instead of showing `undefined` in the review screen. Columns
+ * not named here (idx) are dropped. One parse per row: at 52K rows this is within the export budget (bench/export.ts).
+ */
+const itemRowSchema = z.object({
+    id: z.number(),
+    request_id: z.number().nullable(),
+    instruction: z.string(),
+    input: z.string(),
+    output: z.string(),
+    status: z.enum(curationStatuses),
+    reason: z.string().nullable(),
+    /** Why, in words: the rule's explanation, the parse error, the judge threshold. */
+    detail: z.string().nullable(),
+    duplicate_of: z.string().nullable(),
+    similarity: z.number().nullable(),
+    similar_json: z.string().nullable(),
+    judge_score: z.number().nullable(),
+    judge_reason: z.string().nullable(),
+    review: z.enum(reviewDecisions).nullable(),
+    reviewed_at: z.string().nullable(),
+    orig_instruction: z.string().nullable(),
+    orig_input: z.string().nullable(),
+    orig_output: z.string().nullable(),
+    created_at: z.string(),
+  });
+type ItemRow = z.output<typeof itemRowSchema>;
 
-export interface StoredItem extends ItemText {
-  id: number;
-  requestId: number | null;
-  status: CurationStatus;
-  reason: string | null;
-  /** Why, in words: the rule's explanation, the parse error, the judge threshold. */
-  detail: string | null;
-  duplicateOf: string | null;
-  similarity: number | null;
-  similar: SimilarRef[];
-  judgeScore: number | null;
-  judgeReason: string | null;
-  review: ReviewDecision | null;
-  reviewedAt: string | null;
-  original: ItemText | null;
-  createdAt: string;
+// A plain function after the parse, not a zod transform: a transform took the schema off zod's fast path and cost
+// about 8x at 52K rows.
+function toItem(r: ItemRow) {
+  return {
+    id: r.id,
+    requestId: r.request_id,
+    instruction: r.instruction,
+    input: r.input,
+    output: r.output,
+    status: r.status,
+    reason: r.reason,
+    detail: r.detail,
+    duplicateOf: r.duplicate_of,
+    similarity: r.similarity,
+    similar: r.similar_json ? similarSchema.parse(JSON.parse(r.similar_json)) : [],
+    judgeScore: r.judge_score,
+    judgeReason: r.judge_reason,
+    review: r.review,
+    reviewedAt: r.reviewed_at,
+    original: r.orig_instruction === null ? null : { instruction: r.orig_instruction, input: r.orig_input ?? '', output: r.orig_output ?? '' },
+    createdAt: r.created_at,
+  };
 }
+/** One item of a run: its text, what curation decided, the judge's score and the reviewer's decision. */
+export type StoredItem = ReturnType<typeof toItem>;
 
 /** What curation decides about an item (online in generate, offline in curate). */
 export interface CurationFields {
@@ -50,7 +80,7 @@ export interface CurationFields {
   similar: SimilarRef[];
 }
 
-export interface NewItem extends ItemText, CurationFields {
+export interface NewItem extends Sample, CurationFields {
   id: number;
   idx: number;
 }
@@ -96,45 +126,56 @@ export interface RunSummary {
   startedAt: string | null;
   elapsedMs: number;
   target: number | null;
-  lang: 'en' | 'zh';
+  lang: Lang;
 }
 
 export interface CurationUpdate extends CurationFields {
   id: number;
 }
 
-interface ItemRow {
-  id: number;
-  request_id: number | null;
-  instruction: string;
-  input: string;
-  output: string;
-  status: string;
-  reason: string | null;
-  detail: string | null;
-  duplicate_of: string | null;
-  similarity: number | null;
-  similar_json: string | null;
-  judge_score: number | null;
-  judge_reason: string | null;
-  review: string | null;
-  reviewed_at: string | null;
-  orig_instruction: string | null;
-  orig_input: string | null;
-  orig_output: string | null;
-  created_at: string;
-}
-
-const similarSchema = z.array(z.object({ id: z.string(), score: z.number() }));
-const logStateSchema = z.object({
-  instruction: z.string(),
-  input: z.string(),
-  output: z.string(),
+const logStateSchema = sampleSchema.extend({
   review: z.enum(reviewDecisions).nullable(),
   reviewedAt: z.string().nullable(),
-  original: z.object({ instruction: z.string(), input: z.string(), output: z.string() }).nullable(),
+  original: sampleSchema.nullable(),
 });
 type LogState = z.infer<typeof logStateSchema>;
+
+// The smaller row shapes the store reads.
+const keptTextRowSchema = sampleSchema.extend({ id: z.number() });
+const reviewLogRowSchema = z.object({ id: z.number(), item_id: z.number(), before_json: z.string() });
+const countRowSchema = z.object({ n: z.number() });
+const maxIdRowSchema = z.object({ m: z.number() });
+const metaRowSchema = z.object({ value: z.string() });
+const costRowSchema = z.object({ c: z.number() });
+const statusGroupRowSchema = z.object({ status: z.string(), n: z.number() });
+const reasonGroupRowSchema = z.object({ reason: z.string(), n: z.number() });
+const reviewGroupRowSchema = z.object({ review: z.string(), n: z.number() });
+const requestCountsRowSchema = z.object({
+  total: z.number(),
+  ok: z.number().nullable(),
+  failed: z.number().nullable(),
+  inFlight: z.number().nullable(),
+  abandoned: z.number().nullable(),
+});
+const usageRowSchema = z.object({
+  p: z.number(),
+  c: z.number(),
+  usd: z.number(),
+  first: z.string().nullable(),
+  last: z.string().nullable(),
+  judge: z.number().nullable(),
+});
+
+/** Parses one row; a row that does not fit says which column, so a damaged database is named as such. */
+function parseRow<T extends z.ZodType>(schema: T, row: unknown, path: string): z.output<T> {
+  const r = schema.safeParse(row);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  throw new StoreError(
+    `${path}: unexpected row${issue ? ` (column ${issue.path.join('.') || '?'}: ${issue.message})` : ''}`,
+    'the run database was changed by another program or a newer alpaca-forge; restore it from a copy, or start a new run',
+  );
+}
 
 export class StoreError extends ForgeError {
   constructor(message: string, hint?: string) {
@@ -161,7 +202,7 @@ export class RunStore {
     this.dir = dir;
     this.path = join(dir, 'run.db');
     this.db = db;
-    const row = this.sql('SELECT COALESCE(MAX(id), 0) AS m FROM items').get() as { m: number };
+    const row = parseRow(maxIdRowSchema, this.sql('SELECT COALESCE(MAX(id), 0) AS m FROM items').get(), this.path);
     this.nextId = row.m + 1;
   }
 
@@ -211,8 +252,8 @@ export class RunStore {
 
   // ---- meta ----
   getMeta(key: string): string | undefined {
-    const row = this.sql('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
-    return row?.value;
+    const row = this.sql('SELECT value FROM meta WHERE key = ?').get(key);
+    return row === undefined ? undefined : parseRow(metaRowSchema, row, this.path).value;
   }
 
   setMeta(key: string, value: string): void {
@@ -257,7 +298,7 @@ export class RunStore {
 
   /** The next free request id (generation hands ids out before the ingest thread writes the rows). */
   nextRequestId(): number {
-    return (this.sql('SELECT COALESCE(MAX(id), 0) + 1 AS n FROM requests').get() as { n: number }).n;
+    return parseRow(countRowSchema, this.sql('SELECT COALESCE(MAX(id), 0) + 1 AS n FROM requests').get(), this.path).n;
   }
 
   /** Records the response and its items in one transaction: both are there after a crash, or neither. */
@@ -297,21 +338,18 @@ export class RunStore {
   }
 
   countItems(status: CurationStatus): number {
-    return (this.sql('SELECT COUNT(*) AS n FROM items WHERE status = ?').get(status) as { n: number }).n;
+    return parseRow(countRowSchema, this.sql('SELECT COUNT(*) AS n FROM items WHERE status = ?').get(status), this.path).n;
   }
 
   /** Texts of kept items in arrival order: what a resumed run's duplicate index and example pool start from. */
-  keptTexts(): Array<{ id: number; instruction: string; input: string; output: string }> {
-    return this.sql(`SELECT id, instruction, input, output FROM items WHERE status = 'kept' ORDER BY id`).all() as Array<{
-      id: number;
-      instruction: string;
-      input: string;
-      output: string;
-    }>;
+  keptTexts(): Array<z.output<typeof keptTextRowSchema>> {
+    return this.sql(`SELECT id, instruction, input, output FROM items WHERE status = 'kept' ORDER BY id`)
+      .all()
+      .map((r) => parseRow(keptTextRowSchema, r, this.path));
   }
 
   spentUsd(): number {
-    return (this.sql('SELECT COALESCE(SUM(cost_usd), 0) AS c FROM requests').get() as { c: number }).c;
+    return parseRow(costRowSchema, this.sql('SELECT COALESCE(SUM(cost_usd), 0) AS c FROM requests').get(), this.path).c;
   }
 
   // ---- reading ----
@@ -333,19 +371,21 @@ export class RunStore {
       where.push(`(${parts.join(' OR ')})`);
     }
     const sql = `SELECT * FROM items ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
-    return (this.sql(sql).all(...params) as ItemRow[]).map(toItem);
+    return this.items(this.sql(sql).all(...params));
   }
 
   getItem(id: number): StoredItem | undefined {
-    const row = this.sql('SELECT * FROM items WHERE id = ?').get(id) as ItemRow | undefined;
-    return row ? toItem(row) : undefined;
+    const row = this.sql('SELECT * FROM items WHERE id = ?').get(id);
+    return row === undefined ? undefined : toItem(parseRow(itemRowSchema, row, this.path));
   }
 
   /** Samples that go on to training/export: accepted by review, or kept by curation and not rejected by review. */
   usableItems(): StoredItem[] {
-    return (
-      this.sql(`SELECT * FROM items WHERE review = 'accepted' OR (status = 'kept' AND (review IS NULL OR review = 'skipped')) ORDER BY id`).all() as ItemRow[]
-    ).map(toItem);
+    return this.items(this.sql(`SELECT * FROM items WHERE review = 'accepted' OR (status = 'kept' AND (review IS NULL OR review = 'skipped')) ORDER BY id`).all());
+  }
+
+  private items(rows: unknown[]): StoredItem[] {
+    return rows.map((r) => toItem(parseRow(itemRowSchema, r, this.path)));
   }
 
   // ---- curation ----
@@ -377,7 +417,7 @@ export class RunStore {
   }
 
   /** Replaces the text; the text before the first edit is kept beside it. Logged so it can be undone. */
-  editItem(id: number, text: ItemText): StoredItem {
+  editItem(id: number, text: Sample): StoredItem {
     return this.changeLogged(id, 'edit', (s) => ({
       ...s,
       ...text,
@@ -387,10 +427,9 @@ export class RunStore {
 
   /** Undoes the latest decision or edit not yet undone; returns the item it changed, or null if nothing is left. */
   undo(): StoredItem | null {
-    const row = this.sql('SELECT id, item_id, before_json FROM review_log WHERE undone = 0 ORDER BY id DESC LIMIT 1').get() as
-      | { id: number; item_id: number; before_json: string }
-      | undefined;
-    if (!row) return null;
+    const found = this.sql('SELECT id, item_id, before_json FROM review_log WHERE undone = 0 ORDER BY id DESC LIMIT 1').get();
+    if (found === undefined) return null;
+    const row = parseRow(reviewLogRowSchema, found, this.path);
     const before = logStateSchema.parse(JSON.parse(row.before_json));
     this.db.transaction(() => {
       this.writeState(row.item_id, before);
@@ -431,33 +470,42 @@ export class RunStore {
   // ---- summary ----
   summary(): RunSummary {
     const byStatus: Record<string, number> = {};
-    for (const r of this.sql('SELECT status, COUNT(*) AS n FROM items GROUP BY status').all() as Array<{ status: string; n: number }>) byStatus[r.status] = r.n;
+    for (const row of this.sql('SELECT status, COUNT(*) AS n FROM items GROUP BY status').all()) {
+      const r = parseRow(statusGroupRowSchema, row, this.path);
+      byStatus[r.status] = r.n;
+    }
     const byReason: Record<string, number> = {};
-    for (const r of this.sql(`SELECT reason, COUNT(*) AS n FROM items WHERE reason IS NOT NULL GROUP BY reason ORDER BY n DESC`).all() as Array<{
-      reason: string;
-      n: number;
-    }>)
+    for (const row of this.sql(`SELECT reason, COUNT(*) AS n FROM items WHERE reason IS NOT NULL GROUP BY reason ORDER BY n DESC`).all()) {
+      const r = parseRow(reasonGroupRowSchema, row, this.path);
       byReason[r.reason] = r.n;
+    }
     const byReview: Record<string, number> = {};
-    for (const r of this.sql(`SELECT COALESCE(review, 'pending') AS review, COUNT(*) AS n FROM items GROUP BY 1`).all() as Array<{
-      review: string;
-      n: number;
-    }>)
+    for (const row of this.sql(`SELECT COALESCE(review, 'pending') AS review, COUNT(*) AS n FROM items GROUP BY 1`).all()) {
+      const r = parseRow(reviewGroupRowSchema, row, this.path);
       byReview[r.review] = r.n;
-    const req = this.db
+    }
+    const req = parseRow(
+      requestCountsRowSchema,
+      this.db
       .prepare(
         `SELECT COUNT(*) AS total,
                 SUM(status = 'ok') AS ok, SUM(status = 'failed') AS failed,
                 SUM(status = 'in_flight') AS inFlight, SUM(status = 'abandoned') AS abandoned
          FROM requests WHERE kind = 'generate'`,
       )
-      .get() as { total: number; ok: number | null; failed: number | null; inFlight: number | null; abandoned: number | null };
-    const tok = this.db
+        .get(),
+      this.path,
+    );
+    const tok = parseRow(
+      usageRowSchema,
+      this.db
       .prepare(
         `SELECT COALESCE(SUM(prompt_tokens),0) AS p, COALESCE(SUM(completion_tokens),0) AS c, COALESCE(SUM(cost_usd),0) AS usd,
                 MIN(started_at) AS first, MAX(finished_at) AS last, SUM(kind = 'judge') AS judge FROM requests`,
       )
-      .get() as { p: number; c: number; usd: number; first: string | null; last: string | null; judge: number | null };
+        .get(),
+      this.path,
+    );
     const elapsedStored = Number(this.getMeta('elapsed_ms') ?? 'NaN');
     const target = this.getMeta('target');
     return {
@@ -472,7 +520,7 @@ export class RunStore {
       startedAt: tok.first,
       elapsedMs: Number.isFinite(elapsedStored) ? elapsedStored : tok.first && tok.last ? Date.parse(tok.last) - Date.parse(tok.first) : 0,
       target: target === undefined ? null : Number(target),
-      lang: this.getMeta('lang') === 'zh' ? 'zh' : 'en',
+      lang: langSchema.catch('en').parse(this.getMeta('lang')),
     };
   }
 }
@@ -488,26 +536,4 @@ function migrate(db: Database.Database, path: string): void {
       db.pragma(`user_version = ${v + 1}`);
     })();
   }
-}
-
-function toItem(r: ItemRow): StoredItem {
-  return {
-    id: r.id,
-    requestId: r.request_id,
-    instruction: r.instruction,
-    input: r.input,
-    output: r.output,
-    status: r.status as CurationStatus,
-    reason: r.reason,
-    detail: r.detail,
-    duplicateOf: r.duplicate_of,
-    similarity: r.similarity,
-    similar: r.similar_json ? similarSchema.parse(JSON.parse(r.similar_json)) : [],
-    judgeScore: r.judge_score,
-    judgeReason: r.judge_reason,
-    review: (r.review as ReviewDecision | null) ?? null,
-    reviewedAt: r.reviewed_at,
-    original: r.orig_instruction === null ? null : { instruction: r.orig_instruction, input: r.orig_input ?? '', output: r.orig_output ?? '' },
-    createdAt: r.created_at,
-  };
 }

@@ -1,7 +1,8 @@
 import { render, type Instance } from 'ink';
+import type { Sample } from '../data/sample.js';
 import type { ForgeConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
-import type { ItemText } from '../store/run-store.js';
+import type { RunAccess } from '../review/run-access.js';
 import { App, type AppOutcome, type AppStart, type Generator, type Trainer } from './app.js';
 import { editInExternalEditor } from './review/external-editor.js';
 import { ThemeProvider, type Tone } from './theme.js';
@@ -13,6 +14,8 @@ export interface LaunchOptions {
   start: AppStart;
   /** where runs live (output/), listed by the home screen */
   runsDir: string;
+  /** How the UI lists, opens and resumes runs. Defaults to the runs on disk (the run store). */
+  runs?: RunAccess;
   /** forge.yaml: defaults of the new-generation and train forms */
   config: ForgeConfig;
   /** The API key for generation, by the name of its environment variable (only the CLI reads the environment). */
@@ -47,11 +50,12 @@ export async function launchApp(opts: LaunchOptions): Promise<AppOutcome> {
     return runGeneration({ runDir, config, apiKey: opts.apiKeyFor(config.generation.apiKeyEnv), signal: hooks.signal, onEvent: hooks.onEvent, pause: hooks.pause });
   };
   const trainer = opts.trainer ?? (await loadTrainer());
+  const runs = opts.runs ?? (await import('../review/run-access.js')).storeRunAccess();
 
   let instance: Instance | undefined;
   const editor = opts.editor;
   const openEditor = editor
-    ? (text: ItemText) =>
+    ? (text: Sample) =>
         editInExternalEditor(text, editor, {
           suspend: () => {
             stdin.setRawMode?.(false);
@@ -82,6 +86,7 @@ export async function launchApp(opts: LaunchOptions): Promise<AppOutcome> {
           <App
             start={opts.start}
             runsDir={opts.runsDir}
+            runs={runs}
             config={opts.config}
             generator={generator}
             trainer={trainer}

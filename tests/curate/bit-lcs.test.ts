@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LcsPattern, lcsTable, popcount, rougeLF1 } from '../../src/curate/bit-lcs.js';
-import { mulberry32 } from '../../bench/dedup-data.js';
+import { seededRandom } from '../../src/random.js';
 
 test('bit-parallel LCS equals the dynamic programme for patterns of 1 to 150 tokens (one and many words)', () => {
-  const rnd = mulberry32(3);
+  const rnd = seededRandom(3);
   const p = new LcsPattern();
   for (let trial = 0; trial < 600; trial++) {
     const alphabet = 1 + Math.floor(rnd() * 12);

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RougeIndex } from '../../src/curate/rouge-index.js';
 import { rougeTokens } from '../../src/curate/rouge-tokenize.js';
-import { mulberry32, syntheticInstructions } from '../../bench/dedup-data.js';
+import { seededRandom } from '../../src/random.js';
+import { syntheticInstructions } from '../helpers/synthetic-instructions.js';
 
 /**
  * The reference: Alpaca's loop. Every item against every earlier kept item, LCS by the textbook table and F1 as
@@ -98,7 +99,7 @@ function pick<T>(rnd: () => number, xs: readonly T[]): T {
  *  of earlier items (overlap passes, LCS fails), long items (multi-word bit vectors), empty and punctuation-only
  *  items, CJK and mixed text, and pairs sitting exactly on float boundaries of F1. */
 function adversarialInstructions(count: number, seed: number): string[] {
-  const rnd = mulberry32(seed);
+  const rnd = seededRandom(seed);
   const small = ['the', 'a', 'of', 'write', 'list', 'poem', 'story', 'cat', 'dog', 'x'];
   const han = '写一首关于春天的诗请解释什么是机器学习列出三个例子'.split('');
   const out: string[] = [];

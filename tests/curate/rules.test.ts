@@ -2,13 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { curationConfigSchema } from '../../src/curate/config.js';
 import { applyRules, ruleNames, selectRules, type RuleItem } from '../../src/curate/rules.js';
+import type { Lang } from '../../src/data/sample.js';
 
 const defaults = curationConfigSchema.parse({});
 const item = (instruction: string, output = 'A suitable answer.', input = ''): RuleItem => ({ instruction, input, output });
 const zh = (instruction: string, output = '这是一个合适的回答。', input = ''): RuleItem => ({ instruction, input, output });
 
 /** Each rule in isolation (all others off), so a case shows that rule's own behaviour. */
-function only(rule: string, it: RuleItem, lang: 'en' | 'zh') {
+function only(rule: string, it: RuleItem, lang: Lang) {
   return applyRules(it, selectRules(defaults, [rule]), lang);
 }
 

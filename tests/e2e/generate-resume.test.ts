@@ -5,37 +5,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunStore } from '../../src/store/run-store.js';
 import { startFakeServer } from '../helpers/fake-openai-server.js';
-import { runCli, spawnCli } from '../helpers/cli.js';
+import { jsonLine, runCli, spawnCli, waitForLine } from '../helpers/cli.js';
 
 const runDirIn = () => join(mkdtempSync(join(tmpdir(), 'forge-e2e-')), 'run');
 
-/** Waits until the child's JSON progress says `kept >= n`. */
-function whenKept(child: ReturnType<typeof spawnCli>, n: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        const e = JSON.parse(line) as { type: string; kept?: number };
-        if (e.type === 'progress' && (e.kept ?? 0) >= n) resolve();
-      }
-    });
-    child.on('exit', () => reject(new Error('child exited before reaching the kill point')));
-  });
-}
 
 test('SIGKILL mid-run: rerunning reaches exactly the target, no sample lost or duplicated, in-flight requests not counted', async () => {
   const server = await startFakeServer({ latencyMs: 150 });
   const runDir = runDirIn();
   const args = ['generate', '--run', runDir, '--target', '2000', '--concurrency', '6', '--base-url', server.url, '--model', 'm', '--seed', '3', '--json'];
   try {
-    const child = spawnCli(args, { OPENAI_API_KEY: 'sk-e2e-secret' });
-    await whenKept(child, 100);
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    const cli = spawnCli(args, { env: { OPENAI_API_KEY: 'sk-e2e-secret' } });
+    await waitForLine(cli, jsonLine<{ type: string; kept?: number }>((e) => e.type === 'progress' && (e.kept ?? 0) >= 100));
+    cli.child.kill('SIGKILL');
+    await cli.exited;
 
     const before = RunStore.open(runDir);
     const killed = before.summary();
@@ -68,18 +51,11 @@ test('Ctrl-C (SIGINT) stops gracefully and prints the resume command', async () 
   const server = await startFakeServer({ latencyMs: 300 });
   const runDir = runDirIn();
   try {
-    const child = spawnCli(['generate', '--run', runDir, '--target', '100000', '--base-url', server.url, '--model', 'm']);
-    let stderr = '';
-    // Interrupt once the run has started (its start line is out), however long a loaded machine takes to get there.
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const started = new Promise<void>((resolve) => {
-      child.stderr!.on('data', () => /^starting /m.test(stderr) && resolve());
-      child.once('exit', () => resolve());
-    });
-    await started;
-    await new Promise((r) => setTimeout(r, 500));
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    const cli = spawnCli(['generate', '--run', runDir, '--target', '100000', '--base-url', server.url, '--model', 'm']);
+    // The first plain progress line (about a second in) shows requests in flight: the signal lands mid-run.
+    await waitForLine(cli, (line) => Number(/, (\d+) in flight/.exec(line)?.[1] ?? 0) > 0, { stream: 'stderr' });
+    cli.child.kill('SIGINT');
+    const { code, stderr } = await cli.exited;
     assert.equal(code, 130);
     assert.match(stderr, /resume with: alpaca-forge generate --run/);
     const store = RunStore.open(runDir);

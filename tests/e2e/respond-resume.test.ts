@@ -5,27 +5,10 @@ import { join } from 'node:path';
 import { RunStore } from '../../src/store/run-store.js';
 import { ResponseStore } from '../../src/store/responses.js';
 import { startFakeServer } from '../helpers/fake-openai-server.js';
-import { runCli, spawnCli } from '../helpers/cli.js';
+import { jsonLine, runCli, spawnCli, waitForLine } from '../helpers/cli.js';
 import { makeRun } from '../ui/run-fixture.js';
 
 const items = (n: number) => Array.from({ length: n }, (_, i) => ({ instruction: `Explain idea number ${i} in plain words.`, output: `Idea ${i} is simple.` }));
-
-/** Waits until the child's JSON progress says at least `n` response slots are filled. */
-function whenFilled(child: ReturnType<typeof spawnCli>, n: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const e = JSON.parse(buf.slice(0, nl)) as { type: string; filled?: number };
-        buf = buf.slice(nl + 1);
-        if (e.type === 'progress' && (e.filled ?? 0) >= n) resolve();
-      }
-    });
-    child.on('exit', () => reject(new Error('child exited before reaching the kill point')));
-  });
-}
 
 test('respond: SIGKILL mid-run, then the same command again gives exactly K responses per sample, none duplicated or lost', async () => {
   const server = await startFakeServer({ latencyMs: 120, answers: 'text' });
@@ -34,10 +17,11 @@ test('respond: SIGKILL mid-run, then the same command again gives exactly K resp
   const args = ['respond', '--run', dir, '--responses', '4', '--models', 'm1,m2', '--temperature', '0.9', '--concurrency', '5', '--base-url', server.url, '--json'];
   const env = { OPENAI_API_KEY: 'sk-respond-secret' };
   try {
-    const child = spawnCli(args, env);
-    await whenFilled(child, 30 + 20);
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    const cli = spawnCli(args, { env });
+    // Killed once the JSON progress says at least 50 response slots are filled.
+    await waitForLine(cli, jsonLine<{ type: string; filled?: number }>((e) => e.type === 'progress' && (e.filled ?? 0) >= 30 + 20));
+    cli.child.kill('SIGKILL');
+    await cli.exited;
     const sentBeforeRerun = server.requests.length;
 
     const before = RunStore.open(dir);

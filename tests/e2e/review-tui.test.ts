@@ -3,16 +3,17 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { RunStore } from '../../src/store/run-store.js';
+import { assertBuilt, CLI, runCli } from '../helpers/cli.js';
 import { makeRun, sampleItems } from '../ui/run-fixture.js';
 
 /**
  * The real `alpaca-forge review` binary in a pseudo-terminal: tmux runs it, send-keys types, capture-pane reads the
  * screen. Then the run store, and an export of the accepted samples, must show exactly the decisions typed.
  */
-const bin = resolve('dist/src/cli/main.js');
+const bin = CLI;
 const tmuxMissing = spawnSync('tmux', ['-V']).error !== undefined;
 const skip = tmuxMissing ? 'tmux is not installed (apt-get install -y tmux): the terminal UI end-to-end test needs a pseudo-terminal' : false;
 
@@ -63,7 +64,7 @@ function baseEnv(): Record<string, string> {
 }
 
 test('review in a real terminal: accept, reject, edit in place, undo and quit; the store and export show exactly that', { skip, timeout: 60000 }, async (t) => {
-  assert.ok(existsSync(bin), `${bin} is missing: run \`npm run build\` first (npm test does)`);
+  assertBuilt();
   const root = mkdtempSync(join(tmpdir(), 'forge-e2e-review-'));
   const { dir, store, ids } = makeRun(sampleItems(), join(root, 'run'));
   store.close();
@@ -135,12 +136,12 @@ test('review in a real terminal: accept, reject, edit in place, undo and quit; t
   }
 
   const out = join(root, 'accepted.json');
-  const exp = spawnSync(process.execPath, [bin, 'export', '--run', dir, '--format', 'alpaca', '--out', out, '--status', 'accepted'], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
+  const exp = await runCli(['export', '--run', dir, '--format', 'alpaca', '--out', out, '--status', 'accepted']);
   if (/not built yet/.test(exp.stderr)) {
     t.diagnostic('`alpaca-forge export` is not built yet: the decisions were checked on the store only');
     return;
   }
-  assert.equal(exp.status, 0, exp.stderr);
+  assert.equal(exp.code, 0, exp.stderr);
   const exported = JSON.parse(readFileSync(out, 'utf8')) as Array<{ instruction: string; input: string; output: string }>;
   assert.deepEqual(
     exported.map((s) => s.instruction),
@@ -149,7 +150,7 @@ test('review in a real terminal: accept, reject, edit in place, undo and quit; t
 });
 
 test('NO_COLOR: the UI draws without colour (the cursor row stays in inverse video)', { skip, timeout: 30000 }, async () => {
-  assert.ok(existsSync(bin), `${bin} is missing: run \`npm run build\` first (npm test does)`);
+  assertBuilt();
   const root = mkdtempSync(join(tmpdir(), 'forge-e2e-nocolor-'));
   const { dir, store } = makeRun(sampleItems(), join(root, 'run'));
   store.close();
@@ -165,13 +166,13 @@ test('NO_COLOR: the UI draws without colour (the cursor row stays in inverse vid
   }
 });
 
-test('review refuses to start without a terminal and says why', () => {
-  assert.ok(existsSync(bin), `${bin} is missing: run \`npm run build\` first (npm test does)`);
+test('review refuses to start without a terminal and says why', async () => {
+  assertBuilt();
   const root = mkdtempSync(join(tmpdir(), 'forge-e2e-notty-'));
   const { dir, store } = makeRun(sampleItems(), join(root, 'run'));
   store.close();
-  const r = spawnSync(process.execPath, [bin, 'review', '--run', dir], { encoding: 'utf8', env: { ...process.env, CI: '' } });
-  assert.notEqual(r.status, 0);
+  const r = await runCli(['review', '--run', dir], { env: { CI: '' } });
+  assert.notEqual(r.code, 0);
   assert.match(r.stderr, /review needs a terminal/);
   assert.match(r.stderr, /alpaca-forge export --run DIR/);
 });

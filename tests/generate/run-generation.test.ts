@@ -188,9 +188,19 @@ test('an abort stops new requests, marks those in flight, and leaves the run res
   const runDir = tmpRun();
   try {
     const ac = new AbortController();
-    const out0 = runGeneration({ runDir, config: config(server.url, { target: 100000, concurrency: 4 }), signal: ac.signal, ...collect() });
-    // Abort once some answers are in (the writer thread needs a moment to start under tsx).
-    for (let i = 0; i < 100 && server.requests.length < 12; i++) await new Promise((r) => setTimeout(r, 50));
+    // Abort once three answers are committed (a 'samples' event follows each commit that kept something).
+    let committed = 0;
+    let onCommitted = () => {};
+    const threeCommitted = new Promise<void>((resolve) => (onCommitted = resolve));
+    const out0 = runGeneration({
+      runDir,
+      config: config(server.url, { target: 100000, concurrency: 4 }),
+      signal: ac.signal,
+      onEvent: (e) => {
+        if (e.type === 'samples' && ++committed === 3) onCommitted();
+      },
+    });
+    await Promise.race([threeCommitted, out0.then((o) => Promise.reject(new Error(`generation ended (${o.reason}) before three answers were committed`)))]);
     ac.abort(new Error('SIGINT'));
     const out = await out0;
     assert.equal(out.reason, 'interrupted');

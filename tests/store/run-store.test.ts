@@ -133,3 +133,23 @@ test('export writes Alpaca JSON, JSONL and chat messages of the chosen samples',
   const bad = await runCli(['export', '--run', dir, '--out', msg, '--format', 'csv']);
   assert.equal(bad.code, 2);
 });
+
+test('a row the store cannot read (a status no version writes) fails with the column at fault, not undefined', async () => {
+  const { dir, store } = newRun();
+  fill(store);
+  store.close();
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(join(dir, 'run.db'));
+  db.prepare(`UPDATE items SET status = 'maybe' WHERE id = 2`).run();
+  db.prepare(`UPDATE items SET review = 'later' WHERE id = 3`).run();
+  db.close();
+  const reopened = RunStore.open(dir);
+  try {
+    assert.equal(reopened.getItem(1)?.status, 'kept');
+    assert.throws(() => reopened.getItem(2), (e: Error) => e.name === 'StoreError' && /run\.db: unexpected row \(column status: /.test(e.message));
+    assert.throws(() => reopened.listItems(), /column status/);
+    assert.throws(() => reopened.getItem(3), /column review/);
+  } finally {
+    reopened.close();
+  }
+});

@@ -8,6 +8,7 @@ import { command as plan } from '../../src/cli/commands/plan.js';
 import { command as merge } from '../../src/cli/commands/merge.js';
 import { selectBackend } from '../../src/model/backend.js';
 import { trainConfigSchema } from '../../src/train/config.js';
+import { jsonLine, runCli, spawnCli, waitForLine } from '../helpers/cli.js';
 import { SAMPLES, tempDir, tinyModel, writeDataset } from './fixtures.js';
 
 let root: string;
@@ -107,29 +108,21 @@ test('plan prints parameters and memory before training; merge writes a loadable
 });
 
 test('a training process killed with SIGKILL resumes to the adapter of an uninterrupted run', async () => {
-  const { spawn } = await import('node:child_process');
-  const args = (out: string) => ['--import', 'tsx', 'src/cli/main.ts', 'train', '--model', modelDir, '--data', data, '--out', out, '--config', join(root, 'none.yaml'),
+  const args = (out: string) => ['train', '--json', '--model', modelDir, '--data', data, '--out', out, '--config', join(root, 'none.yaml'),
     '--batch-size', '2', '--micro-batch-size', '1', '--epochs', '4', '--val-set-size', '0', '--warmup-steps', '0', '--save-every', '1', '--workers', '1', '--backend', 'wasm', '--learning-rate', '1e-2'];
   writeFileSync(join(root, 'none.yaml'), 'train: {}\n');
   const full = join(root, 'sigkill-full');
-  const done = await new Promise<number | null>((resolve) => spawn(process.execPath, args(full), { stdio: 'ignore' }).on('close', resolve));
-  assert.equal(done, 0);
+  const done = await runCli(args(full), { timeoutMs: 300_000 });
+  assert.equal(done.code, 0, done.stderr);
   const killed = join(root, 'sigkill');
-  const child = spawn(process.execPath, args(killed), { stdio: 'ignore' });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (existsSync(join(killed, 'checkpoints', 'step-4'))) {
-        clearInterval(timer);
-        child.kill('SIGKILL');
-        resolve();
-      }
-    }, 20);
-    child.on('close', () => (clearInterval(timer), reject(new Error('training finished before it could be killed'))));
-  });
-  await new Promise((resolve) => child.on('close', resolve));
+  const cli = spawnCli(args(killed));
+  // The checkpoint event comes after the checkpoint is on disk: kill right after it.
+  await waitForLine(cli, jsonLine<{ type: string; step?: number }>((e) => e.type === 'checkpoint' && e.step === 4), { timeoutMs: 300_000 });
+  cli.child.kill('SIGKILL');
+  await cli.exited;
   assert.ok(!existsSync(join(killed, 'adapter_model.safetensors')), 'killed before the end');
-  const resumed = await new Promise<number | null>((resolve) => spawn(process.execPath, [...args(killed), '--resume'], { stdio: 'ignore' }).on('close', resolve));
-  assert.equal(resumed, 0);
+  const resumed = await runCli([...args(killed), '--resume'], { timeoutMs: 300_000 });
+  assert.equal(resumed.code, 0, resumed.stderr);
   assert.ok(readFileSync(join(killed, 'adapter_model.safetensors')).equals(readFileSync(join(full, 'adapter_model.safetensors'))));
   const steps = (dir: string) => readFileSync(join(dir, 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step);
   assert.deepEqual(steps(killed), steps(full));

@@ -6,11 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { render, cleanup } from 'ink-testing-library';
 import { forgeConfigSchema, type ForgeConfig } from '../../src/config/schema.js';
+import { storeRunAccess, type RunAccess } from '../../src/review/run-access.js';
+import { listRuns } from '../../src/review/run-list.js';
 import { RunStore } from '../../src/store/run-store.js';
 import type { TrainConfigInput } from '../../src/train/config.js';
 import { App, type AppOutcome } from '../../src/ui/app.js';
 import type { GenerationHooks } from '../../src/ui/generate/generate-screen.js';
-import { listRuns } from '../../src/ui/home/run-list.js';
 import { KEY, frame, mount, press, resize, settle, type, until } from './ink-driver.js';
 import { makeRun, sampleItems } from './run-fixture.js';
 
@@ -43,13 +44,17 @@ test('listRuns finds the runs under output/ with kept/target, state and review c
   assert.deepEqual(listRuns(join(runsDir, 'missing')), []);
 });
 
-function renderApp(runsDir: string, over: { generator?: (runDir: string, c: ForgeConfig, h: GenerationHooks) => Promise<unknown>; trainer?: (c: TrainConfigInput, o: { resume: boolean }) => Promise<unknown> } = {}) {
+function renderApp(
+  runsDir: string,
+  over: { generator?: (runDir: string, c: ForgeConfig, h: GenerationHooks) => Promise<unknown>; trainer?: (c: TrainConfigInput, o: { resume: boolean }) => Promise<unknown>; runs?: RunAccess; config?: ForgeConfig } = {},
+) {
   const outcomes: AppOutcome[] = [];
   const r = render(
     <App
       start={{ kind: 'home' }}
       runsDir={runsDir}
-      config={config}
+      runs={over.runs ?? storeRunAccess()}
+      config={over.config ?? config}
       generator={over.generator ?? (() => Promise.resolve())}
       trainer={over.trainer ? (c, o) => over.trainer!(c, o) : undefined}
       onExit={(o) => outcomes.push(o)}
@@ -164,4 +169,59 @@ test('keys that arrive in one read each see the previous one: two downs in the f
   assert.equal(/^▸ (\w+)/m.exec(frame(r))![1], names[2], 'the cursor on the third run');
   await press(r, 'n', `${KEY.down}${KEY.down}`);
   assert.match(frame(r), /▸ base URL/);
+});
+
+test('home: the app lists and opens runs through the RunAccess it is given, not the store', async () => {
+  const runsDir = runsDirWithTwoRuns();
+  const disk = storeRunAccess();
+  const alpha = disk.list(runsDir).find((run) => run.name === 'alpha')!;
+  const opened: string[] = [];
+  const runs: RunAccess = {
+    ...disk,
+    list: (dir) => [{ ...alpha, name: 'elsewhere', dir: join(dir, 'elsewhere') }],
+    openReview: (dir) => {
+      opened.push(dir);
+      return disk.openReview(alpha.dir);
+    },
+  };
+  const { r } = renderApp(runsDir, { runs });
+  await mount(r);
+  await resize(r, 110, 30);
+  assert.match(frame(r), /elsewhere\s+7 \/ 7/);
+  assert.doesNotMatch(frame(r), /beta/);
+  await press(r, KEY.enter);
+  assert.deepEqual(opened, [join(runsDir, 'elsewhere')]);
+  assert.match(frame(r), /review elsewhere · 10 items/);
+  await press(r, 'q');
+});
+
+test('home: the train form checks its values with the train config schema: what forge.yaml would refuse does not start', async () => {
+  const runsDir = runsDirWithTwoRuns();
+  const trained: TrainConfigInput[] = [];
+  const { r } = renderApp(runsDir, { trainer: (c) => (trained.push(c), Promise.resolve()) });
+  await mount(r);
+  await press(r, 't');
+  const kept = /train on (alpha|beta)/.exec(frame(r))![1] === 'alpha' ? 7 : 3;
+  assert.match(frame(r), new RegExp(`eval samples\\s+${Math.floor(kept / 10)}\\b`), 'a tenth of the run, not the default 2000');
+  await type(r, 'models/tiny');
+  // epochs: Infinity is "a positive number", but not a number forge.yaml accepts
+  await press(r, KEY.down, KEY.down, KEY.backspace);
+  await type(r, 'Infinity');
+  await press(r, KEY.enter);
+  assert.match(frame(r), /train\.epochs: /);
+  assert.equal(trained.length, 0);
+  // max steps 2.5: not an integer
+  await press(r, ...Array(8).fill(KEY.backspace));
+  await type(r, '2');
+  await press(r, KEY.down, KEY.backspace);
+  await type(r, '2.5');
+  await press(r, KEY.enter);
+  assert.match(frame(r), /train\.maxSteps: /);
+  assert.equal(trained.length, 0);
+  await press(r, KEY.backspace, KEY.backspace, KEY.backspace);
+  await type(r, '5');
+  await press(r, KEY.enter);
+  assert.equal(trained.length, 1);
+  assert.equal(trained[0]!.epochs, 2);
+  assert.equal(trained[0]!.maxSteps, 5);
 });

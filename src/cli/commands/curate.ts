@@ -5,6 +5,7 @@ import type { JudgeOutcome, JudgeRunOptions } from '../../curate/judge.js';
 import { configOption, readConfig } from '../config-flags.js';
 import { flagBool, flagList, flagNumber, flagString } from '../flags.js';
 import { UsageError } from '../../errors.js';
+import { langSchema, type Lang } from '../../data/sample.js';
 
 const usage = `usage: alpaca-forge curate --run output/NAME [options]
        alpaca-forge curate --in data.json|data.jsonl --out curated.json [options]
@@ -83,7 +84,7 @@ interface CurateFlags {
   outPath: string | undefined;
   rougeThreshold: number | undefined;
   rules: string[] | undefined;
-  lang: 'en' | 'zh' | undefined;
+  lang: Lang | undefined;
   seeds: string | undefined;
   report: string | undefined;
   rejected: string | undefined;
@@ -101,15 +102,16 @@ interface CurateFlags {
 
 function settingsFromFlags(ctx: CommandContext): CurateFlags {
   const v = ctx.values;
-  const lang = flagString(v, 'lang');
-  if (lang !== undefined && lang !== 'en' && lang !== 'zh') throw new UsageError(`--lang expects en or zh, got "${lang}"`);
+  const langFlag = flagString(v, 'lang');
+  const lang = langFlag === undefined ? undefined : langSchema.safeParse(langFlag);
+  if (lang?.success === false) throw new UsageError(`--lang expects ${langSchema.options.join(' or ')}, got "${langFlag}"`);
   return {
     runDir: flagString(v, 'run'),
     inPath: flagString(v, 'in'),
     outPath: flagString(v, 'out'),
     rougeThreshold: flagNumber(v, 'rouge-threshold', { min: 0, max: 1 }),
     rules: flagList(v, 'rules'),
-    lang,
+    lang: lang?.data,
     seeds: flagString(v, 'seeds'),
     report: flagString(v, 'report'),
     rejected: flagString(v, 'rejected'),

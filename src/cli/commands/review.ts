@@ -51,9 +51,10 @@ export const command: Command = {
       return rankRun(ctx, runDir);
     }
     const { config } = loadConfig(flagString(ctx.values, 'config'));
-    const { launchApp } = await import('../../ui/launch.js');
+    const [{ launchApp }, { storeRunAccess }] = await Promise.all([import('../../ui/launch.js'), import('../../review/run-access.js')]);
     const common = {
       runsDir,
+      runs: storeRunAccess(),
       config,
       apiKeyFor: (name: string) => ctx.env[name],
       editor: ctx.env['VISUAL'] || ctx.env['EDITOR'] || undefined,

@@ -1,6 +1,7 @@
 import type { Command, CommandContext } from '../command.js';
 import { flagBool, flagString } from '../flags.js';
 import { UsageError } from '../../errors.js';
+import type { Lang } from '../../data/sample.js';
 
 const usage = `usage: alpaca-forge stats --run output/NAME [--report FILE.md] [--json]
        alpaca-forge stats --in data.json|data.jsonl [--lang en|zh] [--report FILE.md] [--json]
@@ -55,7 +56,7 @@ async function runStats(ctx: CommandContext, runDir: string): Promise<number> {
   }
 }
 
-async function fileStats(ctx: CommandContext, path: string, lang: 'en' | 'zh' | undefined): Promise<number> {
+async function fileStats(ctx: CommandContext, path: string, lang: Lang | undefined): Promise<number> {
   const { readAlpacaFile } = await import('../../data/alpaca-file.js');
   const { buildDatasetReport, detectLang } = await import('../../curate/report.js');
   const { reportLines, writeMarkdownReport } = await import('../../curate/report-render.js');

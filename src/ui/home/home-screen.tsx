@@ -5,7 +5,7 @@ import { formatInt, formatUsd } from '../format.js';
 import { commandFor, hintLine, keyNames } from '../keys.js';
 import { useTerminalSize } from '../terminal-size.js';
 import { useTone, type Tone } from '../theme.js';
-import type { RunInfo, RunState } from './run-list.js';
+import type { RunInfo, RunState } from '../../review/run-access.js';
 
 export type HomeAction =
   | { kind: 'review' | 'resume' | 'curate' | 'train'; run: RunInfo }

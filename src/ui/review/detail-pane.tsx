@@ -1,5 +1,5 @@
 import { Box, Text } from 'ink';
-import type { StoredItem } from '../../store/run-store.js';
+import type { StoredItem } from '../../review/run-access.js';
 import { oneLine } from '../format.js';
 import { useTone } from '../theme.js';
 import { reviewTone, statusTone } from './item-list.js';

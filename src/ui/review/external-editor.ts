@@ -2,13 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ItemText } from '../../store/run-store.js';
+import type { Sample } from '../../data/sample.js';
 
 const fields = ['instruction', 'input', 'output'] as const;
 const header = (f: string) => `### ${f}`;
 
 /** The file the editor sees: each text under a `### name` line. Lines starting with `#!` are notes, ignored on read. */
-export function formatEditorFile(text: ItemText): string {
+export function formatEditorFile(text: Sample): string {
   return [
     '#! Edit the texts below each ### line; keep the ### lines. Save and quit to apply, or quit without saving to cancel.',
     ...fields.flatMap((f) => [header(f), text[f]]),
@@ -17,7 +17,7 @@ export function formatEditorFile(text: ItemText): string {
 }
 
 /** Reads the edited file back; null when a ### line is missing (the edit is then not applied). */
-export function parseEditorFile(content: string): ItemText | null {
+export function parseEditorFile(content: string): Sample | null {
   const lines = content.replace(/\r\n/g, '\n').split('\n');
   const at = fields.map((f) => lines.indexOf(header(f)));
   if (at.some((i) => i === -1) || !(at[0]! < at[1]! && at[1]! < at[2]!)) return null;
@@ -35,7 +35,7 @@ export function parseEditorFile(content: string): ItemText | null {
  * temporary file and returns the edited texts, or null when the editor failed, nothing changed or the file lost
  * its ### lines. `suspend`/`resume` give the terminal up and take it back (raw mode, screen).
  */
-export function editInExternalEditor(text: ItemText, editor: string, terminal: { suspend: () => void; resume: () => void }): ItemText | null {
+export function editInExternalEditor(text: Sample, editor: string, terminal: { suspend: () => void; resume: () => void }): Sample | null {
   const dir = mkdtempSync(join(tmpdir(), 'forge-edit-'));
   const file = join(dir, 'sample.md');
   try {

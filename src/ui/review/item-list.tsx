@@ -1,5 +1,5 @@
 import { Box, Text } from 'ink';
-import type { StoredItem } from '../../store/run-store.js';
+import type { StoredItem } from '../../review/run-access.js';
 import { oneLine } from '../format.js';
 import { useTone, type Tone } from '../theme.js';
 

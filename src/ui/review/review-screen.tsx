@@ -1,6 +1,6 @@
 import { useReducer, useRef } from 'react';
 import { Box, Text, useInput } from 'ink';
-import type { ItemText } from '../../store/run-store.js';
+import type { Sample } from '../../data/sample.js';
 import { hintLine } from '../keys.js';
 import { HelpOverlay } from '../components/help-overlay.js';
 import { TextField } from '../components/text-field.js';
@@ -9,7 +9,8 @@ import { useTone } from '../theme.js';
 import { DetailPane } from './detail-pane.js';
 import { ItemList } from './item-list.js';
 import { EditForm, ExportDialog, FilterDialog } from './review-dialogs.js';
-import { ReviewSession, type ReviewStore } from './review-session.js';
+import type { ReviewStore } from '../../review/run-access.js';
+import { ReviewSession } from './review-session.js';
 import { isFilterEmpty, sortLabels, type ReviewFilter } from './review-view.js';
 import { resolveSimilar } from './similar.js';
 
@@ -20,7 +21,7 @@ export interface ReviewScreenProps {
   /** instruction of a seed task by id, to show a seed as the most similar task */
   seedInstruction?: (seedId: string) => string | undefined;
   /** $EDITOR, when the launcher can hand the terminal over */
-  openEditor?: (text: ItemText) => ItemText | null;
+  openEditor?: (text: Sample) => Sample | null;
   onQuit: () => void;
 }
 

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import type { Key } from 'ink';
-import { writeSamples, type ExportFormat } from '../../data/alpaca-file.js';
-import { curationStatuses, reviewDecisions, type ItemText, type ReviewDecision, type RunStore, type StoredItem } from '../../store/run-store.js';
+import { exportFormatSchema, writeSamples, type ExportFormat } from '../../data/alpaca-file.js';
+import type { Sample } from '../../data/sample.js';
+import { curationStatuses, reviewDecisions, type ReviewDecision, type ReviewStore, type StoredItem } from '../../review/run-access.js';
 import { commandFor, keyNames } from '../keys.js';
 import { applyTextKey, textEdit, type TextEdit } from '../text-edit.js';
 import type { Tone } from '../theme.js';
@@ -18,16 +19,13 @@ import {
   type ReviewSort,
 } from './review-view.js';
 
-/** What the review screen needs of a run: reads, decisions, edits, undo. Every call writes through at once. */
-export type ReviewStore = Pick<RunStore, 'dir' | 'listItems' | 'setReview' | 'editItem' | 'undo' | 'usableItems'>;
-
 export const editFieldNames = ['instruction', 'input', 'output'] as const;
 
 export const statusChoices = [null, ...curationStatuses] as const;
 export const reviewChoices = [null, 'pending', ...reviewDecisions] as const;
 export const exportSets = ['accepted', 'usable'] as const;
 export type ExportSet = (typeof exportSets)[number];
-export const exportFormats: readonly ExportFormat[] = ['alpaca', 'jsonl', 'messages'];
+export const exportFormats: readonly ExportFormat[] = exportFormatSchema.options;
 
 export interface FilterDraft {
   status: ReviewFilter['status'];
@@ -50,7 +48,7 @@ export type ReviewMode =
 
 export interface ReviewSessionOptions {
   /** Opens the texts in $EDITOR and returns the edited texts, or null when nothing changed or it failed. */
-  openEditor?: (text: ItemText) => ItemText | null;
+  openEditor?: (text: Sample) => Sample | null;
 }
 
 const extensionOf = (f: ExportFormat) => (f === 'alpaca' ? '.json' : '.jsonl');
@@ -241,7 +239,7 @@ export class ReviewSession {
     this.saveText(item.id, edited);
   }
 
-  private saveText(id: number, text: ItemText): void {
+  private saveText(id: number, text: Sample): void {
     const current = this.byId.get(id);
     if (current && current.instruction === text.instruction && current.input === text.input && current.output === text.output) {
       return this.note(`#${id} unchanged`, 'muted');

@@ -1,4 +1,4 @@
-import type { CurationStatus, ReviewDecision, StoredItem } from '../../store/run-store.js';
+import type { CurationStatus, ReviewDecision, StoredItem } from '../../review/run-access.js';
 
 /** Which items the review list shows. null in a field means "any". */
 export interface ReviewFilter {

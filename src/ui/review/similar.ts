@@ -1,4 +1,4 @@
-import type { StoredItem } from '../../store/run-store.js';
+import type { StoredItem } from '../../review/run-access.js';
 
 export interface SimilarInfo {
   /** '#123' for a run item, 'seed seed_task_7' for a seed task, the raw id otherwise */

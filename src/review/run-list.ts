@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { RunStore } from '../../store/run-store.js';
+import { RunStore } from '../store/run-store.js';
+import type { Lang } from '../data/sample.js';
 
 export type RunState = 'generating' | 'complete' | 'stopped' | 'unreadable';
 
@@ -14,7 +15,7 @@ export interface RunInfo {
   costUsd: number;
   byStatus: Record<string, number>;
   byReview: Record<string, number>;
-  lang: 'en' | 'zh';
+  lang: Lang;
   /** last change of the run database, ms since epoch: the list shows the newest first */
   modifiedMs: number;
   /** why the run could not be read (state 'unreadable') */

@@ -1,5 +1,5 @@
-import { legacyBundledSeedId, loadSeedTasks } from '../../generate/seed-tasks.js';
-import type { RunStore } from '../../store/run-store.js';
+import { legacyBundledSeedId, loadSeedTasks } from '../generate/seed-tasks.js';
+import type { RunStore } from '../store/run-store.js';
 
 const cache = new WeakMap<object, (seedId: string) => string | undefined>();
 

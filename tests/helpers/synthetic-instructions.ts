@@ -1,12 +1,11 @@
-import { seededRandom } from '../src/random.js';
+import { seededRandom } from '../../src/random.js';
 
 /**
- * Deterministic synthetic instruction stream for bench/dedup.ts and the dedup tests: Alpaca-like instructions
- * (imperatives and questions, 4–40 words, a few hundred verbs/nouns/topics) with a given share of near-duplicates
- * (an earlier instruction with a word changed, dropped, added or two words swapped), the way a generator produces
- * them.
+ * Deterministic synthetic instruction stream that the dedup tests and the benches (dedup, export) share: Alpaca-like
+ * instructions (imperatives and questions, 4–40 words, a few hundred verbs/nouns/topics) with a given share of
+ * near-duplicates (an earlier instruction with a word changed, dropped, added or two words swapped), the way a
+ * generator produces them.
  */
-export { seededRandom as mulberry32 };
 
 const verbs = 'write describe explain generate create list give summarize classify compare suggest identify rewrite translate find name design outline analyze evaluate brainstorm propose convert edit calculate determine predict recommend compose draft develop construct provide explain discuss illustrate define estimate categorize rank paraphrase correct reformat extract detect infer argue justify critique plan organize prepare formulate invent imagine'.split(' ');
 const adjectives = 'short detailed creative formal informal persuasive funny brief simple complex new original catchy professional friendly concise historical scientific practical modern traditional popular unusual effective healthy sustainable digital local global personal educational'.split(' ');

@@ -1,0 +1,110 @@
+import { join } from 'node:path';
+import type { z } from 'zod';
+import { generationConfigSchema } from '../config/generation.js';
+import type { ForgeConfig } from '../config/schema.js';
+import { langSchema } from '../data/sample.js';
+import type { RunInfo } from '../review/run-access.js';
+import { trainConfigSchema, type TrainConfigInput } from '../train/config.js';
+import type { FormField } from './components/form.js';
+
+/*
+ * The new-generation and train forms: their fields, and their values turned into config sections. A form's values
+ * are checked with the same zod schemas as forge.yaml, merged over forge.yaml's section exactly as they will be
+ * used, so a form cannot start what the config would refuse (and says which setting, by its forge.yaml name).
+ */
+
+/**
+ * A form's text as a number for the schema. Empty is not "the default": the form shows every value, so a cleared
+ * field is a mistake to point at, not a silent 52000.
+ */
+function numberValue(text: string | undefined): number {
+  return text === undefined || text.trim() === '' ? Number.NaN : Number(text);
+}
+
+function firstIssue(error: z.ZodError, section: string): string {
+  const issue = error.issues[0];
+  if (!issue) return `${section}: invalid`;
+  const path = issue.path.length ? `${section}.${issue.path.join('.')}` : section;
+  return `${path}: ${issue.code === 'invalid_type' && issue.expected === 'number' ? 'a number is needed' : issue.message}`;
+}
+
+// ---- new generation ----
+export function newRunFields(config: ForgeConfig, runsDir: string, exists: (runDir: string) => boolean): FormField[] {
+  const g = config.generation;
+  let n = 1;
+  while (exists(join(runsDir, `run-${n}`))) n++;
+  return [
+    { name: 'name', label: 'run name', value: `run-${n}`, hint: `folder under ${runsDir}` },
+    { name: 'model', label: 'model', value: g.model },
+    { name: 'baseUrl', label: 'base URL', value: g.baseUrl ?? '', hint: 'empty: $OPENAI_BASE_URL or api.openai.com' },
+    { name: 'target', label: 'target (kept)', value: String(g.target) },
+    { name: 'concurrency', label: 'concurrency', value: String(g.concurrency) },
+    { name: 'lang', label: 'language', value: g.lang, choices: langSchema.options },
+    { name: 'template', label: 'template', value: g.template, hint: 'json, alpaca, or a template file' },
+  ];
+}
+
+function generationInput(config: ForgeConfig, v: Record<string, string>): Record<string, unknown> {
+  return {
+    ...config.generation,
+    model: v['model'],
+    baseUrl: v['baseUrl'] ? v['baseUrl'] : null,
+    target: numberValue(v['target']),
+    concurrency: numberValue(v['concurrency']),
+    lang: v['lang'],
+    template: v['template'],
+  };
+}
+
+export function validateNewRun(config: ForgeConfig, v: Record<string, string>, runsDir: string, exists: (runDir: string) => boolean): string | null {
+  const name = v['name'] ?? '';
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) return 'run name: letters, digits, ".", "_" and "-" only';
+  if (exists(join(runsDir, name))) return `run name: ${name} exists (R on the home screen resumes it)`;
+  const r = generationConfigSchema.safeParse(generationInput(config, v));
+  return r.success ? null : firstIssue(r.error, 'generation');
+}
+
+/** The config a new run starts with; call after validateNewRun accepted the values. */
+export function newRunConfig(config: ForgeConfig, v: Record<string, string>): ForgeConfig {
+  return { ...config, generation: generationConfigSchema.parse(generationInput(config, v)) };
+}
+
+// ---- training ----
+export const backendChoices = trainConfigSchema.shape.backend.unwrap().options;
+
+export function trainFields(config: ForgeConfig, run: RunInfo): FormField[] {
+  const t: Partial<TrainConfigInput> = config.train;
+  return [
+    { name: 'model', label: 'base model dir', value: t.model ?? '', hint: 'Hugging Face layout: config.json, *.safetensors, tokenizer' },
+    { name: 'out', label: 'output dir', value: t.out ?? join(run.dir, 'lora') },
+    { name: 'epochs', label: 'epochs', value: String(t.epochs ?? 3) },
+    { name: 'maxSteps', label: 'max steps', value: String(t.maxSteps ?? 0), hint: '0 = all epochs' },
+    // Held-out samples for eval loss, at most a tenth of the run: the default (2000) would swallow a small run whole.
+    { name: 'valSetSize', label: 'eval samples', value: String(Math.min(t.valSetSize ?? 2000, Math.floor(run.kept / 10))), hint: '0 = no evaluation' },
+    { name: 'backend', label: 'backend', value: t.backend ?? 'auto', choices: backendChoices },
+    { name: 'resume', label: 'resume', value: 'no', choices: ['no', 'yes'], hint: 'continue from the newest checkpoint in the output dir' },
+  ];
+}
+
+/** forge.yaml's train section with the form's values over it; the run replaces any data file named there. */
+export function trainConfigFrom(config: ForgeConfig, run: RunInfo, v: Record<string, string>): TrainConfigInput {
+  const { data: _data, ...defaults } = config.train;
+  return {
+    ...defaults,
+    run: run.dir,
+    model: v['model'] ?? null,
+    out: v['out'] ?? null,
+    epochs: numberValue(v['epochs']),
+    maxSteps: numberValue(v['maxSteps']),
+    valSetSize: numberValue(v['valSetSize']),
+    backend: v['backend'] as TrainConfigInput['backend'],
+  };
+}
+
+export function validateTrain(config: ForgeConfig, run: RunInfo, v: Record<string, string>): string | null {
+  // The config allows both empty (a flag may give them); a training started here has nothing else to take them from.
+  if (!v['model']) return 'base model dir: required';
+  if (!v['out']) return 'output dir: required';
+  const r = trainConfigSchema.safeParse(trainConfigFrom(config, run, v));
+  return r.success ? null : firstIssue(r.error, 'train');
+}
