@@ -5,7 +5,10 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { promptsDir } from '../paths.js';
 import type { Prices } from '../config/generation.js';
-import { RetriesExhaustedError, type ChatRequest, type ChatResult } from '../llm/chat-client.js';
+import type { ForgeConfig } from '../config/schema.js';
+import type { TransportState } from '../events.js';
+import { RetriesExhaustedError, type ChatClient, type ChatRequest, type ChatResult } from '../llm/chat-client.js';
+import { chatClientFromConfig } from '../llm/client-from-config.js';
 import { BudgetTracker, costOf } from '../llm/budget.js';
 import { EndpointDownError } from '../llm/endpoint-gate.js';
 import type { JudgeConfig } from './config.js';
@@ -79,6 +82,24 @@ export interface JudgeClient {
   complete(req: ChatRequest): Promise<ChatResult>;
 }
 
+/**
+ * The judge's client: judge.model (else generation.model) with generation's timeout, retries and pauses, the same
+ * settings and circuit breaker as `generate` (a judge that ignored them hammered a failing endpoint).
+ */
+export function createJudgeClient(
+  forge: ForgeConfig,
+  cfg: JudgeConfig,
+  o: { apiKey: string | undefined; baseURL?: string | undefined; onTransport?: (s: TransportState) => void },
+): ChatClient {
+  return chatClientFromConfig(forge.generation, {
+    apiKey: o.apiKey,
+    prices: forge.prices,
+    model: cfg.model ?? forge.generation.model,
+    baseURL: o.baseURL,
+    ...(o.onTransport ? { onTransport: o.onTransport } : {}),
+  });
+}
+
 /** Where judgements go: RunStore for a run, an in-memory map for a file. */
 export interface JudgeSink {
   setJudge(id: number, score: number | null, reason: string): void;
@@ -134,6 +155,13 @@ export async function judgeItems(targets: JudgeTarget[], o: JudgeRunOptions): Pr
   let failed = 0;
   let done = 0;
   const progress = () => o.onProgress?.({ done, total: targets.length, scored, failed, costUsd: budget.spentUsd });
+  // One listener on the caller's signal, one controller per request: the SDK and the backoff each listen on the
+  // signal they are given, and `concurrency` requests on one shared signal set off MaxListenersExceededWarning.
+  const requestControllers = new Set<AbortController>();
+  const onAbort = () => {
+    for (const c of requestControllers) c.abort(o.signal?.reason);
+  };
+  o.signal?.addEventListener('abort', onAbort, { once: true });
 
   const judgeOne = async (t: JudgeTarget): Promise<void> => {
     if (stop !== null || o.signal?.aborted) return;
@@ -150,7 +178,13 @@ export async function judgeItems(targets: JudgeTarget[], o: JudgeRunOptions): Pr
       budget.reserve(reserve);
       let result: ChatResult;
       try {
-        result = await client.complete({ messages, temperature: cfg.temperature, maxTokens: cfg.maxTokens, ...(o.signal ? { signal: o.signal } : {}) });
+        const controller = new AbortController();
+        requestControllers.add(controller);
+        try {
+          result = await client.complete({ messages, temperature: cfg.temperature, maxTokens: cfg.maxTokens, signal: controller.signal });
+        } finally {
+          requestControllers.delete(controller);
+        }
       } catch (err) {
         budget.settle(reserve, 0);
         if (o.signal?.aborted) {
@@ -193,7 +227,11 @@ export async function judgeItems(targets: JudgeTarget[], o: JudgeRunOptions): Pr
     progress();
   };
 
-  await Promise.all(targets.map((t) => limit(() => judgeOne(t))));
+  try {
+    await Promise.all(targets.map((t) => limit(() => judgeOne(t))));
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+  }
   if (fatal !== null) throw fatal;
   // Set inside the workers; TypeScript cannot see that through the closures.
   const stopped = (o.signal?.aborted ? 'interrupted' : stop) as JudgeOutcome['stop'] | null;

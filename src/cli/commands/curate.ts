@@ -143,18 +143,15 @@ async function runCurate(ctx: CommandContext, f: CurateFlags): Promise<number> {
 type JudgeOptions = Omit<JudgeRunOptions, 'sink' | 'lang' | 'prompt'> & { promptName: string };
 
 async function judgeClientOptions(ctx: CommandContext, forge: ForgeConfig, cfg: JudgeConfig, baseUrlFlag: string | undefined, say: (l: string) => void): Promise<JudgeOptions> {
-  const { ChatClient } = await import('../../llm/chat-client.js');
+  const { createJudgeClient } = await import('../../curate/judge.js');
+  const { checkBaseUrl } = await import('../../config/generation.js');
   const g = forge.generation;
-  const model = cfg.model ?? g.model;
-  const client = new ChatClient({
-    model,
-    baseURL: baseUrlFlag ?? g.baseUrl ?? (ctx.env['OPENAI_BASE_URL'] || undefined),
+  const client = createJudgeClient(forge, cfg, {
+    baseURL: checkBaseUrl(baseUrlFlag, '--base-url') ?? g.baseUrl ?? checkBaseUrl(ctx.env['OPENAI_BASE_URL'] || undefined, 'OPENAI_BASE_URL'),
     apiKey: ctx.env[g.apiKeyEnv] || undefined,
-    timeoutMs: g.timeoutMs,
-    maxRetries: g.maxRetries,
-    prices: forge.prices,
     onTransport: (t) => {
       if (t.state === 'backoff') say(`judge: ${t.reason}; retrying in ${(t.waitMs / 1000).toFixed(1)} s (attempt ${t.attempt})`);
+      else if (t.state === 'paused') say(`judge: endpoint paused for ${(t.waitMs / 1000).toFixed(1)} s: ${t.reason}`);
     },
   });
   let last = 0;

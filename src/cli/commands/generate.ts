@@ -4,6 +4,7 @@ import { configOption, readConfig } from '../config-flags.js';
 import { flagBool, flagNumber, flagString, requireFlag } from '../flags.js';
 import { generationPrinter } from '../generate-output.js';
 import { forgeConfigSchema, type ForgeConfig } from '../../config/schema.js';
+import { checkBaseUrl } from '../../config/generation.js';
 import { ConfigError } from '../../errors.js';
 
 const usage = `usage: alpaca-forge generate --run output/NAME [options]
@@ -90,7 +91,7 @@ function withGenerationFlags(config: ForgeConfig, values: Parameters<Command['ru
   };
   set('target', flagNumber(values, 'target', { integer: true, min: 1 }));
   set('model', flagString(values, 'model'));
-  set('baseUrl', flagString(values, 'base-url') ?? (config.generation.baseUrl === null ? env['OPENAI_BASE_URL'] || undefined : undefined));
+  set('baseUrl', checkBaseUrl(flagString(values, 'base-url'), '--base-url') ?? (config.generation.baseUrl === null ? checkBaseUrl(env['OPENAI_BASE_URL'] || undefined, 'OPENAI_BASE_URL') : undefined));
   set('concurrency', flagNumber(values, 'concurrency', { integer: true, min: 1 }));
   set('seeds', flagString(values, 'seeds'));
   set('lang', flagString(values, 'lang'));
