@@ -2,6 +2,7 @@ import type { ForgeConfig } from '../config/schema.js';
 import type { RequestResult } from '../store/run-store.js';
 import type { SamplePreview } from '../events.js';
 import type { TemplateFormat } from './prompt-template.js';
+import type { SerializedError } from '../errors.js';
 
 export const SAMPLE_BACK = 3;
 
@@ -41,4 +42,5 @@ export type FromIngest =
       rejections: Record<string, number>;
     }
   | { type: 'flushed' }
-  | { type: 'error'; message: string; stack?: string };
+  /** Serialised so that a StoreError/DataError keeps its class, exit code and hint on the main thread. */
+  | { type: 'error'; error: SerializedError };

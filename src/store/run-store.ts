@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { DataError, ForgeError } from '../errors.js';
+import { DataError, ForgeError, StoreError } from '../errors.js';
 import { migrations } from './schema-sql.js';
 
 export const curationStatuses = ['kept', 'rejected', 'duplicate', 'dropped'] as const;
@@ -115,12 +115,8 @@ const logStateSchema = z.object({
 });
 type LogState = z.infer<typeof logStateSchema>;
 
-export class StoreError extends ForgeError {
-  constructor(message: string, hint?: string) {
-    super('store', message, hint === undefined ? {} : { hint });
-    this.name = 'StoreError';
-  }
-}
+// Lives in errors.ts with the rest of the family; re-exported so existing imports keep working.
+export { StoreError };
 
 const now = () => new Date().toISOString();
 

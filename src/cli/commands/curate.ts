@@ -4,7 +4,7 @@ import type { CurationConfig, JudgeConfig } from '../../curate/config.js';
 import type { JudgeOutcome, JudgeRunOptions } from '../../curate/judge.js';
 import { configOption, readConfig } from '../config-flags.js';
 import { flagBool, flagList, flagNumber, flagString } from '../flags.js';
-import { UsageError } from '../../errors.js';
+import { UsageError, exitCodeFor } from '../../errors.js';
 
 const usage = `usage: alpaca-forge curate --run output/NAME [options]
        alpaca-forge curate --in data.json|data.jsonl --out curated.json [options]
@@ -172,7 +172,7 @@ async function judgeClientOptions(ctx: CommandContext, forge: ForgeConfig, cfg: 
 
 function judgeExitCode(o: JudgeOutcome | null): number {
   if (!o) return 0;
-  return o.stop === 'interrupted' ? 130 : o.stop === 'endpoint-down' ? 6 : 0;
+  return o.stop === 'interrupted' ? exitCodeFor('interrupted') : o.stop === 'endpoint-down' ? exitCodeFor('api') : 0;
 }
 
 async function curateRunCommand(

@@ -5,7 +5,7 @@ import { flagBool, flagNumber, flagString, requireFlag } from '../flags.js';
 import { generationPrinter } from '../generate-output.js';
 import { forgeConfigSchema, type ForgeConfig } from '../../config/schema.js';
 import { checkBaseUrl } from '../../config/generation.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, exitCodeFor } from '../../errors.js';
 
 const usage = `usage: alpaca-forge generate --run output/NAME [options]
 
@@ -79,7 +79,7 @@ export const command: Command = {
     if (outcome.reason !== 'target' && mode !== 'json') {
       ctx.err(`resume with: alpaca-forge ${process.argv.slice(2).join(' ')}`);
     }
-    return outcome.reason === 'target' || outcome.reason === 'budget' ? 0 : outcome.reason === 'interrupted' ? 130 : 6;
+    return outcome.reason === 'target' || outcome.reason === 'budget' ? 0 : outcome.reason === 'interrupted' ? exitCodeFor('interrupted') : exitCodeFor('api');
   },
 };
 
