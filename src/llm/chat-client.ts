@@ -6,7 +6,7 @@ import type { Prices } from '../config/generation.js';
 import { EndpointGate } from './endpoint-gate.js';
 import { backoffMs, classifyFailure, InvalidResponseError, sleep } from './retry-policy.js';
 import { costOf } from './budget.js';
-import { createRedactor, type Redact } from './redact.js';
+import { createRedactor, createValueRedactor, type Redact } from './redact.js';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -86,12 +86,14 @@ export class ChatClient {
   private readonly unreachableAttempts: number;
   /** Every message built from a failure goes through this, so nothing downstream ever sees the key. */
   readonly redact: Redact;
+  private readonly redactAnswer: Redact;
 
   constructor(opts: ChatClientOptions) {
     this.model = opts.model;
     this.maxRetries = opts.maxRetries ?? 6;
     this.unreachableAttempts = opts.unreachableAttempts ?? 3;
     this.redact = createRedactor([opts.apiKey]);
+    this.redactAnswer = createValueRedactor([opts.apiKey]);
     this.prices = opts.prices;
     this.onTransport = opts.onTransport;
     this.random = opts.random ?? Math.random;
@@ -160,7 +162,8 @@ export class ChatClient {
     const promptTokens = parsed.data.usage?.prompt_tokens ?? 0;
     const completionTokens = parsed.data.usage?.completion_tokens ?? 0;
     return {
-      text: choice.message.content ?? '',
+      // A server that reflects the request (a debug echo, a prompt-injected model) must not get the key into run.db.
+      text: this.redactAnswer(choice.message.content ?? ''),
       finishReason: choice.finish_reason ?? null,
       promptTokens,
       completionTokens,

@@ -13,14 +13,22 @@ const MIN_SECRET_LENGTH = 6;
  * and `sk-…`-shaped tokens (OpenAI, DeepSeek, OpenRouter keys; also their masked forms such as `sk-proj-****abcd`).
  */
 export function createRedactor(secrets: ReadonlyArray<string | undefined>): Redact {
+  const values = createValueRedactor(secrets);
+  return (text: string) =>
+    values(text)
+      .replace(/\b(Bearer)\s+[^\s"',;]+/gi, `$1 ${REDACTED}`)
+      .replace(/\bsk-[A-Za-z0-9_*-]{6,}/g, REDACTED);
+}
+
+/**
+ * Only the secret values themselves: for what a model *answers*, where `Bearer …` or `sk-…` may be legitimate text
+ * of a sample (an API tutorial) but the key in play never is.
+ */
+export function createValueRedactor(secrets: ReadonlyArray<string | undefined>): Redact {
   const values = [...new Set(secrets.filter((s): s is string => typeof s === 'string' && s.length >= MIN_SECRET_LENGTH))].sort((a, b) => b.length - a.length);
-  const exact = values.length ? new RegExp(values.map(escapeRegExp).join('|'), 'g') : null;
-  return (text: string) => {
-    let out = exact ? text.replace(exact, REDACTED) : text;
-    out = out.replace(/\b(Bearer)\s+[^\s"',;]+/gi, `$1 ${REDACTED}`);
-    out = out.replace(/\bsk-[A-Za-z0-9_*-]{6,}/g, REDACTED);
-    return out;
-  };
+  if (!values.length) return (text) => text;
+  const exact = new RegExp(values.map(escapeRegExp).join('|'), 'g');
+  return (text) => text.replace(exact, REDACTED);
 }
 
 function escapeRegExp(s: string): string {

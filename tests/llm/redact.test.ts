@@ -62,3 +62,14 @@ test('a custom key echoed by a failing server is absent from transport events, t
     await server.close();
   }
 });
+
+test('an answer that repeats the key is stored without it; Bearer and sk- text in an answer is left alone', async () => {
+  const key = 'sk-answer-echo-0123456789';
+  const server = await startFakeServer({ behave: () => ({ kind: 'ok', text: `your key is ${key}; curl -H "Authorization: Bearer sk-example-token"` }) });
+  try {
+    const r = await new ChatClient({ baseURL: server.url, apiKey: key, model: 'm' }).complete({ messages: msg });
+    assert.equal(r.text, 'your key is [redacted]; curl -H "Authorization: Bearer sk-example-token"');
+  } finally {
+    await server.close();
+  }
+});
