@@ -126,7 +126,7 @@ export class ChatClient {
         if (verdict.unreachable && !this.gate.hasSucceeded) {
           // Never answered and cannot be reached: a wrong URL or a server not started, not worth the gate's pauses.
           if (attempt + 1 >= Math.min(this.unreachableAttempts, this.maxRetries + 1)) {
-            throw new EndpointUnreachableError(`cannot reach ${this.baseURL}: ${reason}; gave up after ${attempt + 1} attempts`);
+            throw new EndpointUnreachableError(`cannot reach ${this.baseURL}: ${reason}; gave up after ${attempt + 1} attempts`, verdict.hint);
           }
         } else {
           this.gate.failure(reason);
@@ -185,8 +185,8 @@ export class RetriesExhaustedError extends ForgeError {
  * always a wrong URL or a server not yet started, so the run stops within seconds instead of pausing for an hour.
  */
 export class EndpointUnreachableError extends ApiError {
-  constructor(message: string) {
-    super(message, undefined, 'start the server, or fix --base-url / generation.baseUrl (e.g. http://localhost:8000/v1); then run the same command again');
+  constructor(message: string, hint = 'start the server, or fix --base-url / generation.baseUrl (e.g. http://localhost:8000/v1)') {
+    super(message, undefined, `${hint}; then run the same command again`);
     this.name = 'EndpointUnreachableError';
   }
 }

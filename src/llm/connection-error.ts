@@ -11,7 +11,12 @@ export interface ConnectionFailure {
    * answered and fails like this is most likely misconfigured, not having a bad minute.
    */
   unreachable: boolean;
+  /** What to do about an unreachable endpoint, when the cause says more than "start the server". */
+  hint?: string;
 }
+
+const DNS_HINT = 'check the host name in --base-url / generation.baseUrl, and that this machine can resolve it';
+const TLS_HINT = 'check http:// versus https:// in --base-url / generation.baseUrl; for a private CA set NODE_EXTRA_CA_CERTS to its certificate file';
 
 interface SocketErrorFields {
   message?: unknown;
@@ -38,9 +43,9 @@ export function explainConnectionError(err: unknown, baseURL: string): Connectio
     case 'ECONNREFUSED':
       return { reason: `connection refused by ${target} (nothing is listening there)`, unreachable: true };
     case 'ENOTFOUND':
-      return { reason: `host not found: ${hostOf(withCode, baseURL)} (DNS lookup failed, ENOTFOUND)`, unreachable: true };
+      return { reason: `host not found: ${hostOf(withCode, baseURL)} (DNS lookup failed, ENOTFOUND)`, unreachable: true, hint: DNS_HINT };
     case 'EAI_AGAIN':
-      return { reason: `DNS lookup of ${hostOf(withCode, baseURL)} failed (EAI_AGAIN: no DNS server answered)`, unreachable: true };
+      return { reason: `DNS lookup of ${hostOf(withCode, baseURL)} failed (EAI_AGAIN: no DNS server answered)`, unreachable: true, hint: DNS_HINT };
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
       return { reason: `no route to ${target} (${code})`, unreachable: true };
@@ -54,7 +59,7 @@ export function explainConnectionError(err: unknown, baseURL: string): Connectio
   }
   if (code !== undefined && TLS_CODE.test(code)) {
     const plainHttp = code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' ? '; the server may speak plain http, try http://' : '';
-    return { reason: `TLS failure with ${target}: ${detail} (${code}${plainHttp})`, unreachable: true };
+    return { reason: `TLS failure with ${target}: ${detail} (${code}${plainHttp})`, unreachable: true, hint: TLS_HINT };
   }
   // fetch refuses some URLs before any socket opens ("unknown scheme", "bad port"): retrying cannot help.
   if (/unknown scheme|bad port|invalid url/i.test(detail)) return { reason: `cannot connect to ${baseURL}: ${detail}`, unreachable: true };

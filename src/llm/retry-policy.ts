@@ -4,7 +4,7 @@ import { explainConnectionError } from './connection-error.js';
 
 /** What to do with one failed API call. */
 export type FailureVerdict =
-  | { kind: 'retry'; reason: string; waitHintMs: number | null; unreachable?: boolean }
+  | { kind: 'retry'; reason: string; waitHintMs: number | null; unreachable?: boolean; hint?: string }
   | { kind: 'fatal'; reason: string; status: number | undefined; hint: string };
 
 /**
@@ -17,7 +17,7 @@ export function classifyFailure(err: unknown, baseURL = ''): FailureVerdict {
   if (err instanceof OpenAI.APIConnectionTimeoutError) return { kind: 'retry', reason: 'request timed out', waitHintMs: null };
   if (err instanceof OpenAI.APIConnectionError) {
     const c = explainConnectionError(err, baseURL);
-    return { kind: 'retry', reason: c.reason, waitHintMs: null, unreachable: c.unreachable };
+    return { kind: 'retry', reason: c.reason, waitHintMs: null, unreachable: c.unreachable, ...(c.hint ? { hint: c.hint } : {}) };
   }
   if (err instanceof OpenAI.APIError) {
     const status = err.status;

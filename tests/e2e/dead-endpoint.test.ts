@@ -41,6 +41,7 @@ test('a host that does not resolve (.invalid) exits 6 and names the host', async
   assert.equal(r.code, 6, r.stderr);
   assert.match(r.stderr, /forge-no-such-host\.invalid/);
   assert.match(r.stderr, /host not found|DNS lookup/);
+  assert.match(r.stderr, /→ check the host name in --base-url/);
 });
 
 test('curate --judge against a dead endpoint gives up the same way', async () => {

@@ -25,7 +25,9 @@ test('names the cause of a connection failure and where it happened', () => {
   assert.match(explainConnectionError(sdkError(both), 'http://localhost:11434/v1').reason, /^connection refused by \[::1\]:11434/);
   assert.match(explainConnectionError(sdkError(sysError('getaddrinfo EAI_AGAIN api.example.test', { code: 'EAI_AGAIN', hostname: 'api.example.test' })), base).reason, /DNS lookup of api\.example\.test failed/);
   const cert = explainConnectionError(sdkError(sysError('certificate has expired', { code: 'CERT_HAS_EXPIRED' })), base);
-  assert.deepEqual(cert, { reason: 'TLS failure with api.example.test:443: certificate has expired (CERT_HAS_EXPIRED)', unreachable: true });
+  assert.equal(cert.reason, 'TLS failure with api.example.test:443: certificate has expired (CERT_HAS_EXPIRED)');
+  assert.equal(cert.unreachable, true);
+  assert.match(cert.hint ?? '', /NODE_EXTRA_CA_CERTS/);
   assert.match(explainConnectionError(sdkError(sysError('self-signed certificate', { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' })), base).reason, /^TLS failure/);
   const reset = explainConnectionError(sdkError(sysError('read ECONNRESET', { code: 'ECONNRESET' })), 'http://10.1.1.1:9000/v1');
   assert.deepEqual(reset, { reason: 'connection to 10.1.1.1:9000 dropped (ECONNRESET)', unreachable: false }, 'a dropped connection is worth retrying as usual');
@@ -38,6 +40,7 @@ test('https against a plain-http server is a TLS failure that suggests http://',
     await assert.rejects(client.complete({ messages: msg }), (e: unknown) => {
       assert.ok(e instanceof EndpointUnreachableError, String(e));
       assert.match(e.message, /TLS failure with 127\.0\.0\.1:\d+: .*try http:\/\//);
+      assert.match(e.hint ?? '', /http:\/\/ versus https:\/\//);
       return true;
     });
   } finally {
