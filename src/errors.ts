@@ -13,7 +13,8 @@ export type ForgeErrorCode =
   | 'interrupted'
   | 'internal';
 
-const exitCodes: Record<ForgeErrorCode, number> = {
+/** The one table of exit codes: the CLI returns these, never a literal. */
+export const exitCodes: Readonly<Record<ForgeErrorCode, number>> = {
   usage: 2,
   config: 3,
   data: 4,
@@ -24,6 +25,11 @@ const exitCodes: Record<ForgeErrorCode, number> = {
   interrupted: 130,
   internal: 1,
 };
+
+/** The exit code of a failure of this kind (an error, or an outcome such as an interrupted or endpoint-down run). */
+export function exitCodeFor(code: ForgeErrorCode): number {
+  return exitCodes[code];
+}
 
 export class ForgeError extends Error {
   readonly code: ForgeErrorCode;
@@ -80,6 +86,64 @@ export class ApiError extends ForgeError {
     this.name = 'ApiError';
     this.status = status;
   }
+}
+
+/** The run database cannot be opened, is from a newer version, is locked by another process… */
+export class StoreError extends ForgeError {
+  constructor(message: string, hint?: string) {
+    super('store', message, hint === undefined ? {} : { hint });
+    this.name = 'StoreError';
+  }
+}
+
+/** What crosses a worker-thread boundary for an error: structured clone would keep neither the class nor the hint. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: ForgeErrorCode;
+  hint?: string;
+  /** ApiError's HTTP status. */
+  status?: number;
+  stack?: string;
+}
+
+export function serializeError(e: unknown): SerializedError {
+  if (!(e instanceof Error)) return { name: 'Error', message: String(e) };
+  const out: SerializedError = { name: e.name, message: e.message };
+  if (e.stack !== undefined) out.stack = e.stack;
+  if (e instanceof ForgeError) {
+    out.code = e.code;
+    if (e.hint !== undefined) out.hint = e.hint;
+    if (e instanceof ApiError && e.status !== undefined) out.status = e.status;
+  }
+  return out;
+}
+
+const revivers: Record<string, (s: SerializedError) => ForgeError> = {
+  UsageError: (s) => new UsageError(s.message, s.hint),
+  ConfigError: (s) => new ConfigError(s.message.split('\n'), s.hint),
+  DataError: (s) => new DataError(s.message, s.hint),
+  ModelError: (s) => new ModelError(s.message, s.hint),
+  ApiError: (s) => new ApiError(s.message, s.status, s.hint),
+  StoreError: (s) => new StoreError(s.message, s.hint),
+};
+
+/**
+ * The other side of `serializeError`: a ForgeError comes back as its own class (or, for a subclass defined outside
+ * this file, as a ForgeError with the same name, code and hint), so exit code and hint survive the thread.
+ * Anything else comes back as a plain Error with its name, for the caller to wrap with context.
+ */
+export function reviveError(s: SerializedError): Error {
+  let e: Error;
+  if (s.code !== undefined && s.code in exitCodes) {
+    const revive = revivers[s.name];
+    e = revive ? revive(s) : new ForgeError(s.code, s.message, s.hint === undefined ? {} : { hint: s.hint });
+  } else {
+    e = new Error(s.message);
+  }
+  e.name = s.name;
+  if (s.stack !== undefined) e.stack = s.stack;
+  return e;
 }
 
 /** Formats any thrown value for the terminal: one line of message (per problem), one line of hint. */

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ForgeError } from './errors.js';
 
 let root: string | undefined;
 
@@ -15,7 +16,7 @@ export function packageRoot(): string {
     const pkg = join(dir, 'package.json');
     if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'alpaca-forge') return (root = dir);
     const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the alpaca-forge package root');
+    if (up === dir) throw new ForgeError('internal', 'cannot find the alpaca-forge package root (its prompts/ and seeds/ are read from there)', { hint: 'reinstall alpaca-forge; the package looks incomplete' });
     dir = up;
   }
 }

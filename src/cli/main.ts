@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { commandLoaders } from './commands/index.js';
-import { ForgeError, UsageError, formatError } from '../errors.js';
+import { ForgeError, UsageError, exitCodeFor, formatError } from '../errors.js';
 import type { CommandContext } from './command.js';
 
 const globalHelp = () =>
@@ -54,7 +54,7 @@ async function runCommand(name: string, rest: string[]): Promise<number> {
   let interrupts = 0;
   const onSignal = () => {
     interrupts += 1;
-    if (interrupts > 1) process.exit(130);
+    if (interrupts > 1) process.exit(exitCodeFor('interrupted'));
     process.stderr.write('\nstopping after in-flight work is saved… (Ctrl-C again to quit at once)\n');
     controller.abort();
   };
@@ -84,6 +84,6 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     process.stderr.write(`${formatError(err)}\n`);
     if (process.env['FORGE_DEBUG'] && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-    process.exitCode = err instanceof ForgeError ? err.exitCode : 1;
+    process.exitCode = err instanceof ForgeError ? err.exitCode : exitCodeFor('internal');
   },
 );

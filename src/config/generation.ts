@@ -1,16 +1,34 @@
 import { z } from 'zod';
 import { langSchema } from '../data/sample.js';
+import { ConfigError } from '../errors.js';
+
+const SCHEME_HINT = 'must start with http:// or https://, e.g. http://localhost:8000/v1';
+
+/**
+ * An endpoint URL with its scheme. Refused rather than guessed: `localhost:8000` parses as a URL whose scheme is
+ * "localhost:", and fetch then fails every request with "unknown scheme" (plain http or https is the user's call).
+ */
+export const baseUrlSchema = z
+  .string()
+  .url({ error: SCHEME_HINT })
+  .refine((v) => /^https?:\/\/[^/]/i.test(v), { error: SCHEME_HINT });
+
+/** Checks a base URL that comes from a flag or the environment; the error names where it came from. */
+export function checkBaseUrl(value: string | undefined, setting: string): string | undefined {
+  if (value === undefined) return undefined;
+  const r = baseUrlSchema.safeParse(value);
+  if (!r.success) throw new ConfigError([`${setting}: "${value}" ${SCHEME_HINT}`], 'write the endpoint with its scheme (http:// for a local server, https:// for a hosted API)');
+  return r.data;
+}
 
 /** Settings of `generate`. Every field has a default and a description: `init` writes them out as commented YAML. */
 export const generationConfigSchema = z
   .object({
     model: z.string().min(1).default('gpt-4o-mini').describe('chat model name, as the endpoint knows it'),
-    baseUrl: z
-      .string()
-      .url()
+    baseUrl: baseUrlSchema
       .nullable()
       .default(null)
-      .describe('OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp, DeepSeek…); null = $OPENAI_BASE_URL, else api.openai.com'),
+      .describe('OpenAI-compatible endpoint with its scheme, e.g. http://localhost:8000/v1 (vLLM, Ollama, llama.cpp, DeepSeek…); null = $OPENAI_BASE_URL, else api.openai.com'),
     apiKeyEnv: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)

@@ -5,7 +5,10 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { promptsDir } from '../paths.js';
 import type { Prices } from '../config/generation.js';
-import { RetriesExhaustedError, type ChatRequest, type ChatResult } from '../llm/chat-client.js';
+import type { ForgeConfig } from '../config/schema.js';
+import type { TransportState } from '../events.js';
+import { RetriesExhaustedError, type ChatClient, type ChatRequest, type ChatResult } from '../llm/chat-client.js';
+import { chatClientFromConfig } from '../llm/client-from-config.js';
 import { BudgetTracker, costOf } from '../llm/budget.js';
 import { EndpointDownError } from '../llm/endpoint-gate.js';
 import { endpointOf } from '../llm/endpoint-of.js';
@@ -93,6 +96,24 @@ export interface JudgeClient {
   /** Recorded with each judge request (ChatClient has it). */
   readonly baseURL?: string;
   complete(req: ChatRequest): Promise<ChatResult>;
+}
+
+/**
+ * The judge's client: judge.model (else generation.model) with generation's timeout, retries and pauses, the same
+ * settings and circuit breaker as `generate` (a judge that ignored them hammered a failing endpoint).
+ */
+export function createJudgeClient(
+  forge: ForgeConfig,
+  cfg: JudgeConfig,
+  o: { apiKey: string | undefined; baseURL?: string | undefined; onTransport?: (s: TransportState) => void },
+): ChatClient {
+  return chatClientFromConfig(forge.generation, {
+    apiKey: o.apiKey,
+    prices: forge.prices,
+    model: cfg.model ?? forge.generation.model,
+    baseURL: o.baseURL,
+    ...(o.onTransport ? { onTransport: o.onTransport } : {}),
+  });
 }
 
 /** Where judgements go: RunStore for a run, an in-memory map for a file. */
@@ -202,6 +223,13 @@ export async function rateWithRetries<T>(tasks: RatingTask[], o: RatingRunOption
   let failed = 0;
   let done = 0;
   const progress = () => o.onProgress?.({ done, total: tasks.length, scored, failed, costUsd: budget.spentUsd });
+  // One listener on the caller's signal, one controller per request: the SDK and the backoff each listen on the
+  // signal they are given, and `concurrency` requests on one shared signal set off MaxListenersExceededWarning.
+  const requestControllers = new Set<AbortController>();
+  const onAbort = () => {
+    for (const c of requestControllers) c.abort(o.signal?.reason);
+  };
+  o.signal?.addEventListener('abort', onAbort, { once: true });
 
   const judgeOne = async (t: RatingTask): Promise<void> => {
     if (stop !== null || o.signal?.aborted) return;
@@ -218,7 +246,13 @@ export async function rateWithRetries<T>(tasks: RatingTask[], o: RatingRunOption
       budget.reserve(reserve);
       let result: ChatResult;
       try {
-        result = await client.complete({ messages, temperature: cfg.temperature, maxTokens: cfg.maxTokens, ...(o.signal ? { signal: o.signal } : {}) });
+        const controller = new AbortController();
+        requestControllers.add(controller);
+        try {
+          result = await client.complete({ messages, temperature: cfg.temperature, maxTokens: cfg.maxTokens, signal: controller.signal });
+        } finally {
+          requestControllers.delete(controller);
+        }
       } catch (err) {
         budget.settle(reserve, 0);
         if (o.signal?.aborted) {
@@ -261,7 +295,11 @@ export async function rateWithRetries<T>(tasks: RatingTask[], o: RatingRunOption
     progress();
   };
 
-  await Promise.all(tasks.map((t) => limit(() => judgeOne(t))));
+  try {
+    await Promise.all(tasks.map((t) => limit(() => judgeOne(t))));
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+  }
   if (fatal !== null) throw fatal;
   // Set inside the workers; TypeScript cannot see that through the closures.
   const stopped = (o.signal?.aborted ? 'interrupted' : stop) as JudgeOutcome['stop'] | null;

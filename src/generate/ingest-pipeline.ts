@@ -1,6 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../worker-thread.js';
 import type { FromIngest, IngestInit, ToIngest } from './ingest-protocol.js';
+import { ForgeError, reviveError } from '../errors.js';
 
 type Completed = Extract<FromIngest, { type: 'completed' }>;
 
@@ -22,11 +23,11 @@ export class IngestPipeline {
         w?.resolve(m);
       } else if (m.type === 'flushed') this.flushed?.();
       else if (m.type === 'ready') return;
-      else if (m.type === 'error') this.fail(new Error(`run writer: ${m.message}`));
+      else if (m.type === 'error') this.fail(writerError(m.error));
     });
     worker.on('error', (e) => this.fail(e));
     worker.on('exit', (code) => {
-      if (this.waiting.size) this.fail(new Error(`run writer exited (code ${code})`));
+      if (this.waiting.size) this.fail(new ForgeError('internal', `run writer exited (code ${code})`, { hint: 'what it committed is kept: rerun the same command to resume' }));
     });
   }
 
@@ -74,4 +75,11 @@ export class IngestPipeline {
     for (const w of this.waiting.values()) w.reject(e);
     this.waiting.clear();
   }
+}
+
+/** A typed error keeps its class, exit code and hint; anything else (a bug, SQLite itself) says where it happened. */
+function writerError(s: Extract<FromIngest, { type: 'error' }>['error']): Error {
+  const e = reviveError(s);
+  if (e instanceof ForgeError) return e;
+  return new ForgeError('internal', `run writer: ${s.name}: ${s.message}`, { cause: e });
 }

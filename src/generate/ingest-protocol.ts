@@ -3,6 +3,7 @@ import type { RequestResult, RequestTarget } from '../store/run-store.js';
 import type { SamplePreview } from '../events.js';
 import type { TemplateFormat } from './prompt-template.js';
 import type { Lang } from '../data/sample.js';
+import type { SerializedError } from '../errors.js';
 
 export const SAMPLE_BACK = 3;
 
@@ -42,4 +43,5 @@ export type FromIngest =
       rejections: Record<string, number>;
     }
   | { type: 'flushed' }
-  | { type: 'error'; message: string; stack?: string };
+  /** Serialised so that a StoreError/DataError keeps its class, exit code and hint on the main thread. */
+  | { type: 'error'; error: SerializedError };

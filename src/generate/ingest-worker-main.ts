@@ -5,13 +5,14 @@ import { overTargetVerdict } from '../curate/curation-verdict.js';
 import { SAMPLE_BACK, type FromIngest, type IngestInit, type ToIngest } from './ingest-protocol.js';
 import { parseResponse } from './parse-response.js';
 import type { SamplePreview } from '../events.js';
+import { serializeError } from '../errors.js';
 
 // The only writer of the run while `generate` runs. Messages are handled strictly in the order they were sent, so
 // items are judged in arrival order, exactly as a single-threaded loop would judge them, and each response is
 // committed with its items in one transaction.
 const port = parentPort!;
 const post = (m: FromIngest) => port.postMessage(m);
-const fail = (e: unknown) => post({ type: 'error', message: (e as Error).message ?? String(e), ...((e as Error).stack ? { stack: (e as Error).stack } : {}) });
+const fail = (e: unknown) => post({ type: 'error', error: serializeError(e) });
 
 try {
   const init = workerData as IngestInit;

@@ -7,9 +7,10 @@ import type { GenerateEvent, SamplePreview } from '../events.js';
 import { seedsDir } from '../paths.js';
 import { acquireRunLock } from '../store/run-lock.js';
 import { RunStore } from '../store/run-store.js';
-import { ChatClient, RetriesExhaustedError, type ChatResult } from '../llm/chat-client.js';
+import { RetriesExhaustedError, type ChatResult } from '../llm/chat-client.js';
+import { chatClientFromConfig } from '../llm/client-from-config.js';
 import { BudgetTracker, costOf } from '../llm/budget.js';
-import { EndpointDownError, EndpointGate } from '../llm/endpoint-gate.js';
+import { EndpointDownError } from '../llm/endpoint-gate.js';
 import { ExampleSampler } from './example-sampler.js';
 import { IngestPipeline } from './ingest-pipeline.js';
 import { loadPromptTemplate, renderPrompt } from './prompt-template.js';
@@ -148,22 +149,7 @@ async function generate(
   // A Ctrl-C while the run was being opened (seeds hashed, writer thread starting) fired before this listener.
   if (opts.signal.aborted) onOuterAbort();
 
-  const gate = new EndpointGate({
-    pauseAfterFailures: g.pauseAfterFailures,
-    pauseMs: g.pauseSeconds * 1000,
-    maxPauses: g.maxPauses,
-    onState: (transport) => emit({ type: 'transport', transport }),
-  });
-  const client = new ChatClient({
-    model: g.model,
-    baseURL: g.baseUrl ?? undefined,
-    apiKey: opts.apiKey,
-    timeoutMs: g.timeoutMs,
-    maxRetries: g.maxRetries,
-    prices: opts.config.prices,
-    gate,
-    onTransport: (transport) => emit({ type: 'transport', transport }),
-  });
+  const client = chatClientFromConfig(g, { apiKey: opts.apiKey, prices: opts.config.prices, onTransport: (transport) => emit({ type: 'transport', transport }) });
 
   const endpoint = endpointOf(client.baseURL);
 

@@ -6,6 +6,7 @@ import type { Prices } from '../config/generation.js';
 import { EndpointGate } from './endpoint-gate.js';
 import { backoffMs, classifyFailure, InvalidResponseError, sleep } from './retry-policy.js';
 import { costOf } from './budget.js';
+import { createRedactor, createValueRedactor, type Redact } from './redact.js';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -22,6 +23,11 @@ export interface ChatClientOptions {
   timeoutMs?: number;
   /** Retries of one request. Defaults to 6. */
   maxRetries?: number;
+  /**
+   * Attempts of one request after which an endpoint that has never answered and cannot be reached (connection
+   * refused, unknown host, TLS failure) is given up on with EndpointUnreachableError. Defaults to 3.
+   */
+  unreachableAttempts?: number;
   prices?: Prices;
   /** Shared circuit breaker; one is made if absent. */
   gate?: EndpointGate;
@@ -80,10 +86,17 @@ export class ChatClient {
   private readonly prices: Prices | undefined;
   private readonly onTransport: ((s: TransportState) => void) | undefined;
   private readonly random: () => number;
+  private readonly unreachableAttempts: number;
+  /** Every message built from a failure goes through this, so nothing downstream ever sees the key. */
+  readonly redact: Redact;
+  private readonly redactAnswer: Redact;
 
   constructor(opts: ChatClientOptions) {
     this.model = opts.model;
     this.maxRetries = opts.maxRetries ?? 6;
+    this.unreachableAttempts = opts.unreachableAttempts ?? 3;
+    this.redact = createRedactor([opts.apiKey]);
+    this.redactAnswer = createValueRedactor([opts.apiKey]);
     this.prices = opts.prices;
     this.onTransport = opts.onTransport;
     this.random = opts.random ?? Math.random;
@@ -110,15 +123,23 @@ export class ChatClient {
         return result;
       } catch (err) {
         if (req.signal?.aborted) throw req.signal.reason;
-        const verdict = classifyFailure(err);
-        if (verdict.kind === 'fatal') throw new ApiError(`${this.model} at ${this.baseURL}: ${verdict.reason}`, verdict.status, verdict.hint);
-        this.gate.failure(verdict.reason);
+        const verdict = classifyFailure(err, this.baseURL);
+        const reason = this.redact(verdict.reason);
+        if (verdict.kind === 'fatal') throw new ApiError(`${this.model} at ${this.baseURL}: ${reason}`, verdict.status, this.redact(verdict.hint));
+        if (verdict.unreachable && !this.gate.hasSucceeded) {
+          // Never answered and cannot be reached: a wrong URL or a server not started, not worth the gate's pauses.
+          if (attempt + 1 >= Math.min(this.unreachableAttempts, this.maxRetries + 1)) {
+            throw new EndpointUnreachableError(`cannot reach ${this.baseURL}: ${reason}; gave up after ${attempt + 1} attempts`, verdict.hint);
+          }
+        } else {
+          this.gate.failure(reason);
+        }
         if (attempt >= this.maxRetries) {
-          throw new RetriesExhaustedError(`gave up after ${attempt + 1} attempts: ${verdict.reason}`);
+          throw new RetriesExhaustedError(`gave up after ${attempt + 1} attempts: ${reason}`);
         }
         const waitMs = verdict.waitHintMs ?? backoffMs(attempt, this.random);
         if (verdict.waitHintMs !== null) this.gate.delayAll(verdict.waitHintMs);
-        this.onTransport?.({ state: 'backoff', reason: verdict.reason, waitMs, attempt: attempt + 1 });
+        this.onTransport?.({ state: 'backoff', reason, waitMs, attempt: attempt + 1 });
         await sleep(waitMs, req.signal);
       }
     }
@@ -144,7 +165,8 @@ export class ChatClient {
     const promptTokens = parsed.data.usage?.prompt_tokens ?? 0;
     const completionTokens = parsed.data.usage?.completion_tokens ?? 0;
     return {
-      text: choice.message.content ?? '',
+      // A server that reflects the request (a debug echo, a prompt-injected model) must not get the key into run.db.
+      text: this.redactAnswer(choice.message.content ?? ''),
       finishReason: choice.finish_reason ?? null,
       promptTokens,
       completionTokens,
@@ -159,5 +181,16 @@ export class RetriesExhaustedError extends ForgeError {
   constructor(message: string) {
     super('api', message);
     this.name = 'RetriesExhaustedError';
+  }
+}
+
+/**
+ * The endpoint has never answered in this process and refuses connections, has no DNS name or fails TLS: almost
+ * always a wrong URL or a server not yet started, so the run stops within seconds instead of pausing for an hour.
+ */
+export class EndpointUnreachableError extends ApiError {
+  constructor(message: string, hint = 'start the server, or fix --base-url / generation.baseUrl (e.g. http://localhost:8000/v1)') {
+    super(message, undefined, `${hint}; then run the same command again`);
+    this.name = 'EndpointUnreachableError';
   }
 }

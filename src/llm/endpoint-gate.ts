@@ -32,6 +32,7 @@ export class EndpointGate {
   private releaseProbe: (() => void) | null = null;
   private halfOpen = false;
   private lastReason = '';
+  private succeeded = false;
   private readonly opts: Required<Omit<EndpointGateOptions, 'onState'>> & Pick<EndpointGateOptions, 'onState'>;
 
   constructor(opts: EndpointGateOptions) {
@@ -53,7 +54,22 @@ export class EndpointGate {
         this.probing = new Promise<void>((resolve) => (this.releaseProbe = resolve));
         return;
       }
-      await Promise.race([this.probing, signal ? new Promise((_, rej) => signal.addEventListener('abort', () => rej(signal.reason), { once: true })) : new Promise(() => {})]);
+      await this.waitForProbe(this.probing, signal);
+    }
+  }
+
+  /** The listener goes as soon as the probe settles: a run's signal sees thousands of these waits. */
+  private async waitForProbe(probe: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+    if (!signal) return probe;
+    let onAbort: () => void = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([probe, aborted]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
     }
   }
 
@@ -64,6 +80,7 @@ export class EndpointGate {
 
   success(): void {
     const wasDown = this.halfOpen || this.pauses > 0;
+    this.succeeded = true;
     this.consecutiveFailures = 0;
     this.pauses = 0;
     this.halfOpen = false;
@@ -93,6 +110,11 @@ export class EndpointGate {
 
   get isDown(): boolean {
     return this.halfOpen;
+  }
+
+  /** Whether any request has got an answer through this gate (since this process started). */
+  get hasSucceeded(): boolean {
+    return this.succeeded;
   }
 
   get reason(): string {

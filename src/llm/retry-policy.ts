@@ -1,25 +1,32 @@
 import OpenAI from 'openai';
 import { ForgeError } from '../errors.js';
+import { explainConnectionError } from './connection-error.js';
 
 /** What to do with one failed API call. */
 export type FailureVerdict =
-  | { kind: 'retry'; reason: string; waitHintMs: number | null }
+  | { kind: 'retry'; reason: string; waitHintMs: number | null; unreachable?: boolean; hint?: string }
   | { kind: 'fatal'; reason: string; status: number | undefined; hint: string };
 
 /**
  * 429, 5xx, timeouts and dropped connections are worth another try; 401/403/404 and 400 (usually an unknown
  * model or a parameter the server rejects) will fail the same way every time, so they stop the run.
+ * A connection error names its cause and host:port (`baseURL` is the fallback when the socket error has none).
+ * Reasons hold what the server said: the caller redacts them.
  */
-export function classifyFailure(err: unknown): FailureVerdict {
+export function classifyFailure(err: unknown, baseURL = ''): FailureVerdict {
   if (err instanceof OpenAI.APIConnectionTimeoutError) return { kind: 'retry', reason: 'request timed out', waitHintMs: null };
-  if (err instanceof OpenAI.APIConnectionError) return { kind: 'retry', reason: `connection error (${err.message})`, waitHintMs: null };
+  if (err instanceof OpenAI.APIConnectionError) {
+    const c = explainConnectionError(err, baseURL);
+    return { kind: 'retry', reason: c.reason, waitHintMs: null, unreachable: c.unreachable, ...(c.hint ? { hint: c.hint } : {}) };
+  }
   if (err instanceof OpenAI.APIError) {
     const status = err.status;
     const hint = waitHintFromHeaders(err.headers);
     if (status === 429) return { kind: 'retry', reason: 'rate limited (429)', waitHintMs: hint };
     if (status === 408 || status === 409) return { kind: 'retry', reason: `HTTP ${status}`, waitHintMs: hint };
-    if (status !== undefined && status >= 500) return { kind: 'retry', reason: `server error (${status})`, waitHintMs: hint };
     const detail = firstLine(err.message);
+    // The server's own words (overloaded, out of memory…) are what tells a user whether to wait or act.
+    if (status !== undefined && status >= 500) return { kind: 'retry', reason: `server error (${status})${err.error === undefined ? '' : `: ${detail.replace(/^\d{3}\s+/, '')}`}`, waitHintMs: hint };
     if (status === 401) return { kind: 'fatal', status, reason: `authentication failed (401): ${detail}`, hint: 'check the API key in the environment variable named by generation.apiKeyEnv (default OPENAI_API_KEY)' };
     if (status === 403) return { kind: 'fatal', status, reason: `permission denied (403): ${detail}`, hint: 'this key may not use this model or endpoint' };
     if (status === 404) return { kind: 'fatal', status, reason: `not found (404): ${detail}`, hint: 'check --model and --base-url (the base URL usually ends in /v1)' };

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { DataError, ForgeError } from '../errors.js';
+import { DataError, ForgeError, StoreError } from '../errors.js';
 import { migrations } from './schema-sql.js';
 import { langSchema, sampleSchema, type Lang, type Sample } from '../data/sample.js';
 
@@ -177,12 +177,8 @@ function parseRow<T extends z.ZodType>(schema: T, row: unknown, path: string): z
   );
 }
 
-export class StoreError extends ForgeError {
-  constructor(message: string, hint?: string) {
-    super('store', message, hint === undefined ? {} : { hint });
-    this.name = 'StoreError';
-  }
-}
+// Lives in errors.ts with the rest of the family; re-exported so existing imports keep working.
+export { StoreError };
 
 const now = () => new Date().toISOString();
 

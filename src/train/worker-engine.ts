@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../worker-thread.js';
-import { ForgeError, ModelError, type ForgeErrorCode } from '../errors.js';
+import { ForgeError, ModelError, reviveError } from '../errors.js';
 import type { LabelledBatch } from '../model/loss.js';
 import { StepAborted, OrderedGradientSum, type GradEngine, type StepGradients } from './grad-engine.js';
 import { explainBackendError, type MicroBatch } from './gradients.js';
@@ -210,7 +210,7 @@ export class WorkerGradEngine implements GradEngine {
 
 function workerError(m: Extract<FromWorker, { kind: 'error' }>, index: number): Error {
   const where = index >= 0 ? `training worker ${index}: ` : 'training worker: ';
-  if (m.code) return new ForgeError(m.code as ForgeErrorCode, m.message, m.hint === undefined ? {} : { hint: m.hint });
-  const e = new ModelError(`${where}${m.name}: ${m.message}`);
-  return e;
+  const e = reviveError(m.error);
+  if (e instanceof ForgeError) return e;
+  return new ModelError(`${where}${m.error.name}: ${m.error.message}`, undefined, e);
 }

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { ForgeError } from '../errors.js';
+import { serializeError } from '../errors.js';
 import { selectBackend } from '../model/backend.js';
 import { loadModel } from '../model/load.js';
 import { batchNll, explainBackendError, microBatchGradients } from './gradients.js';
@@ -13,8 +13,7 @@ const init = workerData as WorkerInit;
 
 const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 const fail = (id: number | null, e: unknown) => {
-  const err = explainBackendError(e) as Error & { hint?: string; code?: string };
-  send({ kind: 'error', id, name: err?.name ?? 'Error', message: err?.message ?? String(e), hint: err instanceof ForgeError ? err.hint : undefined, code: err instanceof ForgeError ? err.code : undefined });
+  send({ kind: 'error', id, error: serializeError(explainBackendError(e)) });
 };
 
 try {

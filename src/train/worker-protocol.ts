@@ -3,6 +3,7 @@ import type { BackendName } from '../model/backend.js';
 import type { MicroBatch } from './gradients.js';
 import type { LoraSpec } from './lora-weights.js';
 import type { TargetModuleName } from './config.js';
+import type { SerializedError } from '../errors.js';
 
 /** What a training worker thread is started with. */
 export interface WorkerInit {
@@ -23,4 +24,4 @@ export type FromWorker =
   | { kind: 'ready'; backend: string; device: string }
   | { kind: 'grads'; id: number; grads: Float32Array[]; nllSum: number }
   | { kind: 'eval'; id: number; nllSum: number }
-  | { kind: 'error'; id: number | null; name: string; message: string; hint: string | undefined; code: string | undefined };
+  | { kind: 'error'; id: number | null; error: SerializedError };

@@ -162,3 +162,28 @@ test('each judge request is recorded with the model that answered and the endpoi
     ],
   );
 });
+
+test("the judge's client takes generation's retry and pause settings: a failing endpoint stops judging after the configured pauses", async () => {
+  const { startFakeServer } = await import('../helpers/fake-openai-server.js');
+  const { forgeConfigSchema } = await import('../../src/config/schema.js');
+  const { createJudgeClient } = await import('../../src/curate/judge.js');
+  const server = await startFakeServer({ behave: () => ({ kind: 'status', status: 503 }) });
+  try {
+    const forge = forgeConfigSchema.parse({ generation: { model: 'gen-model', maxRetries: 2, pauseAfterFailures: 2, pauseSeconds: 0.04, maxPauses: 2 }, judge: { model: 'judge-x' } });
+    const cfg = judgeConfigSchema.parse({ model: 'judge-x', concurrency: 1 });
+    const transport: Array<{ state: string; waitMs?: number }> = [];
+    const client = createJudgeClient(forge, cfg, { apiKey: 'sk-judge-test', baseURL: server.url, onTransport: (t) => transport.push(t) });
+    assert.equal(client.model, 'judge-x');
+    const m = memorySink();
+    const t0 = Date.now();
+    const out = await judgeItems(items(4), { client, prompt, cfg, lang: 'en', sink: m.sink });
+    assert.equal(out.stop, 'endpoint-down', out.message);
+    // Defaults (5 failures, 30 s doubling, 8 pauses) would have taken minutes; these take well under a second.
+    assert.deepEqual(transport.filter((t) => t.state === 'paused').map((t) => t.waitMs), [40, 80]);
+    assert.ok(Date.now() - t0 < 10_000);
+    assert.ok(server.requests.every((r) => r.model === 'judge-x'));
+    assert.ok(server.requests.length <= 2 * 3 + 2, `${server.requests.length} requests`);
+  } finally {
+    await server.close();
+  }
+});

@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 export type Behaviour =
   | { kind: 'ok'; text?: string; finishReason?: string; usage?: { prompt_tokens: number; completion_tokens: number } | null }
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: unknown }
+  /** An error whose message repeats the request's key and Authorization header, as careless servers do. */
+  | { kind: 'echo-key'; status: number }
   | { kind: 'hang' }
   | { kind: 'raw'; contentType?: string; body: string };
 
@@ -63,7 +65,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
       requests.push(body);
       authHeaders.push(String(req.headers.authorization ?? ''));
       const behaviour = opts.behave?.(n, body) ?? { kind: 'ok' };
-      const respond = () => answer(res, behaviour, body, gen, opts.tasksPerAnswer, hung, opts.answers === 'text');
+      const respond = () => answer(res, behaviour, body, gen, opts.tasksPerAnswer, hung, String(req.headers.authorization ?? ''), opts.answers === 'text');
       if (opts.latencyMs) setTimeout(respond, opts.latencyMs);
       else respond();
     });
@@ -84,7 +86,13 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
   };
 }
 
-function answer(res: ServerResponse, b: Behaviour, body: ChatBody, gen: TaskWriter, tasksPerAnswer: number | undefined, hung: ServerResponse[], plainText = false): void {
+function answer(res: ServerResponse, b: Behaviour, body: ChatBody, gen: TaskWriter, tasksPerAnswer: number | undefined, hung: ServerResponse[], auth: string, plainText = false): void {
+  if (b.kind === 'echo-key') {
+    const key = auth.replace(/^Bearer\s+/i, '');
+    const message = `Incorrect API key provided: ${key}. You sent the header "Authorization: ${auth}".`;
+    res.writeHead(b.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message, type: 'invalid_request_error', code: key } }));
+    return;
+  }
   if (b.kind === 'hang') {
     hung.push(res);
     return;

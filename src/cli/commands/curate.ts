@@ -4,7 +4,7 @@ import type { CurationConfig, JudgeConfig } from '../../curate/config.js';
 import type { JudgeOutcome, JudgeRunOptions } from '../../curate/judge.js';
 import { configOption, readConfig } from '../config-flags.js';
 import { flagBool, flagList, flagNumber, flagString } from '../flags.js';
-import { UsageError } from '../../errors.js';
+import { UsageError, exitCodeFor } from '../../errors.js';
 import { langSchema, type Lang } from '../../data/sample.js';
 
 const usage = `usage: alpaca-forge curate --run output/NAME [options]
@@ -152,18 +152,15 @@ async function runCurate(ctx: CommandContext, f: CurateFlags): Promise<number> {
 type JudgeOptions = Omit<JudgeRunOptions, 'sink' | 'lang' | 'prompt'> & { promptName: string };
 
 async function judgeClientOptions(ctx: CommandContext, forge: ForgeConfig, cfg: JudgeConfig, baseUrlFlag: string | undefined, say: (l: string) => void): Promise<JudgeOptions> {
-  const { ChatClient } = await import('../../llm/chat-client.js');
+  const { createJudgeClient } = await import('../../curate/judge.js');
+  const { checkBaseUrl } = await import('../../config/generation.js');
   const g = forge.generation;
-  const model = cfg.model ?? g.model;
-  const client = new ChatClient({
-    model,
-    baseURL: baseUrlFlag ?? g.baseUrl ?? (ctx.env['OPENAI_BASE_URL'] || undefined),
+  const client = createJudgeClient(forge, cfg, {
+    baseURL: checkBaseUrl(baseUrlFlag, '--base-url') ?? g.baseUrl ?? checkBaseUrl(ctx.env['OPENAI_BASE_URL'] || undefined, 'OPENAI_BASE_URL'),
     apiKey: ctx.env[g.apiKeyEnv] || undefined,
-    timeoutMs: g.timeoutMs,
-    maxRetries: g.maxRetries,
-    prices: forge.prices,
     onTransport: (t) => {
       if (t.state === 'backoff') say(`judge: ${t.reason}; retrying in ${(t.waitMs / 1000).toFixed(1)} s (attempt ${t.attempt})`);
+      else if (t.state === 'paused') say(`judge: endpoint paused for ${(t.waitMs / 1000).toFixed(1)} s: ${t.reason}`);
     },
   });
   let last = 0;
@@ -184,7 +181,7 @@ async function judgeClientOptions(ctx: CommandContext, forge: ForgeConfig, cfg: 
 
 function judgeExitCode(o: JudgeOutcome | null): number {
   if (!o) return 0;
-  return o.stop === 'interrupted' ? 130 : o.stop === 'endpoint-down' ? 6 : 0;
+  return o.stop === 'interrupted' ? exitCodeFor('interrupted') : o.stop === 'endpoint-down' ? exitCodeFor('api') : 0;
 }
 
 async function curateRunCommand(

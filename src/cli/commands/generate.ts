@@ -5,7 +5,8 @@ import { flagBool, flagList, flagNumber, flagString, requireFlag } from '../flag
 import { parseAllowChange } from '../../generate/run-settings.js';
 import { generationPrinter } from '../generate-output.js';
 import { forgeConfigSchema, type ForgeConfig } from '../../config/schema.js';
-import { ConfigError } from '../../errors.js';
+import { checkBaseUrl } from '../../config/generation.js';
+import { ConfigError, exitCodeFor } from '../../errors.js';
 
 const usage = `usage: alpaca-forge generate --run output/NAME [options]
 
@@ -86,7 +87,7 @@ export const command: Command = {
     if (outcome.reason !== 'target' && mode !== 'json') {
       ctx.err(`resume with: alpaca-forge ${process.argv.slice(2).join(' ')}`);
     }
-    return outcome.reason === 'target' || outcome.reason === 'budget' ? 0 : outcome.reason === 'interrupted' ? 130 : 6;
+    return outcome.reason === 'target' || outcome.reason === 'budget' ? 0 : outcome.reason === 'interrupted' ? exitCodeFor('interrupted') : exitCodeFor('api');
   },
 };
 
@@ -98,7 +99,7 @@ function withGenerationFlags(config: ForgeConfig, values: Parameters<Command['ru
   };
   set('target', flagNumber(values, 'target', { integer: true, min: 1 }));
   set('model', flagString(values, 'model'));
-  set('baseUrl', flagString(values, 'base-url') ?? (config.generation.baseUrl === null ? env['OPENAI_BASE_URL'] || undefined : undefined));
+  set('baseUrl', checkBaseUrl(flagString(values, 'base-url'), '--base-url') ?? (config.generation.baseUrl === null ? checkBaseUrl(env['OPENAI_BASE_URL'] || undefined, 'OPENAI_BASE_URL') : undefined));
   set('concurrency', flagNumber(values, 'concurrency', { integer: true, min: 1 }));
   set('seeds', flagString(values, 'seeds'));
   set('lang', flagString(values, 'lang'));

@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
 import { configOption, readConfig } from '../config-flags.js';
 import { flagBool, flagList, flagNumber, flagString, requireFlag } from '../flags.js';
-import { UsageError } from '../../errors.js';
+import { UsageError, exitCodeFor } from '../../errors.js';
 import type { RespondEvent, RespondSettings } from '../../respond/run-respond.js';
 
 const usage = `usage: alpaca-forge respond --run output/NAME --responses K [options]
@@ -75,9 +75,9 @@ export const command: Command = {
     const outcome = await runRespond({ runDir, config, settings, apiKey: ctx.env[g.apiKeyEnv] || undefined, signal: ctx.signal, onEvent: print });
     const complete = outcome.filled >= outcome.slots;
     if (!complete && !json) ctx.err(`resume with: alpaca-forge ${process.argv.slice(2).join(' ')}`);
-    if (outcome.reason === 'interrupted') return 130;
-    if (outcome.reason === 'endpoint-down') return 6;
-    return complete || outcome.reason === 'budget' ? 0 : 6;
+    if (outcome.reason === 'interrupted') return exitCodeFor('interrupted');
+    if (outcome.reason === 'endpoint-down') return exitCodeFor('api');
+    return complete || outcome.reason === 'budget' ? 0 : exitCodeFor('api');
   },
 };
 

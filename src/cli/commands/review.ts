@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import type { Command, CommandContext } from '../command.js';
 import { flagBool, flagString } from '../flags.js';
 import { loadConfig } from '../../config/load.js';
-import { ForgeError, UsageError, formatError } from '../../errors.js';
+import { ForgeError, UsageError, exitCodeFor, formatError } from '../../errors.js';
 import { RunStore } from '../../store/run-store.js';
 import { commandLoaders } from './index.js';
 
@@ -83,7 +83,7 @@ export const command: Command = {
 
 async function runPlainCommand(name: string, args: string[], ctx: CommandContext): Promise<{ code: number; headline: string | null }> {
   const loader = commandLoaders[name];
-  if (!loader) return { code: 1, headline: `no ${name} command` };
+  if (!loader) return { code: exitCodeFor('internal'), headline: `no ${name} command` };
   ctx.err(`\n$ alpaca-forge ${name} ${args.join(' ')}`);
   // The first line on stdout is a command's headline result; on failure, the last line on stderr says why.
   let firstOut: string | null = null;
@@ -109,7 +109,7 @@ async function runPlainCommand(name: string, args: string[], ctx: CommandContext
   } catch (e) {
     const text = formatError(e);
     ctx.err(text);
-    return { code: e instanceof ForgeError ? e.exitCode : 1, headline: text.split('\n')[0] ?? null };
+    return { code: e instanceof ForgeError ? e.exitCode : exitCodeFor('internal'), headline: text.split('\n')[0] ?? null };
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Command } from '../command.js';
 import { flagNumber, flagString, requireFlag } from '../flags.js';
-import { UsageError } from '../../errors.js';
+import { UsageError, exitCodeFor } from '../../errors.js';
 
 const usage = `usage: alpaca-forge sample --model DIR --instruction TEXT [--input TEXT] [options]
        alpaca-forge sample --model DIR --data FILE --out answers.jsonl [options]
@@ -83,7 +83,7 @@ export const command: Command = {
         ctx.out(r.text);
         const tps = r.ids.length > 1 ? ((r.ids.length - 1) / (r.decodeMs / 1000)).toFixed(1) : '-';
         ctx.err(`prompt ${r.promptTokens} tokens in ${(r.prefillMs / 1000).toFixed(2)} s; ${r.ids.length} new tokens (${r.stoppedBy}), ${tps} tokens/s`);
-        return r.stoppedBy === 'aborted' ? 130 : 0;
+        return r.stoppedBy === 'aborted' ? exitCodeFor('interrupted') : 0;
       }
 
       const { ResumableJsonl } = await import('../../model/resumable-jsonl.js');
@@ -104,7 +104,7 @@ export const command: Command = {
       }
       if (ctx.signal.aborted) {
         ctx.err(`stopped; rerun the same command to resume`);
-        return 130;
+        return exitCodeFor('interrupted');
       }
       ctx.out(`wrote ${samples.length} answers to ${outFile}`);
       return 0;

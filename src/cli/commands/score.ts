@@ -1,5 +1,6 @@
 import type { Command } from '../command.js';
 import { flagBool, flagNumber, flagString, requireFlag } from '../flags.js';
+import { exitCodeFor } from '../../errors.js';
 
 const usage = `usage: alpaca-forge score --model DIR --data FILE --out scores.jsonl [--ifd] [options]
 
@@ -88,7 +89,7 @@ export const command: Command = {
       }
       if (ctx.signal.aborted) {
         ctx.err('stopped; rerun the same command to resume');
-        return 130;
+        return exitCodeFor('interrupted');
       }
       const mean = tokens ? nllTotal / tokens : NaN;
       ctx.out(`wrote ${samples.length} scores to ${outFile}${tokens ? `; this run: ${tokens} response tokens, mean NLL ${mean.toFixed(4)} nats/token (perplexity ${Math.exp(mean).toFixed(2)})` : ''}`);

@@ -1,7 +1,7 @@
 import type { Command, CommandContext, OptionSpec, ParsedValues } from '../command.js';
 import { flagBool, flagList, flagNumber, flagString } from '../flags.js';
 import { configOption, readConfig } from '../config-flags.js';
-import { ConfigError, UsageError } from '../../errors.js';
+import { ConfigError, UsageError, exitCodeFor } from '../../errors.js';
 import { targetModuleSchema, trainConfigSchema, type TrainConfig, type TrainConfigInput } from '../../train/config.js';
 import type { TrainEvent } from '../../train/events.js';
 
@@ -177,6 +177,6 @@ export const command: Command = {
       const args = process.argv.slice(2).filter((a) => a !== '--resume');
       ctx.err(`resume with: alpaca-forge ${args.join(' ')} --resume`);
     }
-    return result.interrupted ? 130 : 0;
+    return result.interrupted ? exitCodeFor('interrupted') : 0;
   },
 };
