@@ -10,15 +10,17 @@ import { loadTokenizer, type Tokenizer } from '../model/tokenizer.js';
 import { AdamW } from './adamw.js';
 import { planEpoch, splitTrainVal, stepsPerEpoch, totalSteps as countSteps } from './batching.js';
 import { checkpointDir, listCheckpoints, readOptimizerState, readTrainerState, saveCheckpoint, type TrainerState } from './checkpoint.js';
-import { clipGlobalNorm } from './clip.js';
 import type { TrainConfig } from './config.js';
 import { encodeTrainingSamples, fingerprintExamples, loadTrainingSamples, type EncodedExample } from './data.js';
 import type { TrainEvent, TrainEventHandler, TrainPlanSummary } from './events.js';
-import { StepAborted, type GradEngine } from './grad-engine.js';
+import { DeviceStepper } from './device-stepper.js';
+import { StepAborted } from './grad-engine.js';
+import { HostStepper } from './host-stepper.js';
+import type { TrainStepper } from './train-stepper.js';
 import type { MicroBatch } from './gradients.js';
 import { LocalGradEngine } from './local-engine.js';
 import { writeLossChart } from './loss-chart.js';
-import { LoraRuntime } from './lora.js';
+import { LoraRuntime, isCpuBackendName } from './lora.js';
 import { flatParams, initLoraWeights, sortModules, trainableParamCount, type LoraSpec, type LoraWeights } from './lora-weights.js';
 import { ADAPTER_WEIGHTS, readAdapter, writeAdapter, type AdapterShapes } from './peft-files.js';
 import { countModelParams, planMemory, projectionFeatures, trainingPassTokens } from './plan.js';
@@ -92,7 +94,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
     tokenizer = await loadTokenizer(modelDir, { bosTokenId: mcfg.bosTokenId, eosTokenIds: mcfg.eosTokenIds });
   }
 
-  let engine: GradEngine | null = null;
+  let stepper: TrainStepper | null = null;
   let lora: LoraRuntime | null = null;
   try {
     const split = splitTrainVal(samples.length, config.valSetSize, config.seed);
@@ -163,10 +165,13 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
     if (workers > 1) {
       emit({ type: 'phase', phase: 'starting-workers', detail: `${workers} workers` });
       const started = await WorkerGradEngine.start(WorkerGradEngine.init(modelDir, backend.name as BackendName, weights, maxPassTokens), workers);
-      engine = started.engine;
+      stepper = new HostStepper(started.engine, params, opt, config.maxGradNorm);
+    } else if (isCpuBackendName(backend.name)) {
+      lora = new LoraRuntime(weights);
+      stepper = new HostStepper(new LocalGradEngine(model as LlamaModel, lora, maxPassTokens), params, opt, config.maxGradNorm);
     } else {
       lora = new LoraRuntime(weights);
-      engine = new LocalGradEngine(model as LlamaModel, lora, maxPassTokens);
+      stepper = new DeviceStepper(model as LlamaModel, lora, params, opt, { maxGradNorm: config.maxGradNorm, maxPassTokens });
     }
     mkdirSync(outDir, { recursive: true });
 
@@ -196,10 +201,10 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
       return epochCache.steps[step % spe] as number[][];
     };
     const evaluate = async (): Promise<number | null> => {
-      if (!val.length || !engine) return null;
+      if (!val.length || !stepper) return null;
       emit({ type: 'phase', phase: 'evaluating', detail: `${val.length} samples` });
       const batches = evalBatches(val, config.microBatchSize);
-      const sums = await engine.evaluate(params, batches, signal);
+      const sums = await stepper.evaluate(batches, signal);
       const tokens = val.reduce((n, e) => n + e.lossTokens, 0);
       return sums.reduce((a, b) => a + b, 0) / tokens;
     };
@@ -218,8 +223,9 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
       pendingEval,
     });
     let lastCheckpoint = opts.resume && latest !== undefined ? latest : -1;
-    const checkpoint = (step: number) => {
+    const checkpoint = async (step: number) => {
       emit({ type: 'phase', phase: 'saving', detail: `checkpoint at step ${step}` });
+      await stepper?.sync();
       const dir = saveCheckpoint(outDir, weights, opt.getState(), state(step), config.keepCheckpoints);
       lastCheckpoint = step;
       writeLossChart(join(outDir, LOSS_CHART), readTrainLog(logPath), chartTitle(modelDir, label));
@@ -257,9 +263,11 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
       const lossTokens = groups.flat().reduce((n, i) => n + train[i]!.lossTokens, 0);
       const inputTokens = groups.flat().reduce((n, i) => n + train[i]!.inputIds.length, 0);
       const t0 = performance.now();
-      let g;
+      const lr = learningRateAt(step, { lr: config.learningRate, schedule: config.lrSchedule, warmupSteps: config.warmupSteps, totalSteps: total });
+      let outcome;
       try {
-        g = await engine.step(params, micro, signal);
+        // The step's loss is Σ NLL over every response token of the whole accumulated batch ÷ their count.
+        outcome = await stepper.step(micro, { step: step + 1, lossTokens, lr }, signal);
       } catch (e) {
         if (e instanceof StepAborted) {
           interrupted = true;
@@ -267,15 +275,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
         }
         throw e;
       }
-      // The step's loss is Σ NLL over every response token of the whole accumulated batch ÷ their count.
-      const grads = g.grads.map((s) => Float32Array.from(s, (x) => x / lossTokens));
-      const loss = g.nllSum / lossTokens;
-      if (!Number.isFinite(loss)) {
-        throw new ModelError(`loss became ${loss} at step ${step + 1}`, 'lower --learning-rate (or --max-grad-norm), and resume from the last checkpoint with --resume after fixing the cause');
-      }
-      const gradNorm = clipGlobalNorm(grads, config.maxGradNorm);
-      const lr = learningRateAt(step, { lr: config.learningRate, schedule: config.lrSchedule, warmupSteps: config.warmupSteps, totalSteps: total });
-      opt.step(params, grads, lr);
+      const { loss, gradNorm } = outcome;
       step += 1;
       const seconds = (performance.now() - t0) / 1000;
       sessionSeconds += seconds;
@@ -287,7 +287,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
       appendTrainLog(logPath, { step, epoch, loss, lr, grad_norm: gradNorm, tokens_per_sec: tokensPerSec });
 
       if (config.evalEvery > 0 && step % config.evalEvery === 0 && step < total && val.length) await scheduledEval(step);
-      if (config.saveEvery > 0 && step % config.saveEvery === 0 && step < total) checkpoint(step);
+      if (config.saveEvery > 0 && step % config.saveEvery === 0 && step < total) await checkpoint(step);
     }
 
     async function reportEval(evalLoss: number | null, at: number, epoch: number): Promise<number | null> {
@@ -299,7 +299,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
 
     let adapterDir: string;
     if (interrupted) {
-      adapterDir = lastCheckpoint === step ? checkpointDir(outDir, step) : checkpoint(step);
+      adapterDir = lastCheckpoint === step ? checkpointDir(outDir, step) : await checkpoint(step);
     } else {
       if (val.length && step > start) {
         try {
@@ -309,8 +309,9 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
         }
       }
       emit({ type: 'phase', phase: 'saving', detail: outDir });
+      await stepper.sync();
       writeAdapter(outDir, weights, { baseModel });
-      if (lastCheckpoint !== step) checkpoint(step);
+      if (lastCheckpoint !== step) await checkpoint(step);
       else writeLossChart(join(outDir, LOSS_CHART), readTrainLog(logPath), chartTitle(modelDir, label));
       adapterDir = outDir;
     }
@@ -319,7 +320,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
     emit({ type: 'done', ...result });
     return result;
   } finally {
-    await engine?.close();
+    await stepper?.close();
     lora?.dispose();
     model?.dispose();
   }
