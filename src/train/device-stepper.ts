@@ -65,7 +65,7 @@ export class DeviceStepper implements TrainStepper {
       const inv = 1 / at.lossTokens;
       const grads: tf.Tensor[] = acc;
       const figures = tf.tidy(() => {
-        const sq = tf.addN(grads.map((g) => tf.sum(tf.square(g))));
+        const sq = sumTree(grads.map((g) => tf.sum(tf.square(g))));
         return tf.concat([tf.reshape(nll as tf.Tensor, [1]), tf.reshape(tf.mul(tf.sqrt(sq), inv), [1])]);
       });
       const [nllSum, gradNorm] = Array.from((await figures.data()) as Float32Array) as [number, number];
@@ -122,3 +122,17 @@ export class DeviceStepper implements TrainStepper {
 }
 
 const readAll = (vars: tf.Variable[]): Promise<Float32Array[]> => Promise.all(vars.map(async (x) => new Float32Array((await x.data()) as Float32Array)));
+
+/**
+ * Σ of same-shape tensors as a tree of binary adds. Not tf.addN: its webgpu kernel binds every input at once and
+ * fails validation past the adapter's maxStorageBuffersPerShaderStage (8 by default), i.e. for any real adapter.
+ */
+function sumTree(ts: tf.Tensor[]): tf.Tensor {
+  let level = ts;
+  while (level.length > 1) {
+    const next: tf.Tensor[] = [];
+    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? tf.add(level[i] as tf.Tensor, level[i + 1] as tf.Tensor) : (level[i] as tf.Tensor));
+    level = next;
+  }
+  return level[0] as tf.Tensor;
+}

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LoraHook } from '../model/llama.js';
 import type { TargetModule } from '../model/load.js';
-import { dropoutMaskData, dropoutMaskTensor, MaskIndex } from './dropout-mask.js';
+import { dropoutMaskTensor } from './dropout-mask.js';
 import { mixSeed } from './rng.js';
 import { MODULE_ORDER, loraScale, type LoraEntry, type LoraWeights } from './lora-weights.js';
 
@@ -18,7 +18,6 @@ export class LoraRuntime {
   readonly variables: tf.Variable[];
   private readonly index = new Map<string, number>();
   private readonly scale: number;
-  private readonly maskIndex = new MaskIndex();
 
   constructor(weights: LoraWeights) {
     this.weights = weights;
@@ -39,15 +38,14 @@ export class LoraRuntime {
    * backward pass, and every temporary is freed at once rather than at the end of the forward pass. Per backend:
    * on CPU backends (wasm, cpu) the mask is drawn in JavaScript and drawn again in the backward pass (it is as
    * large as x; wasm's heap is the scarce thing), and the backward matMuls are plain ones on explicitly transposed
-   * r-sized operands (wasm runs transposeA/transposeB matMuls ~10x slower). On GPU backends the mask is computed by
-   * kernels from its seed and kept for the backward pass (memory is plentiful, launches are not), and the
-   * backward pass uses transposed matMuls directly (no extra transpose kernels).
+   * r-sized operands (wasm runs transposeA/transposeB matMuls ~10x slower). On GPU backends the mask is drawn
+   * once (by one kernel on webgpu) and kept for the backward pass (memory is plentiful, launches are not), and
+   * the backward pass uses transposed matMuls directly (no extra transpose kernels).
    */
   private op(x: tf.Tensor2D, a: tf.Tensor2D, b: tf.Tensor2D, dropout: { p: number; seed: number } | null): tf.Tensor2D {
     const scale = this.scale;
     const onCpu = cpuBackend();
-    const drawMask = (shape: [number, number]): tf.Tensor2D =>
-      onCpu ? tf.tensor2d(dropoutMaskData(shape[0] * shape[1], (dropout as { p: number }).p, (dropout as { seed: number }).seed), shape) : dropoutMaskTensor(shape, (dropout as { p: number }).p, (dropout as { seed: number }).seed, this.maskIndex);
+    const drawMask = (shape: [number, number]): tf.Tensor2D => dropoutMaskTensor(shape, (dropout as { p: number }).p, (dropout as { seed: number }).seed);
     const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [x0, a0, b0, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
       const mask = dropout ? drawMask(x0.shape) : null;
@@ -123,14 +121,11 @@ export class LoraRuntime {
 
   dispose(): void {
     for (const v of this.variables) v.dispose();
-    this.maskIndex.dispose();
   }
 }
 
 /** An inverted-dropout mask (0 or 1/(1−p)) of `shape`, the one the LoRA op applies for `seed`. */
-export function dropoutMask(shape: [number, number], p: number, seed: number): tf.Tensor2D {
-  return tf.tensor2d(dropoutMaskData(shape[0] * shape[1], p, seed), shape);
-}
+export const dropoutMask = dropoutMaskTensor;
 
 /** CPU backends: where JavaScript-side work is cheap next to kernels, and memory is the wasm heap. */
 export const isCpuBackendName = (name: string): boolean => name === 'wasm' || name === 'cpu';

@@ -13,6 +13,7 @@ import { checkpointDir, listCheckpoints, readOptimizerState, readTrainerState, s
 import type { TrainConfig } from './config.js';
 import { encodeTrainingSamples, fingerprintExamples, loadTrainingSamples, type EncodedExample } from './data.js';
 import type { TrainEvent, TrainEventHandler, TrainPlanSummary } from './events.js';
+import { passTokensFor } from './device-plan.js';
 import { DeviceStepper } from './device-stepper.js';
 import { StepAborted } from './grad-engine.js';
 import { HostStepper } from './host-stepper.js';
@@ -23,7 +24,7 @@ import { writeLossChart } from './loss-chart.js';
 import { LoraRuntime, isCpuBackendName } from './lora.js';
 import { flatParams, initLoraWeights, sortModules, trainableParamCount, type LoraSpec, type LoraWeights } from './lora-weights.js';
 import { ADAPTER_WEIGHTS, readAdapter, writeAdapter, type AdapterShapes } from './peft-files.js';
-import { countModelParams, planMemory, projectionFeatures, trainingPassTokens } from './plan.js';
+import { countModelParams, planMemory, projectionFeatures } from './plan.js';
 import { mixSeed } from './rng.js';
 import { learningRateAt } from './schedule.js';
 import { appendTrainLog, readTrainLog, truncateTrainLog } from './train-log.js';
@@ -157,7 +158,9 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
     if (optimizerState) opt.setState(optimizerState);
 
     const longest = [...train, ...val].reduce((m, e) => Math.max(m, e.inputIds.length), 0);
-    const maxPassTokens = trainingPassTokens(mcfg, { backend: backend.name, r: weights.spec.r, targetModules: weights.spec.targetModules, seqLen: longest });
+    const passes = passTokensFor(mcfg, backend, { r: weights.spec.r, targetModules: weights.spec.targetModules, seqLen: longest });
+    const maxPassTokens = passes.maxPassTokens;
+    warnings.push(...passes.warnings);
     if (backend.name === 'wasm' && maxPassTokens < longest) {
       warnings.push(`${modelDir} with ${longest}-token examples probably does not fit wasm's 4 GB memory per worker (estimate: ${maxPassTokens} tokens per pass); if it aborts, lower --cutoff-len or use a smaller model or the tensorflow backend`);
     }
