@@ -67,3 +67,14 @@ test('the dropout-mask kernel on WebGPU draws the bits JavaScript draws', { skip
     assert.equal(differ, 0, `${differ} of ${js.length} mask values differ (${rows}x${cols}, p=${p})`);
   }
 });
+
+test('plan --backend webgpu reads the limits from the adapter (SwiftShader)', { skip, timeout: 60_000 }, async () => {
+  const root = tempDir('webgpu-plan');
+  const model = (await tinyModel(root)).dir;
+  const r = await runCli(['plan', '--model', model, '--backend', 'webgpu', '--json'], { env: softwareWebGpuEnv() });
+  assert.equal(r.code, 0, r.stderr);
+  const device = (JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { device: { adapter: string; limits: { maxStorageBufferBindingSize: number }; weightFitsBinding: boolean } }).device;
+  assert.match(device.adapter, /swiftshader/i);
+  assert.ok(device.limits.maxStorageBufferBindingSize >= 128 * 1024 ** 2, JSON.stringify(device.limits));
+  assert.equal(device.weightFitsBinding, true);
+});
