@@ -17,7 +17,6 @@ import { passTokensFor } from './device-plan.js';
 import { DeviceStepper } from './device-stepper.js';
 import { StepAborted } from './grad-engine.js';
 import { HostStepper } from './host-stepper.js';
-import type { TrainStepper } from './train-stepper.js';
 import type { MicroBatch } from './gradients.js';
 import { LocalGradEngine } from './local-engine.js';
 import { writeLossChart } from './loss-chart.js';
@@ -28,6 +27,7 @@ import { countModelParams, planMemory, projectionFeatures } from './plan.js';
 import { mixSeed } from './rng.js';
 import { learningRateAt } from './schedule.js';
 import { appendTrainLog, readTrainLog, truncateTrainLog } from './train-log.js';
+import type { TrainStepper } from './train-stepper.js';
 import { WorkerGradEngine } from './worker-engine.js';
 
 export interface TrainRunOptions {
