@@ -21,13 +21,13 @@ export interface MicroBatchGradients {
  * A micro-batch larger than `maxPassTokens` (padded tokens) runs as several passes whose gradients are added:
  * the result is the same sum, only the peak memory is smaller (wasm's heap stops at 4 GB).
  */
-export function microBatchGradients(model: LlamaModel, lora: LoraRuntime, mb: MicroBatch, opts: { maxPassTokens?: number } = {}): MicroBatchGradients {
+export async function microBatchGradients(model: LlamaModel, lora: LoraRuntime, mb: MicroBatch, opts: { maxPassTokens?: number } = {}): Promise<MicroBatchGradients> {
   const passes = splitIntoPasses(mb, opts.maxPassTokens ?? Infinity);
   if (passes.length === 1) return passGradients(model, lora, mb);
   const sums = lora.variables.map((v) => new Float64Array(v.size));
   let nllSum = 0;
   for (const pass of passes) {
-    const r = passGradients(model, lora, pass);
+    const r = await passGradients(model, lora, pass);
     r.grads.forEach((g, k) => {
       const s = sums[k] as Float64Array;
       for (let i = 0; i < g.length; i++) s[i] = (s[i] as number) + (g[i] as number);
@@ -37,11 +37,18 @@ export function microBatchGradients(model: LlamaModel, lora: LoraRuntime, mb: Mi
   return { grads: sums.map((s) => Float32Array.from(s)), nllSum };
 }
 
-function passGradients(model: LlamaModel, lora: LoraRuntime, mb: MicroBatch): MicroBatchGradients {
+/** Σ NLL and its gradients of one pass, left on the backend (the caller disposes them). */
+export function passGradientTensors(model: LlamaModel, lora: LoraRuntime, mb: MicroBatch): { value: tf.Scalar; grads: tf.Tensor[] } {
   const hook = lora.hook({ dropoutSeed: mb.dropoutSeed });
-  const { value, grads } = leanVariableGrads(() => responseNllSum(model, { inputIds: mb.inputIds, labels: mb.labels }, hook), lora.variables);
+  return leanVariableGrads(() => responseNllSum(model, { inputIds: mb.inputIds, labels: mb.labels }, hook), lora.variables);
+}
+
+async function passGradients(model: LlamaModel, lora: LoraRuntime, mb: MicroBatch): Promise<MicroBatchGradients> {
+  const { value, grads } = passGradientTensors(model, lora, mb);
   try {
-    return { grads: grads.map((g) => new Float32Array(g.dataSync() as Float32Array)), nllSum: (value.dataSync() as Float32Array)[0] as number };
+    // Asynchronous reads: tfjs-backend-webgpu cannot read synchronously in Node (readSync needs OffscreenCanvas).
+    const data = await Promise.all(grads.map((g) => g.data()));
+    return { grads: data.map((d) => new Float32Array(d as Float32Array)), nllSum: ((await value.data()) as Float32Array)[0] as number };
   } finally {
     value.dispose();
     tf.dispose(grads);
@@ -75,11 +82,13 @@ export function splitIntoPasses(mb: MicroBatch, maxPassTokens: number): MicroBat
 }
 
 /** Σ NLL and token count of a batch under the adapter, without dropout or gradients (evaluation). */
-export function batchNll(model: LlamaModel, lora: LoraRuntime, batch: LabelledBatch): number {
+export async function batchNll(model: LlamaModel, lora: LoraRuntime, batch: LabelledBatch): Promise<number> {
   const t = responseNllSum(model, batch, lora.hook());
-  const v = (t.dataSync() as Float32Array)[0] as number;
-  t.dispose();
-  return v;
+  try {
+    return ((await t.data()) as Float32Array)[0] as number;
+  } finally {
+    t.dispose();
+  }
 }
 
 /** Tokens that carry loss in a batch (label at t ≥ 1 not -100, the HF shift). */

@@ -20,7 +20,7 @@ export class LocalGradEngine implements GradEngine {
       if (signal?.aborted) throw new StepAborted();
       let r;
       try {
-        r = microBatchGradients(this.model, this.lora, micro[i] as MicroBatch, { maxPassTokens: this.maxPassTokens });
+        r = await microBatchGradients(this.model, this.lora, micro[i] as MicroBatch, { maxPassTokens: this.maxPassTokens });
       } catch (e) {
         throw explainBackendError(e);
       }
@@ -36,7 +36,7 @@ export class LocalGradEngine implements GradEngine {
     const out: number[] = [];
     for (const b of batches) {
       if (signal?.aborted) throw new StepAborted();
-      out.push(batchNll(this.model, this.lora, b));
+      out.push(await batchNll(this.model, this.lora, b));
       await new Promise((resolve) => setImmediate(resolve));
     }
     return out;

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LoraHook } from '../model/llama.js';
 import type { TargetModule } from '../model/load.js';
-import { Rng, mixSeed } from './rng.js';
+import { dropoutMaskTensor } from './dropout-mask.js';
+import { mixSeed } from './rng.js';
 import { MODULE_ORDER, loraScale, type LoraEntry, type LoraWeights } from './lora-weights.js';
 
 let nextId = 0;
@@ -34,38 +35,47 @@ export class LoraRuntime {
 
   /**
    * delta = scale · ((x ⊙ mask) · A) · B as one differentiable op. Only x and the rank-r product are kept for the
-   * backward pass: the dropout mask is drawn again from its seed there instead of being stored (it is as large as
-   * x), and every temporary is freed at once rather than at the end of the forward pass.
+   * backward pass, and every temporary is freed at once rather than at the end of the forward pass. Per backend:
+   * on CPU backends (wasm, cpu) the mask is drawn in JavaScript and drawn again in the backward pass (it is as
+   * large as x; wasm's heap is the scarce thing), and the backward matMuls are plain ones on explicitly transposed
+   * r-sized operands (wasm runs transposeA/transposeB matMuls ~10x slower). On GPU backends the mask is drawn
+   * once (by one kernel on webgpu) and kept for the backward pass (memory is plentiful, launches are not), and
+   * the backward pass uses transposed matMuls directly (no extra transpose kernels).
    */
   private op(x: tf.Tensor2D, a: tf.Tensor2D, b: tf.Tensor2D, dropout: { p: number; seed: number } | null): tf.Tensor2D {
     const scale = this.scale;
-    const masked = (t: tf.Tensor2D): tf.Tensor2D => {
-      if (!dropout) return t;
-      const mask = dropoutMask(t.shape, dropout.p, dropout.seed);
-      const out = tf.mul(t, mask) as tf.Tensor2D;
-      mask.dispose();
-      return out;
-    };
+    const onCpu = cpuBackend();
+    const drawMask = (shape: [number, number]): tf.Tensor2D => dropoutMaskTensor(shape, (dropout as { p: number }).p, (dropout as { seed: number }).seed);
     const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [x0, a0, b0, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
-      const xd = masked(x0);
+      const mask = dropout ? drawMask(x0.shape) : null;
+      const xd = mask ? (tf.mul(x0, mask) as tf.Tensor2D) : x0;
       const h = tf.matMul(xd, a0);
       if (xd !== x0) xd.dispose();
       const hs = tf.mul(h, scale) as tf.Tensor2D;
       h.dispose();
-      save([x0, a0, b0, hs]);
+      const keptMask = mask && !onCpu ? [mask] : [];
+      if (mask && onCpu) mask.dispose();
+      save([x0, a0, b0, hs, ...keptMask]);
       return {
         value: tf.matMul(hs, b0),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const [sx, sa, sb, shs] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+          const [sx, sa, sb, shs, smask] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D | undefined];
           const g = dy as tf.Tensor2D;
-          // Plain matMuls on transposed r-sized operands: wasm runs transposeA/transposeB matMuls ~10x slower.
+          const m = dropout ? (smask ?? drawMask(sx.shape)) : null;
+          const xd2 = m ? (tf.mul(sx, m) as tf.Tensor2D) : sx;
+          if (!onCpu) {
+            const dB = tf.matMul(shs, g, true, false); // [N, r]ᵀ·[N, out]
+            const dh = tf.mul(tf.matMul(g, sb, false, true), scale) as tf.Tensor2D; // [N, out]·[r, out]ᵀ
+            const dA = tf.matMul(xd2, dh, true, false); // [N, in]ᵀ·[N, r]
+            const dxd = tf.matMul(dh, sa, false, true); // [N, r]·[in, r]ᵀ
+            return [m ? tf.mul(dxd, m) : dxd, dA, dB];
+          }
           const dB = tf.matMul(tf.transpose(shs), g); // [r, N]·[N, out]
           const dh = tf.mul(tf.matMul(g, tf.transpose(sb)), scale) as tf.Tensor2D; // [N, out]·[out, r]
-          const xd2 = masked(sx);
           const dA = tf.transpose(tf.matMul(tf.transpose(dh), xd2)); // ([r, N]·[N, in])ᵀ
-          const dx = masked(tf.matMul(dh, tf.transpose(sa))); // ([N, r]·[r, in]) ⊙ mask
-          return [dx, dA, dB];
+          const dxd = tf.matMul(dh, tf.transpose(sa)); // [N, r]·[r, in]
+          return [m ? tf.mul(dxd, m) : dxd, dA, dB];
         },
       };
     });
@@ -104,9 +114,9 @@ export class LoraRuntime {
     };
   }
 
-  /** Current values read back from the backend, in variable order. */
-  read(): Float32Array[] {
-    return this.variables.map((v) => v.dataSync() as Float32Array).map((d) => new Float32Array(d));
+  /** Current values read back from the backend, in variable order (asynchronously: GPU backends cannot read synchronously). */
+  async read(): Promise<Float32Array[]> {
+    return Promise.all(this.variables.map(async (v) => new Float32Array((await v.data()) as Float32Array)));
   }
 
   dispose(): void {
@@ -114,27 +124,9 @@ export class LoraRuntime {
   }
 }
 
-/**
- * Inverted-dropout mask (0 or 1/(1−p)) drawn in JavaScript: tf.randomUniform on wasm costs ~20 ms for a
- * 1024×576 mask, this a few, and its seed makes it reproducible across runs, resumes and workers. The mask is
- * drawn again in the backward pass, so this runs twice per adapted module and pass: sfc32 is inlined and each
- * 32-bit draw decides two elements (16 bits each: p is honoured to 1/65536).
- */
-export function dropoutMask(shape: [number, number], p: number, seed: number): tf.Tensor2D {
-  const n = shape[0] * shape[1];
-  const data = new Float32Array(n);
-  const keep = 1 / (1 - p);
-  const threshold = Math.round(p * 65536);
-  let [a, b, c, d] = new Rng(seed).state();
-  for (let i = 0; i < n; i += 2) {
-    const t = (((a + b) >>> 0) + d) >>> 0;
-    d = (d + 1) >>> 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) >>> 0;
-    c = ((c << 21) | (c >>> 11)) >>> 0;
-    c = (c + t) >>> 0;
-    data[i] = (t & 0xffff) >= threshold ? keep : 0;
-    if (i + 1 < n) data[i + 1] = t >>> 16 >= threshold ? keep : 0;
-  }
-  return tf.tensor2d(data, shape);
-}
+/** An inverted-dropout mask (0 or 1/(1−p)) of `shape`, the one the LoRA op applies for `seed`. */
+export const dropoutMask = dropoutMaskTensor;
+
+/** CPU backends: where JavaScript-side work is cheap next to kernels, and memory is the wasm heap. */
+export const isCpuBackendName = (name: string): boolean => name === 'wasm' || name === 'cpu';
+const cpuBackend = (): boolean => isCpuBackendName(tf.getBackend());

@@ -10,21 +10,24 @@ import { loadTokenizer, type Tokenizer } from '../model/tokenizer.js';
 import { AdamW } from './adamw.js';
 import { planEpoch, splitTrainVal, stepsPerEpoch, totalSteps as countSteps } from './batching.js';
 import { checkpointDir, listCheckpoints, readOptimizerState, readTrainerState, saveCheckpoint, type TrainerState } from './checkpoint.js';
-import { clipGlobalNorm } from './clip.js';
 import type { TrainConfig } from './config.js';
 import { encodeTrainingSamples, fingerprintExamples, loadTrainingSamples, resolveValSetSize, type EncodedExample } from './data.js';
 import type { TrainEvent, TrainEventHandler, TrainPlanSummary } from './events.js';
-import { StepAborted, type GradEngine } from './grad-engine.js';
+import { passTokensFor } from './device-plan.js';
+import { DeviceStepper } from './device-stepper.js';
+import { StepAborted } from './grad-engine.js';
+import { HostStepper } from './host-stepper.js';
 import type { MicroBatch } from './gradients.js';
 import { LocalGradEngine } from './local-engine.js';
 import { writeLossChart } from './loss-chart.js';
-import { LoraRuntime } from './lora.js';
+import { LoraRuntime, isCpuBackendName } from './lora.js';
 import { flatParams, initLoraWeights, sortModules, trainableParamCount, type LoraSpec, type LoraWeights } from './lora-weights.js';
 import { ADAPTER_WEIGHTS, readAdapter, writeAdapter, type AdapterShapes } from './peft-files.js';
-import { countModelParams, planMemory, projectionFeatures, trainingPassTokens } from './plan.js';
+import { countModelParams, planMemory, projectionFeatures } from './plan.js';
 import { mixSeed } from './rng.js';
 import { learningRateAt } from './schedule.js';
 import { appendTrainLog, readTrainLog, truncateTrainLog } from './train-log.js';
+import type { TrainStepper } from './train-stepper.js';
 import { WorkerGradEngine } from './worker-engine.js';
 
 export interface TrainRunOptions {
@@ -90,7 +93,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
     tokenizer = await loadTokenizer(modelDir, { bosTokenId: mcfg.bosTokenId, eosTokenIds: mcfg.eosTokenIds });
   }
 
-  let engine: GradEngine | null = null;
+  let stepper: TrainStepper | null = null;
   let lora: LoraRuntime | null = null;
   try {
     const split = splitTrainVal(samples.length, valSetSize.size, config.seed);
@@ -153,7 +156,9 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
     if (optimizerState) opt.setState(optimizerState);
 
     const longest = [...train, ...val].reduce((m, e) => Math.max(m, e.inputIds.length), 0);
-    const maxPassTokens = trainingPassTokens(mcfg, { backend: backend.name, r: weights.spec.r, targetModules: weights.spec.targetModules, seqLen: longest });
+    const passes = passTokensFor(mcfg, backend, { r: weights.spec.r, targetModules: weights.spec.targetModules, seqLen: longest });
+    const maxPassTokens = passes.maxPassTokens;
+    warnings.push(...passes.warnings);
     if (backend.name === 'wasm' && maxPassTokens < longest) {
       warnings.push(`${modelDir} with ${longest}-token examples probably does not fit wasm's 4 GB memory per worker (estimate: ${maxPassTokens} tokens per pass); if it aborts, lower --cutoff-len or use a smaller model or the tensorflow backend`);
     }
@@ -161,10 +166,13 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
     if (workers > 1) {
       emit({ type: 'phase', phase: 'starting-workers', detail: `${workers} workers` });
       const started = await WorkerGradEngine.start(WorkerGradEngine.init(modelDir, backend.name as BackendName, weights, maxPassTokens), workers);
-      engine = started.engine;
+      stepper = new HostStepper(started.engine, params, opt, config.maxGradNorm);
+    } else if (isCpuBackendName(backend.name)) {
+      lora = new LoraRuntime(weights);
+      stepper = new HostStepper(new LocalGradEngine(model as LlamaModel, lora, maxPassTokens), params, opt, config.maxGradNorm);
     } else {
       lora = new LoraRuntime(weights);
-      engine = new LocalGradEngine(model as LlamaModel, lora, maxPassTokens);
+      stepper = new DeviceStepper(model as LlamaModel, lora, params, opt, { maxGradNorm: config.maxGradNorm, maxPassTokens });
     }
     mkdirSync(outDir, { recursive: true });
 
@@ -196,10 +204,10 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
       return epochCache.steps[step % spe] as number[][];
     };
     const evaluate = async (): Promise<number | null> => {
-      if (!val.length || !engine) return null;
+      if (!val.length || !stepper) return null;
       emit({ type: 'phase', phase: 'evaluating', detail: `${val.length} samples` });
       const batches = evalBatches(val, config.microBatchSize);
-      const sums = await engine.evaluate(params, batches, signal);
+      const sums = await stepper.evaluate(batches, signal);
       const tokens = val.reduce((n, e) => n + e.lossTokens, 0);
       return sums.reduce((a, b) => a + b, 0) / tokens;
     };
@@ -218,8 +226,9 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
       pendingEval,
     });
     let lastCheckpoint = opts.resume && latest !== undefined ? latest : -1;
-    const checkpoint = (step: number) => {
+    const checkpoint = async (step: number) => {
       emit({ type: 'phase', phase: 'saving', detail: `checkpoint at step ${step}` });
+      await stepper?.sync();
       const dir = saveCheckpoint(outDir, weights, opt.getState(), state(step), config.keepCheckpoints);
       lastCheckpoint = step;
       writeLossChart(join(outDir, LOSS_CHART), readTrainLog(logPath), chartTitle(modelDir, label));
@@ -257,9 +266,11 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
       const lossTokens = groups.flat().reduce((n, i) => n + train[i]!.lossTokens, 0);
       const inputTokens = groups.flat().reduce((n, i) => n + train[i]!.inputIds.length, 0);
       const t0 = performance.now();
-      let g;
+      const lr = learningRateAt(step, { lr: config.learningRate, schedule: config.lrSchedule, warmupSteps: config.warmupSteps, totalSteps: total });
+      let outcome;
       try {
-        g = await engine.step(params, micro, signal);
+        // The step's loss is Σ NLL over every response token of the whole accumulated batch ÷ their count.
+        outcome = await stepper.step(micro, { step: step + 1, lossTokens, lr }, signal);
       } catch (e) {
         if (e instanceof StepAborted) {
           interrupted = true;
@@ -267,15 +278,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
         }
         throw e;
       }
-      // The step's loss is Σ NLL over every response token of the whole accumulated batch ÷ their count.
-      const grads = g.grads.map((s) => Float32Array.from(s, (x) => x / lossTokens));
-      const loss = g.nllSum / lossTokens;
-      if (!Number.isFinite(loss)) {
-        throw new ModelError(`loss became ${loss} at step ${step + 1}`, 'lower --learning-rate (or --max-grad-norm), and resume from the last checkpoint with --resume after fixing the cause');
-      }
-      const gradNorm = clipGlobalNorm(grads, config.maxGradNorm);
-      const lr = learningRateAt(step, { lr: config.learningRate, schedule: config.lrSchedule, warmupSteps: config.warmupSteps, totalSteps: total });
-      opt.step(params, grads, lr);
+      const { loss, gradNorm } = outcome;
       step += 1;
       const seconds = (performance.now() - t0) / 1000;
       sessionSeconds += seconds;
@@ -287,7 +290,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
       appendTrainLog(logPath, { step, epoch, loss, lr, grad_norm: gradNorm, tokens_per_sec: tokensPerSec });
 
       if (config.evalEvery > 0 && step % config.evalEvery === 0 && step < total && val.length) await scheduledEval(step);
-      if (config.saveEvery > 0 && step % config.saveEvery === 0 && step < total) checkpoint(step);
+      if (config.saveEvery > 0 && step % config.saveEvery === 0 && step < total) await checkpoint(step);
     }
 
     async function reportEval(evalLoss: number | null, at: number, epoch: number): Promise<number | null> {
@@ -299,7 +302,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
 
     let adapterDir: string;
     if (interrupted) {
-      adapterDir = lastCheckpoint === step ? checkpointDir(outDir, step) : checkpoint(step);
+      adapterDir = lastCheckpoint === step ? checkpointDir(outDir, step) : await checkpoint(step);
     } else {
       if (val.length && step > start) {
         try {
@@ -309,8 +312,9 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
         }
       }
       emit({ type: 'phase', phase: 'saving', detail: outDir });
+      await stepper.sync();
       writeAdapter(outDir, weights, { baseModel });
-      if (lastCheckpoint !== step) checkpoint(step);
+      if (lastCheckpoint !== step) await checkpoint(step);
       else writeLossChart(join(outDir, LOSS_CHART), readTrainLog(logPath), chartTitle(modelDir, label));
       adapterDir = outDir;
     }
@@ -319,7 +323,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
     emit({ type: 'done', ...result });
     return result;
   } finally {
-    await engine?.close();
+    await stepper?.close();
     lora?.dispose();
     model?.dispose();
   }

@@ -24,18 +24,24 @@ try {
     spec: init.spec,
     entries: init.entries.map((e) => ({ ...e, a: new Float32Array(e.inFeatures * r), b: new Float32Array(r * e.outFeatures) })),
   });
-  port.on('message', (m: ToWorker) => {
+  // Reads are asynchronous, so messages are handled one after another on a chain: parameters sent after a job
+  // never overtake it.
+  let chain = Promise.resolve();
+  const handle = async (m: ToWorker) => {
     try {
       if (m.kind === 'params') lora.assign(m.params);
       else if (m.kind === 'grads') {
-        const g = microBatchGradients(model, lora, m.batch, { maxPassTokens: init.maxPassTokens });
+        const g = await microBatchGradients(model, lora, m.batch, { maxPassTokens: init.maxPassTokens });
         send({ kind: 'grads', id: m.id, grads: g.grads, nllSum: g.nllSum }, g.grads.map((x) => x.buffer as ArrayBuffer));
       } else if (m.kind === 'eval') {
-        send({ kind: 'eval', id: m.id, nllSum: batchNll(model, lora, m.batch) });
+        send({ kind: 'eval', id: m.id, nllSum: await batchNll(model, lora, m.batch) });
       }
     } catch (e) {
       fail('id' in m ? m.id : null, e);
     }
+  };
+  port.on('message', (m: ToWorker) => {
+    chain = chain.then(() => handle(m));
   });
   send({ kind: 'ready', backend: backend.name, device: backend.device });
 } catch (e) {

@@ -107,6 +107,22 @@ test('plan prints parameters and memory before training; merge writes a loadable
   await assert.rejects(run(merge, { model: modelDir, out: join(root, 'merged2') }), /--adapter is required/);
 });
 
+test('plan --backend webgpu with given limits plans the device without one: f32 memory, largest tensor, passes', async () => {
+  const config = join(root, 'plan.yaml');
+  writeFileSync(config, 'train: {}\n');
+  const p = await run(plan, { config, model: modelDir, backend: 'webgpu', 'max-binding-size': '1MiB', 'gpu-memory': '8GiB', 'micro-batch-size': '8', 'cutoff-len': '64' });
+  assert.equal(p.code, 0);
+  const text = p.out.join('\n');
+  assert.match(text, /on the device \(limits given on the command line; float32/);
+  assert.match(text, /maxStorageBufferBindingSize 1\.0 MiB, maxBufferSize 1\.0 MiB/);
+  assert.match(text, /largest weight: embeddings \[\d+, 32\] [\d.]+ KiB vs binding limit 1\.0 MiB: ok/);
+  assert.match(text, /fits in 8\.0 GiB of device memory/);
+  const pj = JSON.parse((await run(plan, { config, model: modelDir, backend: 'webgpu', 'max-binding-size': '1MiB', json: true })).out[0]!);
+  assert.equal(pj.device.limits.maxStorageBufferBindingSize, 1024 ** 2);
+  assert.ok(pj.device.largestMicroBatch >= 1);
+  await assert.rejects(run(plan, { config, model: modelDir, backend: 'webgpu', 'max-binding-size': 'lots' }), /--max-binding-size: "lots" is not a size/);
+});
+
 test('a training process killed with SIGKILL resumes to the adapter of an uninterrupted run', async () => {
   const args = (out: string) => ['train', '--json', '--model', modelDir, '--data', data, '--out', out, '--config', join(root, 'none.yaml'),
     '--batch-size', '2', '--micro-batch-size', '1', '--epochs', '4', '--val-set-size', '0', '--warmup-steps', '0', '--save-every', '1', '--workers', '1', '--backend', 'wasm', '--learning-rate', '1e-2'];

@@ -37,12 +37,12 @@ function batch() {
 }
 
 for (const dropout of [0, 0.2]) {
-  test(`LoRA gradients match central finite differences (dropout ${dropout}, padded batch)`, () => {
+  test(`LoRA gradients match central finite differences (dropout ${dropout}, padded batch)`, async () => {
     const w = adapter(dropout);
     const lora = new LoraRuntime(w);
     const b = batch();
     const seed = 1234;
-    const { grads } = microBatchGradients(model, lora, { ...b, dropoutSeed: seed });
+    const { grads } = await microBatchGradients(model, lora, { ...b, dropoutSeed: seed });
     const params = flatParams(w);
     const f = (values: Float32Array[]) => {
       lora.assign(values);
@@ -77,7 +77,7 @@ for (const dropout of [0, 0.2]) {
   });
 }
 
-test('dropout masks depend only on the seed, and no dropout without one', () => {
+test('dropout masks depend only on the seed, and no dropout without one', async () => {
   const w = adapter(0.5);
   const lora = new LoraRuntime(w);
   const b = batch();
@@ -99,19 +99,19 @@ test('dropout masks depend only on the seed, and no dropout without one', () => 
   assert.ok(Math.abs(dropped - 0.1) < 0.005, `dropped share ${dropped}`);
   assert.ok(values.every((v) => v === 0 || Math.abs(v - 1 / 0.9) < 1e-6), 'kept inputs are scaled by 1/(1-p)');
   const before = tf.memory().numTensors;
-  microBatchGradients(model, lora, { ...b, dropoutSeed: 3 });
+  await microBatchGradients(model, lora, { ...b, dropoutSeed: 3 });
   assert.equal(tf.memory().numTensors, before, 'a training micro-batch leaks no tensors');
   lora.dispose();
 });
 
-test('the lean backward pass gives tf.variableGrads gradients, and splitting a micro-batch into passes sums the same', () => {
+test('the lean backward pass gives tf.variableGrads gradients, and splitting a micro-batch into passes sums the same', async () => {
   const w = adapter(0);
   const lora = new LoraRuntime(w);
   const b = batch();
   const ref = tf.variableGrads(() => responseNllSum(model, b, lora.hook({ dropoutSeed: 7 })), lora.variables);
   const refGrads = lora.variables.map((v) => ref.grads[v.name]!.dataSync() as Float32Array);
-  const lean = microBatchGradients(model, lora, { ...b, dropoutSeed: 7 });
-  const split = microBatchGradients(model, lora, { ...b, dropoutSeed: 7 }, { maxPassTokens: 1 });
+  const lean = await microBatchGradients(model, lora, { ...b, dropoutSeed: 7 });
+  const split = await microBatchGradients(model, lora, { ...b, dropoutSeed: 7 }, { maxPassTokens: 1 });
   const maxDiff = (x: Float32Array[], y: Float32Array[]) => {
     let d = 0;
     let m = 0;

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseModelConfig } from '../../src/model/config.js';
 import { countLoraParams, countModelParams, formatPlan, planMemory } from '../../src/train/plan.js';
+import { devicePassTokens, formatDevicePlan, planDevice } from '../../src/train/device-plan.js';
 
 // SmolLM2-135M's config.json (the fields that decide its size).
 const smol = parseModelConfig({
@@ -39,4 +40,41 @@ test('the plan compares the LoRA run with full fine-tunes at 16 and 12 bytes per
   assert.match(text, /134\.52M total, 460\.8K trainable \(0\.34\d+%\)/);
   assert.match(text, /fp16: 2 B weights \+ 2 B grads \+ 8 B Adam = 12 B\/param: 1\.5 GiB, with activations/);
   assert.match(text, /fp32: 4 B weights \+ 4 B grads \+ 8 B Adam = 16 B\/param: 2\.0 GiB/);
+});
+
+test('the device plan checks the largest tensor against the binding limit and sizes passes from it', () => {
+  const MiB = 1024 ** 2;
+  const limits = { maxStorageBufferBindingSize: 128 * MiB, maxBufferSize: 256 * MiB };
+  const p = planDevice(smol, { r: 8, targetModules: ['q_proj', 'v_proj'], microBatchSize: 64, cutoffLen: 256, limits });
+  // The tied embedding matrix, 49152 × 576 float32 = 108 MiB, is the largest weight.
+  assert.deepEqual(p.largestWeight, { name: 'embeddings [49152, 576]', bytes: 49152 * 576 * 4 });
+  assert.equal(p.weightFitsBinding, true);
+  // Attention scores [k, 9, 256, 256] float32 reach 128 MiB at k = 57: 56 sequences per pass, 64 need 2 passes.
+  assert.equal(p.largestMicroBatch, 56);
+  assert.equal(p.passSequences, 56);
+  assert.equal(p.largestActivation.name, 'attention scores [64, 9, 256, 256]');
+  assert.equal(p.fitsMemory, null);
+  assert.equal(devicePassTokens(smol, { r: 8, targetModules: ['q_proj', 'v_proj'], seqLen: 256, limits }), 56 * 256);
+  const text = formatDevicePlan(p, 'test adapter').join('\n');
+  assert.match(text, /largest weight: embeddings \[49152, 576\] 108 MiB vs binding limit 128 MiB: ok/);
+  assert.match(text, /micro-batch 64: 2 passes of 56 sequences; the largest micro-batch that runs as one pass is 56/);
+  assert.match(text, /device memory unknown/);
+
+  // A smaller binding limit than the embeddings: the plan says the weight cannot be uploaded.
+  const small = planDevice(smol, { r: 8, targetModules: ['q_proj', 'v_proj'], microBatchSize: 4, cutoffLen: 256, limits: { maxStorageBufferBindingSize: 64 * MiB, maxBufferSize: 64 * MiB } });
+  assert.equal(small.weightFitsBinding, false);
+  assert.match(formatDevicePlan(small, 'x').join('\n'), /108 MiB vs binding limit 64.0 MiB: TOO LARGE/);
+
+  // Memory: 1 GiB cannot hold the two float32 layouts of 134.5M weights (1.08 GB); 80 GiB holds 56 × 256.
+  const tight = planDevice(smol, { r: 8, targetModules: ['q_proj', 'v_proj'], microBatchSize: 4, cutoffLen: 256, limits, gpuMemory: 1024 ** 3 });
+  assert.equal(tight.fitsMemory, false);
+  assert.equal(tight.largestMicroBatch, 0);
+  assert.match(formatDevicePlan(tight, 'x').join('\n'), /does NOT fit in 1\.0 GiB/);
+  const roomy = planDevice(smol, { r: 8, targetModules: ['q_proj', 'v_proj'], microBatchSize: 4, cutoffLen: 256, limits, gpuMemory: 80 * 1024 ** 3 });
+  assert.equal(roomy.fitsMemory, true);
+  assert.equal(roomy.largestMicroBatch, 56);
+  // In between, memory rather than the binding limit decides the pass size.
+  const mid = planDevice(smol, { r: 8, targetModules: ['q_proj', 'v_proj'], microBatchSize: 64, cutoffLen: 256, limits, gpuMemory: 3 * 1024 ** 3 });
+  assert.ok(mid.largestMicroBatch > 0 && mid.largestMicroBatch < 56, `memory-bound pass: ${mid.largestMicroBatch}`);
+  assert.ok(mid.totalBytes <= 0.9 * 3 * 1024 ** 3);
 });

@@ -1,17 +1,69 @@
-import type { Command } from '../command.js';
-import { flagBool } from '../flags.js';
+import type { Command, ParsedValues } from '../command.js';
+import { flagBool, flagString } from '../flags.js';
 import { configOption } from '../config-flags.js';
 import { UsageError } from '../../errors.js';
 import { TRAIN_FLAGS, flagName, trainConfigFromFlags, trainSection } from './train.js';
 import type { TrainConfig } from '../../train/config.js';
+import type { ModelConfig } from '../../model/config.js';
+import type { DevicePlan } from '../../train/device-plan.js';
+
+/** The adapter's limits from flags (no device needed) or from the adapter itself (starts the webgpu backend). */
+async function planForDevice(values: ParsedValues, mcfg: ModelConfig, config: TrainConfig): Promise<{ adapter: string; plan: DevicePlan }> {
+  const size = (flag: string) => {
+    const v = flagString(values, flag);
+    return v === undefined ? undefined : parseByteSize(flag, v);
+  };
+  const binding = size('max-binding-size');
+  const buffer = size('max-buffer-size');
+  const gpuMemory = size('gpu-memory') ?? null;
+  let adapter: string;
+  let limits;
+  if (binding !== undefined || buffer !== undefined) {
+    const b = (binding ?? buffer) as number;
+    limits = { maxStorageBufferBindingSize: b, maxBufferSize: buffer ?? b };
+    adapter = 'limits given on the command line';
+  } else {
+    const { selectBackend } = await import('../../model/backend.js');
+    let info;
+    try {
+      info = await selectBackend('webgpu');
+    } catch (e) {
+      const err = e as UsageError;
+      throw new UsageError(`plan --backend webgpu: ${err.message}`, 'plan without a device by giving the adapter\'s limits: --max-binding-size SIZE (and --max-buffer-size SIZE)');
+    }
+    if (!info.limits) throw new UsageError('plan --backend webgpu: the webgpu backend reported no limits', 'give them with --max-binding-size SIZE');
+    limits = info.limits;
+    adapter = info.device;
+  }
+  const { planDevice } = await import('../../train/device-plan.js');
+  return { adapter, plan: planDevice(mcfg, { r: config.loraR, targetModules: config.targetModules, microBatchSize: config.microBatchSize, cutoffLen: config.cutoffLen, limits, gpuMemory }) };
+}
 
 const usage = `usage: alpaca-forge plan --model DIR [--lora-r 8 --target-modules q_proj,v_proj --micro-batch-size 4 --cutoff-len 256 --workers N] [--json]
+       alpaca-forge plan --model DIR --backend webgpu [--gpu-memory 141GiB] [--max-binding-size SIZE --max-buffer-size SIZE]
 
 Before training: total and trainable parameters, and the memory this LoRA run needs (frozen weights, LoRA
 parameters, gradients, AdamW state, activations of one micro-batch), next to a full fine-tune with Adam at fp32
-and fp16 weights. Reads only config.json. Settings come from forge.yaml's train: section; flags override them.`;
+and fp16 weights. Reads only config.json. Settings come from forge.yaml's train: section; flags override them.
 
-const PLAN_KEYS: Array<keyof TrainConfig> = ['model', 'loraR', 'targetModules', 'microBatchSize', 'cutoffLen', 'workers'];
+With --backend webgpu it also shows what fits on the device in float32: the largest single tensor against the
+adapter's buffer binding limit and the passes a micro-batch runs as. The limits come from the adapter (the
+webgpu backend is started to read them) unless --max-binding-size (and --max-buffer-size, default: the same)
+give them, which plans without a device. WebGPU does not report memory: --gpu-memory SIZE checks the fit.
+Sizes are bytes or a number with KiB, MiB, GiB (also KB, MB, GB: powers of 1000).`;
+
+const PLAN_KEYS: Array<keyof TrainConfig> = ['model', 'loraR', 'targetModules', 'microBatchSize', 'cutoffLen', 'workers', 'backend'];
+
+const UNITS: Record<string, number> = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12 };
+
+/** "141GiB", "80 GB", "134217728" → bytes; a UsageError naming the flag otherwise. */
+export function parseByteSize(flag: string, value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$/i.exec(value);
+  const unit = UNITS[(m?.[2] ?? '').toLowerCase()];
+  const bytes = m && unit ? Math.round(Number(m[1]) * unit) : NaN;
+  if (!(bytes > 0)) throw new UsageError(`--${flag}: "${value}" is not a size`, 'give bytes or a number with a unit, e.g. 141GiB, 80GB, 128MiB');
+  return bytes;
+}
 
 export const command: Command = {
   name: 'plan',
@@ -20,6 +72,9 @@ export const command: Command = {
   options: {
     ...Object.fromEntries(PLAN_KEYS.map((k) => [flagName(k), { type: TRAIN_FLAGS[k] === 'bool' ? ('boolean' as const) : ('string' as const) }])),
     json: { type: 'boolean' },
+    'gpu-memory': { type: 'string' },
+    'max-binding-size': { type: 'string' },
+    'max-buffer-size': { type: 'string' },
     ...configOption,
   },
   async run(ctx) {
@@ -30,12 +85,18 @@ export const command: Command = {
     const mcfg = loadModelConfig(config.model);
     const workers = config.workers === 'auto' ? 1 : config.workers;
     const plan = planMemory(mcfg, { r: config.loraR, targetModules: config.targetModules, microBatchSize: config.microBatchSize, cutoffLen: config.cutoffLen, workers });
+    const device = config.backend === 'webgpu' ? await planForDevice(ctx.values, mcfg, config) : null;
     if (flagBool(ctx.values, 'json')) {
-      ctx.out(JSON.stringify({ model: config.model, r: config.loraR, targetModules: config.targetModules, microBatchSize: config.microBatchSize, cutoffLen: config.cutoffLen, ...plan }));
+      ctx.out(JSON.stringify({ model: config.model, r: config.loraR, targetModules: config.targetModules, microBatchSize: config.microBatchSize, cutoffLen: config.cutoffLen, ...plan, ...(device ? { device: { adapter: device.adapter, ...device.plan } } : {}) }));
       return 0;
     }
     const header = `${config.model}: ${mcfg.modelType}, ${mcfg.numLayers} layers, hidden ${mcfg.hiddenSize}, vocab ${mcfg.vocabSize}; LoRA r=${config.loraR} on ${config.targetModules.join(',')}, micro-batch ${config.microBatchSize} × ${config.cutoffLen} tokens`;
     for (const line of formatPlan(plan, header)) ctx.out(line);
+    if (device) {
+      const { formatDevicePlan } = await import('../../train/device-plan.js');
+      ctx.out('');
+      for (const line of formatDevicePlan(device.plan, device.adapter)) ctx.out(line);
+    }
     return 0;
   },
 };
