@@ -22,7 +22,11 @@ Optimiser:   --epochs 3  --learning-rate 3e-4  --batch-size 128  --micro-batch-s
              --lr-schedule cosine|linear|constant  --weight-decay 0  --max-grad-norm 1.0  --seed 42  --max-steps 0
 Saving:      --save-every 200  --eval-every 200  --keep-checkpoints 3
 Runtime:     --backend tensorflow-gpu|tensorflow|webgpu|wasm|cpu  --workers auto|N (threads on CPU backends)
-Output:      --json (events as JSON lines on stdout)  --config FILE (default ./forge.yaml)`;
+Output:      --json (events as JSON lines on stdout)  --config FILE (default ./forge.yaml)
+Hand-off:    --emit-recipe axolotl|llamafactory  writes the same LoRA run as that trainer's config into --out,
+             with the command that launches it (one GPU, --gpus N on a node, DeepSpeed) instead of training here;
+             --method sft|dpo (dpo reads pairs from --data: export --format dpo for axolotl, dpo-alpaca for
+             LLaMA-Factory)  --beta 0.1  --dpo-loss sigmoid|ipo  --gpus 1`;
 
 type FlagKind = 'string' | 'int' | 'number' | 'bool' | 'list' | 'workers';
 
@@ -138,9 +142,21 @@ export const command: Command = {
   name: 'train',
   summary: 'LoRA fine-tune a base model on a dataset or run',
   usage,
-  options: { ...trainOptions, resume: { type: 'boolean' }, json: { type: 'boolean' }, ...configOption },
+  options: {
+    ...trainOptions,
+    resume: { type: 'boolean' },
+    json: { type: 'boolean' },
+    'emit-recipe': { type: 'string' },
+    method: { type: 'string' },
+    beta: { type: 'string' },
+    'dpo-loss': { type: 'string' },
+    gpus: { type: 'string' },
+    ...configOption,
+  },
   async run(ctx) {
     const config = trainConfigFromFlags(ctx.values, trainSection(ctx));
+    const recipeTarget = flagString(ctx.values, 'emit-recipe');
+    if (recipeTarget !== undefined) return emitRecipeCommand(ctx, config, recipeTarget);
     if (!config.model) throw new UsageError('--model is required', 'pass --model DIR (a Hugging Face model directory)');
     if (!config.data && !config.run) throw new UsageError('no training data', 'pass --data FILE (Alpaca JSON/JSONL) or --run output/NAME');
     if (!config.out) throw new UsageError('--out is required', 'pass --out DIR for the adapter, checkpoints and logs');
@@ -180,3 +196,22 @@ export const command: Command = {
     return result.interrupted ? 130 : 0;
   },
 };
+
+async function emitRecipeCommand(ctx: CommandContext, config: TrainConfig, target: string): Promise<number> {
+  const { recipeTargetSchema, trainMethodSchema, dpoLossSchema } = await import('../../train/recipe.js');
+  const parsedTarget = recipeTargetSchema.safeParse(target);
+  if (!parsedTarget.success) throw new UsageError(`--emit-recipe: "${target}" is not a trainer we write recipes for`, `use one of: ${recipeTargetSchema.options.join(', ')}`);
+  const method = trainMethodSchema.safeParse(flagString(ctx.values, 'method') ?? 'sft');
+  if (!method.success) throw new UsageError(`--method: "${flagString(ctx.values, 'method')}" is not a training method`, `use one of: ${trainMethodSchema.options.join(', ')}`);
+  const loss = dpoLossSchema.safeParse(flagString(ctx.values, 'dpo-loss') ?? 'sigmoid');
+  if (!loss.success) throw new UsageError(`--dpo-loss: "${flagString(ctx.values, 'dpo-loss')}" is not a DPO loss`, `use one of: ${dpoLossSchema.options.join(', ')}`);
+  const beta = flagNumber(ctx.values, 'beta') ?? 0.1;
+  if (!(beta > 0)) throw new UsageError('--beta must be positive', 'DPO papers use 0.1 (TRL and LLaMA-Factory default)');
+  const gpus = flagNumber(ctx.values, 'gpus', { integer: true, min: 1 }) ?? 1;
+  const { emitRecipe } = await import('../../train/emit-recipe.js');
+  const r = await emitRecipe(config, { target: parsedTarget.data, method: method.data, gpus, dpo: { beta, loss: loss.data } });
+  for (const f of r.files) ctx.err(`wrote ${f}`);
+  ctx.err(`data: ${r.dataPath} (${r.records} records)`);
+  for (const line of r.launch) ctx.out(line);
+  return 0;
+}
