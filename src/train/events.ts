@@ -42,8 +42,10 @@ export type TrainEvent =
       /** non-padding tokens processed per second (forward + backward), this step */
       tokensPerSec: number;
       etaSec: number;
+      /** DPO runs: rewards, margin and preference accuracy of this step's pairs (loss is then the DPO loss) */
+      dpo?: DpoStepMetrics;
     }
-  | { type: 'eval'; step: number; evalLoss: number; tokens: number }
+  | { type: 'eval'; step: number; evalLoss: number; tokens: number; dpo?: DpoStepMetrics }
   | { type: 'checkpoint'; step: number; dir: string }
   | {
       type: 'done';
@@ -57,5 +59,16 @@ export type TrainEvent =
       interrupted: boolean;
       seconds: number;
     };
+
+/** What a DPO step or evaluation reports, averaged over its pairs (TRL's rewards/chosen, rewards/rejected, …). */
+export interface DpoStepMetrics {
+  loss: number;
+  rewardsChosen: number;
+  rewardsRejected: number;
+  /** mean of reward(chosen) − reward(rejected) */
+  margin: number;
+  /** share of pairs whose chosen reward is higher; a tie counts one half (at the start every pair ties) */
+  accuracy: number;
+}
 
 export type TrainEventHandler = (event: TrainEvent) => void;

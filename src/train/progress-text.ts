@@ -1,4 +1,4 @@
-import type { TrainEvent } from './events.js';
+import type { DpoStepMetrics, TrainEvent } from './events.js';
 import { formatCount } from './plan.js';
 
 /** Seconds as "1h02m", "3m05s" or "42s". */
@@ -15,7 +15,12 @@ export function formatDuration(sec: number): string {
 /** The one-line progress text of a step (the live line on a terminal, a log line otherwise). */
 export function formatStep(e: Extract<TrainEvent, { type: 'step' }>): string {
   const width = String(e.total).length;
-  return `step ${String(e.step).padStart(width)}/${e.total}  epoch ${e.epoch.toFixed(2)}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  grad ${e.gradNorm.toFixed(3)}  ${e.tokensPerSec.toFixed(1)} tok/s  eta ${formatDuration(e.etaSec)}`;
+  const dpo = e.dpo ? `  ${formatDpo(e.dpo)}` : '';
+  return `step ${String(e.step).padStart(width)}/${e.total}  epoch ${e.epoch.toFixed(2)}  loss ${e.loss.toFixed(4)}${dpo}  lr ${e.lr.toExponential(2)}  grad ${e.gradNorm.toFixed(3)}  ${e.tokensPerSec.toFixed(1)} tok/s  eta ${formatDuration(e.etaSec)}`;
+}
+
+function formatDpo(m: DpoStepMetrics): string {
+  return `rewards ${m.rewardsChosen.toFixed(3)}/${m.rewardsRejected.toFixed(3)}  margin ${m.margin.toFixed(3)}  acc ${(100 * m.accuracy).toFixed(0)}%`;
 }
 
 /** Human text of every other event (null for events that have no line of their own). */
@@ -37,7 +42,7 @@ export function formatTrainEvent(e: TrainEvent): string | null {
     case 'step':
       return formatStep(e);
     case 'eval':
-      return `eval at step ${e.step}: loss ${e.evalLoss.toFixed(4)} (${e.tokens} tokens)`;
+      return e.dpo ? `eval at step ${e.step}: DPO loss ${e.evalLoss.toFixed(4)}  ${formatDpo(e.dpo)}` : `eval at step ${e.step}: loss ${e.evalLoss.toFixed(4)} (${e.tokens} tokens)`;
     case 'checkpoint':
       return `checkpoint: ${e.dir}`;
     case 'done': {

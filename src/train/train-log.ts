@@ -2,8 +2,11 @@ import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } f
 
 /** One line of train_log.jsonl; keys as the Hugging Face Trainer's log history names them. */
 export type TrainLogRecord =
-  | { step: number; epoch: number; loss: number; lr: number; grad_norm: number; tokens_per_sec: number }
-  | { step: number; epoch: number; eval_loss: number };
+  | ({ step: number; epoch: number; loss: number; lr: number; grad_norm: number; tokens_per_sec: number } & DpoLogFields)
+  | ({ step: number; epoch: number; eval_loss: number } & DpoLogFields);
+
+/** DPO runs add TRL's keys: rewards/chosen, rewards/rejected, rewards/margins, rewards/accuracies (eval_… for evaluations). */
+type DpoLogFields = { [key: `${'' | 'eval_'}rewards/${string}`]: number };
 
 export function appendTrainLog(path: string, rec: TrainLogRecord): void {
   appendFileSync(path, `${JSON.stringify(rec)}\n`);

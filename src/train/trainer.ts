@@ -330,12 +330,12 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
 }
 
 /** Per-module in/out features straight from config.json (no weights needed, so worker mode need not load them). */
-function modelShapes(c: ModelConfig): AdapterShapes {
+export function modelShapes(c: ModelConfig): AdapterShapes {
   return { layers: c.numLayers, features: (layer, m) => (layer < c.numLayers ? projectionFeatures(c, m) : undefined) };
 }
 
 /** --init-adapter: its own r/alpha/modules win (they are what its weights mean); every layer must be covered. */
-function readInitAdapter(dir: string, shapes: AdapterShapes, requested: LoraSpec, warnings: string[]): LoraWeights {
+export function readInitAdapter(dir: string, shapes: AdapterShapes, requested: LoraSpec, warnings: string[]): LoraWeights {
   const { weights } = readAdapter(dir, shapes);
   const s = weights.spec;
   const expected = shapes.layers * s.targetModules.length;
@@ -350,7 +350,7 @@ function readInitAdapter(dir: string, shapes: AdapterShapes, requested: LoraSpec
 }
 
 /** Settings a resumed run must share with the run that wrote the checkpoint. */
-function resumeSettings(c: TrainConfig, trainExamples: number): Record<string, unknown> {
+export function resumeSettings(c: TrainConfig, trainExamples: number): Record<string, unknown> {
   return {
     loraR: c.loraR,
     loraAlpha: c.loraAlpha,
@@ -402,6 +402,6 @@ function resolveWorkers(config: TrainConfig, backend: string, mcfg: ModelConfig)
   return Math.max(1, Math.min(availableParallelism(), byMemory));
 }
 
-function chartTitle(modelDir: string, data: string): string {
+export function chartTitle(modelDir: string, data: string): string {
   return `LoRA training loss — ${modelDir.split(/[\\/]/).filter(Boolean).at(-1) ?? modelDir} on ${data.split(/[\\/]/).filter(Boolean).at(-1) ?? data}`;
 }

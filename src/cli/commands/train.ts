@@ -4,8 +4,10 @@ import { configOption, readConfig } from '../config-flags.js';
 import { ConfigError, UsageError, exitCodeFor } from '../../errors.js';
 import { targetModuleSchema, trainConfigSchema, type TrainConfig, type TrainConfigInput } from '../../train/config.js';
 import type { TrainEvent } from '../../train/events.js';
+import type { DpoLoss } from '../../train/recipe.js';
 
 const usage = `usage: alpaca-forge train --model DIR (--data FILE | --run output/NAME) --out DIR [options]
+       alpaca-forge train --method dpo --data pairs.jsonl --model DIR --out DIR [--init-adapter SFT_ADAPTER] [--beta 0.1] [--dpo-loss sigmoid|ipo]
 
 LoRA fine-tunes a LLaMA-family model on Alpaca data and writes a PEFT adapter (adapter_config.json,
 adapter_model.safetensors) into --out, with checkpoints, train_log.jsonl and loss_curve.svg beside it.
@@ -22,7 +24,12 @@ Optimiser:   --epochs 3  --learning-rate 3e-4  --batch-size 128  --micro-batch-s
              --lr-schedule cosine|linear|constant  --weight-decay 0  --max-grad-norm 1.0  --seed 42  --max-steps 0
 Saving:      --save-every 200  --eval-every 200  --keep-checkpoints 3
 Runtime:     --backend tensorflow-gpu|tensorflow|webgpu|wasm|cpu  --workers auto|N (threads on CPU backends)
-Output:      --json (events as JSON lines on stdout)  --config FILE (default ./forge.yaml)`;
+Output:      --json (events as JSON lines on stdout)  --config FILE (default ./forge.yaml)
+DPO:         --method dpo trains on preference pairs (export --format dpo or dpo-alpaca); the reference is the
+             base plus --init-adapter (frozen), or the bare base; --beta 0.1  --dpo-loss sigmoid|ipo
+Hand-off:    --emit-recipe axolotl|llamafactory  writes the same LoRA run as that trainer's config into --out,
+             with the command that launches it (one GPU, --gpus N on a node, DeepSpeed) instead of training here;
+             (DPO reads pairs from --data: export --format dpo for axolotl, dpo-alpaca for LLaMA-Factory)  --gpus 1`;
 
 type FlagKind = 'string' | 'int' | 'number' | 'bool' | 'list' | 'workers';
 
@@ -138,14 +145,27 @@ export const command: Command = {
   name: 'train',
   summary: 'LoRA fine-tune a base model on a dataset or run',
   usage,
-  options: { ...trainOptions, resume: { type: 'boolean' }, json: { type: 'boolean' }, ...configOption },
+  options: {
+    ...trainOptions,
+    resume: { type: 'boolean' },
+    json: { type: 'boolean' },
+    'emit-recipe': { type: 'string' },
+    method: { type: 'string' },
+    beta: { type: 'string' },
+    'dpo-loss': { type: 'string' },
+    gpus: { type: 'string' },
+    ...configOption,
+  },
   async run(ctx) {
     const config = trainConfigFromFlags(ctx.values, trainSection(ctx));
+    const recipeTarget = flagString(ctx.values, 'emit-recipe');
+    if (recipeTarget !== undefined) return emitRecipeCommand(ctx, config, recipeTarget);
+    const dpo = await dpoSettings(ctx);
     if (!config.model) throw new UsageError('--model is required', 'pass --model DIR (a Hugging Face model directory)');
     if (!config.data && !config.run) throw new UsageError('no training data', 'pass --data FILE (Alpaca JSON/JSONL) or --run output/NAME');
     if (!config.out) throw new UsageError('--out is required', 'pass --out DIR for the adapter, checkpoints and logs');
     const json = flagBool(ctx.values, 'json');
-    if (!json && ctx.interactive && process.stdin.isTTY) {
+    if (!json && !dpo && ctx.interactive && process.stdin.isTTY) {
       // On a terminal the train screen draws the loss curve, lr, tokens/s, ETA and the plan; q saves and stops.
       const { launchApp } = await import('../../ui/launch.js');
       const forge = readConfig(ctx).config;
@@ -164,14 +184,16 @@ export const command: Command = {
     const print = trainPrinter(mode, ctx);
     // Events are printed in order even though the printer loads its formatter lazily.
     let chain = Promise.resolve();
-    const { runTraining } = await import('../../train/trainer.js');
-    const result = await runTraining(config, {
+    const runOpts = {
       resume: flagBool(ctx.values, 'resume'),
       signal: ctx.signal,
-      onEvent: (e) => {
+      onEvent: (e: TrainEvent) => {
         chain = chain.then(() => print(e));
       },
-    });
+    };
+    const result = dpo
+      ? await (await import('../../train/dpo-trainer.js')).runDpoTraining(config, dpo, runOpts)
+      : await (await import('../../train/trainer.js')).runTraining(config, runOpts);
     await chain;
     if (result.interrupted && mode !== 'json') {
       const args = process.argv.slice(2).filter((a) => a !== '--resume');
@@ -180,3 +202,33 @@ export const command: Command = {
     return result.interrupted ? exitCodeFor('interrupted') : 0;
   },
 };
+
+/** --method, --beta and --dpo-loss: null for SFT, the DPO settings otherwise. */
+async function dpoSettings(ctx: CommandContext): Promise<{ beta: number; loss: DpoLoss } | null> {
+  const { trainMethodSchema, dpoLossSchema } = await import('../../train/recipe.js');
+  const method = trainMethodSchema.safeParse(flagString(ctx.values, 'method') ?? 'sft');
+  if (!method.success) throw new UsageError(`--method: "${flagString(ctx.values, 'method')}" is not a training method`, `use one of: ${trainMethodSchema.options.join(', ')}`);
+  if (method.data === 'sft') {
+    for (const f of ['beta', 'dpo-loss']) if (ctx.values[f] !== undefined) throw new UsageError(`--${f} applies to --method dpo`, 'add --method dpo, or drop the flag');
+    return null;
+  }
+  const loss = dpoLossSchema.safeParse(flagString(ctx.values, 'dpo-loss') ?? 'sigmoid');
+  if (!loss.success) throw new UsageError(`--dpo-loss: "${flagString(ctx.values, 'dpo-loss')}" is not a DPO loss`, `use one of: ${dpoLossSchema.options.join(', ')}`);
+  const beta = flagNumber(ctx.values, 'beta') ?? 0.1;
+  if (!(beta > 0)) throw new UsageError('--beta must be positive', 'the DPO paper uses 0.1 (as TRL and LLaMA-Factory do by default)');
+  return { beta, loss: loss.data };
+}
+
+async function emitRecipeCommand(ctx: CommandContext, config: TrainConfig, target: string): Promise<number> {
+  const { recipeTargetSchema } = await import('../../train/recipe.js');
+  const parsedTarget = recipeTargetSchema.safeParse(target);
+  if (!parsedTarget.success) throw new UsageError(`--emit-recipe: "${target}" is not a trainer we write recipes for`, `use one of: ${recipeTargetSchema.options.join(', ')}`);
+  const dpo = await dpoSettings(ctx);
+  const gpus = flagNumber(ctx.values, 'gpus', { integer: true, min: 1 }) ?? 1;
+  const { emitRecipe } = await import('../../train/emit-recipe.js');
+  const r = await emitRecipe(config, { target: parsedTarget.data, method: dpo ? 'dpo' : 'sft', gpus, dpo: dpo ?? { beta: 0.1, loss: 'sigmoid' } });
+  for (const f of r.files) ctx.err(`wrote ${f}`);
+  ctx.err(`data: ${r.dataPath} (${r.records} records)`);
+  for (const line of r.launch) ctx.out(line);
+  return 0;
+}

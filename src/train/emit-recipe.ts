@@ -1,0 +1,82 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DataError, UsageError } from '../errors.js';
+import type { TrainConfig } from './config.js';
+import { loadTrainingSamples } from './data.js';
+import { buildRecipe, dataShapeOf, expectedDataShape, type DpoLoss, type RecipeDataShape, type RecipeTarget, type TrainMethod } from './recipe.js';
+
+export interface EmitRecipeOptions {
+  target: RecipeTarget;
+  method: TrainMethod;
+  gpus: number;
+  dpo: { beta: number; loss: DpoLoss };
+}
+
+export interface EmittedRecipe {
+  files: string[];
+  launch: string[];
+  dataPath: string;
+  records: number;
+}
+
+/**
+ * Writes the recipe into config.out. SFT from a run first writes the run's training samples (accepted, else kept)
+ * to OUT/train.json, so the recipe points at a file that the other trainer can read on any machine it is copied to.
+ */
+export async function emitRecipe(config: TrainConfig, opts: EmitRecipeOptions): Promise<EmittedRecipe> {
+  if (!config.out) throw new UsageError('--out is required', 'pass --out DIR for the recipe files');
+  const outDir = resolve(config.out);
+  mkdirSync(outDir, { recursive: true });
+  let dataPath: string;
+  let records: number;
+  let shape: RecipeDataShape;
+  if (config.run && !config.data) {
+    if (opts.method !== 'sft') {
+      throw new UsageError('a DPO recipe reads preference pairs from a file', `export them first: alpaca-forge export --run ${config.run} --format ${expectedDataShape(opts.target, opts.method)} --out pairs.jsonl, then pass --data pairs.jsonl`);
+    }
+    const { samples } = await loadTrainingSamples({ run: config.run });
+    dataPath = join(outDir, 'train.json');
+    writeFileSync(dataPath, `${JSON.stringify(samples.map((s) => ({ instruction: s.instruction, input: s.input, output: s.output })), null, 2)}\n`);
+    records = samples.length;
+    shape = 'alpaca';
+  } else if (config.data) {
+    dataPath = resolve(config.data);
+    ({ records, shape } = inspectDataFile(dataPath));
+  } else {
+    throw new UsageError('no training data', 'pass --data FILE or --run output/NAME');
+  }
+  const recipe = buildRecipe({ target: opts.target, method: opts.method, config, dataPath, dataShape: shape, records, outDir, gpus: opts.gpus, dpo: opts.dpo });
+  const files: string[] = [];
+  for (const f of recipe.files) {
+    const path = join(outDir, f.name);
+    writeFileSync(path, f.content);
+    files.push(path);
+  }
+  const launchPath = join(outDir, `launch-${opts.target}.sh`);
+  writeFileSync(launchPath, `#!/usr/bin/env bash\n# One GPU:\n# ${recipe.launch[0]}\n# ${opts.gpus} GPU(s) on this node:\n${recipe.launch[1]}\n${recipe.launch[2]}\n`, { mode: 0o755 });
+  files.push(launchPath);
+  return { files, launch: recipe.launch, dataPath, records };
+}
+
+/** Counts records and reads the first one's shape, from a JSON array or JSONL file. */
+function inspectDataFile(path: string): { records: number; shape: RecipeDataShape } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
+  } catch (e) {
+    throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'check the --data path');
+  }
+  let rows: unknown[];
+  try {
+    rows = text.trimStart().startsWith('[') ? (JSON.parse(text) as unknown[]) : text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as unknown);
+  } catch (e) {
+    throw new DataError(`${path}: not valid JSON or JSONL (${(e as Error).message})`, 'write it with alpaca-forge export');
+  }
+  if (rows.length === 0) throw new DataError(`${path}: no records`, 'export some samples or pairs first');
+  const first = rows[0];
+  const shape = first !== null && typeof first === 'object' ? dataShapeOf(first as Record<string, unknown>) : null;
+  if (!shape) {
+    throw new DataError(`${path}: record 1 is neither an Alpaca sample {instruction, input, output} nor a preference pair {prompt|instruction, chosen, rejected}`, 'write the file with alpaca-forge export');
+  }
+  return { records: rows.length, shape };
+}
