@@ -10,6 +10,7 @@ import { clipGlobalNorm } from './clip.js';
 import type { TrainConfig } from './config.js';
 import { encodePreferencePairs, fingerprintPairs, readPreferencePairs, type EncodedPair, type EncodedSequence } from './dpo-data.js';
 import { dpoPairLoss, summarisePairs, type DpoMetrics, type PairLogps, type PairLoss } from './dpo-loss.js';
+import { resolveValSetSize } from './data.js';
 import type { TrainEvent } from './events.js';
 import { batchNll, explainBackendError, microBatchGradients } from './gradients.js';
 import { writeLossChart } from './loss-chart.js';
@@ -40,7 +41,7 @@ export async function sequenceLogps(model: LlamaModel, lora: LoraRuntime, seqs: 
   const out: number[] = [];
   for (const s of seqs) {
     if (signal?.aborted) throw signal.reason;
-    out.push(-batchNll(model, lora, { inputIds: [s.inputIds], labels: [s.labels] }));
+    out.push(-(await batchNll(model, lora, { inputIds: [s.inputIds], labels: [s.labels] })));
     await new Promise((resolve) => setImmediate(resolve));
   }
   return out;
@@ -59,20 +60,20 @@ export interface DpoStepResult {
  * (with this step's dropout) and its gradient, and the pair's two weights follow from the four log-probs. Only one
  * pair's gradients are held at a time.
  */
-export function dpoStepGradients(
+export async function dpoStepGradients(
   model: LlamaModel,
   lora: LoraRuntime,
   pairs: readonly EncodedPair[],
   reference: readonly { chosen: number; rejected: number }[],
   opts: DpoSettings & { dropoutSeed: (pair: number, side: 0 | 1) => number },
-): DpoStepResult {
+): Promise<DpoStepResult> {
   const sums = lora.variables.map((v) => new Float64Array(v.size));
   const losses: PairLoss[] = [];
   let tokens = 0;
-  pairs.forEach((pair, k) => {
+  for (const [k, pair] of pairs.entries()) {
     const pass = (seq: EncodedSequence, side: 0 | 1) => microBatchGradients(model, lora, { inputIds: [seq.inputIds], labels: [seq.labels], dropoutSeed: opts.dropoutSeed(k, side) });
-    const c = pass(pair.chosen, 0);
-    const r = pass(pair.rejected, 1);
+    const c = await pass(pair.chosen, 0);
+    const r = await pass(pair.rejected, 1);
     tokens += pair.chosen.inputIds.length + pair.rejected.inputIds.length;
     const logps: PairLogps = { policyChosen: -c.nllSum, policyRejected: -r.nllSum, refChosen: reference[k]!.chosen, refRejected: reference[k]!.rejected };
     const l = dpoPairLoss(logps, opts.beta, opts.loss);
@@ -85,7 +86,7 @@ export function dpoStepGradients(
       const gr = r.grads[v] as Float32Array;
       for (let i = 0; i < s.length; i++) s[i] = (s[i] as number) + wc * (gc[i] as number) + wr * (gr[i] as number);
     });
-  });
+  }
   return { grads: sums.map((s) => Float32Array.from(s)), pairs: losses, tokens };
 }
 
@@ -116,10 +117,7 @@ export async function runDpoTraining(config: TrainConfig, dpo: DpoSettings, opts
 
   emit({ type: 'phase', phase: 'encoding-data' });
   const raw = readPreferencePairs(config.data);
-  const valSize = config.valSetSize;
-  if (valSize >= raw.length) {
-    throw new UsageError(`--val-set-size ${valSize} leaves no training pairs (${config.data} has ${raw.length})`, `use --val-set-size 0 (no evaluation) or a value below ${raw.length}`);
-  }
+  const valSize = resolveValSetSize(config.valSetSize, raw.length, config.data).size;
 
   emit({ type: 'phase', phase: 'loading-model', detail: modelDir });
   const backend = await selectBackend(config.backend === 'auto' ? undefined : (config.backend as BackendName));
@@ -147,7 +145,7 @@ export async function runDpoTraining(config: TrainConfig, dpo: DpoSettings, opts
     const spe = stepsPerEpoch(train.length, config.batchSize);
     const total = countSteps(train.length, { epochs: config.epochs, batchSize: config.batchSize, maxSteps: config.maxSteps });
     const fingerprint = fingerprintPairs([...train, ...val]);
-    const settings = { ...resumeSettings(config, train.length), method: 'dpo', beta: dpo.beta, dpoLoss: dpo.loss };
+    const settings = { ...resumeSettings({ ...config, valSetSize: valSize }, train.length), method: 'dpo', beta: dpo.beta, dpoLoss: dpo.loss };
     const baseModel = resolve(modelDir);
     for (const w of warnings) emit({ type: 'warning', message: w });
 
@@ -264,7 +262,7 @@ export async function runDpoTraining(config: TrainConfig, dpo: DpoSettings, opts
       lora.assign(params);
       let r: DpoStepResult;
       try {
-        r = dpoStepGradients(
+        r = await dpoStepGradients(
           model,
           lora,
           order.map((i) => train[i]!),

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { stringify } from 'yaml';
 import { DataError, UsageError } from '../errors.js';
 import type { TrainConfig } from './config.js';
+import { resolveValSetSize } from './data.js';
 
 /**
  * Hand-offs to distributed trainers: the same LoRA run as an axolotl or LLaMA-Factory config, plus the command that
@@ -74,7 +75,8 @@ export function buildRecipe(input: RecipeInput): Recipe {
   }
   const c = input.config;
   const accumulation = gradientAccumulation(c.batchSize, c.microBatchSize, input.gpus);
-  const valFraction = input.records > 0 && c.valSetSize > 0 ? Math.min(0.5, round(c.valSetSize / input.records, 4)) : 0;
+    const valRecords = resolveValSetSize(c.valSetSize, input.records, input.dataPath).size;
+  const valFraction = input.records > 0 && valRecords > 0 ? Math.min(0.5, round(valRecords / input.records, 4)) : 0;
   const model = modelRef(c.model);
   const outputDir = join(input.outDir, `${input.target}-out`);
   return input.target === 'axolotl'

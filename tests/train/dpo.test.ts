@@ -62,7 +62,7 @@ test('the DPO step gradient on a tiny model matches central finite differences o
   const params = flatParams(policy);
   lora.assign(params);
   const beta = 0.5;
-  const { grads } = dpoStepGradients(model, lora, pairs, reference, { beta, loss: 'sigmoid', dropoutSeed: () => 1 });
+  const { grads } = await dpoStepGradients(model, lora, pairs, reference, { beta, loss: 'sigmoid', dropoutSeed: () => 1 });
   const lossAt = async (values: Float32Array[]) => {
     lora.assign(values);
     const lp = await sequenceLogps(model, lora, pairs.flatMap((p) => [p.chosen, p.rejected]));
