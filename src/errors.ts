@@ -11,6 +11,7 @@ export type ForgeErrorCode =
   | 'budget'
   | 'store'
   | 'interrupted'
+  | 'output-closed'
   | 'internal';
 
 const exitCodes: Record<ForgeErrorCode, number> = {
@@ -22,8 +23,14 @@ const exitCodes: Record<ForgeErrorCode, number> = {
   budget: 7,
   store: 8,
   interrupted: 130,
+  // The reader of stdout went away (`… | head`): what a process killed by SIGPIPE reports, as `set -o pipefail` expects.
+  'output-closed': 141,
   internal: 1,
 };
+
+export function exitCodeOf(code: ForgeErrorCode): number {
+  return exitCodes[code];
+}
 
 export class ForgeError extends Error {
   readonly code: ForgeErrorCode;

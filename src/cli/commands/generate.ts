@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import type { Command } from '../command.js';
 import { configOption, readConfig } from '../config-flags.js';
-import { flagBool, flagNumber, flagString, requireFlag } from '../flags.js';
+import { flagNumber, flagString, requireFlag } from '../flags.js';
 import { generationPrinter } from '../generate-output.js';
 import { forgeConfigSchema, type ForgeConfig } from '../../config/schema.js';
 import { ConfigError } from '../../errors.js';
@@ -30,6 +30,8 @@ export const command: Command = {
   name: 'generate',
   summary: 'generate instruction data from seed tasks',
   usage,
+  // What Ctrl-C really does: answers already received are committed; open requests are dropped, not awaited.
+  onInterrupt: 'stopping: finished answers are saved; requests still in flight are abandoned, and resuming sends new ones in their place…',
   options: {
     ...configOption,
     run: { type: 'string' },
@@ -52,8 +54,7 @@ export const command: Command = {
     const { config: fileConfig } = readConfig(ctx);
     const config = withGenerationFlags(fileConfig, ctx.values, ctx.env);
     const apiKey = ctx.env[config.generation.apiKeyEnv] || undefined;
-    const json = flagBool(ctx.values, 'json');
-    if (!json && ctx.interactive && process.stdin.isTTY) {
+    if (ctx.terminal) {
       // On a terminal the generate screen shows progress, rejections, latest samples and the endpoint's state.
       const { launchApp } = await import('../../ui/launch.js');
       await launchApp({
@@ -61,22 +62,23 @@ export const command: Command = {
         runsDir: dirname(runDir),
         config,
         apiKeyFor: (name) => ctx.env[name] || undefined,
-        color: !ctx.env['NO_COLOR'],
+        color: ctx.output.color,
         signal: ctx.signal,
+        ...ctx.terminal,
       });
       const { RunStore } = await import('../../store/run-store.js');
       const store = RunStore.open(runDir);
       const kept = store.countItems('kept');
       store.close();
-      ctx.err(`${runDir}: ${kept}/${config.generation.target} kept${kept < config.generation.target ? `; resume with: alpaca-forge ${process.argv.slice(2).join(' ')}` : ''}`);
+      ctx.err(`${runDir}: ${kept}/${config.generation.target} kept${kept < config.generation.target ? `; resume with: alpaca-forge ${ctx.argv.join(' ')}` : ''}`);
       return 0;
     }
-    const mode = json ? 'json' : ctx.interactive ? 'tty' : 'plain';
-    const print = generationPrinter(mode, mode === 'json' ? (s) => process.stdout.write(s) : (s) => process.stderr.write(s));
+    const mode = ctx.output.format;
+    const print = generationPrinter(mode, mode === 'json' ? ctx.write : ctx.writeErr);
     const { runGeneration } = await import('../../generate/run-generation.js');
     const outcome = await runGeneration({ runDir, config, apiKey, signal: ctx.signal, onEvent: print });
     if (outcome.reason !== 'target' && mode !== 'json') {
-      ctx.err(`resume with: alpaca-forge ${process.argv.slice(2).join(' ')}`);
+      ctx.err(`resume with: alpaca-forge ${ctx.argv.join(' ')}`);
     }
     return outcome.reason === 'target' || outcome.reason === 'budget' ? 0 : outcome.reason === 'interrupted' ? 130 : 6;
   },
