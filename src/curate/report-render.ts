@@ -1,5 +1,6 @@
-import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { UsageError } from '../errors.js';
+import { STDOUT_PATH, writeOutput } from '../io/write-output.js';
 import type { RunSummary } from '../store/run-store.js';
 import type { DatasetReport, LengthStats } from './report.js';
 import { histogramSvg, stackedBarsSvg } from './svg-chart.js';
@@ -62,14 +63,12 @@ export function reportLines(r: DatasetReport): string[] {
  * Returns every path written.
  */
 export function writeMarkdownReport(mdPath: string, r: DatasetReport, opts: { title: string; run?: RunSummary; source?: string }): string[] {
+  if (mdPath === STDOUT_PATH) throw new UsageError('--report -: a report cannot go to stdout, its SVG charts are written beside it', 'pass a file path, e.g. --report report.md');
   const dir = dirname(mdPath);
-  mkdirSync(dir, { recursive: true });
   const stem = basename(mdPath).replace(/\.(md|markdown)$/i, '');
   const written: string[] = [];
   const write = (path: string, text: string) => {
-    const tmp = `${path}.tmp-${process.pid}`;
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
+    writeOutput(path, text, { label: '--report' });
     written.push(path);
   };
   const chart = (name: string, svg: string) => {

@@ -1,6 +1,7 @@
-import { readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DataError } from '../errors.js';
+import { writeOutput, type WriteOutputOptions } from '../io/write-output.js';
 import { sampleSchema, type Sample } from './sample.js';
 
 /**
@@ -72,11 +73,9 @@ export function formatSamples(samples: Sample[], format: ExportFormat): string {
   );
 }
 
-/** Writes atomically (temp file + rename) so an interrupted export never leaves half a file. */
-export function writeSamples(path: string, samples: Sample[], format: ExportFormat): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, formatSamples(samples, format));
-  renameSync(tmp, path);
+/** Writes through the one output helper: atomic for files, `-` for stdout, symlinks written through. */
+export function writeSamples(path: string, samples: Sample[], format: ExportFormat, opts: WriteOutputOptions = {}): void {
+  writeOutput(path, formatSamples(samples, format), opts);
 }
 
 export const exportFormatSchema = z.enum(['alpaca', 'jsonl', 'messages']);

@@ -22,7 +22,8 @@ export const command: Command = {
   --format jsonl      the same, one object per line
   --format messages   chat JSONL: {"messages": [{"role": "user", …}, {"role": "assistant", …}]}
   --status kept       kept by curation and not rejected in review, plus everything accepted in review (default)
-  --status accepted   only samples accepted in review`,
+  --status accepted   only samples accepted in review
+  --out -             write to stdout; a missing parent folder of --out is created, a symlink is written through`,
   options: { run: { type: 'string' }, out: { type: 'string' }, format: { type: 'string' }, status: { type: 'string' } },
   async run(ctx) {
     const runDir = requireFlag(ctx.values, 'run', 'output/NAME');
@@ -34,8 +35,9 @@ export const command: Command = {
     const store = RunStore.open(runDir);
     try {
       const items = selections[status as keyof typeof selections](store);
-      writeSamples(out, items, format.data);
-      ctx.out(`wrote ${items.length} samples (${status}) to ${out}`);
+      writeSamples(out, items, format.data, { label: '--out', stdout: ctx.write });
+      // With the dataset on stdout the count goes to stderr, so the data stays parseable.
+      (out === '-' ? ctx.err : ctx.out)(`wrote ${items.length} samples (${status}) to ${out === '-' ? 'stdout' : out}`);
     } finally {
       store.close();
     }

@@ -41,6 +41,9 @@ export const command: Command = {
     const batchSize = flagNumber(v, 'batch-size', { integer: true, min: 1 }) ?? 8;
     const cutoffLen = flagNumber(v, 'cutoff-len', { integer: true, min: 2 }) ?? 512;
     const limit = flagNumber(v, 'limit', { integer: true, min: 1 });
+    const { assertNotInput, prepareAppendOutput } = await import('../../io/write-output.js');
+    assertNotInput({ path: outFile, label: '--out' }, [{ path: dataFile, label: '--data' }]);
+    prepareAppendOutput(outFile, '--out');
     const { readAlpacaFile } = await import('../../data/alpaca-file.js');
     const samples = readAlpacaFile(dataFile).slice(0, limit);
 
