@@ -27,6 +27,8 @@ const stopped = new AbortController();
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code !== 'EPIPE') throw e;
   stdoutState.closed = true;
+  // The error can arrive after the command has returned (the last write failed asynchronously).
+  process.exitCode = exitCodeOf('output-closed');
   stopped.abort(new ForgeError('output-closed', 'stdout was closed by its reader'));
 });
 // Diagnostics piped into a reader that left are dropped; the command itself goes on.
