@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DataError } from '../errors.js';
 import { writeOutput, type WriteOutputOptions } from '../io/write-output.js';
+import { parseJson } from './json-syntax.js';
 import { sampleSchema, type Sample } from './sample.js';
 
 /**
@@ -16,28 +17,25 @@ export function readAlpacaFile(path: string): Sample[] {
   } catch (e) {
     throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'check the path');
   }
-  const trimmed = text.replace(/^\uFEFF/, '').trimStart();
-  if (trimmed.startsWith('[')) {
-    let data: unknown;
-    try {
-      data = JSON.parse(trimmed);
-    } catch (e) {
-      throw new DataError(`${path}: not valid JSON (${(e as Error).message})`, 'fix the JSON, or use JSONL (one object per line)');
+  const body = text.replace(/^\uFEFF/, '');
+  if (body.trimStart().startsWith('[')) {
+    const parsed = parseJson(body);
+    if (!parsed.ok) {
+      const p = parsed.problem;
+      throw new DataError(`${path}:${p.line}:${p.column}: not valid JSON (${p.reason})`, 'fix the JSON there, or use JSONL (one object per line)');
     }
-    const arr = data as unknown[];
+    const arr = parsed.value as unknown[];
     return arr.map((rec, i) => parseRecord(rec, `${path}: record ${i + 1}`));
   }
   const out: Sample[] = [];
-  const lines = text.split('\n');
+  const lines = body.split('\n');
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
-    let rec: unknown;
-    try {
-      rec = JSON.parse(line);
-    } catch (e) {
-      throw new DataError(`${path}:${i + 1}: not valid JSON (${(e as Error).message})`, 'each line of a JSONL file must be one JSON object');
+    const parsed = parseJson(line);
+    if (!parsed.ok) {
+      throw new DataError(`${path}:${i + 1}:${parsed.problem.column}: not valid JSON (${parsed.problem.reason})`, 'each line of a JSONL file must be one JSON object');
     }
-    out.push(parseRecord(rec, `${path}:${i + 1}`));
+    out.push(parseRecord(parsed.value, `${path}:${i + 1}`));
   });
   return out;
 }

@@ -138,21 +138,46 @@ function ensureParentFolder(path: string, target: string, label: string): void {
   }
 }
 
-/** The first component of `dir` that exists and is not a folder, as a path relative to the working directory. */
+/**
+ * For outputs that are folders (a run, init's DIR, merge --out): refuses, in one line naming it, a path that is a
+ * file or lies under one, instead of the raw EEXIST/ENOTDIR mkdir would give.
+ */
+export function assertFolderPath(path: string, label: string, hint: string): void {
+  const blocker = firstNonFolder(resolve(path));
+  if (blocker === null) return;
+  const shown = shownPath(blocker);
+  throw new UsageError(
+    blocker === resolve(path) ? `${label} ${path} is a file, not a folder` : `${label} ${path}: ${shown} is a file, not a folder`,
+    hint,
+  );
+}
+
 function notAFolder(path: string, label: string, dir: string): UsageError {
+  const blocker = firstNonFolder(dir) ?? dir;
+  return new UsageError(`${label} ${path}: ${shownPath(blocker)} is a file, not a folder`, `choose another path for ${label}, or move that file away`);
+}
+
+/** The first component of absolute `dir` that exists and is not a folder; null when there is none. */
+function firstNonFolder(dir: string): string | null {
   const root = parse(dir).root;
-  const parts = dir.slice(root.length).split(sep).filter(Boolean);
   let at = root;
-  for (const part of parts) {
+  for (const part of dir.slice(root.length).split(sep).filter(Boolean)) {
     at = join(at, part);
+    let st;
     try {
-      if (!statSync(at).isDirectory()) break;
+      st = statSync(at);
     } catch {
-      break;
+      return null; // missing from here on: it can be created
     }
+    if (!st.isDirectory()) return at;
   }
-  const shown = relative(process.cwd(), at) || at;
-  return new UsageError(`${label} ${path}: ${shown.startsWith('..') ? at : shown} is a file, not a folder`, `choose another path for ${label}, or move that file away`);
+  return null;
+}
+
+/** A path as the user most likely typed it: relative to the working directory when under it. */
+function shownPath(abs: string): string {
+  const rel = relative(process.cwd(), abs);
+  return rel && !rel.startsWith('..') ? rel : abs;
 }
 
 function writeError(path: string, label: string, e: unknown): unknown {

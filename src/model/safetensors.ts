@@ -54,12 +54,16 @@ export function openSafetensors(path: string): SafetensorsFile {
 function parseOpened(path: string, fd: number): SafetensorsFile {
   const size = fstatSync(fd).size;
   const corrupt = (why: string) =>
-    new ModelError(`${path}: corrupt safetensors header (${why})`, 're-download or re-convert this file; it is truncated or not a safetensors file');
-  if (size < 8) throw corrupt(`file is only ${size} bytes`);
+    new ModelError(`${path}: corrupt safetensors header (${why})`, 're-download or re-convert this file; its header is damaged, or it is not a safetensors file');
+  // A file cut short (interrupted download or copy) is told apart from a damaged header: the fix differs.
+  const truncatedHint = 're-download or re-copy this file; it is shorter than its header says (an interrupted download or copy)';
+  const truncated = (why: string) => new ModelError(`${path}: truncated safetensors file (${why})`, truncatedHint);
+  if (size < 8) throw truncated(`file is only ${size} bytes`);
   const lenBuf = Buffer.alloc(8);
   readSync(fd, lenBuf, 0, 8, 0);
   const headerLen = Number(lenBuf.readBigUInt64LE(0));
-  if (headerLen <= 1 || headerLen > MAX_HEADER || headerLen + 8 > size) throw corrupt(`header length ${headerLen} does not fit a ${size}-byte file`);
+  if (headerLen <= 1 || headerLen > MAX_HEADER) throw corrupt(`header length ${headerLen} does not fit a ${size}-byte file`);
+  if (headerLen + 8 > size) throw truncated(`the header needs ${headerLen + 8} bytes but the file has ${size}`);
   const headerBuf = Buffer.alloc(headerLen);
   readSync(fd, headerBuf, 0, headerLen, 8);
   let header: unknown;
@@ -88,7 +92,9 @@ function parseOpened(path: string, fd: number): SafetensorsFile {
     const shape = r.shape as number[];
     const expected = shape.reduce((a, b) => a * b, 1) * BYTES[r.dtype]!;
     if (end - begin !== expected) throw bad(`data_offsets span ${end - begin} bytes but ${r.dtype}${JSON.stringify(shape)} needs ${expected}`);
-    if (end > dataSize) throw bad(`data ends at byte ${end} but the file has only ${dataSize} data bytes (truncated?)`);
+    if (end > dataSize) {
+      throw new ModelError(`${path}: tensor "${name}": data ends at byte ${end} but the file has only ${dataSize} data bytes (truncated)`, truncatedHint);
+    }
     infos.set(name, { name, dtype: r.dtype, shape, file: path, offset: dataStart + begin, byteLength: expected });
   }
   let closed = false;

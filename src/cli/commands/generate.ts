@@ -5,6 +5,7 @@ import { flagNumber, flagString, requireFlag } from '../flags.js';
 import { generationPrinter } from '../generate-output.js';
 import { forgeConfigSchema, type ForgeConfig } from '../../config/schema.js';
 import { ConfigError } from '../../errors.js';
+import { assertFolderPath } from '../../io/write-output.js';
 
 const usage = `usage: alpaca-forge generate --run output/NAME [options]
 
@@ -51,6 +52,7 @@ export const command: Command = {
   },
   async run(ctx) {
     const runDir = requireFlag(ctx.values, 'run', 'output/NAME');
+    assertFolderPath(runDir, '--run', 'a run is a folder (created if new): pass a folder path, e.g. --run output/my-run');
     const { config: fileConfig } = readConfig(ctx);
     const config = withGenerationFlags(fileConfig, ctx.values, ctx.env);
     const apiKey = ctx.env[config.generation.apiKeyEnv] || undefined;

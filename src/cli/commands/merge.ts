@@ -17,6 +17,8 @@ export const command: Command = {
     const adapter = requireFlag(ctx.values, 'adapter', 'DIR (holding adapter_config.json and adapter_model.safetensors)');
     const out = requireFlag(ctx.values, 'out', 'DIR (a new directory for the merged model)');
     const json = flagBool(ctx.values, 'json');
+    const { assertFolderPath } = await import('../../io/write-output.js');
+    assertFolderPath(out, '--out', 'merge writes a model folder: pass a new or empty folder path, e.g. --out merged-model');
     const { mergeAdapter } = await import('../../train/merge.js');
     const t0 = performance.now();
     const res = mergeAdapter({ model, adapter, out, onFile: (file, i, n) => !json && ctx.err(`merging ${file} (${i + 1}/${n})…`) });
