@@ -1,5 +1,6 @@
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { formatDuration } from '../format.js';
 import { STDOUT_PATH, writeOutput } from '../io/write-output.js';
 import type { RunSummary } from '../store/run-store.js';
 import type { DatasetReport, LengthStats } from './report.js';
@@ -10,13 +11,6 @@ const num = (x: number) => x.toLocaleString('en-US');
 
 function sortedCounts(r: Record<string, number>): Array<[string, number]> {
   return Object.entries(r).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
-}
-
-function formatDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  return h ? `${h}h ${m}m ${s % 60}s` : m ? `${m}m ${s % 60}s` : `${s}s`;
 }
 
 /** The run's own figures (stats --run): counts, requests, tokens, cost, time. */
@@ -31,7 +25,7 @@ export function runSummaryLines(s: RunSummary): string[] {
   const r = s.requests;
   lines.push(`requests: ${num(r.total)} (ok ${num(r.ok)}, failed ${num(r.failed)}, in flight ${num(r.inFlight)}, abandoned ${num(r.abandoned)})${s.judgeRequests ? `, judge ${num(s.judgeRequests)}` : ''}`);
   lines.push(`tokens: ${num(s.promptTokens)} prompt + ${num(s.completionTokens)} completion; cost $${s.costUsd.toFixed(4)}`);
-  lines.push(`elapsed: ${formatDuration(s.elapsedMs)}${s.startedAt ? ` (started ${s.startedAt})` : ''}; language ${s.lang}`);
+  lines.push(`elapsed: ${formatDuration(s.elapsedMs / 1000)}${s.startedAt ? ` (started ${s.startedAt})` : ''}; language ${s.lang}`);
   return lines;
 }
 

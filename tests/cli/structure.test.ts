@@ -64,3 +64,20 @@ test('src/ has no import cycle (static or lazy)', () => {
   for (const v of graph.keys()) if (!state.has(v)) visit(v);
   assert.deepEqual(cycles, []);
 });
+
+test('one duration formatter: defined once, outside ui/, with the formats the screens and logs show', async () => {
+  const defs = sources('src').filter((f) => /function formatDuration\b/.test(readFileSync(f, 'utf8')));
+  assert.deepEqual(defs, [join('src', 'format.ts')]);
+  const { formatDuration } = await import('../../src/format.js');
+  assert.equal(formatDuration(42), '42s');
+  assert.equal(formatDuration(185), '3m05s');
+  assert.equal(formatDuration(3725), '1h02m');
+  assert.equal(formatDuration(-3), '0s');
+  assert.equal(formatDuration(null), '—');
+  assert.equal(formatDuration(Infinity, '?'), '?');
+  const { formatStep } = await import('../../src/train/progress-text.js');
+  assert.match(formatStep({ type: 'step', step: 3, total: 10, epoch: 0.3, loss: 1.5, lr: 1e-4, gradNorm: 0.5, tokensPerSec: 100, etaSec: 185 } as never), /eta 3m05s$/);
+  const { runSummaryLines } = await import('../../src/curate/report-render.js');
+  const lines = runSummaryLines({ byStatus: {}, byReason: {}, byReview: {}, target: null, elapsedMs: 3_725_000, startedAt: null, lang: 'en', requests: { total: 0, ok: 0, failed: 0, inFlight: 0, abandoned: 0 }, judgeRequests: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 } as never);
+  assert.ok(lines.some((l) => l.startsWith('elapsed: 1h02m')), lines.join('\n'));
+});
