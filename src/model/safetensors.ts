@@ -1,6 +1,7 @@
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ModelError } from '../errors.js';
+import { writeAll, writeOutputWith } from '../io/write-output.js';
 import { bf16ToFloat, decodeBf16, decodeF16, floatToBf16, floatToHalf, halfToFloat } from './float16.js';
 
 /**
@@ -225,7 +226,7 @@ export interface TensorToWrite {
   data: Float32Array;
 }
 
-/** Writes a safetensors file (temp file + rename, so a crash never leaves half a checkpoint). */
+/** Writes a safetensors file through the output helper (temp file + rename: a crash never leaves half a checkpoint). */
 export function writeSafetensors(path: string, tensors: Record<string, TensorToWrite>, metadata?: Record<string, string>): void {
   const names = Object.keys(tensors).sort();
   const header: Record<string, unknown> = {};
@@ -245,16 +246,11 @@ export function writeSafetensors(path: string, tensors: Record<string, TensorToW
   const headerBuf = Buffer.from(json, 'utf8');
   const lenBuf = Buffer.alloc(8);
   lenBuf.writeBigUInt64LE(BigInt(headerBuf.length));
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, lenBuf);
-    writeSync(fd, headerBuf);
-    for (const name of names) writeSync(fd, encodeTensor(tensors[name]!));
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  writeOutputWith(path, (fd) => {
+    writeAll(fd, lenBuf);
+    writeAll(fd, headerBuf);
+    for (const name of names) writeAll(fd, encodeTensor(tensors[name]!));
+  });
 }
 
 function encodeTensor(t: TensorToWrite): Uint8Array {
