@@ -108,7 +108,7 @@ test('--out under a path whose parent is a file: one line naming it, no temp fil
   assert.deepEqual(leftovers(dir), []);
 });
 
-test('the same file in and out is refused and the input is untouched (curate, score, sample)', async () => {
+test('the same file in and out is refused and the input is untouched (curate, score, sample, stats)', async () => {
   const { dir, data } = dataDir();
   const before = readFileSync(data, 'utf8');
   const link = join(dir, 'alias.jsonl');
@@ -119,6 +119,7 @@ test('the same file in and out is refused and the input is untouched (curate, sc
     ['curate', '--in', data, '--out', join(dir, 'ok.json'), '--rejected', join(dir, '.', 'data.jsonl')],
     ['score', '--model', join(dir, 'no-model'), '--data', data, '--out', link],
     ['sample', '--model', join(dir, 'no-model'), '--data', link, '--out', data],
+    ['stats', '--in', data, '--report', link],
   ]) {
     const r = await runCli(args, { cwd: dir });
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);

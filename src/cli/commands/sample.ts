@@ -26,6 +26,7 @@ export const command: Command = {
   name: 'sample',
   summary: 'answer an instruction (or a dataset) with a model',
   usage,
+  onInterrupt: 'stopping: answers written so far are kept; rerun to resume…',
   options: {
     model: { type: 'string' },
     adapter: { type: 'string' },

@@ -138,6 +138,7 @@ export const command: Command = {
   name: 'train',
   summary: 'LoRA fine-tune a base model on a dataset or run',
   usage,
+  onInterrupt: 'stopping: a checkpoint of the last completed step is saved; --resume continues from it…',
   options: { ...trainOptions, resume: { type: 'boolean' }, json: { type: 'boolean' }, ...configOption },
   async run(ctx) {
     const config = trainConfigFromFlags(ctx.values, trainSection(ctx));
