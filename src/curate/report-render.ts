@@ -1,7 +1,7 @@
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { formatDuration } from '../format.js';
-import { STDOUT_PATH, writeOutput } from '../io/write-output.js';
+import { isStdoutPath, writeOutput } from '../io/write-output.js';
 import type { RunSummary } from '../store/run-store.js';
 import type { DatasetReport, LengthStats } from './report.js';
 import { histogramSvg, stackedBarsSvg } from './svg-chart.js';
@@ -57,7 +57,7 @@ export function reportLines(r: DatasetReport): string[] {
  * Returns every path written.
  */
 export function writeMarkdownReport(mdPath: string, r: DatasetReport, opts: { title: string; run?: RunSummary; source?: string }): string[] {
-  if (mdPath === STDOUT_PATH) throw new UsageError('--report -: a report cannot go to stdout, its SVG charts are written beside it', 'pass a file path, e.g. --report report.md');
+  if (isStdoutPath(mdPath)) throw new UsageError(`--report ${mdPath}: a report cannot go to stdout, its SVG charts are written beside it`, 'pass a file path, e.g. --report report.md');
   const dir = dirname(mdPath);
   const stem = basename(mdPath).replace(/\.(md|markdown)$/i, '');
   const written: string[] = [];

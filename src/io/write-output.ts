@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readlinkSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readlinkSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join, parse, relative, resolve, sep } from 'node:path';
 import { DataError, UsageError } from '../errors.js';
 
@@ -21,9 +21,18 @@ export interface WriteOutputOptions {
 
 export const STDOUT_PATH = '-';
 
+// The process's own stdout by name: written through the stdout writer like `-`, since reopening it fails when
+// stdout is a socket (as under many process managers) and would bypass the writer's EPIPE handling.
+const STDOUT_NAMES = new Set(['/dev/stdout', '/dev/fd/1', '/proc/self/fd/1']);
+
+/** `-`, /dev/stdout and the like. */
+export function isStdoutPath(path: string): boolean {
+  return path === STDOUT_PATH || STDOUT_NAMES.has(resolve(path));
+}
+
 /** Writes `data` to `path` (see above). */
 export function writeOutput(path: string, data: string | Uint8Array, opts: WriteOutputOptions = {}): void {
-  if (path === STDOUT_PATH) {
+  if (isStdoutPath(path)) {
     const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
     (opts.stdout ?? ((s: string) => void process.stdout.write(s)))(text);
     return;
@@ -43,7 +52,7 @@ export function writeAll(fd: number, bytes: Uint8Array): void {
  */
 export function writeOutputWith(path: string, fill: (fd: number) => void, opts: WriteOutputOptions = {}): void {
   const label = opts.label ?? 'output';
-  if (path === STDOUT_PATH) throw new UsageError(`${label} -: this output cannot go to stdout`, `pass a file path for ${label}`);
+  if (isStdoutPath(path)) throw new UsageError(`${label} ${path}: this output cannot go to stdout`, `pass a file path for ${label}`);
   const target = resolveOutputTarget(path, label);
   if (target.kind === 'special') {
     // Devices and FIFOs: open and write in place, the way `> /dev/stdout` does.
@@ -77,7 +86,7 @@ export function writeOutputWith(path: string, fill: (fd: number) => void, opts: 
  * writeOutput, before any work starts. Returns the path to append to.
  */
 export function prepareAppendOutput(path: string, label = 'output'): string {
-  if (path === STDOUT_PATH) throw new UsageError(`${label} -: this output is resumable and must be a file`, `pass a file path for ${label}, e.g. answers.jsonl`);
+  if (isStdoutPath(path)) throw new UsageError(`${label} ${path}: this output is resumable and must be a file`, `pass a file path for ${label}, e.g. answers.jsonl`);
   const target = resolveOutputTarget(path, label);
   if (target.kind === 'file') ensureParentFolder(path, target.path, label);
   return path;
@@ -85,8 +94,31 @@ export function prepareAppendOutput(path: string, label = 'output'): string {
 
 export type OutputTarget = { kind: 'file'; path: string; mode: number | null } | { kind: 'special'; path: string };
 
-/** Follows symlinks (also a dangling one: `>` creates its target) to the file that will really be written. */
+/**
+ * Finds the file that will really be written. An existing path is followed through its links (realpath); a
+ * missing one, or a dangling symlink, is followed link by link to where `>` would create the file. Anything that
+ * is not a regular file (device, FIFO, socket) is written in place, and so is every path through /dev or /proc:
+ * /dev/stdout leads to /proc/self/fd/1, whose "target" may be a pipe with no path at all.
+ */
 export function resolveOutputTarget(path: string, label = 'output'): OutputTarget {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { kind: 'file', path: followDangling(path, label), mode: null };
+    if (code === 'ENOTDIR') throw notAFolder(path, label, resolve(path));
+    throw writeError(path, label, e);
+  }
+  if (st.isDirectory()) throw new UsageError(`${label} ${path} is a directory`, `pass a file path, e.g. ${join(path, 'out.json')}`);
+  const real = realpathSync(path);
+  if (!st.isFile() || isKernelPath(resolve(path)) || isKernelPath(real)) return { kind: 'special', path };
+  return { kind: 'file', path: real, mode: st.mode & 0o7777 };
+}
+
+const isKernelPath = (p: string) => p.startsWith('/dev/') || p.startsWith('/proc/');
+
+function followDangling(path: string, label: string): string {
   let p = resolve(path);
   for (let hops = 0; hops < 40; hops++) {
     let st;
@@ -94,19 +126,12 @@ export function resolveOutputTarget(path: string, label = 'output'): OutputTarge
       st = lstatSync(p);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return { kind: 'file', path: p, mode: null };
+      if (code === 'ENOENT') return p;
       if (code === 'ENOTDIR') throw notAFolder(path, label, p);
       throw writeError(path, label, e);
     }
-    if (st.isSymbolicLink()) {
-      p = resolve(dirname(p), readlinkSync(p));
-      continue;
-    }
-    if (st.isDirectory()) {
-      throw new UsageError(`${label} ${path} is a directory`, `pass a file path, e.g. ${join(path, 'out.json')}`);
-    }
-    if (st.isFile()) return { kind: 'file', path: p, mode: st.mode & 0o7777 };
-    return { kind: 'special', path: p };
+    if (!st.isSymbolicLink()) return p;
+    p = resolve(dirname(p), readlinkSync(p));
   }
   throw new UsageError(`${label} ${path}: too many levels of symbolic links`, 'point it at a file');
 }
@@ -201,7 +226,7 @@ function writeError(path: string, label: string, e: unknown): unknown {
  * Compares the files themselves (device and inode), so a symlink or hard link to the input counts as the input.
  */
 export function assertNotInput(output: { path: string; label: string }, inputs: Array<{ path: string; label: string }>): void {
-  if (output.path === STDOUT_PATH) return;
+  if (isStdoutPath(output.path)) return;
   let out;
   try {
     out = statSync(output.path);

@@ -77,6 +77,16 @@ test('a FIFO as --out is written directly, never renamed over', async () => {
   assert.deepEqual(leftovers(dir), []);
 });
 
+test('--out /dev/stdout (and /proc/self/fd/1, where it points) is stdout, never renamed over', async () => {
+  const { dir, data } = dataDir();
+  for (const out of ['/proc/self/fd/1', '/dev/stdout']) {
+    const r = await runCli(['curate', '--in', data, '--out', out], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as unknown[]).length, 3, out);
+  }
+  assert.ok(!lstatSync('/dev/stdout').isFile(), '/dev/stdout is still a link to the process stdout');
+});
+
 test('--out DIR is a one-line error naming it, and leaves no temp file behind', async () => {
   const { dir, data } = dataDir();
   mkdirSync(join(dir, 'od'));

@@ -71,8 +71,10 @@ export const command: Command = {
     if (runDir !== undefined && (flagString(ctx.values, 'out') !== undefined || flagString(ctx.values, 'rejected') !== undefined)) {
       throw new UsageError('--out and --rejected are for --in files; a run keeps every item with its status', 'use `alpaca-forge export --run DIR` to write a run\'s samples');
     }
-    if (flagString(ctx.values, 'out') === '-' && flagString(ctx.values, 'rejected') === '-') {
-      throw new UsageError('--out - and --rejected - would both go to stdout', 'send one of them to a file');
+    const { isStdoutPath } = await import('../../io/write-output.js');
+    const [out, rejected] = [flagString(ctx.values, 'out'), flagString(ctx.values, 'rejected')];
+    if (out !== undefined && rejected !== undefined && isStdoutPath(out) && isStdoutPath(rejected)) {
+      throw new UsageError('--out and --rejected would both go to stdout', 'send one of them to a file');
     }
     return runCurate(ctx, settingsFromFlags(ctx));
   },
@@ -251,12 +253,13 @@ async function curateFileCommand(ctx: CommandContext, f: CurateFlags, curation: 
   });
   if (r.judge) say(r.judge.message);
   // With a dataset on stdout (`-`), the outcome goes to stderr so the data stays parseable.
-  const toStdout = f.outPath === '-' || f.rejected === '-';
+  const { isStdoutPath } = await import('../../io/write-output.js');
+  const toStdout = isStdoutPath(f.outPath!) || (f.rejected !== undefined && isStdoutPath(f.rejected));
   const result = toStdout ? ctx.err : ctx.out;
   if (f.json) {
     result(JSON.stringify({ in: f.inPath, out: f.outPath, lang: r.lang, ...r.counts, kept: r.kept, written: r.written, judge: r.judge }));
   } else {
-    result(`${f.inPath}: ${r.counts.total} items → ${r.kept} kept in ${f.outPath === '-' ? 'stdout' : f.outPath} (${((Date.now() - t0) / 1000).toFixed(1)} s, ${r.lang}); ${formatCounts(r.counts.byStatus)}`);
+    result(`${f.inPath}: ${r.counts.total} items → ${r.kept} kept in ${isStdoutPath(f.outPath!) ? 'stdout' : f.outPath} (${((Date.now() - t0) / 1000).toFixed(1)} s, ${r.lang}); ${formatCounts(r.counts.byStatus)}`);
     const reasons = formatCounts(r.counts.byReason);
     if (reasons) result(`reasons: ${reasons}`);
     for (const w of r.written.slice(1)) say(`wrote ${w}`);

@@ -2,6 +2,7 @@ import type { Command } from '../command.js';
 import { flagString, requireFlag } from '../flags.js';
 import { exportFormatSchema, writeSamples } from '../../data/alpaca-file.js';
 import { UsageError } from '../../errors.js';
+import { isStdoutPath } from '../../io/write-output.js';
 import { RunStore, type StoredItem } from '../../store/run-store.js';
 
 const selections = {
@@ -37,7 +38,8 @@ export const command: Command = {
       const items = selections[status as keyof typeof selections](store);
       writeSamples(out, items, format.data, { label: '--out', stdout: ctx.write });
       // With the dataset on stdout the count goes to stderr, so the data stays parseable.
-      (out === '-' ? ctx.err : ctx.out)(`wrote ${items.length} samples (${status}) to ${out === '-' ? 'stdout' : out}`);
+      const toStdout = isStdoutPath(out);
+      (toStdout ? ctx.err : ctx.out)(`wrote ${items.length} samples (${status}) to ${toStdout ? 'stdout' : out}`);
     } finally {
       store.close();
     }
