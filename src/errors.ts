@@ -11,6 +11,7 @@ export type ForgeErrorCode =
   | 'budget'
   | 'store'
   | 'interrupted'
+  | 'output-closed'
   | 'internal';
 
 /** The one table of exit codes: the CLI returns these, never a literal. */
@@ -23,6 +24,8 @@ export const exitCodes: Readonly<Record<ForgeErrorCode, number>> = {
   budget: 7,
   store: 8,
   interrupted: 130,
+  // The reader of stdout went away (`… | head`): what a process killed by SIGPIPE reports, as `set -o pipefail` expects.
+  'output-closed': 141,
   internal: 1,
 };
 

@@ -1,4 +1,5 @@
 import type { GenerateEvent } from '../events.js';
+import { formatDuration } from '../format.js';
 
 /**
  * Turns generation events into terminal output: one updating line on a TTY, a plain line every few seconds
@@ -66,7 +67,7 @@ function formatProgress(e: Extract<GenerateEvent, { type: 'progress' }>): string
   const cost = `$${e.costUsd.toFixed(e.costUsd < 1 ? 4 : 2)}${e.budgetUsd !== null ? `/$${e.budgetUsd}` : ''}`;
   return (
     `${e.kept}/${e.target} kept (${pct}%) · ${rej} rejected · ${e.requestsDone} req (${e.requestsPerSec.toFixed(1)}/s, ${e.inFlight} in flight${e.requestsFailed ? `, ${e.requestsFailed} failed` : ''})` +
-    ` · ${formatCount(e.promptTokens + e.completionTokens)} tok (${formatCount(e.tokensPerSec)}/s) · ${cost} · ETA ${e.etaSec === null ? '?' : formatDuration(e.etaSec)}`
+    ` · ${formatCount(e.promptTokens + e.completionTokens)} tok (${formatCount(e.tokensPerSec)}/s) · ${cost} · ETA ${formatDuration(e.etaSec, '?')}`
   );
 }
 
@@ -74,12 +75,4 @@ export function formatCount(n: number): string {
   if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
   return String(Math.round(n));
-}
-
-export function formatDuration(sec: number): string {
-  if (!Number.isFinite(sec)) return '?';
-  const s = Math.round(sec);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { commandLoaders } from './commands/index.js';
 import { ForgeError, UsageError, exitCodeFor, formatError } from '../errors.js';
 import type { CommandContext } from './command.js';
+import { decideOutputMode } from './output-mode.js';
 
 const globalHelp = () =>
   [
@@ -12,36 +13,68 @@ const globalHelp = () =>
     '',
     ...Object.entries(commandLoaders).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`),
     '',
+    'Output files (--out, --report, --rejected): missing parent folders are created, a symlink is written through',
+    'to its target, an existing file is replaced atomically, and `-` means stdout where a dataset is written.',
+    '',
   ].join('\n');
+
+/**
+ * The reader of stdout can go away (`alpaca-forge stats … | head`). Writing on then fails with EPIPE; instead of
+ * a stack trace, output ends quietly, the running command is stopped as for Ctrl-C, and the exit code says so.
+ */
+const stdoutState = { closed: false };
+const stopped = new AbortController();
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  stdoutState.closed = true;
+  // The error can arrive after the command has returned (the last write failed asynchronously).
+  process.exitCode = exitCodeFor('output-closed');
+  stopped.abort(new ForgeError('output-closed', 'stdout was closed by its reader'));
+});
+// Diagnostics piped into a reader that left are dropped; the command itself goes on.
+process.stderr.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+});
+const writeOut = (text: string) => {
+  if (!stdoutState.closed) process.stdout.write(text);
+};
+const writeErr = (text: string) => {
+  if (!process.stderr.destroyed) process.stderr.write(text);
+};
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined) {
-    if (process.stdout.isTTY && process.stdin.isTTY && !process.env['CI']) {
-      const loader = commandLoaders['review'];
-      // With no command on a terminal the home screen opens (the review command without --run is the home screen).
-      if (loader) return runCommand('review', rest);
-    }
-    process.stdout.write(globalHelp());
+    // With no command on a terminal the home screen opens (the review command without --run is the home screen).
+    if (modeFor(false).screen) return runCommand('review', rest, argv);
+    writeOut(globalHelp());
     return 0;
   }
   if (name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(globalHelp());
+    writeOut(globalHelp());
     return 0;
   }
   if (name === '--version' || name === '-v') {
-    process.stdout.write('0.1.0\n');
+    writeOut('0.1.0\n');
     return 0;
   }
-  return runCommand(name, rest);
+  return runCommand(name, rest, argv);
 }
 
-async function runCommand(name: string, rest: string[]): Promise<number> {
+function modeFor(json: boolean) {
+  return decideOutputMode(
+    { stdinIsTTY: Boolean(process.stdin.isTTY), stdoutIsTTY: Boolean(process.stdout.isTTY), stderrColumns: process.stderr.isTTY ? process.stderr.columns : undefined },
+    process.env,
+    json,
+  );
+}
+
+async function runCommand(name: string, rest: string[], argv: string[]): Promise<number> {
   const loader = commandLoaders[name];
   if (!loader) throw new UsageError(`unknown command "${name}"`, 'run `alpaca-forge --help` for the list of commands');
   const command = await loader.load();
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(`${command.usage}\n`);
+    writeOut(`${command.usage}\n`);
     return 0;
   }
   let parsed;
@@ -50,24 +83,29 @@ async function runCommand(name: string, rest: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError(`${name}: ${(e as Error).message}`, `see \`alpaca-forge ${name} --help\``);
   }
-  const controller = new AbortController();
   let interrupts = 0;
   const onSignal = () => {
     interrupts += 1;
     if (interrupts > 1) process.exit(exitCodeFor('interrupted'));
-    process.stderr.write('\nstopping after in-flight work is saved… (Ctrl-C again to quit at once)\n');
-    controller.abort();
+    writeErr(`\n${command.onInterrupt ?? 'stopping…'} (Ctrl-C again to quit at once)\n`);
+    stopped.abort();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const output = modeFor(parsed.values['json'] === true);
   const ctx: CommandContext = {
     values: parsed.values as CommandContext['values'],
     positionals: parsed.positionals,
     env: process.env,
-    out: (line) => process.stdout.write(`${line}\n`),
-    err: (line) => process.stderr.write(`${line}\n`),
+    argv,
+    out: (line) => writeOut(`${line}\n`),
+    err: (line) => writeErr(`${line}\n`),
+    write: writeOut,
+    writeErr,
+    output,
+    terminal: output.screen ? { stdin: process.stdin, stdout: process.stdout } : null,
     interactive: Boolean(process.stdout.isTTY) && !process.env['CI'],
-    signal: controller.signal,
+    signal: stopped.signal,
   };
   try {
     return await command.run(ctx);
@@ -79,11 +117,11 @@ async function runCommand(name: string, rest: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => {
-    process.exitCode = code;
+    process.exitCode = stdoutState.closed ? exitCodeFor('output-closed') : code;
   },
   (err: unknown) => {
-    process.stderr.write(`${formatError(err)}\n`);
-    if (process.env['FORGE_DEBUG'] && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-    process.exitCode = err instanceof ForgeError ? err.exitCode : exitCodeFor('internal');
+    writeErr(`${formatError(err)}\n`);
+    if (process.env['FORGE_DEBUG'] && err instanceof Error) writeErr(`${err.stack}\n`);
+    process.exitCode = stdoutState.closed ? exitCodeFor('output-closed') : err instanceof ForgeError ? err.exitCode : exitCodeFor('internal');
   },
 );

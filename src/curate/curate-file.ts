@@ -1,7 +1,7 @@
-import { writeFileSync, renameSync } from 'node:fs';
 import { readAlpacaFile, writeSamples, type ExportFormat } from '../data/alpaca-file.js';
 import type { Sample, Lang } from '../data/sample.js';
 import { loadSeedTasks } from '../generate/seed-tasks.js';
+import { assertNotInput, writeOutput } from '../io/write-output.js';
 import type { CurationConfig } from './config.js';
 import { countVerdicts, curateItems, type CurationVerdict } from './curate-items.js';
 import { judgeItems, loadJudgePrompt, type JudgeOutcome, type JudgeRunOptions, type JudgeSink } from './judge.js';
@@ -23,6 +23,8 @@ export interface CurateFileOptions {
   judge?: (Omit<JudgeRunOptions, 'sink' | 'lang' | 'prompt'> & { promptName: string }) | null;
   minJudgeScore?: number | null;
   onProgress?: (done: number, total: number) => void;
+  /** Where an output path of `-` goes (default process.stdout). */
+  stdout?: (text: string) => void;
 }
 
 export interface CurateFileResult {
@@ -45,6 +47,11 @@ export function formatForPath(path: string): ExportFormat {
  * name items in duplicate links.
  */
 export async function curateFile(o: CurateFileOptions): Promise<CurateFileResult> {
+  // Checked before any work: writing the kept subset over the input would lose every other item.
+  const inputs = [{ path: o.inPath, label: '--in' }, ...(o.seedsPath ? [{ path: o.seedsPath, label: '--seeds' }] : [])];
+  for (const [path, label] of [[o.outPath, '--out'], [o.rejectedPath, '--rejected'], [o.reportPath, '--report']] as const) {
+    if (path) assertNotInput({ path, label }, inputs);
+  }
   const samples = readAlpacaFile(o.inPath);
   const lang = o.lang ?? detectLang(samples);
   const seeds = o.seedsPath ? loadSeedTasks(o.seedsPath).map((s) => ({ id: s.id, instruction: s.instruction, input: s.instances[0]?.input ?? '' })) : [];
@@ -64,10 +71,11 @@ export async function curateFile(o: CurateFileOptions): Promise<CurateFileResult
   }
   const kept: Sample[] = samples.filter((_, i) => verdicts[i]!.status === 'kept');
   const written: string[] = [];
-  writeSamples(o.outPath, kept, formatForPath(o.outPath));
+  const out = { ...(o.stdout ? { stdout: o.stdout } : {}) };
+  writeSamples(o.outPath, kept, formatForPath(o.outPath), { ...out, label: '--out' });
   written.push(o.outPath);
   if (o.rejectedPath) {
-    writeRejected(o.rejectedPath, samples, verdicts, candidates.map((c) => c.judgeScore));
+    writeOutput(o.rejectedPath, rejectedJsonl(samples, verdicts, candidates.map((c) => c.judgeScore)), { ...out, label: '--rejected' });
     written.push(o.rejectedPath);
   }
   const counts = countVerdicts(verdicts);
@@ -79,7 +87,7 @@ export async function curateFile(o: CurateFileOptions): Promise<CurateFileResult
   return { lang, counts, kept: kept.length, written, judge, report };
 }
 
-function writeRejected(path: string, samples: Sample[], verdicts: CurationVerdict[], scores: Array<number | null>): void {
+function rejectedJsonl(samples: Sample[], verdicts: CurationVerdict[], scores: Array<number | null>): string {
   const lines: string[] = [];
   verdicts.forEach((v, i) => {
     if (v.status === 'kept') return;
@@ -99,7 +107,5 @@ function writeRejected(path: string, samples: Sample[], verdicts: CurationVerdic
       }),
     );
   });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, lines.length ? `${lines.join('\n')}\n` : '');
-  renameSync(tmp, path);
+  return lines.length ? `${lines.join('\n')}\n` : '';
 }

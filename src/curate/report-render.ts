@@ -1,5 +1,7 @@
-import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { UsageError } from '../errors.js';
+import { formatDuration } from '../format.js';
+import { isStdoutPath, writeOutput } from '../io/write-output.js';
 import type { RunSummary } from '../store/run-store.js';
 import type { DatasetReport, LengthStats } from './report.js';
 import { histogramSvg, stackedBarsSvg } from './svg-chart.js';
@@ -9,13 +11,6 @@ const num = (x: number) => x.toLocaleString('en-US');
 
 function sortedCounts(r: Record<string, number>): Array<[string, number]> {
   return Object.entries(r).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
-}
-
-function formatDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  return h ? `${h}h ${m}m ${s % 60}s` : m ? `${m}m ${s % 60}s` : `${s}s`;
 }
 
 /** The run's own figures (stats --run): counts, requests, tokens, cost, time. */
@@ -30,7 +25,7 @@ export function runSummaryLines(s: RunSummary): string[] {
   const r = s.requests;
   lines.push(`requests: ${num(r.total)} (ok ${num(r.ok)}, failed ${num(r.failed)}, in flight ${num(r.inFlight)}, abandoned ${num(r.abandoned)})${s.judgeRequests ? `, judge ${num(s.judgeRequests)}` : ''}`);
   lines.push(`tokens: ${num(s.promptTokens)} prompt + ${num(s.completionTokens)} completion; cost $${s.costUsd.toFixed(4)}`);
-  lines.push(`elapsed: ${formatDuration(s.elapsedMs)}${s.startedAt ? ` (started ${s.startedAt})` : ''}; language ${s.lang}`);
+  lines.push(`elapsed: ${formatDuration(s.elapsedMs / 1000)}${s.startedAt ? ` (started ${s.startedAt})` : ''}; language ${s.lang}`);
   return lines;
 }
 
@@ -62,14 +57,12 @@ export function reportLines(r: DatasetReport): string[] {
  * Returns every path written.
  */
 export function writeMarkdownReport(mdPath: string, r: DatasetReport, opts: { title: string; run?: RunSummary; source?: string }): string[] {
+  if (isStdoutPath(mdPath)) throw new UsageError(`--report ${mdPath}: a report cannot go to stdout, its SVG charts are written beside it`, 'pass a file path, e.g. --report report.md');
   const dir = dirname(mdPath);
-  mkdirSync(dir, { recursive: true });
   const stem = basename(mdPath).replace(/\.(md|markdown)$/i, '');
   const written: string[] = [];
   const write = (path: string, text: string) => {
-    const tmp = `${path}.tmp-${process.pid}`;
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
+    writeOutput(path, text, { label: '--report' });
     written.push(path);
   };
   const chart = (name: string, svg: string) => {

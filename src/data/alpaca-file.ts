@@ -1,6 +1,8 @@
-import { readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DataError } from '../errors.js';
+import { writeOutput, type WriteOutputOptions } from '../io/write-output.js';
+import { parseJson } from './json-syntax.js';
 import { sampleSchema, type Sample } from './sample.js';
 
 /**
@@ -15,28 +17,25 @@ export function readAlpacaFile(path: string): Sample[] {
   } catch (e) {
     throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'check the path');
   }
-  const trimmed = text.replace(/^\uFEFF/, '').trimStart();
-  if (trimmed.startsWith('[')) {
-    let data: unknown;
-    try {
-      data = JSON.parse(trimmed);
-    } catch (e) {
-      throw new DataError(`${path}: not valid JSON (${(e as Error).message})`, 'fix the JSON, or use JSONL (one object per line)');
+  const body = text.replace(/^\uFEFF/, '');
+  if (body.trimStart().startsWith('[')) {
+    const parsed = parseJson(body);
+    if (!parsed.ok) {
+      const p = parsed.problem;
+      throw new DataError(`${path}:${p.line}:${p.column}: not valid JSON (${p.reason})`, 'fix the JSON there, or use JSONL (one object per line)');
     }
-    const arr = data as unknown[];
+    const arr = parsed.value as unknown[];
     return arr.map((rec, i) => parseRecord(rec, `${path}: record ${i + 1}`));
   }
   const out: Sample[] = [];
-  const lines = text.split('\n');
+  const lines = body.split('\n');
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
-    let rec: unknown;
-    try {
-      rec = JSON.parse(line);
-    } catch (e) {
-      throw new DataError(`${path}:${i + 1}: not valid JSON (${(e as Error).message})`, 'each line of a JSONL file must be one JSON object');
+    const parsed = parseJson(line);
+    if (!parsed.ok) {
+      throw new DataError(`${path}:${i + 1}:${parsed.problem.column}: not valid JSON (${parsed.problem.reason})`, 'each line of a JSONL file must be one JSON object');
     }
-    out.push(parseRecord(rec, `${path}:${i + 1}`));
+    out.push(parseRecord(parsed.value, `${path}:${i + 1}`));
   });
   return out;
 }
@@ -79,9 +78,7 @@ export function chatUserContent(s: { instruction: string; input: string }): stri
   return s.input ? `${s.instruction}\n\n${s.input}` : s.instruction;
 }
 
-/** Writes atomically (temp file + rename) so an interrupted export never leaves half a file. */
-export function writeSamples(path: string, samples: Sample[], format: ExportFormat): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, formatSamples(samples, format));
-  renameSync(tmp, path);
+/** Writes through the one output helper: atomic for files, `-` for stdout, symlinks written through. */
+export function writeSamples(path: string, samples: Sample[], format: ExportFormat, opts: WriteOutputOptions = {}): void {
+  writeOutput(path, formatSamples(samples, format), opts);
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DataError } from '../errors.js';
+import { parseJson } from '../data/json-syntax.js';
 
 /**
  * One seed task in the self-instruct schema (the shape of stanford_alpaca's seed_tasks.jsonl). Generation samples
@@ -52,13 +53,9 @@ export function loadSeedTasks(path: string): SeedTask[] {
     .forEach((line, i) => {
       if (line.trim() === '') return;
       const where = `${path}:${i + 1}`;
-      let rec: unknown;
-      try {
-        rec = JSON.parse(line);
-      } catch (e) {
-        throw new DataError(`${where}: not valid JSON (${(e as Error).message})`, hint, e);
-      }
-      const r = seedTaskSchema.safeParse(rec);
+      const parsed = parseJson(line);
+      if (!parsed.ok) throw new DataError(`${where}:${parsed.problem.column}: not valid JSON (${parsed.problem.reason})`, hint);
+      const r = seedTaskSchema.safeParse(parsed.value);
       if (!r.success) {
         const issue = r.error.issues[0];
         const field = issue?.path.join('.') || '(record)';

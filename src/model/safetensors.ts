@@ -1,6 +1,7 @@
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ModelError } from '../errors.js';
+import { writeAll, writeOutputWith } from '../io/write-output.js';
 import { bf16ToFloat, decodeBf16, decodeF16, floatToBf16, floatToHalf, halfToFloat } from './float16.js';
 
 /**
@@ -54,12 +55,16 @@ export function openSafetensors(path: string): SafetensorsFile {
 function parseOpened(path: string, fd: number): SafetensorsFile {
   const size = fstatSync(fd).size;
   const corrupt = (why: string) =>
-    new ModelError(`${path}: corrupt safetensors header (${why})`, 're-download or re-convert this file; it is truncated or not a safetensors file');
-  if (size < 8) throw corrupt(`file is only ${size} bytes`);
+    new ModelError(`${path}: corrupt safetensors header (${why})`, 're-download or re-convert this file; its header is damaged, or it is not a safetensors file');
+  // A file cut short (interrupted download or copy) is told apart from a damaged header: the fix differs.
+  const truncatedHint = 're-download or re-copy this file; it is shorter than its header says (an interrupted download or copy)';
+  const truncated = (why: string) => new ModelError(`${path}: truncated safetensors file (${why})`, truncatedHint);
+  if (size < 8) throw truncated(`file is only ${size} bytes`);
   const lenBuf = Buffer.alloc(8);
   readSync(fd, lenBuf, 0, 8, 0);
   const headerLen = Number(lenBuf.readBigUInt64LE(0));
-  if (headerLen <= 1 || headerLen > MAX_HEADER || headerLen + 8 > size) throw corrupt(`header length ${headerLen} does not fit a ${size}-byte file`);
+  if (headerLen <= 1 || headerLen > MAX_HEADER) throw corrupt(`header length ${headerLen} does not fit a ${size}-byte file`);
+  if (headerLen + 8 > size) throw truncated(`the header needs ${headerLen + 8} bytes but the file has ${size}`);
   const headerBuf = Buffer.alloc(headerLen);
   readSync(fd, headerBuf, 0, headerLen, 8);
   let header: unknown;
@@ -88,7 +93,9 @@ function parseOpened(path: string, fd: number): SafetensorsFile {
     const shape = r.shape as number[];
     const expected = shape.reduce((a, b) => a * b, 1) * BYTES[r.dtype]!;
     if (end - begin !== expected) throw bad(`data_offsets span ${end - begin} bytes but ${r.dtype}${JSON.stringify(shape)} needs ${expected}`);
-    if (end > dataSize) throw bad(`data ends at byte ${end} but the file has only ${dataSize} data bytes (truncated?)`);
+    if (end > dataSize) {
+      throw new ModelError(`${path}: tensor "${name}": data ends at byte ${end} but the file has only ${dataSize} data bytes (truncated)`, truncatedHint);
+    }
     infos.set(name, { name, dtype: r.dtype, shape, file: path, offset: dataStart + begin, byteLength: expected });
   }
   let closed = false;
@@ -219,7 +226,7 @@ export interface TensorToWrite {
   data: Float32Array;
 }
 
-/** Writes a safetensors file (temp file + rename, so a crash never leaves half a checkpoint). */
+/** Writes a safetensors file through the output helper (temp file + rename: a crash never leaves half a checkpoint). */
 export function writeSafetensors(path: string, tensors: Record<string, TensorToWrite>, metadata?: Record<string, string>): void {
   const names = Object.keys(tensors).sort();
   const header: Record<string, unknown> = {};
@@ -239,16 +246,11 @@ export function writeSafetensors(path: string, tensors: Record<string, TensorToW
   const headerBuf = Buffer.from(json, 'utf8');
   const lenBuf = Buffer.alloc(8);
   lenBuf.writeBigUInt64LE(BigInt(headerBuf.length));
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, lenBuf);
-    writeSync(fd, headerBuf);
-    for (const name of names) writeSync(fd, encodeTensor(tensors[name]!));
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  writeOutputWith(path, (fd) => {
+    writeAll(fd, lenBuf);
+    writeAll(fd, headerBuf);
+    for (const name of names) writeAll(fd, encodeTensor(tensors[name]!));
+  });
 }
 
 function encodeTensor(t: TensorToWrite): Uint8Array {

@@ -1,4 +1,4 @@
-import { renameSync, writeFileSync } from 'node:fs';
+import { writeOutput } from '../io/write-output.js';
 import type { TrainLogRecord } from './train-log.js';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
@@ -68,7 +68,5 @@ export function lossChartSvg(records: readonly TrainLogRecord[], title: string):
 }
 
 export function writeLossChart(path: string, records: readonly TrainLogRecord[], title: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, lossChartSvg(records, title));
-  renameSync(tmp, path);
+  writeOutput(path, lossChartSvg(records, title));
 }

@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ModelError } from '../errors.js';
+import { writeOutput } from '../io/write-output.js';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../model/safetensors.js';
 import { targetModuleSchema, type TargetModuleName } from './config.js';
 import { MODULE_ORDER, peftKey, sortModules, transpose, type LoraEntry, type LoraSpec, type LoraWeights } from './lora-weights.js';
@@ -47,10 +48,7 @@ export function writeAdapter(dir: string, w: LoraWeights, opts: { baseModel: str
     tensors[peftKey(e.layer, e.module, 'B')] = { dtype: 'F32', shape: [e.outFeatures, r], data: transpose(e.b, r, e.outFeatures) };
   }
   writeSafetensors(join(dir, ADAPTER_WEIGHTS), tensors, { format: 'pt', ...(opts.metadata ?? {}) });
-  const cfgPath = join(dir, ADAPTER_CONFIG);
-  const tmp = `${cfgPath}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(adapterConfigJson(w.spec, opts.baseModel), null, 2)}\n`);
-  renameSync(tmp, cfgPath);
+  writeOutput(join(dir, ADAPTER_CONFIG), `${JSON.stringify(adapterConfigJson(w.spec, opts.baseModel), null, 2)}\n`);
 }
 
 const adapterConfigSchema = z.object({

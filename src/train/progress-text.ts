@@ -1,22 +1,12 @@
 import type { DpoStepMetrics, TrainEvent } from './events.js';
+import { formatDuration } from '../format.js';
 import { formatCount } from './plan.js';
-
-/** Seconds as "1h02m", "3m05s" or "42s". */
-export function formatDuration(sec: number): string {
-  if (!Number.isFinite(sec)) return '?';
-  const s = Math.max(0, Math.round(sec));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  if (h) return `${h}h${String(m).padStart(2, '0')}m`;
-  if (m) return `${m}m${String(s % 60).padStart(2, '0')}s`;
-  return `${s}s`;
-}
 
 /** The one-line progress text of a step (the live line on a terminal, a log line otherwise). */
 export function formatStep(e: Extract<TrainEvent, { type: 'step' }>): string {
   const width = String(e.total).length;
   const dpo = e.dpo ? `  ${formatDpo(e.dpo)}` : '';
-  return `step ${String(e.step).padStart(width)}/${e.total}  epoch ${e.epoch.toFixed(2)}  loss ${e.loss.toFixed(4)}${dpo}  lr ${e.lr.toExponential(2)}  grad ${e.gradNorm.toFixed(3)}  ${e.tokensPerSec.toFixed(1)} tok/s  eta ${formatDuration(e.etaSec)}`;
+  return `step ${String(e.step).padStart(width)}/${e.total}  epoch ${e.epoch.toFixed(2)}  loss ${e.loss.toFixed(4)}${dpo}  lr ${e.lr.toExponential(2)}  grad ${e.gradNorm.toFixed(3)}  ${e.tokensPerSec.toFixed(1)} tok/s  eta ${formatDuration(e.etaSec, '?')}`;
 }
 
 function formatDpo(m: DpoStepMetrics): string {
@@ -49,7 +39,7 @@ export function formatTrainEvent(e: TrainEvent): string | null {
       const losses = `train loss ${e.trainLoss === null ? '–' : e.trainLoss.toFixed(4)}, eval loss ${e.evalLoss === null ? '–' : e.evalLoss.toFixed(4)}`;
       return e.interrupted
         ? `stopped after step ${e.step}/${e.totalSteps} (${losses}); checkpoint in ${e.adapterDir}`
-        : `done: ${e.step} steps in ${formatDuration(e.seconds)}; final ${losses}; adapter in ${e.adapterDir}`;
+        : `done: ${e.step} steps in ${formatDuration(e.seconds, '?')}; final ${losses}; adapter in ${e.adapterDir}`;
     }
   }
 }

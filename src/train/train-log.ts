@@ -1,4 +1,5 @@
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { writeOutput } from '../io/write-output.js';
 
 /** One line of train_log.jsonl; keys as the Hugging Face Trainer's log history names them. */
 export type TrainLogRecord =
@@ -30,7 +31,5 @@ export function readTrainLog(path: string): TrainLogRecord[] {
 export function truncateTrainLog(path: string, step: number): void {
   if (!existsSync(path)) return;
   const kept = readTrainLog(path).filter((r) => r.step <= step);
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
-  renameSync(tmp, path);
+  writeOutput(path, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
 }

@@ -10,16 +10,7 @@ export function formatUsd(n: number): string {
   return `$${n.toFixed(2)}`;
 }
 
-export function formatDuration(sec: number | null | undefined): string {
-  if (sec === null || sec === undefined || !Number.isFinite(sec)) return '—';
-  const s = Math.max(0, Math.round(sec));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const r = s % 60;
-  if (h > 0) return `${h}h${String(m).padStart(2, '0')}m`;
-  if (m > 0) return `${m}m${String(r).padStart(2, '0')}s`;
-  return `${r}s`;
-}
+export { formatDuration } from '../format.js';
 
 export function formatRate(n: number, unit: string): string {
   if (!Number.isFinite(n)) return `— ${unit}`;

@@ -30,8 +30,9 @@ export interface LaunchOptions {
   trainer?: Trainer;
   /** aborted on SIGTERM: the app closes (decisions are already saved; a generation stops where it is) */
   signal?: AbortSignal;
-  stdin?: NodeJS.ReadStream;
-  stdout?: NodeJS.WriteStream;
+  /** The terminal's streams, from the CLI's context (the CLI decides whether there is a terminal). */
+  stdin: NodeJS.ReadStream;
+  stdout: NodeJS.WriteStream;
 }
 
 // Alternate screen: the UI gets the whole terminal and the shell's scrollback is back as it was on exit.
@@ -43,8 +44,7 @@ const LEAVE_ALT = '\u001b[?1049l';
  * stdin and stdout are terminals: nothing else in the program loads ink or React.
  */
 export async function launchApp(opts: LaunchOptions): Promise<AppOutcome> {
-  const stdin = opts.stdin ?? process.stdin;
-  const stdout = opts.stdout ?? process.stdout;
+  const { stdin, stdout } = opts;
   const generator: Generator = async (runDir, config, hooks) => {
     const { runGeneration } = await import('../generate/run-generation.js');
     return runGeneration({ runDir, config, apiKey: opts.apiKeyFor(config.generation.apiKeyEnv), signal: hooks.signal, onEvent: hooks.onEvent, pause: hooks.pause });

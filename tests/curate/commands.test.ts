@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandContext, ParsedValues } from '../../src/cli/command.js';
+import { plainContext } from '../helpers/command-context.js';
 import { command as curate } from '../../src/cli/commands/curate.js';
 import { command as stats } from '../../src/cli/commands/stats.js';
 import { RunStore, type NewItem } from '../../src/store/run-store.js';
@@ -13,7 +14,7 @@ import { startFakeServer } from '../helpers/fake-openai-server.js';
 async function run(cmd: typeof curate, values: ParsedValues, env: NodeJS.ProcessEnv = {}) {
   const out: string[] = [];
   const err: string[] = [];
-  const ctx: CommandContext = { values, positionals: [], env, out: (l) => out.push(l), err: (l) => err.push(l), interactive: false, signal: new AbortController().signal };
+  const ctx: CommandContext = plainContext({ values, positionals: [], env, out: (l) => out.push(l), err: (l) => err.push(l), interactive: false, signal: new AbortController().signal });
   const code = await cmd.run(ctx);
   return { code, out, err };
 }

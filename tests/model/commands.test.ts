@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { CommandContext, ParsedValues } from '../../src/cli/command.js';
+import { plainContext } from '../helpers/command-context.js';
 import { command as sample } from '../../src/cli/commands/sample.js';
 import { command as score } from '../../src/cli/commands/score.js';
 import { command as merge } from '../../src/cli/commands/merge.js';
@@ -36,7 +37,7 @@ async function run(cmd: typeof sample, values: ParsedValues, abortAfterLines?: n
   const out: string[] = [];
   const err: string[] = [];
   const controller = new AbortController();
-  const ctx: CommandContext = {
+  const ctx: CommandContext = plainContext({
     values,
     positionals: [],
     env: {},
@@ -47,7 +48,7 @@ async function run(cmd: typeof sample, values: ParsedValues, abortAfterLines?: n
     },
     interactive: false,
     signal: controller.signal,
-  };
+  });
   const code = await cmd.run(ctx);
   return { code, out, err };
 }

@@ -106,5 +106,5 @@ test('a corrupt or truncated safetensors file is one ModelError naming the file'
   const e2 = await loadError(info.dir);
   assert.match(e2.message, /model\.safetensors: tensor ".*": data ends at byte \d+ but the file has only \d+ data bytes/);
   writeFileSync(path, Buffer.alloc(4));
-  assert.match((await loadError(info.dir)).message, /corrupt safetensors header \(file is only 4 bytes\)/);
+  assert.match((await loadError(info.dir)).message, /truncated safetensors file \(file is only 4 bytes\)/);
 });

@@ -7,11 +7,12 @@ import { command as exportCommand } from '../../src/cli/commands/export.js';
 import { pairsFromTiers } from '../../src/respond/preference-pairs.js';
 import { UsageError } from '../../src/errors.js';
 import { makeResponseRun, threeSamples } from './response-fixture.js';
+import { plainContext } from '../helpers/command-context.js';
 
 async function run(values: ParsedValues) {
   const out: string[] = [];
   const err: string[] = [];
-  const ctx: CommandContext = { values, positionals: [], env: {}, out: (l) => out.push(l), err: (l) => err.push(l), interactive: false, signal: new AbortController().signal };
+  const ctx: CommandContext = plainContext({ values, out: (l) => out.push(l), err: (l) => err.push(l), signal: new AbortController().signal });
   const code = await exportCommand.run(ctx);
   return { code, out, err };
 }

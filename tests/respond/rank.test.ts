@@ -10,11 +10,12 @@ import { ResponseStore, type StoredResponse } from '../../src/store/responses.js
 import { UsageError } from '../../src/errors.js';
 import { startFakeServer, type ChatBody } from '../helpers/fake-openai-server.js';
 import { makeResponseRun, threeSamples } from './response-fixture.js';
+import { plainContext } from '../helpers/command-context.js';
 
 async function run(values: ParsedValues, env: NodeJS.ProcessEnv = {}) {
   const out: string[] = [];
   const err: string[] = [];
-  const ctx: CommandContext = { values, positionals: [], env, out: (l) => out.push(l), err: (l) => err.push(l), interactive: false, signal: new AbortController().signal };
+  const ctx: CommandContext = plainContext({ values, env, out: (l) => out.push(l), err: (l) => err.push(l), signal: new AbortController().signal });
   const code = await curate.run(ctx);
   return { code, out, err };
 }

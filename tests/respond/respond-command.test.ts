@@ -4,9 +4,10 @@ import type { CommandContext, ParsedValues } from '../../src/cli/command.js';
 import { command as respond } from '../../src/cli/commands/respond.js';
 import { DataError, UsageError } from '../../src/errors.js';
 import { makeRun } from '../ui/run-fixture.js';
+import { plainContext } from '../helpers/command-context.js';
 
 async function run(values: ParsedValues) {
-  const ctx: CommandContext = { values, positionals: [], env: {}, out: () => {}, err: () => {}, interactive: false, signal: new AbortController().signal };
+  const ctx: CommandContext = plainContext({ values, out: () => {}, err: () => {}, signal: new AbortController().signal });
   return respond.run(ctx);
 }
 

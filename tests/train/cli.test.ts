@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command, CommandContext, ParsedValues } from '../../src/cli/command.js';
+import { plainContext } from '../helpers/command-context.js';
 import { command as train, TRAIN_FLAGS, flagName, trainConfigFromFlags } from '../../src/cli/commands/train.js';
 import { command as plan } from '../../src/cli/commands/plan.js';
 import { command as merge } from '../../src/cli/commands/merge.js';
@@ -25,7 +26,7 @@ async function run(cmd: Command, values: ParsedValues, onErr?: (line: string, ab
   const out: string[] = [];
   const err: string[] = [];
   const controller = new AbortController();
-  const ctx: CommandContext = {
+  const ctx: CommandContext = plainContext({
     values: { config: join(root, 'forge.yaml'), ...values },
     positionals: [],
     env: {},
@@ -36,7 +37,7 @@ async function run(cmd: Command, values: ParsedValues, onErr?: (line: string, ab
     },
     interactive: false,
     signal: controller.signal,
-  };
+  });
   const code = await cmd.run(ctx);
   return { code, out, err };
 }

@@ -15,7 +15,8 @@ judge threshold), or curates any Alpaca-format dataset and writes its kept items
 again recomputes the statuses; nothing is deleted and review decisions are never changed.
 
   --run DIR              a run made by \`alpaca-forge generate\`
-  --in FILE --out FILE   an Alpaca dataset (JSON array or JSONL) and where its kept items go (.jsonl → JSONL)
+  --in FILE --out FILE   an Alpaca dataset (JSON array or JSONL) and where its kept items go (.jsonl → JSONL;
+                         - for stdout, as an Alpaca JSON array; the summary then goes to stderr)
   --config FILE          forge.yaml (sections curation: and judge:; default ./forge.yaml if present)
   --rouge-threshold T    near-duplicate when ROUGE-L F1 with an earlier item is above T (default 0.7)
   --rules LIST           only these rules, comma-separated, or all / none (see below)
@@ -23,6 +24,8 @@ again recomputes the statuses; nothing is deleted and review decisions are never
   --seeds FILE           seed tasks to deduplicate against (default: the run's seeds; none for a file)
   --report FILE.md       Markdown report with SVG charts written beside it
   --rejected FILE.jsonl  with --in: every item not kept, with its status and reason
+Output files: missing parent folders are created; a symlink is written through to its target; an existing
+file is replaced atomically; the input itself is refused as an output.
   --judge                rate kept samples 0-5 with an LLM for accuracy and helpfulness (prompts/judge.LANG.md)
   --judge-model M        judge model (default judge.model, else generation.model)
   --min-score X          reject samples the judge scored below X (reason "judge"); works without --judge on
@@ -74,6 +77,11 @@ export const command: Command = {
       throw new UsageError('--out and --rejected are for --in files; a run keeps every item with its status', 'use `alpaca-forge export --run DIR` to write a run\'s samples');
     }
     if (inPath !== undefined && flagBool(ctx.values, 'rank')) throw new UsageError('--rank ranks the candidate responses of a run', 'use --run DIR after `alpaca-forge respond --run DIR --responses K`');
+    const { isStdoutPath } = await import('../../io/write-output.js');
+    const [out, rejected] = [flagString(ctx.values, 'out'), flagString(ctx.values, 'rejected')];
+    if (out !== undefined && rejected !== undefined && isStdoutPath(out) && isStdoutPath(rejected)) {
+      throw new UsageError('--out and --rejected would both go to stdout', 'send one of them to a file');
+    }
     return runCurate(ctx, settingsFromFlags(ctx));
   },
 };
@@ -255,14 +263,19 @@ async function curateFileCommand(ctx: CommandContext, f: CurateFlags, curation: 
     rejectedPath: f.rejected ?? null,
     judge,
     minJudgeScore: judgeCfg.minScore,
+    stdout: ctx.write,
   });
   if (r.judge) say(r.judge.message);
+  // With a dataset on stdout (`-`), the outcome goes to stderr so the data stays parseable.
+  const { isStdoutPath } = await import('../../io/write-output.js');
+  const toStdout = isStdoutPath(f.outPath!) || (f.rejected !== undefined && isStdoutPath(f.rejected));
+  const result = toStdout ? ctx.err : ctx.out;
   if (f.json) {
-    ctx.out(JSON.stringify({ in: f.inPath, out: f.outPath, lang: r.lang, ...r.counts, kept: r.kept, written: r.written, judge: r.judge }));
+    result(JSON.stringify({ in: f.inPath, out: f.outPath, lang: r.lang, ...r.counts, kept: r.kept, written: r.written, judge: r.judge }));
   } else {
-    ctx.out(`${f.inPath}: ${r.counts.total} items → ${r.kept} kept in ${f.outPath} (${((Date.now() - t0) / 1000).toFixed(1)} s, ${r.lang}); ${formatCounts(r.counts.byStatus)}`);
+    result(`${f.inPath}: ${r.counts.total} items → ${r.kept} kept in ${isStdoutPath(f.outPath!) ? 'stdout' : f.outPath} (${((Date.now() - t0) / 1000).toFixed(1)} s, ${r.lang}); ${formatCounts(r.counts.byStatus)}`);
     const reasons = formatCounts(r.counts.byReason);
-    if (reasons) ctx.out(`reasons: ${reasons}`);
+    if (reasons) result(`reasons: ${reasons}`);
     for (const w of r.written.slice(1)) say(`wrote ${w}`);
   }
   return judgeExitCode(r.judge);

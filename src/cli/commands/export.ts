@@ -2,6 +2,7 @@ import type { Command, CommandContext } from '../command.js';
 import { flagString, requireFlag } from '../flags.js';
 import { exportFormatSchema, writeSamples } from '../../data/alpaca-file.js';
 import { UsageError } from '../../errors.js';
+import { isStdoutPath } from '../../io/write-output.js';
 import { RunStore, type StoredItem } from '../../store/run-store.js';
 import { dpoFormatSchema, type DpoFormat } from '../../respond/dpo-formats.js';
 import { pairModes, type PairMode } from '../../respond/preference-pairs.js';
@@ -31,7 +32,9 @@ Preference pairs (after \`respond\` and a ranking by \`review --rank\` or \`cura
   --format dpo-chat   TRL conversational JSONL: prompt, chosen and rejected as lists of chat messages
   --format dpo-alpaca LLaMA-Factory JSON list: {instruction, input, chosen, rejected} (dataset_info: "ranking": true)
   --pairs best-worst  one pair per sample: best against worst (default)
-  --pairs all         every pair a ranking implies (ties give none)`,
+  --pairs all         every pair a ranking implies (ties give none)
+
+  --out -             write to stdout; a missing parent folder of --out is created, a symlink is written through`,
   options: { run: { type: 'string' }, out: { type: 'string' }, format: { type: 'string' }, status: { type: 'string' }, pairs: { type: 'string' } },
   async run(ctx) {
     const runDir = requireFlag(ctx.values, 'run', 'output/NAME');
@@ -47,8 +50,10 @@ Preference pairs (after \`respond\` and a ranking by \`review --rank\` or \`cura
     const store = RunStore.open(runDir);
     try {
       const items = selections[status as keyof typeof selections](store);
-      writeSamples(out, items, format.data);
-      ctx.out(`wrote ${items.length} samples (${status}) to ${out}`);
+      writeSamples(out, items, format.data, { label: '--out', stdout: ctx.write });
+      // With the dataset on stdout the count goes to stderr, so the data stays parseable.
+      const toStdout = isStdoutPath(out);
+      (toStdout ? ctx.err : ctx.out)(`wrote ${items.length} samples (${status}) to ${toStdout ? 'stdout' : out}`);
     } finally {
       store.close();
     }

@@ -1,12 +1,13 @@
 import { dirname } from 'node:path';
 import type { Command } from '../command.js';
 import { configOption, readConfig } from '../config-flags.js';
-import { flagBool, flagList, flagNumber, flagString, requireFlag } from '../flags.js';
+import { flagList, flagNumber, flagString, requireFlag } from '../flags.js';
 import { parseAllowChange } from '../../generate/run-settings.js';
 import { generationPrinter } from '../generate-output.js';
 import { forgeConfigSchema, type ForgeConfig } from '../../config/schema.js';
 import { checkBaseUrl } from '../../config/generation.js';
 import { ConfigError, exitCodeFor } from '../../errors.js';
+import { assertFolderPath } from '../../io/write-output.js';
 
 const usage = `usage: alpaca-forge generate --run output/NAME [options]
 
@@ -34,6 +35,8 @@ export const command: Command = {
   name: 'generate',
   summary: 'generate instruction data from seed tasks',
   usage,
+  // What Ctrl-C really does: answers already received are committed; open requests are dropped, not awaited.
+  onInterrupt: 'stopping: finished answers are saved; requests still in flight are abandoned, and resuming sends new ones in their place…',
   options: {
     ...configOption,
     run: { type: 'string' },
@@ -54,12 +57,12 @@ export const command: Command = {
   },
   async run(ctx) {
     const runDir = requireFlag(ctx.values, 'run', 'output/NAME');
+    assertFolderPath(runDir, '--run', 'a run is a folder (created if new): pass a folder path, e.g. --run output/my-run');
     const { config: fileConfig } = readConfig(ctx);
     const config = withGenerationFlags(fileConfig, ctx.values, ctx.env);
     const apiKey = ctx.env[config.generation.apiKeyEnv] || undefined;
-    const json = flagBool(ctx.values, 'json');
     const allowChange = parseAllowChange(flagList(ctx.values, 'allow-change'));
-    if (!json && ctx.interactive && process.stdin.isTTY) {
+    if (ctx.terminal) {
       // The screen starts generation without --allow-change, so a resume's settings are settled here first.
       const { reconcileRunSettings } = await import('../../generate/run-generation.js');
       for (const note of reconcileRunSettings(runDir, config, allowChange)) ctx.err(`warning: ${note}`);
@@ -70,22 +73,23 @@ export const command: Command = {
         runsDir: dirname(runDir),
         config,
         apiKeyFor: (name) => ctx.env[name] || undefined,
-        color: !ctx.env['NO_COLOR'],
+        color: ctx.output.color,
         signal: ctx.signal,
+        ...ctx.terminal,
       });
       const { RunStore } = await import('../../store/run-store.js');
       const store = RunStore.open(runDir);
       const kept = store.countItems('kept');
       store.close();
-      ctx.err(`${runDir}: ${kept}/${config.generation.target} kept${kept < config.generation.target ? `; resume with: alpaca-forge ${process.argv.slice(2).join(' ')}` : ''}`);
+      ctx.err(`${runDir}: ${kept}/${config.generation.target} kept${kept < config.generation.target ? `; resume with: alpaca-forge ${ctx.argv.join(' ')}` : ''}`);
       return 0;
     }
-    const mode = json ? 'json' : ctx.interactive ? 'tty' : 'plain';
-    const print = generationPrinter(mode, mode === 'json' ? (s) => process.stdout.write(s) : (s) => process.stderr.write(s));
+    const mode = ctx.output.format;
+    const print = generationPrinter(mode, mode === 'json' ? ctx.write : ctx.writeErr);
     const { runGeneration } = await import('../../generate/run-generation.js');
     const outcome = await runGeneration({ runDir, config, apiKey, signal: ctx.signal, onEvent: print, allowChange });
     if (outcome.reason !== 'target' && mode !== 'json') {
-      ctx.err(`resume with: alpaca-forge ${process.argv.slice(2).join(' ')}`);
+      ctx.err(`resume with: alpaca-forge ${ctx.argv.join(' ')}`);
     }
     return outcome.reason === 'target' || outcome.reason === 'budget' ? 0 : outcome.reason === 'interrupted' ? exitCodeFor('interrupted') : exitCodeFor('api');
   },

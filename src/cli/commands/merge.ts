@@ -20,6 +20,8 @@ export const command: Command = {
     const adapter = requireFlag(ctx.values, 'adapter', 'DIR (holding adapter_config.json and adapter_model.safetensors)');
     const out = requireFlag(ctx.values, 'out', 'DIR (a new directory for the merged model)');
     const json = flagBool(ctx.values, 'json');
+    const { assertFolderPath } = await import('../../io/write-output.js');
+    assertFolderPath(out, '--out', 'merge writes a model folder: pass a new or empty folder path, e.g. --out merged-model');
     const { parseBackendFlag, selectBackend } = await import('../../model/backend.js');
     const { explainBackendError } = await import('../../model/backend-error.js');
     const { mergeAdapter } = await import('../../train/merge.js');

@@ -69,12 +69,13 @@ export const command: Command = {
       budgetUsd: flagNumber(v, 'budget-usd', { min: 0 }) ?? g.budgetUsd,
       prompt: flagString(v, 'prompt') ?? 'respond',
     };
-    const json = flagBool(v, 'json');
-    const print = respondPrinter(json ? 'json' : ctx.interactive ? 'tty' : 'plain', json ? (s) => process.stdout.write(s) : (s) => process.stderr.write(s));
+    const mode = ctx.output.format;
+    const json = mode === 'json';
+    const print = respondPrinter(mode, json ? ctx.write : ctx.writeErr);
     const { runRespond } = await import('../../respond/run-respond.js');
     const outcome = await runRespond({ runDir, config, settings, apiKey: ctx.env[g.apiKeyEnv] || undefined, signal: ctx.signal, onEvent: print });
     const complete = outcome.filled >= outcome.slots;
-    if (!complete && !json) ctx.err(`resume with: alpaca-forge ${process.argv.slice(2).join(' ')}`);
+    if (!complete && !json) ctx.err(`resume with: alpaca-forge ${ctx.argv.join(' ')}`);
     if (outcome.reason === 'interrupted') return exitCodeFor('interrupted');
     if (outcome.reason === 'endpoint-down') return exitCodeFor('api');
     return complete || outcome.reason === 'budget' ? 0 : exitCodeFor('api');

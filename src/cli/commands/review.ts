@@ -5,7 +5,6 @@ import { flagBool, flagString } from '../flags.js';
 import { loadConfig } from '../../config/load.js';
 import { ForgeError, UsageError, exitCodeFor, formatError } from '../../errors.js';
 import { RunStore } from '../../store/run-store.js';
-import { commandLoaders } from './index.js';
 
 const usage = `usage: alpaca-forge review [--run output/NAME] [--runs-dir DIR] [--config forge.yaml]
        alpaca-forge review --run output/NAME --rank
@@ -36,7 +35,8 @@ export const command: Command = {
     rank: { type: 'boolean' },
   },
   async run(ctx) {
-    if (flagBool(ctx.values, 'json') || !ctx.interactive || !process.stdin.isTTY) {
+    const terminal = ctx.terminal;
+    if (flagBool(ctx.values, 'json') || !terminal) {
       throw new UsageError(
         'review needs a terminal: it is an interactive screen (stdin and stdout must be a TTY, CI unset, no --json)',
         'run it in a terminal; from scripts use `alpaca-forge export --run DIR --status accepted` or `alpaca-forge stats --run DIR`',
@@ -58,8 +58,9 @@ export const command: Command = {
       config,
       apiKeyFor: (name: string) => ctx.env[name],
       editor: ctx.env['VISUAL'] || ctx.env['EDITOR'] || undefined,
-      color: ctx.env['NO_COLOR'] === undefined || ctx.env['NO_COLOR'] === '',
+      color: ctx.output.color,
       signal: ctx.signal,
+      ...terminal,
     };
     if (runDir !== undefined) {
       await launchApp({ ...common, start: { kind: 'review', runDir } });
@@ -72,7 +73,7 @@ export const command: Command = {
       if (outcome.kind === 'quit' || ctx.signal.aborted) return 0;
       // Curation prints plain progress lines; it runs on the normal screen and the home screen comes back after,
       // showing curation's headline result (or why it failed).
-      const { code, headline } = await runPlainCommand('curate', ['--run', outcome.runDir], ctx);
+      const { code, headline } = await runPlainCommand(['--run', outcome.runDir], ctx);
       notice =
         code === 0
           ? { text: headline ? `curated: ${headline}` : `curated ${outcome.runDir}`, tone: 'good' }
@@ -81,21 +82,26 @@ export const command: Command = {
   },
 };
 
-async function runPlainCommand(name: string, args: string[], ctx: CommandContext): Promise<{ code: number; headline: string | null }> {
-  const loader = commandLoaders[name];
-  if (!loader) return { code: exitCodeFor('internal'), headline: `no ${name} command` };
-  ctx.err(`\n$ alpaca-forge ${name} ${args.join(' ')}`);
+/**
+ * Runs `curate` in plain mode between two screens. Curate is imported directly, not through the command table:
+ * the table loads this module, and importing the table back made commands/index ↔ review a cycle.
+ */
+async function runPlainCommand(args: string[], ctx: CommandContext): Promise<{ code: number; headline: string | null }> {
+  ctx.err(`\n$ alpaca-forge curate ${args.join(' ')}`);
   // The first line on stdout is a command's headline result; on failure, the last line on stderr says why.
   let firstOut: string | null = null;
   let lastErr: string | null = null;
   try {
-    const cmd = await loader.load();
+    const cmd = (await import('./curate.js')).command;
     const parsed = parseArgs({ args, options: cmd.options, allowPositionals: true, strict: true });
     const code = await cmd.run({
       ...ctx,
       values: parsed.values as CommandContext['values'],
       positionals: parsed.positionals,
+      argv: ['curate', ...args],
       interactive: false,
+      output: { ...ctx.output, format: 'plain', screen: false },
+      terminal: null,
       out: (line) => {
         if (firstOut === null && line.trim() !== '') firstOut = line.trim();
         ctx.out(line);

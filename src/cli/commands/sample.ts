@@ -27,6 +27,7 @@ export const command: Command = {
   name: 'sample',
   summary: 'answer an instruction (or a dataset) with a model',
   usage,
+  onInterrupt: 'stopping: answers written so far are kept; rerun to resume…',
   options: {
     model: { type: 'string' },
     adapter: { type: 'string' },
@@ -55,6 +56,11 @@ export const command: Command = {
     const topKFlag = flagNumber(v, 'top-k', { integer: true, min: 0 });
     const seed = flagNumber(v, 'seed', { integer: true, min: 0 }) ?? Math.floor(Math.random() * 2 ** 31);
     const limit = flagNumber(v, 'limit', { integer: true, min: 1 });
+    if (outFile !== undefined) {
+      const { assertNotInput, prepareAppendOutput } = await import('../../io/write-output.js');
+      assertNotInput({ path: outFile, label: '--out' }, [{ path: dataFile!, label: '--data' }]);
+      prepareAppendOutput(outFile, '--out');
+    }
     const samples = dataFile !== undefined ? (await import('../../data/alpaca-file.js')).readAlpacaFile(dataFile).slice(0, limit) : [];
 
     const { openModel } = await import('../../model/open-model.js');

@@ -10,7 +10,8 @@ Alpaca prompt, exactly the loss training minimises, and the token count. Resumab
   --model DIR          Hugging Face model directory
   --adapter DIR        LoRA adapter directory (scores under base model + adapter)
   --data FILE          Alpaca JSON or JSONL dataset
-  --out FILE           JSONL: {index, instruction, input, output, nll, tokens[, nll_alone, ifd]}
+  --out FILE           JSONL: {index, instruction, input, output, nll, tokens[, nll_alone, ifd]} (missing
+                       folders are created; not the --data file itself)
   --ifd                also score the output alone and report IFD = nll / nll_alone (instruction-following
                        difficulty, Li et al. 2023; high = the instruction helps little)
   --batch-size N       sequences per forward pass (default 8)
@@ -23,6 +24,7 @@ export const command: Command = {
   name: 'score',
   summary: 'per-sample loss (and IFD) of a dataset under a model',
   usage,
+  onInterrupt: 'stopping after the current chunk: scores written so far are kept; rerun to resume…',
   options: {
     model: { type: 'string' },
     adapter: { type: 'string' },
@@ -43,6 +45,9 @@ export const command: Command = {
     const batchSize = flagNumber(v, 'batch-size', { integer: true, min: 1 }) ?? 8;
     const cutoffLen = flagNumber(v, 'cutoff-len', { integer: true, min: 2 }) ?? 512;
     const limit = flagNumber(v, 'limit', { integer: true, min: 1 });
+    const { assertNotInput, prepareAppendOutput } = await import('../../io/write-output.js');
+    assertNotInput({ path: outFile, label: '--out' }, [{ path: dataFile, label: '--data' }]);
+    prepareAppendOutput(outFile, '--out');
     const { readAlpacaFile } = await import('../../data/alpaca-file.js');
     const samples = readAlpacaFile(dataFile).slice(0, limit);
 

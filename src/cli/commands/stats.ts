@@ -2,6 +2,7 @@ import type { Command, CommandContext } from '../command.js';
 import { flagBool, flagString } from '../flags.js';
 import { UsageError } from '../../errors.js';
 import type { Lang } from '../../data/sample.js';
+import { assertNotInput } from '../../io/write-output.js';
 
 const usage = `usage: alpaca-forge stats --run output/NAME [--report FILE.md] [--json]
        alpaca-forge stats --in data.json|data.jsonl [--lang en|zh] [--report FILE.md] [--json]
@@ -14,7 +15,7 @@ instructions with their direct objects (as in the Self-Instruct and Alpaca paper
   --run DIR          a run made by \`alpaca-forge generate\`
   --in FILE          an Alpaca dataset (JSON array or JSONL)
   --lang en|zh       language of a file (default: detected)
-  --report FILE.md   write a Markdown report with SVG charts beside it
+  --report FILE.md   write a Markdown report with SVG charts beside it (missing folders are created)
   --json             print one JSON object instead of text`;
 
 export const command: Command = {
@@ -80,6 +81,8 @@ function writeReport(
 ): void {
   const path = flagString(ctx.values, 'report');
   if (path === undefined) return;
+  const input = flagString(ctx.values, 'in');
+  if (input !== undefined) assertNotInput({ path, label: '--report' }, [{ path: input, label: '--in' }]);
   const files = write(path, report, opts);
   ctx.err(`report: ${files[files.length - 1]} (+${files.length - 1} charts)`);
 }

@@ -116,7 +116,7 @@ export function trainSection(ctx: CommandContext): TrainConfigInput | undefined 
 }
 
 /** Writes training events as a live line (terminal), plain lines, or JSON lines. */
-export function trainPrinter(mode: 'tty' | 'plain' | 'json', ctx: Pick<CommandContext, 'out' | 'err'>, write: (s: string) => void = (s) => process.stderr.write(s)) {
+export function trainPrinter(mode: 'tty' | 'plain' | 'json', ctx: Pick<CommandContext, 'out' | 'err' | 'writeErr'> & { output: Pick<CommandContext['output'], 'columns'> }, write: (s: string) => void = ctx.writeErr) {
   let live = false;
   return async (e: TrainEvent) => {
     if (mode === 'json') {
@@ -125,7 +125,7 @@ export function trainPrinter(mode: 'tty' | 'plain' | 'json', ctx: Pick<CommandCo
     }
     const { formatTrainEvent, formatStep } = await import('../../train/progress-text.js');
     if (mode === 'tty' && e.type === 'step') {
-      const cols = process.stderr.columns ?? 120;
+      const cols = ctx.output.columns;
       write(`\r${formatStep(e).slice(0, cols - 1)}\x1b[K`);
       live = true;
       return;
@@ -145,6 +145,7 @@ export const command: Command = {
   name: 'train',
   summary: 'LoRA fine-tune a base model on a dataset or run',
   usage,
+  onInterrupt: 'stopping: a checkpoint of the last completed step is saved; --resume continues from it…',
   options: {
     ...trainOptions,
     resume: { type: 'boolean' },
@@ -164,8 +165,8 @@ export const command: Command = {
     if (!config.model) throw new UsageError('--model is required', 'pass --model DIR (a Hugging Face model directory)');
     if (!config.data && !config.run) throw new UsageError('no training data', 'pass --data FILE (Alpaca JSON/JSONL) or --run output/NAME');
     if (!config.out) throw new UsageError('--out is required', 'pass --out DIR for the adapter, checkpoints and logs');
-    const json = flagBool(ctx.values, 'json');
-    if (!json && !dpo && ctx.interactive && process.stdin.isTTY) {
+    // The train screen draws SFT's events; a DPO run prints its rewards and accuracy as lines instead.
+    if (ctx.terminal && !dpo) {
       // On a terminal the train screen draws the loss curve, lr, tokens/s, ETA and the plan; q saves and stops.
       const { launchApp } = await import('../../ui/launch.js');
       const forge = readConfig(ctx).config;
@@ -174,13 +175,14 @@ export const command: Command = {
         runsDir: 'output',
         config: forge,
         apiKeyFor: (name) => ctx.env[name] || undefined,
-        color: !ctx.env['NO_COLOR'],
+        color: ctx.output.color,
         signal: ctx.signal,
+        ...ctx.terminal,
       });
-      ctx.err(`adapter and checkpoints in ${config.out}; continue an interrupted run with: alpaca-forge ${process.argv.slice(2).filter((a) => a !== '--resume').join(' ')} --resume`);
+      ctx.err(`adapter and checkpoints in ${config.out}; continue an interrupted run with: alpaca-forge ${ctx.argv.filter((a) => a !== '--resume').join(' ')} --resume`);
       return 0;
     }
-    const mode = json ? 'json' : ctx.interactive ? 'tty' : 'plain';
+    const mode = ctx.output.format;
     const print = trainPrinter(mode, ctx);
     // Events are printed in order even though the printer loads its formatter lazily.
     let chain = Promise.resolve();
@@ -196,7 +198,7 @@ export const command: Command = {
       : await (await import('../../train/trainer.js')).runTraining(config, runOpts);
     await chain;
     if (result.interrupted && mode !== 'json') {
-      const args = process.argv.slice(2).filter((a) => a !== '--resume');
+      const args = ctx.argv.filter((a) => a !== '--resume');
       ctx.err(`resume with: alpaca-forge ${args.join(' ')} --resume`);
     }
     return result.interrupted ? exitCodeFor('interrupted') : 0;
