@@ -16,6 +16,7 @@ import { loadPromptTemplate, renderPrompt } from './prompt-template.js';
 import { seededRandom } from '../random.js';
 import { loadSeedTasks } from './seed-tasks.js';
 import { sleep } from '../llm/retry-policy.js';
+import { requestsToFill, YieldEstimator } from './yield-estimator.js';
 
 export interface RunGenerationOptions {
   runDir: string;
@@ -149,7 +150,6 @@ async function generate(
   const keptAtStart = kept;
   let requestsDone = 0;
   let requestsFailed = 0;
-  let sessionKeptFromOk = 0;
   let promptTokens = 0;
   let completionTokens = 0;
   let inFlight = 0;
@@ -188,11 +188,11 @@ async function generate(
   // The loop sleeps on this and is woken whenever an answer arrives or a response is committed.
   let wake: () => void = () => {};
   const nextChange = () => new Promise<void>((resolve) => (wake = resolve));
-  let ingestPendingTasks = 0;
-  let tasksIngested = 0;
-  let answersIngested = 0;
+  // Answers handed to the writer and not yet curated; they count at the recent yield.
+  let pendingAnswers = 0;
+  const yields = new YieldEstimator(2 * g.concurrency, g.numTasks);
 
-  type Answer = { requestId: number; result: ChatResult; nextIndex: number; expectedTasks: number };
+  type Answer = { requestId: number; result: ChatResult; nextIndex: number };
 
   /** Sends one request and parses its answer; null when it failed for good (recorded) or was interrupted. */
   const fetchAnswer = async (prompt: string, refs: string[], reservedUsd: number): Promise<Answer | null> => {
@@ -213,7 +213,7 @@ async function generate(
       requestsDone++;
       promptTokens += result.promptTokens;
       completionTokens += result.completionTokens;
-      return { requestId, result, nextIndex: refs.length + 1, expectedTasks: g.numTasks };
+      return { requestId, result, nextIndex: refs.length + 1 };
     } catch (err) {
       budget.settle(reservedUsd, 0);
       if (internal.signal.aborted) {
@@ -241,8 +241,7 @@ async function generate(
    * The request's concurrency slot is already free by now, so a busy writer never holds back the HTTP side.
    */
   const ingestAnswer = async (a: Answer): Promise<void> => {
-    // Until the writer has parsed it, an answer is assumed to hold what was asked for.
-    ingestPendingTasks += a.expectedTasks;
+    pendingAnswers++;
     try {
       const { result } = a;
       const done = await ingest.complete({
@@ -253,35 +252,24 @@ async function generate(
         nextIndex: a.nextIndex,
       });
       kept = done.kept;
-      tasksIngested += done.tasks;
-      answersIngested++;
+      yields.observe(done.keptNow);
       for (const [reason, n] of Object.entries(done.rejections)) rejections[reason] = (rejections[reason] ?? 0) + n;
       for (const item of done.keptSamples) {
         sampler.addKept(item.id, item);
         latest.unshift(item);
       }
       latest.length = Math.min(latest.length, 10);
-      sessionKeptFromOk += done.keptNow;
       if (done.keptNow > 0) emit({ type: 'samples', latest: latest.slice(0, 5) });
     } finally {
-      ingestPendingTasks -= a.expectedTasks;
+      pendingAnswers--;
       wake();
     }
   };
 
   const limit = pLimit(g.concurrency);
   const running = new Set<Promise<void>>();
-  /**
-   * Requests to have in flight: the concurrency, but near the end only as many as are expected to fill the target
-   * (+10%), counting answers still waiting for the writer at the share of tasks kept so far.
-   */
-  const inFlightCap = () => {
-    // Until an answer has been curated, assume each request yields what it asks for.
-    const perRequest = answersIngested > 0 ? Math.max(sessionKeptFromOk / answersIngested, 0.5) : g.numTasks;
-    const keepShare = tasksIngested > 0 ? sessionKeptFromOk / tasksIngested : 1;
-    const remaining = g.target - kept - ingestPendingTasks * keepShare;
-    return remaining <= 0 ? 0 : Math.min(g.concurrency, Math.ceil((remaining / perRequest) * 1.1));
-  };
+  const inFlightCap = () =>
+    requestsToFill({ remaining: g.target - kept, pendingAnswers, perRequest: yields.perRequest(), concurrency: g.concurrency });
 
   try {
     while (stopReason === null && fatal === null) {

@@ -19,6 +19,12 @@ export interface FakeServerOptions {
   /** Tasks per good answer. Default: what the prompt asks for. */
   tasksPerAnswer?: number;
   seed?: number;
+  /**
+   * A teacher whose variety saturates, as real ones do on the way to 52K: the n-th good answer holds
+   * asked / (1 + n / saturateAfter) new tasks (rounded at random); the rest repeat tasks it already gave, which the
+   * run's dedup rejects. The kept yield falls from the full answer to under one task per request.
+   */
+  saturateAfter?: number;
 }
 
 export interface ChatBody {
@@ -32,6 +38,8 @@ export interface ChatBody {
 export interface FakeServer {
   url: string;
   requests: ChatBody[];
+  /** For each chat request, how many others were being answered when it arrived. */
+  concurrentAtArrival: number[];
   /** Authorization headers seen (to check a key is sent, never to print it). */
   authHeaders: string[];
   close(): Promise<void>;
@@ -40,7 +48,9 @@ export interface FakeServer {
 export async function startFakeServer(opts: FakeServerOptions = {}): Promise<FakeServer> {
   const requests: ChatBody[] = [];
   const authHeaders: string[] = [];
-  const gen = new TaskWriter(opts.seed ?? 1);
+  const concurrentAtArrival: number[] = [];
+  let answering = 0;
+  const gen = new TaskWriter(opts.seed ?? 1, opts.saturateAfter);
   const hung: ServerResponse[] = [];
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -61,6 +71,8 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
       requests.push(body);
       authHeaders.push(String(req.headers.authorization ?? ''));
       const behaviour = opts.behave?.(n, body) ?? { kind: 'ok' };
+      concurrentAtArrival.push(answering++);
+      res.once('close', () => answering--);
       const respond = () => answer(res, behaviour, body, gen, opts.tasksPerAnswer, hung);
       if (opts.latencyMs) setTimeout(respond, opts.latencyMs);
       else respond();
@@ -72,6 +84,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
   return {
     url: `http://127.0.0.1:${port}/v1`,
     requests,
+    concurrentAtArrival,
     authHeaders,
     close: () =>
       new Promise<void>((resolve) => {
@@ -116,10 +129,15 @@ const HANZI = '天地人山水火风云日月星花草木鸟鱼马牛羊书画�
 /** Writes tasks whose instructions share almost no words, so the run's own dedup keeps them. */
 export class TaskWriter {
   private state: number;
-  constructor(seed: number) {
+  private answered = 0;
+  private readonly given: Array<{ instruction: string; input: string; output: string }> = [];
+  constructor(
+    seed: number,
+    private readonly saturateAfter?: number,
+  ) {
     this.state = seed >>> 0 || 1;
   }
-  private rand(): number {
+  rand(): number {
     // xorshift32: fast, and deterministic per server seed.
     let x = this.state;
     x ^= x << 13;
@@ -153,6 +171,12 @@ export class TaskWriter {
     const next = Number(/(\d+)\. Instruction:\s*$/.exec(prompt.trimEnd())?.[1] ?? 1);
     const count = tasksPerAnswer ?? (numbered ? asked - next + 1 : asked);
     const tasks = Array.from({ length: count }, () => this.task(zh));
+    if (this.saturateAfter !== undefined) {
+      const share = count / (1 + this.answered++ / this.saturateAfter);
+      const fresh = Math.floor(share) + (this.rand() < share % 1 ? 1 : 0);
+      for (let i = 0; i < fresh; i++) this.given.push(tasks[i]!);
+      for (let i = fresh; i < count && this.given.length > 0; i++) tasks[i] = this.given[Math.floor(this.rand() * this.given.length)]!;
+    }
     if (!numbered) return JSON.stringify(tasks);
     return tasks
       .map((t, i) => {
