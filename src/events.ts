@@ -14,6 +14,12 @@ export type TransportState =
   | { state: 'backoff'; reason: string; waitMs: number; attempt: number }
   | { state: 'paused'; reason: string; waitMs: number; pause: number };
 
+/**
+ * Why generation stopped. `batch-pending`: a round waits for results from outside (a file written with
+ * --emit-batch); `cancelled`: --cancel-batches cancelled the run's batches.
+ */
+export type GenerationStopReason = 'target' | 'budget' | 'interrupted' | 'endpoint-down' | 'batch-pending' | 'cancelled';
+
 export type GenerateEvent =
   | {
       type: 'start';
@@ -48,9 +54,11 @@ export type GenerateEvent =
   | { type: 'samples'; latest: SamplePreview[] }
   | { type: 'transport'; transport: TransportState }
   | { type: 'warning'; message: string }
+  /** Batch mode: a round changed state (written, uploaded, submitted, polled, ingested). */
+  | { type: 'batch'; round: number; batchId: string | null; status: string; requests: number; message: string }
   | {
       type: 'done';
-      reason: 'target' | 'budget' | 'interrupted' | 'endpoint-down';
+      reason: GenerationStopReason;
       kept: number;
       target: number;
       costUsd: number;

@@ -50,6 +50,10 @@ export function generationPrinter(mode: 'tty' | 'plain' | 'json', write: (s: str
         endLine();
         write(`warning: ${e.message}\n`);
         return;
+      case 'batch':
+        endLine();
+        write(`${e.message}\n`);
+        return;
       case 'done':
         endLine();
         write(`${e.message}\n`);

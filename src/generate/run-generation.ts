@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { ForgeConfig } from '../config/schema.js';
 import type { GenerationConfig } from '../config/generation.js';
 import { ApiError, ConfigError, ForgeError } from '../errors.js';
-import type { GenerateEvent, SamplePreview } from '../events.js';
+import type { GenerateEvent, GenerationStopReason, SamplePreview } from '../events.js';
 import { seedsDir } from '../paths.js';
 import { acquireRunLock } from '../store/run-lock.js';
 import { RunStore } from '../store/run-store.js';
@@ -17,6 +17,8 @@ import { seededRandom } from '../random.js';
 import { loadSeedTasks } from './seed-tasks.js';
 import { sleep } from '../llm/retry-policy.js';
 import { requestsToFill, YieldEstimator } from './yield-estimator.js';
+import { runBatchRounds, type BatchAction } from './batch-rounds.js';
+import type { BatchApi } from './batch-api.js';
 
 export interface RunGenerationOptions {
   runDir: string;
@@ -29,9 +31,16 @@ export interface RunGenerationOptions {
   pause?: { paused: boolean };
   /** How often a progress event is emitted. Defaults to 1000 ms. */
   progressIntervalMs?: number;
+  /**
+   * Batch rounds instead of online requests: the Batch API (also chosen by generation.mode: batch), or one round
+   * written to / read from a file for an offline engine.
+   */
+  batch?: BatchAction;
+  /** Test hook for batch mode: the Batch API client. */
+  batchApi?: BatchApi;
 }
 
-export type GenerationOutcome = { reason: 'target' | 'budget' | 'interrupted' | 'endpoint-down'; kept: number; message: string };
+export type GenerationOutcome = { reason: GenerationStopReason; kept: number; message: string };
 
 export function defaultSeedsPath(lang: 'en' | 'zh'): string {
   return join(seedsDir(), lang === 'zh' ? 'seed_tasks.zh.jsonl' : 'seed_tasks.jsonl');
@@ -102,6 +111,32 @@ async function generate(
   });
 
   let kept = keptRows.length;
+  const batchAction: BatchAction | null = opts.batch ?? (g.mode === 'batch' ? { kind: 'api', cancel: false } : null);
+  if (batchAction) {
+    const batchStarted = Date.now();
+    try {
+      return await runBatchRounds({
+        store,
+        runDir: opts.runDir,
+        g,
+        config: opts.config,
+        apiKey: opts.apiKey,
+        signal: opts.signal,
+        emit: opts.onEvent,
+        template,
+        sampler,
+        ingest,
+        kept,
+        resumed,
+        abandoned,
+        action: batchAction,
+        ...(opts.batchApi ? { api: opts.batchApi } : {}),
+      });
+    } finally {
+      ingest.send({ type: 'meta', key: 'elapsed_ms', value: String(elapsedBefore + Date.now() - batchStarted) });
+      await ingest.close();
+    }
+  }
   const rejections: Record<string, number> = {};
   const latest: SamplePreview[] = [];
   const budget = new BudgetTracker(g.budgetUsd ?? undefined, spentBefore);

@@ -47,8 +47,8 @@ export interface ChatResult {
   costUsd: number;
 }
 
-/** The part of a chat completion we rely on; anything else the server sends is ignored. */
-const completionSchema = z.object({
+/** The part of a chat completion we rely on; anything else the server sends is ignored. Batch output lines carry the same. */
+export const completionSchema = z.object({
   choices: z
     .array(
       z.object({

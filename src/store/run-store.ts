@@ -63,11 +63,72 @@ export interface RequestResult {
   costUsd: number;
 }
 
+/** One batch round: a JSONL of requests sent through the Batch API (`api`) or handed to an offline engine (`file`). */
+export interface BatchRound {
+  round: number;
+  kind: 'api' | 'file';
+  inputPath: string;
+  inputFileId: string | null;
+  batchId: string | null;
+  /** 'prepared', 'uploaded', then the Batch API's own status (validating, in_progress, completed, expired…). */
+  status: string;
+  outputFileId: string | null;
+  errorFileId: string | null;
+  firstRequest: number;
+  lastRequest: number;
+  createdAt: string;
+  updatedAt: string;
+  ingestedAt: string | null;
+}
+
+/** Requests and tokens by the endpoint and model that answered them. */
+export interface EndpointTally {
+  endpoint: string;
+  model: string;
+  ok: number;
+  failed: number;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+}
+
+interface BatchRowDb {
+  round: number;
+  kind: string;
+  input_path: string;
+  input_file_id: string | null;
+  batch_id: string | null;
+  status: string;
+  output_file_id: string | null;
+  error_file_id: string | null;
+  first_request: number;
+  last_request: number;
+  created_at: string;
+  updated_at: string;
+  ingested_at: string | null;
+}
+
+const toBatch = (r: BatchRowDb): BatchRound => ({
+  round: r.round,
+  kind: r.kind === 'file' ? 'file' : 'api',
+  inputPath: r.input_path,
+  inputFileId: r.input_file_id,
+  batchId: r.batch_id,
+  status: r.status,
+  outputFileId: r.output_file_id,
+  errorFileId: r.error_file_id,
+  firstRequest: r.first_request,
+  lastRequest: r.last_request,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  ingestedAt: r.ingested_at,
+});
+
 export interface RunSummary {
   byStatus: Record<string, number>;
   byReason: Record<string, number>;
   byReview: Record<string, number>;
-  requests: { total: number; ok: number; failed: number; inFlight: number; abandoned: number };
+  requests: { total: number; ok: number; failed: number; inFlight: number; abandoned: number; queued: number };
   judgeRequests: number;
   promptTokens: number;
   completionTokens: number;
@@ -244,6 +305,83 @@ export class RunStore {
     return this.sql(`UPDATE requests SET status = 'abandoned', finished_at = ? WHERE status = 'in_flight'`).run(now()).changes;
   }
 
+  /** Which endpoint and model answered (or failed) a request. */
+  setRequestEndpoint(requestId: number, endpoint: string, model: string): void {
+    this.sql('UPDATE requests SET endpoint = ?, model = ? WHERE id = ?').run(endpoint, model, requestId);
+  }
+
+  endpointTallies(): EndpointTally[] {
+    return this.sql(
+      `SELECT endpoint, model, SUM(status = 'ok') AS ok, SUM(status = 'failed') AS failed, COALESCE(SUM(prompt_tokens), 0) AS promptTokens,
+              COALESCE(SUM(completion_tokens), 0) AS completionTokens, COALESCE(SUM(cost_usd), 0) AS costUsd
+       FROM requests WHERE kind = 'generate' AND endpoint IS NOT NULL GROUP BY endpoint, model ORDER BY endpoint, model`,
+    ).all() as EndpointTally[];
+  }
+
+  // ---- batch rounds ----
+  /**
+   * Records a round before anything is sent: its requests ('queued', with their examples) and the round itself, in
+   * one transaction. Returns the round number.
+   */
+  queueBatch(b: { kind: 'api' | 'file'; inputPath: string; requests: Array<{ id: number; examples: unknown }> }): number {
+    return this.db.transaction(() => {
+      const at = now();
+      const round = (this.sql('SELECT COALESCE(MAX(round), 0) + 1 AS n FROM batches').get() as { n: number }).n;
+      const ins = this.sql(`INSERT INTO requests(id, kind, status, started_at, examples_json, batch_round) VALUES (?, 'generate', 'queued', ?, ?, ?)`);
+      for (const r of b.requests) ins.run(r.id, at, JSON.stringify(r.examples), round);
+      const ids = b.requests.map((r) => r.id);
+      this.sql(`INSERT INTO batches(round, kind, input_path, status, first_request, last_request, created_at, updated_at) VALUES (?, ?, ?, 'prepared', ?, ?, ?, ?)`).run(
+        round,
+        b.kind,
+        b.inputPath,
+        Math.min(...ids),
+        Math.max(...ids),
+        at,
+        at,
+      );
+      return round;
+    })();
+  }
+
+  updateBatch(round: number, f: { inputFileId?: string; batchId?: string; status?: string; outputFileId?: string | null; errorFileId?: string | null }): void {
+    const cur = this.batch(round);
+    if (!cur) throw new StoreError(`no batch round ${round} in ${this.path}`);
+    this.sql('UPDATE batches SET input_file_id = ?, batch_id = ?, status = ?, output_file_id = ?, error_file_id = ?, updated_at = ? WHERE round = ?').run(
+      f.inputFileId ?? cur.inputFileId,
+      f.batchId ?? cur.batchId,
+      f.status ?? cur.status,
+      f.outputFileId === undefined ? cur.outputFileId : f.outputFileId,
+      f.errorFileId === undefined ? cur.errorFileId : f.errorFileId,
+      now(),
+      round,
+    );
+  }
+
+  markBatchIngested(round: number): void {
+    this.sql('UPDATE batches SET ingested_at = ?, updated_at = ? WHERE round = ?').run(now(), now(), round);
+  }
+
+  batch(round: number): BatchRound | undefined {
+    const r = this.sql('SELECT * FROM batches WHERE round = ?').get(round) as BatchRowDb | undefined;
+    return r ? toBatch(r) : undefined;
+  }
+
+  /** Rounds whose results are not all ingested yet, oldest first. */
+  openBatches(): BatchRound[] {
+    return (this.sql('SELECT * FROM batches WHERE ingested_at IS NULL ORDER BY round').all() as BatchRowDb[]).map(toBatch);
+  }
+
+  batches(): BatchRound[] {
+    return (this.sql('SELECT * FROM batches ORDER BY round').all() as BatchRowDb[]).map(toBatch);
+  }
+
+  /** Requests of a round still waiting for their answer, with the examples they were built from. */
+  queuedRequests(round: number): Array<{ id: number; examples: unknown }> {
+    return (this.sql(`SELECT id, examples_json FROM requests WHERE batch_round = ? AND status = 'queued' ORDER BY id`).all(round) as Array<{ id: number; examples_json: string | null }>).map(
+      (r) => ({ id: r.id, examples: r.examples_json === null ? null : (JSON.parse(r.examples_json) as unknown) }),
+    );
+  }
+
   countItems(status: CurationStatus): number {
     return (this.sql('SELECT COUNT(*) AS n FROM items WHERE status = ?').get(status) as { n: number }).n;
   }
@@ -396,10 +534,10 @@ export class RunStore {
       .prepare(
         `SELECT COUNT(*) AS total,
                 SUM(status = 'ok') AS ok, SUM(status = 'failed') AS failed,
-                SUM(status = 'in_flight') AS inFlight, SUM(status = 'abandoned') AS abandoned
+                SUM(status = 'in_flight') AS inFlight, SUM(status = 'abandoned') AS abandoned, SUM(status = 'queued') AS queued
          FROM requests WHERE kind = 'generate'`,
       )
-      .get() as { total: number; ok: number | null; failed: number | null; inFlight: number | null; abandoned: number | null };
+      .get() as { total: number; ok: number | null; failed: number | null; inFlight: number | null; abandoned: number | null; queued: number | null };
     const tok = this.db
       .prepare(
         `SELECT COALESCE(SUM(prompt_tokens),0) AS p, COALESCE(SUM(completion_tokens),0) AS c, COALESCE(SUM(cost_usd),0) AS usd,
@@ -412,7 +550,7 @@ export class RunStore {
       byStatus,
       byReason,
       byReview,
-      requests: { total: req.total, ok: req.ok ?? 0, failed: req.failed ?? 0, inFlight: req.inFlight ?? 0, abandoned: req.abandoned ?? 0 },
+      requests: { total: req.total, ok: req.ok ?? 0, failed: req.failed ?? 0, inFlight: req.inFlight ?? 0, abandoned: req.abandoned ?? 0, queued: req.queued ?? 0 },
       judgeRequests: tok.judge ?? 0,
       promptTokens: tok.p,
       completionTokens: tok.c,

@@ -57,4 +57,27 @@ export const migrations: string[] = [
   `,
   // The explanation of a rejection (e.g. 'instruction contains "image"'), beside the rule's name in `reason`.
   `ALTER TABLE items ADD COLUMN detail TEXT;`,
+  // Batch rounds (the Batch API, or a file handed to an offline engine) and which endpoint/model answered a request.
+  // A round's requests are written 'queued' with the round, before anything is sent, so a resumed run polls the
+  // same batch and ingests each line once (a line is ingested only while its request is still queued).
+  `
+  CREATE TABLE batches (
+    round INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    input_path TEXT NOT NULL,
+    input_file_id TEXT,
+    batch_id TEXT,
+    status TEXT NOT NULL,
+    output_file_id TEXT,
+    error_file_id TEXT,
+    first_request INTEGER NOT NULL,
+    last_request INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    ingested_at TEXT
+  );
+  ALTER TABLE requests ADD COLUMN batch_round INTEGER;
+  ALTER TABLE requests ADD COLUMN model TEXT;
+  ALTER TABLE requests ADD COLUMN endpoint TEXT;
+  `,
 ];

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FakeBatchApi, type FakeBatchOptions } from './fake-batch-api.js';
 
 /**
  * A local OpenAI-compatible chat server (loopback only) with scripted behaviours, for tests and benchmarks.
@@ -25,6 +26,8 @@ export interface FakeServerOptions {
    * run's dedup rejects. The kept yield falls from the full answer to under one task per request.
    */
   saturateAfter?: number;
+  /** How the Files and Batches routes behave (they are always served). */
+  batch?: FakeBatchOptions;
 }
 
 export interface ChatBody {
@@ -42,6 +45,8 @@ export interface FakeServer {
   concurrentAtArrival: number[];
   /** Authorization headers seen (to check a key is sent, never to print it). */
   authHeaders: string[];
+  /** The Files and Batches state: uploaded files, batches, and every batch line run. */
+  batchApi: FakeBatchApi;
   close(): Promise<void>;
 }
 
@@ -52,10 +57,12 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
   let answering = 0;
   const gen = new TaskWriter(opts.seed ?? 1, opts.saturateAfter);
   const hung: ServerResponse[] = [];
+  const batchApi = new FakeBatchApi(opts.batch ?? {}, (body) => completion(body as ChatBody, gen.answer((body as ChatBody).messages.map((m) => m.content).join('\n'), opts.tasksPerAnswer), 'stop', undefined));
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      if (batchApi.handle(req, res, Buffer.concat(chunks))) return;
       let body: ChatBody;
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ChatBody;
@@ -86,8 +93,10 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
     requests,
     concurrentAtArrival,
     authHeaders,
+    batchApi,
     close: () =>
       new Promise<void>((resolve) => {
+        batchApi.close();
         for (const r of hung) r.destroy();
         server.closeAllConnections();
         server.close(() => resolve());
@@ -110,17 +119,20 @@ function answer(res: ServerResponse, b: Behaviour, body: ChatBody, gen: TaskWrit
   }
   const prompt = body.messages.map((m) => m.content).join('\n');
   const text = b.text ?? gen.answer(prompt, tasksPerAnswer);
-  const usage = b.usage === undefined ? { prompt_tokens: Math.ceil(prompt.length / 4), completion_tokens: Math.ceil(text.length / 4) } : b.usage;
-  res.writeHead(200, { 'content-type': 'application/json' }).end(
-    JSON.stringify({
-      id: 'chatcmpl-test',
-      object: 'chat.completion',
-      created: 0,
-      model: body.model,
-      choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: b.finishReason ?? 'stop' }],
-      ...(usage ? { usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } } : {}),
-    }),
-  );
+  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(completion(body, text, b.finishReason ?? 'stop', b.usage)));
+}
+
+function completion(body: ChatBody, text: string, finishReason: string, usageIn: { prompt_tokens: number; completion_tokens: number } | null | undefined): object {
+  const prompt = body.messages.map((m) => m.content).join('\n');
+  const usage = usageIn === undefined ? { prompt_tokens: Math.ceil(prompt.length / 4), completion_tokens: Math.ceil(text.length / 4) } : usageIn;
+  return {
+    id: 'chatcmpl-test',
+    object: 'chat.completion',
+    created: 0,
+    model: body.model,
+    choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finishReason }],
+    ...(usage ? { usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } } : {}),
+  };
 }
 
 const SYLLABLES = ['ka', 'lo', 'mi', 'ren', 'tu', 'sa', 'vel', 'dor', 'pi', 'qua', 'zen', 'bri', 'fo', 'gal', 'hu', 'jex', 'nor', 'wy', 'cal', 'tem', 'ost', 'ur', 'li', 'mab'];

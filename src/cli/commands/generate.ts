@@ -4,7 +4,8 @@ import { configOption, readConfig } from '../config-flags.js';
 import { flagBool, flagNumber, flagString, requireFlag } from '../flags.js';
 import { generationPrinter } from '../generate-output.js';
 import { forgeConfigSchema, type ForgeConfig } from '../../config/schema.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, UsageError } from '../../errors.js';
+import type { BatchAction } from '../../generate/batch-rounds.js';
 
 const usage = `usage: alpaca-forge generate --run output/NAME [options]
 
@@ -22,6 +23,10 @@ run holds --target kept samples. Re-running the same command resumes the run. Ct
   --template NAME      json | alpaca | path to a template file (default json)
   --temperature T  --top-p P  --max-tokens K  --seed S
   --budget-usd X       stop before spending more than X USD (needs a price for the model in forge.yaml)
+  --mode online|batch  batch: rounds through the OpenAI Batch API (half price, results within 24 h; default online)
+  --cancel-batches     batch mode: cancel the run's running batches, ingest what they answered, and stop
+  --emit-batch FILE    write one round of requests as an OpenAI batch JSONL (for vLLM run_batch…) and stop
+  --ingest-batch FILE  ingest a batch output JSONL (custom_id → response) for the round written by --emit-batch
   --json               print one JSON event per line
 
 The API key is read from $OPENAI_API_KEY (or the variable named by generation.apiKeyEnv); it is never stored.`;
@@ -45,6 +50,10 @@ export const command: Command = {
     'max-tokens': { type: 'string' },
     seed: { type: 'string' },
     'budget-usd': { type: 'string' },
+    mode: { type: 'string' },
+    'cancel-batches': { type: 'boolean' },
+    'emit-batch': { type: 'string' },
+    'ingest-batch': { type: 'string' },
     json: { type: 'boolean' },
   },
   async run(ctx) {
@@ -53,7 +62,8 @@ export const command: Command = {
     const config = withGenerationFlags(fileConfig, ctx.values, ctx.env);
     const apiKey = ctx.env[config.generation.apiKeyEnv] || undefined;
     const json = flagBool(ctx.values, 'json');
-    if (!json && ctx.interactive && process.stdin.isTTY) {
+    const batch = batchAction(ctx.values, config);
+    if (!json && !batch && config.generation.mode === 'online' && ctx.interactive && process.stdin.isTTY) {
       // On a terminal the generate screen shows progress, rejections, latest samples and the endpoint's state.
       const { launchApp } = await import('../../ui/launch.js');
       await launchApp({
@@ -74,13 +84,28 @@ export const command: Command = {
     const mode = json ? 'json' : ctx.interactive ? 'tty' : 'plain';
     const print = generationPrinter(mode, mode === 'json' ? (s) => process.stdout.write(s) : (s) => process.stderr.write(s));
     const { runGeneration } = await import('../../generate/run-generation.js');
-    const outcome = await runGeneration({ runDir, config, apiKey, signal: ctx.signal, onEvent: print });
-    if (outcome.reason !== 'target' && mode !== 'json') {
+    const outcome = await runGeneration({ runDir, config, apiKey, signal: ctx.signal, onEvent: print, ...(batch ? { batch } : {}) });
+    const settled = outcome.reason === 'target' || outcome.reason === 'budget' || outcome.reason === 'batch-pending' || outcome.reason === 'cancelled';
+    if (!settled && mode !== 'json') {
       ctx.err(`resume with: alpaca-forge ${process.argv.slice(2).join(' ')}`);
     }
-    return outcome.reason === 'target' || outcome.reason === 'budget' ? 0 : outcome.reason === 'interrupted' ? 130 : 6;
+    return settled ? 0 : outcome.reason === 'interrupted' ? 130 : 6;
   },
 };
+
+/** --cancel-batches, --emit-batch and --ingest-batch: what batch work this invocation does, if any beyond --mode. */
+function batchAction(values: Parameters<Command['run']>[0]['values'], config: ForgeConfig): BatchAction | undefined {
+  const emit = flagString(values, 'emit-batch');
+  const ingest = flagString(values, 'ingest-batch');
+  const cancel = flagBool(values, 'cancel-batches');
+  if ([emit !== undefined, ingest !== undefined, cancel].filter(Boolean).length > 1) {
+    throw new UsageError('--emit-batch, --ingest-batch and --cancel-batches go one at a time', 'run them as separate commands');
+  }
+  if (emit !== undefined) return { kind: 'emit', file: emit };
+  if (ingest !== undefined) return { kind: 'ingest', file: ingest };
+  if (cancel) return { kind: 'api', cancel: true };
+  return config.generation.mode === 'batch' ? { kind: 'api', cancel: false } : undefined;
+}
 
 /** Flags override forge.yaml; the merged result is validated by the same schema, so a bad flag reads like a bad field. */
 function withGenerationFlags(config: ForgeConfig, values: Parameters<Command['run']>[0]['values'], env: NodeJS.ProcessEnv): ForgeConfig {
@@ -100,6 +125,7 @@ function withGenerationFlags(config: ForgeConfig, values: Parameters<Command['ru
   set('maxTokens', flagNumber(values, 'max-tokens', { integer: true, min: 1 }));
   set('seed', flagNumber(values, 'seed', { integer: true }));
   set('budgetUsd', flagNumber(values, 'budget-usd'));
+  set('mode', flagString(values, 'mode'));
   const r = forgeConfigSchema.safeParse({ ...config, generation: g });
   if (!r.success) {
     throw new ConfigError(r.error.issues.map((i) => `command line: ${i.path.join('.')}: ${i.message}`), 'fix the flag value (see `alpaca-forge generate --help`)');
