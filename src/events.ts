@@ -9,6 +9,16 @@ export interface SamplePreview {
   output: string;
 }
 
+export interface EndpointProgress {
+  endpoint: string;
+  model: string;
+  state: 'up' | 'down' | 'dead';
+  inFlight: number;
+  ok: number;
+  failed: number;
+  requestsPerSec: number;
+}
+
 export type TransportState =
   | { state: 'ok' }
   | { state: 'backoff'; reason: string; waitMs: number; attempt: number }
@@ -50,6 +60,8 @@ export type GenerateEvent =
       etaSec: number | null;
       elapsedSec: number;
       rejections: Record<string, number>;
+      /** A pool of endpoints: each one's state, requests in flight, answers and failures. */
+      endpoints?: EndpointProgress[];
     }
   | { type: 'samples'; latest: SamplePreview[] }
   | { type: 'transport'; transport: TransportState }

@@ -7,9 +7,10 @@ import type { GenerateEvent, GenerationStopReason, SamplePreview } from '../even
 import { seedsDir } from '../paths.js';
 import { acquireRunLock } from '../store/run-lock.js';
 import { RunStore } from '../store/run-store.js';
-import { ChatClient, RetriesExhaustedError, type ChatResult } from '../llm/chat-client.js';
+import { RetriesExhaustedError, type ChatResult } from '../llm/chat-client.js';
 import { BudgetTracker, costOf } from '../llm/budget.js';
-import { EndpointDownError, EndpointGate } from '../llm/endpoint-gate.js';
+import { EndpointDownError } from '../llm/endpoint-gate.js';
+import { EndpointPool, type PoolEndpointOptions } from '../llm/endpoint-pool.js';
 import { ExampleSampler } from './example-sampler.js';
 import { IngestPipeline } from './ingest-pipeline.js';
 import { loadPromptTemplate, renderPrompt } from './prompt-template.js';
@@ -25,6 +26,8 @@ export interface RunGenerationOptions {
   config: ForgeConfig;
   /** From the environment variable named by generation.apiKeyEnv; held in memory only. */
   apiKey?: string | undefined;
+  /** The key in an environment variable (an endpoint's apiKeyEnv); held in memory only. Defaults to none. */
+  apiKeyFor?: (envName: string) => string | undefined;
   signal: AbortSignal;
   onEvent: (e: GenerateEvent) => void;
   /** Read before each new request: while true, no new request starts (the UI's `p`). */
@@ -150,33 +153,28 @@ async function generate(
   const onOuterAbort = () => internal.abort(opts.signal.reason);
   opts.signal.addEventListener('abort', onOuterAbort, { once: true });
 
-  const gate = new EndpointGate({
-    pauseAfterFailures: g.pauseAfterFailures,
-    pauseMs: g.pauseSeconds * 1000,
-    maxPauses: g.maxPauses,
-    onState: (transport) => emit({ type: 'transport', transport }),
-  });
-  const client = new ChatClient({
-    model: g.model,
-    baseURL: g.baseUrl ?? undefined,
-    apiKey: opts.apiKey,
+  const pool = new EndpointPool(poolEndpoints(g, opts), {
+    gate: { pauseAfterFailures: g.pauseAfterFailures, pauseMs: g.pauseSeconds * 1000, maxPauses: g.maxPauses },
     timeoutMs: g.timeoutMs,
     maxRetries: g.maxRetries,
     prices: opts.config.prices,
-    gate,
-    onTransport: (transport) => emit({ type: 'transport', transport }),
+    // One endpoint: its state is the run's. In a pool each endpoint's state shows in the progress event instead.
+    onTransport: (_endpoint, transport) => {
+      if (pool.size === 1) emit({ type: 'transport', transport });
+    },
   });
+  const concurrency = Math.min(g.concurrency, pool.capacity);
 
   emit({
     type: 'start',
     runDir: opts.runDir,
     model: g.model,
-    baseUrl: client.baseURL,
+    baseUrl: pool.status().map((e) => e.endpoint).join(', '),
     template: template.name,
     lang: g.lang,
     target: g.target,
     kept,
-    concurrency: g.concurrency,
+    concurrency,
     resumed,
     abandonedRequests: abandoned,
   });
@@ -210,6 +208,7 @@ async function generate(
       etaSec: rate > 0 ? Math.max(0, g.target - kept) / rate : null,
       elapsedSec,
       rejections: { ...rejections },
+      ...(pool.size > 1 ? { endpoints: pool.status().map((e) => ({ ...e, requestsPerSec: e.ok / Math.max(elapsedSec, 1e-3) })) } : {}),
     };
   };
   const tick = setInterval(() => {
@@ -225,7 +224,7 @@ async function generate(
   const nextChange = () => new Promise<void>((resolve) => (wake = resolve));
   // Answers handed to the writer and not yet curated; they count at the recent yield.
   let pendingAnswers = 0;
-  const yields = new YieldEstimator(2 * g.concurrency, g.numTasks);
+  const yields = new YieldEstimator(2 * concurrency, g.numTasks);
 
   type Answer = { requestId: number; result: ChatResult; nextIndex: number };
 
@@ -236,14 +235,18 @@ async function generate(
     const controller = new AbortController();
     requestControllers.add(controller);
     try {
-      const result = await client.complete({
-        messages: [{ role: 'user', content: prompt }],
-        temperature: g.temperature,
-        topP: g.topP,
-        maxTokens: g.maxTokens,
-        ...(g.seed !== null ? { seed: g.seed + requestId } : {}),
-        signal: controller.signal,
-      });
+      const result = await pool.complete(
+        {
+          messages: [{ role: 'user', content: prompt }],
+          temperature: g.temperature,
+          topP: g.topP,
+          maxTokens: g.maxTokens,
+          ...(g.seed !== null ? { seed: g.seed + requestId } : {}),
+          signal: controller.signal,
+        },
+        // Recorded before the answer is committed (or the failure), so each request names who answered it.
+        (endpoint, model) => ingest.send({ type: 'endpoint', requestId, endpoint, model }),
+      );
       budget.settle(reservedUsd, result.costUsd);
       requestsDone++;
       promptTokens += result.promptTokens;
@@ -301,10 +304,10 @@ async function generate(
     }
   };
 
-  const limit = pLimit(g.concurrency);
+  const limit = pLimit(concurrency);
   const running = new Set<Promise<void>>();
   const inFlightCap = () =>
-    requestsToFill({ remaining: g.target - kept, pendingAnswers, perRequest: yields.perRequest(), concurrency: g.concurrency });
+    requestsToFill({ remaining: g.target - kept, pendingAnswers, perRequest: yields.perRequest(), concurrency });
 
   try {
     while (stopReason === null && fatal === null) {
@@ -382,4 +385,20 @@ async function generate(
         : `interrupted at ${kept}/${g.target} kept; rerun the same command to resume`;
   emit({ type: 'done', reason, kept, target: g.target, costUsd: budget.spentUsd, message });
   return { reason, kept, message };
+}
+
+/**
+ * The endpoints of a run: generation.endpoints, or generation.baseUrl alone. An endpoint without its own model,
+ * key variable or concurrency takes the run's.
+ */
+export function poolEndpoints(g: GenerationConfig, opts: Pick<RunGenerationOptions, 'apiKey' | 'apiKeyFor'>): PoolEndpointOptions[] {
+  const keyFor = (envName: string) => (envName === g.apiKeyEnv && opts.apiKey !== undefined ? opts.apiKey : opts.apiKeyFor?.(envName));
+  if (g.endpoints.length === 0) return [{ baseURL: g.baseUrl ?? undefined, model: g.model, apiKey: keyFor(g.apiKeyEnv), weight: 1, concurrency: g.concurrency }];
+  return g.endpoints.map((e) => ({
+    baseURL: e.baseUrl,
+    model: e.model ?? g.model,
+    apiKey: keyFor(e.apiKeyEnv ?? g.apiKeyEnv),
+    weight: e.weight,
+    concurrency: e.concurrency ?? g.concurrency,
+  }));
 }

@@ -16,8 +16,9 @@ run holds --target kept samples. Re-running the same command resumes the run. Ct
   --config FILE        forge.yaml (default ./forge.yaml if present); flags below override it
   --target N           kept samples to reach (default 52000)
   --model M            chat model (default gpt-4o-mini)
-  --base-url URL       OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default $OPENAI_BASE_URL)
-  --concurrency C      requests in flight (default 16)
+  --base-url URL       OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default $OPENAI_BASE_URL);
+                       give it several times for a pool (or list generation.endpoints in forge.yaml)
+  --concurrency C      requests in flight, over all endpoints (default 16)
   --seeds FILE         seed tasks JSONL (default: bundled seeds for --lang)
   --lang en|zh         language of the run (default en)
   --template NAME      json | alpaca | path to a template file (default json)
@@ -40,7 +41,7 @@ export const command: Command = {
     run: { type: 'string' },
     target: { type: 'string' },
     model: { type: 'string' },
-    'base-url': { type: 'string' },
+    'base-url': { type: 'string', multiple: true },
     concurrency: { type: 'string' },
     seeds: { type: 'string' },
     lang: { type: 'string' },
@@ -84,7 +85,7 @@ export const command: Command = {
     const mode = json ? 'json' : ctx.interactive ? 'tty' : 'plain';
     const print = generationPrinter(mode, mode === 'json' ? (s) => process.stdout.write(s) : (s) => process.stderr.write(s));
     const { runGeneration } = await import('../../generate/run-generation.js');
-    const outcome = await runGeneration({ runDir, config, apiKey, signal: ctx.signal, onEvent: print, ...(batch ? { batch } : {}) });
+    const outcome = await runGeneration({ runDir, config, apiKey, apiKeyFor: (name) => ctx.env[name] || undefined, signal: ctx.signal, onEvent: print, ...(batch ? { batch } : {}) });
     const settled = outcome.reason === 'target' || outcome.reason === 'budget' || outcome.reason === 'batch-pending' || outcome.reason === 'cancelled';
     if (!settled && mode !== 'json') {
       ctx.err(`resume with: alpaca-forge ${process.argv.slice(2).join(' ')}`);
@@ -115,7 +116,12 @@ function withGenerationFlags(config: ForgeConfig, values: Parameters<Command['ru
   };
   set('target', flagNumber(values, 'target', { integer: true, min: 1 }));
   set('model', flagString(values, 'model'));
-  set('baseUrl', flagString(values, 'base-url') ?? (config.generation.baseUrl === null ? env['OPENAI_BASE_URL'] || undefined : undefined));
+  const baseUrls = values['base-url'] === undefined ? [] : ([values['base-url']].flat() as string[]);
+  if (baseUrls.length > 1) {
+    // Several --base-url: a pool of equal endpoints sharing --concurrency, instead of generation.endpoints.
+    set('endpoints', baseUrls.map((baseUrl) => ({ baseUrl })));
+    set('baseUrl', null);
+  } else set('baseUrl', baseUrls[0] ?? (config.generation.baseUrl === null ? env['OPENAI_BASE_URL'] || undefined : undefined));
   set('concurrency', flagNumber(values, 'concurrency', { integer: true, min: 1 }));
   set('seeds', flagString(values, 'seeds'));
   set('lang', flagString(values, 'lang'));
