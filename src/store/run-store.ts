@@ -90,6 +90,8 @@ export interface EndpointTally {
   promptTokens: number;
   completionTokens: number;
   costUsd: number;
+  /** From the first request sent there to the last answer. */
+  elapsedMs: number;
 }
 
 interface BatchRowDb {
@@ -311,11 +313,12 @@ export class RunStore {
   }
 
   endpointTallies(): EndpointTally[] {
-    return this.sql(
+    const rows = this.sql(
       `SELECT endpoint, model, SUM(status = 'ok') AS ok, SUM(status = 'failed') AS failed, COALESCE(SUM(prompt_tokens), 0) AS promptTokens,
-              COALESCE(SUM(completion_tokens), 0) AS completionTokens, COALESCE(SUM(cost_usd), 0) AS costUsd
+              COALESCE(SUM(completion_tokens), 0) AS completionTokens, COALESCE(SUM(cost_usd), 0) AS costUsd, MIN(started_at) AS first, MAX(finished_at) AS last
        FROM requests WHERE kind = 'generate' AND endpoint IS NOT NULL GROUP BY endpoint, model ORDER BY endpoint, model`,
-    ).all() as EndpointTally[];
+    ).all() as Array<Omit<EndpointTally, 'elapsedMs'> & { first: string | null; last: string | null }>;
+    return rows.map(({ first, last, ...t }) => ({ ...t, elapsedMs: first && last ? Math.max(0, Date.parse(last) - Date.parse(first)) : 0 }));
   }
 
   // ---- batch rounds ----

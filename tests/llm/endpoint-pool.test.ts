@@ -22,8 +22,8 @@ function collect() {
 }
 
 test('requests spread over the pool by weight; each request records the endpoint and model that answered', async () => {
-  const a = await startFakeServer({ latencyMs: 30 });
-  const b = await startFakeServer({ latencyMs: 30 });
+  const a = await startFakeServer({ latencyMs: 30, seed: 11 });
+  const b = await startFakeServer({ latencyMs: 30, seed: 22 });
   const runDir = tmpRun();
   try {
     const c = collect();
@@ -114,14 +114,22 @@ test('every endpoint down: the run stops resumably, as with one endpoint', async
   }
 });
 
-test('--base-url given twice makes a pool of both endpoints', async () => {
-  const a = await startFakeServer({ latencyMs: 10 });
-  const b = await startFakeServer({ latencyMs: 10 });
+test('--base-url given twice makes a pool of both endpoints; stats shows each one\'s throughput and errors', async () => {
+  const a = await startFakeServer({ latencyMs: 10, seed: 11 });
+  const b = await startFakeServer({ latencyMs: 10, seed: 22 });
   try {
     const runDir = tmpRun();
     const r = await runCli(['generate', '--run', runDir, '--target', '200', '--concurrency', '4', '--base-url', a.url, '--base-url', b.url, '--model', 'm', '--json'], { env: { OPENAI_API_KEY: 'sk-x' } });
     assert.equal(r.code, 0, r.stderr);
     assert.ok(a.requests.length > 0 && b.requests.length > 0, `a ${a.requests.length}, b ${b.requests.length}`);
+    const stats = await runCli(['stats', '--run', runDir]);
+    assert.equal(stats.code, 0, stats.stderr);
+    const esc = (u: string) => u.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    assert.match(stats.stdout, /requests by endpoint:\n/);
+    assert.match(stats.stdout, new RegExp(`  ${esc(a.url)} \\(m\\): ${a.requests.length} ok, 0 failed \\(0\\.0%\\), [\\d.]+ req/s`));
+    assert.match(stats.stdout, new RegExp(`  ${esc(b.url)} \\(m\\): ${b.requests.length} ok, 0 failed`));
+    const json = JSON.parse((await runCli(['stats', '--run', runDir, '--json'])).stdout) as { endpoints: Array<{ endpoint: string; ok: number }> };
+    assert.deepEqual(json.endpoints.map((e) => e.ok).sort(), [a.requests.length, b.requests.length].sort());
   } finally {
     await a.close();
     await b.close();
