@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { ForgeConfig } from '../config/schema.js';
 import type { GenerationConfig } from '../config/generation.js';
-import { ApiError, DataError } from '../errors.js';
+import { ApiError, ConfigError, DataError } from '../errors.js';
 import type { GenerateEvent, GenerationStopReason, SamplePreview } from '../events.js';
 import type { BatchRound, RunStore } from '../store/run-store.js';
 import { BudgetTracker, costOf, hasBatchPrices } from '../llm/budget.js';
@@ -48,6 +48,10 @@ type Outcome = { reason: GenerationStopReason; kept: number; message: string };
  */
 export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> {
   const { store, g, emit } = ctx;
+  if (ctx.action.kind === 'api' && g.endpoints.length > 0) {
+    // A batch lives at the endpoint that took it; spreading rounds over a pool would scatter them.
+    throw new ConfigError([`generation.endpoints lists ${g.endpoints.length} endpoints, but batch mode sends its rounds to one endpoint (generation.baseUrl)`], 'remove generation.endpoints (or give one --base-url) for --mode batch, or use --mode online for a pool');
+  }
   let kept = ctx.kept;
   const runTag = store.getMeta('run_tag') ?? randomBytes(4).toString('hex');
   store.setMeta('run_tag', runTag);

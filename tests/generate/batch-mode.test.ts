@@ -230,3 +230,14 @@ test('--emit-batch writes one round as OpenAI batch JSONL; --ingest-batch curate
     await server.close();
   }
 });
+
+test('batch mode with a pool of endpoints is refused before anything is sent, saying what to change', async () => {
+  const server = await startFakeServer();
+  try {
+    const cfg = config(server.url, { endpoints: [{ baseUrl: server.url }, { baseUrl: server.url }] });
+    await assert.rejects(runGeneration({ runDir: tmpRun(), config: cfg, signal: new AbortController().signal, ...collect() }), /batch mode sends its rounds to one endpoint/);
+    assert.equal(server.batchApi.files.size + server.requests.length, 0);
+  } finally {
+    await server.close();
+  }
+});

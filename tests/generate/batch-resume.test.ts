@@ -74,3 +74,16 @@ test('batch mode killed before the created batch\'s id was recorded: the rerun f
     await server.close();
   }
 });
+
+test('generate --emit-batch writes the file and says how to ingest it; batch flags go one at a time', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'forge-emit-cli-'));
+  const runDir = join(dir, 'run');
+  const file = join(dir, 'in.jsonl');
+  const r = await runCli(['generate', '--run', runDir, '--target', '100', '--model', 'm', '--emit-batch', file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`wrote \\d+ requests to ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}; run them .*--ingest-batch OUTPUT\\.jsonl`));
+  assert.ok(readFileSync(file, 'utf8').trim().split('\n').length > 0);
+  const both = await runCli(['generate', '--run', runDir, '--emit-batch', file, '--ingest-batch', file]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /--emit-batch, --ingest-batch and --cancel-batches go one at a time/);
+});
