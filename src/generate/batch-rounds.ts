@@ -58,6 +58,8 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
   const budget = new BudgetTracker(g.budgetUsd ?? undefined, store.spentUsd());
   const yields = new YieldEstimator(Math.max(2, g.batch.maxRequests), g.numTasks);
   const latest: SamplePreview[] = [];
+  // Worst cases reserved by rounds this process prepared, released when the round closes (its real cost counted).
+  const reservedByRound = new Map<number, number>();
   const rejections: Record<string, number> = {};
   let requestsDone = 0;
   let requestsFailed = 0;
@@ -113,12 +115,14 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
     let id = store.nextRequestId();
     const lines: string[] = [];
     const requests: Array<{ id: number; examples: unknown }> = [];
+    let reserved = 0;
     for (let i = 0; i < n; i++) {
       const { examples, refs } = ctx.sampler.sample(kept);
       const prompt = renderPrompt(ctx.template, examples, g.numTasks);
       const reserve = worstCaseUsd(prompt);
       if (budget.wouldExceed(reserve)) break;
       budget.reserve(reserve);
+      reserved += reserve;
       lines.push(
         batchInputLine(customIdFor(runTag, id), {
           model: g.model,
@@ -132,13 +136,17 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
       requests.push({ id, examples: { examples: refs, template: ctx.template.name } });
       id++;
     }
-    if (requests.length === 0) return null;
+    if (requests.length === 0) {
+      budget.settle(reserved, 0);
+      return null;
+    }
     const file = path ?? join(ctx.runDir, 'batches', `requests-${requests[0]!.id}.jsonl`);
     mkdirSync(join(file, '..'), { recursive: true });
     // Written whole before the round is recorded: a kill in between leaves a file the next round overwrites.
     writeFileSync(`${file}.tmp`, `${lines.join('\n')}\n`);
     renameSync(`${file}.tmp`, file);
     const round = store.queueBatch({ kind, inputPath: file, requests });
+    reservedByRound.set(round, reserved);
     const b = store.batch(round)!;
     batchEvent(b, 'prepared', `round ${round}: ${requests.length} requests written to ${file}`);
     return b;
@@ -209,6 +217,8 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
     }
     await ctx.ingest.flush();
     store.markBatchIngested(b.round);
+    budget.settle(reservedByRound.get(b.round) ?? 0, 0);
+    reservedByRound.delete(b.round);
   };
 
   /** Upload → create (or adopt) → poll → download → ingest; returns the batch's final state. */

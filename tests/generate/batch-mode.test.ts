@@ -241,3 +241,21 @@ test('batch mode with a pool of endpoints is refused before anything is sent, sa
     await server.close();
   }
 });
+
+test('--budget-usd in batch mode: rounds shrink to what the budget leaves, and the run stops before exceeding it', async () => {
+  const server = await startFakeServer();
+  const runDir = tmpRun();
+  try {
+    // Worst case per request at the batch price: ~1.5K prompt tokens x 0.5 + 3072 x 1 per 1M, about $0.0038.
+    const out = await runGeneration({ runDir, config: config(server.url, { target: 1000, budgetUsd: 0.03 }), signal: new AbortController().signal, ...collect() });
+    assert.equal(out.reason, 'budget');
+    const store = RunStore.open(runDir);
+    const s = store.summary();
+    store.close();
+    assert.ok(s.costUsd <= 0.03, `spent ${s.costUsd}`);
+    // Each round reserves its worst case; a closed round's reservation is released, so most of the budget is spent.
+    assert.ok(s.costUsd > 0.02, `spent only ${s.costUsd} of 0.03 in ${s.requests.ok} requests`);
+  } finally {
+    await server.close();
+  }
+});
