@@ -7,6 +7,16 @@ export interface SamplePreview extends Sample {
   id: number;
 }
 
+export interface EndpointProgress {
+  endpoint: string;
+  model: string;
+  state: 'up' | 'down' | 'dead';
+  inFlight: number;
+  ok: number;
+  failed: number;
+  requestsPerSec: number;
+}
+
 export type TransportState =
   | { state: 'ok' }
   | { state: 'backoff'; reason: string; waitMs: number; attempt: number }
@@ -25,6 +35,12 @@ export interface LowYield {
   /** The most frequent rejection reasons in the window, most frequent first. */
   topReasons: Array<{ reason: string; count: number }>;
 }
+
+/**
+ * Why generation stopped. `batch-pending`: a round waits for results from outside (a file written with
+ * --emit-batch); `cancelled`: --cancel-batches cancelled the run's batches.
+ */
+export type GenerationStopReason = 'target' | 'budget' | 'interrupted' | 'endpoint-down' | 'batch-pending' | 'cancelled';
 
 export type GenerateEvent =
   | {
@@ -56,14 +72,18 @@ export type GenerateEvent =
       etaSec: number | null;
       elapsedSec: number;
       rejections: Record<string, number>;
+      /** A pool of endpoints: each one's state, requests in flight, answers and failures. */
+      endpoints?: EndpointProgress[];
     }
   | { type: 'samples'; latest: SamplePreview[] }
   | { type: 'transport'; transport: TransportState }
   /** `lowYield` is set on the (single) warning that the kept yield per request collapsed; `message` says it in words. */
   | { type: 'warning'; message: string; lowYield?: LowYield }
+  /** Batch mode: a round changed state (written, uploaded, submitted, polled, ingested). */
+  | { type: 'batch'; round: number; batchId: string | null; status: string; requests: number; message: string }
   | {
       type: 'done';
-      reason: 'target' | 'budget' | 'interrupted' | 'endpoint-down';
+      reason: GenerationStopReason;
       kept: number;
       target: number;
       costUsd: number;

@@ -51,6 +51,10 @@ export function generationPrinter(mode: 'tty' | 'plain' | 'json', write: (s: str
         endLine();
         write(`warning: ${e.message}\n`);
         return;
+      case 'batch':
+        endLine();
+        write(`${e.message}\n`);
+        return;
       case 'done':
         endLine();
         write(`${e.message}\n`);
@@ -62,6 +66,11 @@ export function generationPrinter(mode: 'tty' | 'plain' | 'json', write: (s: str
 }
 
 function formatProgress(e: Extract<GenerateEvent, { type: 'progress' }>): string {
+  const pool = e.endpoints ? ` · ${e.endpoints.map((x) => `${x.endpoint}: ${x.ok} ok${x.failed ? `/${x.failed} failed` : ''}${x.state === 'up' ? '' : ` ${x.state}`}`).join(', ')}` : '';
+  return formatRunProgress(e) + pool;
+}
+
+function formatRunProgress(e: Extract<GenerateEvent, { type: 'progress' }>): string {
   const pct = e.target > 0 ? ((100 * e.kept) / e.target).toFixed(1) : '0';
   const rej = Object.values(e.rejections).reduce((a, b) => a + b, 0);
   const cost = `$${e.costUsd.toFixed(e.costUsd < 1 ? 4 : 2)}${e.budgetUsd !== null ? `/$${e.budgetUsd}` : ''}`;

@@ -21,6 +21,30 @@ export function checkBaseUrl(value: string | undefined, setting: string): string
   return r.data;
 }
 
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name such as OPENAI_API_KEY');
+
+/** One endpoint of a pool: requests spread over the pool by weight and free capacity. */
+export const endpointConfigSchema = z
+  .object({
+    baseUrl: baseUrlSchema.describe('OpenAI-compatible endpoint with its scheme, e.g. http://localhost:8000/v1'),
+    model: z.string().min(1).optional().describe('model name at this endpoint; default generation.model'),
+    apiKeyEnv: envName.optional().describe('environment variable holding this endpoint\'s key; default generation.apiKeyEnv'),
+    weight: z.number().positive().default(1).describe('share of the requests, relative to the other endpoints'),
+    concurrency: z.number().int().min(1).max(1024).optional().describe('requests in flight at this endpoint at most; default generation.concurrency'),
+  })
+  .strict();
+
+export type EndpointConfig = z.output<typeof endpointConfigSchema>;
+
+/** The OpenAI Batch API (`generate --mode batch`): rounds of up to maxRequests requests, half the price, within 24 h. */
+export const batchConfigSchema = z
+  .object({
+    maxRequests: z.number().int().min(1).max(50000).default(2000).describe('requests in one batch (one round); the Batch API takes at most 50,000'),
+    pollSeconds: z.number().positive().default(15).describe('first wait between status checks of a batch; grows 1.5x up to maxPollSeconds'),
+    maxPollSeconds: z.number().positive().default(300).describe('longest wait between status checks'),
+  })
+  .strict();
+
 /** Settings of `generate`. Every field has a default and a description: `init` writes them out as commented YAML. */
 export const generationConfigSchema = z
   .object({
@@ -29,11 +53,18 @@ export const generationConfigSchema = z
       .nullable()
       .default(null)
       .describe('OpenAI-compatible endpoint with its scheme, e.g. http://localhost:8000/v1 (vLLM, Ollama, llama.cpp, DeepSeek…); null = $OPENAI_BASE_URL, else api.openai.com'),
-    apiKeyEnv: z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+    apiKeyEnv: envName
       .default('OPENAI_API_KEY')
       .describe('name of the environment variable that holds the API key (the key itself never goes in this file)'),
+    endpoints: z
+      .array(endpointConfigSchema)
+      .default([])
+      .describe('a pool of endpoints [{baseUrl, model, apiKeyEnv, weight, concurrency}] used instead of baseUrl; [] = baseUrl alone'),
+    mode: z
+      .enum(['online', 'batch'])
+      .default('online')
+      .describe('"online": requests as they are needed; "batch": rounds through the OpenAI Batch API (half price, results within 24 h)'),
+    batch: batchConfigSchema.prefault({}).describe('batch mode settings'),
     target: z.number().int().positive().default(52000).describe('stop when the run holds this many kept samples'),
     concurrency: z.number().int().min(1).max(1024).default(16).describe('requests in flight at once'),
     lang: langSchema.default('en').describe('language of the run: picks seeds, prompt template and language rules'),
@@ -75,6 +106,8 @@ const priceSchema = z
   .object({
     input: z.number().min(0).describe('USD per 1M prompt tokens'),
     output: z.number().min(0).describe('USD per 1M completion tokens'),
+    batchInput: z.number().min(0).optional().describe('USD per 1M prompt tokens through the Batch API; absent = the input price'),
+    batchOutput: z.number().min(0).optional().describe('USD per 1M completion tokens through the Batch API; absent = the output price'),
   })
   .strict();
 

@@ -53,6 +53,21 @@ export class IngestPipeline {
     });
   }
 
+  /** Waits until every write sent so far is committed. */
+  async flush(): Promise<void> {
+    if (this.failure) throw this.failure;
+    await new Promise<void>((resolve, reject) => {
+      const onExit = () => reject(this.failure ?? new Error('run writer exited'));
+      this.flushed = () => {
+        this.worker.off('exit', onExit);
+        resolve();
+      };
+      this.worker.once('exit', onExit);
+      this.worker.postMessage({ type: 'flush' } satisfies ToIngest);
+    });
+    if (this.failure) throw this.failure;
+  }
+
   /** Waits for every write sent so far, then stops the thread. */
   async close(): Promise<void> {
     if (!this.failure) {

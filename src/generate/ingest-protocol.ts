@@ -19,6 +19,8 @@ export interface IngestInit {
 export type ToIngest =
   | { type: 'begin'; requestId: number; provenance: unknown; target?: RequestTarget }
   | { type: 'fail'; requestId: number; error: string; abandoned?: boolean }
+  /** The endpoint (base URL) and model a request was sent to. */
+  | { type: 'endpoint'; requestId: number; endpoint: string; model: string }
   /** The raw answer only: the writer parses it, so the tasks cross the thread boundary once, as one string. */
   | { type: 'complete'; requestId: number; result: RequestResult; format: TemplateFormat; nextIndex: number }
   | { type: 'meta'; key: string; value: string }

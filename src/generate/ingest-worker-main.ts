@@ -29,6 +29,8 @@ try {
     } else if (m.type === 'fail') {
       if (m.abandoned) store.abandonRequest(m.requestId, m.error);
       else store.failRequest(m.requestId, m.error);
+    } else if (m.type === 'endpoint') {
+      store.setRequestEndpoint(m.requestId, m.endpoint, m.model);
     } else if (m.type === 'meta') {
       store.setMeta(m.key, m.value);
     } else if (m.type === 'flush') {

@@ -3,14 +3,14 @@ import { join } from 'node:path';
 import type { ForgeConfig } from '../config/schema.js';
 import type { GenerationConfig } from '../config/generation.js';
 import { ApiError, ConfigError, ForgeError } from '../errors.js';
-import type { GenerateEvent, SamplePreview } from '../events.js';
+import type { GenerateEvent, GenerationStopReason, SamplePreview } from '../events.js';
 import { seedsDir } from '../paths.js';
 import { acquireRunLock } from '../store/run-lock.js';
 import { RunStore } from '../store/run-store.js';
 import { RetriesExhaustedError, type ChatResult } from '../llm/chat-client.js';
-import { chatClientFromConfig } from '../llm/client-from-config.js';
 import { BudgetTracker, costOf } from '../llm/budget.js';
 import { EndpointDownError } from '../llm/endpoint-gate.js';
+import { EndpointPool, type PoolEndpointOptions } from '../llm/endpoint-pool.js';
 import { ExampleSampler } from './example-sampler.js';
 import { IngestPipeline } from './ingest-pipeline.js';
 import { loadPromptTemplate, renderPrompt } from './prompt-template.js';
@@ -19,14 +19,18 @@ import { loadSeedTasks } from './seed-tasks.js';
 import { resolveRunSettings, type RunSetting } from './run-settings.js';
 import { lowYieldMessage, YieldMonitor } from './yield-monitor.js';
 import { sleep } from '../llm/retry-policy.js';
-import { endpointOf } from '../llm/endpoint-of.js';
 import type { Lang } from '../data/sample.js';
+import { requestsToFill, YieldEstimator } from './yield-estimator.js';
+import { runBatchRounds, type BatchAction } from './batch-rounds.js';
+import type { BatchApi } from './batch-api.js';
 
 export interface RunGenerationOptions {
   runDir: string;
   config: ForgeConfig;
   /** From the environment variable named by generation.apiKeyEnv; held in memory only. */
   apiKey?: string | undefined;
+  /** The key in an environment variable (an endpoint's apiKeyEnv); held in memory only. Defaults to none. */
+  apiKeyFor?: (envName: string) => string | undefined;
   signal: AbortSignal;
   onEvent: (e: GenerateEvent) => void;
   /** Read before each new request: while true, no new request starts (the UI's `p`). */
@@ -35,9 +39,16 @@ export interface RunGenerationOptions {
   progressIntervalMs?: number;
   /** Settings a resume may change (recorded in the run's history); any other change is refused. Defaults to none. */
   allowChange?: ReadonlySet<RunSetting>;
+  /**
+   * Batch rounds instead of online requests: the Batch API (also chosen by generation.mode: batch), or one round
+   * written to / read from a file for an offline engine.
+   */
+  batch?: BatchAction;
+  /** Test hook for batch mode: the Batch API client. */
+  batchApi?: BatchApi;
 }
 
-export type GenerationOutcome = { reason: 'target' | 'budget' | 'interrupted' | 'endpoint-down'; kept: number; message: string };
+export type GenerationOutcome = { reason: GenerationStopReason; kept: number; message: string };
 
 export function defaultSeedsPath(lang: Lang): string {
   return join(seedsDir(), lang === 'zh' ? 'seed_tasks.zh.jsonl' : 'seed_tasks.jsonl');
@@ -133,6 +144,32 @@ async function generate(
   });
 
   let kept = keptRows.length;
+  const batchAction: BatchAction | null = opts.batch ?? (g.mode === 'batch' ? { kind: 'api', cancel: false } : null);
+  if (batchAction) {
+    const batchStarted = Date.now();
+    try {
+      return await runBatchRounds({
+        store,
+        runDir: opts.runDir,
+        g,
+        config: opts.config,
+        apiKey: opts.apiKey,
+        signal: opts.signal,
+        emit: opts.onEvent,
+        template,
+        sampler,
+        ingest,
+        kept,
+        resumed,
+        abandoned,
+        action: batchAction,
+        ...(opts.batchApi ? { api: opts.batchApi } : {}),
+      });
+    } finally {
+      ingest.send({ type: 'meta', key: 'elapsed_ms', value: String(elapsedBefore + Date.now() - batchStarted) });
+      await ingest.close();
+    }
+  }
   const rejections: Record<string, number> = {};
   const yieldMonitor = new YieldMonitor();
   const latest: SamplePreview[] = [];
@@ -149,20 +186,28 @@ async function generate(
   // A Ctrl-C while the run was being opened (seeds hashed, writer thread starting) fired before this listener.
   if (opts.signal.aborted) onOuterAbort();
 
-  const client = chatClientFromConfig(g, { apiKey: opts.apiKey, prices: opts.config.prices, onTransport: (transport) => emit({ type: 'transport', transport }) });
-
-  const endpoint = endpointOf(client.baseURL);
+  const pool = new EndpointPool(poolEndpoints(g, opts), {
+    gate: { pauseAfterFailures: g.pauseAfterFailures, pauseMs: g.pauseSeconds * 1000, maxPauses: g.maxPauses },
+    timeoutMs: g.timeoutMs,
+    maxRetries: g.maxRetries,
+    prices: opts.config.prices,
+    // One endpoint: its state is the run's. In a pool each endpoint's state shows in the progress event instead.
+    onTransport: (_endpoint, transport) => {
+      if (pool.size === 1) emit({ type: 'transport', transport });
+    },
+  });
+  const concurrency = Math.min(g.concurrency, pool.capacity);
 
   emit({
     type: 'start',
     runDir: opts.runDir,
     model: g.model,
-    baseUrl: client.baseURL,
+    baseUrl: pool.status().map((e) => e.endpoint).join(', '),
     template: template.name,
     lang: g.lang,
     target: g.target,
     kept,
-    concurrency: g.concurrency,
+    concurrency,
     resumed,
     abandonedRequests: abandoned,
   });
@@ -171,7 +216,6 @@ async function generate(
   const keptAtStart = kept;
   let requestsDone = 0;
   let requestsFailed = 0;
-  let sessionKeptFromOk = 0;
   let promptTokens = 0;
   let completionTokens = 0;
   let inFlight = 0;
@@ -197,6 +241,7 @@ async function generate(
       etaSec: rate > 0 ? Math.max(0, g.target - kept) / rate : null,
       elapsedSec,
       rejections: { ...rejections },
+      ...(pool.size > 1 ? { endpoints: pool.status().map((e) => ({ ...e, requestsPerSec: e.ok / Math.max(elapsedSec, 1e-3) })) } : {}),
     };
   };
   const tick = setInterval(() => {
@@ -210,32 +255,37 @@ async function generate(
   // The loop sleeps on this and is woken whenever an answer arrives or a response is committed.
   let wake: () => void = () => {};
   const nextChange = () => new Promise<void>((resolve) => (wake = resolve));
-  let ingestPendingTasks = 0;
-  let tasksIngested = 0;
-  let answersIngested = 0;
+  // Answers handed to the writer and not yet curated; they count at the recent yield.
+  let pendingAnswers = 0;
+  const yields = new YieldEstimator(2 * concurrency, g.numTasks);
 
-  type Answer = { requestId: number; result: ChatResult; nextIndex: number; expectedTasks: number };
+  type Answer = { requestId: number; result: ChatResult; nextIndex: number };
 
   /** Sends one request and parses its answer; null when it failed for good (recorded) or was interrupted. */
   const fetchAnswer = async (prompt: string, refs: string[], reservedUsd: number): Promise<Answer | null> => {
     const requestId = nextRequestId++;
-    ingest.send({ type: 'begin', requestId, provenance: { examples: refs, template: template.name }, target: { model: g.model, endpoint } });
+    // The endpoint and model are recorded when the pool picks one (the 'endpoint' message below).
+    ingest.send({ type: 'begin', requestId, provenance: { examples: refs, template: template.name } });
     const controller = new AbortController();
     requestControllers.add(controller);
     try {
-      const result = await client.complete({
-        messages: [{ role: 'user', content: prompt }],
-        temperature: g.temperature,
-        topP: g.topP,
-        maxTokens: g.maxTokens,
-        ...(g.seed !== null ? { seed: g.seed + requestId } : {}),
-        signal: controller.signal,
-      });
+      const result = await pool.complete(
+        {
+          messages: [{ role: 'user', content: prompt }],
+          temperature: g.temperature,
+          topP: g.topP,
+          maxTokens: g.maxTokens,
+          ...(g.seed !== null ? { seed: g.seed + requestId } : {}),
+          signal: controller.signal,
+        },
+        // Recorded before the answer is committed (or the failure), so each request names who answered it.
+        (endpoint, model) => ingest.send({ type: 'endpoint', requestId, endpoint, model }),
+      );
       budget.settle(reservedUsd, result.costUsd);
       requestsDone++;
       promptTokens += result.promptTokens;
       completionTokens += result.completionTokens;
-      return { requestId, result, nextIndex: refs.length + 1, expectedTasks: g.numTasks };
+      return { requestId, result, nextIndex: refs.length + 1 };
     } catch (err) {
       budget.settle(reservedUsd, 0);
       if (internal.signal.aborted) {
@@ -263,8 +313,7 @@ async function generate(
    * The request's concurrency slot is already free by now, so a busy writer never holds back the HTTP side.
    */
   const ingestAnswer = async (a: Answer): Promise<void> => {
-    // Until the writer has parsed it, an answer is assumed to hold what was asked for.
-    ingestPendingTasks += a.expectedTasks;
+    pendingAnswers++;
     try {
       const { result } = a;
       const done = await ingest.complete({
@@ -276,46 +325,35 @@ async function generate(
           promptTokens: result.promptTokens,
           completionTokens: result.completionTokens,
           costUsd: result.costUsd,
-          model: result.model ?? g.model,
+          model: result.model,
         },
         format: template.format,
         nextIndex: a.nextIndex,
       });
       kept = done.kept;
-      tasksIngested += done.tasks;
-      answersIngested++;
+      yields.observe(done.keptNow);
       for (const [reason, n] of Object.entries(done.rejections)) rejections[reason] = (rejections[reason] ?? 0) + n;
       for (const item of done.keptSamples) {
         sampler.addKept(item.id, item);
         latest.unshift(item);
       }
       latest.length = Math.min(latest.length, 10);
-      sessionKeptFromOk += done.keptNow;
       if (done.keptNow > 0) emit({ type: 'samples', latest: latest.slice(0, 5) });
       // Answers arriving after the target is reached are rejected as over-target: no sign of a bad run.
       if (done.kept < g.target) {
-        const low = yieldMonitor.record(a.expectedTasks, done.keptNow, done.rejections);
+        const low = yieldMonitor.record(g.numTasks, done.keptNow, done.rejections);
         if (low) emit({ type: 'warning', message: lowYieldMessage(low), lowYield: low });
       }
     } finally {
-      ingestPendingTasks -= a.expectedTasks;
+      pendingAnswers--;
       wake();
     }
   };
 
-  const limit = pLimit(g.concurrency);
+  const limit = pLimit(concurrency);
   const running = new Set<Promise<void>>();
-  /**
-   * Requests to have in flight: the concurrency, but near the end only as many as are expected to fill the target
-   * (+10%), counting answers still waiting for the writer at the share of tasks kept so far.
-   */
-  const inFlightCap = () => {
-    // Until an answer has been curated, assume each request yields what it asks for.
-    const perRequest = answersIngested > 0 ? Math.max(sessionKeptFromOk / answersIngested, 0.5) : g.numTasks;
-    const keepShare = tasksIngested > 0 ? sessionKeptFromOk / tasksIngested : 1;
-    const remaining = g.target - kept - ingestPendingTasks * keepShare;
-    return remaining <= 0 ? 0 : Math.min(g.concurrency, Math.ceil((remaining / perRequest) * 1.1));
-  };
+  const inFlightCap = () =>
+    requestsToFill({ remaining: g.target - kept, pendingAnswers, perRequest: yields.perRequest(), concurrency });
 
   try {
     while (stopReason === null && fatal === null) {
@@ -395,3 +433,18 @@ async function generate(
   return { reason, kept, message };
 }
 
+/**
+ * The endpoints of a run: generation.endpoints, or generation.baseUrl alone. An endpoint without its own model,
+ * key variable or concurrency takes the run's.
+ */
+export function poolEndpoints(g: GenerationConfig, opts: Pick<RunGenerationOptions, 'apiKey' | 'apiKeyFor'>): PoolEndpointOptions[] {
+  const keyFor = (envName: string) => (envName === g.apiKeyEnv && opts.apiKey !== undefined ? opts.apiKey : opts.apiKeyFor?.(envName));
+  if (g.endpoints.length === 0) return [{ baseURL: g.baseUrl ?? undefined, model: g.model, apiKey: keyFor(g.apiKeyEnv), weight: 1, concurrency: g.concurrency }];
+  return g.endpoints.map((e) => ({
+    baseURL: e.baseUrl,
+    model: e.model ?? g.model,
+    apiKey: keyFor(e.apiKeyEnv ?? g.apiKeyEnv),
+    weight: e.weight,
+    concurrency: e.concurrency ?? g.concurrency,
+  }));
+}

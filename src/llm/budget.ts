@@ -1,10 +1,21 @@
 import type { Prices } from '../config/generation.js';
 
-/** What a call cost at the configured prices (USD per million tokens); 0 for a model with no price. */
-export function costOf(prices: Prices | undefined, model: string, promptTokens: number, completionTokens: number): number {
+/**
+ * What a call cost at the configured prices (USD per million tokens); 0 for a model with no price. Through the
+ * Batch API the batch prices apply where configured, else the normal ones (see `hasBatchPrices`).
+ */
+export function costOf(prices: Prices | undefined, model: string, promptTokens: number, completionTokens: number, via: 'chat' | 'batch' = 'chat'): number {
   const p = prices?.[model];
   if (!p) return 0;
-  return (promptTokens * p.input + completionTokens * p.output) / 1e6;
+  const input = via === 'batch' ? (p.batchInput ?? p.input) : p.input;
+  const output = via === 'batch' ? (p.batchOutput ?? p.output) : p.output;
+  return (promptTokens * input + completionTokens * output) / 1e6;
+}
+
+/** Whether the model has both batch prices; without them a batch is counted at the normal price. */
+export function hasBatchPrices(prices: Prices | undefined, model: string): boolean {
+  const p = prices?.[model];
+  return p?.batchInput !== undefined && p.batchOutput !== undefined;
 }
 
 /**

@@ -55,8 +55,8 @@ export interface ChatResult {
   model?: string;
 }
 
-/** The part of a chat completion we rely on; anything else the server sends is ignored. */
-const completionSchema = z.object({
+/** The part of a chat completion we rely on; anything else the server sends is ignored. Batch output lines carry the same. */
+export const completionSchema = z.object({
   model: z.string().nullable().optional(),
   choices: z
     .array(

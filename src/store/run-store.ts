@@ -114,11 +114,90 @@ export interface HistoryEntry extends SettingChange {
   at: string;
 }
 
+/** One batch round: a JSONL of requests sent through the Batch API (`api`) or handed to an offline engine (`file`). */
+export interface BatchRound {
+  round: number;
+  kind: 'api' | 'file';
+  inputPath: string;
+  inputFileId: string | null;
+  batchId: string | null;
+  /** 'prepared', 'uploaded', then the Batch API's own status (validating, in_progress, completed, expired…). */
+  status: string;
+  outputFileId: string | null;
+  errorFileId: string | null;
+  firstRequest: number;
+  lastRequest: number;
+  createdAt: string;
+  updatedAt: string;
+  ingestedAt: string | null;
+}
+
+/** Requests and tokens by the endpoint and model that answered them. */
+export interface EndpointTally {
+  endpoint: string;
+  model: string;
+  ok: number;
+  failed: number;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+  /** From the first request sent there to the last answer. */
+  elapsedMs: number;
+}
+
+const batchRowSchema = z.object({
+  round: z.number(),
+  kind: z.enum(['api', 'file']),
+  input_path: z.string(),
+  input_file_id: z.string().nullable(),
+  batch_id: z.string().nullable(),
+  status: z.string(),
+  output_file_id: z.string().nullable(),
+  error_file_id: z.string().nullable(),
+  first_request: z.number(),
+  last_request: z.number(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  ingested_at: z.string().nullable(),
+});
+type BatchRowDb = z.output<typeof batchRowSchema>;
+
+const historyRowSchema = z.object({ at: z.string(), setting: z.string(), old_value: z.string().nullable(), new_value: z.string().nullable() });
+const queuedRequestRowSchema = z.object({ id: z.number(), examples_json: z.string().nullable() });
+
+const endpointTallyRowSchema = z.object({
+  endpoint: z.string(),
+  model: z.string().nullable(),
+  ok: z.number().nullable(),
+  failed: z.number().nullable(),
+  promptTokens: z.number(),
+  completionTokens: z.number(),
+  costUsd: z.number(),
+  first: z.string().nullable(),
+  last: z.string().nullable(),
+});
+
+const toBatch = (r: BatchRowDb): BatchRound => ({
+  round: r.round,
+  kind: r.kind,
+  inputPath: r.input_path,
+  inputFileId: r.input_file_id,
+  batchId: r.batch_id,
+  status: r.status,
+  outputFileId: r.output_file_id,
+  errorFileId: r.error_file_id,
+  firstRequest: r.first_request,
+  lastRequest: r.last_request,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  ingestedAt: r.ingested_at,
+});
+
 export interface RunSummary {
   byStatus: Record<string, number>;
   byReason: Record<string, number>;
   byReview: Record<string, number>;
-  requests: { total: number; ok: number; failed: number; inFlight: number; abandoned: number };
+  requests: { total: number; ok: number; failed: number; inFlight: number; abandoned: number; queued: number };
   judgeRequests: number;
   promptTokens: number;
   completionTokens: number;
@@ -156,6 +235,7 @@ const requestCountsRowSchema = z.object({
   failed: z.number().nullable(),
   inFlight: z.number().nullable(),
   abandoned: z.number().nullable(),
+  queued: z.number().nullable(),
 });
 const usageRowSchema = z.object({
   p: z.number(),
@@ -268,9 +348,12 @@ export class RunStore {
 
   /** Settings changed on resume, oldest first. */
   history(): HistoryEntry[] {
-    return (this.sql('SELECT at, setting, old_value, new_value FROM run_history ORDER BY id').all() as Array<{ at: string; setting: string; old_value: string | null; new_value: string | null }>).map(
-      (r) => ({ at: r.at, setting: r.setting, oldValue: r.old_value, newValue: r.new_value }),
-    );
+    return this.sql('SELECT at, setting, old_value, new_value FROM run_history ORDER BY id')
+      .all()
+      .map((row) => {
+        const r = parseRow(historyRowSchema, row, this.path);
+        return { at: r.at, setting: r.setting, oldValue: r.old_value, newValue: r.new_value };
+      });
   }
 
   // ---- generation ----
@@ -331,6 +414,90 @@ export class RunStore {
   /** Requests left in flight by a killed process: their answers never arrived, so they count for nothing. */
   abandonInFlight(): number {
     return this.sql(`UPDATE requests SET status = 'abandoned', finished_at = ? WHERE status = 'in_flight'`).run(now()).changes;
+  }
+
+  /** Which endpoint and model answered (or failed) a request. */
+  setRequestEndpoint(requestId: number, endpoint: string, model: string): void {
+    this.sql('UPDATE requests SET endpoint = ?, model = ? WHERE id = ?').run(endpoint, model, requestId);
+  }
+
+  endpointTallies(): EndpointTally[] {
+    const rows = this.sql(
+      `SELECT endpoint, model, SUM(status = 'ok') AS ok, SUM(status = 'failed') AS failed, COALESCE(SUM(prompt_tokens), 0) AS promptTokens,
+              COALESCE(SUM(completion_tokens), 0) AS completionTokens, COALESCE(SUM(cost_usd), 0) AS costUsd, MIN(started_at) AS first, MAX(finished_at) AS last
+       FROM requests WHERE kind = 'generate' AND endpoint IS NOT NULL GROUP BY endpoint, model ORDER BY endpoint, model`,
+    ).all();
+    return rows.map((row) => {
+      const { first, last, model, ok, failed, ...t } = parseRow(endpointTallyRowSchema, row, this.path);
+      return { ...t, model: model ?? '', ok: ok ?? 0, failed: failed ?? 0, elapsedMs: first && last ? Math.max(0, Date.parse(last) - Date.parse(first)) : 0 };
+    });
+  }
+
+  // ---- batch rounds ----
+  /**
+   * Records a round before anything is sent: its requests ('queued', with their examples) and the round itself, in
+   * one transaction. Returns the round number.
+   */
+  queueBatch(b: { kind: 'api' | 'file'; inputPath: string; requests: Array<{ id: number; examples: unknown }> }): number {
+    return this.db.transaction(() => {
+      const at = now();
+      const round = parseRow(countRowSchema, this.sql('SELECT COALESCE(MAX(round), 0) + 1 AS n FROM batches').get(), this.path).n;
+      const ins = this.sql(`INSERT INTO requests(id, kind, status, started_at, examples_json, batch_round) VALUES (?, 'generate', 'queued', ?, ?, ?)`);
+      for (const r of b.requests) ins.run(r.id, at, JSON.stringify(r.examples), round);
+      const ids = b.requests.map((r) => r.id);
+      this.sql(`INSERT INTO batches(round, kind, input_path, status, first_request, last_request, created_at, updated_at) VALUES (?, ?, ?, 'prepared', ?, ?, ?, ?)`).run(
+        round,
+        b.kind,
+        b.inputPath,
+        Math.min(...ids),
+        Math.max(...ids),
+        at,
+        at,
+      );
+      return round;
+    })();
+  }
+
+  updateBatch(round: number, f: { inputFileId?: string; batchId?: string; status?: string; outputFileId?: string | null; errorFileId?: string | null }): void {
+    const cur = this.batch(round);
+    if (!cur) throw new StoreError(`no batch round ${round} in ${this.path}`);
+    this.sql('UPDATE batches SET input_file_id = ?, batch_id = ?, status = ?, output_file_id = ?, error_file_id = ?, updated_at = ? WHERE round = ?').run(
+      f.inputFileId ?? cur.inputFileId,
+      f.batchId ?? cur.batchId,
+      f.status ?? cur.status,
+      f.outputFileId === undefined ? cur.outputFileId : f.outputFileId,
+      f.errorFileId === undefined ? cur.errorFileId : f.errorFileId,
+      now(),
+      round,
+    );
+  }
+
+  markBatchIngested(round: number): void {
+    this.sql('UPDATE batches SET ingested_at = ?, updated_at = ? WHERE round = ?').run(now(), now(), round);
+  }
+
+  batch(round: number): BatchRound | undefined {
+    const r = this.sql('SELECT * FROM batches WHERE round = ?').get(round);
+    return r === undefined ? undefined : toBatch(parseRow(batchRowSchema, r, this.path));
+  }
+
+  /** Rounds whose results are not all ingested yet, oldest first. */
+  openBatches(): BatchRound[] {
+    return this.sql('SELECT * FROM batches WHERE ingested_at IS NULL ORDER BY round').all().map((r) => toBatch(parseRow(batchRowSchema, r, this.path)));
+  }
+
+  batches(): BatchRound[] {
+    return this.sql('SELECT * FROM batches ORDER BY round').all().map((r) => toBatch(parseRow(batchRowSchema, r, this.path)));
+  }
+
+  /** Requests of a round still waiting for their answer, with the examples they were built from. */
+  queuedRequests(round: number): Array<{ id: number; examples: unknown }> {
+    return this.sql(`SELECT id, examples_json FROM requests WHERE batch_round = ? AND status = 'queued' ORDER BY id`)
+      .all(round)
+      .map((row) => {
+        const r = parseRow(queuedRequestRowSchema, row, this.path);
+        return { id: r.id, examples: r.examples_json === null ? null : (JSON.parse(r.examples_json) as unknown) };
+      });
   }
 
   countItems(status: CurationStatus): number {
@@ -486,7 +653,7 @@ export class RunStore {
       .prepare(
         `SELECT COUNT(*) AS total,
                 SUM(status = 'ok') AS ok, SUM(status = 'failed') AS failed,
-                SUM(status = 'in_flight') AS inFlight, SUM(status = 'abandoned') AS abandoned
+                SUM(status = 'in_flight') AS inFlight, SUM(status = 'abandoned') AS abandoned, SUM(status = 'queued') AS queued
          FROM requests WHERE kind = 'generate'`,
       )
         .get(),
@@ -508,7 +675,7 @@ export class RunStore {
       byStatus,
       byReason,
       byReview,
-      requests: { total: req.total, ok: req.ok ?? 0, failed: req.failed ?? 0, inFlight: req.inFlight ?? 0, abandoned: req.abandoned ?? 0 },
+      requests: { total: req.total, ok: req.ok ?? 0, failed: req.failed ?? 0, inFlight: req.inFlight ?? 0, abandoned: req.abandoned ?? 0, queued: req.queued ?? 0 },
       judgeRequests: tok.judge ?? 0,
       promptTokens: tok.p,
       completionTokens: tok.c,

@@ -107,4 +107,25 @@ export const migrations: string[] = [
   );
   CREATE INDEX rankings_item ON rankings(item_id, source, undone);
   `,
+  // Batch rounds (the Batch API, or a file handed to an offline engine) (requests.model and requests.endpoint come with the run history's migration above).
+  // A round's requests are written 'queued' with the round, before anything is sent, so a resumed run polls the
+  // same batch and ingests each line once (a line is ingested only while its request is still queued).
+  `
+  CREATE TABLE batches (
+    round INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    input_path TEXT NOT NULL,
+    input_file_id TEXT,
+    batch_id TEXT,
+    status TEXT NOT NULL,
+    output_file_id TEXT,
+    error_file_id TEXT,
+    first_request INTEGER NOT NULL,
+    last_request INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    ingested_at TEXT
+  );
+  ALTER TABLE requests ADD COLUMN batch_round INTEGER;
+  `,
 ];

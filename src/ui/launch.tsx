@@ -47,7 +47,7 @@ export async function launchApp(opts: LaunchOptions): Promise<AppOutcome> {
   const { stdin, stdout } = opts;
   const generator: Generator = async (runDir, config, hooks) => {
     const { runGeneration } = await import('../generate/run-generation.js');
-    return runGeneration({ runDir, config, apiKey: opts.apiKeyFor(config.generation.apiKeyEnv), signal: hooks.signal, onEvent: hooks.onEvent, pause: hooks.pause });
+    return runGeneration({ runDir, config, apiKey: opts.apiKeyFor(config.generation.apiKeyEnv), apiKeyFor: opts.apiKeyFor, signal: hooks.signal, onEvent: hooks.onEvent, pause: hooks.pause });
   };
   const trainer = opts.trainer ?? (await loadTrainer());
   const runs = opts.runs ?? (await import('../review/run-access.js')).storeRunAccess();

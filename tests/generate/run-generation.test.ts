@@ -251,3 +251,26 @@ test('a Ctrl-C that arrives while the run is still opening stops it before any r
     await server.close();
   }
 });
+
+test('a saturating teacher: the tail still keeps requests in flight together instead of one at a time', async () => {
+  // Yield falls from 20 to about 1 per request; at concurrency 8 the end needs several requests per round trip.
+  const server = await startFakeServer({ latencyMs: 150, saturateAfter: 1 });
+  const runDir = tmpRun();
+  try {
+    const out = await runGeneration({ runDir, config: config(server.url, { target: 100, concurrency: 8 }), signal: new AbortController().signal, ...collect() });
+    assert.equal(out.kept, 100);
+    // Requests of the last quarter found this many others being answered when they arrived; scheduling from the
+    // session-average yield sent them nearly one at a time (about 1.5 here), the recent yield keeps the round full.
+    const tail = server.concurrentAtArrival.slice(-Math.floor(server.concurrentAtArrival.length / 4));
+    const together = tail.reduce((a, b) => a + b, 0) / tail.length;
+    assert.ok(together >= 2.5, `the last ${tail.length} requests arrived with ${together.toFixed(2)} others on average (${tail.join(',')})`);
+    // The overshoot stays near one concurrency's worth of requests (answers waiting for the writer come on top).
+    const store = RunStore.open(runDir);
+    const overTarget = store.summary().byReason['over-target'] ?? 0;
+    store.close();
+    assert.ok(server.requests.length > 40, `the teacher saturated (${server.requests.length} requests)`);
+    assert.ok(overTarget <= 2 * 8 * 20, `over-target ${overTarget}`);
+  } finally {
+    await server.close();
+  }
+});

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FakeBatchApi, type FakeBatchOptions } from './fake-batch-api.js';
 
 /**
  * A local OpenAI-compatible chat server (loopback only) with scripted behaviours, for tests and benchmarks.
@@ -23,6 +24,14 @@ export interface FakeServerOptions {
   seed?: number;
   /** 'tasks' (default): good answers hold generated tasks; 'text': a plain-text response, different every time. */
   answers?: 'tasks' | 'text';
+  /**
+   * A teacher whose variety saturates, as real ones do on the way to 52K: the n-th good answer holds
+   * asked / (1 + n / saturateAfter) new tasks (rounded at random); the rest repeat tasks it already gave, which the
+   * run's dedup rejects. The kept yield falls from the full answer to under one task per request.
+   */
+  saturateAfter?: number;
+  /** How the Files and Batches routes behave (they are always served). */
+  batch?: FakeBatchOptions;
 }
 
 export interface ChatBody {
@@ -36,20 +45,28 @@ export interface ChatBody {
 export interface FakeServer {
   url: string;
   requests: ChatBody[];
+  /** For each chat request, how many others were being answered when it arrived. */
+  concurrentAtArrival: number[];
   /** Authorization headers seen (to check a key is sent, never to print it). */
   authHeaders: string[];
+  /** The Files and Batches state: uploaded files, batches, and every batch line run. */
+  batchApi: FakeBatchApi;
   close(): Promise<void>;
 }
 
 export async function startFakeServer(opts: FakeServerOptions = {}): Promise<FakeServer> {
   const requests: ChatBody[] = [];
   const authHeaders: string[] = [];
-  const gen = new TaskWriter(opts.seed ?? 1);
+  const concurrentAtArrival: number[] = [];
+  let answering = 0;
+  const gen = new TaskWriter(opts.seed ?? 1, opts.saturateAfter);
   const hung: ServerResponse[] = [];
+  const batchApi = new FakeBatchApi(opts.batch ?? {}, (body) => completion(body as ChatBody, gen.answer((body as ChatBody).messages.map((m) => m.content).join('\n'), opts.tasksPerAnswer), 'stop', undefined));
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      if (batchApi.handle(req, res, Buffer.concat(chunks))) return;
       let body: ChatBody;
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ChatBody;
@@ -65,6 +82,8 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
       requests.push(body);
       authHeaders.push(String(req.headers.authorization ?? ''));
       const behaviour = opts.behave?.(n, body) ?? { kind: 'ok' };
+      concurrentAtArrival.push(answering++);
+      res.once('close', () => answering--);
       const respond = () => answer(res, behaviour, body, gen, opts.tasksPerAnswer, hung, String(req.headers.authorization ?? ''), opts.answers === 'text');
       if (opts.latencyMs) setTimeout(respond, opts.latencyMs);
       else respond();
@@ -76,9 +95,12 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
   return {
     url: `http://127.0.0.1:${port}/v1`,
     requests,
+    concurrentAtArrival,
     authHeaders,
+    batchApi,
     close: () =>
       new Promise<void>((resolve) => {
+        batchApi.close();
         for (const r of hung) r.destroy();
         server.closeAllConnections();
         server.close(() => resolve());
@@ -107,17 +129,20 @@ function answer(res: ServerResponse, b: Behaviour, body: ChatBody, gen: TaskWrit
   }
   const prompt = body.messages.map((m) => m.content).join('\n');
   const text = b.text ?? (plainText ? gen.reply() : gen.answer(prompt, tasksPerAnswer));
-  const usage = b.usage === undefined ? { prompt_tokens: Math.ceil(prompt.length / 4), completion_tokens: Math.ceil(text.length / 4) } : b.usage;
-  res.writeHead(200, { 'content-type': 'application/json' }).end(
-    JSON.stringify({
-      id: 'chatcmpl-test',
-      object: 'chat.completion',
-      created: 0,
-      model: body.model,
-      choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: b.finishReason ?? 'stop' }],
-      ...(usage ? { usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } } : {}),
-    }),
-  );
+  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(completion(body, text, b.finishReason ?? 'stop', b.usage)));
+}
+
+function completion(body: ChatBody, text: string, finishReason: string, usageIn: { prompt_tokens: number; completion_tokens: number } | null | undefined): object {
+  const prompt = body.messages.map((m) => m.content).join('\n');
+  const usage = usageIn === undefined ? { prompt_tokens: Math.ceil(prompt.length / 4), completion_tokens: Math.ceil(text.length / 4) } : usageIn;
+  return {
+    id: 'chatcmpl-test',
+    object: 'chat.completion',
+    created: 0,
+    model: body.model,
+    choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finishReason }],
+    ...(usage ? { usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } } : {}),
+  };
 }
 
 const SYLLABLES = ['ka', 'lo', 'mi', 'ren', 'tu', 'sa', 'vel', 'dor', 'pi', 'qua', 'zen', 'bri', 'fo', 'gal', 'hu', 'jex', 'nor', 'wy', 'cal', 'tem', 'ost', 'ur', 'li', 'mab'];
@@ -126,10 +151,15 @@ const HANZI = '天地人山水火风云日月星花草木鸟鱼马牛羊书画�
 /** Writes tasks whose instructions share almost no words, so the run's own dedup keeps them. */
 export class TaskWriter {
   private state: number;
-  constructor(seed: number) {
+  private answered = 0;
+  private readonly given: Array<{ instruction: string; input: string; output: string }> = [];
+  constructor(
+    seed: number,
+    private readonly saturateAfter?: number,
+  ) {
     this.state = seed >>> 0 || 1;
   }
-  private rand(): number {
+  rand(): number {
     // xorshift32: fast, and deterministic per server seed.
     let x = this.state;
     x ^= x << 13;
@@ -167,6 +197,12 @@ export class TaskWriter {
     const next = Number(/(\d+)\. Instruction:\s*$/.exec(prompt.trimEnd())?.[1] ?? 1);
     const count = tasksPerAnswer ?? (numbered ? asked - next + 1 : asked);
     const tasks = Array.from({ length: count }, () => this.task(zh));
+    if (this.saturateAfter !== undefined) {
+      const share = count / (1 + this.answered++ / this.saturateAfter);
+      const fresh = Math.floor(share) + (this.rand() < share % 1 ? 1 : 0);
+      for (let i = 0; i < fresh; i++) this.given.push(tasks[i]!);
+      for (let i = fresh; i < count && this.given.length > 0; i++) tasks[i] = this.given[Math.floor(this.rand() * this.given.length)]!;
+    }
     if (!numbered) return JSON.stringify(tasks);
     return tasks
       .map((t, i) => {

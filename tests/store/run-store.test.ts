@@ -101,7 +101,7 @@ test('summary counts statuses, reasons, reviews, requests, tokens and cost', () 
   assert.deepEqual(s.byStatus, { kept: 3, rejected: 1 });
   assert.deepEqual(s.byReason, { 'rule:x': 1 });
   assert.deepEqual(s.byReview, { pending: 3, rejected: 1 });
-  assert.deepEqual(s.requests, { total: 2, ok: 1, failed: 0, inFlight: 1, abandoned: 0 });
+  assert.deepEqual(s.requests, { total: 2, ok: 1, failed: 0, inFlight: 1, abandoned: 0, queued: 0 });
   assert.equal(s.costUsd, 0.5);
   assert.equal(store.abandonInFlight(), 1);
   assert.equal(store.summary().requests.abandoned, 1);

@@ -1,13 +1,14 @@
 import { dirname } from 'node:path';
 import type { Command } from '../command.js';
 import { configOption, readConfig } from '../config-flags.js';
-import { flagList, flagNumber, flagString, requireFlag } from '../flags.js';
+import { flagBool, flagList, flagNumber, flagString, requireFlag } from '../flags.js';
 import { parseAllowChange } from '../../generate/run-settings.js';
 import { generationPrinter } from '../generate-output.js';
 import { forgeConfigSchema, type ForgeConfig } from '../../config/schema.js';
 import { checkBaseUrl } from '../../config/generation.js';
-import { ConfigError, exitCodeFor } from '../../errors.js';
+import { ConfigError, UsageError, exitCodeFor } from '../../errors.js';
 import { assertFolderPath } from '../../io/write-output.js';
+import type { BatchAction } from '../../generate/batch-rounds.js';
 
 const usage = `usage: alpaca-forge generate --run output/NAME [options]
 
@@ -18,8 +19,9 @@ run holds --target kept samples. Re-running the same command resumes the run. Ct
   --config FILE        forge.yaml (default ./forge.yaml if present); flags below override it
   --target N           kept samples to reach (default 52000)
   --model M            chat model (default gpt-4o-mini)
-  --base-url URL       OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default $OPENAI_BASE_URL)
-  --concurrency C      requests in flight (default 16)
+  --base-url URL       OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default $OPENAI_BASE_URL);
+                       give it several times for a pool (or list generation.endpoints in forge.yaml)
+  --concurrency C      requests in flight, over all endpoints (default 16)
   --seeds FILE         seed tasks JSONL (default: the run's own on resume, else the bundled seeds for --lang)
   --lang en|zh         language of the run (default en)
   --template NAME      json | alpaca | path to a template file (default json)
@@ -27,6 +29,10 @@ run holds --target kept samples. Re-running the same command resumes the run. Ct
   --budget-usd X       stop before spending more than X USD (needs a price for the model in forge.yaml)
   --allow-change LIST  let this resume change the run's seeds, model, template or lang (comma-separated);
                        the change is recorded in the run's history. Without it a changed setting is refused
+  --mode online|batch  batch: rounds through the OpenAI Batch API (half price, results within 24 h; default online)
+  --cancel-batches     batch mode: cancel the run's running batches, ingest what they answered, and stop
+  --emit-batch FILE    write one round of requests as an OpenAI batch JSONL (for vLLM run_batch…) and stop
+  --ingest-batch FILE  ingest a batch output JSONL (custom_id → response) for the round written by --emit-batch
   --json               print one JSON event per line
 
 The API key is read from $OPENAI_API_KEY (or the variable named by generation.apiKeyEnv); it is never stored.`;
@@ -42,7 +48,7 @@ export const command: Command = {
     run: { type: 'string' },
     target: { type: 'string' },
     model: { type: 'string' },
-    'base-url': { type: 'string' },
+    'base-url': { type: 'string', multiple: true },
     concurrency: { type: 'string' },
     seeds: { type: 'string' },
     lang: { type: 'string' },
@@ -53,6 +59,10 @@ export const command: Command = {
     seed: { type: 'string' },
     'budget-usd': { type: 'string' },
     'allow-change': { type: 'string' },
+    mode: { type: 'string' },
+    'cancel-batches': { type: 'boolean' },
+    'emit-batch': { type: 'string' },
+    'ingest-batch': { type: 'string' },
     json: { type: 'boolean' },
   },
   async run(ctx) {
@@ -62,7 +72,8 @@ export const command: Command = {
     const config = withGenerationFlags(fileConfig, ctx.values, ctx.env);
     const apiKey = ctx.env[config.generation.apiKeyEnv] || undefined;
     const allowChange = parseAllowChange(flagList(ctx.values, 'allow-change'));
-    if (ctx.terminal) {
+    const batch = batchAction(ctx.values, config);
+    if (ctx.terminal && !batch && config.generation.mode === 'online') {
       // The screen starts generation without --allow-change, so a resume's settings are settled here first.
       const { reconcileRunSettings } = await import('../../generate/run-generation.js');
       for (const note of reconcileRunSettings(runDir, config, allowChange)) ctx.err(`warning: ${note}`);
@@ -87,13 +98,28 @@ export const command: Command = {
     const mode = ctx.output.format;
     const print = generationPrinter(mode, mode === 'json' ? ctx.write : ctx.writeErr);
     const { runGeneration } = await import('../../generate/run-generation.js');
-    const outcome = await runGeneration({ runDir, config, apiKey, signal: ctx.signal, onEvent: print, allowChange });
-    if (outcome.reason !== 'target' && mode !== 'json') {
+    const outcome = await runGeneration({ runDir, config, apiKey, apiKeyFor: (name) => ctx.env[name] || undefined, signal: ctx.signal, onEvent: print, allowChange, ...(batch ? { batch } : {}) });
+    const settled = outcome.reason === 'target' || outcome.reason === 'budget' || outcome.reason === 'batch-pending' || outcome.reason === 'cancelled';
+    if (!settled && mode !== 'json') {
       ctx.err(`resume with: alpaca-forge ${ctx.argv.join(' ')}`);
     }
-    return outcome.reason === 'target' || outcome.reason === 'budget' ? 0 : outcome.reason === 'interrupted' ? exitCodeFor('interrupted') : exitCodeFor('api');
+    return settled ? 0 : outcome.reason === 'interrupted' ? exitCodeFor('interrupted') : exitCodeFor('api');
   },
 };
+
+/** --cancel-batches, --emit-batch and --ingest-batch: what batch work this invocation does, if any beyond --mode. */
+function batchAction(values: Parameters<Command['run']>[0]['values'], config: ForgeConfig): BatchAction | undefined {
+  const emit = flagString(values, 'emit-batch');
+  const ingest = flagString(values, 'ingest-batch');
+  const cancel = flagBool(values, 'cancel-batches');
+  if ([emit !== undefined, ingest !== undefined, cancel].filter(Boolean).length > 1) {
+    throw new UsageError('--emit-batch, --ingest-batch and --cancel-batches go one at a time', 'run them as separate commands');
+  }
+  if (emit !== undefined) return { kind: 'emit', file: emit };
+  if (ingest !== undefined) return { kind: 'ingest', file: ingest };
+  if (cancel) return { kind: 'api', cancel: true };
+  return config.generation.mode === 'batch' ? { kind: 'api', cancel: false } : undefined;
+}
 
 /** Flags override forge.yaml; the merged result is validated by the same schema, so a bad flag reads like a bad field. */
 function withGenerationFlags(config: ForgeConfig, values: Parameters<Command['run']>[0]['values'], env: NodeJS.ProcessEnv): ForgeConfig {
@@ -103,7 +129,12 @@ function withGenerationFlags(config: ForgeConfig, values: Parameters<Command['ru
   };
   set('target', flagNumber(values, 'target', { integer: true, min: 1 }));
   set('model', flagString(values, 'model'));
-  set('baseUrl', checkBaseUrl(flagString(values, 'base-url'), '--base-url') ?? (config.generation.baseUrl === null ? checkBaseUrl(env['OPENAI_BASE_URL'] || undefined, 'OPENAI_BASE_URL') : undefined));
+  const baseUrls = (values['base-url'] === undefined ? [] : ([values['base-url']].flat() as string[])).map((u) => checkBaseUrl(u, '--base-url')!);
+  if (baseUrls.length > 1) {
+    // Several --base-url: a pool of equal endpoints sharing --concurrency, instead of generation.endpoints.
+    set('endpoints', baseUrls.map((baseUrl) => ({ baseUrl })));
+    set('baseUrl', null);
+  } else set('baseUrl', baseUrls[0] ?? (config.generation.baseUrl === null ? checkBaseUrl(env['OPENAI_BASE_URL'] || undefined, 'OPENAI_BASE_URL') : undefined));
   set('concurrency', flagNumber(values, 'concurrency', { integer: true, min: 1 }));
   set('seeds', flagString(values, 'seeds'));
   set('lang', flagString(values, 'lang'));
@@ -113,6 +144,7 @@ function withGenerationFlags(config: ForgeConfig, values: Parameters<Command['ru
   set('maxTokens', flagNumber(values, 'max-tokens', { integer: true, min: 1 }));
   set('seed', flagNumber(values, 'seed', { integer: true }));
   set('budgetUsd', flagNumber(values, 'budget-usd'));
+  set('mode', flagString(values, 'mode'));
   const r = forgeConfigSchema.safeParse({ ...config, generation: g });
   if (!r.success) {
     throw new ConfigError(r.error.issues.map((i) => `command line: ${i.path.join('.')}: ${i.message}`), 'fix the flag value (see `alpaca-forge generate --help`)');

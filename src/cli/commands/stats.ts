@@ -49,7 +49,16 @@ async function runStats(ctx: CommandContext, runDir: string): Promise<number> {
     const kept = store.listItems({ status: ['kept'] });
     const total = Object.values(summary.byStatus).reduce((a, b) => a + b, 0);
     const report = buildDatasetReport(kept, { lang: summary.lang, curation: { total, byStatus: summary.byStatus, byReason: summary.byReason } });
-    emit(ctx, { run: runDir, summary, report }, () => [...runSummaryLines(summary), '', `kept samples of ${runDir}:`, ...reportLines({ ...report, curation: null })]);
+    const endpoints = store.endpointTallies();
+    const batches = store.batches();
+    emit(ctx, { run: runDir, summary, endpoints, batches, report }, () => [
+      ...runSummaryLines(summary),
+      ...endpointLines(endpoints),
+      ...(batches.length ? [`batch rounds: ${batches.length} (${batches.map((b) => `${b.round}: ${b.batchId ?? b.inputPath} ${b.status}${b.ingestedAt ? '' : ', waiting'}`).join('; ')})`] : []),
+      '',
+      `kept samples of ${runDir}:`,
+      ...reportLines({ ...report, curation: null }),
+    ]);
     writeReport(ctx, writeMarkdownReport, report, { title: `Run report: ${runDir}`, run: summary, source: runDir });
     return 0;
   } finally {
@@ -66,6 +75,19 @@ async function fileStats(ctx: CommandContext, path: string, lang: Lang | undefin
   emit(ctx, { file: path, report }, () => [`${path} (${report.lang}):`, ...reportLines(report)]);
   writeReport(ctx, writeMarkdownReport, report, { title: `Dataset report: ${path}`, source: path });
   return 0;
+}
+
+/** Throughput and errors per endpoint, for a run that used several (or recorded which one answered). */
+function endpointLines(tallies: import('../../store/run-store.js').EndpointTally[]): string[] {
+  if (tallies.length === 0) return [];
+  return [
+    'requests by endpoint:',
+    ...tallies.map((t) => {
+      const rate = t.elapsedMs > 0 ? `${((1000 * t.ok) / t.elapsedMs).toFixed(2)} req/s` : '- req/s';
+      const errors = t.ok + t.failed > 0 ? ((100 * t.failed) / (t.ok + t.failed)).toFixed(1) : '0.0';
+      return `  ${t.endpoint} (${t.model}): ${t.ok} ok, ${t.failed} failed (${errors}%), ${rate}, ${t.promptTokens + t.completionTokens} tokens, $${t.costUsd.toFixed(4)}`;
+    }),
+  ];
 }
 
 function emit(ctx: CommandContext, json: object, text: () => string[]): void {

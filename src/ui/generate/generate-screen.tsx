@@ -103,7 +103,8 @@ export function GenerateScreen({ runDir, start, onExit }: GenerateScreenProps) {
   const transport = state.transport;
   const rejections = rejectionRows(p);
   const wide = columns >= 100;
-  const fixedLines = 8 + state.warnings.length;
+  const pool = p?.endpoints ?? [];
+  const fixedLines = 8 + state.warnings.length + pool.length + (state.batch ? 1 : 0);
   const panelHeight = Math.max(3, height - fixedLines);
   const rejWidth = wide ? 34 : columns;
   const latestWidth = wide ? columns - rejWidth - 1 : columns;
@@ -154,6 +155,18 @@ export function GenerateScreen({ runDir, start, onExit }: GenerateScreenProps) {
         <Text color={tone(transport.state === 'ok' ? 'good' : transport.state === 'backoff' ? 'warn' : 'bad')}>{describeTransport(transport)}</Text>
         {st && st.abandonedRequests > 0 ? <Text color={tone('muted')}> · {st.abandonedRequests} requests abandoned by the last run</Text> : null}
       </Text>
+      {pool.map((e) => (
+        <Text key={e.endpoint} wrap="truncate-end">
+          {'  '}
+          <Text color={tone(e.state === 'up' ? 'good' : e.state === 'down' ? 'warn' : 'bad')}>{e.state.padEnd(4)}</Text> {e.endpoint} ({e.model}) · {formatRate(e.requestsPerSec, 'req/s')} ·{' '}
+          {formatInt(e.ok)} ok · {formatInt(e.failed)} failed · {e.inFlight} in flight
+        </Text>
+      ))}
+      {state.batch ? (
+        <Text wrap="truncate-end" color={tone('info')}>
+          batch {state.batch}
+        </Text>
+      ) : null}
       {state.warnings.map((w, i) => (
         <Text key={i} wrap="truncate-end" color={tone('warn')}>
           ! {w}

@@ -12,6 +12,8 @@ export interface GenerateState {
   latest: SamplePreview[];
   transport: TransportState;
   warnings: string[];
+  /** Batch mode: the latest state of the current round, in words. */
+  batch: string | null;
   done: Done | null;
   /** set by the screen: the user pressed p */
   paused: boolean;
@@ -27,6 +29,7 @@ export const initialGenerateState: GenerateState = {
   latest: [],
   transport: { state: 'ok' },
   warnings: [],
+  batch: null,
   done: null,
   paused: false,
   stopping: false,
@@ -52,6 +55,8 @@ export function reduceGenerate(s: GenerateState, e: GenerateEvent): GenerateStat
       return { ...s, transport: e.transport };
     case 'warning':
       return { ...s, warnings: [...s.warnings, e.message].slice(-keepWarnings) };
+    case 'batch':
+      return { ...s, batch: e.message };
     case 'done':
       return { ...s, done: e, stopping: false, transport: { state: 'ok' } };
   }

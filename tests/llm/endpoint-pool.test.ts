@@ -1,0 +1,137 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { forgeConfigSchema } from '../../src/config/schema.js';
+import { runGeneration } from '../../src/generate/run-generation.js';
+import { RunStore } from '../../src/store/run-store.js';
+import type { GenerateEvent } from '../../src/events.js';
+import { startFakeServer } from '../helpers/fake-openai-server.js';
+import { runCli } from '../helpers/cli.js';
+
+const tmpRun = () => join(mkdtempSync(join(tmpdir(), 'forge-pool-')), 'run');
+
+function config(generation: Record<string, unknown>) {
+  return forgeConfigSchema.parse({ generation: { model: 'test-model', concurrency: 8, target: 400, seed: 1, ...generation } });
+}
+
+function collect() {
+  const events: GenerateEvent[] = [];
+  return { events, onEvent: (e: GenerateEvent) => events.push(e) };
+}
+
+test('requests spread over the pool by weight; each request records the endpoint and model that answered', async () => {
+  const a = await startFakeServer({ latencyMs: 30, seed: 11 });
+  const b = await startFakeServer({ latencyMs: 30, seed: 22 });
+  const runDir = tmpRun();
+  try {
+    const c = collect();
+    const endpoints = [
+      { baseUrl: a.url, weight: 3 },
+      { baseUrl: b.url, weight: 1, model: 'other-model' },
+    ];
+    const out = await runGeneration({ runDir, config: config({ endpoints, target: 800 }), signal: new AbortController().signal, progressIntervalMs: 20, ...c });
+    assert.equal(out.kept, 800);
+    const share = a.requests.length / (a.requests.length + b.requests.length);
+    assert.ok(share > 0.6 && share < 0.9, `endpoint a took ${a.requests.length}, b ${b.requests.length}`);
+    assert.ok(b.requests.every((r) => r.model === 'other-model'));
+    const store = RunStore.open(runDir);
+    const tallies = store.endpointTallies();
+    store.close();
+    assert.deepEqual(
+      tallies.map((t) => [t.endpoint, t.model, t.ok]),
+      [
+        [a.url, 'test-model', a.requests.length],
+        [b.url, 'other-model', b.requests.length],
+      ].sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
+    );
+    const progress = c.events.filter((e): e is Extract<GenerateEvent, { type: 'progress' }> => e.type === 'progress' && e.endpoints !== undefined);
+    assert.ok(progress.length > 0 && progress.at(-1)!.endpoints!.length === 2, 'progress shows each endpoint');
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test('each endpoint keeps to its own concurrency', async () => {
+  const a = await startFakeServer({ latencyMs: 40 });
+  const b = await startFakeServer({ latencyMs: 40 });
+  try {
+    const endpoints = [
+      { baseUrl: a.url, concurrency: 2 },
+      { baseUrl: b.url, concurrency: 6 },
+    ];
+    await runGeneration({ runDir: tmpRun(), config: config({ endpoints, concurrency: 16 }), signal: new AbortController().signal, ...collect() });
+    assert.ok(Math.max(...a.concurrentAtArrival) <= 1, `a saw ${Math.max(...a.concurrentAtArrival) + 1} at once`);
+    assert.ok(Math.max(...b.concurrentAtArrival) <= 5);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test('an endpoint that goes down is drained and dropped while the others carry the run to its target', async () => {
+  const up = await startFakeServer({ latencyMs: 20 });
+  const down = await startFakeServer({ behave: () => ({ kind: 'status', status: 503 }) });
+  const runDir = tmpRun();
+  try {
+    const endpoints = [{ baseUrl: up.url }, { baseUrl: down.url }];
+    const out = await runGeneration({
+      runDir,
+      config: config({ endpoints, target: 300, maxRetries: 2, pauseAfterFailures: 2, pauseSeconds: 0.05, maxPauses: 2 }),
+      signal: new AbortController().signal,
+      ...collect(),
+    });
+    assert.equal(out.reason, 'target');
+    assert.equal(out.kept, 300);
+    // 2 failures open the breaker, then one probe per pause: a handful of attempts, not one per request of the run.
+    assert.ok(down.requests.length <= 12, `the down endpoint got ${down.requests.length} attempts`);
+    const store = RunStore.open(runDir);
+    const s = store.summary();
+    store.close();
+    assert.equal(s.byStatus['kept'], 300);
+  } finally {
+    await up.close();
+    await down.close();
+  }
+});
+
+test('every endpoint down: the run stops resumably, as with one endpoint', async () => {
+  const d1 = await startFakeServer({ behave: () => ({ kind: 'status', status: 503 }) });
+  const d2 = await startFakeServer({ behave: () => ({ kind: 'status', status: 503 }) });
+  try {
+    const out = await runGeneration({
+      runDir: tmpRun(),
+      config: config({ endpoints: [{ baseUrl: d1.url }, { baseUrl: d2.url }], maxRetries: 1, pauseAfterFailures: 2, pauseSeconds: 0.02, maxPauses: 1 }),
+      signal: new AbortController().signal,
+      ...collect(),
+    });
+    assert.equal(out.reason, 'endpoint-down');
+  } finally {
+    await d1.close();
+    await d2.close();
+  }
+});
+
+test('--base-url given twice makes a pool of both endpoints; stats shows each one\'s throughput and errors', async () => {
+  const a = await startFakeServer({ latencyMs: 10, seed: 11 });
+  const b = await startFakeServer({ latencyMs: 10, seed: 22 });
+  try {
+    const runDir = tmpRun();
+    const r = await runCli(['generate', '--run', runDir, '--target', '200', '--concurrency', '4', '--base-url', a.url, '--base-url', b.url, '--model', 'm', '--json'], { env: { OPENAI_API_KEY: 'sk-x' } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(a.requests.length > 0 && b.requests.length > 0, `a ${a.requests.length}, b ${b.requests.length}`);
+    const stats = await runCli(['stats', '--run', runDir]);
+    assert.equal(stats.code, 0, stats.stderr);
+    const esc = (u: string) => u.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    assert.match(stats.stdout, /requests by endpoint:\n/);
+    assert.match(stats.stdout, new RegExp(`  ${esc(a.url)} \\(m\\): ${a.requests.length} ok, 0 failed \\(0\\.0%\\), [\\d.]+ req/s`));
+    assert.match(stats.stdout, new RegExp(`  ${esc(b.url)} \\(m\\): ${b.requests.length} ok, 0 failed`));
+    const json = JSON.parse((await runCli(['stats', '--run', runDir, '--json'])).stdout) as { endpoints: Array<{ endpoint: string; ok: number }> };
+    assert.deepEqual(json.endpoints.map((e) => e.ok).sort(), [a.requests.length, b.requests.length].sort());
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
