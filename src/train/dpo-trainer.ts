@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeOutput } from '../io/write-output.js';
 import { join, resolve } from 'node:path';
-import { ModelError, UsageError } from '../errors.js';
+import { DataError, ModelError, UsageError } from '../errors.js';
 import { selectBackend, type BackendName } from '../model/backend.js';
 import { loadModel, type LlamaModel } from '../model/load.js';
 import { AdamW } from './adamw.js';
@@ -8,7 +9,7 @@ import { planEpoch, splitTrainVal, stepsPerEpoch, totalSteps as countSteps } fro
 import { checkpointDir, listCheckpoints, readOptimizerState, readTrainerState, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { clipGlobalNorm } from './clip.js';
 import type { TrainConfig } from './config.js';
-import { encodePreferencePairs, fingerprintPairs, readPreferencePairs, type EncodedPair, type EncodedSequence } from './dpo-data.js';
+import { encodePreferencePairs, fingerprintPairs, readPreferencePairs, type EncodedPair, type EncodedSequence, type PreferencePair } from './dpo-data.js';
 import { dpoPairLoss, summarisePairs, type DpoMetrics, type PairLogps, type PairLoss } from './dpo-loss.js';
 import { resolveValSetSize } from './data.js';
 import type { TrainEvent } from './events.js';
@@ -103,9 +104,8 @@ export async function runDpoTraining(config: TrainConfig, dpo: DpoSettings, opts
   const signal = opts.signal;
   if (!config.model) throw new UsageError('--model is required', 'pass --model DIR (a Hugging Face model directory)');
   if (!config.out) throw new UsageError('--out is required', 'pass --out DIR for the adapter and checkpoints');
-  if (!config.data) {
-    throw new UsageError('DPO trains on preference pairs from a file', 'export them first: alpaca-forge export --run DIR --format dpo --out pairs.jsonl, then pass --data pairs.jsonl');
-  }
+  if (config.data && config.run) throw new UsageError('pass either --data or --run, not both');
+  if (!config.data && !config.run) throw new UsageError('no preference pairs', 'pass --run output/NAME (after respond and a ranking) or --data pairs.jsonl (export --format dpo)');
   if (!(dpo.beta > 0)) throw new UsageError('--beta must be positive', 'the DPO paper uses 0.1');
   const outDir = config.out;
   const modelDir = config.model;
@@ -116,8 +116,9 @@ export async function runDpoTraining(config: TrainConfig, dpo: DpoSettings, opts
   }
 
   emit({ type: 'phase', phase: 'encoding-data' });
-  const raw = readPreferencePairs(config.data);
-  const valSize = resolveValSetSize(config.valSetSize, raw.length, config.data).size;
+  const label = (config.data ?? config.run)!;
+  const raw = config.data ? readPreferencePairs(config.data) : await runPairs(config.run!);
+  const valSize = resolveValSetSize(config.valSetSize, raw.length, label).size;
 
   emit({ type: 'phase', phase: 'loading-model', detail: modelDir });
   const backend = await selectBackend(config.backend === 'auto' ? undefined : (config.backend as BackendName));
@@ -131,7 +132,7 @@ export async function runDpoTraining(config: TrainConfig, dpo: DpoSettings, opts
     const train = trainEnc.encoded;
     const val = split.val.length ? enc(split.val).encoded : [];
     if (train.length === 0) {
-      throw new UsageError(`--cutoff-len ${config.cutoffLen} leaves no response tokens in any training pair of ${config.data}`, 'raise --cutoff-len');
+      throw new UsageError(`--cutoff-len ${config.cutoffLen} leaves no response tokens in any training pair of ${label}`, 'raise --cutoff-len');
     }
     const warnings: string[] = [];
     if (trainEnc.dropped) warnings.push(`${trainEnc.dropped} pairs have prompts of ${config.cutoffLen}+ tokens and no response left after truncation; they are skipped (raise --cutoff-len to keep them)`);
@@ -240,7 +241,7 @@ export async function runDpoTraining(config: TrainConfig, dpo: DpoSettings, opts
       emit({ type: 'phase', phase: 'saving', detail: `checkpoint at step ${step}` });
       const dir = saveCheckpoint(outDir, weights, opt.getState(), state(step), config.keepCheckpoints);
       lastCheckpoint = step;
-      writeLossChart(join(outDir, LOSS_CHART), readTrainLog(logPath), chartTitle(modelDir, config.data!));
+      writeLossChart(join(outDir, LOSS_CHART), readTrainLog(logPath), chartTitle(modelDir, label));
       emit({ type: 'checkpoint', step, dir });
       return dir;
     };
@@ -310,6 +311,16 @@ export async function runDpoTraining(config: TrainConfig, dpo: DpoSettings, opts
   }
 }
 
+/** A run's pairs (loaded lazily: training from a file needs no SQLite store); a run without any says what to do. */
+async function runPairs(runDir: string): Promise<PreferencePair[]> {
+  const { loadRunPreferencePairs } = await import('../respond/run-pairs.js');
+  const { pairs } = loadRunPreferencePairs(runDir);
+  if (pairs.length === 0) {
+    throw new DataError(`${runDir}: no ranked responses to make preference pairs from`, `run alpaca-forge respond --run ${runDir} --responses 4, then curate --rank or review --rank`);
+  }
+  return pairs;
+}
+
 /** train_log.jsonl keys as TRL's DPOTrainer logs them (rewards/chosen, …), with eval_ in front for evaluations. */
 function dpoLogFields(m: DpoMetrics, prefix: string): Record<string, number> {
   return {
@@ -335,8 +346,6 @@ async function referenceLogps(
     }
   }
   const logps = await compute();
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(`${path}.tmp`, JSON.stringify({ fingerprint, logps }));
-  renameSync(`${path}.tmp`, path);
+  writeOutput(path, JSON.stringify({ fingerprint, logps }));
   return logps;
 }

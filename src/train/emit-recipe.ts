@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeOutput } from '../io/write-output.js';
 import { join, resolve } from 'node:path';
 import { DataError, UsageError } from '../errors.js';
 import type { TrainConfig } from './config.js';
@@ -30,13 +31,24 @@ export async function emitRecipe(config: TrainConfig, opts: EmitRecipeOptions): 
   let dataPath: string;
   let records: number;
   let shape: RecipeDataShape;
-  if (config.run && !config.data) {
-    if (opts.method !== 'sft') {
-      throw new UsageError('a DPO recipe reads preference pairs from a file', `export them first: alpaca-forge export --run ${config.run} --format ${expectedDataShape(opts.target, opts.method)} --out pairs.jsonl, then pass --data pairs.jsonl`);
+  if (config.run && !config.data && opts.method === 'dpo') {
+    // The pairs `export --format dpo|dpo-alpaca` would write, in the shape this trainer reads.
+    const format = expectedDataShape(opts.target, opts.method) as 'dpo' | 'dpo-alpaca';
+    const { RunStore } = await import('../store/run-store.js');
+    const { exportPairs } = await import('../respond/export-pairs.js');
+    dataPath = join(outDir, format === 'dpo' ? 'pairs.jsonl' : 'pairs.json');
+    const store = RunStore.open(config.run);
+    try {
+      records = exportPairs(store, store.usableItems(), { out: dataPath, format, pairs: 'best-worst' }).pairs;
+    } finally {
+      store.close();
     }
+    if (records === 0) throw new DataError(`${config.run}: no ranked responses to make preference pairs from`, `run alpaca-forge respond --run ${config.run} --responses 4, then curate --rank or review --rank`);
+    shape = format;
+  } else if (config.run && !config.data) {
     const { samples } = await loadTrainingSamples({ run: config.run });
     dataPath = join(outDir, 'train.json');
-    writeFileSync(dataPath, `${JSON.stringify(samples.map((s) => ({ instruction: s.instruction, input: s.input, output: s.output })), null, 2)}\n`);
+    writeOutput(dataPath, `${JSON.stringify(samples.map((s) => ({ instruction: s.instruction, input: s.input, output: s.output })), null, 2)}\n`);
     records = samples.length;
     shape = 'alpaca';
   } else if (config.data) {
@@ -49,11 +61,12 @@ export async function emitRecipe(config: TrainConfig, opts: EmitRecipeOptions): 
   const files: string[] = [];
   for (const f of recipe.files) {
     const path = join(outDir, f.name);
-    writeFileSync(path, f.content);
+    writeOutput(path, f.content);
     files.push(path);
   }
   const launchPath = join(outDir, `launch-${opts.target}.sh`);
-  writeFileSync(launchPath, `#!/usr/bin/env bash\n# One GPU:\n# ${recipe.launch[0]}\n# ${opts.gpus} GPU(s) on this node:\n${recipe.launch[1]}\n${recipe.launch[2]}\n`, { mode: 0o755 });
+  writeOutput(launchPath, `#!/usr/bin/env bash\n# One GPU:\n# ${recipe.launch[0]}\n# ${opts.gpus} GPU(s) on this node:\n${recipe.launch[1]}\n${recipe.launch[2]}\n`);
+  chmodSync(launchPath, 0o755);
   files.push(launchPath);
   return { files, launch: recipe.launch, dataPath, records };
 }

@@ -163,3 +163,23 @@ test('an interrupted DPO run resumes to the same adapter as an uninterrupted one
   assert.equal(resumed.step, 4);
   assert.deepEqual(readFileSync(join(split, 'adapter_model.safetensors')), readFileSync(join(whole, 'adapter_model.safetensors')));
 });
+
+test('train --method dpo --run and --emit-recipe take the pairs of a ranked run (a person first, the judge otherwise)', async () => {
+  const { makeResponseRun, threeSamples } = await import('../respond/response-fixture.js');
+  const run = makeResponseRun(threeSamples());
+  // Item 1 ranked by a person (response 2 best, response 3 worst), item 2 by the judge, item 3 not at all.
+  run.responses.addHumanRanking(run.itemIds[0]!, 'best-worst', [[run.ids[0]![1]!], [run.ids[0]![0]!], [run.ids[0]![2]!]]);
+  run.responses.setJudgeRanking(run.itemIds[1]!, [[run.ids[1]![0]!], [run.ids[1]![2]!], [run.ids[1]![1]!]]);
+  run.store.close();
+  const out = join(root, 'dpo-run-out');
+  const r = await runCli(['train', '--method', 'dpo', '--model', modelDir, '--run', run.dir, '--out', out, '--backend', 'wasm', '--val-set-size', '0', '--batch-size', '2', '--micro-batch-size', '2', '--cutoff-len', '512', '--warmup-steps', '0', '--max-steps', '1', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const start = r.stdout.split('\n').map((l) => JSON.parse(l || '{}') as { type?: string; plan?: { trainExamples: number } }).find((e) => e.type === 'start');
+  assert.equal(start?.plan?.trainExamples, 2, 'two ranked samples give two best-worst pairs');
+
+  const recipeDir = join(root, 'dpo-recipe');
+  const rec = await runCli(['train', '--emit-recipe', 'llamafactory', '--method', 'dpo', '--model', 'Qwen/Qwen2.5-0.5B', '--run', run.dir, '--out', recipeDir, '--val-set-size', '0']);
+  assert.equal(rec.code, 0, rec.stderr);
+  const pairs = JSON.parse(readFileSync(join(recipeDir, 'pairs.json'), 'utf8')) as Array<{ instruction: string; chosen: string; rejected: string }>;
+  assert.deepEqual(pairs.map((p) => [p.chosen, p.rejected]), [['Red, yellow, blue.', 'Green.'], ['2, 5, 9', '9, 5, 2']]);
+});
