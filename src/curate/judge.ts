@@ -11,6 +11,7 @@ import { RetriesExhaustedError, type ChatClient, type ChatRequest, type ChatResu
 import { chatClientFromConfig } from '../llm/client-from-config.js';
 import { BudgetTracker, costOf } from '../llm/budget.js';
 import { EndpointDownError } from '../llm/endpoint-gate.js';
+import { RequestAborts } from '../llm/request-aborts.js';
 import { endpointOf } from '../llm/endpoint-of.js';
 import type { RunStore } from '../store/run-store.js';
 import type { JudgeConfig } from './config.js';
@@ -223,13 +224,7 @@ export async function rateWithRetries<T>(tasks: RatingTask[], o: RatingRunOption
   let failed = 0;
   let done = 0;
   const progress = () => o.onProgress?.({ done, total: tasks.length, scored, failed, costUsd: budget.spentUsd });
-  // One listener on the caller's signal, one controller per request: the SDK and the backoff each listen on the
-  // signal they are given, and `concurrency` requests on one shared signal set off MaxListenersExceededWarning.
-  const requestControllers = new Set<AbortController>();
-  const onAbort = () => {
-    for (const c of requestControllers) c.abort(o.signal?.reason);
-  };
-  o.signal?.addEventListener('abort', onAbort, { once: true });
+  const aborts = new RequestAborts(o.signal);
 
   const judgeOne = async (t: RatingTask): Promise<void> => {
     if (stop !== null || o.signal?.aborted) return;
@@ -246,13 +241,7 @@ export async function rateWithRetries<T>(tasks: RatingTask[], o: RatingRunOption
       budget.reserve(reserve);
       let result: ChatResult;
       try {
-        const controller = new AbortController();
-        requestControllers.add(controller);
-        try {
-          result = await client.complete({ messages, temperature: cfg.temperature, maxTokens: cfg.maxTokens, signal: controller.signal });
-        } finally {
-          requestControllers.delete(controller);
-        }
+        result = await aborts.run((signal) => client.complete({ messages, temperature: cfg.temperature, maxTokens: cfg.maxTokens, signal }));
       } catch (err) {
         budget.settle(reserve, 0);
         if (o.signal?.aborted) {
@@ -298,7 +287,7 @@ export async function rateWithRetries<T>(tasks: RatingTask[], o: RatingRunOption
   try {
     await Promise.all(tasks.map((t) => limit(() => judgeOne(t))));
   } finally {
-    o.signal?.removeEventListener('abort', onAbort);
+    aborts.dispose();
   }
   if (fatal !== null) throw fatal;
   // Set inside the workers; TypeScript cannot see that through the closures.

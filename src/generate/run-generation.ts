@@ -11,6 +11,7 @@ import { RetriesExhaustedError, type ChatResult } from '../llm/chat-client.js';
 import { BudgetTracker, costOf } from '../llm/budget.js';
 import { EndpointDownError } from '../llm/endpoint-gate.js';
 import { EndpointPool, type PoolEndpointOptions } from '../llm/endpoint-pool.js';
+import { RequestAborts } from '../llm/request-aborts.js';
 import { ExampleSampler } from './example-sampler.js';
 import { IngestPipeline } from './ingest-pipeline.js';
 import { loadPromptTemplate, renderPrompt } from './prompt-template.js';
@@ -174,17 +175,8 @@ async function generate(
   const yieldMonitor = new YieldMonitor();
   const latest: SamplePreview[] = [];
   const budget = new BudgetTracker(g.budgetUsd ?? undefined, spentBefore);
-  const internal = new AbortController();
-  // Each request gets its own controller, aborted from here: thousands of listeners on one shared signal made
-  // every addEventListener linear in the number of requests in flight.
-  const requestControllers = new Set<AbortController>();
-  internal.signal.addEventListener('abort', () => {
-    for (const c of requestControllers) c.abort(internal.signal.reason);
-  });
-  const onOuterAbort = () => internal.abort(opts.signal.reason);
-  opts.signal.addEventListener('abort', onOuterAbort, { once: true });
-  // A Ctrl-C while the run was being opened (seeds hashed, writer thread starting) fired before this listener.
-  if (opts.signal.aborted) onOuterAbort();
+  // A Ctrl-C while the run was being opened (seeds hashed, writer thread starting) counts too: RequestAborts sees it.
+  const internal = new RequestAborts(opts.signal);
 
   const pool = new EndpointPool(poolEndpoints(g, opts), {
     gate: { pauseAfterFailures: g.pauseAfterFailures, pauseMs: g.pauseSeconds * 1000, maxPauses: g.maxPauses },
@@ -266,20 +258,20 @@ async function generate(
     const requestId = nextRequestId++;
     // The endpoint and model are recorded when the pool picks one (the 'endpoint' message below).
     ingest.send({ type: 'begin', requestId, provenance: { examples: refs, template: template.name } });
-    const controller = new AbortController();
-    requestControllers.add(controller);
     try {
-      const result = await pool.complete(
-        {
-          messages: [{ role: 'user', content: prompt }],
-          temperature: g.temperature,
-          topP: g.topP,
-          maxTokens: g.maxTokens,
-          ...(g.seed !== null ? { seed: g.seed + requestId } : {}),
-          signal: controller.signal,
-        },
-        // Recorded before the answer is committed (or the failure), so each request names who answered it.
-        (endpoint, model) => ingest.send({ type: 'endpoint', requestId, endpoint, model }),
+      const result = await internal.run((signal) =>
+        pool.complete(
+          {
+            messages: [{ role: 'user', content: prompt }],
+            temperature: g.temperature,
+            topP: g.topP,
+            maxTokens: g.maxTokens,
+            ...(g.seed !== null ? { seed: g.seed + requestId } : {}),
+            signal,
+          },
+          // Recorded before the answer is committed (or the failure), so each request names who answered it.
+          (endpoint, model) => ingest.send({ type: 'endpoint', requestId, endpoint, model }),
+        ),
       );
       budget.settle(reservedUsd, result.costUsd);
       requestsDone++;
@@ -301,7 +293,6 @@ async function generate(
       internal.abort(err);
       throw err;
     } finally {
-      requestControllers.delete(controller);
       inFlight--;
       wake();
     }
@@ -407,7 +398,7 @@ async function generate(
     await Promise.allSettled([...running]);
   } finally {
     clearInterval(tick);
-    opts.signal.removeEventListener('abort', onOuterAbort);
+    internal.dispose();
     ingest.send({ type: 'meta', key: 'elapsed_ms', value: String(elapsedBefore + Date.now() - started) });
     await ingest.close();
   }

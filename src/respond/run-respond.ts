@@ -9,6 +9,7 @@ import { acquireRunLock } from '../store/run-lock.js';
 import { ResponseStore, type Sampling } from '../store/responses.js';
 import { RunStore, type StoredItem } from '../store/run-store.js';
 import { loadRespondPrompt, renderRespondPrompt } from './respond-prompt.js';
+import { RequestAborts } from '../llm/request-aborts.js';
 
 export const respondSelections = ['kept', 'accepted'] as const;
 export type RespondSelection = (typeof respondSelections)[number];
@@ -153,16 +154,7 @@ async function respond(store: RunStore, opts: RunRespondOptions): Promise<Respon
 
   const budget = new BudgetTracker(s.budgetUsd ?? undefined, responses.counts().costUsd);
   const spentBefore = budget.spentUsd;
-  const internal = new AbortController();
-  // Each request gets its own controller, aborted from here: one listener per request on a shared signal made every
-  // addEventListener linear in the requests in flight (as generation found), and warns past ten.
-  const requestControllers = new Set<AbortController>();
-  internal.signal.addEventListener('abort', () => {
-    for (const c of requestControllers) c.abort(internal.signal.reason);
-  });
-  const onOuterAbort = () => internal.abort(opts.signal.reason);
-  opts.signal.addEventListener('abort', onOuterAbort, { once: true });
-  if (opts.signal.aborted) internal.abort(opts.signal.reason);
+  const internal = new RequestAborts(opts.signal);
 
   const started = Date.now();
   let requestsDone = 0;
@@ -200,18 +192,18 @@ async function respond(store: RunStore, opts: RunRespondOptions): Promise<Respon
     const seed = g.seed === null ? null : g.seed + slot.item.id * 1000 + slot.idx;
     const sampling: Sampling = { temperature: s.temperature, topP: s.topP, maxTokens: s.maxTokens, seed };
     const id = responses.beginResponse(slot.item.id, slot.idx, slot.model, sampling);
-    const controller = new AbortController();
-    requestControllers.add(controller);
     inFlight++;
     try {
-      const r = await clients.get(slot.model)!.complete({
-        messages: [{ role: 'user', content: text }],
-        temperature: s.temperature,
-        topP: s.topP,
-        maxTokens: s.maxTokens,
-        ...(seed !== null ? { seed } : {}),
-        signal: controller.signal,
-      });
+      const r = await internal.run((signal) =>
+        clients.get(slot.model)!.complete({
+          messages: [{ role: 'user', content: text }],
+          temperature: s.temperature,
+          topP: s.topP,
+          maxTokens: s.maxTokens,
+          ...(seed !== null ? { seed } : {}),
+          signal,
+        }),
+      );
       budget.settle(reserve, r.costUsd);
       responses.completeResponse(id, { text: r.text.trim(), finishReason: r.finishReason, promptTokens: r.promptTokens, completionTokens: r.completionTokens, costUsd: r.costUsd });
       requestsDone++;
@@ -238,7 +230,6 @@ async function respond(store: RunStore, opts: RunRespondOptions): Promise<Respon
       // Nothing more goes out to an endpoint that refuses us; answers in flight are abandoned.
       internal.abort(err);
     } finally {
-      requestControllers.delete(controller);
       inFlight--;
     }
   };
@@ -248,7 +239,7 @@ async function respond(store: RunStore, opts: RunRespondOptions): Promise<Respon
     await Promise.all(slots.map((slot) => limit(() => answer(slot))));
   } finally {
     clearInterval(tick);
-    opts.signal.removeEventListener('abort', onOuterAbort);
+    internal.dispose();
   }
   if (fatal !== null) throw fatal;
   emit(progress());

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,60 +7,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { RunStore } from '../../src/store/run-store.js';
 import { assertBuilt, CLI, runCli } from '../helpers/cli.js';
 import { makeRun, sampleItems } from '../ui/run-fixture.js';
+import { TmuxTerminal as Terminal, shellQuote, terminalEnv as baseEnv, tmuxMissing } from '../helpers/tmux-terminal.js';
 
 /**
  * The real `alpaca-forge review` binary in a pseudo-terminal: tmux runs it, send-keys types, capture-pane reads the
  * screen. Then the run store, and an export of the accepted samples, must show exactly the decisions typed.
  */
 const bin = CLI;
-const tmuxMissing = spawnSync('tmux', ['-V']).error !== undefined;
 const skip = tmuxMissing ? 'tmux is not installed (apt-get install -y tmux): the terminal UI end-to-end test needs a pseudo-terminal' : false;
-
-class Terminal {
-  private readonly socket = `forge-e2e-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  constructor(command: string, env: Record<string, string>, columns = 120, rows = 32) {
-    const envArgs = Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`);
-    // env -i: the UI must not see the test runner's CI variables (it refuses to draw under CI).
-    const line = `env -i ${envArgs.join(' ')} ${command}`;
-    this.tmux(['-f', '/dev/null', 'new-session', '-d', '-s', 'e2e', '-x', String(columns), '-y', String(rows), line]);
-    this.tmux(['set-option', '-t', 'e2e', 'remain-on-exit', 'on']);
-  }
-  tmux(args: string[]): string {
-    const r = spawnSync('tmux', ['-L', this.socket, ...args], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`tmux ${args[0]}: ${r.stderr}`);
-    return r.stdout;
-  }
-  screen(escapes = false): string {
-    return this.tmux(['capture-pane', '-p', '-J', '-S', '-', ...(escapes ? ['-e'] : []), '-t', 'e2e']);
-  }
-  keys(...keys: string[]): void {
-    this.tmux(['send-keys', '-t', 'e2e', ...keys]);
-  }
-  type(text: string): void {
-    this.tmux(['send-keys', '-t', 'e2e', '-l', text]);
-  }
-  async waitFor(pattern: RegExp, what: string, timeoutMs = 15000): Promise<string> {
-    const until = Date.now() + timeoutMs;
-    let last = '';
-    while (Date.now() < until) {
-      last = this.screen();
-      if (pattern.test(last)) return last;
-      await delay(40);
-    }
-    throw new Error(`timed out waiting for ${what} (${pattern}); the screen was:\n${last}`);
-  }
-  close(): void {
-    spawnSync('tmux', ['-L', this.socket, 'kill-server']);
-  }
-}
-
-function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-function baseEnv(): Record<string, string> {
-  return { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp', TERM: 'screen-256color', LANG: 'C.UTF-8' };
-}
 
 test('review in a real terminal: accept, reject, edit in place, undo and quit; the store and export show exactly that', { skip, timeout: 60000 }, async (t) => {
   assertBuilt();

@@ -20,11 +20,16 @@ export class TmuxTerminal {
     if (r.status !== 0) throw new Error(`tmux ${args[0]}: ${r.stderr}`);
     return r.stdout;
   }
-  screen(): string {
-    return this.tmux(['capture-pane', '-p', '-J', '-S', '-', '-t', 'e2e']);
+  /** The pane's text; with `escapes`, its colour and attribute escape sequences too. */
+  screen(escapes = false): string {
+    return this.tmux(['capture-pane', '-p', '-J', '-S', '-', ...(escapes ? ['-e'] : []), '-t', 'e2e']);
   }
   keys(...keys: string[]): void {
     this.tmux(['send-keys', '-t', 'e2e', ...keys]);
+  }
+  /** Types text literally (no key names). */
+  type(text: string): void {
+    this.tmux(['send-keys', '-t', 'e2e', '-l', text]);
   }
   async waitFor(pattern: RegExp, what: string, timeoutMs = 15000): Promise<string> {
     const until = Date.now() + timeoutMs;
