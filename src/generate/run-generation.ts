@@ -316,7 +316,8 @@ async function generate(
           promptTokens: result.promptTokens,
           completionTokens: result.completionTokens,
           costUsd: result.costUsd,
-          model: result.model,
+          // As the API names it; absent, the model recorded when the pool picked the endpoint stays.
+          model: result.model ?? null,
         },
         format: template.format,
         nextIndex: a.nextIndex,

@@ -1,6 +1,7 @@
 import { basename, join } from 'node:path';
 import { useCallback, useEffect, useState } from 'react';
-import { Box, Text, useInput } from 'ink';
+import { Box, useInput } from 'ink';
+import { Text } from './components/text.js';
 import type { ForgeConfig } from '../config/schema.js';
 import type { Sample } from '../data/sample.js';
 import type { ReviewRun, RunAccess, RunInfo } from '../review/run-access.js';

@@ -1,5 +1,6 @@
 import { useReducer, useRef } from 'react';
-import { Box, Text, useInput } from 'ink';
+import { Box, useInput } from 'ink';
+import { Text } from './text.js';
 import { commandFor, keyNames } from '../keys.js';
 import { applyTextKey, textEdit, type TextEdit } from '../text-edit.js';
 import { useTone } from '../theme.js';

@@ -1,4 +1,5 @@
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from './text.js';
 import type { TextEdit } from '../text-edit.js';
 import { useTone } from '../theme.js';
 

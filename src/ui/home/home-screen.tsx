@@ -1,5 +1,6 @@
 import { useReducer, useRef } from 'react';
-import { Box, Text, useInput } from 'ink';
+import { Box, useInput } from 'ink';
+import { Text } from '../components/text.js';
 import { HelpOverlay } from '../components/help-overlay.js';
 import { formatInt, formatUsd } from '../format.js';
 import { commandFor, hintLine, keyNames } from '../keys.js';

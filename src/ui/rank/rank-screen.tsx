@@ -1,5 +1,6 @@
 import { useReducer, useRef } from 'react';
-import { Box, Text, useInput } from 'ink';
+import { Box, useInput } from 'ink';
+import { Text } from '../components/text.js';
 import { HelpOverlay } from '../components/help-overlay.js';
 import { hintLine } from '../keys.js';
 import { useTerminalSize } from '../terminal-size.js';

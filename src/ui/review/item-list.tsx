@@ -1,4 +1,5 @@
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from '../components/text.js';
 import type { StoredItem } from '../../review/run-access.js';
 import { oneLine } from '../format.js';
 import { useTone, type Tone } from '../theme.js';

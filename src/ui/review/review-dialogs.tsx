@@ -1,4 +1,5 @@
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from '../components/text.js';
 import { TextField } from '../components/text-field.js';
 import { useTone } from '../theme.js';
 import { editFieldNames, exportRows, filterRows, type ReviewMode } from './review-session.js';

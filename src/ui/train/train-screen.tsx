@@ -1,5 +1,6 @@
 import { useEffect, useReducer, useRef } from 'react';
-import { Box, Text, useInput } from 'ink';
+import { Box, useInput } from 'ink';
+import { Text } from '../components/text.js';
 import { formatError } from '../../errors.js';
 import type { TrainEvent } from '../../train/events.js';
 import { HelpOverlay } from '../components/help-overlay.js';
