@@ -34,6 +34,26 @@ export interface TrainerState {
   pendingEval?: boolean;
 }
 
+/** The state of a run after `step` optimizer steps: the data position and RNG follow from step, seed and steps per epoch. */
+export function trainerStateAt(
+  step: number,
+  run: { totalSteps: number; stepsPerEpoch: number; seed: number; dataFingerprint: string; settings: Record<string, unknown>; baseModel: string },
+  running: { lastLosses: number[]; lastEvalLoss: number | null; pendingEval?: boolean },
+): TrainerState {
+  return {
+    version: 1,
+    step,
+    totalSteps: run.totalSteps,
+    epoch: Math.floor(step / run.stepsPerEpoch),
+    stepInEpoch: step % run.stepsPerEpoch,
+    rng: { seed: run.seed, scheme: 'counter: shuffle(seed, epoch), dropout(seed, step, micro-batch, layer, module)' },
+    dataFingerprint: run.dataFingerprint,
+    settings: run.settings,
+    baseModel: run.baseModel,
+    ...running,
+  };
+}
+
 export function checkpointDir(outDir: string, step: number): string {
   return join(outDir, 'checkpoints', `step-${step}`);
 }

@@ -6,7 +6,7 @@ import { selectBackend, type BackendName } from '../model/backend.js';
 import { loadModel, type LlamaModel } from '../model/load.js';
 import { AdamW } from './adamw.js';
 import { planEpoch, splitTrainVal, stepsPerEpoch, totalSteps as countSteps } from './batching.js';
-import { checkpointDir, listCheckpoints, readOptimizerState, readTrainerState, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { checkpointDir, listCheckpoints, readOptimizerState, readTrainerState, saveCheckpoint, trainerStateAt, type TrainerState } from './checkpoint.js';
 import { clipGlobalNorm } from './clip.js';
 import type { TrainConfig } from './config.js';
 import { encodePreferencePairs, fingerprintPairs, readPreferencePairs, type EncodedPair, type EncodedSequence, type PreferencePair } from './dpo-data.js';
@@ -223,19 +223,8 @@ export async function runDpoTraining(config: TrainConfig, dpo: DpoSettings, opts
       appendTrainLog(logPath, { step: at, epoch: at / spe, eval_loss: m.loss, ...dpoLogFields(m, 'eval_') });
       return m;
     };
-    const state = (step: number): TrainerState => ({
-      version: 1,
-      step,
-      totalSteps: total,
-      epoch: Math.floor(step / spe),
-      stepInEpoch: step % spe,
-      rng: { seed: config.seed, scheme: 'counter: shuffle(seed, epoch), dropout(seed, step, micro-batch, layer, module)' },
-      dataFingerprint: fingerprint,
-      settings,
-      baseModel,
-      lastLosses,
-      lastEvalLoss,
-    });
+    const state = (step: number): TrainerState =>
+      trainerStateAt(step, { totalSteps: total, stepsPerEpoch: spe, seed: config.seed, dataFingerprint: fingerprint, settings, baseModel }, { lastLosses, lastEvalLoss });
     let lastCheckpoint = opts.resume && latest !== undefined ? latest : -1;
     const checkpoint = (step: number) => {
       emit({ type: 'phase', phase: 'saving', detail: `checkpoint at step ${step}` });

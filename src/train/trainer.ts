@@ -9,7 +9,7 @@ import type { LabelledBatch } from '../model/loss.js';
 import { loadTokenizer, type Tokenizer } from '../model/tokenizer.js';
 import { AdamW } from './adamw.js';
 import { planEpoch, splitTrainVal, stepsPerEpoch, totalSteps as countSteps } from './batching.js';
-import { checkpointDir, listCheckpoints, readOptimizerState, readTrainerState, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { checkpointDir, listCheckpoints, readOptimizerState, readTrainerState, saveCheckpoint, type TrainerState, trainerStateAt } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
 import { encodeTrainingSamples, fingerprintExamples, loadTrainingSamples, resolveValSetSize, type EncodedExample } from './data.js';
 import type { TrainEvent, TrainEventHandler, TrainPlanSummary } from './events.js';
@@ -211,20 +211,8 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
       const tokens = val.reduce((n, e) => n + e.lossTokens, 0);
       return sums.reduce((a, b) => a + b, 0) / tokens;
     };
-    const state = (step: number): TrainerState => ({
-      version: 1,
-      step,
-      totalSteps: total,
-      epoch: Math.floor(step / spe),
-      stepInEpoch: step % spe,
-      rng: { seed: config.seed, scheme: 'counter: shuffle(seed, epoch), dropout(seed, step, micro-batch, layer, module)' },
-      dataFingerprint: fingerprint,
-      settings,
-      baseModel,
-      lastLosses,
-      lastEvalLoss,
-      pendingEval,
-    });
+    const state = (step: number): TrainerState =>
+      trainerStateAt(step, { totalSteps: total, stepsPerEpoch: spe, seed: config.seed, dataFingerprint: fingerprint, settings, baseModel }, { lastLosses, lastEvalLoss, pendingEval });
     let lastCheckpoint = opts.resume && latest !== undefined ? latest : -1;
     const checkpoint = async (step: number) => {
       emit({ type: 'phase', phase: 'saving', detail: `checkpoint at step ${step}` });
