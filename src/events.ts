@@ -10,6 +10,7 @@ export interface SamplePreview extends Sample {
 export interface EndpointProgress {
   endpoint: string;
   model: string;
+  /** up: taking requests; down: paused and probed by one request; dead: stayed down through every pause. */
   state: 'up' | 'down' | 'dead';
   inFlight: number;
   ok: number;

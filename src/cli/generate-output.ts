@@ -1,63 +1,34 @@
 import type { GenerateEvent } from '../events.js';
 import { formatDuration } from '../format.js';
+import { progressLines } from './progress-lines.js';
 
 /**
  * Turns generation events into terminal output: one updating line on a TTY, a plain line every few seconds
  * otherwise, or one JSON object per line with --json.
  */
 export function generationPrinter(mode: 'tty' | 'plain' | 'json', write: (s: string) => void, plainEveryMs = 5000): (e: GenerateEvent) => void {
-  let lastPlain = 0;
-  let lineOpen = false;
-  const endLine = () => {
-    if (lineOpen) write('\n');
-    lineOpen = false;
-  };
+  if (mode === 'json') return (e) => write(`${JSON.stringify(e)}\n`);
+  const out = progressLines(mode, write, plainEveryMs);
   return (e) => {
-    if (mode === 'json') {
-      write(`${JSON.stringify(e)}\n`);
-      return;
-    }
     switch (e.type) {
       case 'start':
-        endLine();
-        write(
+        out.line(
           `${e.resumed ? 'resuming' : 'starting'} ${e.runDir}: ${e.kept}/${e.target} kept · model ${e.model} at ${e.baseUrl} · template ${e.template} · ${e.lang} · concurrency ${e.concurrency}` +
-            `${e.abandonedRequests ? ` · ${e.abandonedRequests} request(s) left in flight by the last run were abandoned` : ''}\n`,
+            `${e.abandonedRequests ? ` · ${e.abandonedRequests} request(s) left in flight by the last run were abandoned` : ''}`,
         );
         return;
-      case 'progress': {
-        const line = formatProgress(e);
-        if (mode === 'tty') {
-          write(`\r\x1b[2K${line}`);
-          lineOpen = true;
-        } else if (Date.now() - lastPlain >= plainEveryMs) {
-          lastPlain = Date.now();
-          write(`${new Date().toISOString()} ${line}\n`);
-        }
+      case 'progress':
+        out.progress(formatProgress(e));
         return;
-      }
       case 'transport':
-        if (e.transport.state === 'ok') {
-          endLine();
-          write('endpoint answering again\n');
-        } else if (e.transport.state === 'paused') {
-          endLine();
-          write(`endpoint down: ${e.transport.reason}; pausing all requests for ${Math.round(e.transport.waitMs / 1000)} s (pause ${e.transport.pause})\n`);
-        } else if (mode === 'plain') {
-          write(`retry ${e.transport.attempt} in ${(e.transport.waitMs / 1000).toFixed(1)} s: ${e.transport.reason}\n`);
-        }
+        out.transport(e.transport);
         return;
       case 'warning':
-        endLine();
-        write(`warning: ${e.message}\n`);
+        out.line(`warning: ${e.message}`);
         return;
       case 'batch':
-        endLine();
-        write(`${e.message}\n`);
-        return;
       case 'done':
-        endLine();
-        write(`${e.message}\n`);
+        out.line(e.message);
         return;
       case 'samples':
         return;

@@ -1,5 +1,5 @@
 import type { Prices } from '../config/generation.js';
-import type { TransportState } from '../events.js';
+import type { EndpointProgress, TransportState } from '../events.js';
 import { ChatClient, type ChatRequest, type ChatResult } from './chat-client.js';
 import { EndpointDownError, EndpointGate, type EndpointGateOptions } from './endpoint-gate.js';
 import { endpointOf } from './endpoint-of.js';
@@ -24,16 +24,8 @@ export interface EndpointPoolOptions {
   random?: () => number;
 }
 
-/** One endpoint's share of the run, for the progress line and the generate screen. */
-export interface EndpointStatus {
-  endpoint: string;
-  model: string;
-  /** up: taking requests; down: paused and probed by one request; dead: stayed down through every pause. */
-  state: 'up' | 'down' | 'dead';
-  inFlight: number;
-  ok: number;
-  failed: number;
-}
+/** One endpoint's share of the run, for the progress line and the generate screen (the event adds its rate). */
+export type EndpointStatus = Omit<EndpointProgress, 'requestsPerSec'>;
 
 interface Member {
   name: string;

@@ -1,4 +1,5 @@
 import type { Command } from '../command.js';
+import { progressLines } from '../progress-lines.js';
 import { configOption, readConfig } from '../config-flags.js';
 import { flagBool, flagList, flagNumber, flagString, requireFlag } from '../flags.js';
 import { UsageError, exitCodeFor } from '../../errors.js';
@@ -84,39 +85,20 @@ export const command: Command = {
 
 /** One updating line on a TTY, a line every few seconds otherwise, or one JSON object per event with --json. */
 function respondPrinter(mode: 'tty' | 'plain' | 'json', write: (s: string) => void, plainEveryMs = 5000): (e: RespondEvent) => void {
-  let lastPlain = 0;
-  let lineOpen = false;
-  const endLine = () => {
-    if (lineOpen) write('\n');
-    lineOpen = false;
-  };
+  if (mode === 'json') return (e) => write(`${JSON.stringify(e)}\n`);
+  const out = progressLines(mode, write, plainEveryMs);
   return (e) => {
-    if (mode === 'json') return write(`${JSON.stringify(e)}\n`);
     if (e.type === 'start') {
-      write(
+      out.line(
         `${e.resumed ? 'resuming' : 'starting'} ${e.runDir}: ${e.filled}/${e.slots} responses for ${e.items} samples · ${e.models.join(', ')} at ${e.baseUrl} · concurrency ${e.concurrency}` +
-          `${e.abandoned ? ` · ${e.abandoned} response(s) left in flight by the last run were abandoned` : ''}\n`,
+          `${e.abandoned ? ` · ${e.abandoned} response(s) left in flight by the last run were abandoned` : ''}`,
       );
     } else if (e.type === 'progress') {
-      const line = `${e.filled}/${e.slots} responses · ${e.requestsDone} done, ${e.requestsFailed} failed, ${e.inFlight} in flight · ${e.promptTokens + e.completionTokens} tokens · $${e.costUsd.toFixed(4)} · ${e.elapsedSec.toFixed(0)} s`;
-      if (mode === 'tty') {
-        write(`\r\x1b[2K${line}`);
-        lineOpen = true;
-      } else if (Date.now() - lastPlain >= plainEveryMs) {
-        lastPlain = Date.now();
-        write(`${new Date().toISOString()} ${line}\n`);
-      }
+      out.progress(`${e.filled}/${e.slots} responses · ${e.requestsDone} done, ${e.requestsFailed} failed, ${e.inFlight} in flight · ${e.promptTokens + e.completionTokens} tokens · $${e.costUsd.toFixed(4)} · ${e.elapsedSec.toFixed(0)} s`);
     } else if (e.type === 'transport') {
-      if (e.transport.state === 'paused') {
-        endLine();
-        write(`endpoint down: ${e.transport.reason}; pausing all requests for ${Math.round(e.transport.waitMs / 1000)} s (pause ${e.transport.pause})\n`);
-      } else if (e.transport.state === 'ok') {
-        endLine();
-        write('endpoint answering again\n');
-      }
+      out.transport(e.transport);
     } else {
-      endLine();
-      write(`${e.message}\n`);
+      out.line(e.message);
     }
   };
 }
