@@ -111,7 +111,7 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
 
   /** Builds, writes and records one round; null when the budget leaves room for no request. */
   const prepareRound = (kind: 'api' | 'file', path: string | null): BatchRound | null => {
-    const n = requestsToFill({ remaining: g.target - kept, pendingAnswers: 0, perRequest: yields.perRequest(), concurrency: g.batch.maxRequests });
+    const n = requestsToFill({ remaining: g.target - kept, pendingAnswers: 0, concurrency: g.batch.maxRequests, yields });
     let id = store.nextRequestId();
     const lines: string[] = [];
     const requests: Array<{ id: number; examples: unknown }> = [];

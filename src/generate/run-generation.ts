@@ -21,7 +21,7 @@ import { resolveRunSettings, type RunSetting } from './run-settings.js';
 import { lowYieldMessage, YieldMonitor } from './yield-monitor.js';
 import { sleep } from '../llm/retry-policy.js';
 import type { Lang } from '../data/sample.js';
-import { requestsToFill, YieldEstimator } from './yield-estimator.js';
+import { shouldSend, YieldEstimator } from './yield-estimator.js';
 import { runBatchRounds, type BatchAction } from './batch-rounds.js';
 import type { BatchApi } from './batch-api.js';
 
@@ -250,12 +250,17 @@ async function generate(
   // Answers handed to the writer and not yet curated; they count at the recent yield.
   let pendingAnswers = 0;
   const yields = new YieldEstimator(2 * concurrency, g.numTasks);
+  // When each request in flight left (in send order, so oldest first), and a request's recent round trip: the tail
+  // of a run is scheduled from when the answers on their way will be in.
+  const sentAt = new Map<object, number>();
+  let latencyMs: number | null = null;
 
   type Answer = { requestId: number; result: ChatResult; nextIndex: number };
 
   /** Sends one request and parses its answer; null when it failed for good (recorded) or was interrupted. */
-  const fetchAnswer = async (prompt: string, refs: string[], reservedUsd: number): Promise<Answer | null> => {
+  const fetchAnswer = async (prompt: string, refs: string[], reservedUsd: number, slot: object): Promise<Answer | null> => {
     const requestId = nextRequestId++;
+    const sent = performance.now();
     // The endpoint and model are recorded when the pool picks one (the 'endpoint' message below).
     ingest.send({ type: 'begin', requestId, provenance: { examples: refs, template: template.name } });
     try {
@@ -274,6 +279,8 @@ async function generate(
         ),
       );
       budget.settle(reservedUsd, result.costUsd);
+      const took = performance.now() - sent;
+      latencyMs = latencyMs === null ? took : latencyMs + 0.1 * (took - latencyMs);
       requestsDone++;
       promptTokens += result.promptTokens;
       completionTokens += result.completionTokens;
@@ -294,6 +301,7 @@ async function generate(
       throw err;
     } finally {
       inFlight--;
+      sentAt.delete(slot);
       wake();
     }
   };
@@ -344,8 +352,17 @@ async function generate(
 
   const limit = pLimit(concurrency);
   const running = new Set<Promise<void>>();
-  const inFlightCap = () =>
-    requestsToFill({ remaining: g.target - kept, pendingAnswers, perRequest: yields.perRequest(), concurrency });
+  const wantsAnother = () =>
+    inFlight < concurrency &&
+    shouldSend({
+      remaining: g.target - kept,
+      pendingAnswers,
+      inFlightSentAt: [...sentAt.values()],
+      now: performance.now(),
+      // Before any answer every request in flight left just now, so the latency hardly matters: the timeout stands in.
+      latencyMs: latencyMs ?? g.timeoutMs,
+      yields,
+    });
 
   try {
     while (stopReason === null && fatal === null) {
@@ -361,7 +378,7 @@ async function generate(
         await Promise.race([sleep(200), nextChange()]);
         continue;
       }
-      if (inFlight >= inFlightCap()) {
+      if (!wantsAnother()) {
         if (running.size === 0) break;
         await nextChange();
         continue;
@@ -379,8 +396,11 @@ async function generate(
       }
       budget.reserve(reserve);
       inFlight++;
+      // Counted from here, not from when p-limit starts it: the next turn of this loop must see it in flight.
+      const slot = {};
+      sentAt.set(slot, performance.now());
       const p: Promise<void> = (async () => {
-        const answer = await limit(() => fetchAnswer(prompt, refs, reserve));
+        const answer = await limit(() => fetchAnswer(prompt, refs, reserve, slot));
         if (!answer) return;
         await ingestAnswer(answer);
       })()

@@ -252,6 +252,20 @@ test('a Ctrl-C that arrives while the run is still opening stops it before any r
   }
 });
 
+test('a target one round fills is not held a second round trip for a top-up request', async () => {
+  // 8 requests of 20 new tasks each give 160 for a target of 150. Topping up as the first answers came in (the
+  // estimate of the rest not yet in) sent a ninth request and waited a whole round trip for it.
+  const server = await startFakeServer({ latencyMs: 300 });
+  const runDir = tmpRun();
+  try {
+    const out = await runGeneration({ runDir, config: config(server.url, { target: 150, concurrency: 8 }), signal: new AbortController().signal, ...collect() });
+    assert.equal(out.kept, 150);
+    assert.equal(server.requests.length, 8, `${server.requests.length} requests`);
+  } finally {
+    await server.close();
+  }
+});
+
 test('a saturating teacher: the tail still keeps requests in flight together instead of one at a time', async () => {
   // Yield falls from 20 to about 1 per request; at concurrency 8 the end needs several requests per round trip.
   const server = await startFakeServer({ latencyMs: 150, saturateAfter: 1 });
