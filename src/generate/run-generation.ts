@@ -84,6 +84,9 @@ export function reconcileRunSettings(runDir: string, config: ForgeConfig, allowC
  * Generates until the run holds `target` kept samples. Re-running resumes: kept items are reloaded into the
  * duplicate index and example pool, and requests left in flight by a killed process are marked abandoned.
  */
+/** The shortest time between two 'samples' events of a run. */
+const SAMPLES_EVERY_MS = 250;
+
 export async function runGeneration(opts: RunGenerationOptions): Promise<GenerationOutcome> {
   const g = opts.config.generation;
   const lang = g.lang;
@@ -174,6 +177,21 @@ async function generate(
   const rejections: Record<string, number> = {};
   const yieldMonitor = new YieldMonitor();
   const latest: SamplePreview[] = [];
+  // The latest samples are a feed for the screen: an event per answer was a megabyte of --json output per 1,000
+  // answers, written by the thread that sends the requests. At most one every SAMPLES_EVERY_MS; the last one is
+  // never held back.
+  let samplesShownAt = -Infinity;
+  let samplesHeld = false;
+  const showSamples = (force: boolean) => {
+    const now = performance.now();
+    if (!force && now - samplesShownAt < SAMPLES_EVERY_MS) {
+      samplesHeld = true;
+      return;
+    }
+    samplesShownAt = now;
+    samplesHeld = false;
+    emit({ type: 'samples', latest: latest.slice(0, 5) });
+  };
   const budget = new BudgetTracker(g.budgetUsd ?? undefined, spentBefore);
   // A Ctrl-C while the run was being opened (seeds hashed, writer thread starting) counts too: RequestAborts sees it.
   const internal = new RequestAborts(opts.signal);
@@ -237,6 +255,7 @@ async function generate(
     };
   };
   const tick = setInterval(() => {
+    if (samplesHeld) showSamples(true);
     emit(progress());
     ingest.send({ type: 'meta', key: 'elapsed_ms', value: String(elapsedBefore + Date.now() - started) });
   }, opts.progressIntervalMs ?? 1000);
@@ -338,7 +357,7 @@ async function generate(
         latest.unshift(item);
       }
       latest.length = Math.min(latest.length, 10);
-      if (done.keptNow > 0) emit({ type: 'samples', latest: latest.slice(0, 5) });
+      if (done.keptNow > 0) showSamples(false);
       // Answers arriving after the target is reached are rejected as over-target: no sign of a bad run.
       if (done.kept < g.target) {
         const low = yieldMonitor.record(g.numTasks, done.keptNow, done.rejections);
@@ -434,6 +453,7 @@ async function generate(
     throw fatal;
   }
   const reason = stopReason ?? 'interrupted';
+  if (samplesHeld) showSamples(true);
   emit(progress());
   const message =
     reason === 'target'

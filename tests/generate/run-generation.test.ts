@@ -188,7 +188,7 @@ test('an abort stops new requests, marks those in flight, and leaves the run res
   const runDir = tmpRun();
   try {
     const ac = new AbortController();
-    // Abort once three answers are committed (a 'samples' event follows each commit that kept something).
+    // Abort once three answers are committed (a 'samples' event follows a commit that kept something, at most 4 a second).
     let committed = 0;
     let onCommitted = () => {};
     const threeCommitted = new Promise<void>((resolve) => (onCommitted = resolve));
