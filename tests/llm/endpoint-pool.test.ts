@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { forgeConfigSchema } from '../../src/config/schema.js';
@@ -9,7 +9,7 @@ import { RunStore } from '../../src/store/run-store.js';
 import type { GenerateEvent } from '../../src/events.js';
 import { ApiError } from '../../src/errors.js';
 import { EndpointPool, type PoolEndpointOptions } from '../../src/llm/endpoint-pool.js';
-import { startFakeServer, type Behaviour } from '../helpers/fake-openai-server.js';
+import { startFakeServer, type Behaviour, type FakeServer } from '../helpers/fake-openai-server.js';
 import { runCli } from '../helpers/cli.js';
 
 const tmpRun = () => join(mkdtempSync(join(tmpdir(), 'forge-pool-')), 'run');
@@ -230,5 +230,56 @@ test('a one-endpoint pool throws a refusal at once and counts it failed, as befo
     assert.deepEqual(pool.status().map((e) => [e.state, e.failed]), [['up', 1]]);
   } finally {
     await only.close();
+  }
+});
+
+/** Every byte a run left in its directory (run.db, its WAL, the lock), as latin1 text. */
+function runDirBytes(runDir: string): string {
+  return readdirSync(runDir)
+    .map((f) => readFileSync(join(runDir, f)).toString('latin1'))
+    .join('\n');
+}
+
+test('generate: a pool endpoint with a wrong key is left out with a warning naming it, the run reaches its target, the key is nowhere', async () => {
+  // Not sk-shaped: only redaction of the configured value can catch it; the server echoes it in its 401.
+  const wrongKey = 'wrong-LEAKCHECK-5a4b3c2d1e0f';
+  const good = await startFakeServer({ latencyMs: 5 });
+  const bad = await startFakeServer({ latencyMs: 5, behave: always({ kind: 'echo-key', status: 401 }) });
+  const servers: FakeServer[] = [good, bad];
+  try {
+    for (const json of [false, true]) {
+      const dir = mkdtempSync(join(tmpdir(), 'forge-pool-refused-'));
+      const runDir = join(dir, 'run');
+      const configPath = join(dir, 'forge.yaml');
+      writeFileSync(
+        configPath,
+        `generation:\n  model: m\n  concurrency: 4\n  endpoints:\n    - { baseUrl: ${good.url}, apiKeyEnv: GOOD_KEY }\n    - { baseUrl: ${bad.url}, apiKeyEnv: BAD_KEY }\n`,
+      );
+      const before = bad.authHeaders.length;
+      const r = await runCli(['generate', '--run', runDir, '--config', configPath, '--target', '60', ...(json ? ['--json'] : [])], { cwd: dir, env: { GOOD_KEY: 'good-key-0123456789', BAD_KEY: wrongKey } });
+      const what = json ? '--json' : 'text';
+      assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+      assert.equal(bad.authHeaders[before], `Bearer ${wrongKey}`, 'the wrong key was sent, so the server had it to echo');
+      const out = r.stdout + r.stderr;
+      assert.match(out, /target reached: 60 kept samples/);
+      const warnings = json
+        ? r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as GenerateEvent).filter((e): e is Extract<GenerateEvent, { type: 'warning' }> => e.type === 'warning').map((e) => e.message)
+        : out.split('\n').filter((l) => l.startsWith('warning: '));
+      assert.equal(warnings.length, 1, `${what}: ${warnings.join('\n')}`);
+      assert.ok(warnings[0]!.includes(`endpoint ${bad.url} left out of the run`), warnings[0]);
+      assert.match(warnings[0]!, /authentication failed \(401\): (401 )?Incorrect API key provided: \[redacted\]/);
+      assert.match(warnings[0]!, /set \$BAD_KEY to a key this endpoint accepts/);
+      for (const [where, text] of [['stdout', r.stdout], ['stderr', r.stderr], ['run directory', runDirBytes(runDir)]] as const) {
+        assert.ok(!text.includes(wrongKey.slice(-12)), `${what}: the key is in ${where}`);
+      }
+      const store = RunStore.open(runDir);
+      const s = store.summary();
+      const tallies = store.endpointTallies();
+      store.close();
+      assert.equal(s.requests.failed, 0, 'no request failed: the refused ones were answered by the other endpoint');
+      assert.deepEqual(tallies.map((t) => [t.endpoint, t.ok, t.failed]), [[good.url, s.requests.ok, 0]], 'each request records the endpoint that answered');
+    }
+  } finally {
+    for (const s of servers) await s.close();
   }
 });
