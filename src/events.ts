@@ -10,8 +10,11 @@ export interface SamplePreview extends Sample {
 export interface EndpointProgress {
   endpoint: string;
   model: string;
-  /** up: taking requests; down: paused and probed by one request; dead: stayed down through every pause. */
-  state: 'up' | 'down' | 'dead';
+  /**
+   * up: taking requests; down: paused and probed by one request; dead: stayed down through every pause; refused:
+   * refused a request the way it will refuse every one (a wrong key, a model it does not serve), left out of the run.
+   */
+  state: 'up' | 'down' | 'dead' | 'refused';
   inFlight: number;
   ok: number;
   failed: number;

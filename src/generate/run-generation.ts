@@ -11,6 +11,7 @@ import { RetriesExhaustedError, type ChatResult } from '../llm/chat-client.js';
 import { BudgetTracker, costOf } from '../llm/budget.js';
 import { EndpointDownError } from '../llm/endpoint-gate.js';
 import { EndpointPool, type PoolEndpointOptions } from '../llm/endpoint-pool.js';
+import { endpointOf } from '../llm/endpoint-of.js';
 import { RequestAborts } from '../llm/request-aborts.js';
 import { ExampleSampler } from './example-sampler.js';
 import { IngestPipeline } from './ingest-pipeline.js';
@@ -205,6 +206,7 @@ async function generate(
     onTransport: (_endpoint, transport) => {
       if (pool.size === 1) emit({ type: 'transport', transport });
     },
+    onRefused: (endpoint, err) => emit({ type: 'warning', message: refusedEndpointMessage(g, endpoint, err) }),
   });
   const concurrency = Math.min(g.concurrency, pool.capacity);
 
@@ -479,4 +481,22 @@ export function poolEndpoints(g: GenerationConfig, opts: Pick<RunGenerationOptio
     weight: e.weight,
     concurrency: e.concurrency ?? g.concurrency,
   }));
+}
+
+/**
+ * The warning for an endpoint of a pool that refused the run's requests (the pool carries on without it): the
+ * endpoint, the server's words (redacted of its key by the client) and what to fix, naming the key's variable,
+ * never its value.
+ */
+export function refusedEndpointMessage(g: Pick<GenerationConfig, 'endpoints' | 'apiKeyEnv'>, endpoint: string, err: ApiError): string {
+  const keyEnv = g.endpoints.find((e) => endpointOf(e.baseUrl) === endpoint)?.apiKeyEnv ?? g.apiKeyEnv;
+  const fix =
+    err.status === 401
+      ? `set $${keyEnv} to a key this endpoint accepts (or name another variable in its apiKeyEnv)`
+      : err.status === 403
+        ? `give it a key ($${keyEnv}) that may use this model, or another model`
+        : err.status === 404
+          ? 'check its model in generation.endpoints (default generation.model) and its baseUrl (usually ending in /v1)'
+          : 'check its model and the sampling settings; the server said what it did not accept';
+  return `endpoint ${endpoint} left out of the run, the others carry on: ${err.message} — ${fix}, then rerun the same command to use it again`;
 }

@@ -1,4 +1,5 @@
 import type { Prices } from '../config/generation.js';
+import { ApiError } from '../errors.js';
 import type { EndpointProgress, TransportState } from '../events.js';
 import { ChatClient, type ChatRequest, type ChatResult } from './chat-client.js';
 import { EndpointDownError, EndpointGate, type EndpointGateOptions } from './endpoint-gate.js';
@@ -21,6 +22,12 @@ export interface EndpointPoolOptions {
   prices: Prices;
   /** Transport state of one endpoint (its retries, pauses, recovery). */
   onTransport: (endpoint: string, s: TransportState) => void;
+  /**
+   * An endpoint refused a request in a way that will not change (a wrong key, a model it does not serve) and was
+   * left out of the run, the others taking its requests: heard once per endpoint, never for the last one left (that
+   * refusal is thrown). The error's message and hint are redacted of the endpoint's key.
+   */
+  onRefused?: (endpoint: string, err: ApiError) => void;
   random?: () => number;
 }
 
@@ -36,7 +43,8 @@ interface Member {
   inFlight: number;
   ok: number;
   failed: number;
-  dead: boolean;
+  /** Out of the run: dead stayed down through every pause; refused answered a refusal (see isRefusal). */
+  out: 'dead' | 'refused' | null;
   running: Set<AbortController>;
 }
 
@@ -44,18 +52,33 @@ interface Member {
 const rerouted = Symbol('rerouted to another endpoint');
 
 /**
+ * The statuses classifyFailure calls fatal that say something about this endpoint rather than the run: a key it
+ * does not take, a model it does not serve or let this key use, a request shape it does not accept. Another
+ * endpoint may well answer the same request.
+ */
+const refusalStatuses: ReadonlySet<number> = new Set([400, 401, 403, 404, 422]);
+
+function isRefusal(err: unknown): err is ApiError {
+  return err instanceof ApiError && err.status !== undefined && refusalStatuses.has(err.status);
+}
+
+/**
  * Several OpenAI-compatible endpoints serving one run. Each has its own ChatClient and EndpointGate, so one
  * endpoint's rate limit or outage never pauses the others. A request goes to the live endpoint with free capacity
  * whose load relative to its weight is lowest. When an endpoint goes down, the requests waiting on it are moved
  * to the others and only one stays, to probe it once its pause is over; an endpoint that stays down through every
- * pause is dropped, and the run stops (resumably) only when every endpoint is.
+ * pause is dropped, and the run stops (resumably) only when every endpoint is. An endpoint that refuses a request
+ * (isRefusal) is dropped at once, its requests sent elsewhere, unless it is the last one left: then the refusal
+ * stops the run, as it does with one endpoint.
  */
 export class EndpointPool {
   private readonly members: Member[];
+  private readonly onRefused: ((endpoint: string, err: ApiError) => void) | undefined;
   private waiters: Array<() => void> = [];
 
   constructor(endpoints: PoolEndpointOptions[], opts: EndpointPoolOptions) {
     if (endpoints.length === 0) throw new TypeError('EndpointPool: at least one endpoint is needed');
+    this.onRefused = opts.onRefused;
     this.members = endpoints.map((e) => {
       let member: Member | undefined;
       const onState = (s: TransportState) => {
@@ -78,7 +101,7 @@ export class EndpointPool {
         ...(opts.random ? { random: opts.random } : {}),
       });
       // The name is what requests record and screens show: never a user:password or a query string.
-      member = { name: endpointOf(client.baseURL), client, gate, weight: e.weight, concurrency: e.concurrency, inFlight: 0, ok: 0, failed: 0, dead: false, running: new Set() };
+      member = { name: endpointOf(client.baseURL), client, gate, weight: e.weight, concurrency: e.concurrency, inFlight: 0, ok: 0, failed: 0, out: null, running: new Set() };
       return member;
     });
   }
@@ -93,12 +116,13 @@ export class EndpointPool {
   }
 
   status(): EndpointStatus[] {
-    return this.members.map((m) => ({ endpoint: m.name, model: m.client.model, state: m.dead ? 'dead' : m.gate.isDown ? 'down' : 'up', inFlight: m.inFlight, ok: m.ok, failed: m.failed }));
+    return this.members.map((m) => ({ endpoint: m.name, model: m.client.model, state: m.out ?? (m.gate.isDown ? 'down' : 'up'), inFlight: m.inFlight, ok: m.ok, failed: m.failed }));
   }
 
   /**
    * Sends one chat request to the pool. `onRoute` hears each endpoint the request is sent to (a request moved off
-   * a down endpoint is heard twice). Throws what the last endpoint threw; EndpointDownError once every endpoint is.
+   * a down or refusing endpoint is heard again). Throws what the last endpoint threw; EndpointDownError once every
+   * endpoint is down.
    */
   async complete(req: ChatRequest, onRoute?: (endpoint: string, model: string) => void): Promise<ChatResult & { endpoint: string; model: string }> {
     for (;;) {
@@ -117,9 +141,18 @@ export class EndpointPool {
         if (req.signal?.aborted) throw req.signal.reason;
         if (controller.signal.aborted && controller.signal.reason === rerouted) continue;
         if (err instanceof EndpointDownError) {
-          m.dead = true;
+          m.out = 'dead';
           this.drain(m, 0);
-          if (this.members.every((x) => x.dead)) throw err;
+          if (this.members.every((x) => x.out)) throw err;
+          continue;
+        }
+        if (isRefusal(err) && this.members.some((x) => x !== m && !x.out)) {
+          // One report per endpoint; its requests still on their way were drained, and come back as rerouted.
+          if (m.out === null) {
+            m.out = 'refused';
+            this.drain(m, 0);
+            this.onRefused?.(m.name, err);
+          }
           continue;
         }
         m.failed++;
@@ -142,7 +175,11 @@ export class EndpointPool {
         m.inFlight++;
         return m;
       }
-      if (this.members.every((x) => x.dead)) throw new EndpointDownError('every endpoint of the pool stayed down through all its pauses');
+      if (this.members.every((x) => x.out)) {
+        throw new EndpointDownError(
+          this.members.some((x) => x.out === 'refused') ? 'the endpoints of the pool that did not refuse the run stayed down through all their pauses' : 'every endpoint of the pool stayed down through all its pauses',
+        );
+      }
       await new Promise<void>((resolve, reject) => {
         const wake = () => {
           signal?.removeEventListener('abort', onAbort);
@@ -162,7 +199,7 @@ export class EndpointPool {
     let best: Member | null = null;
     let bestLoad = Infinity;
     for (const m of this.members) {
-      if (m.dead || m.inFlight >= m.concurrency) continue;
+      if (m.out || m.inFlight >= m.concurrency) continue;
       if (m.gate.isDown) continue;
       const load = (m.inFlight + 1) / m.weight;
       if (load < bestLoad) {
@@ -172,12 +209,12 @@ export class EndpointPool {
     }
     if (best) return best;
     // Every live endpoint is full or down: a down one with nothing in flight gets a request, which probes it.
-    return this.members.find((m) => !m.dead && m.gate.isDown && m.inFlight === 0) ?? null;
+    return this.members.find((m) => !m.out && m.gate.isDown && m.inFlight === 0) ?? null;
   }
 
-  /** Moves requests off a down endpoint, keeping `keep` of them there as its probe (none when others can't take them). */
+  /** Moves requests off a down or refusing endpoint, keeping `keep` of them there as its probe (none when others can't take them). */
   private drain(m: Member, keep = 1): void {
-    if (!this.members.some((x) => x !== m && !x.dead)) return;
+    if (!this.members.some((x) => x !== m && !x.out)) return;
     let kept = 0;
     for (const c of m.running) {
       if (kept < keep) {

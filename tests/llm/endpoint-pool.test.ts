@@ -1,13 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { forgeConfigSchema } from '../../src/config/schema.js';
 import { runGeneration } from '../../src/generate/run-generation.js';
 import { RunStore } from '../../src/store/run-store.js';
 import type { GenerateEvent } from '../../src/events.js';
-import { startFakeServer } from '../helpers/fake-openai-server.js';
+import { ApiError } from '../../src/errors.js';
+import { EndpointPool, type PoolEndpointOptions } from '../../src/llm/endpoint-pool.js';
+import { startFakeServer, type Behaviour, type FakeServer } from '../helpers/fake-openai-server.js';
 import { runCli } from '../helpers/cli.js';
 
 const tmpRun = () => join(mkdtempSync(join(tmpdir(), 'forge-pool-')), 'run');
@@ -133,5 +135,151 @@ test('--base-url given twice makes a pool of both endpoints; stats shows each on
   } finally {
     await a.close();
     await b.close();
+  }
+});
+
+/** A pool over fake servers, with what it reported: each refusal, and the endpoints each request was sent to. */
+function poolOf(endpoints: Array<Partial<PoolEndpointOptions> & { baseURL: string }>) {
+  const refused: Array<{ endpoint: string; err: ApiError }> = [];
+  const pool = new EndpointPool(
+    endpoints.map((e) => ({ model: 'test-model', apiKey: undefined, weight: 1, concurrency: 4, ...e })),
+    {
+      gate: { pauseAfterFailures: 5, pauseMs: 50, maxPauses: 2 },
+      timeoutMs: 5000,
+      maxRetries: 1,
+      prices: {},
+      onTransport: () => {},
+      onRefused: (endpoint, err) => refused.push({ endpoint, err }),
+    },
+  );
+  const send = (n: number) =>
+    Promise.all(
+      Array.from({ length: n }, () => {
+        const routes: string[] = [];
+        return pool.complete({ messages: [{ role: 'user', content: 'Write 2 tasks.' }] }, (endpoint) => routes.push(endpoint)).then((r) => ({ ...r, routes }));
+      }),
+    );
+  return { pool, refused, send };
+}
+
+const always = (b: Behaviour) => () => b;
+
+test('an endpoint that answers 401 is left out of the pool: every request is answered by the other, none counted failed', async () => {
+  const good = await startFakeServer({ latencyMs: 10 });
+  const bad = await startFakeServer({ latencyMs: 10, behave: always({ kind: 'status', status: 401, body: { error: { message: 'Incorrect API key provided' } } }) });
+  try {
+    const { pool, refused, send } = poolOf([{ baseURL: bad.url }, { baseURL: good.url }]);
+    const results = await send(24);
+    assert.ok(results.every((r) => r.endpoint === good.url), 'each answer names the endpoint that answered');
+    assert.equal(good.requests.length, 24);
+    assert.ok(bad.requests.length >= 1 && bad.requests.length <= 4, `the refusing endpoint got ${bad.requests.length} requests: those sent before it refused`);
+    assert.ok(results.some((r) => r.routes.length === 2 && r.routes[0] === bad.url && r.routes[1] === good.url), 'a refused request is routed again, to the other endpoint');
+    assert.equal(refused.length, 1, 'the refusal is reported once');
+    assert.equal(refused[0]!.endpoint, bad.url);
+    assert.equal(refused[0]!.err.status, 401);
+    assert.match(refused[0]!.err.message, /authentication failed \(401\): (401 )?Incorrect API key provided/);
+    assert.deepEqual(
+      pool.status().map((e) => [e.endpoint, e.state, e.ok, e.failed, e.inFlight]),
+      [
+        [bad.url, 'refused', 0, 0, 0],
+        [good.url, 'up', 24, 0, 0],
+      ],
+    );
+  } finally {
+    await good.close();
+    await bad.close();
+  }
+});
+
+test('a model one endpoint does not serve (404) leaves that endpoint out the same way', async () => {
+  const a = await startFakeServer({ latencyMs: 5, behave: (_n, body) => (body.model === 'missing-model' ? { kind: 'status', status: 404, body: { error: { message: 'The model `missing-model` does not exist' } } } : { kind: 'ok' }) });
+  const b = await startFakeServer({ latencyMs: 5 });
+  try {
+    const { pool, refused, send } = poolOf([{ baseURL: a.url, model: 'missing-model' }, { baseURL: b.url }]);
+    const results = await send(12);
+    assert.ok(results.every((r) => r.endpoint === b.url && r.model === 'test-model'));
+    assert.deepEqual(refused.map((r) => [r.endpoint, r.err.status]), [[a.url, 404]]);
+    assert.deepEqual(pool.status().map((e) => [e.state, e.failed]), [['refused', 0], ['up', 0]]);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test('when every endpoint of the pool refuses, the last refusal is thrown as with one endpoint', async () => {
+  const refuse = always({ kind: 'status', status: 401 });
+  const a = await startFakeServer({ behave: refuse });
+  const b = await startFakeServer({ behave: refuse });
+  try {
+    const { refused, send } = poolOf([{ baseURL: a.url }, { baseURL: b.url }]);
+    await assert.rejects(send(6), (err: unknown) => err instanceof ApiError && err.status === 401);
+    assert.equal(refused.length, 1, 'the first one to refuse is left out; the last one left stops the run');
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test('a one-endpoint pool throws a refusal at once and counts it failed, as before pools', async () => {
+  const only = await startFakeServer({ behave: always({ kind: 'status', status: 403 }) });
+  try {
+    const { pool, refused, send } = poolOf([{ baseURL: only.url }]);
+    await assert.rejects(send(1), (err: unknown) => err instanceof ApiError && err.status === 403);
+    assert.equal(only.requests.length, 1);
+    assert.equal(refused.length, 0);
+    assert.deepEqual(pool.status().map((e) => [e.state, e.failed]), [['up', 1]]);
+  } finally {
+    await only.close();
+  }
+});
+
+/** Every byte a run left in its directory (run.db, its WAL, the lock), as latin1 text. */
+function runDirBytes(runDir: string): string {
+  return readdirSync(runDir)
+    .map((f) => readFileSync(join(runDir, f)).toString('latin1'))
+    .join('\n');
+}
+
+test('generate: a pool endpoint with a wrong key is left out with a warning naming it, the run reaches its target, the key is nowhere', async () => {
+  // Not sk-shaped: only redaction of the configured value can catch it; the server echoes it in its 401.
+  const wrongKey = 'wrong-LEAKCHECK-5a4b3c2d1e0f';
+  const good = await startFakeServer({ latencyMs: 5 });
+  const bad = await startFakeServer({ latencyMs: 5, behave: always({ kind: 'echo-key', status: 401 }) });
+  const servers: FakeServer[] = [good, bad];
+  try {
+    for (const json of [false, true]) {
+      const dir = mkdtempSync(join(tmpdir(), 'forge-pool-refused-'));
+      const runDir = join(dir, 'run');
+      const configPath = join(dir, 'forge.yaml');
+      writeFileSync(
+        configPath,
+        `generation:\n  model: m\n  concurrency: 4\n  endpoints:\n    - { baseUrl: ${good.url}, apiKeyEnv: GOOD_KEY }\n    - { baseUrl: ${bad.url}, apiKeyEnv: BAD_KEY }\n`,
+      );
+      const before = bad.authHeaders.length;
+      const r = await runCli(['generate', '--run', runDir, '--config', configPath, '--target', '60', ...(json ? ['--json'] : [])], { cwd: dir, env: { GOOD_KEY: 'good-key-0123456789', BAD_KEY: wrongKey } });
+      const what = json ? '--json' : 'text';
+      assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+      assert.equal(bad.authHeaders[before], `Bearer ${wrongKey}`, 'the wrong key was sent, so the server had it to echo');
+      const out = r.stdout + r.stderr;
+      assert.match(out, /target reached: 60 kept samples/);
+      const warnings = json
+        ? r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as GenerateEvent).filter((e): e is Extract<GenerateEvent, { type: 'warning' }> => e.type === 'warning').map((e) => e.message)
+        : out.split('\n').filter((l) => l.startsWith('warning: '));
+      assert.equal(warnings.length, 1, `${what}: ${warnings.join('\n')}`);
+      assert.ok(warnings[0]!.includes(`endpoint ${bad.url} left out of the run`), warnings[0]);
+      assert.match(warnings[0]!, /authentication failed \(401\): (401 )?Incorrect API key provided: \[redacted\]/);
+      assert.match(warnings[0]!, /set \$BAD_KEY to a key this endpoint accepts/);
+      for (const [where, text] of [['stdout', r.stdout], ['stderr', r.stderr], ['run directory', runDirBytes(runDir)]] as const) {
+        assert.ok(!text.includes(wrongKey.slice(-12)), `${what}: the key is in ${where}`);
+      }
+      const store = RunStore.open(runDir);
+      const s = store.summary();
+      const tallies = store.endpointTallies();
+      store.close();
+      assert.equal(s.requests.failed, 0, 'no request failed: the refused ones were answered by the other endpoint');
+      assert.deepEqual(tallies.map((t) => [t.endpoint, t.ok, t.failed]), [[good.url, s.requests.ok, 0]], 'each request records the endpoint that answered');
+    }
+  } finally {
+    for (const s of servers) await s.close();
   }
 });

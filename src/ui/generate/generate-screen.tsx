@@ -159,7 +159,7 @@ export function GenerateScreen({ runDir, start, onExit }: GenerateScreenProps) {
       {pool.map((e) => (
         <Text key={e.endpoint} wrap="truncate-end">
           {'  '}
-          <Text color={tone(e.state === 'up' ? 'good' : e.state === 'down' ? 'warn' : 'bad')}>{e.state.padEnd(4)}</Text> {e.endpoint} ({e.model}) · {formatRate(e.requestsPerSec, 'req/s')} ·{' '}
+          <Text color={tone(e.state === 'up' ? 'good' : e.state === 'down' ? 'warn' : 'bad')}>{e.state.padEnd(7)}</Text> {e.endpoint} ({e.model}) · {formatRate(e.requestsPerSec, 'req/s')} ·{' '}
           {formatInt(e.ok)} ok · {formatInt(e.failed)} failed · {e.inFlight} in flight
         </Text>
       ))}
