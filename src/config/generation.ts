@@ -3,6 +3,7 @@ import { langSchema } from '../data/sample.js';
 import { ConfigError } from '../errors.js';
 
 const SCHEME_HINT = 'must start with http:// or https://, e.g. http://localhost:8000/v1';
+const CREDENTIALS_HINT = 'must not hold a user:password; give the key through the variable named by apiKeyEnv (default OPENAI_API_KEY)';
 
 /**
  * An endpoint URL with its scheme. Refused rather than guessed: `localhost:8000` parses as a URL whose scheme is
@@ -11,14 +12,26 @@ const SCHEME_HINT = 'must start with http:// or https://, e.g. http://localhost:
 export const baseUrlSchema = z
   .string()
   .url({ error: SCHEME_HINT })
-  .refine((v) => /^https?:\/\/[^/]/i.test(v), { error: SCHEME_HINT });
+  .refine((v) => /^https?:\/\/[^/]/i.test(v), { error: SCHEME_HINT })
+  // fetch refuses such a URL outright, and the run would store it (and its error messages show it) with the config.
+  .refine((v) => !hasCredentials(v), { error: CREDENTIALS_HINT });
 
-/** Checks a base URL that comes from a flag or the environment; the error names where it came from. */
+function hasCredentials(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.username !== '' || u.password !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** Checks a base URL that comes from a flag or the environment; the error names where it came from, never a password. */
 export function checkBaseUrl(value: string | undefined, setting: string): string | undefined {
   if (value === undefined) return undefined;
   const r = baseUrlSchema.safeParse(value);
-  if (!r.success) throw new ConfigError([`${setting}: "${value}" ${SCHEME_HINT}`], 'write the endpoint with its scheme (http:// for a local server, https:// for a hosted API)');
-  return r.data;
+  if (r.success) return r.data;
+  if (hasCredentials(value)) throw new ConfigError([`${setting} ${CREDENTIALS_HINT}`], 'remove the user:password part of the URL');
+  throw new ConfigError([`${setting}: "${value}" ${SCHEME_HINT}`], 'write the endpoint with its scheme (http:// for a local server, https:// for a hosted API)');
 }
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name such as OPENAI_API_KEY');

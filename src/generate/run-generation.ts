@@ -497,6 +497,8 @@ export function refusedEndpointMessage(g: Pick<GenerationConfig, 'endpoints' | '
         ? `give it a key ($${keyEnv}) that may use this model, or another model`
         : err.status === 404
           ? 'check its model in generation.endpoints (default generation.model) and its baseUrl (usually ending in /v1)'
-          : 'check its model and the sampling settings; the server said what it did not accept';
+          : err.status === undefined
+            ? 'check its baseUrl and that its server is running'
+            : 'check its model and the sampling settings; the server said what it did not accept';
   return `endpoint ${endpoint} left out of the run, the others carry on: ${err.message} — ${fix}, then rerun the same command to use it again`;
 }

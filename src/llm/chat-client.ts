@@ -7,6 +7,7 @@ import { EndpointGate } from './endpoint-gate.js';
 import { backoffMs, classifyFailure, InvalidResponseError, sleep } from './retry-policy.js';
 import { costOf } from './budget.js';
 import { createRedactor, createValueRedactor, type Redact } from './redact.js';
+import { endpointOf } from './endpoint-of.js';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -80,6 +81,8 @@ export const completionSchema = z.object({
 export class ChatClient {
   readonly model: string;
   readonly baseURL: string;
+  /** The base URL as messages may show it (endpointOf). */
+  readonly endpoint: string;
   readonly gate: EndpointGate;
   private readonly sdk: OpenAI;
   private readonly maxRetries: number;
@@ -95,8 +98,10 @@ export class ChatClient {
     this.model = opts.model;
     this.maxRetries = opts.maxRetries ?? 6;
     this.unreachableAttempts = opts.unreachableAttempts ?? 3;
-    this.redact = createRedactor([opts.apiKey]);
-    this.redactAnswer = createValueRedactor([opts.apiKey]);
+    // A password or query value in the URL is as secret as the key (config refuses a user:password; the API may not).
+    const secrets = [opts.apiKey, ...urlSecrets(opts.baseURL)];
+    this.redact = createRedactor(secrets);
+    this.redactAnswer = createValueRedactor(secrets);
     this.prices = opts.prices;
     this.onTransport = opts.onTransport;
     this.random = opts.random ?? Math.random;
@@ -111,6 +116,8 @@ export class ChatClient {
       maxRetries: 0,
     });
     this.baseURL = this.sdk.baseURL;
+    // Messages name the endpoint without a user:password part or a query, where some servers take the key.
+    this.endpoint = endpointOf(this.baseURL);
   }
 
   /** Throws ApiError (fatal: bad key, unknown model…) or EndpointDownError; an abort rejects with the signal's reason. */
@@ -123,13 +130,13 @@ export class ChatClient {
         return result;
       } catch (err) {
         if (req.signal?.aborted) throw req.signal.reason;
-        const verdict = classifyFailure(err, this.baseURL);
+        const verdict = classifyFailure(err, this.endpoint);
         const reason = this.redact(verdict.reason);
-        if (verdict.kind === 'fatal') throw new ApiError(`${this.model} at ${this.baseURL}: ${reason}`, verdict.status, this.redact(verdict.hint));
+        if (verdict.kind === 'fatal') throw new ApiError(`${this.model} at ${this.endpoint}: ${reason}`, verdict.status, this.redact(verdict.hint));
         if (verdict.unreachable && !this.gate.hasSucceeded) {
           // Never answered and cannot be reached: a wrong URL or a server not started, not worth the gate's pauses.
           if (attempt + 1 >= Math.min(this.unreachableAttempts, this.maxRetries + 1)) {
-            throw new EndpointUnreachableError(`cannot reach ${this.baseURL}: ${reason}; gave up after ${attempt + 1} attempts`, verdict.hint);
+            throw new EndpointUnreachableError(`cannot reach ${this.endpoint}: ${reason}; gave up after ${attempt + 1} attempts`, verdict.hint);
           }
         } else {
           this.gate.failure(reason);
@@ -192,5 +199,15 @@ export class EndpointUnreachableError extends ApiError {
   constructor(message: string, hint = 'start the server, or fix --base-url / generation.baseUrl (e.g. http://localhost:8000/v1)') {
     super(message, undefined, `${hint}; then run the same command again`);
     this.name = 'EndpointUnreachableError';
+  }
+}
+
+function urlSecrets(baseURL: string | undefined): string[] {
+  if (!baseURL) return [];
+  try {
+    const u = new URL(baseURL);
+    return [decodeURIComponent(u.username), decodeURIComponent(u.password), u.username, u.password, ...[...u.searchParams.values()]].filter((v) => v !== '');
+  } catch {
+    return [];
   }
 }

@@ -1,7 +1,7 @@
 import type { Prices } from '../config/generation.js';
 import { ApiError } from '../errors.js';
 import type { EndpointProgress, TransportState } from '../events.js';
-import { ChatClient, type ChatRequest, type ChatResult } from './chat-client.js';
+import { ChatClient, EndpointUnreachableError, type ChatRequest, type ChatResult } from './chat-client.js';
 import { EndpointDownError, EndpointGate, type EndpointGateOptions } from './endpoint-gate.js';
 import { endpointOf } from './endpoint-of.js';
 
@@ -59,7 +59,8 @@ const rerouted = Symbol('rerouted to another endpoint');
 const refusalStatuses: ReadonlySet<number> = new Set([400, 401, 403, 404, 422]);
 
 function isRefusal(err: unknown): err is ApiError {
-  return err instanceof ApiError && err.status !== undefined && refusalStatuses.has(err.status);
+  // An endpoint that never answered and cannot be reached (a wrong URL, a server not started) is one too.
+  return err instanceof EndpointUnreachableError || (err instanceof ApiError && err.status !== undefined && refusalStatuses.has(err.status));
 }
 
 /**

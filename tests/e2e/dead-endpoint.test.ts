@@ -75,3 +75,16 @@ test('a base URL without http:// or https:// is refused in one line naming the f
   assert.equal(file.code, 3, file.stderr);
   assert.match(file.stderr, /forge\.yaml:2: generation\.baseUrl: must start with http:\/\/ or https:\/\//);
 });
+
+test('a base URL with a user:password is refused without printing the password, from a flag and from forge.yaml', async () => {
+  const dir = workDir();
+  const flag = await runCli(['generate', '--run', join(dir, 'run'), '--base-url', 'https://me:pw-in-url-123@api.example.com/v1', '--target', '10'], { cwd: dir });
+  assert.equal(flag.code, 3, flag.stderr);
+  assert.match(flag.stderr, /^error: --base-url must not hold a user:password; give the key through the variable named by apiKeyEnv/m);
+  const config = join(dir, 'forge.yaml');
+  writeFileSync(config, 'generation:\n  endpoints:\n    - baseUrl: https://me:pw-in-url-123@api.example.com/v1\n');
+  const file = await runCli(['generate', '--run', join(dir, 'run2'), '--config', config, '--target', '10'], { cwd: dir });
+  assert.equal(file.code, 3, file.stderr);
+  assert.match(file.stderr, /forge\.yaml:3: generation\.endpoints\.0\.baseUrl: must not hold a user:password/);
+  for (const r of [flag, file]) assert.doesNotMatch(r.stdout + r.stderr, /pw-in-url-123/);
+});

@@ -87,6 +87,26 @@ test('401 and an unknown model (404/400) stop at once with a clear, key-free mes
   }
 });
 
+test('a key in the base URL (user:password or a query) never reaches an error message', async () => {
+  const server = await startFakeServer({ behave: () => ({ kind: 'status', status: 401, body: { error: { message: 'no' } } }) });
+  try {
+    const u = new URL(server.url);
+    // fetch refuses the first outright (its error quotes the URL); the second reaches the server.
+    for (const baseURL of [`${u.protocol}//user:pw-secret-in-url@${u.host}${u.pathname}`, `${server.url}?api_key=q-secret-in-url`]) {
+      const client = new ChatClient({ baseURL, apiKey: 'x', model: 'm', maxRetries: 0 });
+      await assert.rejects(client.complete({ messages: msg }), (e: unknown) => {
+        assert.ok(e instanceof Error);
+        const text = `${e.message} ${(e as { hint?: string }).hint ?? ''}`;
+        assert.ok(!/secret-in-url/.test(text), text);
+        assert.match(text, new RegExp(u.host));
+        return true;
+      });
+    }
+  } finally {
+    await server.close();
+  }
+});
+
 test('an endpoint that answers garbage is retried and then reported as failed', async () => {
   const server = await startFakeServer({ behave: () => ({ kind: 'raw', body: '{"hello": "world"}' }) });
   try {

@@ -206,6 +206,24 @@ test('a model one endpoint does not serve (404) leaves that endpoint out the sam
   }
 });
 
+test('an endpoint that cannot be reached at all (nothing listening) is left out the same way', async () => {
+  const good = await startFakeServer({ latencyMs: 5 });
+  // A port that was just listening and is now closed: connections are refused.
+  const gone = await startFakeServer();
+  const goneUrl = gone.url;
+  await gone.close();
+  try {
+    const { pool, refused, send } = poolOf([{ baseURL: goneUrl }, { baseURL: good.url }]);
+    const results = await send(8);
+    assert.ok(results.every((r) => r.endpoint === good.url));
+    assert.deepEqual(refused.map((r) => r.endpoint), [goneUrl]);
+    assert.match(refused[0]!.err.message, /cannot reach/);
+    assert.deepEqual(pool.status().map((e) => [e.state, e.failed]), [['refused', 0], ['up', 0]]);
+  } finally {
+    await good.close();
+  }
+});
+
 test('when every endpoint of the pool refuses, the last refusal is thrown as with one endpoint', async () => {
   const refuse = always({ kind: 'status', status: 401 });
   const a = await startFakeServer({ behave: refuse });
