@@ -109,10 +109,20 @@ async function runCommand(name: string, rest: string[], argv: string[]): Promise
   };
   try {
     return await command.run(ctx);
+  } catch (err) {
+    // A --json reader sees how the command ended on stdout, as its last event; the one-line error still goes to stderr.
+    if (output.format === 'json') writeOut(`${JSON.stringify(errorEvent(err))}\n`);
+    throw err;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** The last --json event of a command that failed: what the terminal's error line says, and the exit code. */
+function errorEvent(err: unknown): { type: 'error'; code: string; message: string; hint?: string; exitCode: number } {
+  if (err instanceof ForgeError) return { type: 'error', code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}), exitCode: err.exitCode };
+  return { type: 'error', code: 'internal', message: err instanceof Error ? err.message : String(err), exitCode: exitCodeFor('internal') };
 }
 
 main(process.argv.slice(2)).then(

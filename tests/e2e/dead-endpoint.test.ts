@@ -88,3 +88,23 @@ test('a base URL with a user:password is refused without printing the password, 
   assert.match(file.stderr, /forge\.yaml:3: generation\.endpoints\.0\.baseUrl: must not hold a user:password/);
   for (const r of [flag, file]) assert.doesNotMatch(r.stdout + r.stderr, /pw-in-url-123/);
 });
+
+test('--json: a command that fails ends its event stream with an error event carrying the message, hint and exit code', async () => {
+  const server = await startFakeServer({ behave: () => ({ kind: 'status', status: 401, body: { error: { message: 'Incorrect API key provided: sk-json-err-key-123' } } }) });
+  const dir = workDir();
+  try {
+    const r = await runCli(['generate', '--run', join(dir, 'run'), '--base-url', server.url, '--model', 'm', '--target', '10', '--json'], { cwd: dir, env: { OPENAI_API_KEY: 'sk-json-err-key-123' } });
+    assert.notEqual(r.code, 0);
+    const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { type: string; code: string; message: string; hint?: string; exitCode: number };
+    assert.equal(last.type, 'error');
+    assert.equal(last.code, 'api');
+    assert.equal(last.exitCode, r.code);
+    assert.match(last.message, /authentication failed \(401\)/);
+    assert.ok(last.hint && last.hint.length > 0);
+    // The terminal's one-line error is still on stderr; the key is in neither stream.
+    assert.match(r.stderr, /^error: .*authentication failed/m);
+    assert.doesNotMatch(r.stdout + r.stderr, /sk-json-err-key-123/);
+  } finally {
+    await server.close();
+  }
+});
