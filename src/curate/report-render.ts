@@ -3,6 +3,7 @@ import { UsageError } from '../errors.js';
 import { formatDuration } from '../format.js';
 import { isStdoutPath, writeOutput } from '../io/write-output.js';
 import type { RunSummary } from '../store/run-store.js';
+import type { ResponseCounts } from '../store/responses.js';
 import type { DatasetReport, LengthStats } from './report.js';
 import { histogramSvg, stackedBarsSvg } from './svg-chart.js';
 
@@ -13,8 +14,8 @@ function sortedCounts(r: Record<string, number>): Array<[string, number]> {
   return Object.entries(r).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
 }
 
-/** The run's own figures (stats --run): counts, requests, tokens, cost, time. */
-export function runSummaryLines(s: RunSummary): string[] {
+/** The run's own figures (stats --run): counts, requests, tokens, cost, time; `respond`'s responses and their cost. */
+export function runSummaryLines(s: RunSummary, responses?: ResponseCounts): string[] {
   const lines = [
     `items: ${sortedCounts(s.byStatus).map(([k, v]) => `${k} ${num(v)}`).join(', ') || 'none'}${s.target !== null ? ` (target ${num(s.target)} kept)` : ''}`,
   ];
@@ -25,6 +26,10 @@ export function runSummaryLines(s: RunSummary): string[] {
   const r = s.requests;
   lines.push(`requests: ${num(r.total)} (ok ${num(r.ok)}, failed ${num(r.failed)}, in flight ${num(r.inFlight)}, abandoned ${num(r.abandoned)})${s.judgeRequests ? `, judge ${num(s.judgeRequests)}` : ''}`);
   lines.push(`tokens: ${num(s.promptTokens)} prompt + ${num(s.completionTokens)} completion; cost $${s.costUsd.toFixed(4)}`);
+  const rs = responses;
+  if (rs && (rs.ok || rs.costUsd)) {
+    lines.push(`responses: ${num(rs.ok)} answered, ${num(rs.promptTokens)} prompt + ${num(rs.completionTokens)} completion tokens; cost $${rs.costUsd.toFixed(4)} (run total $${(s.costUsd + rs.costUsd).toFixed(4)})`);
+  }
   lines.push(`elapsed: ${formatDuration(s.elapsedMs / 1000)}${s.startedAt ? ` (started ${s.startedAt})` : ''}; language ${s.lang}`);
   return lines;
 }
@@ -56,7 +61,7 @@ export function reportLines(r: DatasetReport): string[] {
  * Writes the Markdown report and its SVG charts beside it (REPORT-instruction-length.svg, …), each atomically.
  * Returns every path written.
  */
-export function writeMarkdownReport(mdPath: string, r: DatasetReport, opts: { title: string; run?: RunSummary; source?: string }): string[] {
+export function writeMarkdownReport(mdPath: string, r: DatasetReport, opts: { title: string; run?: RunSummary; responses?: ResponseCounts; source?: string }): string[] {
   if (isStdoutPath(mdPath)) throw new UsageError(`--report ${mdPath}: a report cannot go to stdout, its SVG charts are written beside it`, 'pass a file path, e.g. --report report.md');
   const dir = dirname(mdPath);
   const stem = basename(mdPath).replace(/\.(md|markdown)$/i, '');
@@ -75,7 +80,7 @@ export function writeMarkdownReport(mdPath: string, r: DatasetReport, opts: { ti
   if (opts.source) md.push(`Source: \`${opts.source}\``, '');
   if (opts.run) {
     md.push('## Run', '');
-    for (const l of runSummaryLines(opts.run)) md.push(`- ${l}`);
+    for (const l of runSummaryLines(opts.run, opts.responses)) md.push(`- ${l}`);
     md.push('');
   }
   if (r.curation) {

@@ -4,6 +4,7 @@ import { RunStore } from '../../src/store/run-store.js';
 import { ResponseStore } from '../../src/store/responses.js';
 import { StoreError } from '../../src/store/run-store.js';
 import { makeRun } from '../ui/run-fixture.js';
+import { runCli } from '../helpers/cli.js';
 
 const sampling = { temperature: 0.8, topP: 1, maxTokens: 64, seed: 7 };
 
@@ -50,4 +51,20 @@ test('human rankings stack: the latest not undone is current, undo goes back one
   const reopened = RunStore.open(dir);
   assert.deepEqual(new ResponseStore(reopened).currentRankings('human').get(ids[0]!)?.tiers, [[1], [2]]);
   reopened.close();
+});
+
+test('stats counts respond\'s responses and their cost apart from generation\'s, with the run total', async () => {
+  const { dir, store, rs, ids } = fixture();
+  const id = rs.beginResponse(ids[0]!, 1, 'm', sampling);
+  rs.completeResponse(id, { text: 'Blue.', finishReason: 'stop', promptTokens: 30, completionTokens: 20, costUsd: 0.25 });
+  store.close();
+  const text = await runCli(['stats', '--run', dir]);
+  assert.equal(text.code, 0, text.stderr);
+  // The fixture's generation cost $0.0010; the run total adds the responses'.
+  assert.match(text.stdout, /^tokens: .*; cost \$0\.0010$/m);
+  assert.match(text.stdout, /^responses: 1 answered, 30 prompt \+ 20 completion tokens; cost \$0\.2500 \(run total \$0\.2510\)$/m);
+  const json = await runCli(['stats', '--run', dir, '--json']);
+  const out = JSON.parse(json.stdout.trim().split('\n').at(-1)!) as { responses: { ok: number; costUsd: number } };
+  assert.equal(out.responses.ok, 1);
+  assert.equal(out.responses.costUsd, 0.25);
 });

@@ -41,25 +41,27 @@ export const command: Command = {
 
 async function runStats(ctx: CommandContext, runDir: string): Promise<number> {
   const { RunStore } = await import('../../store/run-store.js');
+  const { ResponseStore } = await import('../../store/responses.js');
   const { buildDatasetReport } = await import('../../curate/report.js');
   const { reportLines, runSummaryLines, writeMarkdownReport } = await import('../../curate/report-render.js');
   const store = RunStore.open(runDir);
   try {
     const summary = store.summary();
+    const responses = new ResponseStore(store).counts();
     const kept = store.listItems({ status: ['kept'] });
     const total = Object.values(summary.byStatus).reduce((a, b) => a + b, 0);
     const report = buildDatasetReport(kept, { lang: summary.lang, curation: { total, byStatus: summary.byStatus, byReason: summary.byReason } });
     const endpoints = store.endpointTallies();
     const batches = store.batches();
-    emit(ctx, { run: runDir, summary, endpoints, batches, report }, () => [
-      ...runSummaryLines(summary),
+    emit(ctx, { run: runDir, summary, responses, endpoints, batches, report }, () => [
+      ...runSummaryLines(summary, responses),
       ...endpointLines(endpoints),
       ...(batches.length ? [`batch rounds: ${batches.length} (${batches.map((b) => `${b.round}: ${b.batchId ?? b.inputPath} ${b.status}${b.ingestedAt ? '' : ', waiting'}`).join('; ')})`] : []),
       '',
       `kept samples of ${runDir}:`,
       ...reportLines({ ...report, curation: null }),
     ]);
-    writeReport(ctx, writeMarkdownReport, report, { title: `Run report: ${runDir}`, run: summary, source: runDir });
+    writeReport(ctx, writeMarkdownReport, report, { title: `Run report: ${runDir}`, run: summary, responses, source: runDir });
     return 0;
   } finally {
     store.close();
