@@ -89,15 +89,18 @@ export class YieldEstimator {
    * σ²·x'Cx at age −ahead, C = (X'WX)⁻¹(X'W²X)(X'WX)⁻¹ (the weights fade old answers; they are not precisions).
    */
   forecastVariance(ahead = 0): number {
+    // Before the answers say more, the mean is taken as known to a quarter of the prior: otherwise no number of
+    // requests would be a safe bet, and a first round for 100 samples would be the whole concurrency.
+    const prior = (this.prior / 4) ** 2;
     const f = this.fit();
-    if (f === null) return this.answerVariance();
+    if (f === null) return Math.min(this.answerVariance() / Math.max(this.seen, 1), prior);
     const h = Math.min(Math.max(ahead, 0), this.span());
     const det = this.w * this.waa - this.wa * this.wa;
     // g = (X'WX)⁻¹x for x = [1, −h]; then x'Cx = g'(X'W²X)g.
     const g0 = (this.waa + h * this.wa) / det;
     const g1 = (-this.wa - h * this.w) / det;
     const q = g0 * g0 * this.vw + 2 * g0 * g1 * this.vwa + g1 * g1 * this.vwaa;
-    return this.answerVariance() * Math.max(q, 0);
+    return Math.min(this.answerVariance() * Math.max(q, 0), prior);
   }
 
   /** How far the line is trusted ahead: the answers behind it. */

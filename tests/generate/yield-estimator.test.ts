@@ -75,9 +75,17 @@ test('requests to fill: the remainder in one round with a margin for the spread,
   // Answers waiting for the writer count at the same yield.
   assert.equal(requestsToFill({ remaining: 10, pendingAnswers: 60, concurrency: 200, yields: y }), 0);
   assert.equal(requestsToFill({ remaining: 0, pendingAnswers: 0, concurrency: 32, yields: y }), 0);
+  // Before any answer: 100 samples at up to 20 a request is a handful of requests with a margin, not the whole round.
+  const fresh = requestsToFill({ remaining: 100, pendingAnswers: 0, concurrency: 2000, yields: new YieldEstimator(4000, 20) });
+  assert.ok(fresh >= 6 && fresh <= 20, `${fresh} requests for 100 samples before any answer`);
 });
 
 test('send decision: nothing on its way and samples still wanted sends; a reached target never does', () => {
+  // Before any answer, 20 samples at up to 20 a request: a few requests, not the whole concurrency.
+  const fresh = new YieldEstimator(128, 20);
+  const sentAt: number[] = [];
+  while (sentAt.length < 64 && shouldSend({ remaining: 20, pendingAnswers: 0, inFlightSentAt: sentAt, now: 0, latencyMs: 600, yields: fresh })) sentAt.push(0);
+  assert.ok(sentAt.length >= 2 && sentAt.length <= 8, `${sentAt.length} requests for 20 samples`);
   const y = fed(64, 200, () => 2);
   assert.equal(shouldSend({ remaining: 5, pendingAnswers: 0, inFlightSentAt: [], now: 0, latencyMs: 600, yields: y }), true);
   assert.equal(shouldSend({ remaining: 0, pendingAnswers: 0, inFlightSentAt: [], now: 0, latencyMs: 600, yields: y }), false);
