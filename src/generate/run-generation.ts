@@ -500,5 +500,8 @@ export function refusedEndpointMessage(g: Pick<GenerationConfig, 'endpoints' | '
           : err.status === undefined
             ? 'check its baseUrl and that its server is running'
             : 'check its model and the sampling settings; the server said what it did not accept';
-  return `endpoint ${endpoint} left out of the run, the others carry on: ${err.message} — ${fix}, then rerun the same command to use it again`;
+  // The client's message names the endpoint too ("MODEL at URL: why", "cannot reach URL: why"); once is enough.
+  const why = err.message.replace(` at ${endpoint}: `, ': ').replace(`cannot reach ${endpoint}: `, 'cannot reach it: ');
+  return `endpoint ${endpoint} left out of the run, the others carry on: ${why} — ${fix}, then rerun the same command to use it again`;
 }
+
