@@ -285,6 +285,7 @@ test('generate: a pool endpoint with a wrong key is left out with a warning nami
         : out.split('\n').filter((l) => l.startsWith('warning: '));
       assert.equal(warnings.length, 1, `${what}: ${warnings.join('\n')}`);
       assert.ok(warnings[0]!.includes(`endpoint ${bad.url} left out of the run`), warnings[0]);
+      assert.equal(warnings[0]!.split(bad.url).length, 2, `the endpoint is named once: ${warnings[0]}`);
       assert.match(warnings[0]!, /authentication failed \(401\): (401 )?Incorrect API key provided: \[redacted\]/);
       assert.match(warnings[0]!, /set \$BAD_KEY to a key this endpoint accepts/);
       for (const [where, text] of [['stdout', r.stdout], ['stderr', r.stderr], ['run directory', runDirBytes(runDir)]] as const) {
