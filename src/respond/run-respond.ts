@@ -3,8 +3,10 @@ import type { ForgeConfig } from '../config/schema.js';
 import { ConfigError, DataError } from '../errors.js';
 import type { TransportState } from '../events.js';
 import { BudgetTracker, costOf } from '../llm/budget.js';
-import { ChatClient, RetriesExhaustedError } from '../llm/chat-client.js';
+import { ChatClient, RetriesExhaustedError, type ChatRequest, type ChatResult } from '../llm/chat-client.js';
 import { EndpointDownError, EndpointGate } from '../llm/endpoint-gate.js';
+import { EndpointPool, type EndpointStatus } from '../llm/endpoint-pool.js';
+import { poolEndpoints, refusedEndpointMessage } from '../generate/run-generation.js';
 import { acquireRunLock } from '../store/run-lock.js';
 import { ResponseStore, type Sampling } from '../store/responses.js';
 import { RunStore, type StoredItem } from '../store/run-store.js';
@@ -32,9 +34,38 @@ export interface RespondSettings {
 }
 
 export type RespondEvent =
-  | { type: 'start'; runDir: string; items: number; slots: number; filled: number; models: string[]; baseUrl: string; concurrency: number; abandoned: number; resumed: boolean }
-  | { type: 'progress'; filled: number; slots: number; requestsDone: number; requestsFailed: number; inFlight: number; costUsd: number; promptTokens: number; completionTokens: number; elapsedSec: number }
+  | {
+      type: 'start';
+      runDir: string;
+      items: number;
+      slots: number;
+      filled: number;
+      models: string[];
+      /** The endpoints, comma-separated (as generate's start event has it). */
+      baseUrl: string;
+      /** Each endpoint with the model it is asked for. */
+      endpoints: Array<{ endpoint: string; model: string }>;
+      concurrency: number;
+      abandoned: number;
+      resumed: boolean;
+    }
+  | {
+      type: 'progress';
+      filled: number;
+      slots: number;
+      requestsDone: number;
+      requestsFailed: number;
+      inFlight: number;
+      costUsd: number;
+      promptTokens: number;
+      completionTokens: number;
+      elapsedSec: number;
+      /** Each endpoint's share, when a model has a pool of several (one endpoint's state comes as transport events). */
+      endpoints?: EndpointStatus[];
+    }
   | { type: 'transport'; transport: TransportState }
+  /** An endpoint of a pool refused the requests and was left out; the others carry on. */
+  | { type: 'warning'; message: string }
   | { type: 'done'; reason: RespondOutcome['reason']; filled: number; slots: number; costUsd: number; message: string };
 
 export interface RespondOutcome {
@@ -50,6 +81,8 @@ export interface RunRespondOptions {
   settings: RespondSettings;
   /** From the environment variable named by generation.apiKeyEnv; held in memory only. */
   apiKey?: string | undefined;
+  /** The key in an environment variable (an endpoint's apiKeyEnv); held in memory only. Defaults to none. */
+  apiKeyFor?: (envName: string) => string | undefined;
   signal: AbortSignal;
   onEvent: (e: RespondEvent) => void;
   progressIntervalMs?: number;
@@ -61,11 +94,14 @@ interface Slot {
   model: string;
 }
 
+/** Sends one request for a model; `onRoute` hears each endpoint it goes to (a pool may move it). */
+type Sender = (req: ChatRequest, onRoute: (endpoint: string, model: string) => void) => Promise<ChatResult & { endpoint: string; model: string }>;
+
 /**
  * Gives every selected sample `responses` candidate answers: its own output is response 0, the others come from
- * the models through the run's endpoint (the same chat client, endpoint gate and budget as generation). Re-running
- * resumes: responses left in flight by a killed run are marked abandoned and their slots asked again; a filled slot
- * is never asked twice.
+ * the models through the run's endpoint, or generation.endpoints' pool of the endpoints serving each model (the
+ * same chat client, endpoint gates and budget as generation). Re-running resumes: responses left in flight by a
+ * killed run are marked abandoned and their slots asked again; a filled slot is never asked twice.
  */
 export async function runRespond(opts: RunRespondOptions): Promise<RespondOutcome> {
   const s = opts.settings;
@@ -74,6 +110,18 @@ export async function runRespond(opts: RunRespondOptions): Promise<RespondOutcom
   const missingPrice = s.models.find((m) => !opts.config.prices[m]);
   if (s.budgetUsd !== null && missingPrice !== undefined) {
     throw new ConfigError([`a budget is set but prices has no entry for model "${missingPrice}", so spending cannot be measured`], `add prices.${missingPrice}: {input: USD per 1M tokens, output: USD per 1M tokens} to forge.yaml`);
+  }
+  const g = opts.config.generation;
+  if (g.endpoints.length > 0) {
+    // Refused here, before any request: falling back to baseUrl (or api.openai.com) would send the data elsewhere.
+    const served = [...new Set(g.endpoints.map((e) => e.model ?? g.model))];
+    const unserved = s.models.find((m) => !served.includes(m));
+    if (unserved !== undefined) {
+      throw new ConfigError(
+        [`no endpoint in generation.endpoints serves model "${unserved}" (they serve ${served.map((m) => `"${m}"`).join(', ')})`],
+        `add an endpoint with model: ${unserved} to generation.endpoints, or pass --base-url to send respond's requests to one endpoint`,
+      );
+    }
   }
   const store = RunStore.open(opts.runDir);
   let release: (() => void) | undefined;
@@ -128,29 +176,20 @@ async function respond(store: RunStore, opts: RunRespondOptions): Promise<Respon
   const totalSlots = items.length * s.responses;
   let filled = totalSlots - slots.length;
 
-  const gate = new EndpointGate({
-    pauseAfterFailures: g.pauseAfterFailures,
-    pauseMs: g.pauseSeconds * 1000,
-    maxPauses: g.maxPauses,
-    onState: (transport) => emit({ type: 'transport', transport }),
+  const { senders, endpoints, pools } = g.endpoints.length === 0 ? baseUrlSenders(opts) : poolSenders(opts);
+  emit({
+    type: 'start',
+    runDir: opts.runDir,
+    items: items.length,
+    slots: totalSlots,
+    filled,
+    models: s.models,
+    baseUrl: [...new Set(endpoints.map((e) => e.endpoint))].join(', '),
+    endpoints,
+    concurrency: s.concurrency,
+    abandoned,
+    resumed,
   });
-  const clients = new Map(
-    s.models.map((model) => [
-      model,
-      new ChatClient({
-        model,
-        baseURL: g.baseUrl ?? undefined,
-        apiKey: opts.apiKey,
-        timeoutMs: g.timeoutMs,
-        maxRetries: g.maxRetries,
-        prices: opts.config.prices,
-        gate,
-        onTransport: (transport) => emit({ type: 'transport', transport }),
-      }),
-    ]),
-  );
-  const baseUrl = clients.get(s.models[0]!)!.baseURL;
-  emit({ type: 'start', runDir: opts.runDir, items: items.length, slots: totalSlots, filled, models: s.models, baseUrl, concurrency: s.concurrency, abandoned, resumed });
 
   const budget = new BudgetTracker(s.budgetUsd ?? undefined, responses.counts().costUsd);
   const spentBefore = budget.spentUsd;
@@ -176,6 +215,7 @@ async function respond(store: RunStore, opts: RunRespondOptions): Promise<Respon
     promptTokens,
     completionTokens,
     elapsedSec: (Date.now() - started) / 1000,
+    ...(pools.some((p) => p.size > 1) ? { endpoints: pools.flatMap((p) => p.status()) } : {}),
   });
   const tick = setInterval(() => emit(progress()), opts.progressIntervalMs ?? 1000);
 
@@ -195,17 +235,21 @@ async function respond(store: RunStore, opts: RunRespondOptions): Promise<Respon
     inFlight++;
     try {
       const r = await internal.run((signal) =>
-        clients.get(slot.model)!.complete({
-          messages: [{ role: 'user', content: text }],
-          temperature: s.temperature,
-          topP: s.topP,
-          maxTokens: s.maxTokens,
-          ...(seed !== null ? { seed } : {}),
-          signal,
-        }),
+        senders.get(slot.model)!(
+          {
+            messages: [{ role: 'user', content: text }],
+            temperature: s.temperature,
+            topP: s.topP,
+            maxTokens: s.maxTokens,
+            ...(seed !== null ? { seed } : {}),
+            signal,
+          },
+          // Recorded as the request goes out, so a failed or abandoned response names its endpoint too.
+          (endpoint, model) => responses.routeResponse(id, endpoint, model),
+        ),
       );
       budget.settle(reserve, r.costUsd);
-      responses.completeResponse(id, { text: r.text.trim(), finishReason: r.finishReason, promptTokens: r.promptTokens, completionTokens: r.completionTokens, costUsd: r.costUsd });
+      responses.completeResponse(id, { text: r.text.trim(), finishReason: r.finishReason, promptTokens: r.promptTokens, completionTokens: r.completionTokens, costUsd: r.costUsd, model: r.model });
       requestsDone++;
       filled++;
       promptTokens += r.promptTokens;
@@ -260,4 +304,74 @@ async function respond(store: RunStore, opts: RunRespondOptions): Promise<Respon
           : `interrupted at ${filled}/${totalSlots} responses; rerun the same command to resume`;
   emit({ type: 'done', reason, filled, slots: totalSlots, costUsd: budget.spentUsd, message });
   return { reason, filled, slots: totalSlots, message };
+}
+
+interface Senders {
+  senders: Map<string, Sender>;
+  endpoints: Array<{ endpoint: string; model: string }>;
+  pools: EndpointPool[];
+}
+
+/** No generation.endpoints: every model at generation.baseUrl (else $OPENAI_BASE_URL), one gate for them all. */
+function baseUrlSenders(opts: RunRespondOptions): Senders {
+  const g = opts.config.generation;
+  const emit = opts.onEvent;
+  const gate = new EndpointGate({
+    pauseAfterFailures: g.pauseAfterFailures,
+    pauseMs: g.pauseSeconds * 1000,
+    maxPauses: g.maxPauses,
+    onState: (transport) => emit({ type: 'transport', transport }),
+  });
+  const senders = new Map<string, Sender>();
+  const endpoints: Senders['endpoints'] = [];
+  for (const model of new Set(opts.settings.models)) {
+    const client = new ChatClient({
+      model,
+      baseURL: g.baseUrl ?? undefined,
+      apiKey: opts.apiKey,
+      timeoutMs: g.timeoutMs,
+      maxRetries: g.maxRetries,
+      prices: opts.config.prices,
+      gate,
+      onTransport: (transport) => emit({ type: 'transport', transport }),
+    });
+    endpoints.push({ endpoint: client.endpoint, model });
+    senders.set(model, async (req, onRoute) => {
+      onRoute(client.endpoint, model);
+      const r = await client.complete(req);
+      return { ...r, endpoint: client.endpoint, model: r.model ?? model };
+    });
+  }
+  return { senders, endpoints, pools: [] };
+}
+
+/**
+ * generation.endpoints: per model, a pool of the endpoints serving it (runRespond checked there is one), each with
+ * its own gate and key as in generate; an endpoint without its own concurrency takes respond's.
+ */
+function poolSenders(opts: RunRespondOptions): Senders {
+  const g = opts.config.generation;
+  const emit = opts.onEvent;
+  const all = poolEndpoints({ ...g, concurrency: opts.settings.concurrency }, opts);
+  const senders = new Map<string, Sender>();
+  const pools: EndpointPool[] = [];
+  for (const model of new Set(opts.settings.models)) {
+    const pool: EndpointPool = new EndpointPool(
+      all.filter((e) => e.model === model),
+      {
+        gate: { pauseAfterFailures: g.pauseAfterFailures, pauseMs: g.pauseSeconds * 1000, maxPauses: g.maxPauses },
+        timeoutMs: g.timeoutMs,
+        maxRetries: g.maxRetries,
+        prices: opts.config.prices,
+        // One endpoint: its state is the model's. In a pool each endpoint's state shows in the progress event instead.
+        onTransport: (_endpoint, transport) => {
+          if (pool.size === 1) emit({ type: 'transport', transport });
+        },
+        onRefused: (endpoint, err) => emit({ type: 'warning', message: refusedEndpointMessage(g, endpoint, err) }),
+      },
+    );
+    pools.push(pool);
+    senders.set(model, (req, onRoute) => pool.complete(req, onRoute));
+  }
+  return { senders, endpoints: pools.flatMap((p) => p.status().map(({ endpoint, model }) => ({ endpoint, model }))), pools };
 }

@@ -35,7 +35,10 @@ export interface StoredResponse {
   idx: number;
   /** 'sample': the item's own output (idx 0); 'model': asked for by `respond`. */
   source: 'sample' | 'model';
+  /** The model asked, then the one that answered as the API names it (a server may resolve an alias). */
   model: string;
+  /** The endpoint that answered (endpointOf: no key, no query); null for the sample's own output and older runs. */
+  endpoint: string | null;
   sampling: Sampling;
   status: ResponseStatus;
   text: string | null;
@@ -87,6 +90,7 @@ interface ResponseRow {
   idx: number;
   source: string;
   model: string;
+  endpoint: string | null;
   sampling_json: string;
   status: string;
   text: string | null;
@@ -167,10 +171,16 @@ export class ResponseStore {
     }
   }
 
-  completeResponse(id: number, r: { text: string; finishReason: string | null; promptTokens: number; completionTokens: number; costUsd: number }): void {
+  /** The request went to this endpoint and model (again, when a pool moves it off an endpoint that is down or refuses). */
+  routeResponse(id: number, endpoint: string, model: string): void {
+    this.sql(`UPDATE responses SET endpoint = ?, model = ? WHERE id = ? AND status = 'in_flight'`).run(endpoint, model, id);
+  }
+
+  /** `model`: as the answer names it; absent, the one recorded when the request went out stays. */
+  completeResponse(id: number, r: { text: string; finishReason: string | null; promptTokens: number; completionTokens: number; costUsd: number; model?: string }): void {
     this.sql(
-      `UPDATE responses SET status = 'ok', text = ?, finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, cost_usd = ?, finished_at = ? WHERE id = ? AND status = 'in_flight'`,
-    ).run(r.text, r.finishReason, r.promptTokens, r.completionTokens, r.costUsd, now(), id);
+      `UPDATE responses SET status = 'ok', text = ?, finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, cost_usd = ?, model = COALESCE(?, model), finished_at = ? WHERE id = ? AND status = 'in_flight'`,
+    ).run(r.text, r.finishReason, r.promptTokens, r.completionTokens, r.costUsd, r.model ?? null, now(), id);
   }
 
   /** Failed every retry: kept as history; the slot is free for the next run. */
@@ -293,6 +303,7 @@ function toResponse(r: ResponseRow): StoredResponse {
     idx: r.idx,
     source: r.source === 'sample' ? 'sample' : 'model',
     model: r.model,
+    endpoint: r.endpoint,
     sampling: samplingSchema.parse(JSON.parse(r.sampling_json)),
     status: r.status as ResponseStatus,
     text: r.text,

@@ -128,4 +128,7 @@ export const migrations: string[] = [
   );
   ALTER TABLE requests ADD COLUMN batch_round INTEGER;
   `,
+  // The endpoint (base URL, never a key) that answered each of respond's responses, as requests.endpoint does for
+  // generation's requests; null for a sample's own output and for responses written before a pool could answer.
+  `ALTER TABLE responses ADD COLUMN endpoint TEXT;`,
 ];

@@ -65,6 +65,7 @@ test('respond stores K responses per kept sample with model, sampling, tokens an
       [ids[1], 2, 'model'],
     ]);
     assert.equal(rs[0]!.text, 'Red.');
+    assert.deepEqual(rs.map((r) => r.endpoint), [null, server.url, server.url, null, server.url, server.url], 'each new response names its endpoint');
     const m = rs[1]!;
     assert.deepEqual(m.sampling, { temperature: 0.7, topP: 1, maxTokens: 100, seed: null });
     assert.ok(m.promptTokens > 0 && m.completionTokens > 0);

@@ -4,8 +4,8 @@ import { configOption, readConfig } from '../config-flags.js';
 import { flagBool, flagList, flagNumber, flagString, requireFlag } from '../flags.js';
 import { parseAllowChange } from '../../generate/run-settings.js';
 import { generationPrinter } from '../generate-output.js';
+import { baseUrlFlags } from '../base-url-flags.js';
 import { forgeConfigSchema, type ForgeConfig } from '../../config/schema.js';
-import { checkBaseUrl } from '../../config/generation.js';
 import { ConfigError, UsageError, exitCodeFor } from '../../errors.js';
 import { assertFolderPath } from '../../io/write-output.js';
 import type { BatchAction } from '../../generate/batch-rounds.js';
@@ -129,12 +129,8 @@ function withGenerationFlags(config: ForgeConfig, values: Parameters<Command['ru
   };
   set('target', flagNumber(values, 'target', { integer: true, min: 1 }));
   set('model', flagString(values, 'model'));
-  const baseUrls = (values['base-url'] === undefined ? [] : ([values['base-url']].flat() as string[])).map((u) => checkBaseUrl(u, '--base-url')!);
-  if (baseUrls.length > 1) {
-    // Several --base-url: a pool of equal endpoints sharing --concurrency, instead of generation.endpoints.
-    set('endpoints', baseUrls.map((baseUrl) => ({ baseUrl })));
-    set('baseUrl', null);
-  } else set('baseUrl', baseUrls[0] ?? (config.generation.baseUrl === null ? checkBaseUrl(env['OPENAI_BASE_URL'] || undefined, 'OPENAI_BASE_URL') : undefined));
+  // Several --base-url: a pool of equal endpoints sharing --concurrency, instead of generation.endpoints.
+  Object.assign(g, baseUrlFlags(values, config.generation, env));
   set('concurrency', flagNumber(values, 'concurrency', { integer: true, min: 1 }));
   set('seeds', flagString(values, 'seeds'));
   set('lang', flagString(values, 'lang'));

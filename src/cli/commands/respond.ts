@@ -1,14 +1,15 @@
 import type { Command } from '../command.js';
 import { progressLines } from '../progress-lines.js';
 import { configOption, readConfig } from '../config-flags.js';
-import { flagBool, flagList, flagNumber, flagString, requireFlag } from '../flags.js';
+import { flagList, flagNumber, flagString, requireFlag } from '../flags.js';
+import { baseUrlFlags } from '../base-url-flags.js';
 import { UsageError, exitCodeFor } from '../../errors.js';
 import type { RespondEvent, RespondSettings } from '../../respond/run-respond.js';
 
 const usage = `usage: alpaca-forge respond --run output/NAME --responses K [options]
 
 Gives each selected sample K candidate responses for preference data (DPO): the sample's own output is one,
-the other K-1 come from the models through the run's endpoint. They are stored in the run with their model,
+the other K-1 come from the models through the run's endpoint (or generation.endpoints' pool). They are stored in the run with their model,
 sampling settings, tokens and cost. Re-running the same command resumes: nothing is asked twice, nothing lost.
 Then rank them (\`curate --run DIR --rank\`, \`review --run DIR --rank\`) and \`export --format dpo\`.
 
@@ -23,7 +24,9 @@ Then rank them (\`curate --run DIR --rank\`, \`review --run DIR --rank\`) and \`
   --budget-usd X       stop before the run's responses cost more than X USD (default generation.budgetUsd;
                        needs a price for every model in forge.yaml)
   --prompt NAME|FILE   respond (prompts/respond.LANG.txt, default) or a file with {{instruction}} and {{input}}
-  --base-url URL       endpoint (default generation.baseUrl, else $OPENAI_BASE_URL)
+  --base-url URL       endpoint, in place of forge.yaml's (default generation.endpoints, each model sent to
+                       the endpoints that serve it; else generation.baseUrl, else $OPENAI_BASE_URL);
+                       give it several times for a pool, every model sent to all of them
   --config FILE        forge.yaml (default ./forge.yaml if present)
   --json               print one JSON event per line
 
@@ -45,7 +48,7 @@ export const command: Command = {
     concurrency: { type: 'string' },
     'budget-usd': { type: 'string' },
     prompt: { type: 'string' },
-    'base-url': { type: 'string' },
+    'base-url': { type: 'string', multiple: true },
     json: { type: 'boolean' },
   },
   async run(ctx) {
@@ -57,11 +60,15 @@ export const command: Command = {
     if (status !== 'kept' && status !== 'accepted') throw new UsageError(`--status must be kept or accepted, got "${status}"`);
     const { config: fileConfig } = readConfig(ctx);
     const g = fileConfig.generation;
-    const baseUrl = flagString(v, 'base-url') ?? g.baseUrl ?? (ctx.env['OPENAI_BASE_URL'] || null);
-    const config = { ...fileConfig, generation: { ...g, baseUrl } };
+    const models = flagList(v, 'models') ?? [g.model];
+    const where = baseUrlFlags(v, g, ctx.env);
+    // Several --base-url name no model: each of them serves every model asked for.
+    const pooledFlags = [v['base-url'] ?? []].flat().length > 1;
+    const endpoints = pooledFlags ? where.endpoints.flatMap((e) => [...new Set(models)].map((model) => ({ ...e, model }))) : where.endpoints;
+    const config = { ...fileConfig, generation: { ...g, baseUrl: where.baseUrl, endpoints } };
     const settings: RespondSettings = {
       responses,
-      models: flagList(v, 'models') ?? [g.model],
+      models,
       temperature: flagNumber(v, 'temperature', { min: 0, max: 2 }) ?? 1,
       topP: flagNumber(v, 'top-p', { min: 0, max: 1 }) ?? g.topP,
       maxTokens: flagNumber(v, 'max-tokens', { integer: true, min: 1 }) ?? 1024,
@@ -74,7 +81,7 @@ export const command: Command = {
     const json = mode === 'json';
     const print = respondPrinter(mode, json ? ctx.write : ctx.writeErr);
     const { runRespond } = await import('../../respond/run-respond.js');
-    const outcome = await runRespond({ runDir, config, settings, apiKey: ctx.env[g.apiKeyEnv] || undefined, signal: ctx.signal, onEvent: print });
+    const outcome = await runRespond({ runDir, config, settings, apiKey: ctx.env[g.apiKeyEnv] || undefined, apiKeyFor: (name) => ctx.env[name] || undefined, signal: ctx.signal, onEvent: print });
     const complete = outcome.filled >= outcome.slots;
     if (!complete && !json) ctx.err(`resume with: alpaca-forge ${ctx.argv.join(' ')}`);
     if (outcome.reason === 'interrupted') return exitCodeFor('interrupted');
@@ -90,15 +97,30 @@ function respondPrinter(mode: 'tty' | 'plain' | 'json', write: (s: string) => vo
   return (e) => {
     if (e.type === 'start') {
       out.line(
-        `${e.resumed ? 'resuming' : 'starting'} ${e.runDir}: ${e.filled}/${e.slots} responses for ${e.items} samples · ${e.models.join(', ')} at ${e.baseUrl} · concurrency ${e.concurrency}` +
+        `${e.resumed ? 'resuming' : 'starting'} ${e.runDir}: ${e.filled}/${e.slots} responses for ${e.items} samples · ${modelsAt(e.endpoints)} · concurrency ${e.concurrency}` +
           `${e.abandoned ? ` · ${e.abandoned} response(s) left in flight by the last run were abandoned` : ''}`,
       );
     } else if (e.type === 'progress') {
-      out.progress(`${e.filled}/${e.slots} responses · ${e.requestsDone} done, ${e.requestsFailed} failed, ${e.inFlight} in flight · ${e.promptTokens + e.completionTokens} tokens · $${e.costUsd.toFixed(4)} · ${e.elapsedSec.toFixed(0)} s`);
+      const pool = e.endpoints ? ` · ${e.endpoints.map((x) => `${x.endpoint} (${x.model}): ${x.ok} ok${x.failed ? `/${x.failed} failed` : ''}${x.state === 'up' ? '' : ` ${x.state}`}`).join(', ')}` : '';
+      out.progress(`${e.filled}/${e.slots} responses · ${e.requestsDone} done, ${e.requestsFailed} failed, ${e.inFlight} in flight · ${e.promptTokens + e.completionTokens} tokens · $${e.costUsd.toFixed(4)} · ${e.elapsedSec.toFixed(0)} s${pool}`);
     } else if (e.type === 'transport') {
       out.transport(e.transport);
+    } else if (e.type === 'warning') {
+      out.line(`warning: ${e.message}`);
     } else {
       out.line(e.message);
     }
   };
+}
+
+/** "m1, m2 at http://a/v1 · m3 at http://b/v1, http://c/v1": models sent to the same endpoints share a group. */
+function modelsAt(endpoints: Array<{ endpoint: string; model: string }>): string {
+  const byModel = new Map<string, string[]>();
+  for (const e of endpoints) byModel.set(e.model, [...(byModel.get(e.model) ?? []), e.endpoint]);
+  const groups = new Map<string, string[]>();
+  for (const [model, at] of byModel) {
+    const key = at.join(', ');
+    groups.set(key, [...(groups.get(key) ?? []), model]);
+  }
+  return [...groups].map(([at, models]) => `${models.join(', ')} at ${at}`).join(' · ');
 }
