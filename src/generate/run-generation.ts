@@ -10,8 +10,8 @@ import { RunStore } from '../store/run-store.js';
 import { RetriesExhaustedError, type ChatResult } from '../llm/chat-client.js';
 import { BudgetTracker, costOf } from '../llm/budget.js';
 import { EndpointDownError } from '../llm/endpoint-gate.js';
-import { EndpointPool, type PoolEndpointOptions } from '../llm/endpoint-pool.js';
-import { endpointOf } from '../llm/endpoint-of.js';
+import { EndpointPool } from '../llm/endpoint-pool.js';
+import { poolEndpoints, refusedEndpointMessage } from '../llm/pool-from-config.js';
 import { RequestAborts } from '../llm/request-aborts.js';
 import { ExampleSampler } from './example-sampler.js';
 import { IngestPipeline } from './ingest-pipeline.js';
@@ -466,42 +466,3 @@ async function generate(
   emit({ type: 'done', reason, kept, target: g.target, costUsd: budget.spentUsd, message });
   return { reason, kept, message };
 }
-
-/**
- * The endpoints of a run: generation.endpoints, or generation.baseUrl alone. An endpoint without its own model,
- * key variable or concurrency takes the run's.
- */
-export function poolEndpoints(g: GenerationConfig, opts: Pick<RunGenerationOptions, 'apiKey' | 'apiKeyFor'>): PoolEndpointOptions[] {
-  const keyFor = (envName: string) => (envName === g.apiKeyEnv && opts.apiKey !== undefined ? opts.apiKey : opts.apiKeyFor?.(envName));
-  if (g.endpoints.length === 0) return [{ baseURL: g.baseUrl ?? undefined, model: g.model, apiKey: keyFor(g.apiKeyEnv), weight: 1, concurrency: g.concurrency }];
-  return g.endpoints.map((e) => ({
-    baseURL: e.baseUrl,
-    model: e.model ?? g.model,
-    apiKey: keyFor(e.apiKeyEnv ?? g.apiKeyEnv),
-    weight: e.weight,
-    concurrency: e.concurrency ?? g.concurrency,
-  }));
-}
-
-/**
- * The warning for an endpoint of a pool that refused the run's requests (the pool carries on without it): the
- * endpoint, the server's words (redacted of its key by the client) and what to fix, naming the key's variable,
- * never its value.
- */
-export function refusedEndpointMessage(g: Pick<GenerationConfig, 'endpoints' | 'apiKeyEnv'>, endpoint: string, err: ApiError): string {
-  const keyEnv = g.endpoints.find((e) => endpointOf(e.baseUrl) === endpoint)?.apiKeyEnv ?? g.apiKeyEnv;
-  const fix =
-    err.status === 401
-      ? `set $${keyEnv} to a key this endpoint accepts (or name another variable in its apiKeyEnv)`
-      : err.status === 403
-        ? `give it a key ($${keyEnv}) that may use this model, or another model`
-        : err.status === 404
-          ? 'check its model in generation.endpoints (default generation.model) and its baseUrl (usually ending in /v1)'
-          : err.status === undefined
-            ? 'check its baseUrl and that its server is running'
-            : 'check its model and the sampling settings; the server said what it did not accept';
-  // The client's message names the endpoint too ("MODEL at URL: why", "cannot reach URL: why"); once is enough.
-  const why = err.message.replace(` at ${endpoint}: `, ': ').replace(`cannot reach ${endpoint}: `, 'cannot reach it: ');
-  return `endpoint ${endpoint} left out of the run, the others carry on: ${why} — ${fix}, then rerun the same command to use it again`;
-}
-

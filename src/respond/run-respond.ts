@@ -6,7 +6,7 @@ import { BudgetTracker, costOf } from '../llm/budget.js';
 import { ChatClient, RetriesExhaustedError, type ChatRequest, type ChatResult } from '../llm/chat-client.js';
 import { EndpointDownError, EndpointGate } from '../llm/endpoint-gate.js';
 import { EndpointPool, type EndpointStatus } from '../llm/endpoint-pool.js';
-import { poolEndpoints, refusedEndpointMessage } from '../generate/run-generation.js';
+import { poolEndpoints, refusedEndpointMessage } from '../llm/pool-from-config.js';
 import { acquireRunLock } from '../store/run-lock.js';
 import { ResponseStore, type Sampling } from '../store/responses.js';
 import { RunStore, type StoredItem } from '../store/run-store.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfigText } from '../../src/config/load.js';
 import { renderDefaultConfig } from '../../src/config/render-default.js';
-import { poolEndpoints } from '../../src/generate/run-generation.js';
+import { poolEndpoints } from '../../src/llm/pool-from-config.js';
 
 test('endpoints, batch settings and batch prices load from forge.yaml; an endpoint takes the run\'s model, key and concurrency by default', () => {
   const c = parseConfigText(
