@@ -81,13 +81,13 @@ export function reconcileRunSettings(runDir: string, config: ForgeConfig, allowC
   }
 }
 
+/** The shortest time between two 'samples' events of a run. */
+const SAMPLES_EVERY_MS = 250;
+
 /**
  * Generates until the run holds `target` kept samples. Re-running resumes: kept items are reloaded into the
  * duplicate index and example pool, and requests left in flight by a killed process are marked abandoned.
  */
-/** The shortest time between two 'samples' events of a run. */
-const SAMPLES_EVERY_MS = 250;
-
 export async function runGeneration(opts: RunGenerationOptions): Promise<GenerationOutcome> {
   const g = opts.config.generation;
   const lang = g.lang;
