@@ -10,8 +10,7 @@ import { RunStore } from '../store/run-store.js';
 import { RetriesExhaustedError, type ChatResult } from '../llm/chat-client.js';
 import { BudgetTracker, costOf } from '../llm/budget.js';
 import { EndpointDownError } from '../llm/endpoint-gate.js';
-import { EndpointPool } from '../llm/endpoint-pool.js';
-import { poolEndpoints, refusedEndpointMessage } from '../llm/pool-from-config.js';
+import { poolEndpoints, poolFromConfig } from '../llm/pool-from-config.js';
 import { RequestAborts } from '../llm/request-aborts.js';
 import { ExampleSampler } from './example-sampler.js';
 import { IngestPipeline } from './ingest-pipeline.js';
@@ -197,16 +196,10 @@ async function generate(
   // A Ctrl-C while the run was being opened (seeds hashed, writer thread starting) counts too: RequestAborts sees it.
   const internal = new RequestAborts(opts.signal);
 
-  const pool = new EndpointPool(poolEndpoints(g, opts), {
-    gate: { pauseAfterFailures: g.pauseAfterFailures, pauseMs: g.pauseSeconds * 1000, maxPauses: g.maxPauses },
-    timeoutMs: g.timeoutMs,
-    maxRetries: g.maxRetries,
+  const pool = poolFromConfig(g, poolEndpoints(g, opts), {
     prices: opts.config.prices,
-    // One endpoint: its state is the run's. In a pool each endpoint's state shows in the progress event instead.
-    onTransport: (_endpoint, transport) => {
-      if (pool.size === 1) emit({ type: 'transport', transport });
-    },
-    onRefused: (endpoint, err) => emit({ type: 'warning', message: refusedEndpointMessage(g, endpoint, err) }),
+    onTransport: (transport) => emit({ type: 'transport', transport }),
+    onWarning: (message) => emit({ type: 'warning', message }),
   });
   const concurrency = Math.min(g.concurrency, pool.capacity);
 

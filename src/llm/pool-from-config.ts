@@ -1,7 +1,8 @@
-import type { GenerationConfig } from '../config/generation.js';
+import type { GenerationConfig, Prices } from '../config/generation.js';
 import type { ApiError } from '../errors.js';
+import type { TransportState } from '../events.js';
 import { endpointOf } from './endpoint-of.js';
-import type { PoolEndpointOptions } from './endpoint-pool.js';
+import { EndpointPool, type PoolEndpointOptions } from './endpoint-pool.js';
 
 export interface PoolKeys {
   /** The key of generation.apiKeyEnv, when the caller has read it already; held in memory only. */
@@ -46,4 +47,27 @@ export function refusedEndpointMessage(g: Pick<GenerationConfig, 'endpoints' | '
   // The client's message names the endpoint too ("MODEL at URL: why", "cannot reach URL: why"); once is enough.
   const why = err.message.replace(` at ${endpoint}: `, ': ').replace(`cannot reach ${endpoint}: `, 'cannot reach it: ');
   return `endpoint ${endpoint} left out of the run, the others carry on: ${why} — ${fix}, then rerun the same command to use it again`;
+}
+
+export interface PoolFromConfigOptions {
+  prices: Prices;
+  /** The transport state of a one-endpoint pool (its state is the run's; a larger pool's shows per endpoint). */
+  onTransport: (s: TransportState) => void;
+  /** A warning for the user: an endpoint refused the run and was left out. */
+  onWarning: (message: string) => void;
+}
+
+/** The pool of `endpoints` with forge.yaml's generation settings for its gates, timeouts and retries. */
+export function poolFromConfig(g: GenerationConfig, endpoints: PoolEndpointOptions[], o: PoolFromConfigOptions): EndpointPool {
+  const pool: EndpointPool = new EndpointPool(endpoints, {
+    gate: { pauseAfterFailures: g.pauseAfterFailures, pauseMs: g.pauseSeconds * 1000, maxPauses: g.maxPauses },
+    timeoutMs: g.timeoutMs,
+    maxRetries: g.maxRetries,
+    prices: o.prices,
+    onTransport: (_endpoint, transport) => {
+      if (pool.size === 1) o.onTransport(transport);
+    },
+    onRefused: (endpoint, err) => o.onWarning(refusedEndpointMessage(g, endpoint, err)),
+  });
+  return pool;
 }

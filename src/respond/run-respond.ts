@@ -5,8 +5,8 @@ import type { TransportState } from '../events.js';
 import { BudgetTracker, costOf } from '../llm/budget.js';
 import { ChatClient, RetriesExhaustedError, type ChatRequest, type ChatResult } from '../llm/chat-client.js';
 import { EndpointDownError, EndpointGate } from '../llm/endpoint-gate.js';
-import { EndpointPool, type EndpointStatus } from '../llm/endpoint-pool.js';
-import { poolEndpoints, refusedEndpointMessage } from '../llm/pool-from-config.js';
+import type { EndpointPool, EndpointStatus } from '../llm/endpoint-pool.js';
+import { poolEndpoints, poolFromConfig } from '../llm/pool-from-config.js';
 import { acquireRunLock } from '../store/run-lock.js';
 import { ResponseStore, type Sampling } from '../store/responses.js';
 import { RunStore, type StoredItem } from '../store/run-store.js';
@@ -356,19 +356,10 @@ function poolSenders(opts: RunRespondOptions): Senders {
   const senders = new Map<string, Sender>();
   const pools: EndpointPool[] = [];
   for (const model of new Set(opts.settings.models)) {
-    const pool: EndpointPool = new EndpointPool(
+    const pool = poolFromConfig(
+      g,
       all.filter((e) => e.model === model),
-      {
-        gate: { pauseAfterFailures: g.pauseAfterFailures, pauseMs: g.pauseSeconds * 1000, maxPauses: g.maxPauses },
-        timeoutMs: g.timeoutMs,
-        maxRetries: g.maxRetries,
-        prices: opts.config.prices,
-        // One endpoint: its state is the model's. In a pool each endpoint's state shows in the progress event instead.
-        onTransport: (_endpoint, transport) => {
-          if (pool.size === 1) emit({ type: 'transport', transport });
-        },
-        onRefused: (endpoint, err) => emit({ type: 'warning', message: refusedEndpointMessage(g, endpoint, err) }),
-      },
+      { prices: opts.config.prices, onTransport: (transport) => emit({ type: 'transport', transport }), onWarning: (message) => emit({ type: 'warning', message }) },
     );
     pools.push(pool);
     senders.set(model, (req, onRoute) => pool.complete(req, onRoute));
