@@ -6,7 +6,7 @@ import { selectBackend, type BackendName } from '../model/backend.js';
 import { loadModel, type LlamaModel } from '../model/load.js';
 import { AdamW } from './adamw.js';
 import { planEpoch, splitTrainVal, stepsPerEpoch, totalSteps as countSteps } from './batching.js';
-import { checkpointDir, listCheckpoints, readOptimizerState, readTrainerState, saveCheckpoint, trainerStateAt, type TrainerState } from './checkpoint.js';
+import { checkpointDir, readOptimizerState, readTrainerState, saveCheckpoint, trainerStateAt, type TrainerState } from './checkpoint.js';
 import { clipGlobalNorm } from './clip.js';
 import type { TrainConfig } from './config.js';
 import { encodePreferencePairs, fingerprintPairs, readPreferencePairs, type EncodedPair, type EncodedSequence, type PreferencePair } from './dpo-data.js';
@@ -17,13 +17,13 @@ import { batchNll, explainBackendError, microBatchGradients } from './gradients.
 import { writeLossChart } from './loss-chart.js';
 import { LoraRuntime } from './lora.js';
 import { flatParams, initLoraWeights, sortModules, trainableParamCount, type LoraSpec, type LoraWeights } from './lora-weights.js';
-import { ADAPTER_WEIGHTS, readAdapter, writeAdapter } from './peft-files.js';
+import { readAdapter, writeAdapter } from './peft-files.js';
 import { countModelParams, projectionFeatures } from './plan.js';
 import type { DpoLoss } from './recipe.js';
 import { mixSeed } from './rng.js';
 import { learningRateAt } from './schedule.js';
 import { appendTrainLog, readTrainLog, truncateTrainLog } from './train-log.js';
-import { LOSS_CHART, TRAIN_LOG, chartTitle, modelShapes, readInitAdapter, resumeSettings, type TrainResult, type TrainRunOptions } from './trainer.js';
+import { LOSS_CHART, chartTitle, modelShapes, readInitAdapter, resumeSettings, trainingTarget, type TrainResult, type TrainRunOptions } from './trainer.js';
 
 export interface DpoSettings {
   beta: number;
@@ -102,18 +102,10 @@ export async function runDpoTraining(config: TrainConfig, dpo: DpoSettings, opts
   const started = Date.now();
   const emit = (e: TrainEvent) => opts.onEvent?.(e);
   const signal = opts.signal;
-  if (!config.model) throw new UsageError('--model is required', 'pass --model DIR (a Hugging Face model directory)');
-  if (!config.out) throw new UsageError('--out is required', 'pass --out DIR for the adapter and checkpoints');
+  const { modelDir, outDir, logPath, checkpoints } = trainingTarget(config, opts.resume === true);
   if (config.data && config.run) throw new UsageError('pass either --data or --run, not both');
   if (!config.data && !config.run) throw new UsageError('no preference pairs', 'pass --run output/NAME (after respond and a ranking) or --data pairs.jsonl (export --format dpo)');
   if (!(dpo.beta > 0)) throw new UsageError('--beta must be positive', 'the DPO paper uses 0.1');
-  const outDir = config.out;
-  const modelDir = config.model;
-  const logPath = join(outDir, TRAIN_LOG);
-  const checkpoints = listCheckpoints(outDir);
-  if (!opts.resume && (checkpoints.length || existsSync(join(outDir, ADAPTER_WEIGHTS)) || existsSync(logPath))) {
-    throw new UsageError(`${outDir} already holds a training run`, 'pass --resume to continue it, or choose another --out');
-  }
 
   emit({ type: 'phase', phase: 'encoding-data' });
   const label = (config.data ?? config.run)!;

@@ -54,6 +54,22 @@ export const TRAIN_LOG = 'train_log.jsonl';
 export const LOSS_CHART = 'loss_curve.svg';
 
 /**
+ * The model and output directory of a training run (SFT or DPO), checked before any data or model is read: an
+ * --out that already holds a run is refused unless it is resumed.
+ */
+export function trainingTarget(config: Pick<TrainConfig, 'model' | 'out'>, resume: boolean): { modelDir: string; outDir: string; logPath: string; checkpoints: ReturnType<typeof listCheckpoints> } {
+  if (!config.model) throw new UsageError('--model is required', 'pass --model DIR (a Hugging Face model directory)');
+  if (!config.out) throw new UsageError('--out is required', 'pass --out DIR for the adapter and checkpoints');
+  const outDir = config.out;
+  const logPath = join(outDir, TRAIN_LOG);
+  const checkpoints = listCheckpoints(outDir);
+  if (!resume && (checkpoints.length || existsSync(join(outDir, ADAPTER_WEIGHTS)) || existsSync(logPath))) {
+    throw new UsageError(`${outDir} already holds a training run`, 'pass --resume to continue it, or choose another --out');
+  }
+  return { modelDir: config.model, outDir, logPath, checkpoints };
+}
+
+/**
  * Trains a LoRA adapter: loads the base model and data, runs AdamW over length-grouped, gradient-accumulated
  * batches, evaluates, checkpoints and writes a PEFT adapter into `config.out`. Progress goes to `onEvent`.
  * This is the one entry point the CLI and the terminal UI call.
@@ -62,17 +78,9 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
   const started = Date.now();
   const emit = (e: TrainEvent) => opts.onEvent?.(e);
   const signal = opts.signal;
-  if (!config.model) throw new UsageError('--model is required', 'pass --model DIR (a Hugging Face model directory)');
-  if (!config.out) throw new UsageError('--out is required', 'pass --out DIR for the adapter and checkpoints');
+  const { modelDir, outDir, logPath, checkpoints } = trainingTarget(config, opts.resume === true);
   if (config.microBatchSize > config.batchSize) {
     throw new UsageError(`--micro-batch-size ${config.microBatchSize} is larger than --batch-size ${config.batchSize}`, 'the batch is accumulated from micro-batches: use a micro-batch size <= the batch size');
-  }
-  const outDir = config.out;
-  const modelDir = config.model;
-  const logPath = join(outDir, TRAIN_LOG);
-  const checkpoints = listCheckpoints(outDir);
-  if (!opts.resume && (checkpoints.length || existsSync(join(outDir, ADAPTER_WEIGHTS)) || existsSync(logPath))) {
-    throw new UsageError(`${outDir} already holds a training run`, 'pass --resume to continue it, or choose another --out');
   }
 
   // Data first: a bad dataset should fail before minutes of model loading.
