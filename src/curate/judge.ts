@@ -7,7 +7,8 @@ import { promptsDir } from '../paths.js';
 import type { Prices } from '../config/generation.js';
 import type { ForgeConfig } from '../config/schema.js';
 import type { TransportState } from '../events.js';
-import { RetriesExhaustedError, type ChatClient, type ChatRequest, type ChatResult } from '../llm/chat-client.js';
+import { RetriesExhaustedError, type ChatRequest, type ChatResult } from '../llm/chat-client.js';
+import { poolEndpoints, poolFromConfig, type PoolKeys } from '../llm/pool-from-config.js';
 import { chatClientFromConfig } from '../llm/client-from-config.js';
 import { BudgetTracker, costOf } from '../llm/budget.js';
 import { EndpointDownError } from '../llm/endpoint-gate.js';
@@ -94,27 +95,37 @@ const REPAIR = {
 
 export interface JudgeClient {
   readonly model: string;
-  /** Recorded with each judge request (ChatClient has it). */
+  /** Recorded with each judge request (ChatClient has it) unless the answer names its endpoint (a pool's does). */
   readonly baseURL?: string;
-  complete(req: ChatRequest): Promise<ChatResult>;
+  complete(req: ChatRequest): Promise<ChatResult & { endpoint?: string }>;
 }
 
 /**
  * The judge's client: judge.model (else generation.model) with generation's timeout, retries and pauses, the same
- * settings and circuit breaker as `generate` (a judge that ignored them hammered a failing endpoint).
+ * settings and circuit breaker as `generate` (a judge that ignored them hammered a failing endpoint). With
+ * generation.endpoints, a pool of the endpoints that serve the judge's model, as respond's: falling back to
+ * baseUrl (or api.openai.com) would send the samples somewhere the user did not list.
  */
 export function createJudgeClient(
   forge: ForgeConfig,
   cfg: JudgeConfig,
-  o: { apiKey: string | undefined; baseURL?: string | undefined; onTransport?: (s: TransportState) => void },
-): ChatClient {
-  return chatClientFromConfig(forge.generation, {
-    apiKey: o.apiKey,
-    prices: forge.prices,
-    model: cfg.model ?? forge.generation.model,
-    baseURL: o.baseURL,
-    ...(o.onTransport ? { onTransport: o.onTransport } : {}),
-  });
+  o: PoolKeys & { onTransport?: (s: TransportState) => void; onWarning?: (message: string) => void },
+): JudgeClient {
+  const g = forge.generation;
+  const model = cfg.model ?? g.model;
+  if (g.endpoints.length === 0) {
+    return chatClientFromConfig(g, { apiKey: o.apiKey, prices: forge.prices, model, baseURL: g.baseUrl ?? undefined, ...(o.onTransport ? { onTransport: o.onTransport } : {}) });
+  }
+  const all = poolEndpoints({ ...g, concurrency: cfg.concurrency }, o);
+  const serving = all.filter((e) => e.model === model);
+  if (serving.length === 0) {
+    throw new ConfigError(
+      [`no endpoint in generation.endpoints serves the judge's model "${model}" (they serve ${[...new Set(all.map((e) => `"${e.model}"`))].join(', ')})`],
+      `set judge.model to one of them, add an endpoint with model: ${model} to generation.endpoints, or pass --base-url`,
+    );
+  }
+  const pool = poolFromConfig(g, serving, { prices: forge.prices, onTransport: (t) => o.onTransport?.(t), onWarning: (m) => o.onWarning?.(m) });
+  return { model, complete: (req) => pool.complete(req) };
 }
 
 /** Where judgements go: RunStore for a run, an in-memory map for a file. */
@@ -239,7 +250,7 @@ export async function rateWithRetries<T>(tasks: RatingTask[], o: RatingRunOption
         return;
       }
       budget.reserve(reserve);
-      let result: ChatResult;
+      let result: ChatResult & { endpoint?: string };
       try {
         result = await aborts.run((signal) => client.complete({ messages, temperature: cfg.temperature, maxTokens: cfg.maxTokens, signal }));
       } catch (err) {
@@ -267,7 +278,7 @@ export async function rateWithRetries<T>(tasks: RatingTask[], o: RatingRunOption
       }
       budget.settle(reserve, result.costUsd);
       const answer = format.parse(result.text);
-      sink.recordRequest({ id: t.id, promptTokens: result.promptTokens, completionTokens: result.completionTokens, costUsd: result.costUsd, raw: result.text, ok: answer.ok, ...via(client, result.model) });
+      sink.recordRequest({ id: t.id, promptTokens: result.promptTokens, completionTokens: result.completionTokens, costUsd: result.costUsd, raw: result.text, ok: answer.ok, ...via(client, result.model, result.endpoint) });
       if (answer.ok) {
         sink.rated(t.id, answer.value);
         scored++;
@@ -307,6 +318,7 @@ export async function rateWithRetries<T>(tasks: RatingTask[], o: RatingRunOption
 }
 
 /** The model (as the answer names it, else the one asked) and endpoint a judge request is recorded with. */
-function via(client: JudgeClient, answered?: string): { model: string; endpoint?: string } {
-  return { model: answered ?? client.model, ...(client.baseURL !== undefined ? { endpoint: endpointOf(client.baseURL) } : {}) };
+function via(client: JudgeClient, answered?: string, endpoint?: string): { model: string; endpoint?: string } {
+  const where = endpoint ?? (client.baseURL !== undefined ? endpointOf(client.baseURL) : undefined);
+  return { model: answered ?? client.model, ...(where !== undefined ? { endpoint: where } : {}) };
 }

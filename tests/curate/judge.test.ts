@@ -169,10 +169,10 @@ test("the judge's client takes generation's retry and pause settings: a failing 
   const { createJudgeClient } = await import('../../src/curate/judge.js');
   const server = await startFakeServer({ behave: () => ({ kind: 'status', status: 503 }) });
   try {
-    const forge = forgeConfigSchema.parse({ generation: { model: 'gen-model', maxRetries: 2, pauseAfterFailures: 2, pauseSeconds: 0.04, maxPauses: 2 }, judge: { model: 'judge-x' } });
+    const forge = forgeConfigSchema.parse({ generation: { model: 'gen-model', baseUrl: server.url, maxRetries: 2, pauseAfterFailures: 2, pauseSeconds: 0.04, maxPauses: 2 }, judge: { model: 'judge-x' } });
     const cfg = judgeConfigSchema.parse({ model: 'judge-x', concurrency: 1 });
     const transport: Array<{ state: string; waitMs?: number }> = [];
-    const client = createJudgeClient(forge, cfg, { apiKey: 'sk-judge-test', baseURL: server.url, onTransport: (t) => transport.push(t) });
+    const client = createJudgeClient(forge, cfg, { apiKey: 'sk-judge-test', onTransport: (t) => transport.push(t) });
     assert.equal(client.model, 'judge-x');
     const m = memorySink();
     const t0 = Date.now();
@@ -185,5 +185,44 @@ test("the judge's client takes generation's retry and pause settings: a failing 
     assert.ok(server.requests.length <= 2 * 3 + 2, `${server.requests.length} requests`);
   } finally {
     await server.close();
+  }
+});
+
+test('with generation.endpoints the judge goes through a pool of the endpoints serving its model, never elsewhere', async () => {
+  const { startFakeServer } = await import('../helpers/fake-openai-server.js');
+  const { forgeConfigSchema } = await import('../../src/config/schema.js');
+  const { createJudgeClient } = await import('../../src/curate/judge.js');
+  const answer = { kind: 'ok', text: '{"score": 4, "reason": "fine"}' } as const;
+  const a = await startFakeServer({ behave: () => answer });
+  const b = await startFakeServer({ behave: () => answer });
+  const other = await startFakeServer({ behave: () => answer });
+  try {
+    const endpoints = [
+      { baseUrl: a.url, model: 'judge-x' },
+      { baseUrl: b.url, model: 'judge-x' },
+      { baseUrl: other.url, model: 'gen-model' },
+    ];
+    // A baseUrl as well: the pool is what generate uses, so it is what the judge uses.
+    const forge = forgeConfigSchema.parse({ generation: { model: 'gen-model', baseUrl: other.url, endpoints }, judge: { model: 'judge-x' } });
+    const cfg = judgeConfigSchema.parse({ model: 'judge-x', concurrency: 4 });
+    const client = createJudgeClient(forge, cfg, { apiKey: 'sk-judge-pool' });
+    const recorded: Array<{ endpoint?: string; ok: boolean }> = [];
+    const sink: JudgeSink = { setJudge: () => {}, recordJudgeRequest: (r) => recorded.push(r) };
+    const out = await judgeItems(items(12), { client, prompt, cfg, lang: 'en', sink });
+    assert.equal(out.scored, 12, out.message);
+    assert.equal(other.requests.length, 0, 'nothing went to the endpoint of another model, nor to baseUrl');
+    assert.equal(a.requests.length + b.requests.length, 12);
+    assert.ok(a.requests.length > 0 && b.requests.length > 0, `spread: ${a.requests.length} + ${b.requests.length}`);
+    assert.deepEqual(new Set(recorded.map((r) => r.endpoint)), new Set([a.url, b.url]));
+    // A judge model no endpoint serves is refused before any request.
+    const unserved = forgeConfigSchema.parse({ generation: { model: 'gen-model', endpoints }, judge: { model: 'judge-y' } });
+    assert.throws(
+      () => createJudgeClient(unserved, judgeConfigSchema.parse({ model: 'judge-y' }), { apiKey: undefined }),
+      (e: unknown) => e instanceof ConfigError && /no endpoint in generation\.endpoints serves the judge's model "judge-y" \(they serve "judge-x", "gen-model"\)/.test(e.message),
+    );
+  } finally {
+    await a.close();
+    await b.close();
+    await other.close();
   }
 });

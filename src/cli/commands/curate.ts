@@ -161,15 +161,17 @@ type JudgeOptions = Omit<JudgeRunOptions, 'sink' | 'lang' | 'prompt'> & { prompt
 
 async function judgeClientOptions(ctx: CommandContext, forge: ForgeConfig, cfg: JudgeConfig, baseUrlFlag: string | undefined, say: (l: string) => void): Promise<JudgeOptions> {
   const { createJudgeClient } = await import('../../curate/judge.js');
-  const { checkBaseUrl } = await import('../../config/generation.js');
-  const g = forge.generation;
-  const client = createJudgeClient(forge, cfg, {
-    baseURL: checkBaseUrl(baseUrlFlag, '--base-url') ?? g.baseUrl ?? checkBaseUrl(ctx.env['OPENAI_BASE_URL'] || undefined, 'OPENAI_BASE_URL'),
+  const { baseUrlFlags } = await import('../base-url-flags.js');
+  // --base-url, else forge.yaml's endpoints (a pool), else its baseUrl, else $OPENAI_BASE_URL: as generate and respond.
+  const g = { ...forge.generation, ...baseUrlFlags({ 'base-url': baseUrlFlag }, forge.generation, ctx.env) };
+  const client = createJudgeClient({ ...forge, generation: g }, cfg, {
     apiKey: ctx.env[g.apiKeyEnv] || undefined,
+    apiKeyFor: (name) => ctx.env[name] || undefined,
     onTransport: (t) => {
       if (t.state === 'backoff') say(`judge: ${t.reason}; retrying in ${(t.waitMs / 1000).toFixed(1)} s (attempt ${t.attempt})`);
       else if (t.state === 'paused') say(`judge: endpoint paused for ${(t.waitMs / 1000).toFixed(1)} s: ${t.reason}`);
     },
+    onWarning: (message) => say(`warning: ${message}`),
   });
   let last = 0;
   return {
