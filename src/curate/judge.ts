@@ -8,7 +8,7 @@ import type { Prices } from '../config/generation.js';
 import type { ForgeConfig } from '../config/schema.js';
 import type { TransportState } from '../events.js';
 import { RetriesExhaustedError, type ChatRequest, type ChatResult } from '../llm/chat-client.js';
-import { poolEndpoints, poolFromConfig, type PoolKeys } from '../llm/pool-from-config.js';
+import { endpointsServing, poolEndpoints, poolFromConfig, type PoolKeys } from '../llm/pool-from-config.js';
 import { chatClientFromConfig } from '../llm/client-from-config.js';
 import { BudgetTracker, costOf } from '../llm/budget.js';
 import { EndpointDownError } from '../llm/endpoint-gate.js';
@@ -116,14 +116,7 @@ export function createJudgeClient(
   if (g.endpoints.length === 0) {
     return chatClientFromConfig(g, { apiKey: o.apiKey, prices: forge.prices, model, baseURL: g.baseUrl ?? undefined, ...(o.onTransport ? { onTransport: o.onTransport } : {}) });
   }
-  const all = poolEndpoints({ ...g, concurrency: cfg.concurrency }, o);
-  const serving = all.filter((e) => e.model === model);
-  if (serving.length === 0) {
-    throw new ConfigError(
-      [`no endpoint in generation.endpoints serves the judge's model "${model}" (they serve ${[...new Set(all.map((e) => `"${e.model}"`))].join(', ')})`],
-      `set judge.model to one of them, add an endpoint with model: ${model} to generation.endpoints, or pass --base-url`,
-    );
-  }
+  const serving = endpointsServing(poolEndpoints({ ...g, concurrency: cfg.concurrency }, o), model, `the judge's model "${model}"`, 'set judge.model to one they serve, or pass --base-url');
   const pool = poolFromConfig(g, serving, { prices: forge.prices, onTransport: (t) => o.onTransport?.(t), onWarning: (m) => o.onWarning?.(m) });
   return { model, complete: (req) => pool.complete(req) };
 }

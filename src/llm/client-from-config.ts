@@ -13,6 +13,8 @@ export interface ClientFromConfigOptions {
   baseURL?: string | undefined;
   /** Both the gate's pauses and the client's backoffs. */
   onTransport?: (s: TransportState) => void;
+  /** A gate shared with other clients of the same endpoint (respond's models); defaults to one of its own. */
+  gate?: EndpointGate;
 }
 
 /**
@@ -20,12 +22,14 @@ export interface ClientFromConfigOptions {
  * so that `generate` and `curate --judge` treat a failing endpoint the same way.
  */
 export function chatClientFromConfig(g: GenerationConfig, o: ClientFromConfigOptions): ChatClient {
-  const gate = new EndpointGate({
-    pauseAfterFailures: g.pauseAfterFailures,
-    pauseMs: g.pauseSeconds * 1000,
-    maxPauses: g.maxPauses,
-    ...(o.onTransport ? { onState: o.onTransport } : {}),
-  });
+  const gate =
+    o.gate ??
+    new EndpointGate({
+      pauseAfterFailures: g.pauseAfterFailures,
+      pauseMs: g.pauseSeconds * 1000,
+      maxPauses: g.maxPauses,
+      ...(o.onTransport ? { onState: o.onTransport } : {}),
+    });
   return new ChatClient({
     model: o.model ?? g.model,
     baseURL: o.baseURL ?? g.baseUrl ?? undefined,

@@ -1,5 +1,5 @@
 import type { GenerationConfig, Prices } from '../config/generation.js';
-import type { ApiError } from '../errors.js';
+import { ConfigError, type ApiError } from '../errors.js';
 import type { TransportState } from '../events.js';
 import { endpointOf } from './endpoint-of.js';
 import { EndpointPool, type PoolEndpointOptions } from './endpoint-pool.js';
@@ -25,6 +25,19 @@ export function poolEndpoints(g: GenerationConfig, keys: PoolKeys): PoolEndpoint
     weight: e.weight,
     concurrency: e.concurrency ?? g.concurrency,
   }));
+}
+
+/**
+ * The endpoints of a pool that serve `model`. None is a config error, raised before any request: sending the model's
+ * requests to baseUrl (or api.openai.com) instead would send the data somewhere the user did not list.
+ * @param what how the message names the model, e.g. `model "m"` or `the judge's model "m"`
+ * @param hint what to do, besides adding an endpoint that serves it
+ */
+export function endpointsServing(all: PoolEndpointOptions[], model: string, what: string, hint: string): PoolEndpointOptions[] {
+  const serving = all.filter((e) => e.model === model);
+  if (serving.length > 0) return serving;
+  const served = [...new Set(all.map((e) => `"${e.model}"`))].join(', ');
+  throw new ConfigError([`no endpoint in generation.endpoints serves ${what} (they serve ${served})`], `add an endpoint with model: ${model} to generation.endpoints, ${hint}`);
 }
 
 /**

@@ -3,10 +3,11 @@ import type { ForgeConfig } from '../config/schema.js';
 import { ConfigError, DataError } from '../errors.js';
 import type { TransportState } from '../events.js';
 import { BudgetTracker, costOf } from '../llm/budget.js';
-import { ChatClient, RetriesExhaustedError, type ChatRequest, type ChatResult } from '../llm/chat-client.js';
+import { RetriesExhaustedError, type ChatRequest, type ChatResult } from '../llm/chat-client.js';
+import { chatClientFromConfig } from '../llm/client-from-config.js';
 import { EndpointDownError, EndpointGate } from '../llm/endpoint-gate.js';
 import type { EndpointPool, EndpointStatus } from '../llm/endpoint-pool.js';
-import { poolEndpoints, poolFromConfig } from '../llm/pool-from-config.js';
+import { endpointsServing, poolEndpoints, poolFromConfig } from '../llm/pool-from-config.js';
 import { acquireRunLock } from '../store/run-lock.js';
 import { ResponseStore, type Sampling } from '../store/responses.js';
 import { RunStore, type StoredItem } from '../store/run-store.js';
@@ -113,15 +114,9 @@ export async function runRespond(opts: RunRespondOptions): Promise<RespondOutcom
   }
   const g = opts.config.generation;
   if (g.endpoints.length > 0) {
-    // Refused here, before any request: falling back to baseUrl (or api.openai.com) would send the data elsewhere.
-    const served = [...new Set(g.endpoints.map((e) => e.model ?? g.model))];
-    const unserved = s.models.find((m) => !served.includes(m));
-    if (unserved !== undefined) {
-      throw new ConfigError(
-        [`no endpoint in generation.endpoints serves model "${unserved}" (they serve ${served.map((m) => `"${m}"`).join(', ')})`],
-        `add an endpoint with model: ${unserved} to generation.endpoints, or pass --base-url to send respond's requests to one endpoint`,
-      );
-    }
+    // Refused here, before the run is opened or any request sent.
+    const all = poolEndpoints(g, opts);
+    for (const m of new Set(s.models)) endpointsServing(all, m, `model "${m}"`, "or pass --base-url to send respond's requests to one endpoint");
   }
   const store = RunStore.open(opts.runDir);
   let release: (() => void) | undefined;
@@ -325,16 +320,7 @@ function baseUrlSenders(opts: RunRespondOptions): Senders {
   const senders = new Map<string, Sender>();
   const endpoints: Senders['endpoints'] = [];
   for (const model of new Set(opts.settings.models)) {
-    const client = new ChatClient({
-      model,
-      baseURL: g.baseUrl ?? undefined,
-      apiKey: opts.apiKey,
-      timeoutMs: g.timeoutMs,
-      maxRetries: g.maxRetries,
-      prices: opts.config.prices,
-      gate,
-      onTransport: (transport) => emit({ type: 'transport', transport }),
-    });
+    const client = chatClientFromConfig(g, { model, apiKey: opts.apiKey, prices: opts.config.prices, gate, onTransport: (transport) => emit({ type: 'transport', transport }) });
     endpoints.push({ endpoint: client.endpoint, model });
     senders.set(model, async (req, onRoute) => {
       onRoute(client.endpoint, model);
@@ -358,7 +344,7 @@ function poolSenders(opts: RunRespondOptions): Senders {
   for (const model of new Set(opts.settings.models)) {
     const pool = poolFromConfig(
       g,
-      all.filter((e) => e.model === model),
+      endpointsServing(all, model, `model "${model}"`, 'or pass --base-url'),
       { prices: opts.config.prices, onTransport: (transport) => emit({ type: 'transport', transport }), onWarning: (message) => emit({ type: 'warning', message }) },
     );
     pools.push(pool);
