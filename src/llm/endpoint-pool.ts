@@ -3,7 +3,6 @@ import { ApiError } from '../errors.js';
 import type { EndpointProgress, TransportState } from '../events.js';
 import { ChatClient, EndpointUnreachableError, type ChatRequest, type ChatResult } from './chat-client.js';
 import { EndpointDownError, EndpointGate, type EndpointGateOptions } from './endpoint-gate.js';
-import { endpointOf } from './endpoint-of.js';
 
 export interface PoolEndpointOptions {
   /** undefined: $OPENAI_BASE_URL, else the OpenAI API (as the SDK does). */
@@ -102,7 +101,7 @@ export class EndpointPool {
         ...(opts.random ? { random: opts.random } : {}),
       });
       // The name is what requests record and screens show: never a user:password or a query string.
-      member = { name: endpointOf(client.baseURL), client, gate, weight: e.weight, concurrency: e.concurrency, inFlight: 0, ok: 0, failed: 0, out: null, running: new Set() };
+      member = { name: client.endpoint, client, gate, weight: e.weight, concurrency: e.concurrency, inFlight: 0, ok: 0, failed: 0, out: null, running: new Set() };
       return member;
     });
   }
