@@ -145,10 +145,7 @@ export function requestsToFill(opts: RequestsToFillOptions): number {
   const { remaining, pendingAnswers, concurrency, yields } = opts;
   if (remaining <= 0) return 0;
   const z = opts.z ?? 2;
-  const v = yields.answerVariance();
-    // m outstanding answers (pending first, then the requests in flight) keep m·y on average, with variance
-  // m·v from the answers and m²·u from the forecast they share.
-  const fills = (m: number) => m * yields.perRequest(m / 2) - z * Math.sqrt(m * v + m * m * yields.forecastVariance(m / 2)) >= remaining;
+  const fills = (m: number) => fillMargin(yields, m, remaining) >= z;
   const most = pendingAnswers + concurrency;
   if (!fills(most)) return concurrency;
   // fills() is monotone in m wherever it matters (the forecast's fall over m/2 answers is slow), so bisect.
@@ -197,9 +194,18 @@ export function shouldSend(opts: SendDecisionOptions): boolean {
   // When it comes in: pending answers are in now, a request in flight a latency after it left.
   const fillsAt = k <= pendingAnswers ? now : inFlightSentAt[k - pendingAnswers - 1]! + latency;
   const d = Math.min(Math.max(now + latency - fillsAt, 0), latency);
+  return fillMargin(yields, m, remaining) < normalQuantile(1 - d / latency);
+}
+
+/**
+ * By how many standard deviations the next m answers are expected to exceed `remaining`: they keep m·y on average
+ * (y forecast halfway through them), with variance m·v from the answers and m²·u from the forecast they share.
+ */
+function fillMargin(yields: YieldEstimator, m: number, remaining: number): number {
+  const surplus = m * yields.perRequest(m / 2) - remaining;
   const sd = Math.sqrt(m * yields.answerVariance() + m * m * yields.forecastVariance(m / 2));
-  const zHave = sd > 0 ? (expected(m) - remaining) / sd : Number.POSITIVE_INFINITY;
-  return zHave < normalQuantile(1 - d / latency);
+  if (sd > 0) return surplus / sd;
+  return surplus >= 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
 }
 
 /** Φ⁻¹(p), clamped to ±2.5 (Abramowitz & Stegun 26.2.23, |error| < 4.5e-4): a margin, not a statistic. */
