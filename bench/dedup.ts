@@ -10,7 +10,7 @@ import { RougeIndex } from '../src/curate/rouge-index.js';
 import { rougeTokens } from '../src/curate/rouge-tokenize.js';
 import { lcsTable, rougeLF1 } from '../src/curate/bit-lcs.js';
 import { syntheticInstructions } from '../tests/helpers/synthetic-instructions.js';
-import { curationConfigSchema } from '../src/curate/config.js';
+import { curationConfigSchema } from '../src/config/curation.js';
 
 const count = Number(process.argv[2] ?? 52000);
 // The defaults of forge.yaml: threshold 0.7, top 3 similar items recorded down to F1 0.6.

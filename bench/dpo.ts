@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseBackendFlag, selectBackend } from '../src/model/backend.js';
-import { trainConfigSchema } from '../src/train/config.js';
+import { trainConfigSchema } from '../src/config/train.js';
 import { runDpoTraining } from '../src/train/dpo-trainer.js';
 import type { TrainEvent } from '../src/train/events.js';
 import { runTraining } from '../src/train/trainer.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { legacyBundledSeedId, loadSeedTasks, type SeedTask } from '../src/generate/seed-tasks.js';
+import { legacyBundledSeedId, loadSeedTasks, type SeedTask } from '../src/data/seed-tasks.js';
 import { seedLookup } from '../src/review/seed-lookup.js';
 import { DataError } from '../src/errors.js';
 

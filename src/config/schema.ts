@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { generationConfigSchema, pricesSchema } from './generation.js';
-import { curationConfigSchema, judgeConfigSchema } from '../curate/config.js';
-import { trainConfigSchema } from '../train/config.js';
+import { curationConfigSchema, judgeConfigSchema } from './curation.js';
+import { trainConfigSchema } from './train.js';
 
 /**
  * forge.yaml: one section per engine. Unknown keys are errors (a typo must not silently fall back to a default).

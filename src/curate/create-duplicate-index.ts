@@ -1,6 +1,6 @@
 import { ExactDuplicateIndex, type DuplicateCheck, type DuplicateIndex } from './duplicate-index.js';
 import { RougeIndex } from './rouge-index.js';
-import type { CurationConfig } from './config.js';
+import type { CurationConfig } from '../config/curation.js';
 import type { Lang } from '../data/sample.js';
 
 /**

@@ -1,8 +1,8 @@
 import { readAlpacaFile, writeSamples, type ExportFormat } from '../data/alpaca-file.js';
 import type { Sample, Lang } from '../data/sample.js';
-import { loadSeedTasks } from '../generate/seed-tasks.js';
+import { loadSeedTasks } from '../data/seed-tasks.js';
 import { assertNotInput, writeOutput } from '../io/write-output.js';
-import type { CurationConfig } from './config.js';
+import type { CurationConfig } from '../config/curation.js';
 import { countVerdicts, curateItems, type CurationVerdict } from './curate-items.js';
 import { judgeItems, loadJudgePrompt, type JudgeOutcome, type JudgeRunOptions, type JudgeSink } from './judge.js';
 import { buildDatasetReport, detectLang, type DatasetReport } from './report.js';

@@ -1,5 +1,5 @@
 import type { Lang } from '../data/sample.js';
-import type { CurationConfig } from './config.js';
+import type { CurationConfig } from '../config/curation.js';
 import { createDuplicateIndex } from './create-duplicate-index.js';
 import { curationVerdict, type CurationVerdict, type VerdictCandidate } from './curation-verdict.js';
 

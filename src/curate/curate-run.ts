@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { DataError } from '../errors.js';
-import { loadSeedTasks } from '../generate/seed-tasks.js';
+import { loadSeedTasks } from '../data/seed-tasks.js';
 import type { CurationUpdate, RunStore, StoredItem } from '../store/run-store.js';
-import type { CurationConfig } from './config.js';
+import type { CurationConfig } from '../config/curation.js';
 import { countVerdicts, curateItems, type CurationVerdict } from './curate-items.js';
 import { judgeItems, type JudgeOutcome, type JudgeRunOptions } from './judge.js';
 import { langSchema, type Lang } from '../data/sample.js';

@@ -1,5 +1,5 @@
 import type { CurationFields } from '../store/run-store.js';
-import type { CurationConfig } from './config.js';
+import type { CurationConfig } from '../config/curation.js';
 import type { DuplicateIndex } from './duplicate-index.js';
 import { applyRules } from './rules.js';
 

@@ -15,7 +15,7 @@ import { EndpointDownError } from '../llm/endpoint-gate.js';
 import { RequestAborts } from '../llm/request-aborts.js';
 import { endpointOf } from '../llm/endpoint-of.js';
 import type { RunStore } from '../store/run-store.js';
-import type { JudgeConfig } from './config.js';
+import type { JudgeConfig } from '../config/curation.js';
 import type { Lang, Sample } from '../data/sample.js';
 
 /** LLM-as-judge (as AlpaGasus: rate each sample 0–5 for accuracy and helpfulness, keep those above a bar). */

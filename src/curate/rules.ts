@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import type { CurationConfig, RuleSettings } from './config.js';
+import type { CurationConfig, RuleSettings } from '../config/curation.js';
 import { hasCjk } from './rouge-tokenize.js';
 import type { Lang, Sample } from '../data/sample.js';
 

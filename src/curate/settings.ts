@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js';
 import type { ForgeConfig } from '../config/schema.js';
-import { curationConfigSchema, judgeConfigSchema, type CurationConfig, type JudgeConfig } from './config.js';
+import { curationConfigSchema, judgeConfigSchema, type CurationConfig, type JudgeConfig } from '../config/curation.js';
 
 /** The `curation:` and `judge:` sections of a loaded forge.yaml (validated with the rest of the file). */
 export function curationSettings(config: ForgeConfig): { curation: CurationConfig; judge: JudgeConfig } {

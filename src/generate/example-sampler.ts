@@ -1,4 +1,4 @@
-import type { SeedTask } from './seed-tasks.js';
+import type { SeedTask } from '../data/seed-tasks.js';
 import type { ExampleTask } from './prompt-template.js';
 import { sampleWithoutReplacement } from '../random.js';
 

@@ -16,7 +16,7 @@ import { ExampleSampler } from './example-sampler.js';
 import { IngestPipeline } from './ingest-pipeline.js';
 import { loadPromptTemplate, renderPrompt } from './prompt-template.js';
 import { seededRandom } from '../random.js';
-import { loadSeedTasks } from './seed-tasks.js';
+import { loadSeedTasks } from '../data/seed-tasks.js';
 import { resolveRunSettings, type RunSetting } from './run-settings.js';
 import { lowYieldMessage, YieldMonitor } from './yield-monitor.js';
 import { sleep } from '../llm/retry-policy.js';

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ForgeError, UsageError } from '../errors.js';
 import type { RunStore, SettingChange } from '../store/run-store.js';
-import { loadSeedTasks } from './seed-tasks.js';
+import { loadSeedTasks } from '../data/seed-tasks.js';
 
 /** Settings that make a run what it is: its items' provenance and prompts depend on them, so a resume keeps them. */
 export const runSettingNames = ['seeds', 'model', 'template', 'lang'] as const;

@@ -1,4 +1,4 @@
-import { legacyBundledSeedId, loadSeedTasks } from '../generate/seed-tasks.js';
+import { legacyBundledSeedId, loadSeedTasks } from '../data/seed-tasks.js';
 import type { RunStore } from '../store/run-store.js';
 
 const cache = new WeakMap<object, (seedId: string) => string | undefined>();

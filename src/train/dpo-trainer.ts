@@ -8,7 +8,7 @@ import { AdamW } from './adamw.js';
 import { planEpoch, splitTrainVal, stepsPerEpoch, totalSteps as countSteps } from './batching.js';
 import { checkpointDir, readOptimizerState, readTrainerState, saveCheckpoint, trainerStateAt, type TrainerState } from './checkpoint.js';
 import { clipGlobalNorm } from './clip.js';
-import type { TrainConfig } from './config.js';
+import type { TrainConfig } from '../config/train.js';
 import { encodePreferencePairs, fingerprintPairs, readPreferencePairs, type EncodedPair, type EncodedSequence, type PreferencePair } from './dpo-data.js';
 import { dpoPairLoss, summarisePairs, type DpoMetrics, type PairLogps, type PairLoss } from './dpo-loss.js';
 import { resolveValSetSize } from './data.js';
@@ -294,7 +294,7 @@ export async function runDpoTraining(config: TrainConfig, dpo: DpoSettings, opts
 
 /** A run's pairs (loaded lazily: training from a file needs no SQLite store); a run without any says what to do. */
 async function runPairs(runDir: string): Promise<PreferencePair[]> {
-  const { loadRunPreferencePairs } = await import('../respond/run-pairs.js');
+  const { loadRunPreferencePairs } = await import('../pairs/run-pairs.js');
   const { pairs } = loadRunPreferencePairs(runDir);
   if (pairs.length === 0) {
     throw new DataError(`${runDir}: no ranked responses to make preference pairs from`, `run alpaca-forge respond --run ${runDir} --responses 4, then curate --rank or review --rank`);

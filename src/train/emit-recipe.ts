@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { writeOutput } from '../io/write-output.js';
 import { join, resolve } from 'node:path';
 import { DataError, UsageError } from '../errors.js';
-import type { TrainConfig } from './config.js';
+import type { TrainConfig } from '../config/train.js';
 import { loadTrainingSamples } from './data.js';
 import { buildRecipe, dataShapeOf, expectedDataShape, type DpoLoss, type RecipeDataShape, type RecipeTarget, type TrainMethod } from './recipe.js';
 
@@ -35,7 +35,7 @@ export async function emitRecipe(config: TrainConfig, opts: EmitRecipeOptions): 
     // The pairs `export --format dpo|dpo-alpaca` would write, in the shape this trainer reads.
     const format = expectedDataShape(opts.target, opts.method) as 'dpo' | 'dpo-alpaca';
     const { RunStore } = await import('../store/run-store.js');
-    const { exportPairs } = await import('../respond/export-pairs.js');
+    const { exportPairs } = await import('../pairs/export-pairs.js');
     dataPath = join(outDir, format === 'dpo' ? 'pairs.jsonl' : 'pairs.json');
     const store = RunStore.open(config.run);
     try {

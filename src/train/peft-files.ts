@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ModelError } from '../errors.js';
 import { writeOutput } from '../io/write-output.js';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../model/safetensors.js';
-import { targetModuleSchema, type TargetModuleName } from './config.js';
+import { targetModuleSchema, type TargetModuleName } from '../config/train.js';
 import { MODULE_ORDER, peftKey, sortModules, transpose, type LoraEntry, type LoraSpec, type LoraWeights } from './lora-weights.js';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';

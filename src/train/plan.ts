@@ -1,5 +1,5 @@
 import type { ModelConfig } from '../model/config.js';
-import type { TargetModuleName } from './config.js';
+import type { TargetModuleName } from '../config/train.js';
 import { MODULE_ORDER } from './lora-weights.js';
 
 /** in/out features of each projection, from config.json alone (no weights needed). */

@@ -3,7 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { stringify } from 'yaml';
 import { DataError, UsageError } from '../errors.js';
-import type { TrainConfig } from './config.js';
+import type { TrainConfig } from '../config/train.js';
 import { resolveValSetSize } from './data.js';
 
 /**

@@ -10,7 +10,7 @@ import { loadTokenizer, type Tokenizer } from '../model/tokenizer.js';
 import { AdamW } from './adamw.js';
 import { planEpoch, splitTrainVal, stepsPerEpoch, totalSteps as countSteps } from './batching.js';
 import { checkpointDir, listCheckpoints, readOptimizerState, readTrainerState, saveCheckpoint, type TrainerState, trainerStateAt } from './checkpoint.js';
-import type { TrainConfig } from './config.js';
+import type { TrainConfig } from '../config/train.js';
 import { encodeTrainingSamples, fingerprintExamples, loadTrainingSamples, resolveValSetSize, type EncodedExample } from './data.js';
 import type { TrainEvent, TrainEventHandler, TrainPlanSummary } from './events.js';
 import { passTokensFor } from './device-plan.js';

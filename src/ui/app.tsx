@@ -5,7 +5,7 @@ import { Text } from './components/text.js';
 import type { ForgeConfig } from '../config/schema.js';
 import type { Sample } from '../data/sample.js';
 import type { ReviewRun, RunAccess, RunInfo } from '../review/run-access.js';
-import type { TrainConfigInput } from '../train/config.js';
+import type { TrainConfigInput } from '../config/train.js';
 import { Form } from './components/form.js';
 import { GenerateScreen, type GenerationHooks } from './generate/generate-screen.js';
 import { HomeScreen, type HomeAction } from './home/home-screen.js';

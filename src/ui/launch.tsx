@@ -116,7 +116,7 @@ export async function launchApp(opts: LaunchOptions): Promise<AppOutcome> {
 /** The trainer, loaded (with TensorFlow.js) only when a training starts. */
 async function loadTrainer(): Promise<Trainer> {
   return async (input, { resume }, hooks) => {
-    const [{ runTraining }, { trainConfigSchema }] = await Promise.all([import('../train/trainer.js'), import('../train/config.js')]);
+    const [{ runTraining }, { trainConfigSchema }] = await Promise.all([import('../train/trainer.js'), import('../config/train.js')]);
     const r = trainConfigSchema.safeParse(input);
     if (!r.success) throw new ConfigError(r.error.issues.map((i) => `train.${i.path.join('.')}: ${i.message}`));
     return runTraining(r.data, { resume, signal: hooks.signal, onEvent: hooks.onEvent });

@@ -4,7 +4,7 @@ import { generationConfigSchema } from '../config/generation.js';
 import type { ForgeConfig } from '../config/schema.js';
 import { langSchema } from '../data/sample.js';
 import type { RunInfo } from '../review/run-access.js';
-import { trainConfigSchema, type TrainConfigInput } from '../train/config.js';
+import { trainConfigSchema, type TrainConfigInput } from '../config/train.js';
 import type { FormField } from './components/form.js';
 
 /*

@@ -81,3 +81,27 @@ test('one duration formatter: defined once, outside ui/, with the formats the sc
   const lines = runSummaryLines({ byStatus: {}, byReason: {}, byReview: {}, target: null, elapsedMs: 3_725_000, startedAt: null, lang: 'en', requests: { total: 0, ok: 0, failed: 0, inFlight: 0, abandoned: 0 }, judgeRequests: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 } as never);
   assert.ok(lines.some((l) => l.startsWith('elapsed: 1h02m')), lines.join('\n'));
 });
+
+// The folders' order, lowest first: a folder may import its own files and any folder before it, never one after it.
+// Data flows cli/ui → engine → store (STYLE.md); a new folder is placed here on purpose, or this test fails.
+const FOLDER_ORDER = [
+  '.', 'io', 'data', 'config', 'events', 'store', 'model', 'llm', 'pairs', 'curate', 'train', 'generate', 'respond', 'review', 'ui', 'cli',
+];
+
+test('no import runs back up: a folder imports only itself and the folders below it', () => {
+  const folderOf = (abs: string) => {
+    const rel = relative(resolve('src'), abs).split(/[\\/]/);
+    return rel.length === 1 ? (rel[0] === 'events.ts' ? 'events' : '.') : rel[0]!;
+  };
+  const offenders: string[] = [];
+  for (const f of sources('src')) {
+    const from = folderOf(resolve(f));
+    const rank = FOLDER_ORDER.indexOf(from);
+    if (rank < 0) { offenders.push(`${f}: folder ${from} has no place in FOLDER_ORDER`); continue; }
+    for (const m of readFileSync(f, 'utf8').matchAll(/(?:from\s+|import\s*\(\s*|import\s+)['"](\.[^'"]+)['"]/g)) {
+      const to = folderOf(resolve(dirname(f), m[1]!));
+      if (to !== from && FOLDER_ORDER.indexOf(to) > rank) offenders.push(`${f} imports ${m[1]} (${from} → ${to} runs back up)`);
+    }
+  }
+  assert.deepEqual(offenders, []);
+});

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { curationConfigSchema, judgeConfigSchema } from '../../src/curate/config.js';
+import { curationConfigSchema, judgeConfigSchema } from '../../src/config/curation.js';
 import { curateFile } from '../../src/curate/curate-file.js';
 import { readAlpacaFile } from '../../src/data/alpaca-file.js';
 import type { JudgeClient } from '../../src/curate/judge.js';

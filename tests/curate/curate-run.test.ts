@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunStore, type NewItem } from '../../src/store/run-store.js';
-import { curationConfigSchema, judgeConfigSchema } from '../../src/curate/config.js';
+import { curationConfigSchema, judgeConfigSchema } from '../../src/config/curation.js';
 import { judgeRun, recurateRun } from '../../src/curate/curate-run.js';
 import { loadJudgePrompt, type JudgeClient } from '../../src/curate/judge.js';
 

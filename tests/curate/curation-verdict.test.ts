@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { curationConfigSchema } from '../../src/curate/config.js';
+import { curationConfigSchema } from '../../src/config/curation.js';
 import { createDuplicateIndex } from '../../src/curate/create-duplicate-index.js';
 import { curationVerdict, overTargetVerdict } from '../../src/curate/curation-verdict.js';
 import { recurateRun } from '../../src/curate/curate-run.js';

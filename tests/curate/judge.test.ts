@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { judgeConfigSchema } from '../../src/curate/config.js';
+import { judgeConfigSchema } from '../../src/config/curation.js';
 import { judgeItems, loadJudgePrompt, parseJudgeAnswer, renderJudgePrompt, type JudgeClient, type JudgeSink } from '../../src/curate/judge.js';
 import { RetriesExhaustedError, type ChatRequest, type ChatResult } from '../../src/llm/chat-client.js';
 import { ApiError, ConfigError } from '../../src/errors.js';

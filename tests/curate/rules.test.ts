@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { curationConfigSchema } from '../../src/curate/config.js';
+import { curationConfigSchema } from '../../src/config/curation.js';
 import { applyRules, ruleNames, selectRules, type RuleItem } from '../../src/curate/rules.js';
 import type { Lang } from '../../src/data/sample.js';
 

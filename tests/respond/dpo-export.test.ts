@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandContext, ParsedValues } from '../../src/cli/command.js';
 import { command as exportCommand } from '../../src/cli/commands/export.js';
-import { pairsFromTiers } from '../../src/respond/preference-pairs.js';
+import { pairsFromTiers } from '../../src/pairs/preference-pairs.js';
 import { UsageError } from '../../src/errors.js';
 import { makeResponseRun, threeSamples } from './response-fixture.js';
 import { plainContext } from '../helpers/command-context.js';

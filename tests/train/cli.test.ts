@@ -8,7 +8,7 @@ import { command as train, TRAIN_FLAGS, flagName, trainConfigFromFlags } from '.
 import { command as plan } from '../../src/cli/commands/plan.js';
 import { command as merge } from '../../src/cli/commands/merge.js';
 import { selectBackend } from '../../src/model/backend.js';
-import { trainConfigSchema } from '../../src/train/config.js';
+import { trainConfigSchema } from '../../src/config/train.js';
 import { jsonLine, runCli, spawnCli, waitForLine } from '../helpers/cli.js';
 import { SAMPLES, tempDir, tinyModel, writeDataset } from './fixtures.js';
 

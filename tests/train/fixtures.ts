@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../../src/model/safetensors.js';
-import { trainConfigSchema, type TrainConfig, type TrainConfigInput } from '../../src/train/config.js';
+import { trainConfigSchema, type TrainConfig, type TrainConfigInput } from '../../src/config/train.js';
 import { writeTinyModel, type TinyModelInfo } from '../helpers/tiny-model.js';
 
 export function tempDir(prefix: string): string {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { openSafetensors } from '../../src/model/safetensors.js';
 import { readAdapter, writeAdapter } from '../../src/train/peft-files.js';
 import { deltaWeight, initLoraWeights, loraScale, type LoraSpec } from '../../src/train/lora-weights.js';
-import type { TargetModuleName } from '../../src/train/config.js';
+import type { TargetModuleName } from '../../src/config/train.js';
 
 const FEATURES: Record<TargetModuleName, { inFeatures: number; outFeatures: number }> = {
   q_proj: { inFeatures: 32, outFeatures: 32 },

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { runCli } from '../helpers/cli.js';
 import { buildRecipe, type RecipeInput } from '../../src/train/recipe.js';
-import { trainConfigSchema } from '../../src/train/config.js';
+import { trainConfigSchema } from '../../src/config/train.js';
 import { makeRun } from '../ui/run-fixture.js';
 
 const base = (over: Partial<RecipeInput> = {}): RecipeInput => ({

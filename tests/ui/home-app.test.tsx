@@ -9,7 +9,7 @@ import { forgeConfigSchema, type ForgeConfig } from '../../src/config/schema.js'
 import { storeRunAccess, type RunAccess } from '../../src/review/run-access.js';
 import { listRuns } from '../../src/review/run-list.js';
 import { RunStore } from '../../src/store/run-store.js';
-import type { TrainConfigInput } from '../../src/train/config.js';
+import type { TrainConfigInput } from '../../src/config/train.js';
 import { App, type AppOutcome } from '../../src/ui/app.js';
 import type { GenerationHooks } from '../../src/ui/generate/generate-screen.js';
 import { KEY, frame, mount, press, resize, settle, type, until } from './ink-driver.js';

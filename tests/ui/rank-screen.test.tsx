@@ -3,7 +3,7 @@ import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { render, cleanup } from 'ink-testing-library';
 import { RankScreen, wrapText } from '../../src/ui/rank/rank-screen.js';
-import { openRankFacade } from '../../src/respond/rank-review.js';
+import { openRankFacade } from '../../src/review/rank-review.js';
 import { ResponseStore } from '../../src/store/responses.js';
 import { RunStore } from '../../src/store/run-store.js';
 import { KEY, frame, mount, press, resize, until } from './ink-driver.js';

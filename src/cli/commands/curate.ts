@@ -1,6 +1,6 @@
 import type { Command, CommandContext } from '../command.js';
 import type { ForgeConfig } from '../../config/schema.js';
-import type { CurationConfig, JudgeConfig } from '../../curate/config.js';
+import type { CurationConfig, JudgeConfig } from '../../config/curation.js';
 import type { JudgeOutcome, JudgeRunOptions } from '../../curate/judge.js';
 import { configOption, readConfig } from '../config-flags.js';
 import { flagBool, flagList, flagNumber, flagString } from '../flags.js';

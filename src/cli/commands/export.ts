@@ -4,8 +4,8 @@ import { exportFormatSchema, writeSamples } from '../../data/alpaca-file.js';
 import { UsageError } from '../../errors.js';
 import { isStdoutPath } from '../../io/write-output.js';
 import { RunStore, type StoredItem } from '../../store/run-store.js';
-import { dpoFormatSchema, type DpoFormat } from '../../respond/dpo-formats.js';
-import { pairModes, type PairMode } from '../../respond/preference-pairs.js';
+import { dpoFormatSchema, type DpoFormat } from '../../pairs/dpo-formats.js';
+import { pairModes, type PairMode } from '../../pairs/preference-pairs.js';
 
 const selections = {
   /** What training uses: accepted by review, or kept by curation and not rejected by review. */
@@ -64,7 +64,7 @@ Preference pairs (after \`respond\` and a ranking by \`review --rank\` or \`cura
 async function exportPairsCommand(ctx: CommandContext, runDir: string, out: string, format: DpoFormat, status: keyof typeof selections): Promise<number> {
   const mode = flagString(ctx.values, 'pairs') ?? 'best-worst';
   if (!(pairModes as readonly string[]).includes(mode)) throw new UsageError(`--pairs must be best-worst or all, got "${mode}"`);
-  const { exportPairs } = await import('../../respond/export-pairs.js');
+  const { exportPairs } = await import('../../pairs/export-pairs.js');
   const store = RunStore.open(runDir);
   try {
     const r = exportPairs(store, selections[status](store), { out, format, pairs: mode as PairMode });

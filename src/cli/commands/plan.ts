@@ -3,7 +3,7 @@ import { flagBool, flagString } from '../flags.js';
 import { configOption } from '../config-flags.js';
 import { UsageError } from '../../errors.js';
 import { TRAIN_FLAGS, flagName, trainConfigFromFlags, trainSection } from './train.js';
-import type { TrainConfig } from '../../train/config.js';
+import type { TrainConfig } from '../../config/train.js';
 import type { ModelConfig } from '../../model/config.js';
 import type { DevicePlan } from '../../train/device-plan.js';
 

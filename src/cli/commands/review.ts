@@ -120,7 +120,7 @@ async function runPlainCommand(args: string[], ctx: CommandContext): Promise<{ c
 }
 
 async function rankRun(ctx: CommandContext, runDir: string): Promise<number> {
-  const { openRankFacade } = await import('../../respond/rank-review.js');
+  const { openRankFacade } = await import('../../review/rank-review.js');
   const { launchRankScreen } = await import('../../ui/rank/launch-rank.js');
   const facade = openRankFacade(runDir);
   try {

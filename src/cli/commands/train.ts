@@ -2,7 +2,7 @@ import type { Command, CommandContext, OptionSpec, ParsedValues } from '../comma
 import { flagBool, flagList, flagNumber, flagString } from '../flags.js';
 import { configOption, readConfig } from '../config-flags.js';
 import { ConfigError, UsageError, exitCodeFor } from '../../errors.js';
-import { targetModuleSchema, trainConfigSchema, type TrainConfig, type TrainConfigInput } from '../../train/config.js';
+import { targetModuleSchema, trainConfigSchema, type TrainConfig, type TrainConfigInput } from '../../config/train.js';
 import type { TrainEvent } from '../../train/events.js';
 import type { DpoLoss } from '../../train/recipe.js';
 

@@ -1,6 +1,6 @@
 import { render } from 'ink';
 import { ThemeProvider } from '../theme.js';
-import type { RankFacade } from './rank-facade.js';
+import type { RankFacade } from '../../review/rank-facade.js';
 import { RankScreen } from './rank-screen.js';
 
 export interface LaunchRankOptions {

@@ -1,4 +1,4 @@
-import type { RankTiers } from './rank-facade.js';
+import type { RankTiers } from '../../review/rank-facade.js';
 
 /**
  * How far a person's ranking agrees with the judge's: of the pairs the person ordered that the judge also

@@ -5,7 +5,7 @@ import { HelpOverlay } from '../components/help-overlay.js';
 import { hintLine } from '../keys.js';
 import { useTerminalSize } from '../terminal-size.js';
 import { useTone, type Tone } from '../theme.js';
-import type { RankEntry, RankFacade, RankTiers } from './rank-facade.js';
+import type { RankEntry, RankFacade, RankTiers } from '../../review/rank-facade.js';
 import { RankSession } from './rank-session.js';
 
 export interface RankScreenProps {

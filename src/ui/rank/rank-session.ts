@@ -2,7 +2,7 @@ import type { Key } from 'ink';
 import { commandFor, keyNames } from '../keys.js';
 import type { Tone } from '../theme.js';
 import { pairAgreement } from './rank-agreement.js';
-import type { RankDecision, RankEntry, RankFacade, RankTiers } from './rank-facade.js';
+import type { RankDecision, RankEntry, RankFacade, RankTiers } from '../../review/rank-facade.js';
 
 export type RankMode =
   | { kind: 'browse' }

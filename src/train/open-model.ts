@@ -1,6 +1,6 @@
-import { parseBackendFlag, selectBackend, type BackendInfo } from './backend.js';
-import { loadModel, type LlamaModel } from './load.js';
-import type { LoraHook } from './llama.js';
+import { parseBackendFlag, selectBackend, type BackendInfo } from '../model/backend.js';
+import { loadModel, type LlamaModel } from '../model/load.js';
+import type { LoraHook } from '../model/llama.js';
 
 export interface OpenModelOptions {
   modelDir: string;
@@ -24,7 +24,7 @@ export async function openModel(o: OpenModelOptions): Promise<{ model: LlamaMode
   if (o.adapterDir !== undefined) {
     try {
       // The trainer owns the adapter format; imported lazily so plain sampling never loads the training code.
-      const { loadAdapter } = await import('../train/adapter-io.js');
+      const { loadAdapter } = await import('./adapter-io.js');
       lora = await loadAdapter(o.adapterDir, model);
     } catch (e) {
       model.dispose();

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DataError } from '../errors.js';
-import { parseJson } from '../data/json-syntax.js';
+import { parseJson } from './json-syntax.js';
 
 /**
  * One seed task in the self-instruct schema (the shape of stanford_alpaca's seed_tasks.jsonl). Generation samples

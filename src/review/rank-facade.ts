@@ -1,6 +1,6 @@
 /**
  * What the ranking screen needs of a run, injected by the launcher (the implementation lives outside ui/, in
- * src/respond/rank-review.ts): the samples with their candidate responses, and a write-through decision log.
+ * src/review/rank-review.ts): the samples with their candidate responses, and a write-through decision log.
  */
 
 /** Response ids, best tier first; ids sharing a tier are tied. */

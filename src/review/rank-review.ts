@@ -1,6 +1,6 @@
 import { ResponseStore, type StoredRanking } from '../store/responses.js';
 import { RunStore } from '../store/run-store.js';
-import type { RankDecision, RankEntry, RankFacade } from '../ui/rank/rank-facade.js';
+import type { RankDecision, RankEntry, RankFacade } from './rank-facade.js';
 
 /**
  * The ranking screen's view of a run (the RankFacade it is given): the usable samples with two or more responses,
