@@ -36,7 +36,7 @@ export const trainConfigSchema = z
   saveEvery: z.number().int().min(0).default(200).describe('write a checkpoint every N steps; 0 = only at the end or on Ctrl-C'),
   keepCheckpoints: z.number().int().min(1).default(3).describe('newest checkpoints kept in OUT/checkpoints (older ones are deleted)'),
   evalEvery: z.number().int().min(0).default(200).describe('evaluate on the validation set every N steps (and at the end); 0 = only at the end'),
-  backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu']).default('auto').describe('TensorFlow.js backend'),
+  backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu']).default('auto').describe('TensorFlow.js backend'),
   workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto').describe('data-parallel worker threads on CPU backends (one TensorFlow.js instance each); auto = one per core'),
   })
   .strict();

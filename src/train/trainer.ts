@@ -167,7 +167,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
     const passes = passTokensFor(mcfg, backend, { r: weights.spec.r, targetModules: weights.spec.targetModules, seqLen: longest });
     const maxPassTokens = passes.maxPassTokens;
     warnings.push(...passes.warnings);
-    if (backend.name === 'wasm' && maxPassTokens < longest) {
+    if ((backend.name === 'wasm' || backend.name === 'native') && maxPassTokens < longest) {
       warnings.push(`${modelDir} with ${longest}-token examples probably does not fit wasm's 4 GB memory per worker (estimate: ${maxPassTokens} tokens per pass); if it aborts, lower --cutoff-len or use a smaller model or the tensorflow backend`);
     }
     for (const w of warnings) emit({ type: 'warning', message: w });
@@ -387,7 +387,7 @@ function evalBatches(val: readonly EncodedExample[], size: number): LabelledBatc
  * the model, so `auto` also stays within ~70% of free memory.
  */
 function resolveWorkers(config: TrainConfig, backend: string, mcfg: ModelConfig): number {
-  const cpuBound = backend === 'wasm' || backend === 'cpu';
+  const cpuBound = isCpuBackendName(backend);
   if (config.workers !== 'auto') {
     if (config.workers > 1 && !cpuBound) return 1;
     return config.workers;
