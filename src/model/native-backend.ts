@@ -18,7 +18,6 @@ interface HeapTensorInfo {
   dtype: tf.DataType;
 }
 interface WasmBackendLike {
-  wasm: unknown;
   makeOutput(shape: number[], dtype: tf.DataType): HeapTensorInfo;
   typedArrayFromHeap(t: HeapTensorInfo): Float32Array | Int32Array | Uint8Array;
 }
@@ -57,17 +56,18 @@ function blasMatMul(blas: NativeBlas, { inputs: { a, b }, attrs: { transposeA, t
 let registered = false;
 
 /**
- * Registers `native` once: a second BackendWasm over the module the wasm backend already instantiated, every wasm
- * kernel under the new name, and the BLAS matMuls over them. Leaves `native` active.
+ * Registers `native` once: the wasm backend's instance (its heap, its tensors) under a second name, every wasm
+ * kernel under that name, and the BLAS matMuls over them. Leaves `native` active.
  */
 export async function startNativeBackend(blas: NativeBlas): Promise<void> {
   if (!registered) {
-    const wasmModule = await import('@tensorflow/tfjs-backend-wasm');
+    await import('@tensorflow/tfjs-backend-wasm');
     if (!(await tf.setBackend('wasm'))) throw new Error("tf.setBackend('wasm') failed");
     patchWasmSlicing();
-    const wasmBackend = tf.findBackend('wasm') as unknown as WasmBackendLike;
-    const BackendWasm = wasmModule.BackendWasm as unknown as new (wasm: unknown) => tf.KernelBackend;
-    tf.registerBackend(NATIVE_BACKEND, () => new BackendWasm(wasmBackend.wasm), 0);
+    // The very instance wasm runs on: a second BackendWasm over the same module would number its tensors from 1
+    // again, and the module's tensor registry (keyed by those numbers) would abort on the first clash.
+    const wasmBackend = tf.findBackend('wasm');
+    tf.registerBackend(NATIVE_BACKEND, () => wasmBackend, 0);
     const wasmKernels = new Map(tf.getKernelsForBackend('wasm').map((k) => [k.kernelName, k]));
     for (const k of wasmKernels.values()) {
       if (k.kernelName !== tf.BatchMatMul && k.kernelName !== tf._FusedMatMul) tf.registerKernel({ ...k, backendName: NATIVE_BACKEND });

@@ -74,8 +74,8 @@ async function reference(a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean, b
   const rb = b.shape.length;
   const [m, k] = ta ? [a.shape[ra - 1]!, a.shape[ra - 2]!] : [a.shape[ra - 2]!, a.shape[ra - 1]!];
   const n = tb ? b.shape[rb - 2]! : b.shape[rb - 1]!;
-  const batchA = av.length / (m * k);
-  const batchB = bv.length / (k * n);
+  const batchA = m * k ? av.length / (m * k) : 1;
+  const batchB = k * n ? bv.length / (k * n) : 1;
   const batch = Math.max(batchA, batchB);
   const out = new Float64Array(batch * m * n);
   for (let p = 0; p < batch; p++) {
