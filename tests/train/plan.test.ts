@@ -65,8 +65,9 @@ test('the device plan checks the largest tensor against the binding limit and si
   assert.equal(small.weightFitsBinding, false);
   assert.match(formatDevicePlan(small, 'x').join('\n'), /108 MiB vs binding limit 64.0 MiB: TOO LARGE/);
 
-  // Memory: 1 GiB cannot hold the two float32 layouts of 134.5M weights (1.08 GB); 80 GiB holds 56 × 256.
-  const tight = planDevice(smol, { r: 8, targetModules: ['q_proj', 'v_proj'], microBatchSize: 4, cutoffLen: 256, limits, gpuMemory: 1024 ** 3 });
+  // Memory: 1 GiB cannot hold 134.5M float32 weights (538 MB) and one 256-token sequence's activations without
+  // checkpointing; 80 GiB holds 56 × 256.
+  const tight = planDevice(smol, { r: 8, targetModules: ['q_proj', 'v_proj'], microBatchSize: 4, cutoffLen: 256, limits, gpuMemory: 1024 ** 3, gradientCheckpointing: false });
   assert.equal(tight.fitsMemory, false);
   assert.equal(tight.largestMicroBatch, 0);
   assert.match(formatDevicePlan(tight, 'x').join('\n'), /does NOT fit in 1\.0 GiB/);
