@@ -7,6 +7,7 @@ import { readSafetensorsDir, type SafetensorsDir } from './safetensors.js';
 import { loadTokenizer, type Tokenizer } from './tokenizer.js';
 import { buildRope, type Rope } from './rope.js';
 import { packWeight, type BaseWeights } from './base-weights.js';
+import { bindingLimit } from './binding-limit.js';
 import { packedTensors, uploadPacked, type PackedWeight } from './widen-weights.js';
 
 export type TargetModule = 'q_proj' | 'k_proj' | 'v_proj' | 'o_proj' | 'gate_proj' | 'up_proj' | 'down_proj';
@@ -102,15 +103,15 @@ export interface LoadModelOptions {
   gradientCheckpointing?: boolean;
   /**
    * Largest tensor, in bytes, the backend can hold in one buffer binding: embedding and LM head are split into
-   * vocabulary blocks under it. Defaults to the WebGPU adapter's limit (min of maxStorageBufferBindingSize and
-   * maxBufferSize), no limit on other backends.
+   * vocabulary blocks under it. Defaults to the WebGPU adapter's limit (min of maxStorageBufferBindingSize,
+   * maxBufferSize and 2 GiB − 4), no limit on other backends.
    */
   maxTensorBytes?: number;
 }
 
 function defaultMaxTensorBytes(): number {
   const limits = currentBackend()?.limits;
-  return limits ? Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) : Infinity;
+  return limits ? bindingLimit(limits) : Infinity;
 }
 
 /** Row blocks of a [rows, cols] float32 matrix, each at most maxBytes (at least one row per block). */

@@ -3,6 +3,7 @@ import type { ModelConfig } from '../model/config.js';
 import type { TargetModuleName } from '../config/train.js';
 import { formatBytes, planMemory, projectionFeatures, trainingPassTokens } from './plan.js';
 import type { BaseWeights } from '../model/base-weights.js';
+import { bindingLimit } from '../model/binding-limit.js';
 
 /**
  * What a LoRA run needs on a WebGPU device: one layout of each frozen weight, its projections in --base-weights
@@ -79,7 +80,7 @@ function largestActivation(c: ModelConfig, k: number, T: number): { name: string
 
 export function planDevice(c: ModelConfig, opts: PlanOpts): DevicePlan {
   const T = opts.cutoffLen;
-  const binding = Math.min(opts.limits.maxStorageBufferBindingSize, opts.limits.maxBufferSize);
+  const binding = bindingLimit(opts.limits);
   const gpuMemory = opts.gpuMemory ?? null;
   const baseWeights = opts.baseWeights ?? 'f32';
   const memory = (gradientCheckpointing: boolean) => {
@@ -143,20 +144,30 @@ export function devicePassTokens(c: ModelConfig, opts: Omit<PlanOpts, 'microBatc
 
 /**
  * Padded tokens per forward/backward pass for the running backend: wasm's heap budget, a WebGPU adapter's limits,
- * or no split at all (libtensorflow). Warnings say what will probably not fit.
+ * or no split at all (libtensorflow); whether the passes use gradient checkpointing ('auto': where the device
+ * plan says activations dominate; off on CPU backends, whose passes are sized to the heap instead). Warnings say
+ * what will probably not fit.
  */
-export function passTokensFor(c: ModelConfig, backend: BackendInfo, opts: { r: number; targetModules: readonly TargetModuleName[]; seqLen: number }): { maxPassTokens: number; warnings: string[] } {
-  if (backend.name !== 'webgpu' || !backend.limits) return { maxPassTokens: trainingPassTokens(c, { backend: backend.name, ...opts }), warnings: [] };
-  const p = planDevice(c, { ...opts, microBatchSize: 1, cutoffLen: opts.seqLen, limits: backend.limits });
+export function passTokensFor(
+  c: ModelConfig,
+  backend: BackendInfo,
+  opts: { r: number; targetModules: readonly TargetModuleName[]; seqLen: number; baseWeights?: BaseWeights; gradientCheckpointing?: 'auto' | 'on' | 'off' },
+): { maxPassTokens: number; gradientCheckpointing: boolean; warnings: string[] } {
+  const setting = opts.gradientCheckpointing ?? 'auto';
+  const { r, targetModules, seqLen } = opts;
+  const baseWeights = opts.baseWeights ?? 'f32';
+  if (backend.name !== 'webgpu' || !backend.limits) return { maxPassTokens: trainingPassTokens(c, { backend: backend.name, r, targetModules, seqLen }), gradientCheckpointing: setting === 'on', warnings: [] };
+  const checkpointing = setting === 'auto' ? 'auto' : setting === 'on';
+  const p = planDevice(c, { r, targetModules, microBatchSize: 1, cutoffLen: seqLen, limits: backend.limits, baseWeights, gradientCheckpointing: checkpointing });
   const warnings: string[] = [];
-  const limit = formatBytes(Math.min(backend.limits.maxStorageBufferBindingSize, backend.limits.maxBufferSize));
+  const limit = formatBytes(bindingLimit(backend.limits));
   if (!p.weightFitsBinding) warnings.push(`the model's ${p.largestWeight.name} is ${formatBytes(p.largestWeight.bytes)} in float32, above this WebGPU adapter's ${limit} buffer binding limit: it probably cannot be uploaded (use a smaller model or --backend wasm)`);
-  if (p.largestMicroBatch === 0) warnings.push(`one ${opts.seqLen}-token sequence needs a ${formatBytes(p.largestActivation.bytes)} tensor (${p.largestActivation.name}), above the adapter's ${limit} binding limit: lower --cutoff-len`);
-  return { maxPassTokens: devicePassTokens(c, { ...opts, limits: backend.limits }), warnings };
+  if (p.largestMicroBatch === 0) warnings.push(`one ${seqLen}-token sequence needs a ${formatBytes(p.largestActivation.bytes)} tensor (${p.largestActivation.name}), above the adapter's ${limit} binding limit: lower --cutoff-len`);
+  return { maxPassTokens: devicePassTokens(c, { r, targetModules, seqLen, limits: backend.limits, baseWeights, gradientCheckpointing: p.gradientCheckpointing }), gradientCheckpointing: p.gradientCheckpointing, warnings };
 }
 
 export function formatDevicePlan(p: DevicePlan, device: string): string[] {
-  const binding = Math.min(p.limits.maxStorageBufferBindingSize, p.limits.maxBufferSize);
+  const binding = bindingLimit(p.limits);
   const mem =
     p.gpuMemory === null
       ? 'device memory unknown (WebGPU does not report it): pass --gpu-memory SIZE to check the fit'

@@ -95,7 +95,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
   let model: LlamaModel | null = null;
   let tokenizer: Tokenizer;
   if (workers === 1) {
-    model = await loadModel(modelDir, { training: true });
+    model = await loadModel(modelDir, { training: true, baseWeights: config.baseWeights });
     tokenizer = model.tokenizer;
   } else {
     tokenizer = await loadTokenizer(modelDir, { bosTokenId: mcfg.bosTokenId, eosTokenIds: mcfg.eosTokenIds });
@@ -164,8 +164,9 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
     if (optimizerState) opt.setState(optimizerState);
 
     const longest = [...train, ...val].reduce((m, e) => Math.max(m, e.inputIds.length), 0);
-    const passes = passTokensFor(mcfg, backend, { r: weights.spec.r, targetModules: weights.spec.targetModules, seqLen: longest });
+    const passes = passTokensFor(mcfg, backend, { r: weights.spec.r, targetModules: weights.spec.targetModules, seqLen: longest, baseWeights: config.baseWeights, gradientCheckpointing: config.gradientCheckpointing });
     const maxPassTokens = passes.maxPassTokens;
+    if (model) model.gradientCheckpointing = passes.gradientCheckpointing;
     warnings.push(...passes.warnings);
     if (backend.name === 'wasm' && maxPassTokens < longest) {
       warnings.push(`${modelDir} with ${longest}-token examples probably does not fit wasm's 4 GB memory per worker (estimate: ${maxPassTokens} tokens per pass); if it aborts, lower --cutoff-len or use a smaller model or the tensorflow backend`);
@@ -173,7 +174,7 @@ export async function runTraining(config: TrainConfig, opts: TrainRunOptions = {
     for (const w of warnings) emit({ type: 'warning', message: w });
     if (workers > 1) {
       emit({ type: 'phase', phase: 'starting-workers', detail: `${workers} workers` });
-      const started = await WorkerGradEngine.start(WorkerGradEngine.init(modelDir, backend.name as BackendName, weights, maxPassTokens), workers);
+      const started = await WorkerGradEngine.start(WorkerGradEngine.init(modelDir, backend.name as BackendName, weights, maxPassTokens, { baseWeights: config.baseWeights, gradientCheckpointing: passes.gradientCheckpointing }), workers);
       stepper = new HostStepper(started.engine, params, opt, config.maxGradNorm);
     } else if (isCpuBackendName(backend.name)) {
       lora = new LoraRuntime(weights);
