@@ -22,6 +22,8 @@ export interface CurateFileOptions {
   /** Judge the kept items; the prompt (a name from prompts/ or a path) is loaded in the data's language. */
   judge?: (Omit<JudgeRunOptions, 'sink' | 'lang' | 'prompt'> & { promptName: string }) | null;
   minJudgeScore?: number | null;
+  /** IFD per record (0-based), for `keep: ifd` (see readIfdScores). */
+  ifd?: Map<number, number> | null;
   onProgress?: (done: number, total: number) => void;
   /** Where an output path of `-` goes (default process.stdout). */
   stdout?: (text: string) => void;
@@ -55,7 +57,7 @@ export async function curateFile(o: CurateFileOptions): Promise<CurateFileResult
   const samples = readAlpacaFile(o.inPath);
   const lang = o.lang ?? detectLang(samples);
   const seeds = o.seedsPath ? loadSeedTasks(o.seedsPath).map((s) => ({ id: s.id, instruction: s.instruction, input: s.instances[0]?.input ?? '' })) : [];
-  const candidates = samples.map((s, i) => ({ key: String(i + 1), ...s, judgeScore: null as number | null }));
+  const candidates = samples.map((s, i) => ({ key: String(i + 1), ...s, judgeScore: null as number | null, ifd: o.ifd?.get(i) ?? null }));
   const run = () => curateItems(candidates, o.cfg, lang, { seeds, minJudgeScore: o.minJudgeScore ?? null, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
   let verdicts = run();
   let judge: JudgeOutcome | null = null;

@@ -2,9 +2,10 @@ import type { Lang } from '../data/sample.js';
 import type { CurationConfig } from '../config/curation.js';
 import { createDuplicateIndex } from './create-duplicate-index.js';
 import { curationVerdict, type CurationVerdict, type VerdictCandidate } from './curation-verdict.js';
+import { keepOrder } from './keep-order.js';
 
 export type { CurationVerdict };
-export type CurationCandidate = VerdictCandidate;
+export type CurationCandidate = VerdictCandidate & { ifd?: number | null };
 
 export interface CurateOptions {
   /** Seed tasks the duplicate index starts from (as `seed:<id>`), as generation does. */
@@ -16,17 +17,21 @@ export interface CurateOptions {
 }
 
 /**
- * Curation of items in arrival order, exactly as generation does it online (one verdict: curationVerdict), against a
- * duplicate index that starts from the seeds and grows with every kept item.
+ * Curation of items, exactly as generation does it online (one verdict: curationVerdict), against a duplicate index
+ * that starts from the seeds and grows with every kept item. Items are visited in the keep rule's order
+ * (`cfg.dedup.keep`; arrival order for `first`, as generation), so the best copy of each duplicate group is the one
+ * kept; verdicts come back in the items' own order.
  */
 export function curateItems(items: CurationCandidate[], cfg: CurationConfig, lang: Lang, opts: CurateOptions = {}): CurationVerdict[] {
   const index = createDuplicateIndex(cfg, lang);
   for (const s of opts.seeds ?? []) index.add(`seed:${s.id}`, s.instruction, s.input);
   const settings = { curation: cfg, lang, minJudgeScore: opts.minJudgeScore ?? null };
-  return items.map((it, i) => {
-    if (opts.onProgress && i % 1000 === 0) opts.onProgress(i, items.length);
-    return curationVerdict(it, index, settings);
+  const verdicts = new Array<CurationVerdict>(items.length);
+  keepOrder(items, cfg.dedup.keep).forEach((i, n) => {
+    if (opts.onProgress && n % 1000 === 0) opts.onProgress(n, items.length);
+    verdicts[i] = curationVerdict(items[i]!, index, settings);
   });
+  return verdicts;
 }
 
 /** Counts by status and by reason, for reports. */

@@ -18,7 +18,15 @@ again recomputes the statuses; nothing is deleted and review decisions are never
   --in FILE --out FILE   an Alpaca dataset (JSON array or JSONL) and where its kept items go (.jsonl → JSONL;
                          - for stdout, as an Alpaca JSON array; the summary then goes to stderr)
   --config FILE          forge.yaml (sections curation: and judge:; default ./forge.yaml if present)
+  --dedup LIST           near-duplicate methods, comma-separated: rouge (default; exact ROUGE-L F1 as Alpaca),
+                         minhash (MinHash-LSH over word 2-grams, character 2-grams for Chinese; for large sets),
+                         semantic (cosine of embeddings from an OpenAI-compatible /v1/embeddings), or none.
+                         Exact duplicates (same normalised instruction and input) are always removed
   --rouge-threshold T    near-duplicate when ROUGE-L F1 with an earlier item is above T (default 0.7)
+  --minhash-threshold J  near-duplicate when the Jaccard similarity of shingles is at least J (default 0.6)
+  --keep RULE            which copy of a duplicate survives: first (default), judge (best judge score), longest,
+                         or ifd (highest IFD; needs --scores FILE from \`alpaca-forge score --ifd\`, with --in)
+  --scores FILE          with --keep ifd: the JSONL written by \`alpaca-forge score --ifd\` for the --in file
   --rules LIST           only these rules, comma-separated, or all / none (see below)
   --lang en|zh           language (default: the run's; detected for a file)
   --seeds FILE           seed tasks to deduplicate against (default: the run's seeds; none for a file)
@@ -53,6 +61,10 @@ export const command: Command = {
     in: { type: 'string' },
     out: { type: 'string' },
     'rouge-threshold': { type: 'string' },
+    dedup: { type: 'string' },
+    'minhash-threshold': { type: 'string' },
+    keep: { type: 'string' },
+    scores: { type: 'string' },
     rules: { type: 'string' },
     lang: { type: 'string' },
     seeds: { type: 'string' },
@@ -91,6 +103,10 @@ interface CurateFlags {
   inPath: string | undefined;
   outPath: string | undefined;
   rougeThreshold: number | undefined;
+  dedup: string[] | undefined;
+  minhashThreshold: number | undefined;
+  keep: string | undefined;
+  scores: string | undefined;
   rules: string[] | undefined;
   lang: Lang | undefined;
   seeds: string | undefined;
@@ -118,6 +134,10 @@ function settingsFromFlags(ctx: CommandContext): CurateFlags {
     inPath: flagString(v, 'in'),
     outPath: flagString(v, 'out'),
     rougeThreshold: flagNumber(v, 'rouge-threshold', { min: 0, max: 1 }),
+    dedup: flagList(v, 'dedup'),
+    minhashThreshold: flagNumber(v, 'minhash-threshold', { min: 0, max: 1 }),
+    keep: flagString(v, 'keep'),
+    scores: flagString(v, 'scores'),
     rules: flagList(v, 'rules'),
     lang: lang?.data,
     seeds: flagString(v, 'seeds'),
@@ -141,7 +161,16 @@ async function runCurate(ctx: CommandContext, f: CurateFlags): Promise<number> {
   const { selectRules } = await import('../../curate/rules.js');
   const forge = f.config.config;
   const base = curationSettings(forge);
-  let curation = overrideCuration(base.curation, { rougeThreshold: f.rougeThreshold });
+  const { dedupMethodFlags } = await import('../../curate/dedup-methods.js');
+  let curation = overrideCuration(base.curation, {
+    rougeThreshold: f.rougeThreshold,
+    minhashThreshold: f.minhashThreshold,
+    keep: f.keep as CurationConfig['dedup']['keep'] | undefined,
+    ...(f.dedup ? dedupMethodFlags(f.dedup) : {}),
+  });
+  if (curation.dedup.keep === 'ifd' && (f.inPath === undefined || f.scores === undefined)) {
+    throw new UsageError('--keep ifd needs --in FILE and --scores FILE (IFD per record)', 'run `alpaca-forge score --model DIR --data FILE --out scores.jsonl --ifd` first');
+  }
   if (f.rules) curation = selectRules(curation, f.rules);
   const judgeCfg = overrideJudge(base.judge, {
     model: f.judgeModel,
@@ -254,6 +283,7 @@ async function curateRunCommand(
 
 async function curateFileCommand(ctx: CommandContext, f: CurateFlags, curation: CurationConfig, judgeCfg: JudgeConfig, judge: JudgeOptions | null, say: (l: string) => void): Promise<number> {
   const { curateFile } = await import('../../curate/curate-file.js');
+  const { readIfdScores } = await import('../../curate/ifd-scores.js');
   const t0 = Date.now();
   const r = await curateFile({
     inPath: f.inPath!,
@@ -265,6 +295,7 @@ async function curateFileCommand(ctx: CommandContext, f: CurateFlags, curation: 
     rejectedPath: f.rejected ?? null,
     judge,
     minJudgeScore: judgeCfg.minScore,
+    ifd: f.scores !== undefined ? readIfdScores(f.scores) : null,
     stdout: ctx.write,
   });
   if (r.judge) say(r.judge.message);
