@@ -7,6 +7,8 @@ import { countVerdicts, curateItems, type CurationVerdict } from './curate-items
 import { judgeItems, loadJudgePrompt, type JudgeOutcome, type JudgeRunOptions, type JudgeSink } from './judge.js';
 import { buildDatasetReport, detectLang, type DatasetReport } from './report.js';
 import { writeMarkdownReport } from './report-render.js';
+import type { ContaminationIndex, ContaminationRow } from './contamination-index.js';
+import { dedupReport } from './dedup-report.js';
 
 export interface CurateFileOptions {
   inPath: string;
@@ -24,6 +26,8 @@ export interface CurateFileOptions {
   minJudgeScore?: number | null;
   /** IFD per record (0-based), for `keep: ifd` (see readIfdScores). */
   ifd?: Map<number, number> | null;
+  /** Benchmark n-grams (curate --decontaminate). */
+  contamination?: ContaminationIndex | null;
   onProgress?: (done: number, total: number) => void;
   /** Where an output path of `-` goes (default process.stdout). */
   stdout?: (text: string) => void;
@@ -36,6 +40,8 @@ export interface CurateFileResult {
   written: string[];
   judge: JudgeOutcome | null;
   report: DatasetReport | null;
+  /** Per benchmark file, with --decontaminate. */
+  contamination: ContaminationRow[] | null;
 }
 
 /** `.jsonl` → JSONL, anything else → an Alpaca JSON array (the input's own format is not a concern of the output). */
@@ -58,7 +64,7 @@ export async function curateFile(o: CurateFileOptions): Promise<CurateFileResult
   const lang = o.lang ?? detectLang(samples);
   const seeds = o.seedsPath ? loadSeedTasks(o.seedsPath).map((s) => ({ id: s.id, instruction: s.instruction, input: s.instances[0]?.input ?? '' })) : [];
   const candidates = samples.map((s, i) => ({ key: String(i + 1), ...s, judgeScore: null as number | null, ifd: o.ifd?.get(i) ?? null }));
-  const run = () => curateItems(candidates, o.cfg, lang, { seeds, minJudgeScore: o.minJudgeScore ?? null, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+  const run = () => curateItems(candidates, o.cfg, lang, { seeds, minJudgeScore: o.minJudgeScore ?? null, contamination: o.contamination ?? null, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
   let verdicts = run();
   let judge: JudgeOutcome | null = null;
   if (o.judge) {
@@ -83,10 +89,10 @@ export async function curateFile(o: CurateFileOptions): Promise<CurateFileResult
   const counts = countVerdicts(verdicts);
   let report: DatasetReport | null = null;
   if (o.reportPath) {
-    report = buildDatasetReport(kept, { lang, curation: counts });
+    report = buildDatasetReport(kept, { lang, curation: counts, dedup: dedupReport(verdicts), contamination: o.contamination?.table() ?? null });
     written.push(...writeMarkdownReport(o.reportPath, report, { title: 'Curation report', source: o.inPath }));
   }
-  return { lang, counts, kept: kept.length, written, judge, report };
+  return { lang, counts, kept: kept.length, written, judge, report, contamination: o.contamination?.table() ?? null };
 }
 
 function rejectedJsonl(samples: Sample[], verdicts: CurationVerdict[], scores: Array<number | null>): string {

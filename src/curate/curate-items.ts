@@ -3,6 +3,7 @@ import type { CurationConfig } from '../config/curation.js';
 import { createDuplicateIndex } from './create-duplicate-index.js';
 import { curationVerdict, type CurationVerdict, type VerdictCandidate } from './curation-verdict.js';
 import { keepOrder } from './keep-order.js';
+import type { ContaminationIndex } from './contamination-index.js';
 
 export type { CurationVerdict };
 export type CurationCandidate = VerdictCandidate & { ifd?: number | null };
@@ -12,6 +13,8 @@ export interface CurateOptions {
   seeds?: Array<{ id: string; instruction: string; input: string }>;
   /** Kept items scored below this by the judge become rejected (reason 'judge'); null/undefined = off. */
   minJudgeScore?: number | null;
+  /** Benchmark n-grams to reject contaminated samples by (curate --decontaminate). */
+  contamination?: ContaminationIndex | null;
   /** Called every 1,000 items. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -25,7 +28,7 @@ export interface CurateOptions {
 export function curateItems(items: CurationCandidate[], cfg: CurationConfig, lang: Lang, opts: CurateOptions = {}): CurationVerdict[] {
   const index = createDuplicateIndex(cfg, lang);
   for (const s of opts.seeds ?? []) index.add(`seed:${s.id}`, s.instruction, s.input);
-  const settings = { curation: cfg, lang, minJudgeScore: opts.minJudgeScore ?? null };
+  const settings = { curation: cfg, lang, minJudgeScore: opts.minJudgeScore ?? null, contamination: opts.contamination ?? null };
   const verdicts = new Array<CurationVerdict>(items.length);
   keepOrder(items, cfg.dedup.keep).forEach((i, n) => {
     if (opts.onProgress && n % 1000 === 0) opts.onProgress(n, items.length);

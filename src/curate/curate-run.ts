@@ -6,6 +6,7 @@ import type { CurationConfig } from '../config/curation.js';
 import { countVerdicts, curateItems, type CurationVerdict } from './curate-items.js';
 import { judgeItems, type JudgeOutcome, type JudgeRunOptions } from './judge.js';
 import { langSchema, type Lang } from '../data/sample.js';
+import type { ContaminationIndex } from './contamination-index.js';
 
 export interface RecurateResult {
   /** Items re-evaluated (every item that was parsed; 'dropped' ones are left alone). */
@@ -25,6 +26,8 @@ export interface RecurateOptions {
   seedsPath?: string | null;
   /** Default: the run's language (meta lang). */
   lang?: Lang;
+  /** Benchmark n-grams (curate --decontaminate). */
+  contamination?: ContaminationIndex | null;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -59,7 +62,7 @@ export function recurateRun(store: RunStore, cfg: CurationConfig, opts: Recurate
     items.map((it) => ({ key: String(it.id), instruction: it.instruction, input: it.input, output: it.output, judgeScore: it.judgeScore })),
     cfg,
     lang,
-    { seeds, minJudgeScore: opts.minJudgeScore ?? null, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) },
+    { seeds, minJudgeScore: opts.minJudgeScore ?? null, contamination: opts.contamination ?? null, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) },
   );
   const updates: CurationUpdate[] = [];
   items.forEach((it, i) => {

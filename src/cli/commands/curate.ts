@@ -2,6 +2,7 @@ import type { Command, CommandContext } from '../command.js';
 import type { ForgeConfig } from '../../config/schema.js';
 import type { CurationConfig, JudgeConfig } from '../../config/curation.js';
 import type { JudgeOutcome, JudgeRunOptions } from '../../curate/judge.js';
+import type { ContaminationIndex } from '../../curate/contamination-index.js';
 import { configOption, readConfig } from '../config-flags.js';
 import { flagBool, flagList, flagNumber, flagString } from '../flags.js';
 import { UsageError, exitCodeFor } from '../../errors.js';
@@ -30,6 +31,13 @@ again recomputes the statuses; nothing is deleted and review decisions are never
   --rules LIST           only these rules, comma-separated, or all / none (see below)
   --lang en|zh           language (default: the run's; detected for a file)
   --seeds FILE           seed tasks to deduplicate against (default: the run's seeds; none for a file)
+  --decontaminate FILES  benchmark test sets (JSON, JSONL or CSV; comma-separated or the flag repeated): a sample
+                         sharing a word n-gram (character n-gram for Chinese) of its instruction, input or
+                         output with a benchmark item is rejected (reason "contamination"), naming the file,
+                         item and span. Parquet must be converted to JSONL first
+  --bench-fields LIST    the benchmark fields holding text (default: every text field of each item)
+  --ngram N              n-gram width for --decontaminate (default 13)
+  --overlap F            remove only samples sharing at least this share of their n-grams (default: any one)
   --report FILE.md       Markdown report with SVG charts written beside it
   --rejected FILE.jsonl  with --in: every item not kept, with its status and reason
 Output files: missing parent folders are created; a symlink is written through to its target; an existing
@@ -65,6 +73,10 @@ export const command: Command = {
     'minhash-threshold': { type: 'string' },
     keep: { type: 'string' },
     scores: { type: 'string' },
+    decontaminate: { type: 'string', multiple: true },
+    'bench-fields': { type: 'string' },
+    ngram: { type: 'string' },
+    overlap: { type: 'string' },
     rules: { type: 'string' },
     lang: { type: 'string' },
     seeds: { type: 'string' },
@@ -107,6 +119,10 @@ interface CurateFlags {
   minhashThreshold: number | undefined;
   keep: string | undefined;
   scores: string | undefined;
+  decontaminate: string[];
+  benchFields: string[] | undefined;
+  ngram: number;
+  overlap: number | undefined;
   rules: string[] | undefined;
   lang: Lang | undefined;
   seeds: string | undefined;
@@ -138,6 +154,10 @@ function settingsFromFlags(ctx: CommandContext): CurateFlags {
     minhashThreshold: flagNumber(v, 'minhash-threshold', { min: 0, max: 1 }),
     keep: flagString(v, 'keep'),
     scores: flagString(v, 'scores'),
+    decontaminate: v['decontaminate'] === undefined ? [] : ([v['decontaminate']].flat() as string[]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean),
+    benchFields: flagList(v, 'bench-fields'),
+    ngram: flagNumber(v, 'ngram', { integer: true, min: 1, max: 64 }) ?? 13,
+    overlap: flagNumber(v, 'overlap', { min: 0, max: 1 }),
     rules: flagList(v, 'rules'),
     lang: lang?.data,
     seeds: flagString(v, 'seeds'),
@@ -183,7 +203,14 @@ async function runCurate(ctx: CommandContext, f: CurateFlags): Promise<number> {
     if (!f.json) ctx.err(line);
   };
   const judgeOptions = f.judge || f.rank ? await judgeClientOptions(ctx, forge, judgeCfg, f.baseUrl, say) : null;
-  return f.runDir !== undefined ? curateRunCommand(ctx, f, f.runDir, curation, judgeCfg, judgeOptions, say) : curateFileCommand(ctx, f, curation, judgeCfg, judgeOptions, say);
+  let contamination: ContaminationIndex | null = null;
+  if (f.decontaminate.length) {
+    const { loadContamination } = await import('../../curate/contamination-index.js');
+    contamination = loadContamination(f.decontaminate, { fields: f.benchFields ?? null, ngram: f.ngram, overlap: f.overlap ?? null });
+  }
+  return f.runDir !== undefined
+    ? curateRunCommand(ctx, f, f.runDir, curation, judgeCfg, judgeOptions, contamination, say)
+    : curateFileCommand(ctx, f, curation, judgeCfg, judgeOptions, contamination, say);
 }
 
 type JudgeOptions = Omit<JudgeRunOptions, 'sink' | 'lang' | 'prompt'> & { promptName: string };
@@ -230,6 +257,7 @@ async function curateRunCommand(
   curation: CurationConfig,
   judgeCfg: JudgeConfig,
   judge: JudgeOptions | null,
+  contamination: ContaminationIndex | null,
   say: (l: string) => void,
 ): Promise<number> {
   const { RunStore } = await import('../../store/run-store.js');
@@ -239,7 +267,7 @@ async function curateRunCommand(
   const store = RunStore.open(runDir);
   try {
     const lang = f.lang ?? runLang(store);
-    const opts = { lang, minJudgeScore: judgeCfg.minScore, ...(f.seeds !== undefined ? { seedsPath: f.seeds } : {}) };
+    const opts = { lang, minJudgeScore: judgeCfg.minScore, contamination, ...(f.seeds !== undefined ? { seedsPath: f.seeds } : {}) };
     const t0 = Date.now();
     let result = recurateRun(store, curation, opts);
     say(`re-curated ${result.total} items in ${((Date.now() - t0) / 1000).toFixed(1)} s (${result.seeds} seeds, ${lang}): ${result.changed} changed`);
@@ -264,16 +292,18 @@ async function curateRunCommand(
       const { buildDatasetReport } = await import('../../curate/report.js');
       const { writeMarkdownReport } = await import('../../curate/report-render.js');
       const kept = store.listItems({ status: ['kept'] });
-      const report = buildDatasetReport(kept, { lang, curation: result.after });
+      const { dedupReport } = await import('../../curate/dedup-report.js');
+      const report = buildDatasetReport(kept, { lang, curation: result.after, dedup: dedupReport(store.listItems()), contamination: contamination?.table() ?? null });
       const files = writeMarkdownReport(f.report, report, { title: `Curation report: ${runDir}`, run: summary, source: runDir });
       say(`report: ${files[files.length - 1]} (+${files.length - 1} charts)`);
     }
     if (f.json) {
-      ctx.out(JSON.stringify({ run: runDir, lang, total: result.total, changed: result.changed, before: result.before, after: result.after, judge: judged, ...(ranked ? { rank: ranked } : {}) }));
+      ctx.out(JSON.stringify({ run: runDir, lang, total: result.total, changed: result.changed, before: result.before, after: result.after, judge: judged, ...(ranked ? { rank: ranked } : {}), ...(contamination ? { contamination: contamination.table() } : {}) }));
     } else {
       ctx.out(`${runDir}: ${formatCounts(result.after.byStatus)} (was ${formatCounts(result.before)})`);
       const reasons = formatCounts(result.after.byReason);
       if (reasons) ctx.out(`reasons: ${reasons}`);
+      if (contamination) for (const line of contaminationLines(contamination)) ctx.out(line);
     }
     return judgeExitCode(judged) || judgeExitCode(ranked?.judge ?? null);
   } finally {
@@ -281,7 +311,15 @@ async function curateRunCommand(
   }
 }
 
-async function curateFileCommand(ctx: CommandContext, f: CurateFlags, curation: CurationConfig, judgeCfg: JudgeConfig, judge: JudgeOptions | null, say: (l: string) => void): Promise<number> {
+async function curateFileCommand(
+  ctx: CommandContext,
+  f: CurateFlags,
+  curation: CurationConfig,
+  judgeCfg: JudgeConfig,
+  judge: JudgeOptions | null,
+  contamination: ContaminationIndex | null,
+  say: (l: string) => void,
+): Promise<number> {
   const { curateFile } = await import('../../curate/curate-file.js');
   const { readIfdScores } = await import('../../curate/ifd-scores.js');
   const t0 = Date.now();
@@ -296,6 +334,7 @@ async function curateFileCommand(ctx: CommandContext, f: CurateFlags, curation: 
     judge,
     minJudgeScore: judgeCfg.minScore,
     ifd: f.scores !== undefined ? readIfdScores(f.scores) : null,
+    contamination,
     stdout: ctx.write,
   });
   if (r.judge) say(r.judge.message);
@@ -304,14 +343,19 @@ async function curateFileCommand(ctx: CommandContext, f: CurateFlags, curation: 
   const toStdout = isStdoutPath(f.outPath!) || (f.rejected !== undefined && isStdoutPath(f.rejected));
   const result = toStdout ? ctx.err : ctx.out;
   if (f.json) {
-    result(JSON.stringify({ in: f.inPath, out: f.outPath, lang: r.lang, ...r.counts, kept: r.kept, written: r.written, judge: r.judge }));
+    result(JSON.stringify({ in: f.inPath, out: f.outPath, lang: r.lang, ...r.counts, kept: r.kept, written: r.written, judge: r.judge, ...(r.contamination ? { contamination: r.contamination } : {}) }));
   } else {
     result(`${f.inPath}: ${r.counts.total} items → ${r.kept} kept in ${isStdoutPath(f.outPath!) ? 'stdout' : f.outPath} (${((Date.now() - t0) / 1000).toFixed(1)} s, ${r.lang}); ${formatCounts(r.counts.byStatus)}`);
     const reasons = formatCounts(r.counts.byReason);
     if (reasons) result(`reasons: ${reasons}`);
+    if (contamination) for (const line of contaminationLines(contamination)) result(line);
     for (const w of r.written.slice(1)) say(`wrote ${w}`);
   }
   return judgeExitCode(r.judge);
+}
+
+function contaminationLines(c: ContaminationIndex): string[] {
+  return c.table().map((row) => `contamination: ${row.file}: ${row.itemsHit} of ${row.items} items hit, ${row.samplesRemoved} samples removed`);
 }
 
 function formatCounts(c: Record<string, number>): string {
