@@ -1,4 +1,4 @@
-import { ExactDuplicateIndex, type DuplicateCheck, type DuplicateIndex } from './duplicate-index.js';
+import { ExactDuplicateIndex, type DuplicateCheck, type DuplicateIndex, type SimilarItem } from './duplicate-index.js';
 import { RougeIndex } from './rouge-index.js';
 import { MinHashIndex } from './minhash-index.js';
 import type { CurationConfig } from '../config/curation.js';
@@ -14,6 +14,8 @@ export class CombinedDuplicateIndex implements DuplicateIndex {
     private readonly exact: ExactDuplicateIndex | null,
     readonly rouge: RougeIndex | null,
     readonly minhash: MinHashIndex | null = null,
+    /** Semantic duplicates found beforehand (semanticMap), by item key. */
+    private readonly semantic: ReadonlyMap<string, SimilarItem> | null = null,
   ) {}
 
   get size(): number {
@@ -25,6 +27,8 @@ export class CombinedDuplicateIndex implements DuplicateIndex {
       const e = this.exact.check(instruction, input);
       if (e.duplicateOf) return e;
     }
+    const s = this.semantic?.get(id);
+    if (s) return { duplicateOf: s, kind: 'semantic', similar: [s] };
     let m: DuplicateCheck | null = null;
     if (this.minhash) {
       m = this.minhash.check(instruction, input);
@@ -55,7 +59,7 @@ export class CombinedDuplicateIndex implements DuplicateIndex {
  * item. `lang` is accepted for symmetry with the rules: the tokenizer already treats CJK characters as tokens and
  * Latin words as rouge_score does, so both languages use the same index.
  */
-export function createDuplicateIndex(cfg: CurationConfig, _lang: Lang = 'en'): CombinedDuplicateIndex {
+export function createDuplicateIndex(cfg: CurationConfig, _lang: Lang = 'en', semantic: ReadonlyMap<string, SimilarItem> | null = null): CombinedDuplicateIndex {
   const d = cfg.dedup;
   return new CombinedDuplicateIndex(
     d.exact ? new ExactDuplicateIndex() : null,
@@ -63,5 +67,6 @@ export function createDuplicateIndex(cfg: CurationConfig, _lang: Lang = 'en'): C
     d.minhash
       ? new MinHashIndex({ threshold: d.minhashThreshold, ngram: d.minhashNgram, seed: d.minhashSeed, topSimilar: d.topSimilar, similarMin: Math.min(d.minhashThreshold, d.similarMin) })
       : null,
+    semantic,
   );
 }

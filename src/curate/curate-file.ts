@@ -9,6 +9,9 @@ import { buildDatasetReport, detectLang, type DatasetReport } from './report.js'
 import { writeMarkdownReport } from './report-render.js';
 import type { ContaminationIndex, ContaminationRow } from './contamination-index.js';
 import { dedupReport } from './dedup-report.js';
+import { semanticMap, type Embed } from './semantic-pass.js';
+import { UsageError } from '../errors.js';
+import type { SimilarItem } from './duplicate-index.js';
 
 export interface CurateFileOptions {
   inPath: string;
@@ -28,6 +31,8 @@ export interface CurateFileOptions {
   ifd?: Map<number, number> | null;
   /** Benchmark n-grams (curate --decontaminate). */
   contamination?: ContaminationIndex | null;
+  /** Embeddings for `dedup.semantic` (embedTexts through the endpoint and its cache). */
+  embed?: Embed | null;
   onProgress?: (done: number, total: number) => void;
   /** Where an output path of `-` goes (default process.stdout). */
   stdout?: (text: string) => void;
@@ -64,8 +69,15 @@ export async function curateFile(o: CurateFileOptions): Promise<CurateFileResult
   const lang = o.lang ?? detectLang(samples);
   const seeds = o.seedsPath ? loadSeedTasks(o.seedsPath).map((s) => ({ id: s.id, instruction: s.instruction, input: s.instances[0]?.input ?? '' })) : [];
   const candidates = samples.map((s, i) => ({ key: String(i + 1), ...s, judgeScore: null as number | null, ifd: o.ifd?.get(i) ?? null }));
-  const run = () => curateItems(candidates, o.cfg, lang, { seeds, minJudgeScore: o.minJudgeScore ?? null, contamination: o.contamination ?? null, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+  let semantic: Map<string, SimilarItem> | null = null;
+  const run = () =>
+    curateItems(candidates, o.cfg, lang, { seeds, minJudgeScore: o.minJudgeScore ?? null, contamination: o.contamination ?? null, semantic, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
   let verdicts = run();
+  if (o.cfg.dedup.semantic) {
+    if (!o.embed) throw new UsageError('semantic dedup needs an embeddings endpoint', 'pass --base-url URL (and --embedding-model M), or set generation.baseUrl in forge.yaml');
+    semantic = await semanticMap(candidates, verdicts.map((v) => v.status !== 'rejected'), { threshold: o.cfg.dedup.semanticThreshold, keep: o.cfg.dedup.keep }, o.embed);
+    verdicts = run();
+  }
   let judge: JudgeOutcome | null = null;
   if (o.judge) {
     const scores = new Map<number, { score: number | null; reason: string }>();

@@ -4,6 +4,7 @@ import { createDuplicateIndex } from './create-duplicate-index.js';
 import { curationVerdict, type CurationVerdict, type VerdictCandidate } from './curation-verdict.js';
 import { keepOrder } from './keep-order.js';
 import type { ContaminationIndex } from './contamination-index.js';
+import type { SimilarItem } from './duplicate-index.js';
 
 export type { CurationVerdict };
 export type CurationCandidate = VerdictCandidate & { ifd?: number | null };
@@ -15,6 +16,8 @@ export interface CurateOptions {
   minJudgeScore?: number | null;
   /** Benchmark n-grams to reject contaminated samples by (curate --decontaminate). */
   contamination?: ContaminationIndex | null;
+  /** Semantic duplicates found beforehand (semanticMap), by item key. */
+  semantic?: ReadonlyMap<string, SimilarItem> | null;
   /** Called every 1,000 items. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -26,7 +29,7 @@ export interface CurateOptions {
  * kept; verdicts come back in the items' own order.
  */
 export function curateItems(items: CurationCandidate[], cfg: CurationConfig, lang: Lang, opts: CurateOptions = {}): CurationVerdict[] {
-  const index = createDuplicateIndex(cfg, lang);
+  const index = createDuplicateIndex(cfg, lang, opts.semantic ?? null);
   for (const s of opts.seeds ?? []) index.add(`seed:${s.id}`, s.instruction, s.input);
   const settings = { curation: cfg, lang, minJudgeScore: opts.minJudgeScore ?? null, contamination: opts.contamination ?? null };
   const verdicts = new Array<CurationVerdict>(items.length);

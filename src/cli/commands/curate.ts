@@ -3,6 +3,7 @@ import type { ForgeConfig } from '../../config/schema.js';
 import type { CurationConfig, JudgeConfig } from '../../config/curation.js';
 import type { JudgeOutcome, JudgeRunOptions } from '../../curate/judge.js';
 import type { ContaminationIndex } from '../../curate/contamination-index.js';
+import type { EmbeddingCache } from '../../store/embedding-cache.js';
 import { configOption, readConfig } from '../config-flags.js';
 import { flagBool, flagList, flagNumber, flagString } from '../flags.js';
 import { UsageError, exitCodeFor } from '../../errors.js';
@@ -31,6 +32,10 @@ again recomputes the statuses; nothing is deleted and review decisions are never
   --rules LIST           only these rules, comma-separated, or all / none (see below)
   --lang en|zh           language (default: the run's; detected for a file)
   --seeds FILE           seed tasks to deduplicate against (default: the run's seeds; none for a file)
+  --semantic-threshold C with --dedup semantic: a paraphrase when the cosine of embeddings is at least C (0.9)
+  --embedding-model M    with --dedup semantic: model of the /v1/embeddings endpoint (--base-url, else
+                         generation.baseUrl, else $OPENAI_BASE_URL); vectors are cached in run.db
+  --embedding-cache FILE with --in: SQLite file caching the vectors between runs (default: none)
   --decontaminate FILES  benchmark test sets (JSON, JSONL or CSV; comma-separated or the flag repeated): a sample
                          sharing a word n-gram (character n-gram for Chinese) of its instruction, input or
                          output with a benchmark item is rejected (reason "contamination"), naming the file,
@@ -74,6 +79,9 @@ export const command: Command = {
     keep: { type: 'string' },
     scores: { type: 'string' },
     decontaminate: { type: 'string', multiple: true },
+    'semantic-threshold': { type: 'string' },
+    'embedding-model': { type: 'string' },
+    'embedding-cache': { type: 'string' },
     'bench-fields': { type: 'string' },
     ngram: { type: 'string' },
     overlap: { type: 'string' },
@@ -120,6 +128,9 @@ interface CurateFlags {
   keep: string | undefined;
   scores: string | undefined;
   decontaminate: string[];
+  semanticThreshold: number | undefined;
+  embeddingModel: string | undefined;
+  embeddingCache: string | undefined;
   benchFields: string[] | undefined;
   ngram: number;
   overlap: number | undefined;
@@ -156,6 +167,9 @@ function settingsFromFlags(ctx: CommandContext): CurateFlags {
     scores: flagString(v, 'scores'),
     decontaminate: v['decontaminate'] === undefined ? [] : ([v['decontaminate']].flat() as string[]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean),
     benchFields: flagList(v, 'bench-fields'),
+    semanticThreshold: flagNumber(v, 'semantic-threshold', { min: -1, max: 1 }),
+    embeddingModel: flagString(v, 'embedding-model'),
+    embeddingCache: flagString(v, 'embedding-cache'),
     ngram: flagNumber(v, 'ngram', { integer: true, min: 1, max: 64 }) ?? 13,
     overlap: flagNumber(v, 'overlap', { min: 0, max: 1 }),
     rules: flagList(v, 'rules'),
@@ -185,6 +199,8 @@ async function runCurate(ctx: CommandContext, f: CurateFlags): Promise<number> {
   let curation = overrideCuration(base.curation, {
     rougeThreshold: f.rougeThreshold,
     minhashThreshold: f.minhashThreshold,
+    semanticThreshold: f.semanticThreshold,
+    embeddingModel: f.embeddingModel,
     keep: f.keep as CurationConfig['dedup']['keep'] | undefined,
     ...(f.dedup ? dedupMethodFlags(f.dedup) : {}),
   });
@@ -208,9 +224,10 @@ async function runCurate(ctx: CommandContext, f: CurateFlags): Promise<number> {
     const { loadContamination } = await import('../../curate/contamination-index.js');
     contamination = loadContamination(f.decontaminate, { fields: f.benchFields ?? null, ngram: f.ngram, overlap: f.overlap ?? null });
   }
+  const embed = curation.dedup.semantic ? await embeddingsSetup(ctx, forge, curation.dedup.embeddingModel, f.baseUrl, say) : null;
   return f.runDir !== undefined
-    ? curateRunCommand(ctx, f, f.runDir, curation, judgeCfg, judgeOptions, contamination, say)
-    : curateFileCommand(ctx, f, curation, judgeCfg, judgeOptions, contamination, say);
+    ? curateRunCommand(ctx, f, f.runDir, curation, judgeCfg, judgeOptions, contamination, embed, say)
+    : curateFileCommand(ctx, f, curation, judgeCfg, judgeOptions, contamination, embed, say);
 }
 
 type JudgeOptions = Omit<JudgeRunOptions, 'sink' | 'lang' | 'prompt'> & { promptName: string };
@@ -258,6 +275,7 @@ async function curateRunCommand(
   judgeCfg: JudgeConfig,
   judge: JudgeOptions | null,
   contamination: ContaminationIndex | null,
+  embed: EmbedSetup | null,
   say: (l: string) => void,
 ): Promise<number> {
   const { RunStore } = await import('../../store/run-store.js');
@@ -269,6 +287,12 @@ async function curateRunCommand(
     const lang = f.lang ?? runLang(store);
     const opts = { lang, minJudgeScore: judgeCfg.minScore, contamination, ...(f.seeds !== undefined ? { seedsPath: f.seeds } : {}) };
     const t0 = Date.now();
+    if (embed) {
+      const { EmbeddingCache } = await import('../../store/embedding-cache.js');
+      const { semanticMapForRun } = await import('../../curate/curate-run.js');
+      const semantic = await semanticMapForRun(store, curation, opts, embed.embedWith(new EmbeddingCache(store.connection, store.path)));
+      Object.assign(opts, { semantic });
+    }
     let result = recurateRun(store, curation, opts);
     say(`re-curated ${result.total} items in ${((Date.now() - t0) / 1000).toFixed(1)} s (${result.seeds} seeds, ${lang}): ${result.changed} changed`);
     let judged: JudgeOutcome | null = null;
@@ -318,12 +342,16 @@ async function curateFileCommand(
   judgeCfg: JudgeConfig,
   judge: JudgeOptions | null,
   contamination: ContaminationIndex | null,
+  embed: EmbedSetup | null,
   say: (l: string) => void,
 ): Promise<number> {
   const { curateFile } = await import('../../curate/curate-file.js');
   const { readIfdScores } = await import('../../curate/ifd-scores.js');
   const t0 = Date.now();
+  const { EmbeddingCache } = await import('../../store/embedding-cache.js');
+  const cacheFile = embed && f.embeddingCache !== undefined ? EmbeddingCache.openFile(f.embeddingCache) : null;
   const r = await curateFile({
+    embed: embed ? embed.embedWith(cacheFile?.cache ?? null) : null,
     inPath: f.inPath!,
     outPath: f.outPath!,
     cfg: curation,
@@ -337,6 +365,7 @@ async function curateFileCommand(
     contamination,
     stdout: ctx.write,
   });
+  cacheFile?.close();
   if (r.judge) say(r.judge.message);
   // With a dataset on stdout (`-`), the outcome goes to stderr so the data stays parseable.
   const { isStdoutPath } = await import('../../io/write-output.js');
@@ -352,6 +381,40 @@ async function curateFileCommand(
     for (const w of r.written.slice(1)) say(`wrote ${w}`);
   }
   return judgeExitCode(r.judge);
+}
+
+interface EmbedSetup {
+  embedWith(cache: EmbeddingCache | null): (texts: string[]) => Promise<Float32Array[]>;
+}
+
+/** The embeddings endpoint as generation's: --base-url, else forge.yaml's baseUrl, else $OPENAI_BASE_URL; its key from the environment. */
+async function embeddingsSetup(ctx: CommandContext, forge: ForgeConfig, model: string, baseUrlFlag: string | undefined, say: (l: string) => void): Promise<EmbedSetup> {
+  const { EmbeddingsClient } = await import('../../llm/embeddings-client.js');
+  const { embedTexts } = await import('../../curate/embed-texts.js');
+  const g = forge.generation;
+  const client = new EmbeddingsClient(g, {
+    model,
+    apiKey: ctx.env[g.apiKeyEnv] || undefined,
+    baseURL: baseUrlFlag ?? g.baseUrl ?? ctx.env['OPENAI_BASE_URL'] ?? undefined,
+    onTransport: (t) => {
+      if (t.state === 'backoff') say(`embeddings: ${t.reason}; retrying in ${(t.waitMs / 1000).toFixed(1)} s (attempt ${t.attempt})`);
+    },
+  });
+  let last = 0;
+  return {
+    embedWith: (cache) => (texts) =>
+      embedTexts(texts, {
+        client,
+        cache,
+        signal: ctx.signal,
+        onProgress: (p) => {
+          const now = Date.now();
+          if (now - last < 2000 && p.cached + p.sent !== p.total) return;
+          last = now;
+          say(`embeddings: ${p.cached + p.sent}/${p.total} (${p.cached} cached, ${p.sent} sent to ${client.endpoint})`);
+        },
+      }),
+  };
 }
 
 function contaminationLines(c: ContaminationIndex): string[] {
