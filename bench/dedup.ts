@@ -25,7 +25,8 @@ import { curationConfigSchema } from '../src/config/curation.js';
 import { seededRandom } from '../src/random.js';
 
 const mode = Number.isFinite(Number(process.argv[2] ?? '0')) ? 'rouge' : process.argv[2]!;
-const arg = (i: number, d: number) => Number(process.argv[mode === 'rouge' ? i + 1 : i + 2] ?? d);
+// Counts follow the mode's name, or stand alone for the ROUGE-L default.
+const arg = (i: number, d: number) => Number(process.argv[(mode === 'rouge' ? 2 : 3) + i] ?? d);
 const defaults = curationConfigSchema.parse({}).dedup;
 
 function timed<T>(fn: () => T): { value: T; seconds: number; cpu: number } {

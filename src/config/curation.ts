@@ -185,8 +185,8 @@ export const curationConfigSchema = z
           .number()
           .gt(0)
           .max(1)
-          .default(0.6)
-          .describe('an item is a near-duplicate when the Jaccard similarity of its shingles with an earlier kept item is at least this'),
+          .default(0.8)
+          .describe('an item is a near-duplicate when the Jaccard similarity of its shingles with an earlier kept item is at least this (NeMo Curator: 0.8)'),
         minhashNgram: z.number().int().min(1).max(16).default(2).describe('shingle width: word k-grams (character k-grams for Chinese)'),
         minhashSeed: z.number().int().min(0).default(1).describe('seed of the hash functions (a fixed seed gives the same result)'),
         semantic: z.boolean().default(false).describe('remove paraphrases by cosine similarity of embeddings (needs an embeddings endpoint)'),

@@ -25,7 +25,7 @@ again recomputes the statuses; nothing is deleted and review decisions are never
                          semantic (cosine of embeddings from an OpenAI-compatible /v1/embeddings), or none.
                          Exact duplicates (same normalised instruction and input) are always removed
   --rouge-threshold T    near-duplicate when ROUGE-L F1 with an earlier item is above T (default 0.7)
-  --minhash-threshold J  near-duplicate when the Jaccard similarity of shingles is at least J (default 0.6)
+  --minhash-threshold J  near-duplicate when the Jaccard similarity of shingles is at least J (default 0.8)
   --keep RULE            which copy of a duplicate survives: first (default), judge (best judge score), longest,
                          or ifd (highest IFD; needs --scores FILE from \`alpaca-forge score --ifd\`, with --in)
   --scores FILE          with --keep ifd: the JSONL written by \`alpaca-forge score --ifd\` for the --in file
