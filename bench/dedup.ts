@@ -121,7 +121,11 @@ function semantic(count: number, dim: number): void {
 
 function decontaminate(count: number, benchItems: number): void {
   const samples = syntheticInstructions(count, { seed: 42, nearDuplicateShare: 0 });
-  const questions = syntheticInstructions(benchItems, { seed: 99, nearDuplicateShare: 0 }).map((q, i) => `${q} Consider case ${i} carefully, then answer with a short explanation of your reasoning.`);
+  // Benchmark questions in words of their own (a test set shares no template with the generated data), so every hit
+  // is a planted one and any other would be a false match of the hashed n-grams.
+  const rnd = seededRandom(99);
+  const word = () => `q${Math.floor(rnd() * 50_000).toString(36)}`;
+  const questions = Array.from({ length: benchItems }, () => Array.from({ length: 20 + Math.floor(rnd() * 30) }, word).join(' ') + '?');
   // Plant 1,000 benchmark questions in outputs.
   const planted = Math.min(1000, count);
   const outputs = samples.map((_, i) => (i % Math.floor(count / planted) === 0 ? `As asked: ${questions[(i * 7) % benchItems]}` : `A plain answer to item ${i}.`));
@@ -132,7 +136,7 @@ function decontaminate(count: number, benchItems: number): void {
     return hits;
   });
   console.log(`decontaminate: ${benchItems} benchmark items → ${build.value.ngrams} 13-grams in ${build.seconds.toFixed(1)} s; ${count} samples scanned in ${scan.seconds.toFixed(1)} s; ${scan.value} contaminated (${outputs.filter((o) => o.startsWith('As asked')).length} planted)`);
-  console.log(`decontaminate ${count} samples vs ${benchItems} items: ${(build.seconds + scan.seconds).toFixed(1)} s wall, ${(build.cpu + scan.cpu).toFixed(1)} s cpu, peak rss ${rssGb()} GB`);
+  console.log(`decontaminate ${count} samples vs ${benchItems} items: ${(build.seconds + scan.seconds).toFixed(1)} s wall, ${(build.cpu + scan.cpu).toFixed(1)} s cpu, peak rss ${rssGb()} GB; ${scan.value} of ${planted} planted found`);
 }
 
 function rouge(count: number): void {
