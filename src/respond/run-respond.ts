@@ -1,7 +1,8 @@
 import pLimit from 'p-limit';
 import type { ForgeConfig } from '../config/schema.js';
 import { ConfigError, DataError } from '../errors.js';
-import type { TransportState } from '../events.js';
+import type { RespondEvent, RespondOutcome, TransportState } from '../events.js';
+export type { RespondEvent, RespondOutcome } from '../events.js';
 import { BudgetTracker, costOf } from '../llm/budget.js';
 import { RetriesExhaustedError, type ChatRequest, type ChatResult } from '../llm/chat-client.js';
 import { chatClientFromConfig } from '../llm/client-from-config.js';
@@ -34,47 +35,6 @@ export interface RespondSettings {
   prompt: string;
 }
 
-export type RespondEvent =
-  | {
-      type: 'start';
-      runDir: string;
-      items: number;
-      slots: number;
-      filled: number;
-      models: string[];
-      /** The endpoints, comma-separated (as generate's start event has it). */
-      baseUrl: string;
-      /** Each endpoint with the model it is asked for. */
-      endpoints: Array<{ endpoint: string; model: string }>;
-      concurrency: number;
-      abandoned: number;
-      resumed: boolean;
-    }
-  | {
-      type: 'progress';
-      filled: number;
-      slots: number;
-      requestsDone: number;
-      requestsFailed: number;
-      inFlight: number;
-      costUsd: number;
-      promptTokens: number;
-      completionTokens: number;
-      elapsedSec: number;
-      /** Each endpoint's share, when a model has a pool of several (one endpoint's state comes as transport events). */
-      endpoints?: EndpointStatus[];
-    }
-  | { type: 'transport'; transport: TransportState }
-  /** An endpoint of a pool refused the requests and was left out; the others carry on. */
-  | { type: 'warning'; message: string }
-  | { type: 'done'; reason: RespondOutcome['reason']; filled: number; slots: number; costUsd: number; message: string };
-
-export interface RespondOutcome {
-  reason: 'done' | 'budget' | 'interrupted' | 'endpoint-down';
-  filled: number;
-  slots: number;
-  message: string;
-}
 
 export interface RunRespondOptions {
   runDir: string;

@@ -12,7 +12,7 @@ import type { TrainConfig } from '../config/train.js';
 import { encodePreferencePairs, fingerprintPairs, readPreferencePairs, type EncodedPair, type EncodedSequence, type PreferencePair } from './dpo-data.js';
 import { dpoPairLoss, summarisePairs, type DpoMetrics, type PairLogps, type PairLoss } from './dpo-loss.js';
 import { resolveValSetSize } from './data.js';
-import type { TrainEvent } from './events.js';
+import type { TrainEvent } from '../events.js';
 import { batchNll, explainBackendError, microBatchGradients } from './gradients.js';
 import { writeLossChart } from './loss-chart.js';
 import { LoraRuntime } from './lora.js';

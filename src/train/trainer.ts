@@ -12,7 +12,7 @@ import { planEpoch, splitTrainVal, stepsPerEpoch, totalSteps as countSteps } fro
 import { checkpointDir, listCheckpoints, readOptimizerState, readTrainerState, saveCheckpoint, type TrainerState, trainerStateAt } from './checkpoint.js';
 import type { TrainConfig } from '../config/train.js';
 import { encodeTrainingSamples, fingerprintExamples, loadTrainingSamples, resolveValSetSize, type EncodedExample } from './data.js';
-import type { TrainEvent, TrainEventHandler, TrainPlanSummary } from './events.js';
+import type { TrainEvent, TrainEventHandler, TrainPlanSummary } from '../events.js';
 import { passTokensFor } from './device-plan.js';
 import { DeviceStepper } from './device-stepper.js';
 import { StepAborted } from './grad-engine.js';

@@ -2,7 +2,7 @@ import { useEffect, useReducer, useRef } from 'react';
 import { Box, useInput } from 'ink';
 import { Text } from '../components/text.js';
 import { formatError } from '../../errors.js';
-import type { TrainEvent } from '../../train/events.js';
+import type { TrainEvent } from '../../events.js';
 import { HelpOverlay } from '../components/help-overlay.js';
 import { formatDuration, formatInt, formatRate, progressBar } from '../format.js';
 import { commandFor, hintLine, keyNames } from '../keys.js';

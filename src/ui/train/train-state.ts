@@ -1,4 +1,4 @@
-import type { TrainEvent } from '../../train/events.js';
+import type { TrainEvent } from '../../events.js';
 
 type Start = Extract<TrainEvent, { type: 'start' }>;
 type Step = Extract<TrainEvent, { type: 'step' }>;
