@@ -91,13 +91,7 @@ export async function runRespond(opts: RunRespondOptions): Promise<RespondOutcom
 
 /** Model and sampling of the run's own outputs, from generation's config snapshot. */
 function sampleOrigin(store: RunStore): { model: string; sampling: Sampling } {
-  const snapshot = store.getMeta('config');
-  let g: { model?: unknown; temperature?: unknown; topP?: unknown; maxTokens?: unknown; seed?: unknown } = {};
-  try {
-    g = snapshot ? ((JSON.parse(snapshot) as { generation?: typeof g }).generation ?? {}) : {};
-  } catch {
-    /* an unreadable snapshot only loses the provenance of response 0 */
-  }
+  const g = store.configSnapshot()?.generation ?? {};
   const num = (v: unknown) => (typeof v === 'number' ? v : null);
   const int = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? v : null);
   return {
