@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { runCli } from '../helpers/cli.js';
-import { buildRecipe, type RecipeInput } from '../../src/train/recipe.js';
+import { buildRecipe, type RecipeInput } from '../../src/train/recipes/recipe.js';
 import { trainConfigSchema } from '../../src/config/train.js';
 import { makeRun } from '../ui/run-fixture.js';
 

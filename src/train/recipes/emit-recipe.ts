@@ -1,9 +1,9 @@
 import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
-import { writeOutput } from '../io/write-output.js';
+import { writeOutput } from '../../io/write-output.js';
 import { join, resolve } from 'node:path';
-import { DataError, UsageError } from '../errors.js';
-import type { TrainConfig } from '../config/train.js';
-import { loadTrainingSamples } from './data.js';
+import { DataError, UsageError } from '../../errors.js';
+import type { TrainConfig } from '../../config/train.js';
+import { loadTrainingSamples } from '../methods/sft-data.js';
 import { buildRecipe, dataShapeOf, expectedDataShape, type DpoLoss, type RecipeDataShape, type RecipeTarget, type TrainMethod } from './recipe.js';
 
 export interface EmitRecipeOptions {
@@ -34,8 +34,8 @@ export async function emitRecipe(config: TrainConfig, opts: EmitRecipeOptions): 
   if (config.run && !config.data && opts.method === 'dpo') {
     // The pairs `export --format dpo|dpo-alpaca` would write, in the shape this trainer reads.
     const format = expectedDataShape(opts.target, opts.method) as 'dpo' | 'dpo-alpaca';
-    const { RunStore } = await import('../store/run-store.js');
-    const { exportPairs } = await import('../pairs/export-pairs.js');
+    const { RunStore } = await import('../../store/run-store.js');
+    const { exportPairs } = await import('../../pairs/export-pairs.js');
     dataPath = join(outDir, format === 'dpo' ? 'pairs.jsonl' : 'pairs.json');
     const store = RunStore.open(config.run);
     try {

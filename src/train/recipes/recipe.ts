@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { stringify } from 'yaml';
-import { DataError, UsageError } from '../errors.js';
-import type { TrainConfig } from '../config/train.js';
-import { resolveValSetSize } from './data.js';
+import { DataError, UsageError } from '../../errors.js';
+import type { TrainConfig } from '../../config/train.js';
+import { resolveValSetSize } from '../hold-out.js';
 
 /**
  * Hand-offs to distributed trainers: the same LoRA run as an axolotl or LLaMA-Factory config, plus the command that
