@@ -1,6 +1,7 @@
 import type { ForgeConfig } from '../config/schema.js';
 import { ConfigError, DataError } from '../errors.js';
-import type { TransportState } from '../events.js';
+import type { RespondEvent, RespondOutcome, TransportState } from '../events.js';
+export type { RespondEvent, RespondOutcome } from '../events.js';
 import { BudgetTracker } from '../llm/budget.js';
 import type { ChatRequest } from '../llm/chat-client.js';
 import { chatClientFromConfig } from '../llm/client-from-config.js';
@@ -33,47 +34,6 @@ export interface RespondSettings {
   prompt: string;
 }
 
-export type RespondEvent =
-  | {
-      type: 'start';
-      runDir: string;
-      items: number;
-      slots: number;
-      filled: number;
-      models: string[];
-      /** The endpoints, comma-separated (as generate's start event has it). */
-      baseUrl: string;
-      /** Each endpoint with the model it is asked for. */
-      endpoints: Array<{ endpoint: string; model: string }>;
-      concurrency: number;
-      abandoned: number;
-      resumed: boolean;
-    }
-  | {
-      type: 'progress';
-      filled: number;
-      slots: number;
-      requestsDone: number;
-      requestsFailed: number;
-      inFlight: number;
-      costUsd: number;
-      promptTokens: number;
-      completionTokens: number;
-      elapsedSec: number;
-      /** Each endpoint's share, when a model has a pool of several (one endpoint's state comes as transport events). */
-      endpoints?: EndpointStatus[];
-    }
-  | { type: 'transport'; transport: TransportState }
-  /** An endpoint of a pool refused the requests and was left out; the others carry on. */
-  | { type: 'warning'; message: string }
-  | { type: 'done'; reason: RespondOutcome['reason']; filled: number; slots: number; costUsd: number; message: string };
-
-export interface RespondOutcome {
-  reason: 'done' | 'budget' | 'interrupted' | 'endpoint-down';
-  filled: number;
-  slots: number;
-  message: string;
-}
 
 export interface RunRespondOptions {
   runDir: string;
@@ -130,13 +90,7 @@ export async function runRespond(opts: RunRespondOptions): Promise<RespondOutcom
 
 /** Model and sampling of the run's own outputs, from generation's config snapshot. */
 function sampleOrigin(store: RunStore): { model: string; sampling: Sampling } {
-  const snapshot = store.getMeta('config');
-  let g: { model?: unknown; temperature?: unknown; topP?: unknown; maxTokens?: unknown; seed?: unknown } = {};
-  try {
-    g = snapshot ? ((JSON.parse(snapshot) as { generation?: typeof g }).generation ?? {}) : {};
-  } catch {
-    /* an unreadable snapshot only loses the provenance of response 0 */
-  }
+  const g = store.configSnapshot()?.generation ?? {};
   const num = (v: unknown) => (typeof v === 'number' ? v : null);
   const int = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? v : null);
   return {
