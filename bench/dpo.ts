@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseBackendFlag, selectBackend } from '../src/model/backend.js';
 import { trainConfigSchema } from '../src/config/train.js';
-import { runDpoTraining } from '../src/train/dpo-trainer.js';
+import { runDpoTraining } from '../src/train/methods/dpo.js';
 import type { TrainEvent } from '../src/events.js';
 import { runTraining } from '../src/train/trainer.js';
 import { writeTinyModel } from '../tests/helpers/tiny-model.js';

@@ -9,12 +9,12 @@ import { forwardHidden, lmHead, type LoraHook } from '../../src/model/llama.js';
 import { encodeExample } from '../../src/model/encode-example.js';
 import { perExampleNll } from '../../src/model/loss.js';
 import { openSafetensors } from '../../src/model/safetensors.js';
-import { loadAdapter } from '../../src/train/adapter-io.js';
-import { LoraRuntime } from '../../src/train/lora.js';
-import { initLoraWeights, type LoraWeights } from '../../src/train/lora-weights.js';
-import { mergeAdapter } from '../../src/train/merge.js';
-import { writeAdapter } from '../../src/train/peft-files.js';
-import { projectionFeatures } from '../../src/train/plan.js';
+import { loadAdapter } from '../../src/train/adapters/adapter-io.js';
+import { LoraRuntime } from '../../src/train/adapters/lora.js';
+import { initLoraWeights, type LoraWeights } from '../../src/train/adapters/lora-weights.js';
+import { mergeAdapter } from '../../src/train/adapters/merge.js';
+import { writeAdapter } from '../../src/train/adapters/peft-files.js';
+import { projectionFeatures } from '../../src/train/engines/plan.js';
 import { randomNormal, writeTinyModel } from '../helpers/tiny-model.js';
 import { SAMPLES, tempDir, tinyModel } from './fixtures.js';
 

@@ -5,7 +5,7 @@ import { UsageError } from '../../errors.js';
 import { TRAIN_FLAGS, flagName, trainConfigFromFlags, trainSection } from './train.js';
 import type { TrainConfig } from '../../config/train.js';
 import type { ModelConfig } from '../../model/config.js';
-import type { DevicePlan } from '../../train/device-plan.js';
+import type { DevicePlan } from '../../train/engines/device-plan.js';
 
 /** The adapter's limits from flags (no device needed) or from the adapter itself (starts the webgpu backend). */
 async function planForDevice(values: ParsedValues, mcfg: ModelConfig, config: TrainConfig): Promise<{ adapter: string; plan: DevicePlan }> {
@@ -35,7 +35,7 @@ async function planForDevice(values: ParsedValues, mcfg: ModelConfig, config: Tr
     limits = info.limits;
     adapter = info.device;
   }
-  const { planDevice } = await import('../../train/device-plan.js');
+  const { planDevice } = await import('../../train/engines/device-plan.js');
   return { adapter, plan: planDevice(mcfg, { r: config.loraR, targetModules: config.targetModules, microBatchSize: config.microBatchSize, cutoffLen: config.cutoffLen, limits, gpuMemory }) };
 }
 
@@ -81,7 +81,7 @@ export const command: Command = {
     const config = trainConfigFromFlags(ctx.values, trainSection(ctx), PLAN_KEYS);
     if (!config.model) throw new UsageError('--model is required', 'pass --model DIR (a Hugging Face model directory)');
     const { loadModelConfig } = await import('../../model/config.js');
-    const { planMemory, formatPlan } = await import('../../train/plan.js');
+    const { planMemory, formatPlan } = await import('../../train/engines/plan.js');
     const mcfg = loadModelConfig(config.model);
     const workers = config.workers === 'auto' ? 1 : config.workers;
     const plan = planMemory(mcfg, { r: config.loraR, targetModules: config.targetModules, microBatchSize: config.microBatchSize, cutoffLen: config.cutoffLen, workers });
@@ -93,7 +93,7 @@ export const command: Command = {
     const header = `${config.model}: ${mcfg.modelType}, ${mcfg.numLayers} layers, hidden ${mcfg.hiddenSize}, vocab ${mcfg.vocabSize}; LoRA r=${config.loraR} on ${config.targetModules.join(',')}, micro-batch ${config.microBatchSize} × ${config.cutoffLen} tokens`;
     for (const line of formatPlan(plan, header)) ctx.out(line);
     if (device) {
-      const { formatDevicePlan } = await import('../../train/device-plan.js');
+      const { formatDevicePlan } = await import('../../train/engines/device-plan.js');
       ctx.out('');
       for (const line of formatDevicePlan(device.plan, device.adapter)) ctx.out(line);
     }

@@ -4,7 +4,7 @@ import { configOption, readConfig } from '../config-flags.js';
 import { ConfigError, UsageError, exitCodeFor } from '../../errors.js';
 import { targetModuleSchema, trainConfigSchema, type TrainConfig, type TrainConfigInput } from '../../config/train.js';
 import type { TrainEvent } from '../../events.js';
-import type { DpoLoss } from '../../train/recipe.js';
+import type { DpoLoss } from '../../train/recipes/recipe.js';
 
 const usage = `usage: alpaca-forge train --model DIR (--data FILE | --run output/NAME) --out DIR [options]
        alpaca-forge train --method dpo --data pairs.jsonl --model DIR --out DIR [--init-adapter SFT_ADAPTER] [--beta 0.1] [--dpo-loss sigmoid|ipo]
@@ -194,7 +194,7 @@ export const command: Command = {
       },
     };
     const result = dpo
-      ? await (await import('../../train/dpo-trainer.js')).runDpoTraining(config, dpo, runOpts)
+      ? await (await import('../../train/methods/dpo.js')).runDpoTraining(config, dpo, runOpts)
       : await (await import('../../train/trainer.js')).runTraining(config, runOpts);
     await chain;
     if (result.interrupted && mode !== 'json') {
@@ -207,7 +207,7 @@ export const command: Command = {
 
 /** --method, --beta and --dpo-loss: null for SFT, the DPO settings otherwise. */
 async function dpoSettings(ctx: CommandContext): Promise<{ beta: number; loss: DpoLoss } | null> {
-  const { trainMethodSchema, dpoLossSchema } = await import('../../train/recipe.js');
+  const { trainMethodSchema, dpoLossSchema } = await import('../../train/recipes/recipe.js');
   const method = trainMethodSchema.safeParse(flagString(ctx.values, 'method') ?? 'sft');
   if (!method.success) throw new UsageError(`--method: "${flagString(ctx.values, 'method')}" is not a training method`, `use one of: ${trainMethodSchema.options.join(', ')}`);
   if (method.data === 'sft') {
@@ -222,12 +222,12 @@ async function dpoSettings(ctx: CommandContext): Promise<{ beta: number; loss: D
 }
 
 async function emitRecipeCommand(ctx: CommandContext, config: TrainConfig, target: string): Promise<number> {
-  const { recipeTargetSchema } = await import('../../train/recipe.js');
+  const { recipeTargetSchema } = await import('../../train/recipes/recipe.js');
   const parsedTarget = recipeTargetSchema.safeParse(target);
   if (!parsedTarget.success) throw new UsageError(`--emit-recipe: "${target}" is not a trainer we write recipes for`, `use one of: ${recipeTargetSchema.options.join(', ')}`);
   const dpo = await dpoSettings(ctx);
   const gpus = flagNumber(ctx.values, 'gpus', { integer: true, min: 1 }) ?? 1;
-  const { emitRecipe } = await import('../../train/emit-recipe.js');
+  const { emitRecipe } = await import('../../train/recipes/emit-recipe.js');
   const r = await emitRecipe(config, { target: parsedTarget.data, method: dpo ? 'dpo' : 'sft', gpus, dpo: dpo ?? { beta: 0.1, loss: 'sigmoid' } });
   for (const f of r.files) ctx.err(`wrote ${f}`);
   ctx.err(`data: ${r.dataPath} (${r.records} records)`);

@@ -7,7 +7,7 @@ import { forwardHidden, lmHead, adapterOptions, type AdapterHooks } from '../../
 import { KVCache } from '../../../src/model/kv-cache.js';
 import { encodeExample } from '../../../src/model/encode-example.js';
 import { responseNllSum } from '../../../src/model/loss.js';
-import { leanVariableGrads } from '../../../src/train/lean-grads.js';
+import { leanVariableGrads } from '../../../src/train/engines/lean-grads.js';
 import { AdamW } from '../../../src/train/adamw.js';
 import { PromptRuntime } from '../../../src/train/adapters/prompt-runtime.js';
 import { initPromptWeights, promptDims, type PromptSpec, type PromptWeights } from '../../../src/train/adapters/prompt-spec.js';

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import type { LlamaModel } from '../model/load.js';
-import { responseNllSum, type LabelledBatch } from '../model/loss.js';
-import type { LoraRuntime } from './lora.js';
+import type { LlamaModel } from '../../model/load.js';
+import { responseNllSum, type LabelledBatch } from '../../model/loss.js';
+import type { LoraRuntime } from '../adapters/lora.js';
 import { leanVariableGrads } from './lean-grads.js';
-import { mixSeed } from './rng.js';
+import { mixSeed } from '../rng.js';
 
 export interface MicroBatch extends LabelledBatch {
   /** seed of this micro-batch's dropout masks; a function of (run seed, step, micro-batch index) */
@@ -104,4 +104,4 @@ export function inputTokenCount(batch: LabelledBatch): number {
 }
 
 // Lives with the backends it explains; re-exported for the trainer's existing imports.
-export { explainBackendError } from '../model/backend-error.js';
+export { explainBackendError } from '../../model/backend-error.js';

@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { stringify } from 'yaml';
-import { DataError, UsageError } from '../errors.js';
-import type { TrainConfig } from '../config/train.js';
-import { resolveValSetSize } from './data.js';
+import { DataError, UsageError } from '../../errors.js';
+import type { TrainConfig } from '../../config/train.js';
+import { resolveValSetSize } from '../hold-out.js';
 
 /**
  * Hand-offs to distributed trainers: the same LoRA run as an axolotl or LLaMA-Factory config, plus the command that
@@ -39,6 +39,23 @@ export interface RecipeInput {
   /** GPUs on the machine the recipe will run on: the per-device batch is split so the global batch stays `batchSize`. */
   gpus: number;
   dpo: { beta: number; loss: DpoLoss };
+  /**
+   * LLaMA-Factory: the data file carries a `system` field per record (Alpaca's preamble, which differs for records
+   * with an input) and the input folded into the instruction as `### Input:` (see `llamaFactoryRecord`), so its
+   * alpaca template renders exactly our prompt.
+   */
+  systemColumn?: boolean;
+}
+
+/**
+ * A record as LLaMA-Factory's `alpaca` template must see it to render Alpaca's prompt. The template writes
+ * system + "### Instruction:\n" + instruction (+ "\n" + input) + "\n\n### Response:\n", with the no-input preamble
+ * as its default system: so the preamble goes in `system`, and a record's input goes into its instruction under
+ * Alpaca's own "### Input:" header.
+ */
+export function llamaFactoryRecord<T extends { instruction: string; input: string }>(r: T, preambles: { withInput: string; noInput: string }): T & { system: string } {
+  const hasInput = r.input.trim() !== '';
+  return { ...r, instruction: hasInput ? `${r.instruction}\n\n### Input:\n${r.input}` : r.instruction, input: '', system: hasInput ? preambles.withInput : preambles.noInput };
 }
 
 export interface Recipe {
@@ -74,6 +91,10 @@ export function buildRecipe(input: RecipeInput): Recipe {
     );
   }
   const c = input.config;
+  if (!Number.isInteger(c.loraAlpha)) {
+    // axolotl's schema (lora_alpha: int) and LLaMA-Factory's (lora_alpha: int) both refuse a fraction.
+    throw new UsageError(`--lora-alpha ${c.loraAlpha}: ${input.target} takes an integer lora_alpha`, `use a whole number (e.g. ${Math.round(c.loraAlpha) || 1}) for a recipe`);
+  }
   const accumulation = gradientAccumulation(c.batchSize, c.microBatchSize, input.gpus);
     const valRecords = resolveValSetSize(c.valSetSize, input.records, input.dataPath).size;
   const valFraction = input.records > 0 && valRecords > 0 ? Math.min(0.5, round(valRecords / input.records, 4)) : 0;
@@ -103,15 +124,21 @@ function axolotl(input: RecipeInput, d: Derived): Recipe {
           // Our dpo export already renders the Alpaca prompt, so the fields pass through unchanged.
           type: { field_prompt: 'prompt', field_chosen: 'chosen', field_rejected: 'rejected', prompt_format: '{prompt}', chosen_format: '{chosen}', rejected_format: '{rejected}' },
         };
+  // DPO from an SFT adapter: axolotl's DPO reference is the policy with its adapter disabled, i.e. the bare base.
+  // Ours is base + SFT adapter, so the recipe trains on the merged SFT model: its adapter-disabled reference is
+  // then base + SFT, as here (the new LoRA starts at zero, so the policy starts there too).
+  const mergeFirst = input.method === 'dpo' && c.initAdapter !== null;
+  const merged = join(input.outDir, 'sft-merged');
   const config: Record<string, unknown> = {
-    base_model: d.model,
-    ...(input.method === 'dpo' ? { rl: input.dpo.loss === 'ipo' ? 'ipo' : 'dpo', rl_beta: input.dpo.beta } : {}),
+    base_model: mergeFirst ? merged : d.model,
+    // axolotl deprecated rl: ipo for rl: dpo with dpo_loss_type.
+    ...(input.method === 'dpo' ? { rl: 'dpo', ...(input.dpo.loss === 'ipo' ? { dpo_loss_type: ['ipo'] } : {}), rl_beta: input.dpo.beta } : {}),
     datasets: [dataset],
     val_set_size: d.valFraction,
     output_dir: d.outputDir,
     sequence_len: c.cutoffLen,
     adapter: 'lora',
-    ...(c.initAdapter ? { lora_model_dir: absolute(c.initAdapter) } : {}),
+    ...(c.initAdapter && !mergeFirst ? { lora_model_dir: absolute(c.initAdapter) } : {}),
     lora_r: c.loraR,
     lora_alpha: c.loraAlpha,
     lora_dropout: c.loraDropout,
@@ -136,11 +163,13 @@ function axolotl(input: RecipeInput, d: Derived): Recipe {
     logging_steps: 10,
   };
   const file = join(input.outDir, 'axolotl.yaml');
+  const merge = mergeFirst ? `alpaca-forge merge --model ${d.model} --adapter ${absolute(c.initAdapter!)} --out ${merged} && ` : '';
+  const note = mergeFirst ? `# DPO reference: base + the SFT adapter ${absolute(c.initAdapter!)}, as in alpaca-forge: train on the merged SFT model\n# (${merged}, written by the merge in the launch line), whose adapter-disabled reference is base + SFT.\n` : '';
   return {
-    files: [{ name: 'axolotl.yaml', content: header(input) + stringify(config) }],
+    files: [{ name: 'axolotl.yaml', content: header(input) + note + stringify(config) }],
     launch: [
-      `axolotl train ${file}`,
-      `accelerate launch --num_processes ${input.gpus} -m axolotl.cli.train ${file}`,
+      `${merge}axolotl train ${file}`,
+      `${merge}accelerate launch --num_processes ${input.gpus} -m axolotl.cli.train ${file}`,
       `# DeepSpeed: add "deepspeed: deepspeed_configs/zero2.json" to ${file} (axolotl fetch deepspeed_configs), then the line above`,
     ],
   };
@@ -155,6 +184,10 @@ function llamaFactory(input: RecipeInput, d: Derived): Recipe {
         ? { file_name: input.dataPath, formatting: 'alpaca', columns: { prompt: 'instruction', query: 'input', response: 'output' } }
         : { file_name: input.dataPath, formatting: 'alpaca', ranking: true, columns: { prompt: 'instruction', query: 'input', chosen: 'chosen', rejected: 'rejected' } },
   };
+  if (input.systemColumn) (datasetInfo[datasetName]!.columns as Record<string, string>)['system'] = 'system';
+  // DPO from an SFT adapter: the policy continues that adapter, and the reference must be base + that adapter as
+  // here; without ref_model LLaMA-Factory's reference is the policy with its adapter disabled (the bare base).
+  const sftReference = input.method === 'dpo' && c.initAdapter ? { ref_model: d.model, ref_model_adapters: absolute(c.initAdapter) } : {};
   const config: Record<string, unknown> = {
     model_name_or_path: d.model,
     ...(c.initAdapter ? { adapter_name_or_path: absolute(c.initAdapter) } : {}),
@@ -166,13 +199,14 @@ function llamaFactory(input: RecipeInput, d: Derived): Recipe {
     lora_dropout: c.loraDropout,
     lora_target: c.targetModules.join(','),
     ...(c.useRslora ? { use_rslora: true } : {}),
-    ...(input.method === 'dpo' ? { pref_beta: input.dpo.beta, pref_loss: input.dpo.loss } : {}),
+    ...(input.method === 'dpo' ? { pref_beta: input.dpo.beta, pref_loss: input.dpo.loss, ...sftReference } : {}),
     dataset: datasetName,
     dataset_dir: input.outDir,
-    // LLaMA-Factory's "alpaca" template is the prompt our trainer uses (### Instruction / ### Response).
+    // With the per-record system and folded input (systemColumn), the alpaca template renders our prompt exactly.
     template: 'alpaca',
     cutoff_len: c.cutoffLen,
-    train_on_prompt: c.trainOnInputs,
+    // LLaMA-Factory refuses train_on_prompt for every stage but sft (DPO scores the responses only, as ours does).
+    ...(input.method === 'sft' ? { train_on_prompt: c.trainOnInputs } : {}),
     output_dir: d.outputDir,
     logging_steps: 10,
     ...(c.saveEvery > 0 ? { save_steps: c.saveEvery } : {}),

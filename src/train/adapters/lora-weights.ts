@@ -1,5 +1,5 @@
-import { Rng, mixSeed } from './rng.js';
-import type { TargetModuleName } from '../config/train.js';
+import { Rng, mixSeed } from '../rng.js';
+import type { TargetModuleName } from '../../config/train.js';
 
 /** Canonical module order; parameters (and so AdamW state slots) follow it within each layer. */
 export const MODULE_ORDER: readonly TargetModuleName[] = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];

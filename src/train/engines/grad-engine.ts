@@ -1,5 +1,5 @@
-import { ForgeError } from '../errors.js';
-import type { LabelledBatch } from '../model/loss.js';
+import { ForgeError } from '../../errors.js';
+import type { LabelledBatch } from '../../model/loss.js';
 import type { MicroBatch } from './gradients.js';
 
 export interface StepGradients {

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import type { LlamaModel } from '../model/load.js';
-import type { LabelledBatch } from '../model/loss.js';
-import type { AdamW } from './adamw.js';
+import type { LlamaModel } from '../../model/load.js';
+import type { LabelledBatch } from '../../model/loss.js';
+import type { AdamW } from '../adamw.js';
 import { StepAborted } from './grad-engine.js';
 import { batchNll, explainBackendError, passGradientTensors, splitIntoPasses, type MicroBatch } from './gradients.js';
-import type { LoraRuntime } from './lora.js';
+import type { LoraRuntime } from '../adapters/lora.js';
 import { assertFiniteLoss, clipCoefficient, type StepOutcome, type TrainStepper } from './train-stepper.js';
 
 /**

@@ -1,6 +1,6 @@
-import { parseBackendFlag, selectBackend, type BackendInfo } from '../model/backend.js';
-import { loadModel, type LlamaModel } from '../model/load.js';
-import type { LoraHook } from '../model/llama.js';
+import { parseBackendFlag, selectBackend, type BackendInfo } from '../../model/backend.js';
+import { loadModel, type LlamaModel } from '../../model/load.js';
+import type { LoraHook } from '../../model/llama.js';
 
 export interface OpenModelOptions {
   modelDir: string;

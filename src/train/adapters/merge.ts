@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { ModelError, UsageError } from '../errors.js';
-import { loadModelConfig } from '../model/config.js';
-import { readSafetensorsDir, writeSafetensors, type StoredDtype, type TensorToWrite } from '../model/safetensors.js';
+import { ModelError, UsageError } from '../../errors.js';
+import { loadModelConfig } from '../../model/config.js';
+import { readSafetensorsDir, writeSafetensors, type StoredDtype, type TensorToWrite } from '../../model/safetensors.js';
 import { loraScale, modulePath, transpose, type LoraEntry } from './lora-weights.js';
 import { readAdapter } from './peft-files.js';
-import { projectionFeatures } from './plan.js';
+import { projectionFeatures } from '../engines/plan.js';
 
 export interface MergeResult {
   outDir: string;

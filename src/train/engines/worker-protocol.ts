@@ -1,9 +1,9 @@
-import type { LabelledBatch } from '../model/loss.js';
-import type { BackendName } from '../model/backend.js';
+import type { LabelledBatch } from '../../model/loss.js';
+import type { BackendName } from '../../model/backend.js';
 import type { MicroBatch } from './gradients.js';
-import type { LoraSpec } from './lora-weights.js';
-import type { TargetModuleName } from '../config/train.js';
-import type { SerializedError } from '../errors.js';
+import type { LoraSpec } from '../adapters/lora-weights.js';
+import type { TargetModuleName } from '../../config/train.js';
+import type { SerializedError } from '../../errors.js';
 
 /** What a training worker thread is started with. */
 export interface WorkerInit {

@@ -1,6 +1,6 @@
-import type { LabelledBatch } from '../model/loss.js';
-import type { AdamW } from './adamw.js';
-import { clipGlobalNorm } from './clip.js';
+import type { LabelledBatch } from '../../model/loss.js';
+import type { AdamW } from '../adamw.js';
+import { clipGlobalNorm } from '../clip.js';
 import type { GradEngine } from './grad-engine.js';
 import type { MicroBatch } from './gradients.js';
 import { assertFiniteLoss, type StepOutcome, type TrainStepper } from './train-stepper.js';

@@ -1,6 +1,6 @@
-import type { ModelConfig } from '../model/config.js';
-import type { TargetModuleName } from '../config/train.js';
-import { MODULE_ORDER } from './lora-weights.js';
+import type { ModelConfig } from '../../model/config.js';
+import type { TargetModuleName } from '../../config/train.js';
+import { MODULE_ORDER } from '../adapters/lora-weights.js';
 
 /** in/out features of each projection, from config.json alone (no weights needed). */
 export function projectionFeatures(c: ModelConfig, module: TargetModuleName): { inFeatures: number; outFeatures: number } {

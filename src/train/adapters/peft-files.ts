@@ -1,20 +1,41 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ModelError } from '../errors.js';
-import { writeOutput } from '../io/write-output.js';
-import { openSafetensors, writeSafetensors, type TensorToWrite } from '../model/safetensors.js';
-import { targetModuleSchema, type TargetModuleName } from '../config/train.js';
+import { ModelError } from '../../errors.js';
+import { writeOutput } from '../../io/write-output.js';
+import { openSafetensors, writeSafetensors, type TensorToWrite } from '../../model/safetensors.js';
+import { targetModuleSchema, type TargetModuleName } from '../../config/train.js';
 import { MODULE_ORDER, peftKey, sortModules, transpose, type LoraEntry, type LoraSpec, type LoraWeights } from './lora-weights.js';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
 
+/** PEFT task types we write: a causal LM adapter, or one with a sequence-classification head (a reward model). */
+export type PeftTaskType = 'CAUSAL_LM' | 'SEQ_CLS';
+
+/** A whole trained module beside the adapter (PEFT modules_to_save), e.g. `score.weight` [1, hidden]. */
+export interface NamedTensor {
+  /** the module's parameter name in the base model, e.g. "score.weight" */
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface AdapterExtras {
+  taskType?: PeftTaskType;
+  modulesToSave?: readonly NamedTensor[];
+}
+
+/** PEFT's saved key of a modules_to_save parameter: the adapter name (`.modules_to_save.default`) is stripped on save. */
+export const savedModuleKey = (name: string): string => `base_model.model.${name}`;
+const moduleOf = (name: string): string => name.split('.').slice(0, -1).join('.');
+
 /**
  * adapter_config.json as PEFT writes it for a LoRA adapter. Only keys that PEFT >= 0.7 knows are written, so
  * `PeftModel.from_pretrained` and `peft.PeftConfig.from_pretrained` load it without complaint.
  */
-export function adapterConfigJson(spec: LoraSpec, baseModel: string): Record<string, unknown> {
+export function adapterConfigJson(spec: LoraSpec, baseModel: string, extras: AdapterExtras = {}): Record<string, unknown> {
+  const modules = [...new Set((extras.modulesToSave ?? []).map((t) => moduleOf(t.name)))];
   return {
     alpha_pattern: {},
     auto_mapping: null,
@@ -27,19 +48,19 @@ export function adapterConfigJson(spec: LoraSpec, baseModel: string): Record<str
     layers_to_transform: null,
     lora_alpha: spec.alpha,
     lora_dropout: spec.dropout,
-    modules_to_save: null,
+    modules_to_save: modules.length ? modules : null,
     peft_type: 'LORA',
     r: spec.r,
     rank_pattern: {},
     revision: null,
     target_modules: sortModules(spec.targetModules),
-    task_type: 'CAUSAL_LM',
+    task_type: extras.taskType ?? 'CAUSAL_LM',
     use_rslora: spec.useRslora,
   };
 }
 
 /** Writes adapter_config.json and adapter_model.safetensors (F32, PEFT key names and layouts) into `dir`. */
-export function writeAdapter(dir: string, w: LoraWeights, opts: { baseModel: string; metadata?: Record<string, string> }): void {
+export function writeAdapter(dir: string, w: LoraWeights, opts: { baseModel: string; metadata?: Record<string, string> } & AdapterExtras): void {
   mkdirSync(dir, { recursive: true });
   const tensors: Record<string, TensorToWrite> = {};
   const r = w.spec.r;
@@ -47,8 +68,9 @@ export function writeAdapter(dir: string, w: LoraWeights, opts: { baseModel: str
     tensors[peftKey(e.layer, e.module, 'A')] = { dtype: 'F32', shape: [r, e.inFeatures], data: transpose(e.a, e.inFeatures, r) };
     tensors[peftKey(e.layer, e.module, 'B')] = { dtype: 'F32', shape: [e.outFeatures, r], data: transpose(e.b, r, e.outFeatures) };
   }
+  for (const t of opts.modulesToSave ?? []) tensors[savedModuleKey(t.name)] = { dtype: 'F32', shape: t.shape, data: t.data };
   writeSafetensors(join(dir, ADAPTER_WEIGHTS), tensors, { format: 'pt', ...(opts.metadata ?? {}) });
-  writeOutput(join(dir, ADAPTER_CONFIG), `${JSON.stringify(adapterConfigJson(w.spec, opts.baseModel), null, 2)}\n`);
+  writeOutput(join(dir, ADAPTER_CONFIG), `${JSON.stringify(adapterConfigJson(w.spec, opts.baseModel, opts), null, 2)}\n`);
 }
 
 const adapterConfigSchema = z.object({
@@ -64,6 +86,8 @@ const adapterConfigSchema = z.object({
   base_model_name_or_path: z.string().nullable().default(null),
   rank_pattern: z.record(z.string(), z.unknown()).nullable().default({}),
   alpha_pattern: z.record(z.string(), z.unknown()).nullable().default({}),
+  task_type: z.string().nullable().default(null),
+  modules_to_save: z.array(z.string()).nullable().default(null),
 });
 
 export interface AdapterShapes {
@@ -76,7 +100,7 @@ export interface AdapterShapes {
  * Reads a PEFT LoRA adapter directory and checks it against the model it will be applied to: every adapted layer
  * and module must exist with matching shapes. Accepts keys with or without PEFT's adapter name (`.default.`).
  */
-export function readAdapter(dir: string, shapes: AdapterShapes): { weights: LoraWeights; baseModel: string | null } {
+export function readAdapter(dir: string, shapes: AdapterShapes): { weights: LoraWeights; baseModel: string | null; taskType: string | null; modulesToSave: NamedTensor[] } {
   const cfgPath = join(dir, ADAPTER_CONFIG);
   const wPath = join(dir, ADAPTER_WEIGHTS);
   if (!existsSync(cfgPath)) throw new ModelError(`${dir}: no ${ADAPTER_CONFIG}`, 'point --adapter/--init-adapter at a directory written by `alpaca-forge train` or PEFT save_pretrained');
@@ -144,12 +168,20 @@ export function readAdapter(dir: string, shapes: AdapterShapes): { weights: Lora
         });
       }
     }
+    // modules_to_save (a reward model's score head): kept whole, under the model's own parameter names.
+    const modulesToSave: NamedTensor[] = [];
+    const saved = new Set((c.modules_to_save ?? []).map((m) => savedModuleKey(m)));
+    for (const [key, name] of byKey) {
+      if (used.has(name) || !saved.has(moduleOf(key.replace('.modules_to_save', '')))) continue;
+      used.add(name);
+      modulesToSave.push({ name: key.replace('.modules_to_save', '').slice('base_model.model.'.length), shape: file.info(name).shape, data: file.read(name) });
+    }
     const extra = file.names().filter((n) => !used.has(n));
     if (extra.length) {
       throw new ModelError(`${wPath}: tensor "${extra[0]}"${extra.length > 1 ? ` and ${extra.length - 1} more` : ''} does not belong to this model's layers/target modules`, 'use the adapter with the base model it was trained on (same number of layers)');
     }
     if (!entries.length) throw new ModelError(`${wPath}: no LoRA tensors for this model`, 'the adapter is empty or was trained for another architecture');
-    return { weights: { spec, entries }, baseModel: c.base_model_name_or_path };
+    return { weights: { spec, entries }, baseModel: c.base_model_name_or_path, taskType: c.task_type, modulesToSave };
   } finally {
     file.close();
   }

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { DataError } from '../errors.js';
-import { formatAlpacaPrompt } from '../model/alpaca-prompt.js';
-import { encodePromptResponse } from '../model/encode-example.js';
-import type { Tokenizer } from '../model/tokenizer.js';
+import { DataError } from '../../errors.js';
+import { formatAlpacaPrompt } from '../../model/alpaca-prompt.js';
+import { encodePromptResponse } from '../../model/encode-example.js';
+import type { Tokenizer } from '../../model/tokenizer.js';
 
 /** TRL's standard preference record: the prompt as text (here the rendered Alpaca prompt), two responses. */
 export const dpoPairSchema = z.object({ prompt: z.string(), chosen: z.string(), rejected: z.string() });

@@ -1,5 +1,5 @@
-import type { LoraHook } from '../model/llama.js';
-import type { LlamaModel } from '../model/load.js';
+import type { LoraHook } from '../../model/llama.js';
+import type { LlamaModel } from '../../model/load.js';
 import { LoraRuntime } from './lora.js';
 import { readAdapter, type AdapterShapes } from './peft-files.js';
 

@@ -1,9 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { serializeError } from '../errors.js';
-import { selectBackend } from '../model/backend.js';
-import { loadModel } from '../model/load.js';
+import { serializeError } from '../../errors.js';
+import { selectBackend } from '../../model/backend.js';
+import { loadModel } from '../../model/load.js';
 import { batchNll, explainBackendError, microBatchGradients } from './gradients.js';
-import { LoraRuntime } from './lora.js';
+import { LoraRuntime } from '../adapters/lora.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 
 /** One data-parallel training worker: its own TensorFlow.js instance and model copy, driven by WorkerGradEngine. */

@@ -1,12 +1,12 @@
 import type { Worker } from 'node:worker_threads';
-import { startModuleWorker } from '../worker-thread.js';
-import { ForgeError, ModelError, reviveError } from '../errors.js';
-import type { LabelledBatch } from '../model/loss.js';
+import { startModuleWorker } from '../../worker-thread.js';
+import { ForgeError, ModelError, reviveError } from '../../errors.js';
+import type { LabelledBatch } from '../../model/loss.js';
 import { StepAborted, OrderedGradientSum, type GradEngine, type StepGradients } from './grad-engine.js';
 import { explainBackendError, type MicroBatch } from './gradients.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
-import type { LoraWeights } from './lora-weights.js';
-import type { BackendName } from '../model/backend.js';
+import type { LoraWeights } from '../adapters/lora-weights.js';
+import type { BackendName } from '../../model/backend.js';
 
 interface Slot {
   worker: Worker;

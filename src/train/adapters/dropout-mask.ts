@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from './rng.js';
+import { Rng } from '../rng.js';
 
 /**
  * Inverted-dropout masks (0 or 1/(1−p)) as a pure function of (seed, element index): element i is kept when

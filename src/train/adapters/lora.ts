@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import type { LoraHook } from '../model/llama.js';
-import type { TargetModule } from '../model/load.js';
+import type { LoraHook } from '../../model/llama.js';
+import type { TargetModule } from '../../model/load.js';
 import { dropoutMaskTensor } from './dropout-mask.js';
-import { mixSeed } from './rng.js';
+import { mixSeed } from '../rng.js';
 import { MODULE_ORDER, loraScale, type LoraEntry, type LoraWeights } from './lora-weights.js';
 
 let nextId = 0;

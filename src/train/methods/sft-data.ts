@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { DataError, UsageError } from '../errors.js';
-import { readAlpacaFile } from '../data/alpaca-file.js';
-import type { Sample } from '../data/sample.js';
-import type { Tokenizer } from '../model/tokenizer.js';
-import { encodeExample } from '../model/encode-example.js';
+import { DataError, UsageError } from '../../errors.js';
+import { readAlpacaFile } from '../../data/alpaca-file.js';
+import type { Sample } from '../../data/sample.js';
+import type { Tokenizer } from '../../model/tokenizer.js';
+import { encodeExample } from '../../model/encode-example.js';
 
 export interface EncodedExample {
   inputIds: number[];
@@ -23,7 +23,7 @@ export async function loadTrainingSamples(source: { data?: string | null; run?: 
     label = source.data;
   } else if (source.run) {
     // Loaded lazily: training from a file must not need the SQLite store.
-    const { loadRunSamples } = await import('../store/run-samples.js');
+    const { loadRunSamples } = await import('../../store/run-samples.js');
     samples = loadRunSamples(source.run);
     label = source.run;
   } else {
@@ -31,22 +31,6 @@ export async function loadTrainingSamples(source: { data?: string | null; run?: 
   }
   checkSamples(samples, label);
   return { samples, label };
-}
-
-/** alpaca-lora's default hold-out, capped to this share of the data when the size is not given. */
-export const DEFAULT_VAL_SET_SIZE = 2000;
-const DEFAULT_VAL_SHARE = 0.1;
-
-/**
- * Samples held out for evaluation: the configured number, or when none was given min(2000, 10% of the data), so the
- * default works on small data too. An explicit size that leaves nothing to train on is a usage error.
- */
-export function resolveValSetSize(configured: number | null, samples: number, label: string): { size: number; auto: boolean } {
-  if (configured === null) return { size: Math.min(DEFAULT_VAL_SET_SIZE, Math.floor(samples * DEFAULT_VAL_SHARE)), auto: true };
-  if (configured >= samples) {
-    throw new UsageError(`--val-set-size ${configured} leaves no training samples (${label} has ${samples})`, `use --val-set-size 0 (no evaluation), a value below ${samples}, or leave it out for 10% of the data`);
-  }
-  return { size: configured, auto: false };
 }
 
 /** Rejects data that cannot train anything, naming the records to fix. */

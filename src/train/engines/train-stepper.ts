@@ -1,5 +1,5 @@
-import { ModelError } from '../errors.js';
-import type { LabelledBatch } from '../model/loss.js';
+import { ModelError } from '../../errors.js';
+import type { LabelledBatch } from '../../model/loss.js';
 import type { MicroBatch } from './gradients.js';
 
 export interface StepOutcome {

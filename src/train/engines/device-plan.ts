@@ -1,6 +1,6 @@
-import type { BackendInfo, GpuLimits } from '../model/backend.js';
-import type { ModelConfig } from '../model/config.js';
-import type { TargetModuleName } from '../config/train.js';
+import type { BackendInfo, GpuLimits } from '../../model/backend.js';
+import type { ModelConfig } from '../../model/config.js';
+import type { TargetModuleName } from '../../config/train.js';
 import { formatBytes, planMemory, projectionFeatures, trainingPassTokens } from './plan.js';
 
 /**

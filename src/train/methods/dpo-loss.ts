@@ -1,5 +1,5 @@
-import type { DpoStepMetrics } from '../events.js';
-import type { DpoLoss } from './recipe.js';
+import type { DpoStepMetrics } from '../../events.js';
+import type { DpoLoss } from '../recipes/recipe.js';
 
 /** Summed response log-probabilities of one preference pair under the policy and the frozen reference. */
 export interface PairLogps {

@@ -1,8 +1,8 @@
-import type { LlamaModel } from '../model/load.js';
-import type { LabelledBatch } from '../model/loss.js';
+import type { LlamaModel } from '../../model/load.js';
+import type { LabelledBatch } from '../../model/loss.js';
 import { StepAborted, OrderedGradientSum, type GradEngine, type StepGradients } from './grad-engine.js';
 import { batchNll, explainBackendError, microBatchGradients, type MicroBatch } from './gradients.js';
-import type { LoraRuntime } from './lora.js';
+import type { LoraRuntime } from '../adapters/lora.js';
 
 /** All passes in this thread, on the backend selectBackend started (GPU backends, tests, single core). */
 export class LocalGradEngine implements GradEngine {
