@@ -100,6 +100,11 @@ function embed(model: LlamaModel, ids: tf.Tensor1D): tf.Tensor2D {
   return op(ids) as tf.Tensor2D;
 }
 
+/** Token embeddings [n, H] of `ids`, off the tape (prompt tuning's TEXT init copies them). */
+export function embeddingRows(model: LlamaModel, ids: number[]): tf.Tensor2D {
+  return tf.tidy(() => lookupRows(model, tf.tensor1d(ids, 'int32')));
+}
+
 /**
  * Rows `ids` of the vocabulary matrix, from whichever block holds each id. With several blocks every block is
  * gathered at clamped ids and masked to the ids it holds: x·1 + 0 is exact, and the ids never leave the device.

@@ -6,6 +6,7 @@ import type { Tokenizer } from '../model/tokenizer.js';
 import type { AdamW } from './adamw.js';
 import type { LoraWeights } from './adapters/lora-weights.js';
 import type { NamedTensor, PeftTaskType } from './adapters/peft-files.js';
+import type { PromptWeights } from './adapters/prompt-spec.js';
 import type { DpoStepMetrics, TrainEvent } from '../events.js';
 
 /**
@@ -58,6 +59,8 @@ export interface MethodContext<E> {
   /** the trainable adapter, and the flat parameter list the optimizer updates: the adapter's, then extraParams' */
   weights: LoraWeights;
   extras: NamedTensor[];
+  /** --adapter prompt-tuning|p-tuning|prefix-tuning: its parameters (then `weights` has no entries); null for LoRA */
+  prompt: PromptWeights | null;
   params: Float32Array[];
   opt: AdamW;
   /** the adapter the run starts from (--init-adapter, or the fresh one), whether or not this session resumed */

@@ -87,12 +87,12 @@ export class PromptRuntime {
   }
 }
 
-/** Plain-array twin of PromptRuntime.promptEmbeddings, for writing files without a runtime. */
-export function promptEmbeddingsOf(weights: PromptWeights): Float32Array {
+/** PromptRuntime.promptEmbeddings from host arrays, for writing files without a runtime (read asynchronously: GPU backends). */
+export async function promptEmbeddingsOf(weights: PromptWeights): Promise<Float32Array> {
   const { spec } = weights;
   const t = tf.tidy(() => encoderOutput(spec.kind, spec.prefixProjection, weights.params.map((p) => tf.tensor(p.data, p.shape))));
   try {
-    return new Float32Array(t.dataSync());
+    return new Float32Array((await t.data()) as Float32Array);
   } finally {
     t.dispose();
   }
