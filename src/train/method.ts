@@ -29,7 +29,7 @@ export interface TrainingMethod<R, E> {
   /** evaluate before the first step (DPO and RM: the hold-out's accuracy at the start is the baseline) */
   readonly evalAtStart: boolean;
   /** raw examples, read before the model loads so a bad dataset fails in seconds */
-  read(config: TrainConfig): Promise<{ items: R[]; label: string }>;
+  read(config: TrainConfig): Promise<{ items: R[]; label: string; warnings?: string[] }>;
   encode(tok: Tokenizer, items: readonly R[], config: TrainConfig, label: string): { examples: E[]; dropped: number };
   /** identifies the encoded data: a checkpoint resumes only on the same */
   fingerprint(train: readonly E[], val: readonly E[]): string;

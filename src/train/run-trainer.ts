@@ -62,13 +62,13 @@ export async function runTrainer<R, E>(config: TrainConfig, method: TrainingMeth
 
   // Data first: a bad dataset should fail before minutes of model loading.
   emit({ type: 'phase', phase: 'encoding-data' });
-  const { items, label } = await method.read(config);
+  const { items, label, warnings: readWarnings = [] } = await method.read(config);
   const valSetSize = resolveValSetSize(config.valSetSize, items.length, label);
 
   emit({ type: 'phase', phase: 'loading-model', detail: modelDir });
   const backend = await selectBackend(config.backend === 'auto' ? undefined : (config.backend as BackendName));
   const mcfg = loadModelConfig(modelDir);
-  const warnings: string[] = [];
+  const warnings: string[] = [...readWarnings];
   const promptSpec = promptSpecOf(config, method.name);
   // Prompt-learning adapters train in one thread (the worker protocol carries LoRA weights).
   const workers = method.workers && !promptSpec ? resolveWorkers(config, backend.name, mcfg) : 1;

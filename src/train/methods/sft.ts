@@ -14,6 +14,7 @@ import { LocalGradEngine } from '../engines/local-engine.js';
 import type { TrainStepper } from '../engines/train-stepper.js';
 import { WorkerGradEngine } from '../engines/worker-engine.js';
 import type { MethodSession, TrainingMethod } from '../method.js';
+import { oversizedRecordsWarning } from '../record-size.js';
 import { mixSeed } from '../rng.js';
 import { encodeTrainingSamples, fingerprintExamples, loadTrainingSamples, type EncodedExample } from './sft-data.js';
 
@@ -30,7 +31,8 @@ export const sftMethod: TrainingMethod<Sample, EncodedExample> = {
   evalAtStart: false,
   async read(config) {
     const { samples, label } = await loadTrainingSamples(config);
-    return { items: samples, label };
+    const big = oversizedRecordsWarning(samples.map((s) => s.instruction.length + s.input.length + s.output.length), label, config.cutoffLen);
+    return { items: samples, label, warnings: big ? [big] : [] };
   },
   encode: (tok, items, config, label) => encodeTrainingSamples(tok, items, { cutoffLen: config.cutoffLen, trainOnInputs: config.trainOnInputs, label }),
   // The training examples only: checkpoints written before the skeleton identify their data the same way.
