@@ -127,3 +127,19 @@ test('train refuses --adapter settings that do not apply, in one line', async ()
   await assert.rejects(runTraining(quickConfig({ model: info.dir, data: writeDataset(root), out, adapter: 'p-tuning', promptInit: 'x' })), /--prompt-init applies to prompt tuning only/);
   await assert.rejects(runTraining(quickConfig({ model: info.dir, data: writeDataset(root), out, adapter: 'prompt-tuning', initAdapter: root })), /--init-adapter continues LoRA adapters only/);
 });
+
+test('a P-tuning run stopped by Ctrl-C and resumed reaches the same adapter as an uninterrupted one', async () => {
+  const data = writeDataset(root, SAMPLES, 'six.json');
+  const config = (out: string) => quickConfig({ model: info.dir, data, out, adapter: 'p-tuning', numVirtualTokens: 3, encoderHiddenSize: 8, epochs: 2, learningRate: 0.05, saveEvery: 1 });
+  const full = join(root, 'pt-full');
+  const a = await runTraining(config(full));
+  const stopped = join(root, 'pt-stopped');
+  const ac = new AbortController();
+  const b = await runTraining(config(stopped), { signal: ac.signal, onEvent: (e) => e.type === 'step' && e.step === 2 && ac.abort() });
+  assert.equal(b.interrupted, true);
+  await assert.rejects(runTraining({ ...config(stopped), adapter: 'prompt-tuning', encoderHiddenSize: null }, { resume: true }), /adapter was "p-tuning", now "prompt-tuning"/);
+  const c = await runTraining(config(stopped), { resume: true });
+  assert.equal(c.step, a.step);
+  assert.ok(a.step > 2);
+  assert.ok(readFileSync(join(stopped, 'adapter_model.safetensors')).equals(readFileSync(join(full, 'adapter_model.safetensors'))), 'the resumed adapter differs');
+});
