@@ -43,9 +43,10 @@ export interface LowYield {
 
 /**
  * Why generation stopped. `batch-pending`: a round waits for results from outside (a file written with
- * --emit-batch); `cancelled`: --cancel-batches cancelled the run's batches.
+ * --emit-batch); `cancelled`: --cancel-batches cancelled the run's batches; `low-yield`: the kept share of requested
+ * items stayed under generation.minYield (the teacher's variety ran out, or the settings reject nearly everything).
  */
-export type GenerationStopReason = 'target' | 'budget' | 'interrupted' | 'endpoint-down' | 'batch-pending' | 'cancelled';
+export type GenerationStopReason = 'target' | 'budget' | 'interrupted' | 'endpoint-down' | 'batch-pending' | 'cancelled' | 'low-yield';
 
 export type GenerateEvent =
   | {
@@ -93,6 +94,8 @@ export type GenerateEvent =
       target: number;
       costUsd: number;
       message: string;
+      /** With reason low-yield: the figures it stopped on. */
+      lowYield?: LowYield;
     };
 
 export type GenerateEventListener = (e: GenerateEvent) => void;
