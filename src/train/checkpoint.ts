@@ -63,12 +63,14 @@ export function checkpointDir(outDir: string, step: number): string {
  * first and renames it into place, so a kill mid-write never leaves a checkpoint that looks complete.
  * Keeps the newest `keep` checkpoints.
  */
-export function saveCheckpoint(outDir: string, weights: LoraWeights, opt: AdamWState, state: TrainerState, keep: number, extras: AdapterExtras = {}): string {
+export function saveCheckpoint(outDir: string, weights: LoraWeights, opt: AdamWState, state: TrainerState, keep: number, extras: AdapterExtras = {}, writeWeights?: (dir: string) => void): string {
   const dir = checkpointDir(outDir, state.step);
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  writeAdapter(tmp, weights, { baseModel: state.baseModel, ...extras });
+  // Another adapter type (prompt learning) writes its own files; LoRA by default.
+  if (writeWeights) writeWeights(tmp);
+  else writeAdapter(tmp, weights, { baseModel: state.baseModel, ...extras });
   const tensors: Record<string, TensorToWrite> = {};
   opt.m.forEach((m, i) => (tensors[`m.${i}`] = { dtype: 'F32', shape: [m.length], data: m }));
   opt.v.forEach((v, i) => (tensors[`v.${i}`] = { dtype: 'F32', shape: [v.length], data: v }));

@@ -6,6 +6,7 @@ import type { Tokenizer } from '../model/tokenizer.js';
 import type { AdamW } from './adamw.js';
 import type { LoraWeights } from './adapters/lora-weights.js';
 import type { NamedTensor, PeftTaskType } from './adapters/peft-files.js';
+import type { PromptWeights } from './adapters/prompt-spec.js';
 import type { DpoStepMetrics, TrainEvent } from '../events.js';
 
 /**
@@ -28,7 +29,7 @@ export interface TrainingMethod<R, E> {
   /** evaluate before the first step (DPO and RM: the hold-out's accuracy at the start is the baseline) */
   readonly evalAtStart: boolean;
   /** raw examples, read before the model loads so a bad dataset fails in seconds */
-  read(config: TrainConfig): Promise<{ items: R[]; label: string }>;
+  read(config: TrainConfig): Promise<{ items: R[]; label: string; warnings?: string[] }>;
   encode(tok: Tokenizer, items: readonly R[], config: TrainConfig, label: string): { examples: E[]; dropped: number };
   /** identifies the encoded data: a checkpoint resumes only on the same */
   fingerprint(train: readonly E[], val: readonly E[]): string;
@@ -58,6 +59,8 @@ export interface MethodContext<E> {
   /** the trainable adapter, and the flat parameter list the optimizer updates: the adapter's, then extraParams' */
   weights: LoraWeights;
   extras: NamedTensor[];
+  /** --adapter prompt-tuning|p-tuning|prefix-tuning: its parameters (then `weights` has no entries); null for LoRA */
+  prompt: PromptWeights | null;
   params: Float32Array[];
   opt: AdamW;
   /** the adapter the run starts from (--init-adapter, or the fresh one), whether or not this session resumed */

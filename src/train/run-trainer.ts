@@ -20,6 +20,9 @@ import { resolveValSetSize } from './hold-out.js';
 import { writeLossChart } from './loss-chart.js';
 import { LOSS_CHART, chartTitle, checkResumable, loraSpecOf, modelShapes, readInitAdapter, resumeSettings, trainingTarget } from './resume.js';
 import { learningRateAt } from './schedule.js';
+import { readPromptEncoder } from './adapters/prompt-files.js';
+import { promptDims, promptParamCount, type PromptWeights } from './adapters/prompt-spec.js';
+import { initialPromptWeights, promptSettings, promptSpecOf, promptWriter } from './adapters/prompt-training.js';
 import { appendTrainLog, readTrainLog, truncateTrainLog } from './train-log.js';
 
 export interface TrainRunOptions {
@@ -59,14 +62,17 @@ export async function runTrainer<R, E>(config: TrainConfig, method: TrainingMeth
 
   // Data first: a bad dataset should fail before minutes of model loading.
   emit({ type: 'phase', phase: 'encoding-data' });
-  const { items, label } = await method.read(config);
+  const { items, label, warnings: readWarnings = [] } = await method.read(config);
   const valSetSize = resolveValSetSize(config.valSetSize, items.length, label);
 
   emit({ type: 'phase', phase: 'loading-model', detail: modelDir });
   const backend = await selectBackend(config.backend === 'auto' ? undefined : (config.backend as BackendName));
   const mcfg = loadModelConfig(modelDir);
-  const warnings: string[] = [];
-  const workers = method.workers ? resolveWorkers(config, backend.name, mcfg) : 1;
+  const warnings: string[] = [...readWarnings];
+  const promptSpec = promptSpecOf(config, method.name);
+  // Prompt-learning adapters train in one thread (the worker protocol carries LoRA weights).
+  const workers = method.workers && !promptSpec ? resolveWorkers(config, backend.name, mcfg) : 1;
+  if (promptSpec && config.workers !== 'auto' && config.workers > 1) warnings.push(`--adapter ${config.adapter} runs in one thread (--workers is ignored)`);
   if (!method.workers && config.workers !== 'auto' && config.workers > 1) warnings.push(`${method.name.toUpperCase()} runs in one thread (--workers is ignored)`);
   let model: LlamaModel | null = null;
   let tokenizer: Tokenizer;
@@ -90,7 +96,7 @@ export async function runTrainer<R, E>(config: TrainConfig, method: TrainingMeth
     const spe = stepsPerEpoch(train.length, config.batchSize);
     const total = countSteps(train.length, { epochs: config.epochs, batchSize: config.batchSize, maxSteps: config.maxSteps });
     if (config.warmupSteps >= total) warnings.push(`--warmup-steps ${config.warmupSteps} covers the whole run of ${total} steps: the learning rate never reaches ${config.learningRate} (lower --warmup-steps)`);
-    const settings = { ...resumeSettings({ ...config, valSetSize: valSetSize.size }, train.length), ...method.settings };
+    const settings = { ...resumeSettings({ ...config, valSetSize: valSetSize.size }, train.length), ...method.settings, ...(promptSpec ? promptSettings(config) : {}) };
     const fingerprint = method.fingerprint(train, val);
     const baseModel = resolve(modelDir);
 
@@ -98,10 +104,13 @@ export async function runTrainer<R, E>(config: TrainConfig, method: TrainingMeth
     const spec = loraSpecOf(config);
     let initial: LoraWeights | null = null;
     const initialWeights = (): LoraWeights =>
-      (initial ??= config.initAdapter
+      (initial ??= promptSpec
+        ? { spec, entries: [] }
+        : config.initAdapter
         ? readInitAdapter(config.initAdapter, shapes, spec, warnings)
         : initLoraWeights(spec, { layers: mcfg.numLayers, features: (_l, m) => projectionFeatures(mcfg, m) }, config.seed));
     let weights: LoraWeights;
+    let prompt: PromptWeights | null = null;
     let extras: NamedTensor[] = method.extraParams?.(mcfg, config) ?? [];
     let start = 0;
     let lastLosses: number[] = [];
@@ -113,10 +122,15 @@ export async function runTrainer<R, E>(config: TrainConfig, method: TrainingMeth
       const dir = checkpointDir(outDir, latest);
       const state = readTrainerState(dir);
       checkResumable(dir, state, settings, fingerprint, method.unit);
-      const saved = readAdapter(dir, shapes);
-      weights = saved.weights;
-      extras = extras.map((t) => saved.modulesToSave.find((s) => s.name === t.name) ?? t);
-      optimizerState = readOptimizerState(dir, [...flatParams(weights), ...extras.map((t) => t.data)].map((p) => p.length));
+      if (promptSpec) {
+        weights = initialWeights();
+        prompt = readPromptEncoder(dir, promptSpec, promptDims(mcfg));
+      } else {
+        const saved = readAdapter(dir, shapes);
+        weights = saved.weights;
+        extras = extras.map((t) => saved.modulesToSave.find((s) => s.name === t.name) ?? t);
+      }
+      optimizerState = readOptimizerState(dir, [...flatParams(weights), ...(prompt?.params.map((p) => p.data) ?? []), ...extras.map((t) => t.data)].map((p) => p.length));
       start = state.step;
       lastLosses = state.lastLosses;
       lastEvalLoss = state.lastEvalLoss;
@@ -125,9 +139,10 @@ export async function runTrainer<R, E>(config: TrainConfig, method: TrainingMeth
     } else {
       if (opts.resume) warnings.push(`no checkpoint in ${join(outDir, 'checkpoints')}: starting from step 0`);
       weights = initialWeights();
+      if (promptSpec) prompt = await initialPromptWeights(promptSpec, model as LlamaModel, config.seed);
       truncateTrainLog(logPath, 0);
     }
-    const params = [...flatParams(weights), ...extras.map((t) => t.data)];
+    const params = [...flatParams(weights), ...(prompt?.params.map((p) => p.data) ?? []), ...extras.map((t) => t.data)];
     const opt = new AdamW(
       params.map((p) => p.length),
       { weightDecay: config.weightDecay },
@@ -135,7 +150,7 @@ export async function runTrainer<R, E>(config: TrainConfig, method: TrainingMeth
     if (optimizerState) opt.setState(optimizerState);
     const adapterExtras = { ...(method.taskType ? { taskType: method.taskType } : {}), modulesToSave: extras };
 
-    session = await method.start({ config, modelDir, outDir, backend, mcfg, model, workers, train, val, fingerprint, weights, extras, params, opt, initialWeights, emit, warnings, signal });
+    session = await method.start({ config, modelDir, outDir, backend, mcfg, model, workers, train, val, fingerprint, weights, extras, prompt, params, opt, initialWeights, emit, warnings, signal });
     for (const w of warnings) emit({ type: 'warning', message: w });
     mkdirSync(outDir, { recursive: true });
 
@@ -158,7 +173,7 @@ export async function runTrainer<R, E>(config: TrainConfig, method: TrainingMeth
         trainTokensPerEpoch: tokensOf(train, 'input'),
         responseTokensPerEpoch: tokensOf(train, 'response'),
         totalParams: countModelParams(mcfg),
-        trainableParams: trainableParamCount(weights) + extras.reduce((n, t) => n + t.data.length, 0),
+        trainableParams: trainableParamCount(weights) + (promptSpec ? promptParamCount(promptSpec, promptDims(mcfg)) : 0) + extras.reduce((n, t) => n + t.data.length, 0),
         resumedFromStep: start,
         workers,
         maxPassTokens: session.maxPassTokens,
@@ -180,7 +195,8 @@ export async function runTrainer<R, E>(config: TrainConfig, method: TrainingMeth
     const checkpoint = async (step: number) => {
       emit({ type: 'phase', phase: 'saving', detail: `checkpoint at step ${step}` });
       await session?.sync();
-      const dir = saveCheckpoint(outDir, weights, opt.getState(), state(step), config.keepCheckpoints, adapterExtras);
+      const writePrompt = prompt ? await promptWriter(prompt, { baseModel }) : null;
+      const dir = saveCheckpoint(outDir, weights, opt.getState(), state(step), config.keepCheckpoints, adapterExtras, writePrompt ? (d) => writePrompt(d, true) : undefined);
       lastCheckpoint = step;
       chart();
       emit({ type: 'checkpoint', step, dir });
@@ -251,7 +267,8 @@ export async function runTrainer<R, E>(config: TrainConfig, method: TrainingMeth
       if (step > start) await scheduledEval(step);
       emit({ type: 'phase', phase: 'saving', detail: outDir });
       await session.sync();
-      writeAdapter(outDir, weights, { baseModel, ...(method.metadata ? { metadata: method.metadata } : {}), ...adapterExtras });
+      if (prompt) (await promptWriter(prompt, { baseModel, ...(method.metadata ? { metadata: method.metadata } : {}) }))(outDir, false);
+      else writeAdapter(outDir, weights, { baseModel, ...(method.metadata ? { metadata: method.metadata } : {}), ...adapterExtras });
       if (lastCheckpoint !== step) await checkpoint(step);
       else chart();
       adapterDir = outDir;

@@ -19,6 +19,9 @@ Settings come from forge.yaml's train: section; flags override them. Ctrl-C save
   --resume                  continue from the newest checkpoint in --out
 LoRA:        --lora-r 8  --lora-alpha 16  --lora-dropout 0.05  --target-modules q_proj,v_proj
              (any of q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj)  --use-rslora  --init-adapter DIR
+Adapter:     --adapter lora|prompt-tuning|p-tuning|prefix-tuning (SFT; default lora)  --num-virtual-tokens 20
+             --prompt-init "TEXT" (prompt tuning from the text's embeddings)  --encoder-hidden-size N
+             --prefix-projection (prefix tuning through PEFT's MLP); the LoRA flags do not apply to these
 Data:        --cutoff-len 256  --val-set-size min(2000, 10%) (0 = none)  --train-on-inputs
 Optimiser:   --epochs 3  --learning-rate 3e-4  --batch-size 128  --micro-batch-size 4  --warmup-steps 100
              --lr-schedule cosine|linear|constant  --weight-decay 0  --max-grad-norm 1.0  --seed 42  --max-steps 0
@@ -63,6 +66,11 @@ export const TRAIN_FLAGS: Record<keyof TrainConfig, FlagKind> = {
   evalEvery: 'int',
   backend: 'string',
   workers: 'workers',
+  adapter: 'string',
+  numVirtualTokens: 'int',
+  promptInit: 'string',
+  encoderHiddenSize: 'int',
+  prefixProjection: 'bool',
 };
 
 export const flagName = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

@@ -1,7 +1,10 @@
-import type { LoraHook } from '../../model/llama.js';
+import type { ForwardAdapter } from '../../model/llama.js';
 import type { LlamaModel } from '../../model/load.js';
 import { LoraRuntime } from './lora.js';
 import { readAdapter, type AdapterShapes } from './peft-files.js';
+import { adapterPeftType, isPromptPeftType, readPromptAdapter } from './prompt-files.js';
+import { FrozenPromptAdapter } from './prompt-runtime.js';
+import { promptDims } from './prompt-spec.js';
 
 /** The shapes of a loaded model's projections, for checking an adapter against it. */
 export function shapesOf(model: LlamaModel): AdapterShapes {
@@ -22,7 +25,15 @@ export function loadAdapterRuntime(dir: string, model: LlamaModel): LoraRuntime 
   return new LoraRuntime(readAdapter(dir, shapesOf(model)).weights);
 }
 
-/** Used by `sample` and `score --adapter DIR`: the hook to pass to forwardHidden / the loss functions. */
-export async function loadAdapter(dir: string, model: LlamaModel): Promise<LoraHook> {
+/**
+ * Used by `sample` and `score --adapter DIR`: the hooks to pass to forwardHidden / the loss functions, for any
+ * adapter type adapter_config.json's peft_type names (LoRA, prompt tuning, P-tuning, prefix tuning).
+ */
+export async function loadAdapter(dir: string, model: LlamaModel): Promise<ForwardAdapter> {
+  if (isPromptPeftType(adapterPeftType(dir))) {
+    const dims = promptDims(model.config);
+    const saved = readPromptAdapter(dir, dims);
+    return new FrozenPromptAdapter(saved.spec.kind, dims, saved.spec.numVirtualTokens, saved.promptEmbeddings).hooks();
+  }
   return loadAdapterRuntime(dir, model).hook();
 }

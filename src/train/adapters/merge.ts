@@ -6,6 +6,7 @@ import { loadModelConfig } from '../../model/config.js';
 import { readSafetensorsDir, writeSafetensors, type StoredDtype, type TensorToWrite } from '../../model/safetensors.js';
 import { loraScale, modulePath, transpose, type LoraEntry } from './lora-weights.js';
 import { readAdapter } from './peft-files.js';
+import { adapterPeftType, isPromptPeftType } from './prompt-files.js';
 import { projectionFeatures } from '../engines/plan.js';
 
 export interface MergeResult {
@@ -59,6 +60,10 @@ export async function mergeAdapter(opts: { model: string; adapter: string; out: 
   const { model, adapter, out } = opts;
   if (resolve(out) === resolve(model)) throw new UsageError('--out must differ from --model', 'merging writes a new checkpoint; the base stays untouched');
   if (existsSync(out) && readdirSync(out).length > 0) throw new UsageError(`${out} is not empty`, 'choose a new or empty --out directory');
+  const peftType = adapterPeftType(adapter);
+  if (isPromptPeftType(peftType)) {
+    throw new UsageError(`${adapter} is a ${peftType} adapter: its virtual tokens cannot be merged into weights`, 'use it as it is: score/sample --adapter DIR (or PEFT in Python); only LoRA adapters merge');
+  }
   const config = loadModelConfig(model);
   const { weights } = readAdapter(adapter, { layers: config.numLayers, features: (l, m) => (l < config.numLayers ? projectionFeatures(config, m) : undefined) });
   const scale = loraScale(weights.spec);

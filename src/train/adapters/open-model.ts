@@ -1,10 +1,10 @@
 import { parseBackendFlag, selectBackend, type BackendInfo } from '../../model/backend.js';
 import { loadModel, type LlamaModel } from '../../model/load.js';
-import type { LoraHook } from '../../model/llama.js';
+import type { ForwardAdapter } from '../../model/llama.js';
 
 export interface OpenModelOptions {
   modelDir: string;
-  /** PEFT LoRA adapter directory, applied through the trainer's loadAdapter. */
+  /** PEFT adapter directory (LoRA or prompt learning), applied through the trainer's loadAdapter. */
   adapterDir?: string | undefined;
   /** Backend to force (a --backend value); auto-selection when undefined or 'auto'. */
   backend?: string | undefined;
@@ -13,14 +13,14 @@ export interface OpenModelOptions {
 }
 
 /** Starts the backend, loads the model (and adapter), and reports backend, device and model on `log`. */
-export async function openModel(o: OpenModelOptions): Promise<{ model: LlamaModel; lora: LoraHook | undefined; backend: BackendInfo }> {
+export async function openModel(o: OpenModelOptions): Promise<{ model: LlamaModel; lora: ForwardAdapter | undefined; backend: BackendInfo }> {
   const backend = await selectBackend(parseBackendFlag(o.backend), { log: o.log });
   o.log(`backend: ${backend.name} — ${backend.device}`);
   const t0 = performance.now();
   const model = await loadModel(o.modelDir);
   const c = model.config;
   o.log(`model: ${o.modelDir} (${c.modelType}, ${c.numLayers} layers, hidden ${c.hiddenSize}, vocab ${c.vocabSize}) loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  let lora: LoraHook | undefined;
+  let lora: ForwardAdapter | undefined;
   if (o.adapterDir !== undefined) {
     try {
       // The trainer owns the adapter format; imported lazily so plain sampling never loads the training code.

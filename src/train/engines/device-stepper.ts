@@ -4,7 +4,7 @@ import type { LabelledBatch } from '../../model/loss.js';
 import type { AdamW } from '../adamw.js';
 import { StepAborted } from './grad-engine.js';
 import { batchNll, explainBackendError, passGradientTensors, splitIntoPasses, type MicroBatch } from './gradients.js';
-import type { LoraRuntime } from '../adapters/lora.js';
+import type { AdapterRuntime } from '../adapters/adapter-runtime.js';
 import { assertFiniteLoss, clipCoefficient, type StepOutcome, type TrainStepper } from './train-stepper.js';
 
 /**
@@ -21,7 +21,7 @@ export class DeviceStepper implements TrainStepper {
 
   constructor(
     private readonly model: LlamaModel,
-    private readonly lora: LoraRuntime,
+    private readonly lora: AdapterRuntime,
     /** host mirrors written by sync(): the arrays LoraWeights holds, and the optimizer whose state is checkpointed */
     private readonly params: Float32Array[],
     private readonly opt: AdamW,

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LlamaModel } from '../../model/load.js';
 import { responseNllSum, type LabelledBatch } from '../../model/loss.js';
-import type { LoraRuntime } from '../adapters/lora.js';
+import type { AdapterRuntime } from '../adapters/adapter-runtime.js';
 import { leanVariableGrads } from './lean-grads.js';
 import { mixSeed } from '../rng.js';
 
@@ -21,7 +21,7 @@ export interface MicroBatchGradients {
  * A micro-batch larger than `maxPassTokens` (padded tokens) runs as several passes whose gradients are added:
  * the result is the same sum, only the peak memory is smaller (wasm's heap stops at 4 GB).
  */
-export async function microBatchGradients(model: LlamaModel, lora: LoraRuntime, mb: MicroBatch, opts: { maxPassTokens?: number } = {}): Promise<MicroBatchGradients> {
+export async function microBatchGradients(model: LlamaModel, lora: AdapterRuntime, mb: MicroBatch, opts: { maxPassTokens?: number } = {}): Promise<MicroBatchGradients> {
   const passes = splitIntoPasses(mb, opts.maxPassTokens ?? Infinity);
   if (passes.length === 1) return passGradients(model, lora, mb);
   const sums = lora.variables.map((v) => new Float64Array(v.size));
@@ -38,12 +38,12 @@ export async function microBatchGradients(model: LlamaModel, lora: LoraRuntime, 
 }
 
 /** Σ NLL and its gradients of one pass, left on the backend (the caller disposes them). */
-export function passGradientTensors(model: LlamaModel, lora: LoraRuntime, mb: MicroBatch): { value: tf.Scalar; grads: tf.Tensor[] } {
+export function passGradientTensors(model: LlamaModel, lora: AdapterRuntime, mb: MicroBatch): { value: tf.Scalar; grads: tf.Tensor[] } {
   const hook = lora.hook({ dropoutSeed: mb.dropoutSeed });
   return leanVariableGrads(() => responseNllSum(model, { inputIds: mb.inputIds, labels: mb.labels }, hook), lora.variables);
 }
 
-async function passGradients(model: LlamaModel, lora: LoraRuntime, mb: MicroBatch): Promise<MicroBatchGradients> {
+async function passGradients(model: LlamaModel, lora: AdapterRuntime, mb: MicroBatch): Promise<MicroBatchGradients> {
   const { value, grads } = passGradientTensors(model, lora, mb);
   try {
     // Asynchronous reads: tfjs-backend-webgpu cannot read synchronously in Node (readSync needs OffscreenCanvas).
@@ -82,7 +82,7 @@ export function splitIntoPasses(mb: MicroBatch, maxPassTokens: number): MicroBat
 }
 
 /** Σ NLL and token count of a batch under the adapter, without dropout or gradients (evaluation). */
-export async function batchNll(model: LlamaModel, lora: LoraRuntime, batch: LabelledBatch): Promise<number> {
+export async function batchNll(model: LlamaModel, lora: AdapterRuntime, batch: LabelledBatch): Promise<number> {
   const t = responseNllSum(model, batch, lora.hook());
   try {
     return ((await t.data()) as Float32Array)[0] as number;

@@ -2,14 +2,14 @@ import type { LlamaModel } from '../../model/load.js';
 import type { LabelledBatch } from '../../model/loss.js';
 import { StepAborted, OrderedGradientSum, type GradEngine, type StepGradients } from './grad-engine.js';
 import { batchNll, explainBackendError, microBatchGradients, type MicroBatch } from './gradients.js';
-import type { LoraRuntime } from '../adapters/lora.js';
+import type { AdapterRuntime } from '../adapters/adapter-runtime.js';
 
 /** All passes in this thread, on the backend selectBackend started (GPU backends, tests, single core). */
 export class LocalGradEngine implements GradEngine {
   readonly workers = 1;
   constructor(
     private readonly model: LlamaModel,
-    private readonly lora: LoraRuntime,
+    private readonly lora: AdapterRuntime,
     private readonly maxPassTokens = Infinity,
   ) {}
 

@@ -10,6 +10,7 @@ import { batchNll, explainBackendError, microBatchGradients } from '../engines/g
 import { hostUpdate } from '../host-update.js';
 import type { MethodSession, TrainingMethod } from '../method.js';
 import type { DpoLoss } from '../recipes/recipe.js';
+import { oversizedRecordsWarning } from '../record-size.js';
 import { mixSeed } from '../rng.js';
 import { runTrainer, type TrainResult, type TrainRunOptions } from '../run-trainer.js';
 import { encodePreferencePairs, fingerprintPairs, readPreferencePairs, type EncodedPair, type EncodedSequence, type PreferencePair } from './dpo-data.js';
@@ -170,11 +171,13 @@ export function runDpoTraining(config: TrainConfig, dpo: DpoSettings, opts: Trai
 }
 
 /** Pairs from --data (a dpo or dpo-alpaca export) or --run (its rankings), exactly one of them. */
-export async function readPairSource(config: Pick<TrainConfig, 'data' | 'run'>): Promise<{ items: PreferencePair[]; label: string }> {
+export async function readPairSource(config: Pick<TrainConfig, 'data' | 'run' | 'cutoffLen'>): Promise<{ items: PreferencePair[]; label: string; warnings: string[] }> {
   if (config.data && config.run) throw new UsageError('pass either --data or --run, not both');
   if (!config.data && !config.run) throw new UsageError('no preference pairs', 'pass --run output/NAME (after respond and a ranking) or --data pairs.jsonl (export --format dpo)');
   const label = (config.data ?? config.run)!;
-  return { items: config.data ? readPreferencePairs(config.data) : await runPairs(config.run!), label };
+  const items = config.data ? readPreferencePairs(config.data) : await runPairs(config.run!);
+  const big = oversizedRecordsWarning(items.map((p) => p.prompt.length + Math.max(p.chosen.length, p.rejected.length)), label, config.cutoffLen);
+  return { items, label, warnings: big ? [big] : [] };
 }
 
 /** A run's pairs (loaded lazily: training from a file needs no SQLite store); a run without any says what to do. */

@@ -1,9 +1,11 @@
 import type { TrainConfig } from '../../config/train.js';
 import type { BackendName } from '../../model/backend.js';
 import type { LlamaModel } from '../../model/load.js';
-import type { LabelledBatch } from '../../model/loss.js';
+import { IGNORE_INDEX, type LabelledBatch } from '../../model/loss.js';
 import type { Sample } from '../../data/sample.js';
 import { LoraRuntime, isCpuBackendName } from '../adapters/lora.js';
+import type { AdapterRuntime } from '../adapters/adapter-runtime.js';
+import { PromptRuntime } from '../adapters/prompt-runtime.js';
 import { passTokensFor } from '../engines/device-plan.js';
 import { DeviceStepper } from '../engines/device-stepper.js';
 import type { MicroBatch } from '../engines/gradients.js';
@@ -12,6 +14,7 @@ import { LocalGradEngine } from '../engines/local-engine.js';
 import type { TrainStepper } from '../engines/train-stepper.js';
 import { WorkerGradEngine } from '../engines/worker-engine.js';
 import type { MethodSession, TrainingMethod } from '../method.js';
+import { oversizedRecordsWarning } from '../record-size.js';
 import { mixSeed } from '../rng.js';
 import { encodeTrainingSamples, fingerprintExamples, loadTrainingSamples, type EncodedExample } from './sft-data.js';
 
@@ -28,7 +31,8 @@ export const sftMethod: TrainingMethod<Sample, EncodedExample> = {
   evalAtStart: false,
   async read(config) {
     const { samples, label } = await loadTrainingSamples(config);
-    return { items: samples, label };
+    const big = oversizedRecordsWarning(samples.map((s) => s.instruction.length + s.input.length + s.output.length), label, config.cutoffLen);
+    return { items: samples, label, warnings: big ? [big] : [] };
   },
   encode: (tok, items, config, label) => encodeTrainingSamples(tok, items, { cutoffLen: config.cutoffLen, trainOnInputs: config.trainOnInputs, label }),
   // The training examples only: checkpoints written before the skeleton identify their data the same way.
@@ -39,14 +43,20 @@ export const sftMethod: TrainingMethod<Sample, EncodedExample> = {
   microBatchesPerStep: (config, n) => Math.ceil(Math.min(config.batchSize, n) / config.microBatchSize),
   async start(ctx): Promise<MethodSession> {
     const { config, train, val, weights, params, opt } = ctx;
-    const longest = [...train, ...val].reduce((m, e) => Math.max(m, e.inputIds.length), 0);
+    // Virtual tokens lengthen every pass; prompt tuning and P-tuning also put the first label in the loss (PEFT
+    // prepends −100 labels, so the last virtual position predicts token 0: it counts where that label is kept).
+    const virtual = ctx.prompt ? ctx.prompt.spec.numVirtualTokens : 0;
+    const firstLabel = (e: EncodedExample) => (ctx.prompt && ctx.prompt.spec.kind !== 'prefix-tuning' && e.labels[0] !== IGNORE_INDEX ? 1 : 0);
+    const lossTokensOf = (e: EncodedExample) => e.lossTokens + firstLabel(e);
+    const longest = virtual + [...train, ...val].reduce((m, e) => Math.max(m, e.inputIds.length), 0);
     const passes = passTokensFor(ctx.mcfg, ctx.backend, { r: weights.spec.r, targetModules: weights.spec.targetModules, seqLen: longest });
     const maxPassTokens = passes.maxPassTokens;
     ctx.warnings.push(...passes.warnings);
     if (ctx.backend.name === 'wasm' && maxPassTokens < longest) {
       ctx.warnings.push(`${ctx.modelDir} with ${longest}-token examples probably does not fit wasm's 4 GB memory per worker (estimate: ${maxPassTokens} tokens per pass); if it aborts, lower --cutoff-len or use a smaller model or the tensorflow backend`);
     }
-    let lora: LoraRuntime | null = null;
+    let lora: AdapterRuntime | null = null;
+    const runtime = (): AdapterRuntime => (ctx.prompt ? new PromptRuntime(ctx.prompt) : new LoraRuntime(weights));
     let stepper: TrainStepper;
     if (ctx.workers > 1) {
       for (const w of ctx.warnings.splice(0)) ctx.emit({ type: 'warning', message: w });
@@ -54,13 +64,13 @@ export const sftMethod: TrainingMethod<Sample, EncodedExample> = {
       const started = await WorkerGradEngine.start(WorkerGradEngine.init(ctx.modelDir, ctx.backend.name as BackendName, weights, maxPassTokens), ctx.workers);
       stepper = new HostStepper(started.engine, params, opt, config.maxGradNorm);
     } else if (isCpuBackendName(ctx.backend.name)) {
-      lora = new LoraRuntime(weights);
+      lora = runtime();
       stepper = new HostStepper(new LocalGradEngine(ctx.model as LlamaModel, lora, maxPassTokens), params, opt, config.maxGradNorm);
     } else {
-      lora = new LoraRuntime(weights);
+      lora = runtime();
       stepper = new DeviceStepper(ctx.model as LlamaModel, lora, params, opt, { maxGradNorm: config.maxGradNorm, maxPassTokens });
     }
-    const evalTokens = val.reduce((n, e) => n + e.lossTokens, 0);
+    const evalTokens = val.reduce((n, e) => n + lossTokensOf(e), 0);
     return {
       maxPassTokens: Number.isFinite(maxPassTokens) ? maxPassTokens : null,
       async step(groups, at, signal) {
@@ -69,7 +79,7 @@ export const sftMethod: TrainingMethod<Sample, EncodedExample> = {
           labels: idx.map((i) => train[i]!.labels),
           dropoutSeed: mixSeed(config.seed, 0xd409, at.step - 1, k),
         }));
-        const lossTokens = groups.flat().reduce((n, i) => n + train[i]!.lossTokens, 0);
+        const lossTokens = groups.flat().reduce((n, i) => n + lossTokensOf(train[i]!), 0);
         const tokens = groups.flat().reduce((n, i) => n + train[i]!.inputIds.length, 0);
         const { loss, gradNorm } = await stepper.step(micro, { step: at.step, lossTokens, lr: at.lr }, signal);
         return { loss, gradNorm, tokens };
