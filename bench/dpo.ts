@@ -14,7 +14,7 @@ import { parseBackendFlag, selectBackend } from '../src/model/backend.js';
 import { trainConfigSchema } from '../src/config/train.js';
 import { runDpoTraining } from '../src/train/methods/dpo.js';
 import { runRewardTraining } from '../src/train/methods/rm.js';
-import type { TrainEvent } from '../src/train/events.js';
+import type { TrainEvent } from '../src/events.js';
 import { runTraining } from '../src/train/trainer.js';
 import { writeTinyModel } from '../tests/helpers/tiny-model.js';
 

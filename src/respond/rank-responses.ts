@@ -76,7 +76,7 @@ export async function rankRun(store: RunStore, o: Omit<JudgeRunOptions, 'sink'> 
       .filter((r) => o.cfg.rejudge || r.rating === null)
       .map((r) => {
         itemOf.set(r.id, item.id);
-        return { id: r.id, prompt: renderJudgePrompt(o.prompt, { instruction: item.instruction, input: item.input, output: r.text ?? '' }, o.lang) };
+        return { id: r.id, prompt: renderJudgePrompt(o.prompt, { instruction: item.instruction, input: item.input, output: r.text ?? '' }, o.lang), rated: r.rating !== null };
       }),
   );
   const { prompt: _prompt, ...rest } = o;

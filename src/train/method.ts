@@ -6,7 +6,7 @@ import type { Tokenizer } from '../model/tokenizer.js';
 import type { AdamW } from './adamw.js';
 import type { LoraWeights } from './adapters/lora-weights.js';
 import type { NamedTensor, PeftTaskType } from './adapters/peft-files.js';
-import type { DpoStepMetrics, TrainEvent } from './events.js';
+import type { DpoStepMetrics, TrainEvent } from '../events.js';
 
 /** What `train --method` takes: supervised fine-tuning, DPO, a reward model. */
 export const TRAINING_METHODS = ['sft', 'dpo', 'rm'] as const;

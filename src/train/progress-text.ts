@@ -1,4 +1,4 @@
-import type { DpoStepMetrics, TrainEvent } from './events.js';
+import type { DpoStepMetrics, TrainEvent } from '../events.js';
 import { formatDuration } from '../format.js';
 import { formatCount } from './engines/plan.js';
 

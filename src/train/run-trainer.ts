@@ -15,7 +15,7 @@ import { checkpointDir, readOptimizerState, readTrainerState, saveCheckpoint, tr
 import { StepAborted } from './engines/grad-engine.js';
 import { countModelParams, planMemory, projectionFeatures } from './engines/plan.js';
 import type { EvalReport, MethodSession, TrainingMethod } from './method.js';
-import type { TrainEvent, TrainEventHandler } from './events.js';
+import type { TrainEvent, TrainEventHandler } from '../events.js';
 import { resolveValSetSize } from './hold-out.js';
 import { writeLossChart } from './loss-chart.js';
 import { LOSS_CHART, chartTitle, checkResumable, loraSpecOf, modelShapes, readInitAdapter, resumeSettings, trainingTarget } from './resume.js';

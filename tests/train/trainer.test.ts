@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { selectBackend } from '../../src/model/backend.js';
 import { runTraining } from '../../src/train/trainer.js';
 import { formatTrainEvent } from '../../src/train/progress-text.js';
-import type { TrainEvent } from '../../src/train/events.js';
+import type { TrainEvent } from '../../src/events.js';
 import { SAMPLES, quickConfig, tempDir, tinyModel, writeDataset } from './fixtures.js';
 
 let root: string;

@@ -3,7 +3,7 @@ import { flagBool, flagList, flagNumber, flagString } from '../flags.js';
 import { configOption, readConfig } from '../config-flags.js';
 import { ConfigError, UsageError, exitCodeFor } from '../../errors.js';
 import { targetModuleSchema, trainConfigSchema, type TrainConfig, type TrainConfigInput } from '../../config/train.js';
-import type { TrainEvent } from '../../train/events.js';
+import type { TrainEvent } from '../../events.js';
 import type { DpoLoss } from '../../train/recipes/recipe.js';
 import type { TrainingMethodName } from '../../train/method.js';
 

@@ -1,4 +1,4 @@
-import type { DpoStepMetrics } from '../events.js';
+import type { DpoStepMetrics } from '../../events.js';
 import type { DpoLoss } from '../recipes/recipe.js';
 
 /** Summed response log-probabilities of one preference pair under the policy and the frozen reference. */

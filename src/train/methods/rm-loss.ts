@@ -1,4 +1,4 @@
-import type { DpoStepMetrics } from '../events.js';
+import type { DpoStepMetrics } from '../../events.js';
 
 export interface RewardPairLoss {
   loss: number;
