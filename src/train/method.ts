@@ -9,13 +9,17 @@ import type { NamedTensor, PeftTaskType } from './adapters/peft-files.js';
 import type { PromptWeights } from './adapters/prompt-spec.js';
 import type { DpoStepMetrics, TrainEvent } from '../events.js';
 
+/** What `train --method` takes: supervised fine-tuning, DPO, a reward model. */
+export const TRAINING_METHODS = ['sft', 'dpo', 'rm'] as const;
+export type TrainingMethodName = (typeof TRAINING_METHODS)[number];
+
 /**
  * A training method, as TRL's trainers are on transformers' Trainer: the skeleton (run-trainer.ts) owns data
  * loading, the hold-out, resume/init, AdamW, the schedule, checkpoints, evaluation, logs, events and the PEFT
  * output; a method supplies only its examples (what one is, how it is read and encoded) and its step.
  */
 export interface TrainingMethod<R, E> {
-  readonly name: 'sft' | 'dpo' | 'rm';
+  readonly name: TrainingMethodName;
   /** what one example is called in messages: "samples", "pairs" */
   readonly unit: string;
   /** settings beyond the skeleton's own that a resumed run must share */

@@ -36,6 +36,9 @@ file is replaced atomically; the input itself is refused as an output.
   --rank                 rate each candidate response (from \`respond\`) 1-10 for helpfulness, honesty and
                          instruction following (prompts/rank.LANG.md) and order each sample's responses by the
                          mean; equal means are ties. The judge flags above apply; --rejudge rates them again
+  --reward-model DIR     rank each sample's candidate responses by a reward model from \`train --method rm\`
+                         instead of an LLM judge (local and offline; recorded as the judge's ranking);
+                         its base model is the one in DIR/adapter_config.json unless --model DIR is given
   --base-url URL         judge endpoint (default generation.endpoints, else generation.baseUrl, else
                          $OPENAI_BASE_URL); give it several times for a pool
   --json                 print the outcome as one JSON object
@@ -66,6 +69,8 @@ export const command: Command = {
     'judge-budget-usd': { type: 'string' },
     rejudge: { type: 'boolean' },
     rank: { type: 'boolean' },
+    'reward-model': { type: 'string' },
+    model: { type: 'string' },
     'base-url': { type: 'string', multiple: true },
     json: { type: 'boolean' },
   },
@@ -78,6 +83,9 @@ export const command: Command = {
       throw new UsageError('--out and --rejected are for --in files; a run keeps every item with its status', 'use `alpaca-forge export --run DIR` to write a run\'s samples');
     }
     if (inPath !== undefined && flagBool(ctx.values, 'rank')) throw new UsageError('--rank ranks the candidate responses of a run', 'use --run DIR after `alpaca-forge respond --run DIR --responses K`');
+    const rewardModel = flagString(ctx.values, 'reward-model');
+    if (rewardModel !== undefined) return rankWithRewardModel(ctx, runDir, rewardModel);
+    if (flagString(ctx.values, 'model') !== undefined) throw new UsageError('--model is the base of --reward-model', 'add --reward-model DIR, or drop --model');
     const { isStdoutPath } = await import('../../io/write-output.js');
     const [out, rejected] = [flagString(ctx.values, 'out'), flagString(ctx.values, 'rejected')];
     if (out !== undefined && rejected !== undefined && isStdoutPath(out) && isStdoutPath(rejected)) {
@@ -86,6 +94,33 @@ export const command: Command = {
     return runCurate(ctx, settingsFromFlags(ctx));
   },
 };
+
+/** curate --run DIR --reward-model RM: the judge's ranking from a trained reward model. */
+async function rankWithRewardModel(ctx: CommandContext, runDir: string | undefined, dir: string): Promise<number> {
+  if (runDir === undefined) throw new UsageError('--reward-model ranks the candidate responses of a run', 'use --run DIR after `alpaca-forge respond --run DIR --responses K`');
+  for (const f of ['judge', 'rank', 'rejudge']) if (flagBool(ctx.values, f)) throw new UsageError(`--${f} asks the LLM judge; --reward-model ranks without it`, 'pass one of the two');
+  const [{ loadRewardModel }, { rankRunWithRewardModel }, { RunStore }, { selectBackend }] = await Promise.all([
+    import('../../train/methods/reward-model.js'),
+    import('../../train/reward-ranking.js'),
+    import('../../store/run-store.js'),
+    import('../../model/backend.js'),
+  ]);
+  await selectBackend(undefined, { log: ctx.err });
+  const rm = await loadRewardModel(dir, { modelDir: flagString(ctx.values, 'model') });
+  const store = RunStore.open(runDir);
+  try {
+    const r = await rankRunWithRewardModel(store, rm);
+    if (flagBool(ctx.values, 'json')) ctx.out(JSON.stringify({ rewardModel: dir, ...r }));
+    else {
+      ctx.out(`ranked ${r.ranked} samples by the reward model ${dir}${r.withTies ? ` (${r.withTies} with ties)` : ''}`);
+      if (r.skipped) ctx.err(`${r.skipped} samples have fewer than two answered responses: run alpaca-forge respond --run ${runDir} --responses 4 for them`);
+    }
+    return 0;
+  } finally {
+    store.close();
+    rm.dispose();
+  }
+}
 
 interface CurateFlags {
   runDir: string | undefined;

@@ -7,15 +7,17 @@ import { encodePromptResponse } from '../../model/encode-example.js';
 import type { Tokenizer } from '../../model/tokenizer.js';
 
 /** TRL's standard preference record: the prompt as text (here the rendered Alpaca prompt), two responses. */
-export const dpoPairSchema = z.object({ prompt: z.string(), chosen: z.string(), rejected: z.string() });
+export const dpoPairSchema = z.object({ prompt: z.string(), chosen: z.string(), rejected: z.string(), margin: z.number().optional() });
 /** LLaMA-Factory's Alpaca-style preference record. */
-export const dpoAlpacaPairSchema = z.object({ instruction: z.string(), input: z.string().default(''), chosen: z.string(), rejected: z.string() });
+export const dpoAlpacaPairSchema = z.object({ instruction: z.string(), input: z.string().default(''), chosen: z.string(), rejected: z.string(), margin: z.number().optional() });
 
 export interface PreferencePair {
   /** the full prompt text the responses follow */
   prompt: string;
   chosen: string;
   rejected: string;
+  /** how much more the chosen response should score (TRL's optional `margin` column; reward models only) */
+  margin?: number;
 }
 
 export interface EncodedSequence {
@@ -77,7 +79,7 @@ function toPair(rec: unknown, where: string): PreferencePair {
   const d = r.data as z.output<typeof dpoPairSchema> | z.output<typeof dpoAlpacaPairSchema>;
   const prompt = 'prompt' in d ? d.prompt : formatAlpacaPrompt(d);
   if (d.chosen === d.rejected) throw new DataError(`${where}: "chosen" and "rejected" are the same text`, 'a preference pair needs two different responses; drop this record');
-  return { prompt, chosen: d.chosen, rejected: d.rejected };
+  return { prompt, chosen: d.chosen, rejected: d.rejected, ...(d.margin !== undefined ? { margin: d.margin } : {}) };
 }
 
 /**
