@@ -59,9 +59,9 @@ function resumeConfig(runDir: string, fallback: ForgeConfig): ForgeConfig {
   try {
     const store = RunStore.open(runDir);
     try {
-      const snapshot = store.getMeta('config');
+      const snapshot = store.configSnapshot();
       if (snapshot === undefined) return fallback;
-      const r = forgeConfigSchema.safeParse(JSON.parse(snapshot));
+      const r = forgeConfigSchema.safeParse(snapshot);
       return r.success ? r.data : fallback;
     } finally {
       store.close();
