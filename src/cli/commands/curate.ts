@@ -260,7 +260,7 @@ async function runCurate(ctx: CommandContext, f: CurateFlags): Promise<number> {
     const { loadContamination } = await import('../../curate/contamination-index.js');
     contamination = loadContamination(f.decontaminate, { fields: f.benchFields ?? null, ngram: f.ngram, overlap: f.overlap ?? null });
   }
-  const embed = curation.dedup.semantic ? await embeddingsSetup(ctx, forge, curation.dedup.embeddingModel, f.baseUrl, say) : null;
+  const embed = curation.dedup.semantic ? await embeddingsSetup(ctx, forge, curation.dedup.embeddingModel, f.baseUrl?.[0], say) : null;
   return f.runDir !== undefined
     ? curateRunCommand(ctx, f, f.runDir, curation, judgeCfg, judgeOptions, contamination, embed, say)
     : curateFileCommand(ctx, f, curation, judgeCfg, judgeOptions, contamination, embed, say);
