@@ -50,7 +50,10 @@ async function runStats(ctx: CommandContext, runDir: string): Promise<number> {
     const responses = new ResponseStore(store).counts();
     const kept = store.listItems({ status: ['kept'] });
     const total = Object.values(summary.byStatus).reduce((a, b) => a + b, 0);
-    const report = buildDatasetReport(kept, { lang: summary.lang, curation: { total, byStatus: summary.byStatus, byReason: summary.byReason } });
+    const { dedupReport } = await import('../../curate/dedup-report.js');
+    // Removals per duplicate method with their similarity histograms (rouge, minhash, semantic, exact).
+    const dedup = dedupReport(store.listItems({ status: ['duplicate'] }));
+    const report = buildDatasetReport(kept, { lang: summary.lang, curation: { total, byStatus: summary.byStatus, byReason: summary.byReason }, dedup });
     const endpoints = store.endpointTallies();
     const batches = store.batches();
     emit(ctx, { run: runDir, summary, responses, endpoints, batches, report }, () => [

@@ -14,6 +14,9 @@ import type { ReviewStore } from '../../review/run-access.js';
 import { ReviewSession } from './review-session.js';
 import { isFilterEmpty, sortLabels, type ReviewFilter } from './review-view.js';
 import { resolveSimilar } from './similar.js';
+import { ClusterSession } from './cluster-session.js';
+import { ClusterView } from './cluster-view.js';
+import { commandFor, keyNames } from '../keys.js';
 
 export interface ReviewScreenProps {
   store: ReviewStore;
@@ -34,10 +37,21 @@ export function ReviewScreen(props: ReviewScreenProps) {
   sessionRef.current ??= new ReviewSession(props.store, props.openEditor ? { openEditor: props.openEditor } : {});
   const session = sessionRef.current;
   const [, redraw] = useReducer((n: number) => n + 1, 0);
+  const clusterRef = useRef<ClusterSession | null>(null);
   const { columns, rows } = useTerminalSize();
   const tone = useTone();
 
   useInput((input, key) => {
+    const cluster = clusterRef.current;
+    if (cluster) {
+      cluster.handleInput(input, key);
+      if (cluster.closed) clusterRef.current = null;
+      return redraw();
+    }
+    if (session.mode.kind === 'list' && session.selected && keyNames(input, key).some((k) => commandFor('review', k) === 'cluster')) {
+      clusterRef.current = new ClusterSession(props.store, (item) => session.replace(item), session.selected);
+      return redraw();
+    }
     if (session.handleInput(input, key)) redraw();
     if (session.quit) props.onQuit();
   });
@@ -64,7 +78,8 @@ export function ReviewScreen(props: ReviewScreenProps) {
   else side = <DetailPane item={selected} similar={similar} width={detailWidth} height={detailHeight} divider={wide} />;
 
   let body;
-  if (mode.kind === 'help') body = <HelpOverlay scope="review" title="review keys" width={columns} height={bodyHeight} />;
+  if (clusterRef.current) body = <ClusterView cluster={clusterRef.current} width={columns} height={bodyHeight} />;
+  else if (mode.kind === 'help') body = <HelpOverlay scope="review" title="review keys" width={columns} height={bodyHeight} />;
   else if (mode.kind === 'edit' && !wide) body = side;
   else
     body = (

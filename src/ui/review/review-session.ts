@@ -379,7 +379,8 @@ export class ReviewSession {
     this.message = { text, tone };
   }
 
-  private replace(item: StoredItem): void {
+  /** Shows an item as the store now has it (also after a decision made in the cluster view). */
+  replace(item: StoredItem): void {
     this.byId.set(item.id, item);
     this.items = this.items.map((i) => (i.id === item.id ? item : i));
   }
