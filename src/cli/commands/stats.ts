@@ -46,6 +46,8 @@ async function runStats(ctx: CommandContext, runDir: string): Promise<number> {
   const { reportLines, runSummaryLines, writeMarkdownReport } = await import('../../curate/report-render.js');
   const store = RunStore.open(runDir);
   try {
+    const reportPath = flagString(ctx.values, 'report');
+    if (reportPath !== undefined) store.assertNotRunFile({ path: reportPath, label: '--report' });
     const summary = store.summary();
     const responses = new ResponseStore(store).counts();
     const kept = store.listItems({ status: ['kept'] });
