@@ -38,6 +38,11 @@ export const trainConfigSchema = z
   evalEvery: z.number().int().min(0).default(200).describe('evaluate on the validation set every N steps (and at the end); 0 = only at the end'),
   backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu']).default('auto').describe('TensorFlow.js backend'),
   workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto').describe('data-parallel worker threads on CPU backends (one TensorFlow.js instance each); auto = one per core'),
+  adapter: z.enum(['lora', 'prompt-tuning', 'p-tuning', 'prefix-tuning']).default('lora').describe("PEFT adapter type: lora, or a prompt-learning one that adds virtual tokens (prompt-tuning, p-tuning, prefix-tuning)"),
+  numVirtualTokens: z.number().int().min(1).default(20).describe('prompt-learning adapters: virtual tokens added in front of every sequence (PEFT num_virtual_tokens)'),
+  promptInit: z.string().min(1).nullable().default(null).describe("prompt tuning: initialise the virtual tokens from this text's token embeddings (PEFT's TEXT init); null = random"),
+  encoderHiddenSize: z.number().int().min(1).nullable().default(null).describe("P-tuning's MLP and prefix tuning's projection: hidden width; null = PEFT's default (token_dim)"),
+  prefixProjection: z.boolean().default(false).describe('prefix tuning: reparameterise the prefix through a two-layer MLP (PEFT prefix_projection)'),
   })
   .strict();
 

@@ -1,5 +1,5 @@
 import type { LlamaModel } from './load.js';
-import type { LoraHook } from './llama.js';
+import type { ForwardAdapter } from './llama.js';
 import { encodeExample, encodePromptResponse, type EncodedExample } from './encode-example.js';
 import { perExampleNll } from './loss.js';
 import type { Sample } from '../data/sample.js';
@@ -14,7 +14,8 @@ export interface ScoreOptions {
   cutoffLen?: number;
   /** Also score the output without its prompt and report the ratio (instruction-following difficulty). */
   ifd?: boolean;
-  lora?: LoraHook;
+  /** An adapter: a LoRA hook or the hooks of any adapter type. */
+  lora?: ForwardAdapter;
   /** Called after each batch with the number of samples done. */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;

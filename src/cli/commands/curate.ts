@@ -36,7 +36,11 @@ file is replaced atomically; the input itself is refused as an output.
   --rank                 rate each candidate response (from \`respond\`) 1-10 for helpfulness, honesty and
                          instruction following (prompts/rank.LANG.md) and order each sample's responses by the
                          mean; equal means are ties. The judge flags above apply; --rejudge rates them again
-  --base-url URL         judge endpoint (default generation.baseUrl, else $OPENAI_BASE_URL)
+  --reward-model DIR     rank each sample's candidate responses by a reward model from \`train --method rm\`
+                         instead of an LLM judge (local and offline; recorded as the judge's ranking);
+                         its base model is the one in DIR/adapter_config.json unless --model DIR is given
+  --base-url URL         judge endpoint (default generation.endpoints, else generation.baseUrl, else
+                         $OPENAI_BASE_URL); give it several times for a pool
   --json                 print the outcome as one JSON object
 
 Rules: control-chars, wrong-language, instruction-length, leading-punctuation, leading-non-ascii, merged-tasks,
@@ -65,7 +69,9 @@ export const command: Command = {
     'judge-budget-usd': { type: 'string' },
     rejudge: { type: 'boolean' },
     rank: { type: 'boolean' },
-    'base-url': { type: 'string' },
+    'reward-model': { type: 'string' },
+    model: { type: 'string' },
+    'base-url': { type: 'string', multiple: true },
     json: { type: 'boolean' },
   },
   async run(ctx) {
@@ -77,6 +83,9 @@ export const command: Command = {
       throw new UsageError('--out and --rejected are for --in files; a run keeps every item with its status', 'use `alpaca-forge export --run DIR` to write a run\'s samples');
     }
     if (inPath !== undefined && flagBool(ctx.values, 'rank')) throw new UsageError('--rank ranks the candidate responses of a run', 'use --run DIR after `alpaca-forge respond --run DIR --responses K`');
+    const rewardModel = flagString(ctx.values, 'reward-model');
+    if (rewardModel !== undefined) return rankWithRewardModel(ctx, runDir, rewardModel);
+    if (flagString(ctx.values, 'model') !== undefined) throw new UsageError('--model is the base of --reward-model', 'add --reward-model DIR, or drop --model');
     const { isStdoutPath } = await import('../../io/write-output.js');
     const [out, rejected] = [flagString(ctx.values, 'out'), flagString(ctx.values, 'rejected')];
     if (out !== undefined && rejected !== undefined && isStdoutPath(out) && isStdoutPath(rejected)) {
@@ -85,6 +94,33 @@ export const command: Command = {
     return runCurate(ctx, settingsFromFlags(ctx));
   },
 };
+
+/** curate --run DIR --reward-model RM: the judge's ranking from a trained reward model. */
+async function rankWithRewardModel(ctx: CommandContext, runDir: string | undefined, dir: string): Promise<number> {
+  if (runDir === undefined) throw new UsageError('--reward-model ranks the candidate responses of a run', 'use --run DIR after `alpaca-forge respond --run DIR --responses K`');
+  for (const f of ['judge', 'rank', 'rejudge']) if (flagBool(ctx.values, f)) throw new UsageError(`--${f} asks the LLM judge; --reward-model ranks without it`, 'pass one of the two');
+  const [{ loadRewardModel }, { rankRunWithRewardModel }, { RunStore }, { selectBackend }] = await Promise.all([
+    import('../../train/methods/reward-model.js'),
+    import('../../train/reward-ranking.js'),
+    import('../../store/run-store.js'),
+    import('../../model/backend.js'),
+  ]);
+  await selectBackend(undefined, { log: ctx.err });
+  const rm = await loadRewardModel(dir, { modelDir: flagString(ctx.values, 'model') });
+  const store = RunStore.open(runDir);
+  try {
+    const r = await rankRunWithRewardModel(store, rm);
+    if (flagBool(ctx.values, 'json')) ctx.out(JSON.stringify({ rewardModel: dir, ...r }));
+    else {
+      ctx.out(`ranked ${r.ranked} samples by the reward model ${dir}${r.withTies ? ` (${r.withTies} with ties)` : ''}`);
+      if (r.skipped) ctx.err(`${r.skipped} samples have fewer than two answered responses: run alpaca-forge respond --run ${runDir} --responses 4 for them`);
+    }
+    return 0;
+  } finally {
+    store.close();
+    rm.dispose();
+  }
+}
 
 interface CurateFlags {
   runDir: string | undefined;
@@ -103,7 +139,7 @@ interface CurateFlags {
   judgeBudgetUsd: number | undefined;
   rejudge: boolean;
   rank: boolean;
-  baseUrl: string | undefined;
+  baseUrl: string[] | undefined;
   json: boolean;
   config: ReturnType<typeof readConfig>;
 }
@@ -130,7 +166,7 @@ function settingsFromFlags(ctx: CommandContext): CurateFlags {
     judgeBudgetUsd: flagNumber(v, 'judge-budget-usd', { min: 0 }),
     rejudge: flagBool(v, 'rejudge'),
     rank: flagBool(v, 'rank'),
-    baseUrl: flagString(v, 'base-url'),
+    baseUrl: v['base-url'] === undefined ? undefined : ([v['base-url']].flat() as string[]),
     json: flagBool(v, 'json'),
     config: readConfig(ctx),
   };
@@ -159,11 +195,14 @@ async function runCurate(ctx: CommandContext, f: CurateFlags): Promise<number> {
 
 type JudgeOptions = Omit<JudgeRunOptions, 'sink' | 'lang' | 'prompt'> & { promptName: string };
 
-async function judgeClientOptions(ctx: CommandContext, forge: ForgeConfig, cfg: JudgeConfig, baseUrlFlag: string | undefined, say: (l: string) => void): Promise<JudgeOptions> {
+async function judgeClientOptions(ctx: CommandContext, forge: ForgeConfig, cfg: JudgeConfig, baseUrlFlag: string[] | undefined, say: (l: string) => void): Promise<JudgeOptions> {
   const { createJudgeClient } = await import('../../curate/judge.js');
   const { baseUrlFlags } = await import('../base-url-flags.js');
-  // --base-url, else forge.yaml's endpoints (a pool), else its baseUrl, else $OPENAI_BASE_URL: as generate and respond.
-  const g = { ...forge.generation, ...baseUrlFlags({ 'base-url': baseUrlFlag }, forge.generation, ctx.env) };
+  // --base-url (several: a pool), else forge.yaml's endpoints (a pool), else its baseUrl, else $OPENAI_BASE_URL:
+  // as generate and respond. Several --base-url name no model, so each serves the judge's.
+  const where = baseUrlFlags({ 'base-url': baseUrlFlag }, forge.generation, ctx.env);
+  const judgeModel = cfg.model ?? forge.generation.model;
+  const g = { ...forge.generation, ...where, endpoints: (baseUrlFlag?.length ?? 0) > 1 ? where.endpoints.map((e) => ({ ...e, model: judgeModel })) : where.endpoints };
   const client = createJudgeClient({ ...forge, generation: g }, cfg, {
     apiKey: ctx.env[g.apiKeyEnv] || undefined,
     apiKeyFor: (name) => ctx.env[name] || undefined,
@@ -191,7 +230,10 @@ async function judgeClientOptions(ctx: CommandContext, forge: ForgeConfig, cfg: 
 
 function judgeExitCode(o: JudgeOutcome | null): number {
   if (!o) return 0;
-  return o.stop === 'interrupted' ? exitCodeFor('interrupted') : o.stop === 'endpoint-down' ? exitCodeFor('api') : 0;
+  if (o.stop === 'interrupted') return exitCodeFor('interrupted');
+  // Not one rating came back (a judge that answers garbage, a request refused every time): no success.
+  if (o.stop === 'endpoint-down' || (o.scored === 0 && o.failed > 0)) return exitCodeFor('api');
+  return 0;
 }
 
 async function curateRunCommand(
@@ -207,8 +249,12 @@ async function curateRunCommand(
   const { recurateRun, judgeRun, runLang } = await import('../../curate/curate-run.js');
   const { loadJudgePrompt } = await import('../../curate/judge.js');
   const { rankRun } = await import('../../respond/rank-responses.js');
+  const { acquireRunLock } = await import('../../store/run-lock.js');
   const store = RunStore.open(runDir);
+  let release: (() => void) | undefined;
   try {
+    // Re-curation, judging and ranking write the run: not while generate or respond does.
+    release = acquireRunLock(runDir);
     const lang = f.lang ?? runLang(store);
     const opts = { lang, minJudgeScore: judgeCfg.minScore, ...(f.seeds !== undefined ? { seedsPath: f.seeds } : {}) };
     const t0 = Date.now();
@@ -248,6 +294,7 @@ async function curateRunCommand(
     }
     return judgeExitCode(judged) || judgeExitCode(ranked?.judge ?? null);
   } finally {
+    release?.();
     store.close();
   }
 }

@@ -52,7 +52,7 @@ export const command: Command = {
     const { readAlpacaFile } = await import('../../data/alpaca-file.js');
     const samples = readAlpacaFile(dataFile).slice(0, limit);
 
-    const { openModel } = await import('../../train/open-model.js');
+    const { openModel } = await import('../../train/adapters/open-model.js');
     const { scoreSamples } = await import('../../model/score-samples.js');
     const { ResumableJsonl } = await import('../../model/resumable-jsonl.js');
     const out = ResumableJsonl.open(outFile, samples.map((s) => s.instruction), 'instruction');
