@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { ForgeConfig } from '../config/schema.js';
 import type { GenerationConfig } from '../config/generation.js';
 import { ApiError, ConfigError, DataError } from '../errors.js';
 import type { GenerateEvent, GenerationStopReason, SamplePreview } from '../events.js';
 import type { BatchRound, RunStore } from '../store/run-store.js';
+import { writeAll, writeOutputWith } from '../io/write-output.js';
 import { BudgetTracker, costOf, hasBatchPrices, worstCaseUsd } from '../llm/budget.js';
 import { sleep } from '../llm/retry-policy.js';
 import { BatchApi, terminalBatchStatuses, type BatchState } from './batch-api.js';
@@ -137,10 +138,8 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
       return null;
     }
     const file = path ?? join(ctx.runDir, 'batches', `requests-${requests[0]!.id}.jsonl`);
-    mkdirSync(join(file, '..'), { recursive: true });
     // Written whole before the round is recorded: a kill in between leaves a file the next round overwrites.
-    writeFileSync(`${file}.tmp`, `${lines.join('\n')}\n`);
-    renameSync(`${file}.tmp`, file);
+    writeOutputWith(file, (fd) => writeAll(fd, Buffer.from(`${lines.join('\n')}\n`, 'utf8')), { label: path === null ? 'batch file' : '--emit-batch' });
     const round = store.queueBatch({ kind, inputPath: file, requests });
     reservedByRound.set(round, reserved);
     const b = store.batch(round)!;

@@ -11,7 +11,7 @@ const logStateSchema = sampleSchema.extend({
   original: sampleSchema.nullable(),
 });
 type LogState = z.infer<typeof logStateSchema>;
-const reviewLogRowSchema = z.object({ id: z.number(), item_id: z.number(), before_json: z.string() });
+const reviewLogRowSchema = z.object({ id: z.number(), item_id: z.number(), action: z.enum(['review', 'edit']), before_json: z.string() });
 
 /** Review decisions and edits of items, each logged (table review_log) with the state before it, so undo is a stack. */
 export class ReviewLog {
@@ -36,7 +36,12 @@ export class ReviewLog {
 
   /** Undoes the latest decision or edit not yet undone; returns the item it changed, or null if nothing is left. */
   undo(): StoredItem | null {
-    const found = this.c.sql('SELECT id, item_id, before_json FROM review_log WHERE undone = 0 ORDER BY id DESC LIMIT 1').get();
+    return this.undoLast()?.item ?? null;
+  }
+
+  /** undo, saying also what was undone: a decision ('review') or an edit of the text. */
+  undoLast(): { item: StoredItem; action: 'review' | 'edit' } | null {
+    const found = this.c.sql('SELECT id, item_id, action, before_json FROM review_log WHERE undone = 0 ORDER BY id DESC LIMIT 1').get();
     if (found === undefined) return null;
     const row = this.c.row(reviewLogRowSchema, found);
     const before = this.c.row(logStateSchema, JSON.parse(row.before_json));
@@ -44,7 +49,8 @@ export class ReviewLog {
       this.writeState(row.item_id, before);
       this.c.sql('UPDATE review_log SET undone = 1 WHERE id = ?').run(row.id);
     })();
-    return this.items.get(row.item_id) ?? null;
+    const item = this.items.get(row.item_id);
+    return item ? { item, action: row.action } : null;
   }
 
   private changeLogged(id: number, action: 'review' | 'edit', change: (s: LogState) => LogState): StoredItem {

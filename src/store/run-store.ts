@@ -11,6 +11,8 @@ import { BatchRounds, type BatchRound } from './batch-rounds.js';
 import { RunItems, type ItemFilter } from './run-items.js';
 import { ReviewLog } from './review-log.js';
 import { summarizeRun, type RunSummary } from './run-summary.js';
+import { assertNotRunFile } from './run-files.js';
+import { ItemView, type ItemViewQuery, type ReviewCounts } from './item-view.js';
 import type { CurationStatus, CurationUpdate, NewItem, ReviewDecision, StoredItem } from './item-rows.js';
 
 // The store's types, from the modules that own them, so callers keep importing them from here.
@@ -21,6 +23,7 @@ export type { RequestResult, RequestTarget, EndpointTally } from './request-log.
 export type { BatchRound } from './batch-rounds.js';
 export type { RunSummary } from './run-summary.js';
 export type { ItemFilter } from './run-items.js';
+export { viewSortKeys, type ItemViewQuery, type ViewSortKey, type ReviewCounts } from './item-view.js';
 // Lives in errors.ts with the rest of the family; re-exported so existing imports keep working.
 export { StoreError };
 
@@ -40,6 +43,7 @@ export class RunStore {
   readonly rounds: BatchRounds;
   readonly items: RunItems;
   readonly reviewLog: ReviewLog;
+  readonly view: ItemView;
 
   private constructor(dir: string, db: Database.Database) {
     this.dir = dir;
@@ -50,6 +54,7 @@ export class RunStore {
     this.rounds = new BatchRounds(this.conn);
     this.items = new RunItems(this.conn);
     this.reviewLog = new ReviewLog(this.conn, this.items);
+    this.view = new ItemView(this.conn, this.items);
   }
 
   static exists(runDir: string): boolean {
@@ -79,6 +84,11 @@ export class RunStore {
 
   close(): void {
     this.conn.db.close();
+  }
+
+  /** Refuses an output path that is one of the run's own files (its database, lock or batch files). */
+  assertNotRunFile(output: { path: string; label: string }): void {
+    assertNotRunFile(output, this.dir, this.rounds.all().map((b) => b.inputPath));
   }
 
   /** The run's one connection, for the store's other tables (responses.ts); nothing outside src/store uses it. */
@@ -194,6 +204,29 @@ export class RunStore {
   }
   undo(): StoredItem | null {
     return this.reviewLog.undo();
+  }
+  undoLast(): { item: StoredItem; action: 'review' | 'edit' } | null {
+    return this.reviewLog.undoLast();
+  }
+
+  // ---- the review list, a page at a time (see ItemView) ----
+  countView(q: ItemViewQuery): number {
+    return this.view.count(q);
+  }
+  countDecidedInView(q: ItemViewQuery): number {
+    return this.view.countDecided(q);
+  }
+  viewPage(q: ItemViewQuery, offset: number, limit: number): StoredItem[] {
+    return this.view.page(q, offset, limit);
+  }
+  viewPosition(q: ItemViewQuery, id: number): number {
+    return this.view.position(q, id);
+  }
+  reviewCounts(): ReviewCounts {
+    return this.view.counts();
+  }
+  reasons(): string[] {
+    return this.view.reasons();
   }
 
   // ---- summary ----

@@ -43,7 +43,8 @@ export const command: Command = {
     const outFile = requireFlag(v, 'out', 'scores.jsonl');
     const ifd = flagBool(v, 'ifd');
     const batchSize = flagNumber(v, 'batch-size', { integer: true, min: 1 }) ?? 8;
-    const cutoffLen = flagNumber(v, 'cutoff-len', { integer: true, min: 2 }) ?? 512;
+    // Absent: scoreSamples' own default (DEFAULT_SCORE_CUTOFF), written in one place.
+    const cutoffLen = flagNumber(v, 'cutoff-len', { integer: true, min: 2 });
     const limit = flagNumber(v, 'limit', { integer: true, min: 1 });
     const { assertNotInput, prepareAppendOutput } = await import('../../io/write-output.js');
     assertNotInput({ path: outFile, label: '--out' }, [{ path: dataFile, label: '--data' }]);
@@ -67,7 +68,7 @@ export const command: Command = {
       for (let start = out.done; start < samples.length; start += chunk) {
         if (ctx.signal.aborted) break;
         const part = samples.slice(start, start + chunk);
-        const scores = await scoreSamples(model, part, { batchSize, cutoffLen, ifd, ...(lora ? { lora } : {}) });
+        const scores = await scoreSamples(model, part, { batchSize, ...(cutoffLen !== undefined ? { cutoffLen } : {}), ifd, ...(lora ? { lora } : {}) });
         out.append(
           part.map((s, j) => {
             const sc = scores[j]!;

@@ -105,7 +105,7 @@ export class ClusterSession {
   }
 
   undo(): void {
-    const item = this.store.undo();
+    const item = this.store.undoLast()?.item;
     if (!item) return this.note('nothing left to undo', 'warn');
     this.refresh(item);
     this.note(`undid #${item.id}: now ${item.review ?? 'pending'}`, 'info');

@@ -8,7 +8,7 @@ import { TextField } from '../components/text-field.js';
 import { useTerminalSize } from '../terminal-size.js';
 import { useTone } from '../theme.js';
 import { DetailPane } from './detail-pane.js';
-import { ItemList } from './item-list.js';
+import { ItemList, listTop } from './item-list.js';
 import { EditForm, ExportDialog, FilterDialog } from './review-dialogs.js';
 import type { ReviewStore } from '../../review/run-access.js';
 import { ReviewSession } from './review-session.js';
@@ -66,7 +66,7 @@ export function ReviewScreen(props: ReviewScreenProps) {
   const detailHeight = wide ? bodyHeight : bodyHeight - listHeight;
   session.pageSize = listHeight;
 
-  const view = session.view;
+  const total = session.total;
   const selected = session.selected;
   const mode = session.mode;
   const similar = selected ? resolveSimilar(selected, (id) => session.item(id), props.seedInstruction) : null;
@@ -84,14 +84,14 @@ export function ReviewScreen(props: ReviewScreenProps) {
   else
     body = (
       <Box flexDirection={wide ? 'row' : 'column'}>
-        <ItemList items={view} cursor={session.cursor} width={listWidth} height={listHeight} />
+        <ItemList window={session.window(listTop(session.cursor, listHeight, total), listHeight)} cursor={session.cursor} width={listWidth} height={listHeight} />
         {side}
       </Box>
     );
 
   const c = session.counts;
-  const reviewedInView = view.filter((i) => i.review !== null).length;
-  const pct = view.length ? Math.round((100 * reviewedInView) / view.length) : 0;
+  const reviewedInView = session.decidedInView;
+  const pct = total ? Math.round((100 * reviewedInView) / total) : 0;
   const statusParts = Object.entries(c.byStatus).map(([s, n]) => `${s} ${n}`);
   return (
     <Box flexDirection="column" width={columns} height={height}>
@@ -108,8 +108,8 @@ export function ReviewScreen(props: ReviewScreenProps) {
       </Box>
       <Text wrap="truncate-end">
         <Text color={tone('good')}>✓ {c.byReview.accepted}</Text> <Text color={tone('bad')}>✗ {c.byReview.rejected}</Text>{' '}
-        <Text color={tone('warn')}>» {c.byReview.skipped}</Text> · {c.byReview.pending} pending │ reviewed {reviewedInView}/{view.length} ({pct}%) ·{' '}
-        {view.length ? session.cursor + 1 : 0} of {view.length} │ {statusParts.join(' · ')}
+        <Text color={tone('warn')}>» {c.byReview.skipped}</Text> · {c.byReview.pending} pending │ reviewed {reviewedInView}/{total} ({pct}%) ·{' '}
+        {total ? session.cursor + 1 : 0} of {total} │ {statusParts.join(' · ')}
       </Text>
       {mode.kind === 'search' ? (
         <Box>

@@ -6,7 +6,7 @@ import type { CommandContext, ParsedValues } from '../../src/cli/command.js';
 import { command as exportCommand } from '../../src/cli/commands/export.js';
 import { pairsFromTiers } from '../../src/pairs/preference-pairs.js';
 import { UsageError } from '../../src/errors.js';
-import { makeResponseRun, threeSamples } from './response-fixture.js';
+import { makeResponseRun, threeSamples } from '../respond/response-fixture.js';
 import { plainContext } from '../helpers/command-context.js';
 
 async function run(values: ParsedValues) {
