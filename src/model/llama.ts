@@ -17,6 +17,49 @@ export type LoraHook = ((layer: number, module: TargetModule, x: tf.Tensor2D) =>
   layerTensors?: (layer: number) => tf.Tensor[];
 };
 
+/**
+ * PEFT's prompt-learning adapters (prompt tuning, P-tuning, prefix tuning): positions added in front of every
+ * sequence. They are added on a pass without a cache, or on the pass that starts one (PEFT injects them at prefill
+ * only: later decoding steps find them in the cache). Gradients flow into whatever tensors the functions use.
+ */
+export interface VirtualTokens {
+  /** How many positions the adapter adds (PEFT's num_virtual_tokens). */
+  count: number;
+  /**
+   * Prompt tuning, P-tuning: virtual-token embeddings [count, H], prepended to every row's input embeddings. They
+   * take RoPE positions 0…count−1 and the real tokens count…, as transformers numbers inputs_embeds.
+   */
+  embeddings?: () => tf.Tensor2D;
+  /**
+   * Prefix tuning: per layer, keys and values [KV, count, hd] (transformers' cache layout without the batch),
+   * placed in front of the layer's keys/values as if they were a cache: not rotated, and the real tokens take
+   * positions count… (PEFT passes them as past_key_values).
+   */
+  prefix?: () => Array<{ k: tf.Tensor3D; v: tf.Tensor3D }>;
+}
+
+/** What an adapter hands the forward pass: a LoRA hook, virtual tokens, or both. */
+export interface AdapterHooks {
+  lora?: LoraHook;
+  virtualTokens?: VirtualTokens;
+}
+
+/** A LoRA hook alone (what older callers pass) or the full set of adapter hooks. */
+export type ForwardAdapter = LoraHook | AdapterHooks;
+
+/** The forward options an adapter contributes. */
+export function adapterOptions(a: ForwardAdapter | undefined): AdapterHooks {
+  if (a === undefined) return {};
+  if (typeof a === 'function') return { lora: a };
+  return { ...(a.lora ? { lora: a.lora } : {}), ...(a.virtualTokens ? { virtualTokens: a.virtualTokens } : {}) };
+}
+
+/** Positions an adapter prepends to the hidden states a pass without a cache returns (prompt tuning, P-tuning). */
+export function prependedPositions(a: ForwardAdapter | undefined): number {
+  const vt = adapterOptions(a).virtualTokens;
+  return vt?.embeddings ? vt.count : 0;
+}
+
 export interface ForwardOptions {
   /**
    * [B][T], 1 = token, 0 = padding (right padding). Defaults to all ones. Host data, not a tensor: the mask is built
@@ -31,6 +74,7 @@ export interface ForwardOptions {
    * forward pass of compute for a fraction of the activation memory). Ignored with a cache. Defaults to false.
    */
   gradientCheckpointing?: boolean;
+  virtualTokens?: VirtualTokens;
 }
 
 // Additive mask value: exp() of it underflows to exactly 0 in float32, as transformers' finfo.min does.
@@ -79,6 +123,11 @@ function embed(model: LlamaModel, ids: tf.Tensor1D): tf.Tensor2D {
   return op(ids) as tf.Tensor2D;
 }
 
+/** Token embeddings [n, H] of `ids`, off the tape (prompt tuning's TEXT init copies them). */
+export function embeddingRows(model: LlamaModel, ids: number[]): tf.Tensor2D {
+  return tf.tidy(() => lookupRows(model, tf.tensor1d(ids, 'int32')));
+}
+
 /**
  * Rows `ids` of the vocabulary matrix, from whichever block holds each id. With several blocks every block is
  * gathered at clamped ids and masked to the ids it holds: x·1 + 0 is exact, and the ids never leave the device.
@@ -123,28 +172,44 @@ function buildMask(keyMask: number[][] | null, B: number, T: number, past: numbe
 }
 
 /**
- * The decoder stack: embeddings → layers → final RMSNorm. Returns hidden states [B, T, H] (float32); apply
- * `lmHead` to the rows whose logits you need. Hugging Face semantics throughout (see issue 4).
+ * The decoder stack: embeddings → layers → final RMSNorm. Returns hidden states [B, T, H] (float32), or
+ * [B, P + T, H] when virtual-token embeddings are prepended; apply `lmHead` to the rows whose logits you need.
+ * Hugging Face semantics throughout (see issue 4).
  */
 export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
   const { config: c } = model;
-  const [B, T] = inputIds.shape;
+  const [B, T0] = inputIds.shape;
   const cache = opts.cache;
   const past = cache ? cache.length : 0;
+  // Virtual tokens join on the pass that has no cached positions yet; the cache then holds them.
+  const vt = opts.virtualTokens && past === 0 ? opts.virtualTokens : null;
+  const prepended = vt?.embeddings ? vt.count : 0;
+  const prefixLen = vt?.prefix ? vt.count : 0;
+  const added = prepended + prefixLen;
+  const T = T0 + prepended;
+  // PEFT concatenates ones for the virtual positions in front of the attention mask.
+  const withVirtual = (rows: number[][]): number[][] => (added ? rows.map((r) => [...new Array<number>(added).fill(1), ...r]) : rows);
   let keyMask: number[][] | null = null;
   const currentMask = opts.attentionMask ?? null;
   if (cache) {
     if (cache.length > 0 && cache.batch !== B) throw new TypeError(`forwardHidden: cache holds batch ${cache.batch}, inputIds has ${B}`);
-    cache.appendMask(currentMask ?? Array.from({ length: B }, () => new Array<number>(T).fill(1)), B);
+    cache.appendMask(withVirtual(currentMask ?? Array.from({ length: B }, () => new Array<number>(T0).fill(1))), B);
     keyMask = cache.keyMask;
-  } else keyMask = currentMask;
+  } else keyMask = currentMask ? withVirtual(currentMask) : null;
+  const start = past + prefixLen;
 
   return tf.tidy(() => {
-    const mask = buildMask(keyMask, B, T, past, c.slidingWindow);
-    const { cos: cosData, sinSigned: sinData } = ropeTables(model.rope, past, T);
+    const mask = buildMask(keyMask, B, T, start, c.slidingWindow);
+    const { cos: cosData, sinSigned: sinData } = ropeTables(model.rope, start, T);
     const N = B * T;
-    let x = embed(model, tf.reshape(inputIds, [N]) as tf.Tensor1D);
-    const checkpointing = (opts.gradientCheckpointing ?? model.gradientCheckpointing) && !cache;
+    let x = embed(model, tf.reshape(inputIds, [B * T0]) as tf.Tensor1D);
+    if (vt?.embeddings) {
+      const virtual = tf.tile(tf.expandDims(vt.embeddings(), 0), [B, 1, 1]);
+      x = tf.reshape(tf.concat([virtual, tf.reshape(x, [B, T0, c.hiddenSize])], 1), [N, c.hiddenSize]) as tf.Tensor2D;
+    }
+    const prefix = vt?.prefix ? vt.prefix() : null;
+    // Prefix tokens are trainable tensors inside every layer, which a rebuilt layer would not differentiate.
+    const checkpointing = (opts.gradientCheckpointing ?? model.gradientCheckpointing) && !cache && !prefix;
     for (let i = 0; i < c.numLayers; i++) {
       // One tidy per layer: temporaries that the backward pass does not need are freed layer by layer instead of
       // all at the end of the forward pass (training a 30-layer model otherwise holds them all at once).
@@ -170,6 +235,12 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
       // Keys as [B, KV, hd, S] so q·kᵀ is a plain matMul; values as [B, KV, S, hd].
       let kT = tf.transpose(k, [0, 2, 3, 1]) as tf.Tensor4D;
       let vh = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D;
+      const pl = prefix?.[i];
+      if (pl) {
+        const perRow = (t: tf.Tensor3D) => tf.tile(tf.expandDims(t, 0), [B, 1, 1, 1]) as tf.Tensor4D;
+        kT = tf.concat([perRow(tf.transpose(pl.k, [0, 2, 1])), kT], 3);
+        vh = tf.concat([perRow(pl.v), vh], 2);
+      }
       if (cache) {
         const prev = cache.layers[i];
         if (prev) {
@@ -178,14 +249,14 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
         }
         cache.setLayer(i, tf.keep(kT), tf.keep(vh));
       }
-      const ctx = attention(q, kT, vh, mask, { batch: B, queryLen: T, keyLen: past + T, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim });
+      const ctx = attention(q, kT, vh, mask, { batch: B, queryLen: T, keyLen: start + T, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim });
       x = addSameShape(x, proj('o_proj', ctx));
       const h2 = rmsNorm(x, layer.postAttentionNorm, c.rmsNormEps);
       const gate = proj('gate_proj', h2);
       const up = proj('up_proj', h2);
       return addSameShape(x, proj('down_proj', swiglu(gate, up)));
     }
-    if (cache) cache.length = past + T;
+    if (cache) cache.length = start + T;
     return tf.reshape(rmsNorm(x, model.finalNorm, c.rmsNormEps), [B, T, c.hiddenSize]) as tf.Tensor3D;
   });
 }

@@ -5,7 +5,7 @@ import { selectBackend } from '../../src/model/backend.js';
 import { loadModel, TARGET_MODULES, type LlamaModel } from '../../src/model/load.js';
 import { forwardHidden, lmHead } from '../../src/model/llama.js';
 import { fromBf16Bits, packBf16, packInt8, toBf16Bits, unpackWeight, type BaseWeights } from '../../src/model/base-weights.js';
-import { frozenWeightBytes } from '../../src/train/plan.js';
+import { frozenWeightBytes } from '../../src/train/engines/plan.js';
 import { modelPair } from '../helpers/packed-model.js';
 import { referenceLogits } from './reference.js';
 

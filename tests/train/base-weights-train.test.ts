@@ -6,11 +6,11 @@ import { loadModel, type LlamaModel, type LoadModelOptions } from '../../src/mod
 import { forwardHidden } from '../../src/model/llama.js';
 import { encodeExample } from '../../src/model/encode-example.js';
 import { AdamW } from '../../src/train/adamw.js';
-import { DeviceStepper } from '../../src/train/device-stepper.js';
-import { LoraRuntime } from '../../src/train/lora.js';
-import { flatParams, initLoraWeights, type LoraWeights } from '../../src/train/lora-weights.js';
-import { projectionFeatures } from '../../src/train/plan.js';
-import type { MicroBatch } from '../../src/train/gradients.js';
+import { DeviceStepper } from '../../src/train/engines/device-stepper.js';
+import { LoraRuntime } from '../../src/train/adapters/lora.js';
+import { flatParams, initLoraWeights, type LoraWeights } from '../../src/train/adapters/lora-weights.js';
+import { projectionFeatures } from '../../src/train/engines/plan.js';
+import type { MicroBatch } from '../../src/train/engines/gradients.js';
 import { modelPair } from '../helpers/packed-model.js';
 import { SAMPLES } from './fixtures.js';
 

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseModelConfig } from '../../src/model/config.js';
-import { countLoraParams, countModelParams, formatPlan, planMemory } from '../../src/train/plan.js';
-import { devicePassTokens, formatDevicePlan, planDevice } from '../../src/train/device-plan.js';
+import { countLoraParams, countModelParams, formatPlan, planMemory } from '../../src/train/engines/plan.js';
+import { devicePassTokens, formatDevicePlan, planDevice } from '../../src/train/engines/device-plan.js';
 
 // SmolLM2-135M's config.json (the fields that decide its size).
 const smol = parseModelConfig({

@@ -14,7 +14,7 @@ import { loadModel } from '../../src/model/load.js';
 import { forwardHidden, lmHead } from '../../src/model/llama.js';
 import { packBf16, packInt8, unpackWeight } from '../../src/model/base-weights.js';
 import { uploadPacked, widenWeight, packedTensors } from '../../src/model/widen-weights.js';
-import { frozenWeightBytes } from '../../src/train/plan.js';
+import { frozenWeightBytes } from '../../src/train/engines/plan.js';
 import { runCli } from '../helpers/cli.js';
 import { modelPair } from '../helpers/packed-model.js';
 import { softwareWebGpuEnv, useSoftwareWebGpu } from '../helpers/webgpu.js';

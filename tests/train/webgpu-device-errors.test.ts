@@ -11,11 +11,11 @@ import { loadModel, type LlamaModel } from '../../src/model/load.js';
 import { ModelError } from '../../src/errors.js';
 import { withDeviceErrors } from '../../src/model/device-errors.js';
 import { AdamW } from '../../src/train/adamw.js';
-import { DeviceStepper } from '../../src/train/device-stepper.js';
-import { LoraRuntime } from '../../src/train/lora.js';
-import { flatParams, initLoraWeights } from '../../src/train/lora-weights.js';
-import { projectionFeatures } from '../../src/train/plan.js';
-import type { MicroBatch } from '../../src/train/gradients.js';
+import { DeviceStepper } from '../../src/train/engines/device-stepper.js';
+import { LoraRuntime } from '../../src/train/adapters/lora.js';
+import { flatParams, initLoraWeights } from '../../src/train/adapters/lora-weights.js';
+import { projectionFeatures } from '../../src/train/engines/plan.js';
+import type { MicroBatch } from '../../src/train/engines/gradients.js';
 import { useSoftwareWebGpu } from '../helpers/webgpu.js';
 import { tempDir, tinyModel } from './fixtures.js';
 
