@@ -4,6 +4,7 @@ import { ropeTables } from './rope.js';
 import type { KVCache } from './kv-cache.js';
 import { attention, type AttentionMask } from './attention.js';
 import { addSameShape, applyRope, rmsNorm, swiglu } from './lean-ops.js';
+import { widenWeight } from './widen-weights.js';
 
 export { rmsNorm };
 
@@ -11,7 +12,10 @@ export { rmsNorm };
  * LoRA (or any adapter) hook: given a projection's input x [N, in], returns a delta [N, out] added to the frozen
  * projection's output, or null for no change. Gradients flow into whatever tensors it uses.
  */
-export type LoraHook = (layer: number, module: TargetModule, x: tf.Tensor2D) => tf.Tensor2D | null;
+export type LoraHook = ((layer: number, module: TargetModule, x: tf.Tensor2D) => tf.Tensor2D | null) & {
+  /** The trainable tensors the hook uses in one layer: gradient checkpointing differentiates a layer w.r.t. them. */
+  layerTensors?: (layer: number) => tf.Tensor[];
+};
 
 /**
  * PEFT's prompt-learning adapters (prompt tuning, P-tuning, prefix tuning): positions added in front of every
@@ -65,6 +69,11 @@ export interface ForwardOptions {
   /** Incremental decoding: attends to the cached keys/values and appends this call's. */
   cache?: KVCache;
   lora?: LoraHook;
+  /**
+   * Keep only each layer's input for the backward pass and rebuild the layer's internals there (about one more
+   * forward pass of compute for a fraction of the activation memory). Ignored with a cache. Defaults to false.
+   */
+  gradientCheckpointing?: boolean;
   virtualTokens?: VirtualTokens;
 }
 
@@ -77,15 +86,29 @@ const MASKED = -1e9;
  * means copying: a copy of the whole weight matrix per call.)
  */
 export function frozenMatMul(x: tf.Tensor2D, lin: FrozenLinear): tf.Tensor2D {
-  const { wT, w, bias } = lin;
+  const { w, bias } = lin;
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const a = args[0] as tf.Tensor2D;
     return {
-      value: bias ? (tf.fused.matMul({ a, b: wT, bias }) as tf.Tensor2D) : tf.matMul(a, wT),
-      gradFunc: (dy: tf.Tensor) => (w ? tf.matMul(dy as tf.Tensor2D, w) : tf.matMul(dy as tf.Tensor2D, wT, false, true)),
+      value: withDenseWeight(lin, (wT) => (bias ? (tf.fused.matMul({ a, b: wT, bias }) as tf.Tensor2D) : tf.matMul(a, wT))),
+      gradFunc: (dy: tf.Tensor) => (w ? tf.matMul(dy as tf.Tensor2D, w) : withDenseWeight(lin, (wT) => tf.matMul(dy as tf.Tensor2D, wT, false, true))),
     };
   });
   return op(x) as tf.Tensor2D;
+}
+
+/**
+ * Runs f on the float32 [in, out] weight: the kept one, or a packed one widened for this call alone and freed
+ * right after, so at most one widened matrix is alive at a time (forward and backward widen separately).
+ */
+function withDenseWeight<T extends tf.Tensor>(lin: FrozenLinear, f: (wT: tf.Tensor2D) => T): T {
+  if (lin.wT) return f(lin.wT);
+  const wT = widenWeight(lin.packed!);
+  try {
+    return f(wT);
+  } finally {
+    wT.dispose();
+  }
 }
 
 /**
@@ -185,10 +208,12 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
       x = tf.reshape(tf.concat([virtual, tf.reshape(x, [B, T0, c.hiddenSize])], 1), [N, c.hiddenSize]) as tf.Tensor2D;
     }
     const prefix = vt?.prefix ? vt.prefix() : null;
+    // Prefix tokens are trainable tensors inside every layer, which a rebuilt layer would not differentiate.
+    const checkpointing = (opts.gradientCheckpointing ?? model.gradientCheckpointing) && !cache && !prefix;
     for (let i = 0; i < c.numLayers; i++) {
       // One tidy per layer: temporaries that the backward pass does not need are freed layer by layer instead of
       // all at the end of the forward pass (training a 30-layer model otherwise holds them all at once).
-      x = tf.tidy(() => layerForward(i, x));
+      x = checkpointing ? checkpointedLayer(x, opts.lora?.layerTensors?.(i) ?? [], (input) => layerForward(i, input)) : tf.tidy(() => layerForward(i, x));
     }
     function layerForward(i: number, x: tf.Tensor2D): tf.Tensor2D {
       const layer = model.layers[i]!;
@@ -234,6 +259,42 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
     if (cache) cache.length = start + T;
     return tf.reshape(rmsNorm(x, model.finalNorm, c.rmsNormEps), [B, T, c.hiddenSize]) as tf.Tensor3D;
   });
+}
+
+interface TapeState {
+  state: { activeTape: unknown };
+  gradients(f: () => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor, allowNoGradients: boolean): { value: tf.Tensor; grads: Array<tf.Tensor | undefined> };
+}
+
+/**
+ * One layer as a single differentiable op whose only saved tensor is its input: the forward pass runs the layer
+ * off the tape and frees everything but the output; the backward pass runs it again on a tape of its own and
+ * differentiates it w.r.t. the input and the layer's trainable tensors (`params`, inputs of the op so that the
+ * outer tape links them to the loss).
+ */
+function checkpointedLayer(x: tf.Tensor2D, params: tf.Tensor[], layer: (x: tf.Tensor2D) => tf.Tensor2D): tf.Tensor2D {
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const input = args[0] as tf.Tensor2D;
+    (args[args.length - 1] as tf.GradSaveFunc)([input]);
+    return {
+      value: tf.tidy(() => layer(input)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const xs = saved[0] as tf.Tensor2D;
+        const engine = tf.engine() as unknown as TapeState;
+        // engine.gradients starts a fresh tape and clears it when done; the outer backward pass still owns its own.
+        const outer = engine.state.activeTape;
+        let r;
+        try {
+          r = engine.gradients(() => layer(xs), [xs, ...params], dy, true);
+        } finally {
+          engine.state.activeTape = outer;
+        }
+        r.value.dispose();
+        return r.grads.map((g, k) => g ?? tf.zerosLike(k === 0 ? xs : params[k - 1]!));
+      },
+    };
+  });
+  return op(x, ...params) as tf.Tensor2D;
 }
 
 /** Logits [N, V] of hidden rows [N, H]: one matMul per vocabulary block, side by side. */

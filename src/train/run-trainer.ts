@@ -77,7 +77,7 @@ export async function runTrainer<R, E>(config: TrainConfig, method: TrainingMeth
   let model: LlamaModel | null = null;
   let tokenizer: Tokenizer;
   if (workers === 1) {
-    model = await loadModel(modelDir, { training: true });
+    model = await loadModel(modelDir, { training: true, baseWeights: config.baseWeights });
     tokenizer = model.tokenizer;
   } else {
     tokenizer = await loadTokenizer(modelDir, { bosTokenId: mcfg.bosTokenId, eosTokenIds: mcfg.eosTokenIds });

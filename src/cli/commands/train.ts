@@ -29,6 +29,7 @@ Optimiser:   --epochs 3  --learning-rate 3e-4  --batch-size 128  --micro-batch-s
              --lr-schedule cosine|linear|constant  --weight-decay 0  --max-grad-norm 1.0  --seed 42  --max-steps 0
 Saving:      --save-every 200  --eval-every 200  --keep-checkpoints 3
 Runtime:     --backend tensorflow-gpu|tensorflow|webgpu|wasm|cpu  --workers auto|N (threads on CPU backends)
+             --base-weights f32|bf16|int8  --gradient-checkpointing auto|on|off
 Output:      --json (events as JSON lines on stdout)  --config FILE (default ./forge.yaml)
 DPO:         --method dpo trains on preference pairs (export --format dpo or dpo-alpaca); the reference is the
              base plus --init-adapter (frozen), or the bare base; --beta 0.1  --dpo-loss sigmoid|ipo
@@ -70,6 +71,8 @@ export const TRAIN_FLAGS: Record<keyof TrainConfig, FlagKind> = {
   keepCheckpoints: 'int',
   evalEvery: 'int',
   backend: 'string',
+  baseWeights: 'string',
+  gradientCheckpointing: 'string',
   workers: 'workers',
   adapter: 'string',
   numVirtualTokens: 'int',

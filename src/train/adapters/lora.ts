@@ -105,13 +105,20 @@ export class LoraRuntime {
   hook(opts: { dropoutSeed?: number } = {}): LoraHook {
     const p = this.weights.spec.dropout;
     const seed = opts.dropoutSeed;
-    return (layer: number, module: TargetModule, x: tf.Tensor2D): tf.Tensor2D | null => {
+    const hook = (layer: number, module: TargetModule, x: tf.Tensor2D): tf.Tensor2D | null => {
       const i = this.index.get(`${layer}:${module}`);
       if (i === undefined) return null;
       const { a, b } = this.entryVariables(i);
       const dropout = seed !== undefined && p > 0 ? { p, seed: mixSeed(seed, layer, MODULE_ORDER.indexOf(module as LoraEntry['module'])) } : null;
       return this.op(x, a as tf.Variable<tf.Rank.R2>, b as tf.Variable<tf.Rank.R2>, dropout);
     };
+    const layerTensors = (layer: number): tf.Tensor[] =>
+      this.weights.entries.flatMap((e, i) => {
+        if (e.layer !== layer) return [];
+        const { a, b } = this.entryVariables(i);
+        return [a, b];
+      });
+    return Object.assign(hook, { layerTensors });
   }
 
   /** Current values read back from the backend, in variable order (asynchronously: GPU backends cannot read synchronously). */

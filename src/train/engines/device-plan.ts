@@ -2,10 +2,13 @@ import type { BackendInfo, GpuLimits } from '../../model/backend.js';
 import type { ModelConfig } from '../../model/config.js';
 import type { TargetModuleName } from '../../config/train.js';
 import { formatBytes, planMemory, projectionFeatures, trainingPassTokens } from './plan.js';
+import type { BaseWeights } from '../../model/base-weights.js';
+import { bindingLimit } from '../../model/binding-limit.js';
 
 /**
- * What a LoRA run needs on a WebGPU device, in float32 (tfjs stores no bf16: a BF16 checkpoint is widened on
- * upload). Two limits matter: every tensor is one GPU buffer, so none may exceed the adapter's
+ * What a LoRA run needs on a WebGPU device: one layout of each frozen weight, its projections in --base-weights
+ * (bf16 and int8 packed into int32 words, widened one matrix at a time), LoRA, optimizer and activations in
+ * float32. Two limits matter: every tensor is one GPU buffer, so none may exceed the adapter's
  * maxStorageBufferBindingSize (nor maxBufferSize), and everything alive at once must fit the device's memory,
  * which WebGPU does not report (hence --gpu-memory).
  */
@@ -13,7 +16,10 @@ export interface DevicePlan {
   limits: GpuLimits;
   /** bytes of device memory the user gave, or null (WebGPU does not tell) */
   gpuMemory: number | null;
-  /** frozen weights (both layouts), LoRA parameters, their gradient accumulators, AdamW m and v */
+  baseWeights: BaseWeights;
+  /** whether the pass keeps only layer inputs and rebuilds each layer in the backward pass */
+  gradientCheckpointing: boolean;
+  /** frozen weights (one layout), the widened matrix, LoRA parameters, their gradient accumulators, AdamW m and v */
   fixedBytes: number;
   /** activations of one pass of `passSequences` sequences */
   activationBytes: number;
@@ -40,6 +46,10 @@ interface PlanOpts {
   cutoffLen: number;
   limits: GpuLimits;
   gpuMemory?: number | null;
+  /** Defaults to 'f32'. */
+  baseWeights?: BaseWeights;
+  /** 'auto' (the default) turns it on when one sequence's activations outweigh the fixed memory, or only it fits. */
+  gradientCheckpointing?: boolean | 'auto';
 }
 
 // The loss head computes logits at most this many values at a time (src/model/loss.ts, LOGIT_CHUNK_VALUES).
@@ -70,12 +80,16 @@ function largestActivation(c: ModelConfig, k: number, T: number): { name: string
 
 export function planDevice(c: ModelConfig, opts: PlanOpts): DevicePlan {
   const T = opts.cutoffLen;
-  const binding = Math.min(opts.limits.maxStorageBufferBindingSize, opts.limits.maxBufferSize);
+  const binding = bindingLimit(opts.limits);
   const gpuMemory = opts.gpuMemory ?? null;
-  const base = planMemory(c, { r: opts.r, targetModules: opts.targetModules, microBatchSize: 1, cutoffLen: T });
-  // LoRA values, the gradient accumulators, one pass's gradients and AdamW's m and v (DeviceStepper).
-  const fixedBytes = base.lora.weights + 2 * base.lora.loraParams + base.lora.gradients + base.lora.optimizer;
-  const perSequence = base.lora.activations;
+  const baseWeights = opts.baseWeights ?? 'f32';
+  const memory = (gradientCheckpointing: boolean) => {
+    const base = planMemory(c, { r: opts.r, targetModules: opts.targetModules, microBatchSize: 1, cutoffLen: T, baseWeights, layouts: 1, gradientCheckpointing });
+    // LoRA values, the gradient accumulators, one pass's gradients and AdamW's m and v (DeviceStepper).
+    return { fixed: base.lora.weights + base.lora.widened + 2 * base.lora.loraParams + base.lora.gradients + base.lora.optimizer, perSequence: base.lora.activations };
+  };
+  const gradientCheckpointing = opts.gradientCheckpointing === undefined || opts.gradientCheckpointing === 'auto' ? checkpointingNeeded(memory(false), opts.microBatchSize, gpuMemory) : opts.gradientCheckpointing;
+  const { fixed: fixedBytes, perSequence } = memory(gradientCheckpointing);
   const fits = (k: number) => largestActivation(c, k, T).bytes <= binding && (gpuMemory === null || fixedBytes + k * perSequence <= MEMORY_SHARE * gpuMemory);
   let largest = 0;
   // Doubling then bisecting: the constraints grow monotonically with k.
@@ -97,6 +111,8 @@ export function planDevice(c: ModelConfig, opts: PlanOpts): DevicePlan {
   return {
     limits: opts.limits,
     gpuMemory,
+    baseWeights,
+    gradientCheckpointing,
     fixedBytes,
     activationBytes,
     totalBytes,
@@ -111,6 +127,15 @@ export function planDevice(c: ModelConfig, opts: PlanOpts): DevicePlan {
   };
 }
 
+/**
+ * Checkpointing costs about one more forward pass per step; it pays when activations, not weights, decide the
+ * memory: when one sequence's activations outweigh everything else, or the micro-batch would not fit without it.
+ */
+function checkpointingNeeded(m: { fixed: number; perSequence: number }, microBatch: number, gpuMemory: number | null): boolean {
+  if (m.perSequence > m.fixed) return true;
+  return gpuMemory !== null && m.fixed + microBatch * m.perSequence > MEMORY_SHARE * gpuMemory;
+}
+
 /** Padded tokens per forward/backward pass on a WebGPU device: whole sequences, as many as the limits allow. */
 export function devicePassTokens(c: ModelConfig, opts: Omit<PlanOpts, 'microBatchSize' | 'cutoffLen'> & { seqLen: number }): number {
   const p = planDevice(c, { ...opts, microBatchSize: Number.MAX_SAFE_INTEGER, cutoffLen: opts.seqLen });
@@ -119,27 +144,37 @@ export function devicePassTokens(c: ModelConfig, opts: Omit<PlanOpts, 'microBatc
 
 /**
  * Padded tokens per forward/backward pass for the running backend: wasm's heap budget, a WebGPU adapter's limits,
- * or no split at all (libtensorflow). Warnings say what will probably not fit.
+ * or no split at all (libtensorflow); whether the passes use gradient checkpointing ('auto': where the device
+ * plan says activations dominate; off on CPU backends, whose passes are sized to the heap instead). Warnings say
+ * what will probably not fit.
  */
-export function passTokensFor(c: ModelConfig, backend: BackendInfo, opts: { r: number; targetModules: readonly TargetModuleName[]; seqLen: number }): { maxPassTokens: number; warnings: string[] } {
-  if (backend.name !== 'webgpu' || !backend.limits) return { maxPassTokens: trainingPassTokens(c, { backend: backend.name, ...opts }), warnings: [] };
-  const p = planDevice(c, { ...opts, microBatchSize: 1, cutoffLen: opts.seqLen, limits: backend.limits });
+export function passTokensFor(
+  c: ModelConfig,
+  backend: BackendInfo,
+  opts: { r: number; targetModules: readonly TargetModuleName[]; seqLen: number; baseWeights?: BaseWeights; gradientCheckpointing?: 'auto' | 'on' | 'off' },
+): { maxPassTokens: number; gradientCheckpointing: boolean; warnings: string[] } {
+  const setting = opts.gradientCheckpointing ?? 'auto';
+  const { r, targetModules, seqLen } = opts;
+  const baseWeights = opts.baseWeights ?? 'f32';
+  if (backend.name !== 'webgpu' || !backend.limits) return { maxPassTokens: trainingPassTokens(c, { backend: backend.name, r, targetModules, seqLen }), gradientCheckpointing: setting === 'on', warnings: [] };
+  const checkpointing = setting === 'auto' ? 'auto' : setting === 'on';
+  const p = planDevice(c, { r, targetModules, microBatchSize: 1, cutoffLen: seqLen, limits: backend.limits, baseWeights, gradientCheckpointing: checkpointing });
   const warnings: string[] = [];
-  const limit = formatBytes(Math.min(backend.limits.maxStorageBufferBindingSize, backend.limits.maxBufferSize));
+  const limit = formatBytes(bindingLimit(backend.limits));
   if (!p.weightFitsBinding) warnings.push(`the model's ${p.largestWeight.name} is ${formatBytes(p.largestWeight.bytes)} in float32, above this WebGPU adapter's ${limit} buffer binding limit: it probably cannot be uploaded (use a smaller model or --backend wasm)`);
-  if (p.largestMicroBatch === 0) warnings.push(`one ${opts.seqLen}-token sequence needs a ${formatBytes(p.largestActivation.bytes)} tensor (${p.largestActivation.name}), above the adapter's ${limit} binding limit: lower --cutoff-len`);
-  return { maxPassTokens: devicePassTokens(c, { ...opts, limits: backend.limits }), warnings };
+  if (p.largestMicroBatch === 0) warnings.push(`one ${seqLen}-token sequence needs a ${formatBytes(p.largestActivation.bytes)} tensor (${p.largestActivation.name}), above the adapter's ${limit} binding limit: lower --cutoff-len`);
+  return { maxPassTokens: devicePassTokens(c, { r, targetModules, seqLen, limits: backend.limits, baseWeights, gradientCheckpointing: p.gradientCheckpointing }), gradientCheckpointing: p.gradientCheckpointing, warnings };
 }
 
 export function formatDevicePlan(p: DevicePlan, device: string): string[] {
-  const binding = Math.min(p.limits.maxStorageBufferBindingSize, p.limits.maxBufferSize);
+  const binding = bindingLimit(p.limits);
   const mem =
     p.gpuMemory === null
       ? 'device memory unknown (WebGPU does not report it): pass --gpu-memory SIZE to check the fit'
       : `${p.fitsMemory ? 'fits' : 'does NOT fit'} in ${formatBytes(p.gpuMemory)} of device memory (${Math.round(MEMORY_SHARE * 100)}% usable)`;
   const passes = Math.ceil(p.microBatchSize / Math.max(1, p.passSequences));
   return [
-    `on the device (${device}; float32, tfjs stores no bf16):`,
+    `on the device (${device}; base weights ${p.baseWeights}, one layout; gradient checkpointing ${p.gradientCheckpointing ? 'on' : 'off'}):`,
     `  limits: maxStorageBufferBindingSize ${formatBytes(p.limits.maxStorageBufferBindingSize)}, maxBufferSize ${formatBytes(p.limits.maxBufferSize)}`,
     `  frozen weights, LoRA, gradients and AdamW state  ${formatBytes(p.fixedBytes)}`,
     `  activations of one pass (${Math.max(1, p.passSequences)} × ${p.cutoffLen} tokens)  ${formatBytes(p.activationBytes)}`,

@@ -3,6 +3,7 @@ import type { LlamaModel } from '../../model/load.js';
 import type { LabelledBatch } from '../../model/loss.js';
 import type { AdamW } from '../adamw.js';
 import { StepAborted } from './grad-engine.js';
+import { withDeviceErrors } from '../../model/device-errors.js';
 import { batchNll, explainBackendError, passGradientTensors, splitIntoPasses, type MicroBatch } from './gradients.js';
 import type { AdapterRuntime } from '../adapters/adapter-runtime.js';
 import { assertFiniteLoss, clipCoefficient, type StepOutcome, type TrainStepper } from './train-stepper.js';
@@ -34,9 +35,28 @@ export class DeviceStepper implements TrainStepper {
     this.t = state.step;
   }
 
+  /**
+   * The gradients and figures are computed and read inside the device's error scopes, and AdamW runs only once
+   * they popped clean: a step the GPU rejected fails instead of applying what it read.
+   */
   async step(micro: MicroBatch[], at: { step: number; lossTokens: number; lr: number }, signal?: AbortSignal): Promise<StepOutcome> {
+    const r = await withDeviceErrors(`training step ${at.step}`, () => this.gradients(micro, at, signal));
+    try {
+      const loss = r.nllSum / at.lossTokens;
+      assertFiniteLoss(loss, at.step);
+      const inv = 1 / at.lossTokens;
+      this.update(r.grads, inv * clipCoefficient(r.gradNorm, this.opts.maxGradNorm), at.lr);
+      return { loss, gradNorm: r.gradNorm };
+    } finally {
+      tf.dispose(r.grads);
+    }
+  }
+
+  /** Σ-gradients of the step's micro-batches, left on the device, with Σ NLL and the gradient norm read back. */
+  private async gradients(micro: MicroBatch[], at: { lossTokens: number }, signal?: AbortSignal): Promise<{ grads: tf.Tensor[]; nllSum: number; gradNorm: number }> {
     let acc: tf.Tensor[] | null = null;
     let nll: tf.Tensor | null = null;
+    let done = false;
     try {
       for (const mb of micro) {
         if (signal?.aborted) throw new StepAborted();
@@ -70,12 +90,10 @@ export class DeviceStepper implements TrainStepper {
       });
       const [nllSum, gradNorm] = Array.from((await figures.data()) as Float32Array) as [number, number];
       figures.dispose();
-      const loss = nllSum / at.lossTokens;
-      assertFiniteLoss(loss, at.step);
-      this.update(grads, inv * clipCoefficient(gradNorm, this.opts.maxGradNorm), at.lr);
-      return { loss, gradNorm };
+      done = true;
+      return { grads, nllSum, gradNorm };
     } finally {
-      if (acc) tf.dispose(acc);
+      if (acc && !done) tf.dispose(acc);
       nll?.dispose();
     }
   }
@@ -105,13 +123,13 @@ export class DeviceStepper implements TrainStepper {
     const out: number[] = [];
     for (const b of batches) {
       if (signal?.aborted) throw new StepAborted();
-      out.push(await batchNll(this.model, this.lora, b));
+      out.push(await withDeviceErrors('evaluation', () => batchNll(this.model, this.lora, b)));
     }
     return out;
   }
 
   async sync(): Promise<void> {
-    const [params, m, v] = await Promise.all([this.lora.read(), readAll(this.m), readAll(this.v)]);
+    const [params, m, v] = await withDeviceErrors('reading the adapter back', () => Promise.all([this.lora.read(), readAll(this.m), readAll(this.v)]));
     params.forEach((p, k) => (this.params[k] as Float32Array).set(p));
     this.opt.setState({ step: this.t, m, v });
   }

@@ -1,6 +1,7 @@
 import type { ModelConfig } from '../../model/config.js';
 import type { TargetModuleName } from '../../config/train.js';
 import { MODULE_ORDER } from '../adapters/lora-weights.js';
+import { weightBytes, type BaseWeights } from '../../model/base-weights.js';
 
 /** in/out features of each projection, from config.json alone (no weights needed). */
 export function projectionFeatures(c: ModelConfig, module: TargetModuleName): { inFeatures: number; outFeatures: number } {
@@ -45,12 +46,51 @@ export function countLoraParams(c: ModelConfig, r: number, modules: readonly Tar
   return c.numLayers * perLayer;
 }
 
+/**
+ * Bytes of the frozen weights as loadModel keeps them: the projection matrices in `baseWeights` (int8 at its
+ * outlier cap), everything else (embeddings, LM head, norms, biases) in float32; `layouts` 2 keeps the float32
+ * weights twice (wasm training), plus, for packed weights, the one float32 matrix widened at a time.
+ */
+export function frozenWeightBytes(c: ModelConfig, baseWeights: BaseWeights, layouts: 1 | 2): { weights: number; widened: number } {
+  if (baseWeights === 'f32') return { weights: 4 * layouts * countModelParams(c), widened: 0 };
+  let projParams = 0;
+  let projBytes = 0;
+  let widest = 0;
+  for (const m of MODULE_ORDER) {
+    const { inFeatures, outFeatures } = projectionFeatures(c, m);
+    projParams += inFeatures * outFeatures;
+    projBytes += weightBytes(baseWeights, inFeatures, outFeatures);
+    widest = Math.max(widest, 4 * inFeatures * outFeatures);
+  }
+  return { weights: c.numLayers * projBytes + 4 * (countModelParams(c) - c.numLayers * projParams), widened: widest };
+}
+
+export interface MemoryOptions {
+  r: number;
+  targetModules: readonly TargetModuleName[];
+  microBatchSize: number;
+  cutoffLen: number;
+  workers?: number;
+  /** Defaults to 'f32'. */
+  baseWeights?: BaseWeights;
+  /** Float32 layouts kept of each weight (2 on wasm, 1 on GPU backends). Defaults to 2. */
+  layouts?: 1 | 2;
+  /** Keep only each layer's input and rebuild its internals in the backward pass. Defaults to false. */
+  gradientCheckpointing?: boolean;
+}
+
 export interface MemoryPlan {
   totalParams: number;
   trainableParams: number;
   trainableShare: number;
-  /** bytes, for this LoRA run on TensorFlow.js (float32 everywhere) */
-  lora: { weights: number; loraParams: number; gradients: number; optimizer: number; activations: number; perWorker: number; workers: number; total: number };
+  baseWeights: BaseWeights;
+  layouts: 1 | 2;
+  gradientCheckpointing: boolean;
+  /**
+   * bytes, for this LoRA run on TensorFlow.js (LoRA, optimizer and activations in float32; `widened`: the one packed
+   * matrix widened to float32 at a time, 0 for float32 weights)
+   */
+  lora: { weights: number; widened: number; loraParams: number; gradients: number; optimizer: number; activations: number; perWorker: number; workers: number; total: number };
   /** bytes, classic full fine-tune estimate with Adam, activations as above */
   fullFp32: { weights: number; gradients: number; optimizer: number; total: number };
   fullFp16: { weights: number; gradients: number; optimizer: number; total: number };
@@ -65,34 +105,36 @@ export interface MemoryPlan {
  * input and the rank-r projection. Plus one chunk of logits (the loss computes them 4M values at a time).
  * An estimate to decide "does it fit", not an exact figure.
  */
-function activationBytes(c: ModelConfig, r: number, modules: readonly TargetModuleName[], microBatch: number, seqLen: number): number {
+function activationBytes(c: ModelConfig, r: number, modules: readonly TargetModuleName[], microBatch: number, seqLen: number, checkpointing = false): number {
   const h = c.hiddenSize;
   const q = c.numHeads * c.headDim;
   const kv = c.numKvHeads * c.headDim;
   let perTokenLayer = 4 * h + 2 * (q + 2 * kv) + 3 * c.numHeads * seqLen + q + 3 * h + 5 * c.intermediateSize;
   for (const m of modules) perTokenLayer += 2 * projectionFeatures(c, m).inFeatures + r;
   const tokens = microBatch * seqLen;
+  // Checkpointing keeps each layer's input [tokens, h] and rebuilds one layer's internals at a time.
+  const layers = checkpointing ? tokens * h * c.numLayers + tokens * perTokenLayer : tokens * perTokenLayer * c.numLayers;
   // The loss computes logits in chunks of at most 4M values (logits, softmax, gradient alive at once).
-  return 4 * (tokens * perTokenLayer * c.numLayers + 3 * Math.min(tokens * c.vocabSize, 4 * 1024 * 1024) + tokens * h * 2);
+  return 4 * (layers + 3 * Math.min(tokens * c.vocabSize, 4 * 1024 * 1024) + tokens * h * 2);
 }
 
-export function planMemory(
-  c: ModelConfig,
-  opts: { r: number; targetModules: readonly TargetModuleName[]; microBatchSize: number; cutoffLen: number; workers?: number },
-): MemoryPlan {
+export function planMemory(c: ModelConfig, opts: MemoryOptions): MemoryPlan {
   const totalParams = countModelParams(c);
   const trainableParams = countLoraParams(c, opts.r, opts.targetModules);
   const workers = opts.workers ?? 1;
-  // The runtime keeps each frozen matrix twice when training: [in, out] for the forward pass and [out, in] for
-  // the backward pass, both plain fast matMuls on wasm.
-  const weights = 8 * totalParams;
+  const baseWeights = opts.baseWeights ?? 'f32';
+  // wasm keeps each float32 matrix twice when training: [in, out] for the forward pass and [out, in] for the
+  // backward pass, both plain fast matMuls there; packed weights are always one layout.
+  const layouts = baseWeights === 'f32' ? (opts.layouts ?? 2) : 1;
+  const checkpointing = opts.gradientCheckpointing ?? false;
+  const { weights, widened } = frozenWeightBytes(c, baseWeights, layouts);
   const loraParams = 4 * trainableParams;
   const gradients = 4 * trainableParams;
   const optimizer = 8 * trainableParams;
-  const activations = activationBytes(c, opts.r, opts.targetModules, opts.microBatchSize, opts.cutoffLen);
+  const activations = activationBytes(c, opts.r, opts.targetModules, opts.microBatchSize, opts.cutoffLen, checkpointing);
   // Each worker holds its own copy of the frozen weights, the adapter and one micro-batch of activations;
   // gradients and optimizer state live once, in the coordinating thread.
-  const perWorker = weights + loraParams + gradients + activations;
+  const perWorker = weights + widened + loraParams + gradients + activations;
   const full = (bytesPerWeight: number) => {
     const w = bytesPerWeight * totalParams;
     const g = bytesPerWeight * totalParams;
@@ -103,7 +145,10 @@ export function planMemory(
     totalParams,
     trainableParams,
     trainableShare: trainableParams / (totalParams + trainableParams),
-    lora: { weights, loraParams, gradients, optimizer, activations, perWorker, workers, total: workers * perWorker + loraParams + gradients + optimizer },
+    baseWeights,
+    layouts,
+    gradientCheckpointing: checkpointing,
+    lora: { weights, widened, loraParams, gradients, optimizer, activations, perWorker, workers, total: workers * perWorker + loraParams + gradients + optimizer },
     fullFp32: full(4),
     fullFp16: full(2),
     tokensPerMicroBatch: opts.microBatchSize * opts.cutoffLen,
@@ -129,12 +174,14 @@ export function formatCount(n: number): string {
 }
 
 export function formatPlan(p: MemoryPlan, header: string): string[] {
+  const weightLabel = p.baseWeights === 'f32' ? `fp32 in ${p.layouts} layout${p.layouts === 1 ? '' : 's'}` : `${p.baseWeights} projections, fp32 embeddings and norms`;
   const rows: Array<[string, number]> = [
-    [`frozen weights, fp32 in 2 layouts${p.lora.workers > 1 ? ' (per worker)' : ''}`, p.lora.weights],
+    [`frozen weights, ${weightLabel}${p.lora.workers > 1 ? ' (per worker)' : ''}`, p.lora.weights],
+    ...(p.lora.widened > 0 ? [['one projection widened to fp32 at a time', p.lora.widened] as [string, number]] : []),
     ['LoRA parameters', p.lora.loraParams],
     ['LoRA gradients', p.lora.gradients],
     ['AdamW state (m, v)', p.lora.optimizer],
-    [`activations (${p.tokensPerMicroBatch} tokens per micro-batch)`, p.lora.activations],
+    [`activations (${p.tokensPerMicroBatch} tokens per micro-batch${p.gradientCheckpointing ? ', gradient checkpointing' : ''})`, p.lora.activations],
     ['total', p.lora.total],
   ];
   const width = Math.max(...rows.map(([l]) => l.length));
@@ -145,7 +192,7 @@ export function formatPlan(p: MemoryPlan, header: string): string[] {
     header,
     `parameters: ${formatCount(p.totalParams)} total, ${formatCount(p.trainableParams)} trainable (${(100 * p.trainableShare).toFixed(4)}%)`,
     '',
-    `this LoRA run (TensorFlow.js, float32, ${p.lora.workers} worker${p.lora.workers === 1 ? '' : 's'}):`,
+    `this LoRA run (TensorFlow.js, base weights ${p.baseWeights}, ${p.lora.workers} worker${p.lora.workers === 1 ? '' : 's'}):`,
     ...rows.map(row),
     '',
     'full fine-tune with Adam, for comparison:',

@@ -37,10 +37,11 @@ export class WorkerGradEngine implements GradEngine {
   }
 
   /** The workers' start message for these LoRA weights: shapes only, the values follow as params. */
-  static init(modelDir: string, backend: BackendName | undefined, weights: LoraWeights, maxPassTokens: number): WorkerInit {
+  static init(modelDir: string, backend: BackendName | undefined, weights: LoraWeights, maxPassTokens: number, model: Pick<WorkerInit, 'baseWeights' | 'gradientCheckpointing'> = {}): WorkerInit {
     return {
       modelDir,
       backend,
+      ...model,
       spec: weights.spec,
       entries: weights.entries.map(({ layer, module, inFeatures, outFeatures }) => ({ layer, module, inFeatures, outFeatures })),
       maxPassTokens,

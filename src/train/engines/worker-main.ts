@@ -18,7 +18,7 @@ const fail = (id: number | null, e: unknown) => {
 
 try {
   const backend = await selectBackend(init.backend);
-  const model = await loadModel(init.modelDir, { training: true });
+  const model = await loadModel(init.modelDir, { training: true, ...(init.baseWeights ? { baseWeights: init.baseWeights } : {}), ...(init.gradientCheckpointing ? { gradientCheckpointing: true } : {}) });
   const r = init.spec.r;
   const lora = new LoraRuntime({
     spec: init.spec,

@@ -4,6 +4,7 @@ import type { MicroBatch } from './gradients.js';
 import type { LoraSpec } from '../adapters/lora-weights.js';
 import type { TargetModuleName } from '../../config/train.js';
 import type { SerializedError } from '../../errors.js';
+import type { BaseWeights } from '../../model/base-weights.js';
 
 /** What a training worker thread is started with. */
 export interface WorkerInit {
@@ -13,6 +14,9 @@ export interface WorkerInit {
   entries: Array<{ layer: number; module: TargetModuleName; inFeatures: number; outFeatures: number }>;
   /** padded tokens per forward/backward pass (micro-batches above it run as several passes) */
   maxPassTokens: number;
+  /** loadModel's options (defaults: f32, no checkpointing) */
+  baseWeights?: BaseWeights;
+  gradientCheckpointing?: boolean;
 }
 
 export type ToWorker =

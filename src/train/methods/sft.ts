@@ -49,8 +49,9 @@ export const sftMethod: TrainingMethod<Sample, EncodedExample> = {
     const firstLabel = (e: EncodedExample) => (ctx.prompt && ctx.prompt.spec.kind !== 'prefix-tuning' && e.labels[0] !== IGNORE_INDEX ? 1 : 0);
     const lossTokensOf = (e: EncodedExample) => e.lossTokens + firstLabel(e);
     const longest = virtual + [...train, ...val].reduce((m, e) => Math.max(m, e.inputIds.length), 0);
-    const passes = passTokensFor(ctx.mcfg, ctx.backend, { r: weights.spec.r, targetModules: weights.spec.targetModules, seqLen: longest });
+    const passes = passTokensFor(ctx.mcfg, ctx.backend, { r: weights.spec.r, targetModules: weights.spec.targetModules, seqLen: longest, baseWeights: config.baseWeights, gradientCheckpointing: config.gradientCheckpointing });
     const maxPassTokens = passes.maxPassTokens;
+    if (ctx.model) ctx.model.gradientCheckpointing = passes.gradientCheckpointing;
     ctx.warnings.push(...passes.warnings);
     if (ctx.backend.name === 'wasm' && maxPassTokens < longest) {
       ctx.warnings.push(`${ctx.modelDir} with ${longest}-token examples probably does not fit wasm's 4 GB memory per worker (estimate: ${maxPassTokens} tokens per pass); if it aborts, lower --cutoff-len or use a smaller model or the tensorflow backend`);
@@ -61,7 +62,7 @@ export const sftMethod: TrainingMethod<Sample, EncodedExample> = {
     if (ctx.workers > 1) {
       for (const w of ctx.warnings.splice(0)) ctx.emit({ type: 'warning', message: w });
       ctx.emit({ type: 'phase', phase: 'starting-workers', detail: `${ctx.workers} workers` });
-      const started = await WorkerGradEngine.start(WorkerGradEngine.init(ctx.modelDir, ctx.backend.name as BackendName, weights, maxPassTokens), ctx.workers);
+      const started = await WorkerGradEngine.start(WorkerGradEngine.init(ctx.modelDir, ctx.backend.name as BackendName, weights, maxPassTokens, { baseWeights: config.baseWeights, gradientCheckpointing: passes.gradientCheckpointing }), ctx.workers);
       stepper = new HostStepper(started.engine, params, opt, config.maxGradNorm);
     } else if (isCpuBackendName(ctx.backend.name)) {
       lora = runtime();
