@@ -427,9 +427,7 @@ export class ReviewSession {
   }
 
   /** The store changed outside this session (a decision made in the cluster view): rows and counts are read again. */
-  replace(_item: StoredItem): void {
-    this.changed();
-  }
+  replace(_item: StoredItem): void { this.changed(); }
 
   /** Changes the view and keeps the cursor on the same item when it is still listed. */
   private keepSelection(change: () => void): void {
