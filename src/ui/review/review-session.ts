@@ -9,7 +9,6 @@ import type { Tone } from '../theme.js';
 import { emptyFilter, isFilterEmpty, nextSort, type ReviewCounts, type ReviewFilter, type ReviewSort } from './review-view.js';
 
 export const editFieldNames = ['instruction', 'input', 'output'] as const;
-
 export const statusChoices = [null, ...curationStatuses] as const;
 export const reviewChoices = [null, 'pending', ...reviewDecisions] as const;
 export const exportSets = ['accepted', 'usable'] as const;
