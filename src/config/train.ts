@@ -36,7 +36,7 @@ export const trainConfigSchema = z
   saveEvery: z.number().int().min(0).default(200).describe('write a checkpoint every N steps; 0 = only at the end or on Ctrl-C'),
   keepCheckpoints: z.number().int().min(1).default(3).describe('newest checkpoints kept in OUT/checkpoints (older ones are deleted)'),
   evalEvery: z.number().int().min(0).default(200).describe('evaluate on the validation set every N steps (and at the end); 0 = only at the end'),
-  backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu']).default('auto').describe('TensorFlow.js backend'),
+  backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu']).default('auto').describe('TensorFlow.js backend'),
   baseWeights: z.enum(['f32', 'bf16', 'int8']).default('f32').describe('storage of the frozen projection matrices: f32, bf16 (half the bytes, lossless for bf16 checkpoints) or int8 (a quarter, absmax per output channel with outlier features in f32); LoRA, optimizer and activations stay f32'),
   gradientCheckpointing: z.enum(['auto', 'on', 'off']).default('auto').describe('keep only each layer\'s input and rebuild its internals in the backward pass; auto = on where the plan says activations dominate memory (GPU backends)'),
   workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto').describe('data-parallel worker threads on CPU backends (one TensorFlow.js instance each); auto = one per core'),

@@ -2,10 +2,12 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { ModelError, UsageError } from '../errors.js';
+import { loadNativeBlas, NATIVE_BLAS_HINT } from './native-blas.js';
+import { probeNativeBackend, startNativeBackend } from './native-backend.js';
 import { patchWasmSlicing } from './wasm-kernels.js';
 
 /** The backends `--backend` accepts, in the order auto-selection tries them. */
-export const BackendNameSchema = z.enum(['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu']);
+export const BackendNameSchema = z.enum(['tensorflow-gpu', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu']);
 export type BackendName = z.infer<typeof BackendNameSchema>;
 export const BACKEND_NAMES: readonly BackendName[] = BackendNameSchema.options;
 
@@ -54,14 +56,30 @@ export const webgpuAutoChecks = {
   probe: probeWebGpu,
 };
 
+/**
+ * What auto-selection consults about tensorflow-gpu, replaceable so tests can stage both answers. libtensorflow 2.9
+ * imports and runs on a machine without CUDA 11.2 / cuDNN 8 too, on the CPU: only the device it reports counts.
+ */
+export const tensorflowGpuChecks = {
+  start: async (): Promise<void> => {
+    await importOptional('@tensorflow/tfjs-node-gpu');
+    await activate('tensorflow');
+  },
+  /** tfjs-node's backend copies the binding's `is_gpu_device` into `isUsingGpuDevice` when it starts. */
+  usingGpuDevice: (): boolean => (tf.backend() as unknown as { isUsingGpuDevice?: unknown }).isUsingGpuDevice === true,
+};
+
 let current: BackendInfo | null = null;
+// Set when auto-selection found no native addon, so that the wasm it falls to says how to get the fast path.
+let nativeMissing = false;
 // Dawn prints a Vulkan warning on every adapter probe, so a failed probe is remembered.
 let webgpuFailure: Error | null = null;
 
 /**
- * Starts a TensorFlow.js backend. Without `requested`, tries tensorflow-gpu (@tensorflow/tfjs-node-gpu) →
- * tensorflow (@tensorflow/tfjs-node) → webgpu (a hardware adapter that passes a matMul read back asynchronously;
- * never a software renderer) → wasm → cpu. A requested backend that cannot start is a ModelError; calling again
+ * Starts a TensorFlow.js backend. Without `requested`, tries tensorflow-gpu (@tensorflow/tfjs-node-gpu, only when
+ * libtensorflow reports a GPU device) → tensorflow (@tensorflow/tfjs-node) → webgpu (a hardware adapter that passes
+ * a matMul read back asynchronously; never a software renderer) → native (wasm kernels with the system's BLAS for
+ * matMuls, once a product checks out) → wasm → cpu. A requested backend that cannot start is a ModelError; calling again
  * with the backend already running is free.
  */
 export async function selectBackend(requested?: BackendName, opts: SelectBackendOptions = {}): Promise<BackendInfo> {
@@ -82,7 +100,8 @@ export async function selectBackend(requested?: BackendName, opts: SelectBackend
   const failures: string[] = [];
   for (const name of BACKEND_NAMES) {
     try {
-      current = name === 'webgpu' ? await startAutoWebGpu(opts.log ?? (() => {})) : await start(name);
+      const log = opts.log ?? (() => {});
+      current = name === 'webgpu' ? await startAutoWebGpu(log) : name === 'native' ? await startAutoNative(log) : name === 'tensorflow-gpu' ? await startAutoTensorflowGpu(log) : await start(name);
       return current;
     } catch (e) {
       failures.push(`${name}: ${firstLine(e)}`);
@@ -100,6 +119,7 @@ export function currentBackend(): BackendInfo | null {
 export function forgetBackendSelection(): void {
   current = null;
   webgpuFailure = null;
+  nativeMissing = false;
 }
 
 /**
@@ -136,6 +156,39 @@ async function startAutoWebGpu(log: (line: string) => void): Promise<BackendInfo
   return info;
 }
 
+/** tensorflow-gpu for auto-selection: a package that imports but computes on the CPU is passed over, with one line. */
+async function startAutoTensorflowGpu(log: (line: string) => void): Promise<BackendInfo> {
+  // Not installed (the usual case) throws here, with nothing worth a line.
+  await tensorflowGpuChecks.start();
+  if (!tensorflowGpuChecks.usingGpuDevice()) {
+    const why = 'libtensorflow loaded but reports no GPU device: CUDA 11.2 / cuDNN 8 missing';
+    log(`backend: not using tensorflow-gpu (${why}); trying webgpu`);
+    throw new Error(why);
+  }
+  return { name: 'tensorflow-gpu', device: 'GPU (libtensorflow, CUDA)' };
+}
+
+/**
+ * The native BLAS backend for auto-selection: only once it has multiplied two matrices exactly. A missing addon
+ * falls through to wasm with the one line that says how to get it; so does a failed probe.
+ */
+async function startAutoNative(log: (line: string) => void): Promise<BackendInfo> {
+  const blas = loadNativeBlas();
+  // Not built: the usual state without a BLAS. wasm's device line then carries the hint (see start), not a warning.
+  if (blas instanceof Error) {
+    nativeMissing = true;
+    throw blas;
+  }
+  try {
+    const info = await start('native');
+    await probeNativeBackend();
+    return info;
+  } catch (e) {
+    log(`backend: not using native (the BLAS matMul failed its self-test: ${firstLine(e)}); falling back`);
+    throw e;
+  }
+}
+
 const PROBE_TIMEOUT_MS = 20_000;
 
 /** A 3×4 · 4×2 matMul read back with `await data()` must give exactly the integers the CPU computes. */
@@ -168,6 +221,8 @@ function hintFor(name: BackendName): string {
       return 'install @tensorflow/tfjs-node-gpu (needs CUDA 11.2 + cuDNN 8.1 and network access to fetch libtensorflow), or use --backend webgpu / wasm';
     case 'tensorflow':
       return 'install @tensorflow/tfjs-node (downloads libtensorflow), or use --backend wasm';
+    case 'native':
+      return NATIVE_BLAS_HINT;
     case 'webgpu':
       return 'WebGPU needs the `webgpu` npm package and a GPU with a Vulkan (Linux), Metal or D3D12 driver and its loader; use --backend wasm on CPU-only machines';
     default:
@@ -181,8 +236,10 @@ const importOptional = (spec: string): Promise<unknown> => import(spec);
 async function start(name: BackendName): Promise<BackendInfo> {
   switch (name) {
     case 'tensorflow-gpu': {
-      await importOptional('@tensorflow/tfjs-node-gpu');
-      await activate('tensorflow');
+      await tensorflowGpuChecks.start();
+      if (!tensorflowGpuChecks.usingGpuDevice()) {
+        throw new Error('libtensorflow loaded but reports no GPU device (it needs CUDA 11.2 and cuDNN 8; without them it computes on the CPU)');
+      }
       return { name, device: 'GPU (libtensorflow, CUDA)' };
     }
     case 'tensorflow': {
@@ -192,11 +249,18 @@ async function start(name: BackendName): Promise<BackendInfo> {
     }
     case 'webgpu':
       return startWebGpu(await installWebGpu());
+    case 'native': {
+      const blas = loadNativeBlas();
+      if (blas instanceof Error) throw blas;
+      await startNativeBackend(blas);
+      const threads = blas.threads();
+      return { name, device: `CPU (native BLAS: ${blas.config().split(' ').slice(0, 2).join(' ')}${threads ? `, ${threads} thread${threads > 1 ? 's' : ''}` : ''})` };
+    }
     case 'wasm': {
       await import('@tensorflow/tfjs-backend-wasm');
       await activate('wasm');
       patchWasmSlicing();
-      return { name, device: 'CPU (WebAssembly, 1 thread)' };
+      return { name, device: `CPU (WebAssembly, 1 thread${nativeMissing ? `; ${NATIVE_BLAS_HINT}` : ''})` };
     }
     case 'cpu': {
       await activate('cpu');

@@ -9,6 +9,7 @@ import { loadModel, type LlamaModel } from '../model/load.js';
 import { loadTokenizer, type Tokenizer } from '../model/tokenizer.js';
 import { AdamW } from './adamw.js';
 import { flatParams, initLoraWeights, trainableParamCount, type LoraWeights } from './adapters/lora-weights.js';
+import { isCpuBackendName } from './adapters/lora.js';
 import { readAdapter, writeAdapter, type NamedTensor } from './adapters/peft-files.js';
 import { planEpoch, splitTrainVal, stepsPerEpoch, totalSteps as countSteps } from './batching.js';
 import { checkpointDir, readOptimizerState, readTrainerState, saveCheckpoint, trainerStateAt, type TrainerState } from './checkpoint.js';
@@ -292,7 +293,7 @@ function prefixed(log: Record<string, number> | undefined, prefix: string): Reco
  * the model, so `auto` also stays within ~70% of free memory.
  */
 function resolveWorkers(config: TrainConfig, backend: string, mcfg: ModelConfig): number {
-  const cpuBound = backend === 'wasm' || backend === 'cpu';
+  const cpuBound = isCpuBackendName(backend);
   if (config.workers !== 'auto') {
     if (config.workers > 1 && !cpuBound) return 1;
     return config.workers;

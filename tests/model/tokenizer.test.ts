@@ -92,7 +92,7 @@ test('Alpaca prompt: the two stanford_alpaca variants, both ending in the Respon
 
 test('backends: auto picks one that runs, a forced unavailable one is a ModelError with a hint', async () => {
   const auto = await selectBackend();
-  assert.ok(['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm'].includes(auto.name), `auto chose ${auto.name}`);
+  assert.ok(['tensorflow-gpu', 'tensorflow', 'webgpu', 'native', 'wasm'].includes(auto.name), `auto chose ${auto.name}`);
   assert.equal(tf.getBackend(), auto.name.startsWith('tensorflow') ? 'tensorflow' : auto.name);
   await assert.rejects(selectBackend('tensorflow'), (e: unknown) => e instanceof ModelError && /backend "tensorflow" cannot start/.test(e.message) && /tfjs-node/.test(e.hint ?? ''));
   const cpu = await selectBackend('cpu');

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { forgetBackendSelection, selectBackend, webgpuAutoChecks } from '../../src/model/backend.js';
+import { NO_NATIVE_ENV } from '../../src/model/native-blas.js';
 import { loadModel, type LlamaModel } from '../../src/model/load.js';
 import { forwardHidden, lmHead } from '../../src/model/llama.js';
 import { scoreSamples } from '../../src/model/score-samples.js';
@@ -160,6 +161,8 @@ test('a forced --backend webgpu without an adapter is one clear error with a hin
 test('auto: a GPU that fails its matMul self-test falls back to wasm and says why; one that passes is used, with a split head', { skip }, async () => {
   const saved = { ...webgpuAutoChecks };
   const wasmLogits = await logitsOf(model, SPLIT_IDS);
+  // The CPU fallback under test is wasm: with the native BLAS addon built, auto would take native first.
+  process.env[NO_NATIVE_ENV] = '1';
   try {
     forgetBackendSelection();
     webgpuAutoChecks.gpuDevicePresent = () => true;
@@ -192,11 +195,13 @@ test('auto: a GPU that fails its matMul self-test falls back to wasm and says wh
     assert.ok(diff < 1e-5, `split head on webgpu vs whole on wasm: max |Δlogit| ${diff}`);
   } finally {
     Object.assign(webgpuAutoChecks, saved);
+    delete process.env[NO_NATIVE_ENV];
   }
 });
 
 test('auto never picks a software renderer', { skip }, async () => {
   const saved = { ...webgpuAutoChecks };
+  process.env[NO_NATIVE_ENV] = '1';
   try {
     forgetBackendSelection();
     webgpuAutoChecks.gpuDevicePresent = () => true;
@@ -207,5 +212,6 @@ test('auto never picks a software renderer', { skip }, async () => {
     assert.match(lines.join('\n'), /not using webgpu \(only a software renderer \(google swiftshader[^)]*\); pass --backend webgpu/);
   } finally {
     Object.assign(webgpuAutoChecks, saved);
+    delete process.env[NO_NATIVE_ENV];
   }
 });

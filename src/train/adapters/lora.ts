@@ -135,5 +135,5 @@ export class LoraRuntime {
 export const dropoutMask = dropoutMaskTensor;
 
 /** CPU backends: where JavaScript-side work is cheap next to kernels, and memory is the wasm heap. */
-export const isCpuBackendName = (name: string): boolean => name === 'wasm' || name === 'cpu';
+export const isCpuBackendName = (name: string): boolean => name === 'native' || name === 'wasm' || name === 'cpu';
 const cpuBackend = (): boolean => isCpuBackendName(tf.getBackend());

@@ -212,7 +212,7 @@ const WASM_HEAP_BYTES = 4 * 1024 ** 3;
  * The budget keeps 15% of the heap free. Other backends have no such cap: a micro-batch is one pass.
  */
 export function trainingPassTokens(c: ModelConfig, opts: { backend: string; r: number; targetModules: readonly TargetModuleName[]; seqLen: number }): number {
-  if (opts.backend !== 'wasm') return Infinity;
+  if (opts.backend !== 'wasm' && opts.backend !== 'native') return Infinity; // native computes in the wasm heap too
   const perToken = (0.7 * activationBytes(c, opts.r, opts.targetModules, 1, opts.seqLen)) / opts.seqLen;
   const free = 0.85 * WASM_HEAP_BYTES - 2 * 8 * countModelParams(c);
   return Math.max(0, Math.floor(free / perToken));

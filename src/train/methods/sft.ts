@@ -53,7 +53,7 @@ export const sftMethod: TrainingMethod<Sample, EncodedExample> = {
     const maxPassTokens = passes.maxPassTokens;
     if (ctx.model) ctx.model.gradientCheckpointing = passes.gradientCheckpointing;
     ctx.warnings.push(...passes.warnings);
-    if (ctx.backend.name === 'wasm' && maxPassTokens < longest) {
+    if ((ctx.backend.name === 'wasm' || ctx.backend.name === 'native') && maxPassTokens < longest) {
       ctx.warnings.push(`${ctx.modelDir} with ${longest}-token examples probably does not fit wasm's 4 GB memory per worker (estimate: ${maxPassTokens} tokens per pass); if it aborts, lower --cutoff-len or use a smaller model or the tensorflow backend`);
     }
     let lora: AdapterRuntime | null = null;
