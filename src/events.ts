@@ -42,9 +42,10 @@ export interface LowYield {
 
 /**
  * Why generation stopped. `batch-pending`: a round waits for results from outside (a file written with
- * --emit-batch); `cancelled`: --cancel-batches cancelled the run's batches.
+ * --emit-batch); `cancelled`: --cancel-batches cancelled the run's batches; `exhausted`: the method has no more
+ * work before the target (evol's rounds are done).
  */
-export type GenerationStopReason = 'target' | 'budget' | 'interrupted' | 'endpoint-down' | 'batch-pending' | 'cancelled';
+export type GenerationStopReason = 'target' | 'budget' | 'interrupted' | 'endpoint-down' | 'batch-pending' | 'cancelled' | 'exhausted';
 
 export type GenerateEvent =
   | {

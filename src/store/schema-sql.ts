@@ -131,4 +131,18 @@ export const migrations: string[] = [
   // The endpoint (base URL, never a key) that answered each of respond's responses, as requests.endpoint does for
   // generation's requests; null for a sample's own output and for responses written before a pool could answer.
   `ALTER TABLE responses ADD COLUMN endpoint TEXT;`,
+  // Where a generated item came from (generate --method evol|magpie): its method, and for Evol-Instruct its parent,
+  // the root of its tree, the operator that made it and its round. Items without a row are self-instruct's.
+  `
+  CREATE TABLE item_provenance (
+    item_id INTEGER PRIMARY KEY REFERENCES items(id),
+    method TEXT NOT NULL,
+    parent_id INTEGER,
+    root_id INTEGER,
+    operator TEXT,
+    round INTEGER
+  );
+  CREATE INDEX item_provenance_round ON item_provenance(method, round);
+  CREATE INDEX item_provenance_parent ON item_provenance(parent_id);
+  `,
 ];

@@ -30,6 +30,14 @@ export interface FakeServerOptions {
    * run's dedup rejects. The kept yield falls from the full answer to under one task per request.
    */
   saturateAfter?: number;
+  /**
+   * /v1/completions (Magpie): false answers 404 there, as a chat-only server does. Default: served, each answer an
+   * instruction in the prompt's language, then an end of turn and the start of an assistant turn that a server
+   * not told to stop would go on writing.
+   */
+  completions?: boolean;
+  /** What to do with the n-th completions request (0-based). Default: a good instruction. */
+  behaveCompletion?: (n: number, body: CompletionBody) => Behaviour;
   /** How the Files and Batches routes behave (they are always served). */
   batch?: FakeBatchOptions;
 }
@@ -42,9 +50,20 @@ export interface ChatBody {
   seed?: number;
 }
 
+export interface CompletionBody {
+  model: string;
+  prompt: string;
+  stop?: string[];
+  max_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+}
+
 export interface FakeServer {
   url: string;
   requests: ChatBody[];
+  /** Bodies of /v1/completions requests, in arrival order. */
+  completionRequests: CompletionBody[];
   /** For each chat request, how many others were being answered when it arrived. */
   concurrentAtArrival: number[];
   /** Authorization headers seen (to check a key is sent, never to print it). */
@@ -56,6 +75,7 @@ export interface FakeServer {
 
 export async function startFakeServer(opts: FakeServerOptions = {}): Promise<FakeServer> {
   const requests: ChatBody[] = [];
+  const completionRequests: CompletionBody[] = [];
   const authHeaders: string[] = [];
   const concurrentAtArrival: number[] = [];
   let answering = 0;
@@ -72,6 +92,16 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
         body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ChatBody;
       } catch {
         res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":{"message":"bad json"}}');
+        return;
+      }
+      if (req.url?.endsWith('/v1/completions') && opts.completions !== false) {
+        const cbody = body as unknown as CompletionBody;
+        const n = completionRequests.length;
+        completionRequests.push(cbody);
+        const b = opts.behaveCompletion?.(n, cbody) ?? { kind: 'ok' };
+        const respond = () => answerCompletion(res, b, cbody, gen);
+        if (opts.latencyMs) setTimeout(respond, opts.latencyMs);
+        else respond();
         return;
       }
       if (!req.url?.endsWith('/chat/completions')) {
@@ -95,6 +125,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
   return {
     url: `http://127.0.0.1:${port}/v1`,
     requests,
+    completionRequests,
     concurrentAtArrival,
     authHeaders,
     batchApi,
@@ -130,6 +161,22 @@ function answer(res: ServerResponse, b: Behaviour, body: ChatBody, gen: TaskWrit
   const prompt = body.messages.map((m) => m.content).join('\n');
   const text = b.text ?? (plainText ? gen.reply() : gen.answer(prompt, tasksPerAnswer));
   res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(completion(body, text, b.finishReason ?? 'stop', b.usage)));
+}
+
+function answerCompletion(res: ServerResponse, b: Behaviour, body: CompletionBody, gen: TaskWriter): void {
+  if (b.kind === 'status') {
+    res.writeHead(b.status, { 'content-type': 'application/json', ...b.headers }).end(JSON.stringify(b.body ?? { error: { message: `scripted ${b.status}`, type: 'test' } }));
+    return;
+  }
+  if (b.kind !== 'ok') throw new Error(`fake server: completions behaviour ${b.kind} is not scripted`);
+  const zh = /[\u4e00-\u9fff]/.test(body.prompt);
+  const llama = body.prompt.includes('<|start_header_id|>');
+  const eot = llama ? '<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n' : '<|im_end|>\n<|im_start|>assistant\n';
+  const text = b.text ?? `${gen.task(zh).instruction}${eot}${gen.reply()}`;
+  const usage = { prompt_tokens: Math.ceil(body.prompt.length / 4), completion_tokens: Math.ceil(text.length / 4) };
+  res
+    .writeHead(200, { 'content-type': 'application/json' })
+    .end(JSON.stringify({ id: 'cmpl-test', object: 'text_completion', created: 0, model: body.model, choices: [{ index: 0, text, finish_reason: b.finishReason ?? 'stop' }], usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } }));
 }
 
 function completion(body: ChatBody, text: string, finishReason: string, usageIn: { prompt_tokens: number; completion_tokens: number } | null | undefined): object {
