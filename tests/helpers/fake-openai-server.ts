@@ -159,7 +159,7 @@ function answer(res: ServerResponse, b: Behaviour, body: ChatBody, gen: TaskWrit
     return;
   }
   const prompt = body.messages.map((m) => m.content).join('\n');
-  const text = b.text ?? (plainText ? gen.reply() : gen.answer(prompt, tasksPerAnswer));
+  const text = b.text ?? (plainText ? (prompt.includes('[END]') || prompt.includes('【结束】') ? gen.saturating(() => gen.reply()) : gen.reply()) : gen.answer(prompt, tasksPerAnswer));
   res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(completion(body, text, b.finishReason ?? 'stop', b.usage)));
 }
 
@@ -172,7 +172,7 @@ function answerCompletion(res: ServerResponse, b: Behaviour, body: CompletionBod
   const zh = /[\u4e00-\u9fff]/.test(body.prompt);
   const llama = body.prompt.includes('<|start_header_id|>');
   const eot = llama ? '<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n' : '<|im_end|>\n<|im_start|>assistant\n';
-  const text = b.text ?? `${gen.task(zh).instruction}${eot}${gen.reply()}`;
+  const text = b.text ?? `${gen.saturating(() => gen.task(zh).instruction)}${eot}${gen.reply()}`;
   const usage = { prompt_tokens: Math.ceil(body.prompt.length / 4), completion_tokens: Math.ceil(text.length / 4) };
   res
     .writeHead(200, { 'content-type': 'application/json' })
@@ -236,6 +236,19 @@ export class TaskWriter {
   /** A plain-text answer to one task. */
   reply(): string {
     return `${Array.from({ length: 10 }, () => this.word()).join(' ')}.`;
+  }
+  private said: string[] = [];
+  private spoken = 0;
+  /**
+   * One text from a teacher whose variety saturates as `answer` does (the n-th is new with odds 1 / (1 + n /
+   * saturateAfter), else a repeat of an earlier one); always new without saturateAfter.
+   */
+  saturating(make: () => string): string {
+    const n = this.spoken++;
+    if (this.saturateAfter !== undefined && this.said.length > 0 && this.rand() >= 1 / (1 + n / this.saturateAfter)) return this.said[Math.floor(this.rand() * this.said.length)]!;
+    const t = make();
+    if (this.saturateAfter !== undefined) this.said.push(t);
+    return t;
   }
   answer(prompt: string, tasksPerAnswer?: number): string {
     const zh = /[\u4e00-\u9fff]/.test(prompt.slice(0, 200));

@@ -112,7 +112,7 @@ export const command: Command = {
     const print = generationPrinter(mode, mode === 'json' ? ctx.write : ctx.writeErr);
     const { runGeneration } = await import('../../generate/run-generation.js');
     const outcome = await runGeneration({ runDir, config, apiKey, apiKeyFor: (name) => ctx.env[name] || undefined, signal: ctx.signal, onEvent: print, allowChange, ...(batch ? { batch } : {}) });
-    const settled = outcome.reason === 'target' || outcome.reason === 'budget' || outcome.reason === 'batch-pending' || outcome.reason === 'cancelled';
+    const settled = outcome.reason === 'target' || outcome.reason === 'budget' || outcome.reason === 'batch-pending' || outcome.reason === 'cancelled' || outcome.reason === 'exhausted';
     if (!settled && mode !== 'json') {
       ctx.err(`resume with: alpaca-forge ${ctx.argv.join(' ')}`);
     }

@@ -2,8 +2,11 @@ import type { Sample } from '../../data/sample.js';
 
 export type EvolvedTask = { ok: true; task: Pick<Sample, 'instruction' | 'input'> } | { ok: false; error: string };
 
-/** Labels a model puts in front of the rewritten task although it was asked not to; the text after them is the task. */
-const LEAD_LABELS = /^\s*(?:\*\*)?(?:#?\s*)?(?:new version of the task|new version|new task|rewritten (?:task|prompt|instruction)|revised task|task|新任务|改写后的任务|新版本|任务)(?:\*\*)?\s*[:：#]\s*(?:\*\*)?/i;
+/**
+ * Labels a model puts in front of the rewritten task although it was asked not to; the text after them is the task.
+ * "Rewritten Prompt" is not one: that is a prompt's marker echoed, which elimination drops (evol:copied-template).
+ */
+const LEAD_LABELS = /^\s*(?:\*\*)?(?:#?\s*)?(?:new version of the task|new version|new task|rewritten (?:task|instruction)|revised task|task|新任务|改写后的任务|新版本|任务)(?:\*\*)?\s*[:：#]\s*(?:\*\*)?/i;
 
 /**
  * Reads the evolved task out of the model's answer: code fences and a leading label are taken off, and a line that

@@ -33,7 +33,8 @@ function evolRows(store: RunStore) {
 test('an evol run of 2 rounds from a small file records parent, root, operator and round, and its elimination reasons', async () => {
   const dir = tmp();
   const from = writeInput(dir, 6);
-  // The first evolutions: one copies its parent, one echoes the prompt's markers, one gets a refusal as response.
+  // The first evolutions: one copies its parent, one echoes the prompt's markers; the first response is a refusal.
+  let responses = 0;
   const server = await startFakeServer({
     answers: 'text',
     behave: (n, body) => {
@@ -42,7 +43,7 @@ test('an evol run of 2 rounds from a small file records parent, root, operator a
       const parent = /\n(Describe how [^\n]+)\n\[END\]/.exec(prompt)?.[1];
       if (evolving && n === 0 && parent) return { kind: 'ok', text: parent };
       if (evolving && n === 1) return { kind: 'ok', text: '#Rewritten Prompt#: explain the thing in more depth please' };
-      if (!evolving && prompt.startsWith('Describe how') === false && n < 6 && n % 2 === 0) return { kind: 'ok', text: "I'm sorry, but I cannot help with that." };
+      if (!evolving && responses++ === 0) return { kind: 'ok', text: "I'm sorry, but I cannot help with that." };
       return { kind: 'ok' };
     },
   });
