@@ -1,5 +1,5 @@
 /**
- * DPO step speed next to SFT's, on the same random model, backend and thread count: tokens per second (forward +
+ * DPO and reward-model step speed next to SFT's, on the same random model, backend and thread count: tokens per second (forward +
  * backward, non-padding tokens of every sequence) over a few optimizer steps of each, after one warm-up step.
  * DPO runs one sequence per pass (chosen, then rejected) and SFT batches micro-batches, so their ratio is the cost
  * of that choice plus the pairs' two responses.
@@ -12,8 +12,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseBackendFlag, selectBackend } from '../src/model/backend.js';
 import { trainConfigSchema } from '../src/config/train.js';
-import { runDpoTraining } from '../src/train/dpo-trainer.js';
-import type { TrainEvent } from '../src/train/events.js';
+import { runDpoTraining } from '../src/train/methods/dpo.js';
+import { runRewardTraining } from '../src/train/methods/rm.js';
+import type { TrainEvent } from '../src/events.js';
 import { runTraining } from '../src/train/trainer.js';
 import { writeTinyModel } from '../tests/helpers/tiny-model.js';
 
@@ -64,7 +65,9 @@ const sft = measure();
 await runTraining(config(sftData, join(root, 'sft-out')), { onEvent: sft.onEvent });
 const dpo = measure();
 await runDpoTraining(config(dpoData, join(root, 'dpo-out')), { beta: 0.1, loss: 'sigmoid' }, { onEvent: dpo.onEvent });
+const rm = measure();
+await runRewardTraining(config(dpoData, join(root, 'rm-out')), { onEvent: rm.onEvent });
 
 console.log(
-  `train on ${backend.name} (1 thread), random llama hidden ${hidden} x ${layers} layers, batch ${batch}: SFT ${sft.rate().toFixed(0)} tokens/s, DPO ${dpo.rate().toFixed(0)} tokens/s (${(dpo.rate() / sft.rate()).toFixed(2)}x SFT's)`,
+  `train on ${backend.name} (1 thread), random llama hidden ${hidden} x ${layers} layers, batch ${batch}: SFT ${sft.rate().toFixed(0)} tokens/s, DPO ${dpo.rate().toFixed(0)} tokens/s (${(dpo.rate() / sft.rate()).toFixed(2)}x SFT's), RM ${rm.rate().toFixed(0)} tokens/s (${(rm.rate() / sft.rate()).toFixed(2)}x SFT's)`,
 );

@@ -44,7 +44,7 @@ function randomModel(): LlamaModel {
   const owned: tf.Tensor[] = [];
   const keep = <T extends tf.Tensor>(t: T) => (owned.push(t), t);
   const H = config.hiddenSize;
-  const lin = (inF: number, outF: number): FrozenLinear => ({ inFeatures: inF, outFeatures: outF, wT: keep(tf.randomNormal([inF, outF], 0, 1 / Math.sqrt(inF))), w: null, bias: null });
+  const lin = (inF: number, outF: number): FrozenLinear => ({ inFeatures: inF, outFeatures: outF, wT: keep(tf.randomNormal([inF, outF], 0, 1 / Math.sqrt(inF)) as tf.Tensor2D), w: null, bias: null, packed: null });
   const out: Record<TargetModule, [number, number]> = {
     q_proj: [H, config.numHeads * config.headDim],
     k_proj: [H, config.numKvHeads * config.headDim],
@@ -67,11 +67,13 @@ function randomModel(): LlamaModel {
     tokenizer: { bosId: 1, eosId: 2, padId: 2, addBosDefault: true, size: config.vocabSize, encode: () => [], decode: () => '' } satisfies Tokenizer,
     generationConfig: { eosTokenIds: [2], bosTokenId: 1, padTokenId: null, temperature: undefined, topP: undefined, topK: undefined, doSample: undefined, maxNewTokens: undefined },
     embedTable: null,
-    head: { inFeatures: H, outFeatures: config.vocabSize, starts: [0], blocks: [{ inFeatures: H, outFeatures: config.vocabSize, wT: keep(tf.randomNormal([H, config.vocabSize], 0, 0.05)), w: null, bias: null }] },
+    head: { inFeatures: H, outFeatures: config.vocabSize, starts: [0], blocks: [{ inFeatures: H, outFeatures: config.vocabSize, wT: keep(tf.randomNormal([H, config.vocabSize], 0, 0.05) as tf.Tensor2D), w: null, bias: null, packed: null }] },
     finalNorm: keep(tf.ones([H])),
     layers,
     rope: buildRope(config),
     training: false,
+    baseWeights: 'f32',
+    gradientCheckpointing: false,
     dispose: () => tf.dispose(owned),
   };
 }

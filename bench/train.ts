@@ -28,17 +28,17 @@ import { selectBackend, type BackendName } from '../src/model/backend.js';
 import { loadModel, type LlamaModel } from '../src/model/load.js';
 import { loadModelConfig } from '../src/model/config.js';
 import { AdamW } from '../src/train/adamw.js';
-import { passTokensFor } from '../src/train/device-plan.js';
-import { DeviceStepper } from '../src/train/device-stepper.js';
-import type { MicroBatch } from '../src/train/gradients.js';
-import { HostStepper } from '../src/train/host-stepper.js';
-import { LocalGradEngine } from '../src/train/local-engine.js';
-import { LoraRuntime, isCpuBackendName } from '../src/train/lora.js';
-import { flatParams, initLoraWeights, type LoraWeights } from '../src/train/lora-weights.js';
-import { projectionFeatures } from '../src/train/plan.js';
+import { passTokensFor } from '../src/train/engines/device-plan.js';
+import { DeviceStepper } from '../src/train/engines/device-stepper.js';
+import type { MicroBatch } from '../src/train/engines/gradients.js';
+import { HostStepper } from '../src/train/engines/host-stepper.js';
+import { LocalGradEngine } from '../src/train/engines/local-engine.js';
+import { LoraRuntime, isCpuBackendName } from '../src/train/adapters/lora.js';
+import { flatParams, initLoraWeights, type LoraWeights } from '../src/train/adapters/lora-weights.js';
+import { projectionFeatures } from '../src/train/engines/plan.js';
 import { mixSeed } from '../src/train/rng.js';
-import type { TrainStepper } from '../src/train/train-stepper.js';
-import { WorkerGradEngine } from '../src/train/worker-engine.js';
+import type { TrainStepper } from '../src/train/engines/train-stepper.js';
+import { WorkerGradEngine } from '../src/train/engines/worker-engine.js';
 import { writeTinyModel } from '../tests/helpers/tiny-model.js';
 
 const { values } = parseArgs({

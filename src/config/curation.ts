@@ -180,6 +180,22 @@ export const curationConfigSchema = z
           .max(1)
           .default(0.6)
           .describe('least F1 for an earlier item to be recorded as similar; lower finds more but costs time (0.5 is ~2x slower)'),
+        minhash: z.boolean().default(false).describe('remove near-duplicates by MinHash-LSH over shingles of instruction and input (for large sets)'),
+        minhashThreshold: z
+          .number()
+          .gt(0)
+          .max(1)
+          .default(0.8)
+          .describe('an item is a near-duplicate when the Jaccard similarity of its shingles with an earlier kept item is at least this (NeMo Curator: 0.8)'),
+        minhashNgram: z.number().int().min(1).max(16).default(2).describe('shingle width: word k-grams (character k-grams for Chinese)'),
+        minhashSeed: z.number().int().min(0).default(1).describe('seed of the hash functions (a fixed seed gives the same result)'),
+        semantic: z.boolean().default(false).describe('remove paraphrases by cosine similarity of embeddings (needs an embeddings endpoint)'),
+        semanticThreshold: z.number().min(-1).max(1).default(0.9).describe('an item is a paraphrase when its cosine with an earlier kept item is at least this'),
+        embeddingModel: z.string().min(1).default('text-embedding-3-small').describe('model of the /v1/embeddings endpoint'),
+        keep: z
+          .enum(['first', 'judge', 'longest', 'ifd'])
+          .default('first')
+          .describe('which copy of a duplicate survives: the first in order, the best judge score, the longest, or the highest IFD'),
       })
       .strict()
       .prefault({})

@@ -125,6 +125,12 @@ export const generationConfigSchema = z
     maxTokens: z.number().int().positive().default(3072).describe('max completion tokens per request'),
     seed: z.number().int().nullable().default(null).describe('seed for example sampling (and sent to the API); null = random'),
     budgetUsd: z.number().positive().nullable().default(null).describe('stop before the run would spend more than this (USD); null = no limit'),
+    minYield: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.01)
+      .describe('stop when the kept share of requested items stays under this over the last 500 answers (the teacher ran out of variety); 0 = never'),
     timeoutMs: z.number().int().positive().default(120000).describe('per-request timeout in milliseconds'),
     maxRetries: z.number().int().min(0).max(50).default(6).describe('retries of one request on 429, 5xx, timeouts and connection errors'),
     pauseAfterFailures: z

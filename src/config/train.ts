@@ -37,7 +37,14 @@ export const trainConfigSchema = z
   keepCheckpoints: z.number().int().min(1).default(3).describe('newest checkpoints kept in OUT/checkpoints (older ones are deleted)'),
   evalEvery: z.number().int().min(0).default(200).describe('evaluate on the validation set every N steps (and at the end); 0 = only at the end'),
   backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu']).default('auto').describe('TensorFlow.js backend'),
+  baseWeights: z.enum(['f32', 'bf16', 'int8']).default('f32').describe('storage of the frozen projection matrices: f32, bf16 (half the bytes, lossless for bf16 checkpoints) or int8 (a quarter, absmax per output channel with outlier features in f32); LoRA, optimizer and activations stay f32'),
+  gradientCheckpointing: z.enum(['auto', 'on', 'off']).default('auto').describe('keep only each layer\'s input and rebuild its internals in the backward pass; auto = on where the plan says activations dominate memory (GPU backends)'),
   workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto').describe('data-parallel worker threads on CPU backends (one TensorFlow.js instance each); auto = one per core'),
+  adapter: z.enum(['lora', 'prompt-tuning', 'p-tuning', 'prefix-tuning']).default('lora').describe("PEFT adapter type: lora, or a prompt-learning one that adds virtual tokens (prompt-tuning, p-tuning, prefix-tuning)"),
+  numVirtualTokens: z.number().int().min(1).default(20).describe('prompt-learning adapters: virtual tokens added in front of every sequence (PEFT num_virtual_tokens)'),
+  promptInit: z.string().min(1).nullable().default(null).describe("prompt tuning: initialise the virtual tokens from this text's token embeddings (PEFT's TEXT init); null = random"),
+  encoderHiddenSize: z.number().int().min(1).nullable().default(null).describe("P-tuning's MLP and prefix tuning's projection: hidden width; null = PEFT's default (token_dim)"),
+  prefixProjection: z.boolean().default(false).describe('prefix tuning: reparameterise the prefix through a two-layer MLP (PEFT prefix_projection)'),
   })
   .strict();
 

@@ -7,6 +7,11 @@ import { countVerdicts, curateItems, type CurationVerdict } from './curate-items
 import { judgeItems, loadJudgePrompt, type JudgeOutcome, type JudgeRunOptions, type JudgeSink } from './judge.js';
 import { buildDatasetReport, detectLang, type DatasetReport } from './report.js';
 import { writeMarkdownReport } from './report-render.js';
+import type { ContaminationIndex, ContaminationRow } from './contamination-index.js';
+import { dedupReport } from './dedup-report.js';
+import { semanticMap, type Embed } from './semantic-pass.js';
+import { UsageError } from '../errors.js';
+import type { SimilarItem } from './duplicate-index.js';
 
 export interface CurateFileOptions {
   inPath: string;
@@ -22,6 +27,12 @@ export interface CurateFileOptions {
   /** Judge the kept items; the prompt (a name from prompts/ or a path) is loaded in the data's language. */
   judge?: (Omit<JudgeRunOptions, 'sink' | 'lang' | 'prompt'> & { promptName: string }) | null;
   minJudgeScore?: number | null;
+  /** IFD per record (0-based), for `keep: ifd` (see readIfdScores). */
+  ifd?: Map<number, number> | null;
+  /** Benchmark n-grams (curate --decontaminate). */
+  contamination?: ContaminationIndex | null;
+  /** Embeddings for `dedup.semantic` (embedTexts through the endpoint and its cache). */
+  embed?: Embed | null;
   onProgress?: (done: number, total: number) => void;
   /** Where an output path of `-` goes (default process.stdout). */
   stdout?: (text: string) => void;
@@ -34,6 +45,8 @@ export interface CurateFileResult {
   written: string[];
   judge: JudgeOutcome | null;
   report: DatasetReport | null;
+  /** Per benchmark file, with --decontaminate. */
+  contamination: ContaminationRow[] | null;
 }
 
 /** `.jsonl` → JSONL, anything else → an Alpaca JSON array (the input's own format is not a concern of the output). */
@@ -55,9 +68,16 @@ export async function curateFile(o: CurateFileOptions): Promise<CurateFileResult
   const samples = readAlpacaFile(o.inPath);
   const lang = o.lang ?? detectLang(samples);
   const seeds = o.seedsPath ? loadSeedTasks(o.seedsPath).map((s) => ({ id: s.id, instruction: s.instruction, input: s.instances[0]?.input ?? '' })) : [];
-  const candidates = samples.map((s, i) => ({ key: String(i + 1), ...s, judgeScore: null as number | null }));
-  const run = () => curateItems(candidates, o.cfg, lang, { seeds, minJudgeScore: o.minJudgeScore ?? null, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+  const candidates = samples.map((s, i) => ({ key: String(i + 1), ...s, judgeScore: null as number | null, ifd: o.ifd?.get(i) ?? null }));
+  let semantic: Map<string, SimilarItem> | null = null;
+  const run = () =>
+    curateItems(candidates, o.cfg, lang, { seeds, minJudgeScore: o.minJudgeScore ?? null, contamination: o.contamination ?? null, semantic, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
   let verdicts = run();
+  if (o.cfg.dedup.semantic) {
+    if (!o.embed) throw new UsageError('semantic dedup needs an embeddings endpoint', 'pass --base-url URL (and --embedding-model M), or set generation.baseUrl in forge.yaml');
+    semantic = await semanticMap(candidates, verdicts.map((v) => v.status !== 'rejected'), { threshold: o.cfg.dedup.semanticThreshold, keep: o.cfg.dedup.keep }, o.embed);
+    verdicts = run();
+  }
   let judge: JudgeOutcome | null = null;
   if (o.judge) {
     const scores = new Map<number, { score: number | null; reason: string }>();
@@ -81,10 +101,10 @@ export async function curateFile(o: CurateFileOptions): Promise<CurateFileResult
   const counts = countVerdicts(verdicts);
   let report: DatasetReport | null = null;
   if (o.reportPath) {
-    report = buildDatasetReport(kept, { lang, curation: counts });
+    report = buildDatasetReport(kept, { lang, curation: counts, dedup: dedupReport(verdicts), contamination: o.contamination?.table() ?? null });
     written.push(...writeMarkdownReport(o.reportPath, report, { title: 'Curation report', source: o.inPath }));
   }
-  return { lang, counts, kept: kept.length, written, judge, report };
+  return { lang, counts, kept: kept.length, written, judge, report, contamination: o.contamination?.table() ?? null };
 }
 
 function rejectedJsonl(samples: Sample[], verdicts: CurationVerdict[], scores: Array<number | null>): string {

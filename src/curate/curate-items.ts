@@ -2,31 +2,42 @@ import type { Lang } from '../data/sample.js';
 import type { CurationConfig } from '../config/curation.js';
 import { createDuplicateIndex } from './create-duplicate-index.js';
 import { curationVerdict, type CurationVerdict, type VerdictCandidate } from './curation-verdict.js';
+import { keepOrder } from './keep-order.js';
+import type { ContaminationIndex } from './contamination-index.js';
+import type { SimilarItem } from './duplicate-index.js';
 
 export type { CurationVerdict };
-export type CurationCandidate = VerdictCandidate;
+export type CurationCandidate = VerdictCandidate & { ifd?: number | null };
 
 export interface CurateOptions {
   /** Seed tasks the duplicate index starts from (as `seed:<id>`), as generation does. */
   seeds?: Array<{ id: string; instruction: string; input: string }>;
   /** Kept items scored below this by the judge become rejected (reason 'judge'); null/undefined = off. */
   minJudgeScore?: number | null;
+  /** Benchmark n-grams to reject contaminated samples by (curate --decontaminate). */
+  contamination?: ContaminationIndex | null;
+  /** Semantic duplicates found beforehand (semanticMap), by item key. */
+  semantic?: ReadonlyMap<string, SimilarItem> | null;
   /** Called every 1,000 items. */
   onProgress?: (done: number, total: number) => void;
 }
 
 /**
- * Curation of items in arrival order, exactly as generation does it online (one verdict: curationVerdict), against a
- * duplicate index that starts from the seeds and grows with every kept item.
+ * Curation of items, exactly as generation does it online (one verdict: curationVerdict), against a duplicate index
+ * that starts from the seeds and grows with every kept item. Items are visited in the keep rule's order
+ * (`cfg.dedup.keep`; arrival order for `first`, as generation), so the best copy of each duplicate group is the one
+ * kept; verdicts come back in the items' own order.
  */
 export function curateItems(items: CurationCandidate[], cfg: CurationConfig, lang: Lang, opts: CurateOptions = {}): CurationVerdict[] {
-  const index = createDuplicateIndex(cfg, lang);
+  const index = createDuplicateIndex(cfg, lang, opts.semantic ?? null);
   for (const s of opts.seeds ?? []) index.add(`seed:${s.id}`, s.instruction, s.input);
-  const settings = { curation: cfg, lang, minJudgeScore: opts.minJudgeScore ?? null };
-  return items.map((it, i) => {
-    if (opts.onProgress && i % 1000 === 0) opts.onProgress(i, items.length);
-    return curationVerdict(it, index, settings);
+  const settings = { curation: cfg, lang, minJudgeScore: opts.minJudgeScore ?? null, contamination: opts.contamination ?? null };
+  const verdicts = new Array<CurationVerdict>(items.length);
+  keepOrder(items, cfg.dedup.keep).forEach((i, n) => {
+    if (opts.onProgress && n % 1000 === 0) opts.onProgress(n, items.length);
+    verdicts[i] = curationVerdict(items[i]!, index, settings);
   });
+  return verdicts;
 }
 
 /** Counts by status and by reason, for reports. */

@@ -6,6 +6,9 @@ import type { CurationConfig } from '../config/curation.js';
 import { countVerdicts, curateItems, type CurationVerdict } from './curate-items.js';
 import { judgeItems, type JudgeOutcome, type JudgeRunOptions } from './judge.js';
 import { langSchema, type Lang } from '../data/sample.js';
+import type { ContaminationIndex } from './contamination-index.js';
+import type { SimilarItem } from './duplicate-index.js';
+import { semanticMap, type Embed } from './semantic-pass.js';
 
 export interface RecurateResult {
   /** Items re-evaluated (every item that was parsed; 'dropped' ones are left alone). */
@@ -25,6 +28,10 @@ export interface RecurateOptions {
   seedsPath?: string | null;
   /** Default: the run's language (meta lang). */
   lang?: Lang;
+  /** Benchmark n-grams (curate --decontaminate). */
+  contamination?: ContaminationIndex | null;
+  /** Semantic duplicates found beforehand (semanticMapForRun), by item id. */
+  semantic?: ReadonlyMap<string, SimilarItem> | null;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -59,7 +66,7 @@ export function recurateRun(store: RunStore, cfg: CurationConfig, opts: Recurate
     items.map((it) => ({ key: String(it.id), instruction: it.instruction, input: it.input, output: it.output, judgeScore: it.judgeScore })),
     cfg,
     lang,
-    { seeds, minJudgeScore: opts.minJudgeScore ?? null, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) },
+    { seeds, minJudgeScore: opts.minJudgeScore ?? null, contamination: opts.contamination ?? null, semantic: opts.semantic ?? null, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) },
   );
   const updates: CurationUpdate[] = [];
   items.forEach((it, i) => {
@@ -68,6 +75,18 @@ export function recurateRun(store: RunStore, cfg: CurationConfig, opts: Recurate
   });
   if (updates.length) store.updateCuration(updates);
   return { total: items.length, changed: updates.length, before, after: countVerdicts(verdicts), lang, seeds: seeds.length };
+}
+
+/**
+ * Semantic duplicates of a run's items for recurateRun: the items that pass the rules (and decontamination) under
+ * `cfg`, embedded (through the cache in run.db) and compared in the keep rule's order.
+ */
+export async function semanticMapForRun(store: RunStore, cfg: CurationConfig, opts: RecurateOptions, embed: Embed): Promise<Map<string, SimilarItem>> {
+  const lang = opts.lang ?? runLang(store);
+  const items = store.listItems().filter((it) => it.status !== 'dropped');
+  const candidates = items.map((it) => ({ key: String(it.id), instruction: it.instruction, input: it.input, output: it.output, judgeScore: it.judgeScore }));
+  const verdicts = curateItems(candidates, cfg, lang, { seeds: runSeeds(store, opts.seedsPath), minJudgeScore: opts.minJudgeScore ?? null, contamination: opts.contamination ?? null });
+  return semanticMap(candidates, verdicts.map((v) => v.status !== 'rejected'), { threshold: cfg.dedup.semanticThreshold, keep: cfg.dedup.keep }, embed);
 }
 
 function sameCuration(it: StoredItem, v: CurationVerdict): boolean {

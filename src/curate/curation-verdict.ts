@@ -2,8 +2,9 @@ import type { CurationFields } from '../store/run-store.js';
 import type { CurationConfig } from '../config/curation.js';
 import type { DuplicateIndex } from './duplicate-index.js';
 import { applyRules } from './rules.js';
+import type { ContaminationHit, ContaminationIndex } from './contamination-index.js';
 
-/** reason: 'rule:<name>', 'duplicate:exact' / 'duplicate:rouge', 'judge', 'over-target', or null when kept. */
+/** reason: 'rule:<name>', 'contamination', 'duplicate:exact' / 'rouge' / 'minhash' / 'semantic', 'judge', 'over-target', or null when kept. */
 export interface CurationVerdict extends Required<Omit<CurationFields, 'status'>> {
   status: 'kept' | 'rejected' | 'duplicate';
 }
@@ -22,6 +23,8 @@ export interface VerdictSettings {
   lang: 'en' | 'zh';
   /** Kept items scored below this by the judge become rejected (reason 'judge'); null/undefined = off. */
   minJudgeScore?: number | null;
+  /** Benchmark n-grams (curate --decontaminate); a sample sharing them is rejected with reason 'contamination'. */
+  contamination?: ContaminationIndex | null;
 }
 
 /**
@@ -33,6 +36,9 @@ export interface VerdictSettings {
 export function curationVerdict(item: VerdictCandidate, index: DuplicateIndex, settings: VerdictSettings): CurationVerdict {
   const broken = applyRules(item, settings.curation, settings.lang);
   if (broken) return { status: 'rejected', reason: `rule:${broken.rule}`, detail: broken.reason, duplicateOf: null, similarity: null, similar: [] };
+  // Before the duplicate index: a contaminated sample must not become the survivor others are removed for.
+  const hit = settings.contamination?.check(item.key, [item.instruction, item.input, item.output]) ?? null;
+  if (hit) return { status: 'rejected', reason: 'contamination', detail: contaminationDetail(hit), duplicateOf: null, similarity: hit.shared / hit.total, similar: [] };
   const d = index.checkAndAdd(item.key, item.instruction, item.input);
   if (d.duplicateOf) {
     return { status: 'duplicate', reason: `duplicate:${d.kind ?? 'exact'}`, detail: null, duplicateOf: d.duplicateOf.id, similarity: d.duplicateOf.score, similar: d.similar };
@@ -42,6 +48,11 @@ export function curationVerdict(item: VerdictCandidate, index: DuplicateIndex, s
     return { status: 'rejected', reason: 'judge', detail: `judge score ${item.judgeScore} < ${min}`, duplicateOf: null, similarity: null, similar: d.similar };
   }
   return { status: 'kept', reason: null, detail: null, duplicateOf: null, similarity: null, similar: d.similar };
+}
+
+/** The record of a removal: the benchmark file, its item and the shared span. */
+export function contaminationDetail(h: ContaminationHit): string {
+  return `${h.file} ${h.unit} ${h.position}: "${h.span}"${h.total > h.shared ? ` (${h.shared}/${h.total} n-grams)` : ''}`;
 }
 
 /** Past its target a run keeps nothing more, even a new item: it holds exactly `target`. */

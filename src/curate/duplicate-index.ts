@@ -1,18 +1,21 @@
 /**
  * The one interface through which generation (online, item by item as they arrive) and curation (offline, over a
  * whole run or file) ask "is this a duplicate of something already kept?". Implementations: ExactDuplicateIndex
- * (normalised instruction+input) and the ROUGE-L index in rouge-index.ts.
+ * (normalised instruction+input), the ROUGE-L index in rouge-index.ts and MinHashIndex.
  */
 export interface SimilarItem {
   id: string;
   score: number;
 }
 
+export type DuplicateKind = 'exact' | 'rouge' | 'minhash' | 'semantic';
+
 export interface DuplicateCheck {
   /** The earlier item (seed or kept sample) this one duplicates, or null when it is new. */
   duplicateOf: SimilarItem | null;
-  /** Why it is a duplicate: 'exact' (same normalised instruction+input) or 'rouge' (ROUGE-L F1 above threshold). */
-  kind: 'exact' | 'rouge' | null;
+  /** Why it is a duplicate: 'exact' (same normalised instruction+input), 'rouge' (ROUGE-L F1 above threshold),
+   *  'minhash' (Jaccard of shingles at least the threshold) or 'semantic' (cosine of embeddings). */
+  kind: DuplicateKind | null;
   /** The most similar earlier items, best first (for review); may be empty. */
   similar: SimilarItem[];
 }

@@ -1,18 +1,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pLimit from 'p-limit';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { promptsDir } from '../paths.js';
 import type { Prices } from '../config/generation.js';
 import type { ForgeConfig } from '../config/schema.js';
 import type { TransportState } from '../events.js';
-import { RetriesExhaustedError, type ChatRequest, type ChatResult } from '../llm/chat-client.js';
+import type { ChatRequest, ChatResult } from '../llm/chat-client.js';
 import { endpointsServing, poolEndpoints, poolFromConfig, type PoolKeys } from '../llm/pool-from-config.js';
 import { chatClientFromConfig } from '../llm/client-from-config.js';
-import { BudgetTracker, costOf } from '../llm/budget.js';
-import { EndpointDownError } from '../llm/endpoint-gate.js';
-import { RequestAborts } from '../llm/request-aborts.js';
+import { BudgetTracker } from '../llm/budget.js';
+import { RequestLoop, type RequestMethod } from '../llm/request-loop.js';
 import { endpointOf } from '../llm/endpoint-of.js';
 import type { RunStore } from '../store/run-store.js';
 import type { JudgeConfig } from '../config/curation.js';
@@ -116,7 +114,7 @@ export function createJudgeClient(
   if (g.endpoints.length === 0) {
     return chatClientFromConfig(g, { apiKey: o.apiKey, prices: forge.prices, model, baseURL: g.baseUrl ?? undefined, ...(o.onTransport ? { onTransport: o.onTransport } : {}) });
   }
-  const serving = endpointsServing(poolEndpoints({ ...g, concurrency: cfg.concurrency }, o), model, `the judge's model "${model}"`, 'set judge.model to one they serve, or pass --base-url');
+  const serving = endpointsServing(poolEndpoints(g, { model: g.model, apiKeyEnv: g.apiKeyEnv, concurrency: cfg.concurrency }, o), model, `the judge's model "${model}"`, 'set judge.model to one they serve, or pass --base-url');
   const pool = poolFromConfig(g, serving, { prices: forge.prices, onTransport: (t) => o.onTransport?.(t), onWarning: (m) => o.onWarning?.(m) });
   return { model, complete: (req) => pool.complete(req) };
 }
@@ -131,6 +129,8 @@ export type JudgeRequestRecord = Parameters<RunStore['recordJudgeRequest']>[0];
 
 export interface JudgeTarget extends Sample {
   id: number;
+  /** Its score so far (a re-judge): a failed re-judge keeps it. */
+  judgeScore?: number | null;
 }
 
 export interface JudgeOutcome {
@@ -174,6 +174,8 @@ export interface RatingSink<T> {
 export interface RatingTask {
   id: number;
   prompt: string;
+  /** It has a valid rating already (a re-judge): a failure keeps that one. */
+  rated?: boolean;
 }
 
 export interface RatingRunOptions<T> extends Omit<JudgeRunOptions, 'sink' | 'prompt'> {
@@ -194,7 +196,7 @@ export interface RatingRunOptions<T> extends Omit<JudgeRunOptions, 'sink' | 'pro
 export async function judgeItems(targets: JudgeTarget[], o: JudgeRunOptions): Promise<JudgeOutcome> {
   const { sink, prompt, ...rest } = o;
   return rateWithRetries(
-    targets.map((t) => ({ id: t.id, prompt: renderJudgePrompt(prompt, t, o.lang) })),
+    targets.map((t) => ({ id: t.id, prompt: renderJudgePrompt(prompt, t, o.lang), rated: t.judgeScore !== undefined && t.judgeScore !== null })),
     {
       ...rest,
       format: judgeFormat,
@@ -215,97 +217,67 @@ const judgeFormat: RatingFormat<{ score: number; reason: string }> = {
   repair: REPAIR,
 };
 
-/** The judge's loop for any rating format: repair retries, budget, concurrency, stop reasons (see judgeItems). */
+/** One rating job: a task and the conversation so far (a repair adds the bad answer and the request to fix it). */
+interface RatingJob {
+  task: RatingTask;
+  attempt: number;
+  lastError: string;
+}
+
+/** The judge's method for any rating format, on the request loop: repair retries, recording, stop reasons (see judgeItems). */
 export async function rateWithRetries<T>(tasks: RatingTask[], o: RatingRunOptions<T>): Promise<JudgeOutcome> {
   const { cfg, client, sink, format } = o;
   const noun = o.noun ?? 'samples';
   const budget = new BudgetTracker(cfg.budgetUsd ?? undefined, 0);
-  const limit = pLimit(cfg.concurrency);
-  let stop: JudgeOutcome['stop'] | null = null;
-  let fatal: unknown = null;
-  let endpointDown: string | null = null;
   let scored = 0;
   let failed = 0;
   let done = 0;
   const progress = () => o.onProgress?.({ done, total: tasks.length, scored, failed, costUsd: budget.spentUsd });
-  const aborts = new RequestAborts(o.signal);
-
-  const judgeOne = async (t: RatingTask): Promise<void> => {
-    if (stop !== null || o.signal?.aborted) return;
-    const messages: ChatRequest['messages'] = [{ role: 'user', content: t.prompt }];
-    let lastError = '';
-    for (let attempt = 0; attempt <= cfg.parseRetries; attempt++) {
-      const chars = messages.reduce((a, m) => a + m.content.length, 0);
-      // Worst case: about 2 characters per token for the prompt (CJK is denser than English), all max tokens used.
-      const reserve = costOf(o.prices, client.model, Math.ceil(chars / 2), cfg.maxTokens);
-      if (budget.wouldExceed(reserve)) {
-        stop ??= 'budget';
-        return;
-      }
-      budget.reserve(reserve);
-      let result: ChatResult & { endpoint?: string };
-      try {
-        result = await aborts.run((signal) => client.complete({ messages, temperature: cfg.temperature, maxTokens: cfg.maxTokens, signal }));
-      } catch (err) {
-        budget.settle(reserve, 0);
-        if (o.signal?.aborted) {
-          stop ??= 'interrupted';
-          return;
-        }
-        if (err instanceof RetriesExhaustedError) {
-          sink.recordRequest({ id: t.id, promptTokens: 0, completionTokens: 0, costUsd: 0, raw: err.message, ok: false, ...via(client) });
-          sink.unrated(t.id, `failed: ${err.message}`);
-          failed++;
-          done++;
-          progress();
-          return;
-        }
-        if (err instanceof EndpointDownError) {
-          endpointDown ??= err.message;
-          stop ??= 'endpoint-down';
-          return;
-        }
-        fatal ??= err;
-        stop ??= 'interrupted';
-        return;
-      }
-      budget.settle(reserve, result.costUsd);
-      const answer = format.parse(result.text);
-      sink.recordRequest({ id: t.id, promptTokens: result.promptTokens, completionTokens: result.completionTokens, costUsd: result.costUsd, raw: result.text, ok: answer.ok, ...via(client, result.model, result.endpoint) });
-      if (answer.ok) {
-        sink.rated(t.id, answer.value);
-        scored++;
-        done++;
-        progress();
-        return;
-      }
-      lastError = answer.error;
-      messages.push({ role: 'assistant', content: result.text }, { role: 'user', content: format.repair[o.lang] });
-    }
-    sink.unrated(t.id, `unparseable: ${lastError}`);
-    failed++;
+  const finish = (job: RatingJob, unrated: string | null) => {
+    // A rating is replaced only by a new valid one: a failed re-judge leaves the one there.
+    if (unrated !== null && !job.task.rated) sink.unrated(job.task.id, unrated);
+    if (unrated === null) scored++;
+    else failed++;
     done++;
     progress();
   };
-
-  try {
-    await Promise.all(tasks.map((t) => limit(() => judgeOne(t))));
-  } finally {
-    aborts.dispose();
-  }
-  if (fatal !== null) throw fatal;
-  // Set inside the workers; TypeScript cannot see that through the closures.
-  const stopped = (o.signal?.aborted ? 'interrupted' : stop) as JudgeOutcome['stop'] | null;
+  let nextTask = 0;
+  const rating: RequestMethod<RatingJob> = {
+    next: () => (nextTask < tasks.length ? { task: tasks[nextTask++]!, attempt: 0, lastError: '' } : 'done'),
+    build: (job) => ({ model: client.model, messages: [{ role: 'user', content: job.task.prompt }], temperature: cfg.temperature, maxTokens: cfg.maxTokens }),
+    ingest: (job, result, req) => {
+      const answer = format.parse(result.text);
+      sink.recordRequest({ id: job.task.id, promptTokens: result.promptTokens, completionTokens: result.completionTokens, costUsd: result.costUsd, raw: result.text, ok: answer.ok, ...via(client, result.model, result.endpoint) });
+      if (answer.ok) {
+        sink.rated(job.task.id, answer.value);
+        finish(job, null);
+        return;
+      }
+      job.lastError = answer.error;
+      if (job.attempt++ >= cfg.parseRetries) {
+        finish(job, `unparseable: ${job.lastError}`);
+        return;
+      }
+      return { ...req, messages: [...req.messages, { role: 'assistant', content: result.text }, { role: 'user', content: format.repair[o.lang] }] };
+    },
+    failed: (job, f) => {
+      if (f.kind !== 'failed') return;
+      sink.recordRequest({ id: job.task.id, promptTokens: 0, completionTokens: 0, costUsd: 0, raw: f.message, ok: false, ...via(client) });
+      finish(job, `failed: ${f.message}`);
+    },
+  };
+  const loop = new RequestLoop({ send: (req) => client.complete(req), concurrency: cfg.concurrency, budget, prices: o.prices, signal: o.signal });
+  const outcome = await loop.run(rating);
   const notJudged = tasks.length - done;
   const spent = `$${budget.spentUsd.toFixed(4)}`;
-  const finalStop: JudgeOutcome['stop'] = stopped === null || notJudged === 0 ? 'done' : stopped;
+  const finalStop: JudgeOutcome['stop'] = outcome.stop === 'done' || notJudged === 0 ? 'done' : outcome.stop;
   const message =
     finalStop === 'done'
       ? `judged ${done} ${noun}: ${scored} scored, ${failed} failed or unparseable; spent ${spent}`
       : finalStop === 'budget'
         ? `stopped before exceeding the judge budget of $${cfg.budgetUsd}: ${scored} scored, ${notJudged} not judged; spent ${spent}`
         : finalStop === 'endpoint-down'
-          ? `${endpointDown}; ${notJudged} ${noun} not judged — rerun the same command to judge them`
+          ? `${outcome.endpointDown!.message}; ${notJudged} ${noun} not judged — rerun the same command to judge them`
           : `interrupted: ${scored} scored, ${notJudged} not judged — rerun the same command to judge them`;
   return { scored, failed, notJudged, costUsd: budget.spentUsd, stop: finalStop, message };
 }

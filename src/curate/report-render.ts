@@ -6,6 +6,7 @@ import type { RunSummary } from '../store/run-store.js';
 import type { ResponseCounts } from '../store/responses.js';
 import type { DatasetReport, LengthStats } from './report.js';
 import { histogramSvg, stackedBarsSvg } from './svg-chart.js';
+import { dedupLines } from './dedup-report.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const num = (x: number) => x.toLocaleString('en-US');
@@ -46,6 +47,11 @@ export function reportLines(r: DatasetReport): string[] {
     lines.push(`curation: ${num(r.curation.total)} items; ${sortedCounts(r.curation.byStatus).map(([k, v]) => `${k} ${num(v)}`).join(', ')}`);
     const reasons = sortedCounts(r.curation.byReason);
     if (reasons.length) lines.push(`reasons: ${reasons.map(([k, v]) => `${k} ${num(v)}`).join(', ')}`);
+  }
+  if (r.dedup?.length) lines.push('duplicates by method:', ...dedupLines(r.dedup));
+  if (r.contamination?.length) {
+    lines.push('contamination:');
+    for (const c of r.contamination) lines.push(`  ${c.file}: ${num(c.itemsHit)} of ${num(c.items)} items hit, ${num(c.samplesRemoved)} samples removed${c.tooShort ? ` (${num(c.tooShort)} items too short to match)` : ''}`);
   }
   lines.push(`samples: ${num(r.samples)}; with input ${num(r.withInput.count)} (${pct(r.withInput.share)})`);
   lines.push(lengthLine('instruction length', r.lengths.instruction));
@@ -91,6 +97,20 @@ export function writeMarkdownReport(mdPath: string, r: DatasetReport, opts: { ti
       md.push('', '| reason | items |', '|---|---:|');
       for (const [k, v] of reasons) md.push(`| ${k} | ${num(v)} |`);
     }
+    md.push('');
+  }
+  if (r.dedup?.length) {
+    md.push('## Duplicates by method', '', '| method | removed |', '|---|---:|');
+    for (const m of r.dedup) md.push(`| ${m.method} | ${num(m.removed)} |`);
+    md.push('');
+    for (const m of r.dedup) {
+      const file = chart(`dedup-${m.method}`, histogramSvg({ title: `${m.method}: similarity of removed items to the item kept`, xLabel: 'similarity', bins: m.bins }));
+      md.push(`![${m.method} similarity](${file})`, '');
+    }
+  }
+  if (r.contamination?.length) {
+    md.push('## Contamination', '', '| benchmark | items | items hit | samples removed | too short to match |', '|---|---:|---:|---:|---:|');
+    for (const c of r.contamination) md.push(`| ${c.file} | ${num(c.items)} | ${num(c.itemsHit)} | ${num(c.samplesRemoved)} | ${num(c.tooShort)} |`);
     md.push('');
   }
   md.push(

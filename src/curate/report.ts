@@ -1,5 +1,7 @@
 import { chineseVerbObject, englishVerbObject, type VerbObject } from './verb-object.js';
 import type { Lang, Sample } from '../data/sample.js';
+import type { ContaminationRow } from './contamination-index.js';
+import type { DedupMethodReport } from './dedup-report.js';
 
 /** What a dataset report says; the same object backs the terminal text, `--json` and the Markdown + SVG report. */
 export interface DatasetReport {
@@ -8,6 +10,10 @@ export interface DatasetReport {
   samples: number;
   /** Curation counts over every item, when the data went through curation. */
   curation: { total: number; byStatus: Record<string, number>; byReason: Record<string, number> } | null;
+  /** Removals per duplicate method with their similarity histograms, when the data went through curation. */
+  dedup: DedupMethodReport[] | null;
+  /** Per benchmark file (curate --decontaminate): items, items hit, samples removed. */
+  contamination: ContaminationRow[] | null;
   lengths: { instruction: LengthStats; input: LengthStats; output: LengthStats };
   withInput: { count: number; share: number };
   verbs: VerbReport;
@@ -40,6 +46,8 @@ export interface VerbReport {
 export interface ReportOptions {
   lang: Lang;
   curation?: DatasetReport['curation'];
+  dedup?: DedupMethodReport[] | null;
+  contamination?: ContaminationRow[] | null;
   /** Most instructions given to the part-of-speech tagger (about 0.5 ms each); default 10,000. */
   verbSample?: number;
   topVerbs?: number;
@@ -61,6 +69,8 @@ export function buildDatasetReport(samples: Sample[], opts: ReportOptions): Data
     lang: opts.lang,
     samples: samples.length,
     curation: opts.curation ?? null,
+    dedup: opts.dedup ?? null,
+    contamination: opts.contamination ?? null,
     lengths: {
       instruction: lengthStats(samples.map((s) => measure(s.instruction)), unit, bins),
       // Items without input would pile up at 0 and hide the shape; the share with input is reported beside it.

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DataError } from '../errors.js';
-import { completionSchema } from '../llm/chat-client.js';
+import { completionSchema, type ChatMessage } from '../llm/chat-client.js';
 
 /**
  * The OpenAI batch file format (https://platform.openai.com/docs/api-reference/batch/request-input), which vLLM's
@@ -8,10 +8,13 @@ import { completionSchema } from '../llm/chat-client.js';
  */
 export interface BatchRequestBody {
   model: string;
-  messages: Array<{ role: 'user'; content: string }>;
+  messages: ChatMessage[];
   temperature: number;
   top_p: number;
-  max_tokens: number;
+  /** vLLM and other servers. */
+  max_tokens?: number;
+  /** OpenAI's own endpoint: its reasoning models refuse max_tokens. */
+  max_completion_tokens?: number;
   seed?: number;
 }
 

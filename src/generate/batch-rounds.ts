@@ -1,18 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { ForgeConfig } from '../config/schema.js';
 import type { GenerationConfig } from '../config/generation.js';
 import { ApiError, ConfigError, DataError } from '../errors.js';
 import type { GenerateEvent, GenerationStopReason, SamplePreview } from '../events.js';
 import type { BatchRound, RunStore } from '../store/run-store.js';
-import { BudgetTracker, costOf, hasBatchPrices } from '../llm/budget.js';
+import { writeAll, writeOutputWith } from '../io/write-output.js';
+import { BudgetTracker, costOf, hasBatchPrices, worstCaseUsd } from '../llm/budget.js';
 import { sleep } from '../llm/retry-policy.js';
 import { BatchApi, terminalBatchStatuses, type BatchState } from './batch-api.js';
 import { batchInputLine, customIdFor, parseBatchOutput, requestIdFrom, type BatchOutcome } from './batch-file.js';
-import type { ExampleSampler } from './example-sampler.js';
 import type { IngestPipeline } from './ingest-pipeline.js';
-import { renderPrompt, type PromptTemplate } from './prompt-template.js';
+import type { GenerationMethod } from './generation-method.js';
 import { requestsToFill, YieldEstimator } from './yield-estimator.js';
 
 /** What batch mode and the offline files do, besides generating through the Batch API. */
@@ -26,8 +26,8 @@ export interface BatchRoundsContext {
   apiKey: string | undefined;
   signal: AbortSignal;
   emit: (e: GenerateEvent) => void;
-  template: PromptTemplate;
-  sampler: ExampleSampler;
+  templateName: string;
+  method: GenerationMethod;
   ingest: IngestPipeline;
   kept: number;
   resumed: boolean;
@@ -56,7 +56,7 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
   const runTag = store.getMeta('run_tag') ?? randomBytes(4).toString('hex');
   store.setMeta('run_tag', runTag);
   const budget = new BudgetTracker(g.budgetUsd ?? undefined, store.spentUsd());
-  const yields = new YieldEstimator(Math.max(2, g.batch.maxRequests), g.numTasks);
+  const yields = new YieldEstimator(Math.max(2, g.batch.maxRequests), ctx.method.itemsPerRequest);
   const latest: SamplePreview[] = [];
   // Worst cases reserved by rounds this process prepared, released when the round closes (its real cost counted).
   const reservedByRound = new Map<number, number>();
@@ -73,7 +73,7 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
     runDir: ctx.runDir,
     model: g.model,
     baseUrl: api?.baseURL ?? (ctx.action.kind === 'api' ? '' : `file ${ctx.action.file}`),
-    template: ctx.template.name,
+    template: ctx.templateName,
     lang: g.lang,
     target: g.target,
     kept,
@@ -106,9 +106,6 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
   const batchEvent = (b: BatchRound, status: string, message: string) =>
     emit({ type: 'batch', round: b.round, batchId: store.batch(b.round)?.batchId ?? b.batchId, status, requests: b.lastRequest - b.firstRequest + 1, message });
 
-  /** Worst case of one request at the batch price (prompt estimate + max_tokens), as online mode reserves it. */
-  const worstCaseUsd = (prompt: string) => costOf(ctx.config.prices, g.model, Math.ceil(prompt.length / 2), g.maxTokens, 'batch');
-
   /** Builds, writes and records one round; null when the budget leaves room for no request. */
   const prepareRound = (kind: 'api' | 'file', path: string | null): BatchRound | null => {
     const n = requestsToFill({ remaining: g.target - kept, pendingAnswers: 0, concurrency: g.batch.maxRequests, yields });
@@ -117,23 +114,23 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
     const requests: Array<{ id: number; examples: unknown }> = [];
     let reserved = 0;
     for (let i = 0; i < n; i++) {
-      const { examples, refs } = ctx.sampler.sample(kept);
-      const prompt = renderPrompt(ctx.template, examples, g.numTasks);
-      const reserve = worstCaseUsd(prompt);
+      const req = ctx.method.build(kept);
+      // Worst case at the batch price, as the request loop reserves it online.
+      const reserve = worstCaseUsd(ctx.config.prices, g.model, req.messages, g.maxTokens, 'batch');
       if (budget.wouldExceed(reserve)) break;
       budget.reserve(reserve);
       reserved += reserve;
       lines.push(
         batchInputLine(customIdFor(runTag, id), {
           model: g.model,
-          messages: [{ role: 'user', content: prompt }],
+          messages: req.messages,
           temperature: g.temperature,
           top_p: g.topP,
           max_tokens: g.maxTokens,
           ...(g.seed !== null ? { seed: g.seed + id } : {}),
         }),
       );
-      requests.push({ id, examples: { examples: refs, template: ctx.template.name } });
+      requests.push({ id, examples: req.provenance });
       id++;
     }
     if (requests.length === 0) {
@@ -141,10 +138,8 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
       return null;
     }
     const file = path ?? join(ctx.runDir, 'batches', `requests-${requests[0]!.id}.jsonl`);
-    mkdirSync(join(file, '..'), { recursive: true });
     // Written whole before the round is recorded: a kill in between leaves a file the next round overwrites.
-    writeFileSync(`${file}.tmp`, `${lines.join('\n')}\n`);
-    renameSync(`${file}.tmp`, file);
+    writeOutputWith(file, (fd) => writeAll(fd, Buffer.from(`${lines.join('\n')}\n`, 'utf8')), { label: path === null ? 'batch file' : '--emit-batch' });
     const round = store.queueBatch({ kind, inputPath: file, requests });
     reservedByRound.set(round, reserved);
     const b = store.batch(round)!;
@@ -180,24 +175,20 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
       promptTokens += o.promptTokens;
       completionTokens += o.completionTokens;
       budget.add(costUsd);
-      const refs = (req.examples as { examples?: unknown[] } | null)?.examples ?? [];
       pending.push(
         ctx.ingest
           .complete({
             type: 'complete',
             requestId: id,
             result: { raw: o.text, finishReason: o.finishReason, promptTokens: o.promptTokens, completionTokens: o.completionTokens, costUsd },
-            format: ctx.template.format,
-            nextIndex: refs.length + 1,
+            ...ctx.method.reading(req.examples),
           })
           .then((done) => {
             kept = Math.max(kept, done.kept);
             yields.observe(done.keptNow);
             for (const [reason, n] of Object.entries(done.rejections)) rejections[reason] = (rejections[reason] ?? 0) + n;
-            for (const item of done.keptSamples) {
-              ctx.sampler.addKept(item.id, item);
-              latest.unshift(item);
-            }
+            ctx.method.learn(done.keptSamples);
+            for (const item of done.keptSamples) latest.unshift(item);
             latest.length = Math.min(latest.length, 10);
           }),
       );

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ForgeError, UsageError } from '../errors.js';
-import type { RunStore, SettingChange } from '../store/run-store.js';
+import { parseConfigSnapshot, type RunStore, type SettingChange } from '../store/run-store.js';
 import { loadSeedTasks } from '../data/seed-tasks.js';
 
 /** Settings that make a run what it is: its items' provenance and prompts depend on them, so a resume keeps them. */
@@ -153,12 +153,5 @@ export function resolveRunSettings(store: Pick<RunStore, 'getMeta'>, runDir: str
 
 /** Runs written before the model was recorded on its own still hold it in their config snapshot. */
 function snapshotModel(store: Pick<RunStore, 'getMeta'>): string | undefined {
-  const snapshot = store.getMeta('config');
-  if (snapshot === undefined) return undefined;
-  try {
-    const model = (JSON.parse(snapshot) as { generation?: { model?: unknown } }).generation?.model;
-    return typeof model === 'string' ? model : undefined;
-  } catch {
-    return undefined;
-  }
+  return parseConfigSnapshot(store.getMeta('config'))?.generation?.model;
 }

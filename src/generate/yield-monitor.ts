@@ -64,3 +64,16 @@ export function lowYieldMessage(y: LowYield): string {
     ' — check the seeds, the template and the curation settings (alpaca-forge stats shows every reason)'
   );
 }
+
+/**
+ * The one-line reason of a run stopped by the --min-yield floor: the figures, the top rejections, and the commands
+ * that continue (more of the same, or a change that brings variety back).
+ */
+export function lowYieldStopMessage(y: LowYield, kept: number, target: number): string {
+  const pct = (x: number) => `${(100 * x).toFixed(x < 0.01 ? 2 : 1)}%`;
+  const reasons = y.topReasons.length ? `; top rejections: ${y.topReasons.map((r) => `${r.reason} ${r.count}`).join(', ')}` : '';
+  return (
+    `stopped at ${kept}/${target} kept: only ${y.kept} of ${y.requested} requested items kept over the last ${y.answers} answers (${pct(y.keptShare)}, under --min-yield ${y.minShare})${reasons}` +
+    ' — to continue anyway rerun the same command with --min-yield 0; for more variety raise --temperature, or change --seeds or --template (with --allow-change seeds,template)'
+  );
+}

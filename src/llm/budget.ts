@@ -12,6 +12,16 @@ export function costOf(prices: Prices | undefined, model: string, promptTokens: 
   return (promptTokens * input + completionTokens * output) / 1e6;
 }
 
+/**
+ * The most a request can cost: its prompt at about 2 characters per token (CJK is denser than English, so this
+ * overestimates English) and every one of `maxTokens` used. The one estimate every reservation uses.
+ */
+export function worstCaseUsd(prices: Prices | undefined, model: string, messages: ReadonlyArray<{ content: string }>, maxTokens: number, via: 'chat' | 'batch' = 'chat'): number {
+  let chars = 0;
+  for (const m of messages) chars += m.content.length;
+  return costOf(prices, model, Math.ceil(chars / 2), maxTokens, via);
+}
+
 /** Whether the model has both batch prices; without them a batch is counted at the normal price. */
 export function hasBatchPrices(prices: Prices | undefined, model: string): boolean {
   const p = prices?.[model];

@@ -11,3 +11,15 @@ export function endpointOf(baseURL: string): string {
     return baseURL.replace(/[?#].*$/, '');
   }
 }
+
+/**
+ * Whether a base URL is OpenAI's own API (what the SDK uses when none is set): the one that wants
+ * max_completion_tokens, which its reasoning models require, where vLLM and the others read max_tokens.
+ */
+export function isOpenAiEndpoint(baseURL: string): boolean {
+  try {
+    return new URL(baseURL).hostname === 'api.openai.com';
+  } catch {
+    return false;
+  }
+}

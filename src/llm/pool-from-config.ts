@@ -11,19 +11,26 @@ export interface PoolKeys {
   apiKeyFor?: ((envName: string) => string | undefined) | undefined;
 }
 
+/** What an endpoint that names none of its own takes: the run's model and key variable, the command's concurrency. */
+export interface EndpointDefaults {
+  model: string;
+  apiKeyEnv: string;
+  concurrency: number;
+}
+
 /**
- * The endpoints of a run (generate's and respond's): generation.endpoints, or generation.baseUrl alone. An endpoint
- * without its own model, key variable or concurrency takes the run's.
+ * The endpoints requests go to: `where.endpoints`, or `where.baseUrl` alone (null: $OPENAI_BASE_URL, else the
+ * OpenAI API). An endpoint without its own model, key variable or concurrency takes the defaults.
  */
-export function poolEndpoints(g: GenerationConfig, keys: PoolKeys): PoolEndpointOptions[] {
-  const keyFor = (envName: string) => (envName === g.apiKeyEnv && keys.apiKey !== undefined ? keys.apiKey : keys.apiKeyFor?.(envName));
-  if (g.endpoints.length === 0) return [{ baseURL: g.baseUrl ?? undefined, model: g.model, apiKey: keyFor(g.apiKeyEnv), weight: 1, concurrency: g.concurrency }];
-  return g.endpoints.map((e) => ({
+export function poolEndpoints(where: Pick<GenerationConfig, 'endpoints' | 'baseUrl'>, defaults: EndpointDefaults, keys: PoolKeys): PoolEndpointOptions[] {
+  const keyFor = (envName: string) => (envName === defaults.apiKeyEnv && keys.apiKey !== undefined ? keys.apiKey : keys.apiKeyFor?.(envName));
+  if (where.endpoints.length === 0) return [{ baseURL: where.baseUrl ?? undefined, model: defaults.model, apiKey: keyFor(defaults.apiKeyEnv), weight: 1, concurrency: defaults.concurrency }];
+  return where.endpoints.map((e) => ({
     baseURL: e.baseUrl,
-    model: e.model ?? g.model,
-    apiKey: keyFor(e.apiKeyEnv ?? g.apiKeyEnv),
+    model: e.model ?? defaults.model,
+    apiKey: keyFor(e.apiKeyEnv ?? defaults.apiKeyEnv),
     weight: e.weight,
-    concurrency: e.concurrency ?? g.concurrency,
+    concurrency: e.concurrency ?? defaults.concurrency,
   }));
 }
 
@@ -62,6 +69,9 @@ export function refusedEndpointMessage(g: Pick<GenerationConfig, 'endpoints' | '
   return `endpoint ${endpoint} left out of the run, the others carry on: ${why} — ${fix}, then rerun the same command to use it again`;
 }
 
+/** forge.yaml's transport settings a pool takes: its gates' pauses, the timeout and retries of a request. */
+export type PoolSettings = Pick<GenerationConfig, 'pauseAfterFailures' | 'pauseSeconds' | 'maxPauses' | 'timeoutMs' | 'maxRetries' | 'endpoints' | 'apiKeyEnv'>;
+
 export interface PoolFromConfigOptions {
   prices: Prices;
   /** The transport state of a one-endpoint pool (its state is the run's; a larger pool's shows per endpoint). */
@@ -71,7 +81,7 @@ export interface PoolFromConfigOptions {
 }
 
 /** The pool of `endpoints` with forge.yaml's generation settings for its gates, timeouts and retries. */
-export function poolFromConfig(g: GenerationConfig, endpoints: PoolEndpointOptions[], o: PoolFromConfigOptions): EndpointPool {
+export function poolFromConfig(g: PoolSettings, endpoints: PoolEndpointOptions[], o: PoolFromConfigOptions): EndpointPool {
   const pool: EndpointPool = new EndpointPool(endpoints, {
     gate: { pauseAfterFailures: g.pauseAfterFailures, pauseMs: g.pauseSeconds * 1000, maxPauses: g.maxPauses },
     timeoutMs: g.timeoutMs,

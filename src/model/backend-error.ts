@@ -7,6 +7,10 @@ import { ModelError } from '../errors.js';
  */
 export function explainBackendError(e: unknown): unknown {
   if (e instanceof ModelError) return e;
+  // A read on a device that was lost rejects with a bare AbortError, no message at all (Dawn in Node).
+  if (e instanceof Error && e.name === 'AbortError' && e.message.trim() === '') {
+    return new ModelError('the WebGPU device was lost (a read was aborted without a reason): driver reset, GPU timeout or another process took it', 'rerun the command (score and sample resume; train resumes from its last checkpoint); if it recurs, lower --micro-batch-size or --cutoff-len, or use --backend wasm', e);
+  }
   const msg = e instanceof Error ? e.message : String(e);
   const first = msg.split('\n')[0]!;
   const smaller = 'lower --cutoff-len, --batch-size or --micro-batch-size, or use a smaller model';

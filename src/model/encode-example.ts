@@ -33,9 +33,26 @@ export function encodeExample(tok: Tokenizer, s: Sample, opts: EncodeOptions): E
 
 /** As encodeExample, for an already formatted prompt (an empty prompt scores the response alone, e.g. for IFD). */
 export function encodePromptResponse(tok: Tokenizer, prompt: string, response: string, opts: EncodeOptions): EncodedExample {
-  const full = tok.encode(prompt + response).slice(0, opts.cutoffLen);
+  const full = encodeHead(tok, prompt + response, opts.cutoffLen);
   if ((opts.addEos ?? true) && full.length < opts.cutoffLen && full[full.length - 1] !== tok.eosId) full.push(tok.eosId);
-  const promptLength = Math.min(prompt === '' ? (tok.addBosDefault && tok.bosId !== null ? 1 : 0) : tok.encode(prompt).length, full.length);
+  const promptLength = Math.min(prompt === '' ? (tok.addBosDefault && tok.bosId !== null ? 1 : 0) : encodeHead(tok, prompt, opts.cutoffLen).length, full.length);
   const labels = full.map((id, i) => (!opts.trainOnInputs && i < promptLength ? IGNORE_INDEX : id));
   return { inputIds: full, labels, promptLength };
+}
+
+/** Tokens past the cutoff that a text prefix must still yield before its first `cutoff` tokens are trusted. */
+const BOUNDARY_TOKENS = 64;
+
+/**
+ * The first `cutoff` tokens of `text`, tokenising only as much of it as they need: a 50 MB record would otherwise
+ * be tokenised whole (and run V8 out of memory) only to keep its first few hundred tokens. A prefix that yields
+ * BOUNDARY_TOKENS more tokens than needed tokenises the same as the whole text up to the cutoff (a cut changes only
+ * the tokens of the word it splits); a prefix that does not is doubled.
+ */
+export function encodeHead(tok: Tokenizer, text: string, cutoff: number): number[] {
+  for (let chars = Math.max(4096, 16 * (cutoff + BOUNDARY_TOKENS)); ; chars *= 2) {
+    if (chars >= text.length) return tok.encode(text).slice(0, cutoff);
+    const ids = tok.encode(text.slice(0, chars));
+    if (ids.length >= cutoff + BOUNDARY_TOKENS) return ids.slice(0, cutoff);
+  }
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LlamaModel } from './load.js';
-import { forwardHidden, lmHead, type LoraHook } from './llama.js';
+import { adapterOptions, forwardHidden, lmHead, type ForwardAdapter } from './llama.js';
 import { KVCache } from './kv-cache.js';
 import { sampleToken, seededRandom, type SamplingOptions } from './sampling.js';
 
@@ -10,7 +10,8 @@ export interface GenerateOptions extends SamplingOptions {
   seed?: number;
   /** Token ids that end the answer. Defaults to generation_config's eos_token_id plus the tokenizer's EOS. */
   stopIds?: number[];
-  lora?: LoraHook;
+  /** An adapter: a LoRA hook, or the hooks of any adapter type (virtual tokens join at the prefill). */
+  lora?: ForwardAdapter;
   /** Called after every new token (streaming). */
   onToken?: (id: number) => void;
   signal?: AbortSignal;
@@ -27,10 +28,11 @@ export interface GenerateResult {
 }
 
 /** Last-position logits of a forward pass that appends to `cache`. */
-async function nextLogits(model: LlamaModel, ids: number[], cache: KVCache, lora: LoraHook | undefined): Promise<Float32Array> {
+async function nextLogits(model: LlamaModel, ids: number[], cache: KVCache, adapter: ForwardAdapter | undefined): Promise<Float32Array> {
   const logits = tf.tidy(() => {
-    const hidden = forwardHidden(model, tf.tensor2d([ids], [1, ids.length], 'int32'), { cache, ...(lora ? { lora } : {}) });
-    const last = tf.reshape(tf.slice(hidden, [0, ids.length - 1, 0], [1, 1, -1]), [1, model.config.hiddenSize]) as tf.Tensor2D;
+    const hidden = forwardHidden(model, tf.tensor2d([ids], [1, ids.length], 'int32'), { cache, ...adapterOptions(adapter) });
+    // The last row: virtual tokens prepended at the prefill make the hidden states longer than `ids`.
+    const last = tf.reshape(tf.slice(hidden, [0, hidden.shape[1] - 1, 0], [1, 1, -1]), [1, model.config.hiddenSize]) as tf.Tensor2D;
     return lmHead(model, last);
   });
   // Read outside tidy (returning a large TypedArray from tidy makes tfjs walk it element by element), and

@@ -4,6 +4,7 @@ import { ropeTables } from './rope.js';
 import type { KVCache } from './kv-cache.js';
 import { attention, type AttentionMask } from './attention.js';
 import { addSameShape, applyRope, rmsNorm, swiglu } from './lean-ops.js';
+import { widenWeight } from './widen-weights.js';
 
 export { rmsNorm };
 
@@ -11,7 +12,53 @@ export { rmsNorm };
  * LoRA (or any adapter) hook: given a projection's input x [N, in], returns a delta [N, out] added to the frozen
  * projection's output, or null for no change. Gradients flow into whatever tensors it uses.
  */
-export type LoraHook = (layer: number, module: TargetModule, x: tf.Tensor2D) => tf.Tensor2D | null;
+export type LoraHook = ((layer: number, module: TargetModule, x: tf.Tensor2D) => tf.Tensor2D | null) & {
+  /** The trainable tensors the hook uses in one layer: gradient checkpointing differentiates a layer w.r.t. them. */
+  layerTensors?: (layer: number) => tf.Tensor[];
+};
+
+/**
+ * PEFT's prompt-learning adapters (prompt tuning, P-tuning, prefix tuning): positions added in front of every
+ * sequence. They are added on a pass without a cache, or on the pass that starts one (PEFT injects them at prefill
+ * only: later decoding steps find them in the cache). Gradients flow into whatever tensors the functions use.
+ */
+export interface VirtualTokens {
+  /** How many positions the adapter adds (PEFT's num_virtual_tokens). */
+  count: number;
+  /**
+   * Prompt tuning, P-tuning: virtual-token embeddings [count, H], prepended to every row's input embeddings. They
+   * take RoPE positions 0…count−1 and the real tokens count…, as transformers numbers inputs_embeds.
+   */
+  embeddings?: () => tf.Tensor2D;
+  /**
+   * Prefix tuning: per layer, keys and values [KV, count, hd] (transformers' cache layout without the batch),
+   * placed in front of the layer's keys/values as if they were a cache: not rotated, and the real tokens take
+   * positions count… (PEFT passes them as past_key_values).
+   */
+  prefix?: () => Array<{ k: tf.Tensor3D; v: tf.Tensor3D }>;
+}
+
+/** What an adapter hands the forward pass: a LoRA hook, virtual tokens, or both. */
+export interface AdapterHooks {
+  lora?: LoraHook;
+  virtualTokens?: VirtualTokens;
+}
+
+/** A LoRA hook alone (what older callers pass) or the full set of adapter hooks. */
+export type ForwardAdapter = LoraHook | AdapterHooks;
+
+/** The forward options an adapter contributes. */
+export function adapterOptions(a: ForwardAdapter | undefined): AdapterHooks {
+  if (a === undefined) return {};
+  if (typeof a === 'function') return { lora: a };
+  return { ...(a.lora ? { lora: a.lora } : {}), ...(a.virtualTokens ? { virtualTokens: a.virtualTokens } : {}) };
+}
+
+/** Positions an adapter prepends to the hidden states a pass without a cache returns (prompt tuning, P-tuning). */
+export function prependedPositions(a: ForwardAdapter | undefined): number {
+  const vt = adapterOptions(a).virtualTokens;
+  return vt?.embeddings ? vt.count : 0;
+}
 
 export interface ForwardOptions {
   /**
@@ -22,6 +69,12 @@ export interface ForwardOptions {
   /** Incremental decoding: attends to the cached keys/values and appends this call's. */
   cache?: KVCache;
   lora?: LoraHook;
+  /**
+   * Keep only each layer's input for the backward pass and rebuild the layer's internals there (about one more
+   * forward pass of compute for a fraction of the activation memory). Ignored with a cache. Defaults to false.
+   */
+  gradientCheckpointing?: boolean;
+  virtualTokens?: VirtualTokens;
 }
 
 // Additive mask value: exp() of it underflows to exactly 0 in float32, as transformers' finfo.min does.
@@ -33,15 +86,29 @@ const MASKED = -1e9;
  * means copying: a copy of the whole weight matrix per call.)
  */
 export function frozenMatMul(x: tf.Tensor2D, lin: FrozenLinear): tf.Tensor2D {
-  const { wT, w, bias } = lin;
+  const { w, bias } = lin;
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const a = args[0] as tf.Tensor2D;
     return {
-      value: bias ? (tf.fused.matMul({ a, b: wT, bias }) as tf.Tensor2D) : tf.matMul(a, wT),
-      gradFunc: (dy: tf.Tensor) => (w ? tf.matMul(dy as tf.Tensor2D, w) : tf.matMul(dy as tf.Tensor2D, wT, false, true)),
+      value: withDenseWeight(lin, (wT) => (bias ? (tf.fused.matMul({ a, b: wT, bias }) as tf.Tensor2D) : tf.matMul(a, wT))),
+      gradFunc: (dy: tf.Tensor) => (w ? tf.matMul(dy as tf.Tensor2D, w) : withDenseWeight(lin, (wT) => tf.matMul(dy as tf.Tensor2D, wT, false, true))),
     };
   });
   return op(x) as tf.Tensor2D;
+}
+
+/**
+ * Runs f on the float32 [in, out] weight: the kept one, or a packed one widened for this call alone and freed
+ * right after, so at most one widened matrix is alive at a time (forward and backward widen separately).
+ */
+function withDenseWeight<T extends tf.Tensor>(lin: FrozenLinear, f: (wT: tf.Tensor2D) => T): T {
+  if (lin.wT) return f(lin.wT);
+  const wT = widenWeight(lin.packed!);
+  try {
+    return f(wT);
+  } finally {
+    wT.dispose();
+  }
 }
 
 /**
@@ -54,6 +121,11 @@ function embed(model: LlamaModel, ids: tf.Tensor1D): tf.Tensor2D {
     return { value: lookupRows(model, i), gradFunc: () => tf.zerosLike(i) };
   });
   return op(ids) as tf.Tensor2D;
+}
+
+/** Token embeddings [n, H] of `ids`, off the tape (prompt tuning's TEXT init copies them). */
+export function embeddingRows(model: LlamaModel, ids: number[]): tf.Tensor2D {
+  return tf.tidy(() => lookupRows(model, tf.tensor1d(ids, 'int32')));
 }
 
 /**
@@ -100,31 +172,48 @@ function buildMask(keyMask: number[][] | null, B: number, T: number, past: numbe
 }
 
 /**
- * The decoder stack: embeddings → layers → final RMSNorm. Returns hidden states [B, T, H] (float32); apply
- * `lmHead` to the rows whose logits you need. Hugging Face semantics throughout (see issue 4).
+ * The decoder stack: embeddings → layers → final RMSNorm. Returns hidden states [B, T, H] (float32), or
+ * [B, P + T, H] when virtual-token embeddings are prepended; apply `lmHead` to the rows whose logits you need.
+ * Hugging Face semantics throughout (see issue 4).
  */
 export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
   const { config: c } = model;
-  const [B, T] = inputIds.shape;
+  const [B, T0] = inputIds.shape;
   const cache = opts.cache;
   const past = cache ? cache.length : 0;
+  // Virtual tokens join on the pass that has no cached positions yet; the cache then holds them.
+  const vt = opts.virtualTokens && past === 0 ? opts.virtualTokens : null;
+  const prepended = vt?.embeddings ? vt.count : 0;
+  const prefixLen = vt?.prefix ? vt.count : 0;
+  const added = prepended + prefixLen;
+  const T = T0 + prepended;
+  // PEFT concatenates ones for the virtual positions in front of the attention mask.
+  const withVirtual = (rows: number[][]): number[][] => (added ? rows.map((r) => [...new Array<number>(added).fill(1), ...r]) : rows);
   let keyMask: number[][] | null = null;
   const currentMask = opts.attentionMask ?? null;
   if (cache) {
     if (cache.length > 0 && cache.batch !== B) throw new TypeError(`forwardHidden: cache holds batch ${cache.batch}, inputIds has ${B}`);
-    cache.appendMask(currentMask ?? Array.from({ length: B }, () => new Array<number>(T).fill(1)), B);
+    cache.appendMask(withVirtual(currentMask ?? Array.from({ length: B }, () => new Array<number>(T0).fill(1))), B);
     keyMask = cache.keyMask;
-  } else keyMask = currentMask;
+  } else keyMask = currentMask ? withVirtual(currentMask) : null;
+  const start = past + prefixLen;
 
   return tf.tidy(() => {
-    const mask = buildMask(keyMask, B, T, past, c.slidingWindow);
-    const { cos: cosData, sinSigned: sinData } = ropeTables(model.rope, past, T);
+    const mask = buildMask(keyMask, B, T, start, c.slidingWindow);
+    const { cos: cosData, sinSigned: sinData } = ropeTables(model.rope, start, T);
     const N = B * T;
-    let x = embed(model, tf.reshape(inputIds, [N]) as tf.Tensor1D);
+    let x = embed(model, tf.reshape(inputIds, [B * T0]) as tf.Tensor1D);
+    if (vt?.embeddings) {
+      const virtual = tf.tile(tf.expandDims(vt.embeddings(), 0), [B, 1, 1]);
+      x = tf.reshape(tf.concat([virtual, tf.reshape(x, [B, T0, c.hiddenSize])], 1), [N, c.hiddenSize]) as tf.Tensor2D;
+    }
+    const prefix = vt?.prefix ? vt.prefix() : null;
+    // Prefix tokens are trainable tensors inside every layer, which a rebuilt layer would not differentiate.
+    const checkpointing = (opts.gradientCheckpointing ?? model.gradientCheckpointing) && !cache && !prefix;
     for (let i = 0; i < c.numLayers; i++) {
       // One tidy per layer: temporaries that the backward pass does not need are freed layer by layer instead of
       // all at the end of the forward pass (training a 30-layer model otherwise holds them all at once).
-      x = tf.tidy(() => layerForward(i, x));
+      x = checkpointing ? checkpointedLayer(x, opts.lora?.layerTensors?.(i) ?? [], (input) => layerForward(i, input)) : tf.tidy(() => layerForward(i, x));
     }
     function layerForward(i: number, x: tf.Tensor2D): tf.Tensor2D {
       const layer = model.layers[i]!;
@@ -146,6 +235,12 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
       // Keys as [B, KV, hd, S] so q·kᵀ is a plain matMul; values as [B, KV, S, hd].
       let kT = tf.transpose(k, [0, 2, 3, 1]) as tf.Tensor4D;
       let vh = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D;
+      const pl = prefix?.[i];
+      if (pl) {
+        const perRow = (t: tf.Tensor3D) => tf.tile(tf.expandDims(t, 0), [B, 1, 1, 1]) as tf.Tensor4D;
+        kT = tf.concat([perRow(tf.transpose(pl.k, [0, 2, 1])), kT], 3);
+        vh = tf.concat([perRow(pl.v), vh], 2);
+      }
       if (cache) {
         const prev = cache.layers[i];
         if (prev) {
@@ -154,16 +249,52 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
         }
         cache.setLayer(i, tf.keep(kT), tf.keep(vh));
       }
-      const ctx = attention(q, kT, vh, mask, { batch: B, queryLen: T, keyLen: past + T, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim });
+      const ctx = attention(q, kT, vh, mask, { batch: B, queryLen: T, keyLen: start + T, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim });
       x = addSameShape(x, proj('o_proj', ctx));
       const h2 = rmsNorm(x, layer.postAttentionNorm, c.rmsNormEps);
       const gate = proj('gate_proj', h2);
       const up = proj('up_proj', h2);
       return addSameShape(x, proj('down_proj', swiglu(gate, up)));
     }
-    if (cache) cache.length = past + T;
+    if (cache) cache.length = start + T;
     return tf.reshape(rmsNorm(x, model.finalNorm, c.rmsNormEps), [B, T, c.hiddenSize]) as tf.Tensor3D;
   });
+}
+
+interface TapeState {
+  state: { activeTape: unknown };
+  gradients(f: () => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor, allowNoGradients: boolean): { value: tf.Tensor; grads: Array<tf.Tensor | undefined> };
+}
+
+/**
+ * One layer as a single differentiable op whose only saved tensor is its input: the forward pass runs the layer
+ * off the tape and frees everything but the output; the backward pass runs it again on a tape of its own and
+ * differentiates it w.r.t. the input and the layer's trainable tensors (`params`, inputs of the op so that the
+ * outer tape links them to the loss).
+ */
+function checkpointedLayer(x: tf.Tensor2D, params: tf.Tensor[], layer: (x: tf.Tensor2D) => tf.Tensor2D): tf.Tensor2D {
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const input = args[0] as tf.Tensor2D;
+    (args[args.length - 1] as tf.GradSaveFunc)([input]);
+    return {
+      value: tf.tidy(() => layer(input)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const xs = saved[0] as tf.Tensor2D;
+        const engine = tf.engine() as unknown as TapeState;
+        // engine.gradients starts a fresh tape and clears it when done; the outer backward pass still owns its own.
+        const outer = engine.state.activeTape;
+        let r;
+        try {
+          r = engine.gradients(() => layer(xs), [xs, ...params], dy, true);
+        } finally {
+          engine.state.activeTape = outer;
+        }
+        r.value.dispose();
+        return r.grads.map((g, k) => g ?? tf.zerosLike(k === 0 ? xs : params[k - 1]!));
+      },
+    };
+  });
+  return op(x, ...params) as tf.Tensor2D;
 }
 
 /** Logits [N, V] of hidden rows [N, H]: one matMul per vocabulary block, side by side. */

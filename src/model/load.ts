@@ -6,6 +6,9 @@ import { loadGenerationConfig, loadModelConfig, type GenerationConfig, type Mode
 import { readSafetensorsDir, type SafetensorsDir } from './safetensors.js';
 import { loadTokenizer, type Tokenizer } from './tokenizer.js';
 import { buildRope, type Rope } from './rope.js';
+import { packWeight, type BaseWeights } from './base-weights.js';
+import { bindingLimit } from './binding-limit.js';
+import { packedTensors, uploadPacked, type PackedWeight } from './widen-weights.js';
 
 export type TargetModule = 'q_proj' | 'k_proj' | 'v_proj' | 'o_proj' | 'gate_proj' | 'up_proj' | 'down_proj';
 export const TARGET_MODULES: readonly TargetModule[] = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
@@ -19,17 +22,26 @@ export const hfWeightName = (layer: number, module: TargetModule): string => `${
 
 /**
  * A frozen Linear layer y = x·Wᵀ (+ b). Hugging Face stores W as [out, in]; wasm's matMul with transposeB is ~10x
- * slower than the plain one, so the forward pass keeps `wT` = Wᵀ [in, out], and training also keeps `w` [out, in]
- * for the backward pass dx = dy·W.
+ * slower than the plain one, so the forward pass keeps `wT` = Wᵀ [in, out], and training on wasm also keeps `w`
+ * [out, in] for the backward pass dx = dy·W. Elsewhere (and whenever the weight is packed) one layout is kept and
+ * the backward pass multiplies by it transposed.
  */
 export interface FrozenLinear {
   inFeatures: number;
   outFeatures: number;
-  /** [in, out] */
-  wT: tf.Tensor2D;
-  /** [out, in]; only when loaded with { training: true }. */
+  /** [in, out] float32; null when the weight is packed (bf16, int8): widen `packed` instead. */
+  wT: tf.Tensor2D | null;
+  /** [out, in]; only when loaded with two layouts. */
   w: tf.Tensor2D | null;
   bias: tf.Tensor1D | null;
+  /** the [in, out] weight in bf16 or int8, or null when `wT` holds it in float32 */
+  packed: PackedWeight | null;
+}
+
+/** A frozen Linear kept in float32 (the vocabulary blocks always are). */
+export interface DenseLinear extends FrozenLinear {
+  wT: tf.Tensor2D;
+  packed: null;
 }
 
 export interface LlamaLayer {
@@ -49,7 +61,7 @@ export interface LmHead {
   inFeatures: number;
   outFeatures: number;
   /** Block i covers vocabulary ids [starts[i], starts[i] + blocks[i].outFeatures). */
-  blocks: FrozenLinear[];
+  blocks: DenseLinear[];
   starts: number[];
 }
 
@@ -59,8 +71,8 @@ export interface LlamaModel {
   tokenizer: Tokenizer;
   generationConfig: GenerationConfig;
   /**
-   * Token embeddings as row blocks [Vb, H] (the same split as head.starts) for the lookup, or null when tied and not
-   * training (then the head blocks' wT columns are gathered).
+   * Token embeddings as row blocks [Vb, H] (the same split as head.starts) for the lookup, or null when tied and
+   * kept in one layout (then the head blocks' wT columns are gathered).
    */
   embedTable: tf.Tensor2D[] | null;
   /** LM head: per block wT [H, Vb] (the embedding matrix transposed when tied). */
@@ -69,23 +81,37 @@ export interface LlamaModel {
   layers: LlamaLayer[];
   rope: Rope;
   training: boolean;
+  /** how the projection matrices are stored (embeddings, LM head, norms and biases stay float32) */
+  baseWeights: BaseWeights;
+  /** forwardHidden's default: rebuild each layer in the backward pass instead of keeping its internals */
+  gradientCheckpointing: boolean;
   dispose(): void;
 }
 
 export interface LoadModelOptions {
-  /** Also keep the [out, in] layouts the backward pass needs (about 2x weight memory). Defaults to false. */
+  /** Load for training: decides the default of weightLayouts. Defaults to false. */
   training?: boolean;
+  /** Storage of the projection matrices. Defaults to 'f32'. */
+  baseWeights?: BaseWeights;
+  /**
+   * 2 also keeps the [out, in] float32 layouts the backward pass multiplies by (twice the weight memory, and
+   * worth it only where matMul with transposeB is slow: wasm and the JS cpu backend). Defaults to 2 when training
+   * float32 weights on those backends, else 1.
+   */
+  weightLayouts?: 1 | 2;
+  /** Gradient checkpointing in every forward pass of this model (see ForwardOptions). Defaults to false. */
+  gradientCheckpointing?: boolean;
   /**
    * Largest tensor, in bytes, the backend can hold in one buffer binding: embedding and LM head are split into
-   * vocabulary blocks under it. Defaults to the WebGPU adapter's limit (min of maxStorageBufferBindingSize and
-   * maxBufferSize), no limit on other backends.
+   * vocabulary blocks under it. Defaults to the WebGPU adapter's limit (min of maxStorageBufferBindingSize,
+   * maxBufferSize and 2 GiB − 4), no limit on other backends.
    */
   maxTensorBytes?: number;
 }
 
 function defaultMaxTensorBytes(): number {
   const limits = currentBackend()?.limits;
-  return limits ? Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) : Infinity;
+  return limits ? bindingLimit(limits) : Infinity;
 }
 
 /** Row blocks of a [rows, cols] float32 matrix, each at most maxBytes (at least one row per block). */
@@ -102,6 +128,8 @@ export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promi
     throw new ModelError(`${dir}: model directory not found`, 'pass --model a directory holding config.json, *.safetensors and tokenizer files');
   }
   const training = opts.training ?? false;
+  const baseWeights = opts.baseWeights ?? 'f32';
+  const layouts = opts.weightLayouts ?? defaultWeightLayouts(training, baseWeights);
   const maxTensorBytes = opts.maxTensorBytes ?? defaultMaxTensorBytes();
   const config = loadModelConfig(dir);
   const tokenizer = await loadTokenizer(dir, { bosTokenId: config.bosTokenId, eosTokenIds: config.eosTokenIds });
@@ -112,7 +140,8 @@ export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promi
   const st = readSafetensorsDir(dir);
   const owned: tf.Tensor[] = [];
   try {
-    return buildModel(dir, config, tokenizer, generationConfig, st, training, maxTensorBytes, owned);
+    const model = buildModel(dir, config, tokenizer, generationConfig, st, { training, baseWeights, twoLayouts: layouts === 2 && baseWeights === 'f32', maxTensorBytes }, owned);
+    return { ...model, gradientCheckpointing: opts.gradientCheckpointing ?? false };
   } catch (e) {
     tf.dispose(owned);
     throw e;
@@ -121,16 +150,36 @@ export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promi
   }
 }
 
+/** Backends whose matMul with transposeB is ~10× slower than the plain one (NOTES: wasm 1.6 vs 15–20 GFLOP/s). */
+const SLOW_TRANSPOSE_B = new Set(['wasm', 'cpu']);
+
+export function defaultWeightLayouts(training: boolean, baseWeights: BaseWeights, backend: string = tf.getBackend()): 1 | 2 {
+  return training && baseWeights === 'f32' && SLOW_TRANSPOSE_B.has(backend) ? 2 : 1;
+}
+
+/** Row-major [rows, cols] → [cols, rows] on the host (packed weights are packed in the forward layout). */
+function transposeHost(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!;
+  return out;
+}
+
+interface BuildOptions {
+  training: boolean;
+  baseWeights: BaseWeights;
+  twoLayouts: boolean;
+  maxTensorBytes: number;
+}
+
 function buildModel(
   dir: string,
   config: ModelConfig,
   tokenizer: Tokenizer,
   generationConfig: GenerationConfig,
   st: SafetensorsDir,
-  training: boolean,
-  maxTensorBytes: number,
+  { training, baseWeights, twoLayouts, maxTensorBytes }: BuildOptions,
   owned: tf.Tensor[],
-): LlamaModel {
+): Omit<LlamaModel, 'gradientCheckpointing'> {
   const H = config.hiddenSize;
   const read = (name: string, shape: number[]): Float32Array => {
     if (!st.has(name)) {
@@ -154,12 +203,18 @@ function buildModel(
         'only the embedding and LM head are split at load; use --backend wasm (or tensorflow) for this model',
       );
     }
-    const w = tf.tensor2d(read(`${prefix}.weight`, [outF, inF]), [outF, inF]);
-    const wT = keep(tf.transpose(w));
-    if (training) keep(w);
-    else w.dispose();
+    const data = read(`${prefix}.weight`, [outF, inF]);
     const bias = hasBias ? vector(`${prefix}.bias`, outF) : null;
-    return { inFeatures: inF, outFeatures: outF, wT, w: training ? w : null, bias };
+    if (baseWeights !== 'f32') {
+      const packed = uploadPacked(packWeight(baseWeights, transposeHost(data, outF, inF), inF, outF));
+      packedTensors(packed).forEach(keep);
+      return { inFeatures: inF, outFeatures: outF, wT: null, w: null, bias, packed };
+    }
+    const w = tf.tensor2d(data, [outF, inF]);
+    const wT = keep(tf.transpose(w));
+    if (twoLayouts) keep(w);
+    else w.dispose();
+    return { inFeatures: inF, outFeatures: outF, wT, w: twoLayouts ? w : null, bias, packed: null };
   };
   const qOut = config.numHeads * config.headDim;
   const kvOut = config.numKvHeads * config.headDim;
@@ -198,20 +253,20 @@ function buildModel(
   let headW: tf.Tensor2D[];
   if (tied) {
     headW = emb;
-    // Not training: the lookup gathers columns of wT instead, one copy of a (possibly 2 GB) matrix instead of two.
-    embedTable = training ? emb.map(keep) : null;
+    // With one layout the lookup gathers columns of wT instead, one copy of a (possibly 2 GB) matrix instead of two.
+    embedTable = twoLayouts ? emb.map(keep) : null;
   } else {
     embedTable = emb.map(keep);
     headW = blocksOf(read('lm_head.weight', [V, H]));
-    if (training) headW.forEach(keep);
+    if (twoLayouts) headW.forEach(keep);
   }
   const head: LmHead = {
     inFeatures: H,
     outFeatures: V,
     starts,
-    blocks: headW.map((w, i) => ({ inFeatures: H, outFeatures: sizes[i]!, wT: keep(tf.transpose(w)), w: training ? w : null, bias: null })),
+    blocks: headW.map((w, i) => ({ inFeatures: H, outFeatures: sizes[i]!, wT: keep(tf.transpose(w)), w: twoLayouts ? w : null, bias: null, packed: null })),
   };
-  if (!training) tf.dispose(headW.filter((w) => !embedTable?.includes(w)));
+  if (!twoLayouts) tf.dispose(headW.filter((w) => !embedTable?.includes(w)));
   return {
     dir,
     config,
@@ -223,6 +278,7 @@ function buildModel(
     layers,
     rope: buildRope(config),
     training,
+    baseWeights,
     dispose: () => tf.dispose(owned),
   };
 }

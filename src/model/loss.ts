@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LlamaModel } from './load.js';
-import { forwardHidden, type LoraHook } from './llama.js';
+import { adapterOptions, forwardHidden, prependedPositions, type ForwardAdapter } from './llama.js';
 
 /** Label value that takes no part in the loss (PyTorch's CrossEntropyLoss ignore_index). */
 export const IGNORE_INDEX = -100;
@@ -150,7 +150,11 @@ interface Prepared {
   example: number[];
 }
 
-function prepare(model: LlamaModel, batch: LabelledBatch): Prepared {
+/**
+ * `virtual`: positions an adapter prepends (prompt tuning, P-tuning). PEFT prepends −100 labels for them, so the
+ * hidden rows shift by that many and the last virtual position predicts the first real label.
+ */
+function prepare(model: LlamaModel, batch: LabelledBatch, virtual = 0): Prepared {
   const B = batch.inputIds.length;
   if (B === 0 || batch.labels.length !== B) throw new TypeError(`loss: batch needs as many label rows as input rows (got ${B} and ${batch.labels.length})`);
   const T = Math.max(...batch.inputIds.map((r) => r.length));
@@ -165,10 +169,10 @@ function prepare(model: LlamaModel, batch: LabelledBatch): Prepared {
     if (lab.length !== seq.length) throw new TypeError(`loss: example ${b} has ${seq.length} ids but ${lab.length} labels`);
     seq.forEach((id, t) => (ids[b * T + t] = id));
     // transformers' shift: logits at t−1 predict labels[t].
-    for (let t = 1; t < seq.length; t++) {
+    for (let t = virtual > 0 ? 0 : 1; t < seq.length; t++) {
       const y = lab[t]!;
       if (y === IGNORE_INDEX) continue;
-      rows.push(b * T + t - 1);
+      rows.push(b * (T + virtual) + virtual + t - 1);
       targets.push(y);
       example.push(b);
     }
@@ -178,13 +182,13 @@ function prepare(model: LlamaModel, batch: LabelledBatch): Prepared {
 
 /**
  * Sum of token NLL (nats) over labelled positions, right padding masked. Differentiable: call it inside
- * tf.variableGrads with a LoRA hook whose variables you want gradients for.
+ * tf.variableGrads with an adapter (LoRA hook or virtual tokens) whose variables you want gradients for.
  */
-export function responseNllSum(model: LlamaModel, batch: LabelledBatch, lora?: LoraHook): tf.Scalar {
-  const p = prepare(model, batch);
+export function responseNllSum(model: LlamaModel, batch: LabelledBatch, adapter?: ForwardAdapter): tf.Scalar {
+  const p = prepare(model, batch, prependedPositions(adapter));
   try {
     return tf.tidy(() => {
-      const hidden = forwardHidden(model, p.ids, { attentionMask: p.mask, ...(lora ? { lora } : {}) });
+      const hidden = forwardHidden(model, p.ids, { attentionMask: p.mask, ...adapterOptions(adapter) });
       // A batch whose labels were all truncated away still returns a loss connected to the LoRA variables (zero,
       // with zero gradients) so tf.variableGrads does not throw.
       if (p.rows.length === 0) return tf.mul(tf.sum(hidden), 0) as tf.Scalar;
@@ -200,13 +204,13 @@ export function responseNllSum(model: LlamaModel, batch: LabelledBatch, lora?: L
  * Per example: summed NLL over its labelled positions and how many there are (no gradient; for scoring).
  * Asynchronous because that is the only way to read a tensor back from a GPU backend.
  */
-export async function perExampleNll(model: LlamaModel, batch: LabelledBatch, lora?: LoraHook): Promise<Array<{ nllSum: number; tokens: number }>> {
-  const p = prepare(model, batch);
+export async function perExampleNll(model: LlamaModel, batch: LabelledBatch, adapter?: ForwardAdapter): Promise<Array<{ nllSum: number; tokens: number }>> {
+  const p = prepare(model, batch, prependedPositions(adapter));
   const out = batch.inputIds.map(() => ({ nllSum: 0, tokens: 0 }));
   try {
     if (p.rows.length === 0) return out;
     const nll = tf.tidy(() => {
-      const hidden = forwardHidden(model, p.ids, { attentionMask: p.mask, ...(lora ? { lora } : {}) });
+      const hidden = forwardHidden(model, p.ids, { attentionMask: p.mask, ...adapterOptions(adapter) });
       const flat = tf.reshape(hidden, [-1, model.config.hiddenSize]) as tf.Tensor2D;
       return headNll(model, tf.gather(flat, tf.tensor1d(p.rows, 'int32')), p.targets);
     });

@@ -1,4 +1,5 @@
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { writeOutput } from '../io/write-output.js';
 import { DataError } from '../errors.js';
 
 /**
@@ -33,7 +34,7 @@ export class ResumableJsonl {
       }
     }
     // Rewrite without a torn last line so appends start on a clean line.
-    if (complete.length !== lines.filter((l) => l.trim() !== '').length) writeFileSync(path, complete.map((l) => `${l}\n`).join(''));
+    if (complete.length !== lines.filter((l) => l.trim() !== '').length) writeOutput(path, complete.map((l) => `${l}\n`).join(''), { label: '--out' });
     return new ResumableJsonl(path, complete.length);
   }
 

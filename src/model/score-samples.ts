@@ -1,17 +1,21 @@
 import type { LlamaModel } from './load.js';
-import type { LoraHook } from './llama.js';
+import type { ForwardAdapter } from './llama.js';
 import { encodeExample, encodePromptResponse, type EncodedExample } from './encode-example.js';
 import { perExampleNll } from './loss.js';
 import type { Sample } from '../data/sample.js';
 
+/** Token limit per sequence when none is given (score --cutoff-len's default). */
+export const DEFAULT_SCORE_CUTOFF = 512;
+
 export interface ScoreOptions {
   /** Sequences per forward pass. Defaults to 8. */
   batchSize?: number;
-  /** Token limit per sequence, as in training. Defaults to 512. */
+  /** Token limit per sequence, as in training. Defaults to DEFAULT_SCORE_CUTOFF. */
   cutoffLen?: number;
   /** Also score the output without its prompt and report the ratio (instruction-following difficulty). */
   ifd?: boolean;
-  lora?: LoraHook;
+  /** An adapter: a LoRA hook or the hooks of any adapter type. */
+  lora?: ForwardAdapter;
   /** Called after each batch with the number of samples done. */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -34,7 +38,7 @@ export interface SampleScore {
  */
 export async function scoreSamples(model: LlamaModel, samples: Array<Sample>, opts: ScoreOptions = {}): Promise<SampleScore[]> {
   const batchSize = opts.batchSize ?? 8;
-  const cutoffLen = opts.cutoffLen ?? 512;
+  const cutoffLen = opts.cutoffLen ?? DEFAULT_SCORE_CUTOFF;
   const tok = model.tokenizer;
   const conditioned = samples.map((s) => encodeExample(tok, s, { cutoffLen }));
   const alone = opts.ifd ? samples.map((s) => encodePromptResponse(tok, '', s.output, { cutoffLen })) : null;

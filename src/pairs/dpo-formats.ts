@@ -1,7 +1,7 @@
-import { renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { chatUserContent } from '../data/alpaca-file.js';
 import { formatAlpacaPrompt } from '../model/alpaca-prompt.js';
+import { writeOutput, type WriteOutputOptions } from '../io/write-output.js';
 import type { PreferencePair } from './preference-pairs.js';
 
 /**
@@ -36,9 +36,7 @@ export function formatPairs(pairs: PreferencePair[], format: DpoFormat): string 
   return records.map((r) => JSON.stringify(r)).join('\n') + (records.length ? '\n' : '');
 }
 
-/** Written to a temporary file and renamed, so an interrupted export never leaves half a file. */
-export function writePairs(path: string, pairs: PreferencePair[], format: DpoFormat): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, formatPairs(pairs, format));
-  renameSync(tmp, path);
+/** Through the shared writer: `-` is stdout, a symlink is written through, an interrupted export leaves no half file. */
+export function writePairs(path: string, pairs: PreferencePair[], format: DpoFormat, opts: WriteOutputOptions = {}): void {
+  writeOutput(path, formatPairs(pairs, format), opts);
 }

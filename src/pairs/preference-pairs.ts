@@ -25,6 +25,12 @@ export interface PairStats {
   unranked: number;
   /** Pairs left out because chosen and rejected had the same text. */
   identical: number;
+  /**
+   * Items paired from a ranking that leaves out some of their current responses (respond added responses after the
+   * ranking, e.g. K grew from 3 to 5): the pairs still come from that ranking. `staleExample` is one of them.
+   */
+  stale: number;
+  staleExample: { ranked: number; responses: number } | null;
 }
 
 /** (chosen, rejected) response ids implied by tiers. best-worst: the first of the top tier against the first of the bottom tier. */
@@ -49,16 +55,16 @@ export function buildPairs(
   mode: PairMode,
 ): { pairs: PreferencePair[]; stats: PairStats } {
   const pairs: PreferencePair[] = [];
-  const stats: PairStats = { fromHuman: 0, fromJudge: 0, unranked: 0, identical: 0 };
+  const stats: PairStats = { fromHuman: 0, fromJudge: 0, unranked: 0, identical: 0, stale: 0, staleExample: null };
   for (const item of items) {
     const list = responses.get(item.id);
     if (!list || list.length < 2) continue;
     const byId = new Map(list.map((r) => [r.id, r]));
     const human = rankings.human.get(item.id);
     const judge = rankings.judge.get(item.id);
-    const candidates: Array<{ source: 'human' | 'judge'; tiers: Tiers }> = [];
-    if (human?.tiers && human.kind !== 'skip') candidates.push({ source: 'human', tiers: usableTiers(human.tiers, byId) });
-    if (judge?.tiers) candidates.push({ source: 'judge', tiers: usableTiers(judge.tiers, byId) });
+    const candidates: Array<{ source: 'human' | 'judge'; tiers: Tiers; at: string }> = [];
+    if (human?.tiers && human.kind !== 'skip') candidates.push({ source: 'human', tiers: usableTiers(human.tiers, byId), at: human.createdAt });
+    if (judge?.tiers) candidates.push({ source: 'judge', tiers: usableTiers(judge.tiers, byId), at: judge.createdAt });
     const pick = candidates.find((c) => c.tiers.length >= 2);
     if (!pick) {
       stats.unranked++;
@@ -66,6 +72,13 @@ export function buildPairs(
     }
     if (pick.source === 'human') stats.fromHuman++;
     else stats.fromJudge++;
+    const ranked = new Set(pick.tiers.flat());
+    const usable = list.filter((r) => (r.text ?? '').trim() !== '');
+    // Only responses made since the ranking count: one the judge could not rate is left out of its ranking on purpose.
+    if (usable.some((r) => !ranked.has(r.id) && r.createdAt >= pick.at)) {
+      stats.stale++;
+      stats.staleExample ??= { ranked: ranked.size, responses: usable.length };
+    }
     for (const [a, b] of pairsFromTiers(pick.tiers, mode)) {
       const chosen = byId.get(a)!;
       const rejected = byId.get(b)!;

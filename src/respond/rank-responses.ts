@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DataError } from '../errors.js';
 import { parseJsonAnswer, rateWithRetries, renderJudgePrompt, type JudgeOutcome, type JudgePrompt, type JudgeRunOptions, type ParsedAnswer, type RatingFormat } from '../curate/judge.js';
 import { ResponseStore, type Ratings, type StoredResponse, type Tiers } from '../store/responses.js';
 import type { RunStore } from '../store/run-store.js';
@@ -69,6 +70,9 @@ export async function rankRun(store: RunStore, o: Omit<JudgeRunOptions, 'sink'> 
   const rs = new ResponseStore(store);
   const byItem = rs.responsesByItem();
   const items = store.usableItems().filter((i) => (byItem.get(i.id)?.length ?? 0) >= 2);
+  if (items.length === 0) {
+    throw new DataError(`${store.dir}: no sample has two or more responses to rank`, `give the samples candidate responses first: alpaca-forge respond --run ${store.dir} --responses K`);
+  }
   const itemOf = new Map<number, number>();
   const tasks = items.flatMap((item) =>
     byItem
@@ -76,7 +80,7 @@ export async function rankRun(store: RunStore, o: Omit<JudgeRunOptions, 'sink'> 
       .filter((r) => o.cfg.rejudge || r.rating === null)
       .map((r) => {
         itemOf.set(r.id, item.id);
-        return { id: r.id, prompt: renderJudgePrompt(o.prompt, { instruction: item.instruction, input: item.input, output: r.text ?? '' }, o.lang) };
+        return { id: r.id, prompt: renderJudgePrompt(o.prompt, { instruction: item.instruction, input: item.input, output: r.text ?? '' }, o.lang), rated: r.rating !== null };
       }),
   );
   const { prompt: _prompt, ...rest } = o;

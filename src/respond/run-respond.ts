@@ -1,18 +1,18 @@
-import pLimit from 'p-limit';
 import type { ForgeConfig } from '../config/schema.js';
 import { ConfigError, DataError } from '../errors.js';
-import type { TransportState } from '../events.js';
-import { BudgetTracker, costOf } from '../llm/budget.js';
-import { RetriesExhaustedError, type ChatRequest, type ChatResult } from '../llm/chat-client.js';
+import type { RespondEvent, RespondOutcome, TransportState } from '../events.js';
+export type { RespondEvent, RespondOutcome } from '../events.js';
+import { BudgetTracker } from '../llm/budget.js';
+import type { ChatRequest } from '../llm/chat-client.js';
 import { chatClientFromConfig } from '../llm/client-from-config.js';
-import { EndpointDownError, EndpointGate } from '../llm/endpoint-gate.js';
+import { EndpointGate } from '../llm/endpoint-gate.js';
 import type { EndpointPool, EndpointStatus } from '../llm/endpoint-pool.js';
 import { endpointsServing, poolEndpoints, poolFromConfig } from '../llm/pool-from-config.js';
 import { acquireRunLock } from '../store/run-lock.js';
 import { ResponseStore, type Sampling } from '../store/responses.js';
 import { RunStore, type StoredItem } from '../store/run-store.js';
 import { loadRespondPrompt, renderRespondPrompt } from './respond-prompt.js';
-import { RequestAborts } from '../llm/request-aborts.js';
+import { RequestLoop, type LoopAnswer, type LoopStats, type RequestMethod } from '../llm/request-loop.js';
 
 export const respondSelections = ['kept', 'accepted'] as const;
 export type RespondSelection = (typeof respondSelections)[number];
@@ -34,47 +34,6 @@ export interface RespondSettings {
   prompt: string;
 }
 
-export type RespondEvent =
-  | {
-      type: 'start';
-      runDir: string;
-      items: number;
-      slots: number;
-      filled: number;
-      models: string[];
-      /** The endpoints, comma-separated (as generate's start event has it). */
-      baseUrl: string;
-      /** Each endpoint with the model it is asked for. */
-      endpoints: Array<{ endpoint: string; model: string }>;
-      concurrency: number;
-      abandoned: number;
-      resumed: boolean;
-    }
-  | {
-      type: 'progress';
-      filled: number;
-      slots: number;
-      requestsDone: number;
-      requestsFailed: number;
-      inFlight: number;
-      costUsd: number;
-      promptTokens: number;
-      completionTokens: number;
-      elapsedSec: number;
-      /** Each endpoint's share, when a model has a pool of several (one endpoint's state comes as transport events). */
-      endpoints?: EndpointStatus[];
-    }
-  | { type: 'transport'; transport: TransportState }
-  /** An endpoint of a pool refused the requests and was left out; the others carry on. */
-  | { type: 'warning'; message: string }
-  | { type: 'done'; reason: RespondOutcome['reason']; filled: number; slots: number; costUsd: number; message: string };
-
-export interface RespondOutcome {
-  reason: 'done' | 'budget' | 'interrupted' | 'endpoint-down';
-  filled: number;
-  slots: number;
-  message: string;
-}
 
 export interface RunRespondOptions {
   runDir: string;
@@ -96,7 +55,7 @@ interface Slot {
 }
 
 /** Sends one request for a model; `onRoute` hears each endpoint it goes to (a pool may move it). */
-type Sender = (req: ChatRequest, onRoute: (endpoint: string, model: string) => void) => Promise<ChatResult & { endpoint: string; model: string }>;
+type Sender = (req: ChatRequest, onRoute: (endpoint: string, model: string) => void) => Promise<LoopAnswer>;
 
 /**
  * Gives every selected sample `responses` candidate answers: its own output is response 0, the others come from
@@ -115,7 +74,7 @@ export async function runRespond(opts: RunRespondOptions): Promise<RespondOutcom
   const g = opts.config.generation;
   if (g.endpoints.length > 0) {
     // Refused here, before the run is opened or any request sent.
-    const all = poolEndpoints(g, opts);
+    const all = poolEndpoints(g, { model: g.model, apiKeyEnv: g.apiKeyEnv, concurrency: s.concurrency }, opts);
     for (const m of new Set(s.models)) endpointsServing(all, m, `model "${m}"`, "or pass --base-url to send respond's requests to one endpoint");
   }
   const store = RunStore.open(opts.runDir);
@@ -131,13 +90,7 @@ export async function runRespond(opts: RunRespondOptions): Promise<RespondOutcom
 
 /** Model and sampling of the run's own outputs, from generation's config snapshot. */
 function sampleOrigin(store: RunStore): { model: string; sampling: Sampling } {
-  const snapshot = store.getMeta('config');
-  let g: { model?: unknown; temperature?: unknown; topP?: unknown; maxTokens?: unknown; seed?: unknown } = {};
-  try {
-    g = snapshot ? ((JSON.parse(snapshot) as { generation?: typeof g }).generation ?? {}) : {};
-  } catch {
-    /* an unreadable snapshot only loses the provenance of response 0 */
-  }
+  const g = store.configSnapshot()?.generation ?? {};
   const num = (v: unknown) => (typeof v === 'number' ? v : null);
   const int = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? v : null);
   return {
@@ -172,6 +125,7 @@ async function respond(store: RunStore, opts: RunRespondOptions): Promise<Respon
   let filled = totalSlots - slots.length;
 
   const { senders, endpoints, pools } = g.endpoints.length === 0 ? baseUrlSenders(opts) : poolSenders(opts);
+  const seedOf = (slot: Slot) => (g.seed === null ? null : g.seed + slot.item.id * 1000 + slot.idx);
   emit({
     type: 'start',
     runDir: opts.runDir,
@@ -188,116 +142,83 @@ async function respond(store: RunStore, opts: RunRespondOptions): Promise<Respon
 
   const budget = new BudgetTracker(s.budgetUsd ?? undefined, responses.counts().costUsd);
   const spentBefore = budget.spentUsd;
-  const internal = new RequestAborts(opts.signal);
-
-  const started = Date.now();
-  let requestsDone = 0;
-  let requestsFailed = 0;
-  let inFlight = 0;
-  let promptTokens = 0;
-  let completionTokens = 0;
-  let stop: RespondOutcome['reason'] | null = null;
-  let fatal: unknown = null;
-  let endpointDown: string | null = null;
-  const progress = (): RespondEvent => ({
+  const progress = (st: LoopStats): RespondEvent => ({
     type: 'progress',
     filled,
     slots: totalSlots,
-    requestsDone,
-    requestsFailed,
-    inFlight,
-    costUsd: budget.spentUsd,
-    promptTokens,
-    completionTokens,
-    elapsedSec: (Date.now() - started) / 1000,
+    requestsDone: st.requestsDone,
+    requestsFailed: st.requestsFailed,
+    inFlight: st.inFlight,
+    costUsd: st.spentUsd,
+    promptTokens: st.promptTokens,
+    completionTokens: st.completionTokens,
+    elapsedSec: st.elapsedSec,
     ...(pools.some((p) => p.size > 1) ? { endpoints: pools.flatMap((p) => p.status()) } : {}),
   });
-  const tick = setInterval(() => emit(progress()), opts.progressIntervalMs ?? 1000);
+  const loop = new RequestLoop({
+    send: (req, onRoute) => senders.get(req.model)!(req, onRoute),
+    concurrency: s.concurrency,
+    budget,
+    prices: opts.config.prices,
+    signal: opts.signal,
+    progressIntervalMs: opts.progressIntervalMs,
+    onProgress: (st) => emit(progress(st)),
+  });
 
-  const answer = async (slot: Slot): Promise<void> => {
-    if (stop !== null || internal.signal.aborted) return;
-    const text = renderRespondPrompt(prompt, slot.item);
-    // Worst case: about 2 characters per token for the prompt (CJK is denser than English), all max tokens used.
-    const reserve = costOf(opts.config.prices, slot.model, Math.ceil(text.length / 2), s.maxTokens);
-    if (budget.wouldExceed(reserve)) {
-      stop ??= 'budget';
-      return;
-    }
-    budget.reserve(reserve);
-    const seed = g.seed === null ? null : g.seed + slot.item.id * 1000 + slot.idx;
-    const sampling: Sampling = { temperature: s.temperature, topP: s.topP, maxTokens: s.maxTokens, seed };
-    const id = responses.beginResponse(slot.item.id, slot.idx, slot.model, sampling);
-    inFlight++;
-    try {
-      const r = await internal.run((signal) =>
-        senders.get(slot.model)!(
-          {
-            messages: [{ role: 'user', content: text }],
-            temperature: s.temperature,
-            topP: s.topP,
-            maxTokens: s.maxTokens,
-            ...(seed !== null ? { seed } : {}),
-            signal,
-          },
-          // Recorded as the request goes out, so a failed or abandoned response names its endpoint too.
-          (endpoint, model) => responses.routeResponse(id, endpoint, model),
-        ),
-      );
-      budget.settle(reserve, r.costUsd);
-      responses.completeResponse(id, { text: r.text.trim(), finishReason: r.finishReason, promptTokens: r.promptTokens, completionTokens: r.completionTokens, costUsd: r.costUsd, model: r.model });
-      requestsDone++;
-      filled++;
-      promptTokens += r.promptTokens;
-      completionTokens += r.completionTokens;
-    } catch (err) {
-      budget.settle(reserve, 0);
-      if (internal.signal.aborted) {
-        responses.abandonResponse(id, 'interrupted before the answer arrived');
-        stop ??= 'interrupted';
+  let nextSlot = 0;
+  let truncated = 0;
+  const method: RequestMethod<Slot & { responseId: number }> = {
+    next: () => (nextSlot < slots.length ? { ...slots[nextSlot++]!, responseId: 0 } : 'done'),
+    build: (slot) => {
+      const seed = seedOf(slot);
+      return {
+        model: slot.model,
+        messages: [{ role: 'user', content: renderRespondPrompt(prompt, slot.item) }],
+        temperature: s.temperature,
+        topP: s.topP,
+        maxTokens: s.maxTokens,
+        ...(seed !== null ? { seed } : {}),
+      };
+    },
+    sent: (slot) => {
+      slot.responseId = responses.beginResponse(slot.item.id, slot.idx, slot.model, { temperature: s.temperature, topP: s.topP, maxTokens: s.maxTokens, seed: seedOf(slot) });
+    },
+    // Recorded as the request goes out, so a failed or abandoned response names its endpoint too.
+    routed: (slot, endpoint, model) => responses.routeResponse(slot.responseId, endpoint, model),
+    ingest: (slot, r) => {
+      const answer = { text: r.text.trim(), finishReason: r.finishReason, promptTokens: r.promptTokens, completionTokens: r.completionTokens, costUsd: r.costUsd, model: r.model ?? slot.model };
+      // A response cut off at --max-tokens is no candidate to rank: kept (it was paid for) but failed, asked again on a re-run.
+      if (r.finishReason === 'length') {
+        truncated++;
+        responses.failResponse(slot.responseId, `truncated at --max-tokens ${s.maxTokens} (finish_reason length)`, answer);
         return;
       }
-      responses.failResponse(id, err instanceof Error ? err.message : String(err));
-      requestsFailed++;
-      if (err instanceof RetriesExhaustedError) return;
-      if (err instanceof EndpointDownError) {
-        endpointDown ??= err.message;
-        stop ??= 'endpoint-down';
-      } else {
-        fatal ??= err;
-        stop ??= 'interrupted';
-      }
-      // Nothing more goes out to an endpoint that refuses us; answers in flight are abandoned.
-      internal.abort(err);
-    } finally {
-      inFlight--;
-    }
+      responses.completeResponse(slot.responseId, answer);
+      filled++;
+    },
+    failed: (slot, f) => {
+      if (f.kind === 'abandoned') responses.abandonResponse(slot.responseId, f.message);
+      else responses.failResponse(slot.responseId, f.message);
+    },
   };
-
-  const limit = pLimit(s.concurrency);
-  try {
-    await Promise.all(slots.map((slot) => limit(() => answer(slot))));
-  } finally {
-    clearInterval(tick);
-    internal.dispose();
-  }
-  if (fatal !== null) throw fatal;
-  emit(progress());
-  // Set inside the workers; TypeScript cannot see that through the closures.
-  const stopped = stop as RespondOutcome['reason'] | null;
-  const reason: RespondOutcome['reason'] = opts.signal.aborted ? 'interrupted' : filled >= totalSlots ? 'done' : (stopped ?? 'done');
-  const spent = `$${(budget.spentUsd - spentBefore).toFixed(4)}`;
+  const outcome = await loop.run(method);
+  const st = loop.snapshot();
+  emit(progress(st));
+  const reason: RespondOutcome['reason'] = outcome.stop === 'done' ? 'done' : outcome.stop;
+  const spent = `$${(st.spentUsd - spentBefore).toFixed(4)}`;
   const left = totalSlots - filled;
+  const cut = truncated ? `, ${truncated} cut off at --max-tokens ${s.maxTokens} (raise it)` : '';
   const message =
     reason === 'done'
       ? left === 0
-        ? `${items.length} samples × ${s.responses} responses: all ${totalSlots} there (${requestsDone} new, spent ${spent})`
-        : `${filled}/${totalSlots} responses; ${requestsFailed} failed every retry — rerun the same command to ask again`
+        ? `${items.length} samples × ${s.responses} responses: all ${totalSlots} there (${st.requestsDone} new, spent ${spent})`
+        : `${filled}/${totalSlots} responses; ${st.requestsFailed} failed every retry${cut} — rerun the same command to ask again`
       : reason === 'budget'
         ? `stopped before exceeding the budget of $${s.budgetUsd}: ${filled}/${totalSlots} responses, spent ${spent}`
         : reason === 'endpoint-down'
-          ? `${endpointDown}; ${filled}/${totalSlots} responses — rerun the same command to resume once the endpoint is back`
+          ? `${outcome.endpointDown!.message}; ${filled}/${totalSlots} responses — rerun the same command to resume once the endpoint is back`
           : `interrupted at ${filled}/${totalSlots} responses; rerun the same command to resume`;
-  emit({ type: 'done', reason, filled, slots: totalSlots, costUsd: budget.spentUsd, message });
+  emit({ type: 'done', reason, filled, slots: totalSlots, costUsd: st.spentUsd, message });
   return { reason, filled, slots: totalSlots, message };
 }
 
@@ -338,7 +259,7 @@ function baseUrlSenders(opts: RunRespondOptions): Senders {
 function poolSenders(opts: RunRespondOptions): Senders {
   const g = opts.config.generation;
   const emit = opts.onEvent;
-  const all = poolEndpoints({ ...g, concurrency: opts.settings.concurrency }, opts);
+  const all = poolEndpoints(g, { model: g.model, apiKeyEnv: g.apiKeyEnv, concurrency: opts.settings.concurrency }, opts);
   const senders = new Map<string, Sender>();
   const pools: EndpointPool[] = [];
   for (const model of new Set(opts.settings.models)) {

@@ -4,11 +4,37 @@ import { listRuns, type RunInfo } from './run-list.js';
 import { seedLookup } from './seed-lookup.js';
 
 // The item types the review screen shows; they come from the store's row schema, through here.
-export { curationStatuses, reviewDecisions, type CurationStatus, type ReviewDecision, type SimilarRef, type StoredItem } from '../store/run-store.js';
+export {
+  curationStatuses,
+  reviewDecisions,
+  viewSortKeys,
+  type CurationStatus,
+  type ReviewDecision,
+  type SimilarRef,
+  type StoredItem,
+  type ItemViewQuery,
+  type ReviewCounts,
+} from '../store/run-store.js';
 export type { RunInfo, RunState } from './run-list.js';
 
 /** What the review screen needs of a run: reads, decisions, edits, undo. Every call writes through at once. */
-export type ReviewStore = Pick<RunStore, 'dir' | 'listItems' | 'setReview' | 'editItem' | 'undo' | 'usableItems'>;
+export type ReviewStore = Pick<
+  RunStore,
+  | 'dir'
+  | 'getItem'
+  | 'listItems'
+  | 'setReview'
+  | 'editItem'
+  | 'undoLast'
+  | 'usableItems'
+  | 'assertNotRunFile'
+  | 'countView'
+  | 'countDecidedInView'
+  | 'viewPage'
+  | 'viewPosition'
+  | 'reviewCounts'
+  | 'reasons'
+>;
 
 /** One run opened for review; the screen that opened it closes it. */
 export interface ReviewRun extends ReviewStore {
@@ -45,8 +71,16 @@ export function storeRunAccess(): RunAccess {
         listItems: (filter) => store.listItems(filter),
         setReview: (id, decision) => store.setReview(id, decision),
         editItem: (id, text) => store.editItem(id, text),
-        undo: () => store.undo(),
+        getItem: (id) => store.getItem(id),
+        undoLast: () => store.undoLast(),
+        countView: (q) => store.countView(q),
+        countDecidedInView: (q) => store.countDecidedInView(q),
+        viewPage: (q, offset, limit) => store.viewPage(q, offset, limit),
+        viewPosition: (q, id) => store.viewPosition(q, id),
+        reviewCounts: () => store.reviewCounts(),
+        reasons: () => store.reasons(),
         usableItems: () => store.usableItems(),
+        assertNotRunFile: (output) => store.assertNotRunFile(output),
         seedInstruction: lookup,
         close: () => store.close(),
       };
@@ -59,9 +93,9 @@ function resumeConfig(runDir: string, fallback: ForgeConfig): ForgeConfig {
   try {
     const store = RunStore.open(runDir);
     try {
-      const snapshot = store.getMeta('config');
+      const snapshot = store.configSnapshot();
       if (snapshot === undefined) return fallback;
-      const r = forgeConfigSchema.safeParse(JSON.parse(snapshot));
+      const r = forgeConfigSchema.safeParse(snapshot);
       return r.success ? r.data : fallback;
     } finally {
       store.close();

@@ -183,9 +183,18 @@ export class ResponseStore {
     ).run(r.text, r.finishReason, r.promptTokens, r.completionTokens, r.costUsd, r.model ?? null, now(), id);
   }
 
-  /** Failed every retry: kept as history; the slot is free for the next run. */
-  failResponse(id: number, error: string): void {
-    this.sql(`UPDATE responses SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status = 'in_flight'`).run(error, now(), id);
+  /**
+   * Failed every retry, or answered with what is no response (cut off at max tokens: `answer` keeps its text and what
+   * it cost): kept as history; the slot is free for the next run.
+   */
+  failResponse(id: number, error: string, answer?: { text: string; finishReason: string | null; promptTokens: number; completionTokens: number; costUsd: number; model?: string }): void {
+    if (!answer) {
+      this.sql(`UPDATE responses SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status = 'in_flight'`).run(error, now(), id);
+      return;
+    }
+    this.sql(
+      `UPDATE responses SET status = 'failed', error = ?, text = ?, finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, cost_usd = ?, model = COALESCE(?, model), finished_at = ? WHERE id = ? AND status = 'in_flight'`,
+    ).run(error, answer.text, answer.finishReason, answer.promptTokens, answer.completionTokens, answer.costUsd, answer.model ?? null, now(), id);
   }
 
   /** Stopped before its answer arrived (Ctrl-C): it counts for nothing, like one cut off by a kill. */

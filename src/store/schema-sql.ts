@@ -131,6 +131,14 @@ export const migrations: string[] = [
   // The endpoint (base URL, never a key) that answered each of respond's responses, as requests.endpoint does for
   // generation's requests; null for a sample's own output and for responses written before a pool could answer.
   `ALTER TABLE responses ADD COLUMN endpoint TEXT;`,
+  // Indexes for the review list and the run's counts, so they read an index instead of every item or request row
+  // (a run of 8M items took 17 s for `stats` and a minute to open in review): counts by status and review, the
+  // reason filter and its choices, and the request totals (a covering index: the rows carry the raw answers).
+  `
+  CREATE INDEX items_status_review ON items(status, review);
+  CREATE INDEX items_reason ON items(reason) WHERE reason IS NOT NULL;
+  CREATE INDEX requests_totals ON requests(kind, status, prompt_tokens, completion_tokens, cost_usd, started_at, finished_at);
+  `,
   // Where a generated item came from (generate --method evol|magpie): its method, and for Evol-Instruct its parent,
   // the root of its tree, the operator that made it and its round. Items without a row are self-instruct's.
   `

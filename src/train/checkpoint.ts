@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { ModelError } from '../errors.js';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../model/safetensors.js';
 import type { AdamWState } from './adamw.js';
-import { writeAdapter } from './peft-files.js';
-import type { LoraWeights } from './lora-weights.js';
+import { writeAdapter, type AdapterExtras } from './adapters/peft-files.js';
+import type { LoraWeights } from './adapters/lora-weights.js';
 
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const STATE_FILE = 'trainer_state.json';
@@ -63,12 +63,14 @@ export function checkpointDir(outDir: string, step: number): string {
  * first and renames it into place, so a kill mid-write never leaves a checkpoint that looks complete.
  * Keeps the newest `keep` checkpoints.
  */
-export function saveCheckpoint(outDir: string, weights: LoraWeights, opt: AdamWState, state: TrainerState, keep: number): string {
+export function saveCheckpoint(outDir: string, weights: LoraWeights, opt: AdamWState, state: TrainerState, keep: number, extras: AdapterExtras = {}, writeWeights?: (dir: string) => void): string {
   const dir = checkpointDir(outDir, state.step);
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  writeAdapter(tmp, weights, { baseModel: state.baseModel });
+  // Another adapter type (prompt learning) writes its own files; LoRA by default.
+  if (writeWeights) writeWeights(tmp);
+  else writeAdapter(tmp, weights, { baseModel: state.baseModel, ...extras });
   const tensors: Record<string, TensorToWrite> = {};
   opt.m.forEach((m, i) => (tensors[`m.${i}`] = { dtype: 'F32', shape: [m.length], data: m }));
   opt.v.forEach((v, i) => (tensors[`v.${i}`] = { dtype: 'F32', shape: [v.length], data: v }));

@@ -1,6 +1,6 @@
-import type { DpoStepMetrics, TrainEvent } from './events.js';
+import type { DpoStepMetrics, TrainEvent } from '../events.js';
 import { formatDuration } from '../format.js';
-import { formatCount } from './plan.js';
+import { formatCount } from './engines/plan.js';
 
 /** The one-line progress text of a step (the live line on a terminal, a log line otherwise). */
 export function formatStep(e: Extract<TrainEvent, { type: 'step' }>): string {

@@ -37,8 +37,19 @@ export const keyTable = {
     sort: { keys: ['o'], help: 'sort: arrival → judge score → similarity → length' },
     reverseSort: { keys: ['O'], help: 'reverse the sort' },
     export: { keys: ['w'], help: 'export accepted samples' },
+    cluster: { keys: ['d'], help: 'duplicate cluster: the item kept and its duplicates side by side' },
     help: { keys: ['?'], help: 'this help' },
     quit: { keys: ['q', 'ctrl+c'], help: 'quit (every decision is already saved)' },
+  },
+  /** The duplicate cluster view of review: the survivor beside its duplicates. */
+  cluster: {
+    down: { keys: ['j', 'down'], help: 'next duplicate' },
+    up: { keys: ['k', 'up'], help: 'previous duplicate' },
+    swap: { keys: ['s'], help: 'make the selected duplicate the survivor (accept it, reject the survivor)' },
+    restore: { keys: ['r'], help: 'restore the selected duplicate (accept it)' },
+    confirm: { keys: ['return', 'y'], help: 'confirm: accept the survivor, reject the undecided duplicates' },
+    undo: { keys: ['u'], help: 'undo the last decision (repeat to go further back)' },
+    back: { keys: ['escape', 'd', 'q'], help: 'back to the list' },
   },
   /** Ranking the candidate responses of a sample (review --rank). Digits name a response while picking. */
   rank: {

@@ -76,6 +76,7 @@ export function newRunConfig(config: ForgeConfig, v: Record<string, string>): Fo
 
 // ---- training ----
 export const backendChoices = trainConfigSchema.shape.backend.unwrap().options;
+export const adapterChoices = trainConfigSchema.shape.adapter.unwrap().options;
 
 export function trainFields(config: ForgeConfig, run: RunInfo): FormField[] {
   const t: Partial<TrainConfigInput> = config.train;
@@ -87,6 +88,8 @@ export function trainFields(config: ForgeConfig, run: RunInfo): FormField[] {
     // Held-out samples for eval loss, at most a tenth of the run: the default (2000) would swallow a small run whole.
     { name: 'valSetSize', label: 'eval samples', value: String(Math.min(t.valSetSize ?? 2000, Math.floor(run.kept / 10))), hint: '0 = no evaluation' },
     { name: 'backend', label: 'backend', value: t.backend ?? 'auto', choices: backendChoices },
+    { name: 'adapter', label: 'adapter', value: t.adapter ?? 'lora', choices: adapterChoices, hint: 'PEFT type: LoRA, or virtual tokens (prompt tuning, P-tuning, prefix tuning)' },
+    { name: 'numVirtualTokens', label: 'virtual tokens', value: String(t.numVirtualTokens ?? 20), hint: 'for the prompt-learning adapters' },
     { name: 'resume', label: 'resume', value: 'no', choices: ['no', 'yes'], hint: 'continue from the newest checkpoint in the output dir' },
   ];
 }
@@ -103,6 +106,8 @@ export function trainConfigFrom(config: ForgeConfig, run: RunInfo, v: Record<str
     maxSteps: numberValue(v['maxSteps']),
     valSetSize: numberValue(v['valSetSize']),
     backend: v['backend'] as TrainConfigInput['backend'],
+    ...(v['adapter'] !== undefined ? { adapter: v['adapter'] as TrainConfigInput['adapter'] } : {}),
+    ...(v['numVirtualTokens'] !== undefined ? { numVirtualTokens: numberValue(v['numVirtualTokens']) } : {}),
   };
 }
 

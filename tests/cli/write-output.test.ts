@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, lstatSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { writeOutput, writeOutputWith } from '../../src/io/write-output.js';
 import { readTrainLog, truncateTrainLog } from '../../src/train/train-log.js';
 
@@ -45,4 +45,22 @@ test('train outputs go through the same helper: a symlinked train log is rewritt
   assert.ok(lstatSync(join(dir, 'train_log.jsonl')).isSymbolicLink(), 'the link is still a link');
   assert.equal(readTrainLog(real).length, 1, 'the target was rewritten');
   assert.deepEqual(readdirSync(dir).sort(), ['real.jsonl', 'train_log.jsonl']);
+});
+
+test('no module writes a file with writeFileSync or renames one into place outside the shared writer', () => {
+  // Writers of files the program owns (not a path the user named) are listed with why they may write directly.
+  const internal: Record<string, string> = {
+    'src/ui/review/external-editor.ts': 'a temporary file in its own mkdtemp folder, handed to $EDITOR',
+    'src/train/checkpoint.ts': 'trainer state inside a checkpoint folder it creates and renames whole',
+  };
+  const files = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : /\.tsx?$/.test(e.name) ? [join(dir, e.name)] : []));
+  const offenders = files('src')
+    .filter((f) => f !== join('src', 'io', 'write-output.ts') && !(f.split(sep).join('/') in internal))
+    .flatMap((f) =>
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .flatMap((line, i) => (/\b(writeFileSync|renameSync)\s*\(/.test(line) && !/^\s*(\/\/|\*)/.test(line) ? [`${f}:${i + 1}: ${line.trim()}`] : [])),
+    );
+  assert.deepEqual(offenders, [], 'write user-named outputs with writeOutput/writeOutputWith (src/io/write-output.ts)');
 });

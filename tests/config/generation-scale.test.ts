@@ -25,7 +25,7 @@ test('endpoints, batch settings and batch prices load from forge.yaml; an endpoi
   assert.equal(c.generation.batch.pollSeconds, 15);
   assert.equal(c.prices['base-model']!.batchInput, 0.5);
   const keys: Record<string, string> = { OPENAI_API_KEY: 'sk-main', B_KEY: 'sk-b' };
-  assert.deepEqual(poolEndpoints(c.generation, { apiKeyFor: (n) => keys[n] }), [
+  assert.deepEqual(poolEndpoints(c.generation, c.generation, { apiKeyFor: (n) => keys[n] }), [
     { baseURL: 'http://a:8000/v1', model: 'base-model', apiKey: 'sk-main', weight: 2, concurrency: 8 },
     { baseURL: 'http://b:8000/v1', model: 'other', apiKey: 'sk-b', weight: 1, concurrency: 24 },
   ]);

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FakeBatchApi, type FakeBatchOptions } from './fake-batch-api.js';
+import { fakeEmbedding } from './fake-embeddings.js';
 
 /**
  * A local OpenAI-compatible chat server (loopback only) with scripted behaviours, for tests and benchmarks.
@@ -40,6 +41,8 @@ export interface FakeServerOptions {
   behaveCompletion?: (n: number, body: CompletionBody) => Behaviour;
   /** How the Files and Batches routes behave (they are always served). */
   batch?: FakeBatchOptions;
+  /** Delay of each /v1/embeddings answer. */
+  embeddingLatencyMs?: number;
 }
 
 export interface ChatBody {
@@ -70,6 +73,8 @@ export interface FakeServer {
   authHeaders: string[];
   /** The Files and Batches state: uploaded files, batches, and every batch line run. */
   batchApi: FakeBatchApi;
+  /** The texts of each /v1/embeddings request, in arrival order (fakeEmbedding answers them). */
+  embeddingRequests: string[][];
   close(): Promise<void>;
 }
 
@@ -78,6 +83,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
   const completionRequests: CompletionBody[] = [];
   const authHeaders: string[] = [];
   const concurrentAtArrival: number[] = [];
+  const embeddingRequests: string[][] = [];
   let answering = 0;
   const gen = new TaskWriter(opts.seed ?? 1, opts.saturateAfter);
   const hung: ServerResponse[] = [];
@@ -92,6 +98,16 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
         body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ChatBody;
       } catch {
         res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":{"message":"bad json"}}');
+        return;
+      }
+      if (req.url?.endsWith('/embeddings')) {
+        const input = (body as unknown as { input: string | string[] }).input;
+        const texts = Array.isArray(input) ? input : [input];
+        embeddingRequests.push(texts);
+        const data = texts.map((t, index) => ({ object: 'embedding', index, embedding: fakeEmbedding(t) }));
+        const send = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data, model: body.model, usage: { prompt_tokens: texts.length, total_tokens: texts.length } }));
+        if (opts.embeddingLatencyMs) setTimeout(send, opts.embeddingLatencyMs);
+        else send();
         return;
       }
       if (req.url?.endsWith('/v1/completions') && opts.completions !== false) {
@@ -129,6 +145,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
     concurrentAtArrival,
     authHeaders,
     batchApi,
+    embeddingRequests,
     close: () =>
       new Promise<void>((resolve) => {
         batchApi.close();

@@ -34,3 +34,15 @@ test('--backend values come from one zod enum; auto means auto-selection, anythi
   assert.equal(parseBackendFlag('webgpu'), 'webgpu');
   assert.throws(() => parseBackendFlag('cuda'), (e: unknown) => e instanceof UsageError && /--backend: "cuda" is not a backend/.test(e.message) && /auto or one of: tensorflow-gpu, tensorflow, webgpu, wasm, cpu/.test(e.hint ?? ''));
 });
+
+test('a read on a lost device, rejected with an empty AbortError, is recognised as a lost device', () => {
+  for (const cause of [new DOMException('', 'AbortError'), Object.assign(new Error(''), { name: 'AbortError' })]) {
+    const e = explainBackendError(cause);
+    assert.ok(e instanceof ModelError, `${cause.constructor.name} AbortError`);
+    assert.match(e.message, /WebGPU device was lost/);
+    assert.match(e.hint ?? '', /rerun the command/);
+  }
+  // An AbortError with a message is someone's cancellation (Ctrl-C, a timeout), not the device.
+  const cancel = new DOMException('The operation was aborted', 'AbortError');
+  assert.equal(explainBackendError(cancel), cancel);
+});

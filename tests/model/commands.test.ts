@@ -12,9 +12,9 @@ import { command as merge } from '../../src/cli/commands/merge.js';
 import { selectBackend } from '../../src/model/backend.js';
 import { loadModel } from '../../src/model/load.js';
 import { scoreSamples } from '../../src/model/score-samples.js';
-import { writeAdapter } from '../../src/train/peft-files.js';
-import { initLoraWeights } from '../../src/train/lora-weights.js';
-import { projectionFeatures } from '../../src/train/plan.js';
+import { writeAdapter } from '../../src/train/adapters/peft-files.js';
+import { initLoraWeights } from '../../src/train/adapters/lora-weights.js';
+import { projectionFeatures } from '../../src/train/engines/plan.js';
 import { UsageError } from '../../src/errors.js';
 import { writeTinyModel, randomNormal, type TinyModelInfo } from '../helpers/tiny-model.js';
 

@@ -80,8 +80,19 @@ function inverseFrequencies(cfg: Record<string, unknown>, dim: number): { inv: n
   return { inv, scaling: 1 };
 }
 
-/** Logits [T][V] of one sequence. */
-export function referenceLogits(info: TinyModelInfo, ids: number[]): Float64Array[] {
+/**
+ * PEFT prompt-learning inputs: `embeddings` [P·H] are rows placed before the tokens (prompt tuning, P-tuning);
+ * `prefix` holds per layer keys and values [KV][P][hd] (flat) that every position attends to, unrotated, with the
+ * tokens' positions starting at P (prefix tuning).
+ */
+export interface ReferenceVirtual {
+  embeddings?: ArrayLike<number>;
+  prefix?: Array<{ k: ArrayLike<number>; v: ArrayLike<number> }>;
+  count: number;
+}
+
+/** Logits [T][V] of one sequence ([P + T][V] with virtual embeddings). */
+export function referenceLogits(info: TinyModelInfo, ids: number[], virtual?: ReferenceVirtual): Float64Array[] {
   const cfg = info.config;
   const H = info.hidden;
   const nh = info.heads;
@@ -89,15 +100,18 @@ export function referenceLogits(info: TinyModelInfo, ids: number[]): Float64Arra
   const hd = info.headDim;
   const I = info.intermediate;
   const V = info.vocabSize;
-  const T = ids.length;
+  const lead = virtual?.embeddings ? virtual.count : 0;
+  const past = virtual?.prefix ? virtual.count : 0;
+  const T = lead + ids.length;
   const eps = cfg['rms_norm_eps'] as number;
   const arch = cfg['model_type'] as string;
   const window = arch === 'mistral' ? ((cfg['sliding_window'] as number | null) ?? null) : null;
   const { inv, scaling } = inverseFrequencies(cfg, hd);
   const emb = w(info, 'model.embed_tokens.weight');
   let x = new Float64Array(T * H);
+  for (let i = 0; i < lead * H; i++) x[i] = virtual!.embeddings![i]!;
   ids.forEach((id, t) => {
-    for (let i = 0; i < H; i++) x[t * H + i] = emb[id * H + i]!;
+    for (let i = 0; i < H; i++) x[(lead + t) * H + i] = emb[id * H + i]!;
   });
   const bias = (name: string) => info.weights[name]?.data;
   const rope = (v: Mat, heads: number) => {
@@ -106,7 +120,7 @@ export function referenceLogits(info: TinyModelInfo, ids: number[]): Float64Arra
         const o = (t * heads + h) * hd;
         const rotated = new Float64Array(hd);
         for (let i = 0; i < hd / 2; i++) {
-          const a = t * inv[i]!;
+          const a = (past + t) * inv[i]!;
           const c = Math.cos(a) * scaling;
           const s = Math.sin(a) * scaling;
           const x1 = v[o + i]!;
@@ -134,8 +148,17 @@ export function referenceLogits(info: TinyModelInfo, ids: number[]): Float64Arra
     const group = nh / kv;
     for (let head = 0; head < nh; head++) {
       const kh = Math.floor(head / group); // repeat_kv: query head h reads KV head h // n_rep
+      const pre = virtual?.prefix?.[l];
+      // Prefix keys/values of this KV head at prefix position s: [KV][P][hd].
+      const preAt = (a: ArrayLike<number>, s: number, i: number) => a[(kh * past + s) * hd + i]!;
       for (let t = 0; t < T; t++) {
         const scores: number[] = [];
+        const preScores: number[] = [];
+        for (let s = 0; s < past; s++) {
+          let dot = 0;
+          for (let i = 0; i < hd; i++) dot += q[(t * nh + head) * hd + i]! * preAt(pre!.k, s, i);
+          preScores.push(dot / Math.sqrt(hd));
+        }
         for (let s = 0; s <= t; s++) {
           if (window !== null && t - s >= window) {
             scores.push(-Infinity);
@@ -145,9 +168,14 @@ export function referenceLogits(info: TinyModelInfo, ids: number[]): Float64Arra
           for (let i = 0; i < hd; i++) dot += q[(t * nh + head) * hd + i]! * k[(s * kv + kh) * hd + i]!;
           scores.push(dot / Math.sqrt(hd));
         }
-        const m = Math.max(...scores);
+        const m = Math.max(...scores, ...preScores);
         const e = scores.map((z) => Math.exp(z - m));
-        const sum = e.reduce((a, b) => a + b, 0);
+        const ePre = preScores.map((z) => Math.exp(z - m));
+        const sum = e.reduce((a, b) => a + b, 0) + ePre.reduce((a, b) => a + b, 0);
+        for (let s = 0; s < past; s++) {
+          const pr = ePre[s]! / sum;
+          for (let i = 0; i < hd; i++) ctx[(t * nh + head) * hd + i]! += pr * preAt(pre!.v, s, i);
+        }
         for (let s = 0; s <= t; s++) {
           const pr = e[s]! / sum;
           for (let i = 0; i < hd; i++) ctx[(t * nh + head) * hd + i]! += pr * v[(s * kv + kh) * hd + i]!;

@@ -153,3 +153,19 @@ test('a row the store cannot read (a status no version writes) fails with the co
     reopened.close();
   }
 });
+
+test('the config snapshot is parsed, not cast: fields of the wrong type read as absent, junk as no snapshot', () => {
+  const { store } = newRun();
+  assert.equal(store.configSnapshot(), undefined);
+  store.setMeta('config', JSON.stringify({ generation: { model: 'm-1', temperature: 0.7, topP: 'high', seed: 3 }, prices: {} }));
+  const snap = store.configSnapshot()!;
+  assert.equal(snap.generation?.model, 'm-1');
+  assert.equal(snap.generation?.temperature, 0.7);
+  assert.equal(snap.generation?.topP, undefined, 'a string where a number belongs is dropped, not passed on');
+  assert.deepEqual(snap['prices'], {}, 'other keys stay for a full forge.yaml parse');
+  store.setMeta('config', '{not json');
+  assert.equal(store.configSnapshot(), undefined);
+  store.setMeta('config', '[1, 2]');
+  assert.equal(store.configSnapshot(), undefined);
+  store.close();
+});

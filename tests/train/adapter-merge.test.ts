@@ -5,16 +5,16 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/model/backend.js';
 import { loadModel, type LlamaModel } from '../../src/model/load.js';
-import { forwardHidden, lmHead, type LoraHook } from '../../src/model/llama.js';
+import { adapterOptions, forwardHidden, lmHead, type ForwardAdapter } from '../../src/model/llama.js';
 import { encodeExample } from '../../src/model/encode-example.js';
 import { perExampleNll } from '../../src/model/loss.js';
 import { openSafetensors } from '../../src/model/safetensors.js';
-import { loadAdapter } from '../../src/train/adapter-io.js';
-import { LoraRuntime } from '../../src/train/lora.js';
-import { initLoraWeights, type LoraWeights } from '../../src/train/lora-weights.js';
-import { mergeAdapter } from '../../src/train/merge.js';
-import { writeAdapter } from '../../src/train/peft-files.js';
-import { projectionFeatures } from '../../src/train/plan.js';
+import { loadAdapter } from '../../src/train/adapters/adapter-io.js';
+import { LoraRuntime } from '../../src/train/adapters/lora.js';
+import { initLoraWeights, type LoraWeights } from '../../src/train/adapters/lora-weights.js';
+import { mergeAdapter } from '../../src/train/adapters/merge.js';
+import { writeAdapter } from '../../src/train/adapters/peft-files.js';
+import { projectionFeatures } from '../../src/train/engines/plan.js';
 import { randomNormal, writeTinyModel } from '../helpers/tiny-model.js';
 import { SAMPLES, tempDir, tinyModel } from './fixtures.js';
 
@@ -39,9 +39,9 @@ function batchFor(model: LlamaModel) {
   return { inputIds: enc.map((e) => e.inputIds), labels: enc.map((e) => e.labels) };
 }
 
-function logits(model: LlamaModel, ids: number[], lora?: LoraHook): Float32Array {
+function logits(model: LlamaModel, ids: number[], lora?: ForwardAdapter): Float32Array {
   const t = tf.tidy(() => {
-    const h = forwardHidden(model, tf.tensor2d([ids], [1, ids.length], 'int32'), lora ? { lora } : {});
+    const h = forwardHidden(model, tf.tensor2d([ids], [1, ids.length], 'int32'), adapterOptions(lora));
     return lmHead(model, tf.reshape(h, [ids.length, model.config.hiddenSize]) as tf.Tensor2D);
   });
   const d = t.dataSync() as Float32Array;

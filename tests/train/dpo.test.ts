@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { selectBackend } from '../../src/model/backend.js';
 import { loadModel, type LlamaModel } from '../../src/model/load.js';
 import { formatAlpacaPrompt } from '../../src/model/alpaca-prompt.js';
-import { dpoPairLoss } from '../../src/train/dpo-loss.js';
-import { encodePreferencePairs, readPreferencePairs } from '../../src/train/dpo-data.js';
-import { dpoStepGradients, runDpoTraining, sequenceLogps } from '../../src/train/dpo-trainer.js';
-import { LoraRuntime } from '../../src/train/lora.js';
-import { flatParams, initLoraWeights } from '../../src/train/lora-weights.js';
-import { projectionFeatures } from '../../src/train/plan.js';
+import { dpoPairLoss } from '../../src/train/methods/dpo-loss.js';
+import { encodePreferencePairs, readPreferencePairs } from '../../src/train/methods/dpo-data.js';
+import { dpoStepGradients, runDpoTraining, sequenceLogps } from '../../src/train/methods/dpo.js';
+import { LoraRuntime } from '../../src/train/adapters/lora.js';
+import { flatParams, initLoraWeights } from '../../src/train/adapters/lora-weights.js';
+import { projectionFeatures } from '../../src/train/engines/plan.js';
 import { readTrainLog } from '../../src/train/train-log.js';
 import { seededRandom } from '../../src/random.js';
 import { runCli } from '../helpers/cli.js';
@@ -182,4 +182,14 @@ test('train --method dpo --run and --emit-recipe take the pairs of a ranked run 
   assert.equal(rec.code, 0, rec.stderr);
   const pairs = JSON.parse(readFileSync(join(recipeDir, 'pairs.json'), 'utf8')) as Array<{ instruction: string; chosen: string; rejected: string }>;
   assert.deepEqual(pairs.map((p) => [p.chosen, p.rejected]), [['Red, yellow, blue.', 'Green.'], ['2, 5, 9', '9, 5, 2']]);
+});
+
+test('a DPO resume with a changed setting is refused with the same message as SFT, naming old and new value', async () => {
+  const data = join(root, 'resume-pairs-msg.jsonl');
+  writeFileSync(data, toyPairs(4, 41).map((p) => JSON.stringify(p)).join('\n'));
+  const out = join(root, 'resume-msg');
+  const config = quickConfig({ model: modelDir, data, out, cutoffLen: 512, valSetSize: 0, batchSize: 2, epochs: 1, learningRate: 1e-2, saveEvery: 1 });
+  await runDpoTraining(config, { beta: 0.1, loss: 'sigmoid' });
+  await assert.rejects(runDpoTraining({ ...config, learningRate: 5e-3 }, { beta: 0.1, loss: 'sigmoid' }, { resume: true }), /learningRate was 0\.01, now 0\.005/);
+  await assert.rejects(runDpoTraining(config, { beta: 0.2, loss: 'sigmoid' }, { resume: true }), /beta was 0\.1, now 0\.2/);
 });

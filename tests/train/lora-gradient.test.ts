@@ -5,10 +5,10 @@ import { selectBackend } from '../../src/model/backend.js';
 import { loadModel, type LlamaModel } from '../../src/model/load.js';
 import { encodeExample } from '../../src/model/encode-example.js';
 import { responseNllSum } from '../../src/model/loss.js';
-import { LoraRuntime, dropoutMask } from '../../src/train/lora.js';
-import { microBatchGradients } from '../../src/train/gradients.js';
-import { flatParams, initLoraWeights, type LoraWeights } from '../../src/train/lora-weights.js';
-import { projectionFeatures } from '../../src/train/plan.js';
+import { LoraRuntime, dropoutMask } from '../../src/train/adapters/lora.js';
+import { microBatchGradients } from '../../src/train/engines/gradients.js';
+import { flatParams, initLoraWeights, type LoraWeights } from '../../src/train/adapters/lora-weights.js';
+import { projectionFeatures } from '../../src/train/engines/plan.js';
 import { randomNormal } from '../helpers/tiny-model.js';
 import { SAMPLES, tempDir, tinyModel } from './fixtures.js';
 

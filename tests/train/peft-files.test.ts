@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSafetensors } from '../../src/model/safetensors.js';
-import { readAdapter, writeAdapter } from '../../src/train/peft-files.js';
-import { deltaWeight, initLoraWeights, loraScale, type LoraSpec } from '../../src/train/lora-weights.js';
+import { readAdapter, writeAdapter } from '../../src/train/adapters/peft-files.js';
+import { deltaWeight, initLoraWeights, loraScale, type LoraSpec } from '../../src/train/adapters/lora-weights.js';
 import type { TargetModuleName } from '../../src/config/train.js';
 
 const FEATURES: Record<TargetModuleName, { inFeatures: number; outFeatures: number }> = {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { runCli } from '../helpers/cli.js';
-import { buildRecipe, type RecipeInput } from '../../src/train/recipe.js';
+import { buildRecipe, type RecipeInput } from '../../src/train/recipes/recipe.js';
 import { trainConfigSchema } from '../../src/config/train.js';
 import { makeRun } from '../ui/run-fixture.js';
 
@@ -106,4 +106,87 @@ test('train --emit-recipe writes the config, dataset file and launch script, and
   const unknown = await runCli(['train', '--emit-recipe', 'trl', '--model', 'm', '--data', pairs, '--out', join(root, 'x')]);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /use one of: axolotl, llamafactory/);
+});
+
+test('LLaMA-Factory DPO never gets train_on_prompt (it accepts it for SFT only); SFT keeps it', () => {
+  const cfg = (method: 'sft' | 'dpo') => {
+    const config = trainConfigSchema.parse({ model: 'm', out: '/tmp/r', trainOnInputs: true, valSetSize: 0 });
+    const r = buildRecipe(base({ target: 'llamafactory', method, config, dataShape: method === 'sft' ? 'alpaca' : 'dpo-alpaca' }));
+    return parse(r.files.find((f) => f.name === 'llamafactory.yaml')!.content) as Record<string, unknown>;
+  };
+  assert.equal('train_on_prompt' in cfg('dpo'), false);
+  assert.equal(cfg('sft')['train_on_prompt'], true);
+});
+
+test('DPO from an SFT adapter: both recipes use base + SFT adapter as the reference, as the built-in trainer does', () => {
+  const config = trainConfigSchema.parse({ model: 'org/base', out: '/tmp/r', initAdapter: '/adapters/sft', valSetSize: 0 });
+  const lf = buildRecipe(base({ target: 'llamafactory', method: 'dpo', config, dataShape: 'dpo-alpaca' }));
+  const lfCfg = parse(lf.files.find((f) => f.name === 'llamafactory.yaml')!.content) as Record<string, unknown>;
+  assert.equal(lfCfg['adapter_name_or_path'], '/adapters/sft', 'the policy continues the SFT adapter');
+  assert.equal(lfCfg['ref_model'], 'org/base');
+  assert.equal(lfCfg['ref_model_adapters'], '/adapters/sft');
+  const ax = buildRecipe(base({ method: 'dpo', config, dataShape: 'dpo' }));
+  const axCfg = parse(ax.files[0]!.content) as Record<string, unknown>;
+  // axolotl's reference is the adapter-disabled model: train on the merged SFT model so that it is base + SFT.
+  assert.equal(axCfg['base_model'], '/tmp/r/sft-merged');
+  assert.equal(axCfg['lora_model_dir'], undefined);
+  assert.match(ax.launch[0]!, /^alpaca-forge merge --model org\/base --adapter \/adapters\/sft --out \/tmp\/r\/sft-merged && axolotl train /);
+  // SFT continuing an adapter keeps lora_model_dir.
+  const sft = parse(buildRecipe(base({ config })).files[0]!.content) as Record<string, unknown>;
+  assert.equal(sft['lora_model_dir'], '/adapters/sft');
+});
+
+test('axolotl IPO is rl: dpo with dpo_loss_type [ipo] (rl: ipo is deprecated)', () => {
+  const cfg = parse(buildRecipe(base({ method: 'dpo', dataShape: 'dpo', dpo: { beta: 0.1, loss: 'ipo' } })).files[0]!.content) as Record<string, unknown>;
+  assert.equal(cfg['rl'], 'dpo');
+  assert.deepEqual(cfg['dpo_loss_type'], ['ipo']);
+});
+
+test('a fractional --lora-alpha is refused for a recipe (both tools take an integer)', () => {
+  const config = trainConfigSchema.parse({ model: 'm', out: '/tmp/r', loraAlpha: 16.5, valSetSize: 0 });
+  assert.throws(() => buildRecipe(base({ config })), /--lora-alpha 16\.5: axolotl takes an integer lora_alpha/);
+  assert.throws(() => buildRecipe(base({ config, target: 'llamafactory' })), /llamafactory takes an integer/);
+});
+
+test("LLaMA-Factory's alpaca template renders the recipe's data as exactly our Alpaca prompt, with and without an input", async () => {
+  const { emitRecipe } = await import('../../src/train/recipes/emit-recipe.js');
+  const { formatAlpacaPrompt } = await import('../../src/model/alpaca-prompt.js');
+  const root = mkdtempSync(join(tmpdir(), 'forge-recipe-tpl-'));
+  const data = join(root, 'train.json');
+  const samples = [
+    { instruction: 'Reverse the word.', input: 'cat', output: 'tac' },
+    { instruction: 'Say hi.', input: '', output: 'Hi!' },
+  ];
+  writeFileSync(data, JSON.stringify(samples));
+  const config = trainConfigSchema.parse({ model: 'm', data, out: join(root, 'out'), valSetSize: 0, batchSize: 4 });
+  await emitRecipe(config, { target: 'llamafactory', method: 'sft', gpus: 1, dpo: { beta: 0.1, loss: 'sigmoid' } });
+  const info = JSON.parse(readFileSync(join(root, 'out', 'dataset_info.json'), 'utf8')) as Record<string, { file_name: string; columns: Record<string, string> }>;
+  const ds = Object.values(info)[0]!;
+  const rows = JSON.parse(readFileSync(ds.file_name, 'utf8')) as Array<Record<string, string>>;
+  // LLaMA-Factory: alpaca converter (prompt + "\n" + query when there is one), then the alpaca template
+  // (system, or its default, + "### Instruction:\n{content}\n\n### Response:\n").
+  const lfDefaultSystem = 'Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n';
+  const render = (r: Record<string, string>) => {
+    const user = r[ds.columns['query']!] ? `${r[ds.columns['prompt']!]}\n${r[ds.columns['query']!]}` : r[ds.columns['prompt']!]!;
+    const system = ds.columns['system'] ? r[ds.columns['system']]! : lfDefaultSystem;
+    return `${system}### Instruction:\n${user}\n\n### Response:\n`;
+  };
+  rows.forEach((r, i) => assert.equal(render(r), formatAlpacaPrompt(samples[i]!)));
+});
+
+test('--emit-recipe and train refuse an --out that is a file, and the emitter checks --init-adapter, with one-line errors', async () => {
+  const { emitRecipe } = await import('../../src/train/recipes/emit-recipe.js');
+  const { runTraining } = await import('../../src/train/trainer.js');
+  const root = mkdtempSync(join(tmpdir(), 'forge-recipe-out-'));
+  const file = join(root, 'taken.txt');
+  writeFileSync(file, 'x');
+  const data = join(root, 'train.json');
+  writeFileSync(data, JSON.stringify([{ instruction: 'a', input: '', output: 'b' }]));
+  const opts = { target: 'axolotl' as const, method: 'sft' as const, gpus: 1, dpo: { beta: 0.1, loss: 'sigmoid' as const } };
+  await assert.rejects(emitRecipe(trainConfigSchema.parse({ model: 'm', data, out: file, valSetSize: 0, batchSize: 4 }), opts), (e: Error) => e.name === 'UsageError' && /--out .* is a file/.test(e.message));
+  await assert.rejects(runTraining(trainConfigSchema.parse({ model: join(root, 'no-model'), data, out: file })), (e: Error) => e.name === 'UsageError' && /--out .* is a file/.test(e.message));
+  await assert.rejects(
+    emitRecipe(trainConfigSchema.parse({ model: 'm', data, out: join(root, 'r'), initAdapter: join(root, 'missing'), valSetSize: 0, batchSize: 4 }), opts),
+    /--init-adapter .*missing: no such directory/,
+  );
 });

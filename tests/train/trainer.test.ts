@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { selectBackend } from '../../src/model/backend.js';
 import { runTraining } from '../../src/train/trainer.js';
 import { formatTrainEvent } from '../../src/train/progress-text.js';
-import type { TrainEvent } from '../../src/train/events.js';
+import type { TrainEvent } from '../../src/events.js';
 import { SAMPLES, quickConfig, tempDir, tinyModel, writeDataset } from './fixtures.js';
 
 let root: string;
@@ -192,4 +192,23 @@ test('without --val-set-size, min(2000, 10% of the data) is held out and the log
   assert.equal(res.step, 5);
   // An explicit size is taken as given, and one the data cannot spare is refused.
   await assert.rejects(runTraining(quickConfig({ model: modelDir, data: file, out: join(root, 'val-big'), valSetSize: 25 })), /--val-set-size 25 leaves no training samples \(.*twenty\.json has 20\)/);
+});
+
+test('a 50 MB record is cut to the cutoff before it is tokenised, trains, and is named in a warning', async () => {
+  const model = await loadModel(modelDir);
+  const tok = model.tokenizer;
+  model.dispose();
+  const huge = { instruction: 'Summarise the log.', input: '', output: 'line of log text, '.repeat(Math.ceil(50e6 / 18)) };
+  let longest = 0;
+  const spy = { ...tok, encode: (text: string, o?: { addBos?: boolean }) => ((longest = Math.max(longest, text.length)), tok.encode(text, o)) };
+  const cut = encodeExample(spy, huge, { cutoffLen: 256 });
+  assert.ok(longest < 1e6, `tokenised ${longest} characters of a 50 MB record for 256 tokens`);
+  assert.deepEqual(cut, encodeExample(tok, { ...huge, output: huge.output.slice(0, 200_000) }, { cutoffLen: 256 }), 'the same tokens as the record cut well past the cutoff');
+
+  const file = writeDataset(root, [...SAMPLES.slice(0, 3), huge], 'huge.json');
+  const events: TrainEvent[] = [];
+  const res = await runTraining(quickConfig({ model: modelDir, data: file, out: join(root, 'huge'), valSetSize: 0, batchSize: 4, microBatchSize: 4, maxSteps: 1 }), { onEvent: (e) => events.push(e) });
+  assert.equal(res.step, 1);
+  const warning = events.find((e) => e.type === 'warning' && /record 4 \(50\.0 M chars\)/.test(e.message));
+  assert.ok(warning, JSON.stringify(events.filter((e) => e.type === 'warning')));
 });

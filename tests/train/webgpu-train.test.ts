@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { selectBackend } from '../../src/model/backend.js';
 import { openSafetensors } from '../../src/model/safetensors.js';
-import { dropoutMaskData, dropoutMaskTensor } from '../../src/train/dropout-mask.js';
+import { dropoutMaskData, dropoutMaskTensor } from '../../src/train/adapters/dropout-mask.js';
 import { runCli } from '../helpers/cli.js';
 import { softwareWebGpuEnv, useSoftwareWebGpu } from '../helpers/webgpu.js';
 import { SAMPLES, tempDir, tinyModel, writeDataset } from './fixtures.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { WorkerGradEngine } from '../../src/train/worker-engine.js';
+import { WorkerGradEngine } from '../../src/train/engines/worker-engine.js';
 import { tempDir } from './fixtures.js';
 import { ModelError } from '../../src/errors.js';
 

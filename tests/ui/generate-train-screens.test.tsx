@@ -3,7 +3,7 @@ import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { render, cleanup } from 'ink-testing-library';
 import type { GenerateEvent } from '../../src/events.js';
-import type { TrainEvent } from '../../src/train/events.js';
+import type { TrainEvent } from '../../src/events.js';
 import { GenerateScreen, type GenerationHooks } from '../../src/ui/generate/generate-screen.js';
 import { TrainScreen, type TrainingHooks } from '../../src/ui/train/train-screen.js';
 import { frame, mount, press, resize, settle, until } from './ink-driver.js';

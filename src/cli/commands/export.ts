@@ -49,6 +49,7 @@ Preference pairs (after \`respond\` and a ranking by \`review --rank\` or \`cura
     if (!format.success) throw new UsageError(`--format must be alpaca, jsonl, messages, dpo, dpo-chat or dpo-alpaca, got "${formatName}"`);
     const store = RunStore.open(runDir);
     try {
+      store.assertNotRunFile({ path: out, label: '--out' });
       const items = selections[status as keyof typeof selections](store);
       writeSamples(out, items, format.data, { label: '--out', stdout: ctx.write });
       // With the dataset on stdout the count goes to stderr, so the data stays parseable.
@@ -67,10 +68,19 @@ async function exportPairsCommand(ctx: CommandContext, runDir: string, out: stri
   const { exportPairs } = await import('../../pairs/export-pairs.js');
   const store = RunStore.open(runDir);
   try {
-    const r = exportPairs(store, selections[status](store), { out, format, pairs: mode as PairMode });
-    ctx.out(`wrote ${r.pairs} preference pairs (${format}, ${mode}) to ${out}: ${r.fromHuman} samples ranked by a person, ${r.fromJudge} by the judge`);
+    store.assertNotRunFile({ path: out, label: '--out' });
+    const r = exportPairs(store, selections[status](store), { out, format, pairs: mode as PairMode, write: { label: '--out', stdout: ctx.write } });
+    // With the pairs on stdout the report goes to stderr, so the data stays parseable.
+    const toStdout = isStdoutPath(out);
+    (toStdout ? ctx.err : ctx.out)(`wrote ${r.pairs} preference pairs (${format}, ${mode}) to ${toStdout ? 'stdout' : out}: ${r.fromHuman} samples ranked by a person, ${r.fromJudge} by the judge`);
     if (r.unranked) ctx.err(`${r.unranked} of ${r.withResponses} samples with responses have no ranking to pair from: rank them with \`alpaca-forge review --run ${runDir} --rank\` or \`curate --run ${runDir} --rank\``);
     if (r.withResponses === 0) ctx.err(`no sample has two responses yet: run \`alpaca-forge respond --run ${runDir} --responses 4\` first`);
+    if (r.stale) {
+      const ex = r.staleExample!;
+      ctx.err(
+        `${r.stale} sample${r.stale === 1 ? ' has' : 's have'} responses ${r.stale === 1 ? 'its ranking' : 'their rankings'} never saw (${r.stale === 1 ? '' : 'one '}ranked ${ex.ranked} of ${ex.responses}): their pairs come from the older ranking; rank again with \`alpaca-forge curate --run ${runDir} --rank\` (rates only the new responses) or \`review --run ${runDir} --rank\``,
+      );
+    }
     if (r.identical) ctx.err(`${r.identical} pairs left out: chosen and rejected had the same text`);
     if (format === 'dpo-alpaca') ctx.err('LLaMA-Factory dataset_info.json entry: {"file_name": "…", "ranking": true, "columns": {"prompt": "instruction", "query": "input", "chosen": "chosen", "rejected": "rejected"}}');
   } finally {

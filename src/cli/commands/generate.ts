@@ -34,6 +34,8 @@ run holds --target kept samples. Re-running the same command resumes the run. Ct
   --response-model M   magpie: the chat model that answers the instructions (default --model)
   --temperature T  --top-p P  --max-tokens K  --seed S
   --budget-usd X       stop before spending more than X USD (needs a price for the model in forge.yaml)
+  --min-yield S        stop when under this share of requested items is kept over the last 500 answers
+                       (default 0.01; 0 = never): a teacher that ran out of variety stops instead of burning money
   --allow-change LIST  let this resume change the run's seeds, model, template or lang (comma-separated);
                        the change is recorded in the run's history. Without it a changed setting is refused
   --mode online|batch  (self-instruct) batch: rounds through the OpenAI Batch API (half price, results within 24 h; default online)
@@ -71,6 +73,7 @@ export const command: Command = {
     'max-tokens': { type: 'string' },
     seed: { type: 'string' },
     'budget-usd': { type: 'string' },
+    'min-yield': { type: 'string' },
     'allow-change': { type: 'string' },
     mode: { type: 'string' },
     'cancel-batches': { type: 'boolean' },
@@ -116,7 +119,10 @@ export const command: Command = {
     if (!settled && mode !== 'json') {
       ctx.err(`resume with: alpaca-forge ${ctx.argv.join(' ')}`);
     }
-    return settled ? 0 : outcome.reason === 'interrupted' ? exitCodeFor('interrupted') : exitCodeFor('api');
+    if (settled) return 0;
+    // Stopped short of the target by the yield floor, a spending guard like the budget but not a finished run.
+    if (outcome.reason === 'low-yield') return exitCodeFor('budget');
+    return outcome.reason === 'interrupted' ? exitCodeFor('interrupted') : exitCodeFor('api');
   },
 };
 
@@ -169,6 +175,7 @@ function withGenerationFlags(config: ForgeConfig, values: Parameters<Command['ru
   set('maxTokens', flagNumber(values, 'max-tokens', { integer: true, min: 1 }));
   set('seed', flagNumber(values, 'seed', { integer: true }));
   set('budgetUsd', flagNumber(values, 'budget-usd'));
+  set('minYield', flagNumber(values, 'min-yield', { min: 0, max: 1 }));
   set('mode', flagString(values, 'mode'));
   const r = forgeConfigSchema.safeParse({ ...config, generation: g });
   if (!r.success) {

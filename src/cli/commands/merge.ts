@@ -24,7 +24,7 @@ export const command: Command = {
     assertFolderPath(out, '--out', 'merge writes a model folder: pass a new or empty folder path, e.g. --out merged-model');
     const { parseBackendFlag, selectBackend } = await import('../../model/backend.js');
     const { explainBackendError } = await import('../../model/backend-error.js');
-    const { mergeAdapter } = await import('../../train/merge.js');
+    const { mergeAdapter } = await import('../../train/adapters/merge.js');
     const backend = await selectBackend(parseBackendFlag(flagString(ctx.values, 'backend')), { log: ctx.err });
     ctx.err(`backend: ${backend.name} — ${backend.device}`);
     const t0 = performance.now();

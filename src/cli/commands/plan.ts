@@ -5,10 +5,19 @@ import { UsageError } from '../../errors.js';
 import { TRAIN_FLAGS, flagName, trainConfigFromFlags, trainSection } from './train.js';
 import type { TrainConfig } from '../../config/train.js';
 import type { ModelConfig } from '../../model/config.js';
-import type { DevicePlan } from '../../train/device-plan.js';
+import type { DevicePlan } from '../../train/engines/device-plan.js';
+import { BASE_WEIGHTS, type BaseWeights } from '../../model/base-weights.js';
 
 /** The adapter's limits from flags (no device needed) or from the adapter itself (starts the webgpu backend). */
-async function planForDevice(values: ParsedValues, mcfg: ModelConfig, config: TrainConfig): Promise<{ adapter: string; plan: DevicePlan }> {
+interface BaseWeightsChoice {
+  totalBytes: number;
+  gradientCheckpointing: boolean;
+  fitsMemory: boolean | null;
+}
+
+const choiceOf = (p: DevicePlan): BaseWeightsChoice => ({ totalBytes: p.totalBytes, gradientCheckpointing: p.gradientCheckpointing, fitsMemory: p.fitsMemory });
+
+async function planForDevice(values: ParsedValues, mcfg: ModelConfig, config: TrainConfig): Promise<{ adapter: string; plan: DevicePlan; choices: Record<BaseWeights, BaseWeightsChoice> }> {
   const size = (flag: string) => {
     const v = flagString(values, flag);
     return v === undefined ? undefined : parseByteSize(flag, v);
@@ -35,24 +44,33 @@ async function planForDevice(values: ParsedValues, mcfg: ModelConfig, config: Tr
     limits = info.limits;
     adapter = info.device;
   }
-  const { planDevice } = await import('../../train/device-plan.js');
-  return { adapter, plan: planDevice(mcfg, { r: config.loraR, targetModules: config.targetModules, microBatchSize: config.microBatchSize, cutoffLen: config.cutoffLen, limits, gpuMemory }) };
+  const gradientCheckpointing = config.gradientCheckpointing === 'auto' ? 'auto' : config.gradientCheckpointing === 'on';
+  const { planDevice: plan } = await import('../../train/engines/device-plan.js');
+  const forWeights = (baseWeights: BaseWeights) =>
+    plan(mcfg, { r: config.loraR, targetModules: config.targetModules, microBatchSize: config.microBatchSize, cutoffLen: config.cutoffLen, limits, gpuMemory, baseWeights, gradientCheckpointing });
+  const choices = Object.fromEntries(BASE_WEIGHTS.map((b) => [b, choiceOf(forWeights(b))])) as Record<BaseWeights, BaseWeightsChoice>;
+  return { adapter, plan: forWeights(config.baseWeights), choices };
 }
 
 const usage = `usage: alpaca-forge plan --model DIR [--lora-r 8 --target-modules q_proj,v_proj --micro-batch-size 4 --cutoff-len 256 --workers N] [--json]
        alpaca-forge plan --model DIR --backend webgpu [--gpu-memory 141GiB] [--max-binding-size SIZE --max-buffer-size SIZE]
+                         [--base-weights f32|bf16|int8] [--gradient-checkpointing auto|on|off]
 
 Before training: total and trainable parameters, and the memory this LoRA run needs (frozen weights, LoRA
 parameters, gradients, AdamW state, activations of one micro-batch), next to a full fine-tune with Adam at fp32
-and fp16 weights. Reads only config.json. Settings come from forge.yaml's train: section; flags override them.
+and fp16 weights, and the trainable parameters of each adapter type (LoRA, prompt tuning, P-tuning, prefix
+tuning; --num-virtual-tokens 20, --encoder-hidden-size N). Reads only config.json. Settings come from forge.yaml's train: section; flags override them.
 
 With --backend webgpu it also shows what fits on the device in float32: the largest single tensor against the
 adapter's buffer binding limit and the passes a micro-batch runs as. The limits come from the adapter (the
 webgpu backend is started to read them) unless --max-binding-size (and --max-buffer-size, default: the same)
 give them, which plans without a device. WebGPU does not report memory: --gpu-memory SIZE checks the fit.
+--base-weights stores the frozen projections in bf16 (2 B/param) or int8 (~1 B/param) instead of f32 (4 B);
+the device section shows the total for each choice. Gradient checkpointing (auto: on where activations
+outweigh the rest) keeps only layer inputs and rebuilds each layer in the backward pass.
 Sizes are bytes or a number with KiB, MiB, GiB (also KB, MB, GB: powers of 1000).`;
 
-const PLAN_KEYS: Array<keyof TrainConfig> = ['model', 'loraR', 'targetModules', 'microBatchSize', 'cutoffLen', 'workers', 'backend'];
+const PLAN_KEYS: Array<keyof TrainConfig> = ['model', 'loraR', 'targetModules', 'microBatchSize', 'cutoffLen', 'workers', 'backend', 'numVirtualTokens', 'encoderHiddenSize', 'baseWeights', 'gradientCheckpointing'];
 
 const UNITS: Record<string, number> = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12 };
 
@@ -81,21 +99,40 @@ export const command: Command = {
     const config = trainConfigFromFlags(ctx.values, trainSection(ctx), PLAN_KEYS);
     if (!config.model) throw new UsageError('--model is required', 'pass --model DIR (a Hugging Face model directory)');
     const { loadModelConfig } = await import('../../model/config.js');
-    const { planMemory, formatPlan } = await import('../../train/plan.js');
+    const { planMemory, formatPlan, formatBytes } = await import('../../train/engines/plan.js');
     const mcfg = loadModelConfig(config.model);
     const workers = config.workers === 'auto' ? 1 : config.workers;
-    const plan = planMemory(mcfg, { r: config.loraR, targetModules: config.targetModules, microBatchSize: config.microBatchSize, cutoffLen: config.cutoffLen, workers });
+    // GPU and libtensorflow backends keep one layout of each weight; wasm keeps float32 weights twice when training.
+    const layouts = config.backend === 'webgpu' || config.backend.startsWith('tensorflow') ? 1 : 2;
+    const plan = planMemory(mcfg, {
+      r: config.loraR,
+      targetModules: config.targetModules,
+      microBatchSize: config.microBatchSize,
+      cutoffLen: config.cutoffLen,
+      workers,
+      baseWeights: config.baseWeights,
+      layouts,
+      gradientCheckpointing: config.gradientCheckpointing === 'on',
+    });
     const device = config.backend === 'webgpu' ? await planForDevice(ctx.values, mcfg, config) : null;
+    const { adapterParamTable } = await import('../../train/adapters/adapter-plan.js');
+    const adapters = adapterParamTable(mcfg, { r: config.loraR, targetModules: config.targetModules, numVirtualTokens: config.numVirtualTokens, encoderHiddenSize: config.encoderHiddenSize });
     if (flagBool(ctx.values, 'json')) {
-      ctx.out(JSON.stringify({ model: config.model, r: config.loraR, targetModules: config.targetModules, microBatchSize: config.microBatchSize, cutoffLen: config.cutoffLen, ...plan, ...(device ? { device: { adapter: device.adapter, ...device.plan } } : {}) }));
+      ctx.out(JSON.stringify({ model: config.model, r: config.loraR, targetModules: config.targetModules, microBatchSize: config.microBatchSize, cutoffLen: config.cutoffLen, ...plan, adapters, ...(device ? { device: { adapter: device.adapter, ...device.plan, baseWeightsChoices: device.choices } } : {}) }));
       return 0;
     }
     const header = `${config.model}: ${mcfg.modelType}, ${mcfg.numLayers} layers, hidden ${mcfg.hiddenSize}, vocab ${mcfg.vocabSize}; LoRA r=${config.loraR} on ${config.targetModules.join(',')}, micro-batch ${config.microBatchSize} × ${config.cutoffLen} tokens`;
     for (const line of formatPlan(plan, header)) ctx.out(line);
+    const { formatCount } = await import('../../train/engines/plan.js');
+    ctx.out('');
+    ctx.out('trainable parameters by adapter type (train --adapter; parameters + gradients + AdamW state in float32):');
+    for (const a of adapters) ctx.out(`  ${a.adapter.padEnd(14)} ${formatCount(a.trainableParams).padStart(8)}  ${formatBytes(a.trainingBytes).padStart(9)}  ${a.detail}`);
     if (device) {
-      const { formatDevicePlan } = await import('../../train/device-plan.js');
+      const { formatDevicePlan } = await import('../../train/engines/device-plan.js');
       ctx.out('');
       for (const line of formatDevicePlan(device.plan, device.adapter)) ctx.out(line);
+      const fit = (c: BaseWeightsChoice) => (c.fitsMemory === null ? '' : c.fitsMemory ? ', fits' : ', does NOT fit');
+      ctx.out(`  each --base-weights: ${BASE_WEIGHTS.map((b) => `${b} ${formatBytes(device.choices[b].totalBytes)}${device.choices[b].gradientCheckpointing ? ' (checkpointed)' : ''}${fit(device.choices[b])}`).join('; ')}`);
     }
     return 0;
   },

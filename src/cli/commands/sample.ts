@@ -63,7 +63,7 @@ export const command: Command = {
     }
     const samples = dataFile !== undefined ? (await import('../../data/alpaca-file.js')).readAlpacaFile(dataFile).slice(0, limit) : [];
 
-    const { openModel } = await import('../../train/open-model.js');
+    const { openModel } = await import('../../train/adapters/open-model.js');
     const { generate } = await import('../../model/generate.js');
     const { formatAlpacaPrompt } = await import('../../model/alpaca-prompt.js');
     const { model, lora } = await openModel({ modelDir, adapterDir: flagString(v, 'adapter'), backend: flagString(v, 'backend'), log: ctx.err });

@@ -43,7 +43,8 @@ export const command: Command = {
     const outFile = requireFlag(v, 'out', 'scores.jsonl');
     const ifd = flagBool(v, 'ifd');
     const batchSize = flagNumber(v, 'batch-size', { integer: true, min: 1 }) ?? 8;
-    const cutoffLen = flagNumber(v, 'cutoff-len', { integer: true, min: 2 }) ?? 512;
+    // Absent: scoreSamples' own default (DEFAULT_SCORE_CUTOFF), written in one place.
+    const cutoffLen = flagNumber(v, 'cutoff-len', { integer: true, min: 2 });
     const limit = flagNumber(v, 'limit', { integer: true, min: 1 });
     const { assertNotInput, prepareAppendOutput } = await import('../../io/write-output.js');
     assertNotInput({ path: outFile, label: '--out' }, [{ path: dataFile, label: '--data' }]);
@@ -51,7 +52,7 @@ export const command: Command = {
     const { readAlpacaFile } = await import('../../data/alpaca-file.js');
     const samples = readAlpacaFile(dataFile).slice(0, limit);
 
-    const { openModel } = await import('../../train/open-model.js');
+    const { openModel } = await import('../../train/adapters/open-model.js');
     const { scoreSamples } = await import('../../model/score-samples.js');
     const { ResumableJsonl } = await import('../../model/resumable-jsonl.js');
     const out = ResumableJsonl.open(outFile, samples.map((s) => s.instruction), 'instruction');
@@ -67,7 +68,7 @@ export const command: Command = {
       for (let start = out.done; start < samples.length; start += chunk) {
         if (ctx.signal.aborted) break;
         const part = samples.slice(start, start + chunk);
-        const scores = await scoreSamples(model, part, { batchSize, cutoffLen, ifd, ...(lora ? { lora } : {}) });
+        const scores = await scoreSamples(model, part, { batchSize, ...(cutoffLen !== undefined ? { cutoffLen } : {}), ifd, ...(lora ? { lora } : {}) });
         out.append(
           part.map((s, j) => {
             const sc = scores[j]!;

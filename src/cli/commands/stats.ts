@@ -1,7 +1,7 @@
 import type { Command, CommandContext } from '../command.js';
 import { flagBool, flagString } from '../flags.js';
 import { UsageError } from '../../errors.js';
-import type { Lang } from '../../data/sample.js';
+import { langSchema, type Lang } from '../../data/sample.js';
 import { assertNotInput } from '../../io/write-output.js';
 
 const usage = `usage: alpaca-forge stats --run output/NAME [--report FILE.md] [--json]
@@ -33,9 +33,10 @@ export const command: Command = {
     const runDir = flagString(ctx.values, 'run');
     const inPath = flagString(ctx.values, 'in');
     if ((runDir === undefined) === (inPath === undefined)) throw new UsageError('stats needs either --run DIR or --in FILE (and not both)', 'see `alpaca-forge stats --help`');
-    const lang = flagString(ctx.values, 'lang');
-    if (lang !== undefined && lang !== 'en' && lang !== 'zh') throw new UsageError(`--lang expects en or zh, got "${lang}"`);
-    return runDir !== undefined ? runStats(ctx, runDir) : fileStats(ctx, inPath!, lang);
+    const langFlag = flagString(ctx.values, 'lang');
+    const lang = langFlag === undefined ? undefined : langSchema.safeParse(langFlag);
+    if (lang?.success === false) throw new UsageError(`--lang expects ${langSchema.options.join(' or ')}, got "${langFlag}"`);
+    return runDir !== undefined ? runStats(ctx, runDir) : fileStats(ctx, inPath!, lang?.data);
   },
 };
 
@@ -46,11 +47,16 @@ async function runStats(ctx: CommandContext, runDir: string): Promise<number> {
   const { reportLines, runSummaryLines, writeMarkdownReport } = await import('../../curate/report-render.js');
   const store = RunStore.open(runDir);
   try {
+    const reportPath = flagString(ctx.values, 'report');
+    if (reportPath !== undefined) store.assertNotRunFile({ path: reportPath, label: '--report' });
     const summary = store.summary();
     const responses = new ResponseStore(store).counts();
     const kept = store.listItems({ status: ['kept'] });
     const total = Object.values(summary.byStatus).reduce((a, b) => a + b, 0);
-    const report = buildDatasetReport(kept, { lang: summary.lang, curation: { total, byStatus: summary.byStatus, byReason: summary.byReason } });
+    const { dedupReport } = await import('../../curate/dedup-report.js');
+    // Removals per duplicate method with their similarity histograms (rouge, minhash, semantic, exact).
+    const dedup = dedupReport(store.listItems({ status: ['duplicate'] }));
+    const report = buildDatasetReport(kept, { lang: summary.lang, curation: { total, byStatus: summary.byStatus, byReason: summary.byReason }, dedup });
     const endpoints = store.endpointTallies();
     const batches = store.batches();
     emit(ctx, { run: runDir, summary, responses, endpoints, batches, report }, () => [

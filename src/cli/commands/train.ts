@@ -3,11 +3,13 @@ import { flagBool, flagList, flagNumber, flagString } from '../flags.js';
 import { configOption, readConfig } from '../config-flags.js';
 import { ConfigError, UsageError, exitCodeFor } from '../../errors.js';
 import { targetModuleSchema, trainConfigSchema, type TrainConfig, type TrainConfigInput } from '../../config/train.js';
-import type { TrainEvent } from '../../train/events.js';
-import type { DpoLoss } from '../../train/recipe.js';
+import type { TrainEvent } from '../../events.js';
+import type { DpoLoss } from '../../train/recipes/recipe.js';
+import type { TrainingMethodName } from '../../train/method.js';
 
 const usage = `usage: alpaca-forge train --model DIR (--data FILE | --run output/NAME) --out DIR [options]
        alpaca-forge train --method dpo --data pairs.jsonl --model DIR --out DIR [--init-adapter SFT_ADAPTER] [--beta 0.1] [--dpo-loss sigmoid|ipo]
+       alpaca-forge train --method rm (--run output/NAME | --data pairs.jsonl) --model DIR --out DIR
 
 LoRA fine-tunes a LLaMA-family model on Alpaca data and writes a PEFT adapter (adapter_config.json,
 adapter_model.safetensors) into --out, with checkpoints, train_log.jsonl and loss_curve.svg beside it.
@@ -19,14 +21,21 @@ Settings come from forge.yaml's train: section; flags override them. Ctrl-C save
   --resume                  continue from the newest checkpoint in --out
 LoRA:        --lora-r 8  --lora-alpha 16  --lora-dropout 0.05  --target-modules q_proj,v_proj
              (any of q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj)  --use-rslora  --init-adapter DIR
+Adapter:     --adapter lora|prompt-tuning|p-tuning|prefix-tuning (SFT; default lora)  --num-virtual-tokens 20
+             --prompt-init "TEXT" (prompt tuning from the text's embeddings)  --encoder-hidden-size N
+             --prefix-projection (prefix tuning through PEFT's MLP); the LoRA flags do not apply to these
 Data:        --cutoff-len 256  --val-set-size min(2000, 10%) (0 = none)  --train-on-inputs
 Optimiser:   --epochs 3  --learning-rate 3e-4  --batch-size 128  --micro-batch-size 4  --warmup-steps 100
              --lr-schedule cosine|linear|constant  --weight-decay 0  --max-grad-norm 1.0  --seed 42  --max-steps 0
 Saving:      --save-every 200  --eval-every 200  --keep-checkpoints 3
 Runtime:     --backend tensorflow-gpu|tensorflow|webgpu|wasm|cpu  --workers auto|N (threads on CPU backends)
+             --base-weights f32|bf16|int8  --gradient-checkpointing auto|on|off
 Output:      --json (events as JSON lines on stdout)  --config FILE (default ./forge.yaml)
 DPO:         --method dpo trains on preference pairs (export --format dpo or dpo-alpaca); the reference is the
              base plus --init-adapter (frozen), or the bare base; --beta 0.1  --dpo-loss sigmoid|ipo
+RM:          --method rm trains a reward model on the same pairs: LoRA + a scalar head on the last token,
+             Bradley–Terry loss (a pair's optional "margin" field asks for that gap), saved as a PEFT SEQ_CLS
+             adapter with score.weight; curate --reward-model DIR ranks a run's responses with it
 Hand-off:    --emit-recipe axolotl|llamafactory  writes the same LoRA run as that trainer's config into --out,
              with the command that launches it (one GPU, --gpus N on a node, DeepSpeed) instead of training here;
              (DPO reads pairs from --data: export --format dpo for axolotl, dpo-alpaca for LLaMA-Factory)  --gpus 1`;
@@ -62,7 +71,14 @@ export const TRAIN_FLAGS: Record<keyof TrainConfig, FlagKind> = {
   keepCheckpoints: 'int',
   evalEvery: 'int',
   backend: 'string',
+  baseWeights: 'string',
+  gradientCheckpointing: 'string',
   workers: 'workers',
+  adapter: 'string',
+  numVirtualTokens: 'int',
+  promptInit: 'string',
+  encoderHiddenSize: 'int',
+  prefixProjection: 'bool',
 };
 
 export const flagName = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -161,12 +177,13 @@ export const command: Command = {
     const config = trainConfigFromFlags(ctx.values, trainSection(ctx));
     const recipeTarget = flagString(ctx.values, 'emit-recipe');
     if (recipeTarget !== undefined) return emitRecipeCommand(ctx, config, recipeTarget);
-    const dpo = await dpoSettings(ctx);
+    const method = await methodOf(ctx);
+    const dpo = await dpoSettings(ctx, method);
     if (!config.model) throw new UsageError('--model is required', 'pass --model DIR (a Hugging Face model directory)');
     if (!config.data && !config.run) throw new UsageError('no training data', 'pass --data FILE (Alpaca JSON/JSONL) or --run output/NAME');
     if (!config.out) throw new UsageError('--out is required', 'pass --out DIR for the adapter, checkpoints and logs');
-    // The train screen draws SFT's events; a DPO run prints its rewards and accuracy as lines instead.
-    if (ctx.terminal && !dpo) {
+    // The train screen draws SFT's events; a DPO or RM run prints its rewards and accuracy as lines instead.
+    if (ctx.terminal && method === 'sft') {
       // On a terminal the train screen draws the loss curve, lr, tokens/s, ETA and the plan; q saves and stops.
       const { launchApp } = await import('../../ui/launch.js');
       const forge = readConfig(ctx).config;
@@ -194,8 +211,10 @@ export const command: Command = {
       },
     };
     const result = dpo
-      ? await (await import('../../train/dpo-trainer.js')).runDpoTraining(config, dpo, runOpts)
-      : await (await import('../../train/trainer.js')).runTraining(config, runOpts);
+      ? await (await import('../../train/methods/dpo.js')).runDpoTraining(config, dpo, runOpts)
+      : method === 'rm'
+        ? await (await import('../../train/methods/rm.js')).runRewardTraining(config, runOpts)
+        : await (await import('../../train/trainer.js')).runTraining(config, runOpts);
     await chain;
     if (result.interrupted && mode !== 'json') {
       const args = ctx.argv.filter((a) => a !== '--resume');
@@ -205,13 +224,20 @@ export const command: Command = {
   },
 };
 
-/** --method, --beta and --dpo-loss: null for SFT, the DPO settings otherwise. */
-async function dpoSettings(ctx: CommandContext): Promise<{ beta: number; loss: DpoLoss } | null> {
-  const { trainMethodSchema, dpoLossSchema } = await import('../../train/recipe.js');
-  const method = trainMethodSchema.safeParse(flagString(ctx.values, 'method') ?? 'sft');
-  if (!method.success) throw new UsageError(`--method: "${flagString(ctx.values, 'method')}" is not a training method`, `use one of: ${trainMethodSchema.options.join(', ')}`);
-  if (method.data === 'sft') {
-    for (const f of ['beta', 'dpo-loss']) if (ctx.values[f] !== undefined) throw new UsageError(`--${f} applies to --method dpo`, 'add --method dpo, or drop the flag');
+/** --method: sft (default), dpo or rm. */
+async function methodOf(ctx: CommandContext): Promise<TrainingMethodName> {
+  const { TRAINING_METHODS } = await import('../../train/method.js');
+  const given = flagString(ctx.values, 'method') ?? 'sft';
+  const method = TRAINING_METHODS.find((m) => m === given);
+  if (!method) throw new UsageError(`--method: "${given}" is not a training method`, `use one of: ${TRAINING_METHODS.join(', ')}`);
+  return method;
+}
+
+/** --beta and --dpo-loss: null unless DPO, the DPO settings otherwise. */
+async function dpoSettings(ctx: CommandContext, method: TrainingMethodName): Promise<{ beta: number; loss: DpoLoss } | null> {
+  const { dpoLossSchema } = await import('../../train/recipes/recipe.js');
+  if (method !== 'dpo') {
+    for (const f of ['beta', 'dpo-loss']) if (ctx.values[f] !== undefined) throw new UsageError(`--${f} applies to --method dpo`, method === 'sft' ? 'add --method dpo, or drop the flag' : 'drop the flag');
     return null;
   }
   const loss = dpoLossSchema.safeParse(flagString(ctx.values, 'dpo-loss') ?? 'sigmoid');
@@ -222,12 +248,14 @@ async function dpoSettings(ctx: CommandContext): Promise<{ beta: number; loss: D
 }
 
 async function emitRecipeCommand(ctx: CommandContext, config: TrainConfig, target: string): Promise<number> {
-  const { recipeTargetSchema } = await import('../../train/recipe.js');
+  const { recipeTargetSchema } = await import('../../train/recipes/recipe.js');
   const parsedTarget = recipeTargetSchema.safeParse(target);
   if (!parsedTarget.success) throw new UsageError(`--emit-recipe: "${target}" is not a trainer we write recipes for`, `use one of: ${recipeTargetSchema.options.join(', ')}`);
-  const dpo = await dpoSettings(ctx);
+  const method = await methodOf(ctx);
+  if (method === 'rm') throw new UsageError('--emit-recipe writes SFT and DPO runs only', 'train the reward model here (train --method rm), or drop --emit-recipe');
+  const dpo = await dpoSettings(ctx, method);
   const gpus = flagNumber(ctx.values, 'gpus', { integer: true, min: 1 }) ?? 1;
-  const { emitRecipe } = await import('../../train/emit-recipe.js');
+  const { emitRecipe } = await import('../../train/recipes/emit-recipe.js');
   const r = await emitRecipe(config, { target: parsedTarget.data, method: dpo ? 'dpo' : 'sft', gpus, dpo: dpo ?? { beta: 0.1, loss: 'sigmoid' } });
   for (const f of r.files) ctx.err(`wrote ${f}`);
   ctx.err(`data: ${r.dataPath} (${r.records} records)`);

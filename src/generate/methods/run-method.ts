@@ -54,10 +54,11 @@ export async function runMethod(o: RunMethodOptions): Promise<MethodOutcome> {
     onTransport: (transport: TransportState) => emit({ type: 'transport', transport }),
     onWarning: (message: string) => emit({ type: 'warning', message }),
   };
-  const pool = poolFromConfig(g, poolEndpoints(g, o), poolOpts);
+  const pool = poolFromConfig(g, poolEndpoints(g, g, o), poolOpts);
   // Magpie's responses may come from another model on the same endpoints (--response-model).
   const responseModel = g.method === 'magpie' ? g.magpie.responseModel : null;
-  const chatPool: EndpointPool = responseModel ? poolFromConfig({ ...g, model: responseModel, endpoints: g.endpoints.map((e) => ({ ...e, model: responseModel })) }, poolEndpoints({ ...g, model: responseModel, endpoints: g.endpoints.map((e) => ({ ...e, model: responseModel })) }, o), poolOpts) : pool;
+  const responseWhere = { ...g, endpoints: g.endpoints.map((e) => ({ ...e, model: responseModel ?? g.model })) };
+  const chatPool: EndpointPool = responseModel ? poolFromConfig(responseWhere, poolEndpoints(responseWhere, { ...g, model: responseModel }, o), poolOpts) : pool;
   const concurrency = Math.min(g.concurrency, pool.capacity);
   let kept = store.countItems('kept');
   let nextRequestId = store.nextRequestId();

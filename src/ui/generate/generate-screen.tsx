@@ -1,21 +1,13 @@
-import { useEffect, useReducer, useRef } from 'react';
-import { Box, useInput } from 'ink';
+import { Box } from 'ink';
 import { Text } from '../components/text.js';
-import { formatError } from '../../errors.js';
 import type { GenerateEvent } from '../../events.js';
-import { HelpOverlay } from '../components/help-overlay.js';
+import { JobFrame, jobStatus, useJob, type JobHooks } from '../components/job-shell.js';
 import { formatDuration, formatInt, formatRate, formatUsd, oneLine, progressBar } from '../format.js';
-import { commandFor, hintLine, keyNames } from '../keys.js';
-import { useTerminalSize } from '../terminal-size.js';
+import { hintLine } from '../keys.js';
 import { useTone } from '../theme.js';
 import { describeTransport, initialGenerateState, reduceGenerate, rejectionRows, type GenerateState } from './generate-state.js';
 
-export interface GenerationHooks {
-  signal: AbortSignal;
-  onEvent: (e: GenerateEvent) => void;
-  /** read by the engine before each new request */
-  pause: { paused: boolean };
-}
+export type GenerationHooks = JobHooks<GenerateEvent>;
 
 export interface GenerateScreenProps {
   /** the run directory, for the header */
@@ -26,74 +18,26 @@ export interface GenerateScreenProps {
   onExit: () => void;
 }
 
-type Action = { kind: 'event'; event: GenerateEvent } | { kind: 'pause'; paused: boolean } | { kind: 'stopping' } | { kind: 'error'; message: string };
-
-function reducer(s: GenerateState, a: Action): GenerateState {
-  if (a.kind === 'event') return reduceGenerate(s, a.event);
-  if (a.kind === 'pause') return { ...s, paused: a.paused };
-  if (a.kind === 'stopping') return { ...s, stopping: true };
-  return { ...s, error: a.message };
+export function GenerateScreen({ runDir, start, onExit }: GenerateScreenProps) {
+  const { state, flags, help } = useJob({ scope: 'generate', initial: initialGenerateState, reduce: reduceGenerate, start, onExit, pausable: true });
+  const tone = useTone();
+  const st = state.start;
+  const status = jobStatus(flags, {
+    done: state.done ? { text: state.done.message, tone: state.done.reason === 'target' ? 'good' : 'warn' } : null,
+    stopping: 'stopping: waiting for requests in flight to be saved…',
+    idle: { text: hintLine('generate', ['pause', 'stop', 'help']), tone: 'muted' },
+  });
+  const title = `${runDir}${st ? ` · ${st.model} @ ${st.baseUrl} · ${st.template} · ${st.lang} · ×${st.concurrency}${st.resumed ? ' · resumed' : ''}` : ' · starting…'}`;
+  return (
+    <JobFrame scope="generate" help={help} title={title} status={status} minHeight={10}>
+      {(size) => <GenerateProgress state={state} {...size} />}
+    </JobFrame>
+  );
 }
 
-export function GenerateScreen({ runDir, start, onExit }: GenerateScreenProps) {
-  const [state, dispatch] = useReducer(reducer, initialGenerateState);
-  // A ref: keys arriving in one read must see the overlay the previous key opened or closed.
-  const helpRef = useRef(false);
-  const [, redraw] = useReducer((n: number) => n + 1, 0);
-  const controller = useRef(new AbortController());
-  const pause = useRef({ paused: false });
-  const finished = useRef(false);
-  const { columns, rows } = useTerminalSize();
+/** Everything between the title and the status line: progress, cost, endpoints, rejections and the latest kept. */
+function GenerateProgress({ state, columns, height }: { state: GenerateState; columns: number; height: number }) {
   const tone = useTone();
-
-  useEffect(() => {
-    const ctl = controller.current;
-    start({ signal: ctl.signal, onEvent: (event) => dispatch({ kind: 'event', event }), pause: pause.current }).then(
-      () => {
-        finished.current = true;
-        dispatch({ kind: 'pause', paused: false });
-      },
-      (err: unknown) => {
-        finished.current = true;
-        dispatch({ kind: 'error', message: formatError(err) });
-      },
-    );
-    return () => ctl.abort();
-  }, [start]);
-
-  useInput((input, key) => {
-    redraw();
-    for (const name of keyNames(input, key)) {
-      if (helpRef.current) {
-        if (commandFor('overlay', name) === 'close') helpRef.current = false;
-        continue;
-      }
-      const cmd = commandFor('generate', name);
-      if (cmd === 'help') helpRef.current = true;
-      else if (cmd === 'pause' && !finished.current && !controller.current.signal.aborted) {
-        pause.current.paused = !pause.current.paused;
-        dispatch({ kind: 'pause', paused: pause.current.paused });
-      } else if (cmd === 'stop') {
-        if (finished.current) return onExit();
-        if (!controller.current.signal.aborted) {
-          // A paused engine must wake up to notice the stop.
-          pause.current.paused = false;
-          controller.current.abort();
-          dispatch({ kind: 'stopping' });
-        }
-      }
-    }
-  });
-
-  const height = Math.max(10, rows - 1);
-  if (helpRef.current) {
-    return (
-      <Box height={height}>
-        <HelpOverlay scope="generate" title="generate keys" width={columns} />
-      </Box>
-    );
-  }
-
   const st = state.start;
   const p = state.progress;
   const kept = p?.kept ?? st?.kept ?? 0;
@@ -111,23 +55,8 @@ export function GenerateScreen({ runDir, start, onExit }: GenerateScreenProps) {
   const latestWidth = wide ? columns - rejWidth - 1 : columns;
   const rejHeight = wide ? panelHeight : Math.min(panelHeight, Math.max(2, rejections.length + 1), Math.floor(panelHeight / 2));
   const latestHeight = wide ? panelHeight : panelHeight - rejHeight;
-
-  let statusLine: { text: string; tone: 'good' | 'warn' | 'bad' | 'muted' | 'info' };
-  if (state.error) statusLine = { text: state.error, tone: 'bad' };
-  else if (state.done) statusLine = { text: `${state.done.message}  (q to leave)`, tone: state.done.reason === 'target' ? 'good' : 'warn' };
-  else if (state.stopping) statusLine = { text: 'stopping: waiting for requests in flight to be saved…', tone: 'warn' };
-  else if (state.paused) statusLine = { text: 'paused: no new requests start (p resumes)', tone: 'warn' };
-  else statusLine = { text: hintLine('generate', ['pause', 'stop', 'help']), tone: 'muted' };
-
   return (
-    <Box flexDirection="column" width={columns} height={height}>
-      <Text wrap="truncate-end">
-        <Text bold color={tone('accent')}>
-          generate
-        </Text>{' '}
-        {runDir}
-        {st ? ` · ${st.model} @ ${st.baseUrl} · ${st.template} · ${st.lang} · ×${st.concurrency}${st.resumed ? ' · resumed' : ''}` : ' · starting…'}
-      </Text>
+    <>
       <Text>
         <Text color={tone('good')}>{progressBar(kept, target, barWidth)}</Text> {counts}
       </Text>
@@ -196,9 +125,6 @@ export function GenerateScreen({ runDir, start, onExit }: GenerateScreenProps) {
           ))}
         </Box>
       </Box>
-      <Text wrap="truncate-end" color={tone(statusLine.tone)}>
-        {statusLine.text}
-      </Text>
-    </Box>
+    </>
   );
 }

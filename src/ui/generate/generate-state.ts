@@ -15,12 +15,6 @@ export interface GenerateState {
   /** Batch mode: the latest state of the current round, in words. */
   batch: string | null;
   done: Done | null;
-  /** set by the screen: the user pressed p */
-  paused: boolean;
-  /** set by the screen: the user pressed q; the engine is finishing what is in flight */
-  stopping: boolean;
-  /** the engine threw (config, auth…): shown instead of progress */
-  error: string | null;
 }
 
 export const initialGenerateState: GenerateState = {
@@ -31,9 +25,6 @@ export const initialGenerateState: GenerateState = {
   warnings: [],
   batch: null,
   done: null,
-  paused: false,
-  stopping: false,
-  error: null,
 };
 
 const keepLatest = 50;
@@ -58,7 +49,7 @@ export function reduceGenerate(s: GenerateState, e: GenerateEvent): GenerateStat
     case 'batch':
       return { ...s, batch: e.message };
     case 'done':
-      return { ...s, done: e, stopping: false, transport: { state: 'ok' } };
+      return { ...s, done: e, transport: { state: 'ok' } };
   }
 }
 

@@ -15,20 +15,26 @@ export function formatScore(score: number | null): string {
 }
 
 interface Props {
-  items: readonly StoredItem[];
+  /** The rows on screen, from position `first` of `total`. */
+  window: { first: number; rows: readonly StoredItem[]; total: number };
   cursor: number;
   width: number;
   height: number;
 }
 
-/** The scrolling list: one row per item, the cursor row in inverse video; the window keeps the cursor in view. */
-export function ItemList({ items, cursor, width, height }: Props) {
+/** The first position the list shows: the window keeps the cursor in view, centred where it can. */
+export function listTop(cursor: number, height: number, total: number): number {
+  const rows = Math.max(1, height);
+  return Math.max(0, Math.min(cursor - Math.floor(rows / 2), total - rows));
+}
+
+/** The scrolling list: one row per item, the cursor row in inverse video. */
+export function ItemList({ window, cursor, width, height }: Props) {
   const tone = useTone();
   const rows = Math.max(1, height);
-  const first = Math.max(0, Math.min(cursor - Math.floor(rows / 2), items.length - rows));
-  const shown = items.slice(first, first + rows);
-  const idWidth = String(items.reduce((m, i) => Math.max(m, i.id), 0)).length + 1;
-  if (items.length === 0) {
+  const { first, rows: shown } = window;
+  const idWidth = String(shown.reduce((m, i) => Math.max(m, i.id), 0)).length + 1;
+  if (window.total === 0) {
     return (
       <Box width={width} height={rows}>
         <Text color={tone('muted')}>no items match (F clears the filter and search)</Text>

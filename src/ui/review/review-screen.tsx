@@ -8,12 +8,15 @@ import { TextField } from '../components/text-field.js';
 import { useTerminalSize } from '../terminal-size.js';
 import { useTone } from '../theme.js';
 import { DetailPane } from './detail-pane.js';
-import { ItemList } from './item-list.js';
+import { ItemList, listTop } from './item-list.js';
 import { EditForm, ExportDialog, FilterDialog } from './review-dialogs.js';
 import type { ReviewStore } from '../../review/run-access.js';
 import { ReviewSession } from './review-session.js';
 import { isFilterEmpty, sortLabels, type ReviewFilter } from './review-view.js';
 import { resolveSimilar } from './similar.js';
+import { ClusterSession } from './cluster-session.js';
+import { ClusterView } from './cluster-view.js';
+import { commandFor, keyNames } from '../keys.js';
 
 export interface ReviewScreenProps {
   store: ReviewStore;
@@ -34,10 +37,21 @@ export function ReviewScreen(props: ReviewScreenProps) {
   sessionRef.current ??= new ReviewSession(props.store, props.openEditor ? { openEditor: props.openEditor } : {});
   const session = sessionRef.current;
   const [, redraw] = useReducer((n: number) => n + 1, 0);
+  const clusterRef = useRef<ClusterSession | null>(null);
   const { columns, rows } = useTerminalSize();
   const tone = useTone();
 
   useInput((input, key) => {
+    const cluster = clusterRef.current;
+    if (cluster) {
+      cluster.handleInput(input, key);
+      if (cluster.closed) clusterRef.current = null;
+      return redraw();
+    }
+    if (session.mode.kind === 'list' && session.selected && keyNames(input, key).some((k) => commandFor('review', k) === 'cluster')) {
+      clusterRef.current = new ClusterSession(props.store, (item) => session.replace(item), session.selected);
+      return redraw();
+    }
     if (session.handleInput(input, key)) redraw();
     if (session.quit) props.onQuit();
   });
@@ -52,7 +66,7 @@ export function ReviewScreen(props: ReviewScreenProps) {
   const detailHeight = wide ? bodyHeight : bodyHeight - listHeight;
   session.pageSize = listHeight;
 
-  const view = session.view;
+  const total = session.total;
   const selected = session.selected;
   const mode = session.mode;
   const similar = selected ? resolveSimilar(selected, (id) => session.item(id), props.seedInstruction) : null;
@@ -64,19 +78,20 @@ export function ReviewScreen(props: ReviewScreenProps) {
   else side = <DetailPane item={selected} similar={similar} width={detailWidth} height={detailHeight} divider={wide} />;
 
   let body;
-  if (mode.kind === 'help') body = <HelpOverlay scope="review" title="review keys" width={columns} height={bodyHeight} />;
+  if (clusterRef.current) body = <ClusterView cluster={clusterRef.current} width={columns} height={bodyHeight} />;
+  else if (mode.kind === 'help') body = <HelpOverlay scope="review" title="review keys" width={columns} height={bodyHeight} />;
   else if (mode.kind === 'edit' && !wide) body = side;
   else
     body = (
       <Box flexDirection={wide ? 'row' : 'column'}>
-        <ItemList items={view} cursor={session.cursor} width={listWidth} height={listHeight} />
+        <ItemList window={session.window(listTop(session.cursor, listHeight, total), listHeight)} cursor={session.cursor} width={listWidth} height={listHeight} />
         {side}
       </Box>
     );
 
   const c = session.counts;
-  const reviewedInView = view.filter((i) => i.review !== null).length;
-  const pct = view.length ? Math.round((100 * reviewedInView) / view.length) : 0;
+  const reviewedInView = session.decidedInView;
+  const pct = total ? Math.round((100 * reviewedInView) / total) : 0;
   const statusParts = Object.entries(c.byStatus).map(([s, n]) => `${s} ${n}`);
   return (
     <Box flexDirection="column" width={columns} height={height}>
@@ -93,8 +108,8 @@ export function ReviewScreen(props: ReviewScreenProps) {
       </Box>
       <Text wrap="truncate-end">
         <Text color={tone('good')}>✓ {c.byReview.accepted}</Text> <Text color={tone('bad')}>✗ {c.byReview.rejected}</Text>{' '}
-        <Text color={tone('warn')}>» {c.byReview.skipped}</Text> · {c.byReview.pending} pending │ reviewed {reviewedInView}/{view.length} ({pct}%) ·{' '}
-        {view.length ? session.cursor + 1 : 0} of {view.length} │ {statusParts.join(' · ')}
+        <Text color={tone('warn')}>» {c.byReview.skipped}</Text> · {c.byReview.pending} pending │ reviewed {reviewedInView}/{total} ({pct}%) ·{' '}
+        {total ? session.cursor + 1 : 0} of {total} │ {statusParts.join(' · ')}
       </Text>
       {mode.kind === 'search' ? (
         <Box>

@@ -2,25 +2,13 @@ import { join } from 'node:path';
 import type { Key } from 'ink';
 import { exportFormatSchema, writeSamples, type ExportFormat } from '../../data/alpaca-file.js';
 import type { Sample } from '../../data/sample.js';
-import { curationStatuses, reviewDecisions, type ReviewDecision, type ReviewStore, type StoredItem } from '../../review/run-access.js';
+import { curationStatuses, reviewDecisions, type ItemViewQuery, type ReviewDecision, type ReviewStore, type StoredItem } from '../../review/run-access.js';
 import { commandFor, keyNames } from '../keys.js';
 import { applyTextKey, textEdit, type TextEdit } from '../text-edit.js';
 import type { Tone } from '../theme.js';
-import {
-  countItems,
-  cursorAfterChange,
-  emptyFilter,
-  isFilterEmpty,
-  nextSort,
-  reasonsOf,
-  viewItems,
-  type ReviewCounts,
-  type ReviewFilter,
-  type ReviewSort,
-} from './review-view.js';
+import { emptyFilter, isFilterEmpty, nextSort, type ReviewCounts, type ReviewFilter, type ReviewSort } from './review-view.js';
 
 export const editFieldNames = ['instruction', 'input', 'output'] as const;
-
 export const statusChoices = [null, ...curationStatuses] as const;
 export const reviewChoices = [null, 'pending', ...reviewDecisions] as const;
 export const exportSets = ['accepted', 'usable'] as const;
@@ -53,12 +41,23 @@ export interface ReviewSessionOptions {
 
 const extensionOf = (f: ExportFormat) => (f === 'alpaca' ? '.json' : '.jsonl');
 
+/** The rows of the view the session holds: `rows` from position `first`, out of `total`. */
+export interface ViewWindow {
+  first: number;
+  rows: StoredItem[];
+  total: number;
+}
+
+/** Rows fetched around the cursor at a time: a few screens, so moving within them costs no query. */
+const WINDOW = 200;
+
 /**
  * The review screen's state and every action a key can trigger. Kept outside React so one input event carrying
  * several keys ("ax") applies them in order against the latest state, and so the logic is testable without ink.
+ * The list is read from the store a window at a time (filter, search and sort are queries), so a run of a million
+ * items opens as fast as a small one and memory holds a few hundred rows.
  */
 export class ReviewSession {
-  items: StoredItem[];
   filter: ReviewFilter = emptyFilter;
   sort: ReviewSort = { key: 'id', descending: false };
   search = '';
@@ -71,35 +70,76 @@ export class ReviewSession {
 
   private readonly store: ReviewStore;
   private readonly opts: ReviewSessionOptions;
-  private byId: Map<number, StoredItem>;
-  private cache: { key: unknown[]; view: StoredItem[] } | null = null;
+  /** Bumped by every change to the store, so cached counts and rows are read again. */
+  private version = 0;
+  private cachedTotal: { key: string; total: number; decided: number } | null = null;
+  private cachedWindow: { key: string; first: number; rows: StoredItem[] } | null = null;
+  private cachedCounts: { version: number; counts: ReviewCounts } | null = null;
 
   constructor(store: ReviewStore, opts: ReviewSessionOptions = {}) {
     this.store = store;
     this.opts = opts;
-    this.items = store.listItems();
-    this.byId = new Map(this.items.map((i) => [i.id, i]));
   }
 
-  get view(): StoredItem[] {
+  /** The query the list shows now (the search field's text while it is being typed). */
+  private get query(): ItemViewQuery {
     const search = this.mode.kind === 'search' ? this.mode.field.value : this.search;
-    const key = [this.items, this.filter, this.sort, search];
-    if (this.cache && this.cache.key.every((k, i) => k === key[i])) return this.cache.view;
-    const view = viewItems(this.items, { filter: this.filter, sort: this.sort, search });
-    this.cache = { key, view };
-    return view;
+    return { ...this.filter, search, sort: this.sort };
+  }
+
+  private totals(): { total: number; decided: number } {
+    const q = this.query;
+    const key = JSON.stringify([this.version, q]);
+    if (this.cachedTotal?.key !== key) this.cachedTotal = { key, total: this.store.countView(q), decided: this.store.countDecidedInView(q) };
+    return this.cachedTotal;
+  }
+
+  /** Items the view lists. */
+  get total(): number {
+    return this.totals().total;
+  }
+
+  /** Items of the view already decided (for "reviewed N/M"). */
+  get decidedInView(): number {
+    return this.totals().decided;
+  }
+
+  /** The rows from `first` (at least `count` of them, when the view has them), fetched from the store when not held. */
+  window(first: number, count: number): ViewWindow {
+    const total = this.total;
+    const q = this.query;
+    const key = JSON.stringify([this.version, q]);
+    const held = this.cachedWindow;
+    const end = Math.min(total, first + count);
+    if (!held || held.key !== key || first < held.first || end > held.first + held.rows.length) {
+      const start = Math.max(0, Math.min(first - Math.floor((WINDOW - count) / 2), total - WINDOW));
+      this.cachedWindow = { key, first: start, rows: this.store.viewPage(q, start, Math.max(WINDOW, count)) };
+    }
+    const w = this.cachedWindow!;
+    return { first, rows: w.rows.slice(first - w.first, end - w.first), total };
   }
 
   get selected(): StoredItem | undefined {
-    return this.view[this.cursor];
+    return this.total === 0 ? undefined : this.window(this.cursor, 1).rows[0];
   }
 
   get counts(): ReviewCounts {
-    return countItems(this.items);
+    if (this.cachedCounts?.version !== this.version) this.cachedCounts = { version: this.version, counts: this.store.reviewCounts() };
+    return this.cachedCounts.counts;
   }
 
   item(id: number): StoredItem | undefined {
-    return this.byId.get(id);
+    return this.store.getItem(id);
+  }
+
+  /** Where an item stands in the view now, or -1 when the view leaves it out. */
+  private positionOf(id: number): number {
+    return this.store.viewPosition(this.query, id);
+  }
+
+  /** The store changed: counts and rows are read again. */
+  private changed(): void {
+    this.version++;
   }
 
   /** Handles one ink input event; returns true when something changed and the screen should redraw. */
@@ -126,7 +166,7 @@ export class ReviewSession {
     const cmd = commandFor('review', name);
     if (cmd === undefined) return;
     this.message = null;
-    const last = Math.max(0, this.view.length - 1);
+    const last = Math.max(0, this.total - 1);
     switch (cmd) {
       case 'down':
         this.cursor = Math.min(this.cursor + 1, last);
@@ -167,7 +207,7 @@ export class ReviewSession {
         this.mode = {
           kind: 'filter',
           focus: 0,
-          reasons: reasonsOf(this.items),
+          reasons: this.store.reasons(),
           draft: {
             status: this.filter.status,
             review: this.filter.review,
@@ -207,19 +247,23 @@ export class ReviewSession {
   decide(decision: ReviewDecision | null): void {
     const item = this.selected;
     if (!item) return this.note('nothing to decide: the list is empty', 'warn');
-    const before = this.view;
-    const updated = this.store.setReview(item.id, decision);
-    this.replace(updated);
-    this.cursor = cursorAfterChange(before, this.view, item.id, decision !== null);
+    const was = this.cursor;
+    this.store.setReview(item.id, decision);
+    this.changed();
+    // To the next item when the decided one is still listed, else to the item that took its place (a "pending"
+    // filter drops decided items out of the list).
+    const last = Math.max(0, this.total - 1);
+    const now = this.positionOf(item.id);
+    this.cursor = now === -1 ? Math.min(was, last) : Math.min(decision !== null ? now + 1 : now, last);
   }
 
   undo(): void {
-    const item = this.store.undo();
-    if (!item) return this.note('nothing left to undo', 'warn');
-    const before = this.byId.get(item.id);
-    const wasEdit = before !== undefined && (before.instruction !== item.instruction || before.input !== item.input || before.output !== item.output);
-    this.replace(item);
-    const at = this.view.findIndex((i) => i.id === item.id);
+    const undone = this.store.undoLast();
+    if (!undone) return this.note('nothing left to undo', 'warn');
+    const { item } = undone;
+    const wasEdit = undone.action === 'edit';
+    this.changed();
+    const at = this.positionOf(item.id);
     if (at !== -1) this.cursor = at;
     this.note(wasEdit ? `undid the edit of #${item.id}` : `undid #${item.id}: now ${item.review ?? 'pending'}${at === -1 ? ' (hidden by the filter)' : ''}`, 'info');
   }
@@ -240,12 +284,13 @@ export class ReviewSession {
   }
 
   private saveText(id: number, text: Sample): void {
-    const current = this.byId.get(id);
+    const current = this.store.getItem(id);
     if (current && current.instruction === text.instruction && current.input === text.input && current.output === text.output) {
       return this.note(`#${id} unchanged`, 'muted');
     }
     if (text.instruction.trim() === '' || text.output.trim() === '') return this.note('instruction and output cannot be empty', 'bad');
-    this.replace(this.store.editItem(id, text));
+    this.store.editItem(id, text);
+    this.changed();
     this.note(`#${id} edited (the original is kept; u undoes)`, 'good');
   }
 
@@ -265,7 +310,7 @@ export class ReviewSession {
           this.search = mode.field.value.trim();
           this.mode = { kind: 'list' };
         });
-        if (this.search !== '') this.note(`${this.view.length} match${this.view.length === 1 ? '' : 'es'} for "${this.search}"`, 'info');
+        if (this.search !== '') this.note(`${this.total} match${this.total === 1 ? '' : 'es'} for "${this.search}"`, 'info');
       } else if (cmd === 'cancel') {
         this.keepSelection(() => {
           this.search = mode.before;
@@ -331,7 +376,7 @@ export class ReviewSession {
         this.filter = filter;
         this.mode = { kind: 'list' };
       });
-      this.note(isFilterEmpty(filter) ? 'no filter' : `${this.view.length} item${this.view.length === 1 ? '' : 's'} match the filter`, 'info');
+      this.note(isFilterEmpty(filter) ? 'no filter' : `${this.total} item${this.total === 1 ? '' : 's'} match the filter`, 'info');
     }
   }
 
@@ -365,6 +410,7 @@ export class ReviewSession {
       if (path === '') return this.note('give a file to export to', 'bad');
       const items = mode.set === 'accepted' ? this.store.listItems({ review: ['accepted'] }) : this.store.usableItems();
       try {
+        this.store.assertNotRunFile({ path, label: 'export' });
         writeSamples(path, items.map((i) => ({ instruction: i.instruction, input: i.input, output: i.output })), mode.format);
       } catch (e) {
         return this.note(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'bad');
@@ -379,17 +425,15 @@ export class ReviewSession {
     this.message = { text, tone };
   }
 
-  private replace(item: StoredItem): void {
-    this.byId.set(item.id, item);
-    this.items = this.items.map((i) => (i.id === item.id ? item : i));
-  }
+  /** The store changed outside this session (a decision made in the cluster view): rows and counts are read again. */
+  replace(_item: StoredItem): void { this.changed(); }
 
   /** Changes the view and keeps the cursor on the same item when it is still listed. */
   private keepSelection(change: () => void): void {
     const id = this.selected?.id;
     change();
-    const at = id === undefined ? -1 : this.view.findIndex((i) => i.id === id);
-    this.cursor = at === -1 ? Math.min(this.cursor, Math.max(0, this.view.length - 1)) : at;
+    const at = id === undefined ? -1 : this.positionOf(id);
+    this.cursor = at === -1 ? Math.min(this.cursor, Math.max(0, this.total - 1)) : at;
   }
 }
 

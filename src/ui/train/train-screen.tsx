@@ -1,20 +1,14 @@
-import { useEffect, useReducer, useRef } from 'react';
-import { Box, useInput } from 'ink';
+import { Box } from 'ink';
 import { Text } from '../components/text.js';
-import { formatError } from '../../errors.js';
-import type { TrainEvent } from '../../train/events.js';
-import { HelpOverlay } from '../components/help-overlay.js';
+import type { TrainEvent } from '../../events.js';
+import { JobFrame, jobStatus, useJob, type JobHooks } from '../components/job-shell.js';
 import { formatDuration, formatInt, formatRate, progressBar } from '../format.js';
-import { commandFor, hintLine, keyNames } from '../keys.js';
-import { useTerminalSize } from '../terminal-size.js';
+import { hintLine } from '../keys.js';
 import { useTone, type Tone } from '../theme.js';
 import { lineChart } from './line-chart.js';
 import { initialTrainState, reduceTrain, type TrainState } from './train-state.js';
 
-export interface TrainingHooks {
-  signal: AbortSignal;
-  onEvent: (e: TrainEvent) => void;
-}
+export type TrainingHooks = Omit<JobHooks<TrainEvent>, 'pause'>;
 
 export interface TrainScreenProps {
   /** what is trained, for the header (run or data file → output directory) */
@@ -24,68 +18,29 @@ export interface TrainScreenProps {
   onExit: () => void;
 }
 
-type Action = { kind: 'event'; event: TrainEvent } | { kind: 'stopping' } | { kind: 'error'; message: string };
-
-function reducer(s: TrainState, a: Action): TrainState {
-  if (a.kind === 'event') return reduceTrain(s, a.event);
-  if (a.kind === 'stopping') return { ...s, stopping: true };
-  return { ...s, error: a.message, stopping: false };
-}
-
 const seriesTone: Tone[] = ['accent', 'warn'];
 
 export function TrainScreen({ title, start, onExit }: TrainScreenProps) {
-  const [state, dispatch] = useReducer(reducer, initialTrainState);
-  // A ref: keys arriving in one read must see the overlay the previous key opened or closed.
-  const helpRef = useRef(false);
-  const [, redraw] = useReducer((n: number) => n + 1, 0);
-  const controller = useRef(new AbortController());
-  const finished = useRef(false);
-  const { columns, rows } = useTerminalSize();
-  const tone = useTone();
-
-  useEffect(() => {
-    const ctl = controller.current;
-    start({ signal: ctl.signal, onEvent: (event) => dispatch({ kind: 'event', event }) }).then(
-      () => {
-        finished.current = true;
-      },
-      (err: unknown) => {
-        finished.current = true;
-        dispatch({ kind: 'error', message: formatError(err) });
-      },
-    );
-    return () => ctl.abort();
-  }, [start]);
-
-  useInput((input, key) => {
-    redraw();
-    for (const name of keyNames(input, key)) {
-      if (helpRef.current) {
-        if (commandFor('overlay', name) === 'close') helpRef.current = false;
-        continue;
-      }
-      const cmd = commandFor('train', name);
-      if (cmd === 'help') helpRef.current = true;
-      else if (cmd === 'stop') {
-        if (finished.current) return onExit();
-        if (!controller.current.signal.aborted) {
-          controller.current.abort();
-          dispatch({ kind: 'stopping' });
-        }
-      }
-    }
+  const { state, flags, help } = useJob({ scope: 'train', initial: initialTrainState, reduce: reduceTrain, start, onExit });
+  const d = state.done;
+  const status = jobStatus(flags, {
+    done: d
+      ? { text: `${d.interrupted ? 'stopped' : 'finished'} at step ${d.step}/${d.totalSteps} in ${formatDuration(d.seconds)} · adapter in ${d.adapterDir}`, tone: d.interrupted ? 'warn' : 'good' }
+      : null,
+    stopping: 'stopping: saving a checkpoint…',
+    idle: state.phase ? { text: `${state.phase}…`, tone: 'info' } : { text: hintLine('train', ['stop', 'help']), tone: 'muted' },
   });
+  const st = state.start;
+  return (
+    <JobFrame scope="train" help={help} title={`${title}${st ? ` · backend ${st.backend} · ${st.device}` : ''}`} status={status} minHeight={12}>
+      {(size) => <TrainProgress state={state} {...size} />}
+    </JobFrame>
+  );
+}
 
-  const height = Math.max(12, rows - 1);
-  if (helpRef.current) {
-    return (
-      <Box height={height}>
-        <HelpOverlay scope="train" title="train keys" width={columns} />
-      </Box>
-    );
-  }
-
+/** Everything between the title and the status line: the plan, progress, the loss figures and the curve. */
+function TrainProgress({ state, columns, height }: { state: TrainState; columns: number; height: number }) {
+  const tone = useTone();
   const st = state.start;
   const last = state.last;
   const plan = st?.plan;
@@ -104,27 +59,8 @@ export function TrainScreen({ title, start, onExit }: TrainScreenProps) {
     total,
   );
 
-  let statusLine: { text: string; tone: Tone };
-  if (state.error) statusLine = { text: state.error, tone: 'bad' };
-  else if (state.done) {
-    const d = state.done;
-    statusLine = {
-      text: `${d.interrupted ? 'stopped' : 'finished'} at step ${d.step}/${d.totalSteps} in ${formatDuration(d.seconds)} · adapter in ${d.adapterDir}  (q to leave)`,
-      tone: d.interrupted ? 'warn' : 'good',
-    };
-  } else if (state.stopping) statusLine = { text: 'stopping: saving a checkpoint…', tone: 'warn' };
-  else if (state.phase) statusLine = { text: `${state.phase}…`, tone: 'info' };
-  else statusLine = { text: hintLine('train', ['stop', 'help']), tone: 'muted' };
-
   return (
-    <Box flexDirection="column" width={columns} height={height}>
-      <Text wrap="truncate-end">
-        <Text bold color={tone('accent')}>
-          train
-        </Text>{' '}
-        {title}
-        {st ? ` · backend ${st.backend} · ${st.device}` : ''}
-      </Text>
+    <>
       <Text wrap="truncate-end" color={tone('muted')}>
         {plan
           ? `plan: ${formatInt(plan.trainExamples)} train / ${formatInt(plan.valExamples)} eval examples` +
@@ -182,9 +118,6 @@ export function TrainScreen({ title, start, onExit }: TrainScreenProps) {
           </Text>
         ))}
       </Box>
-      <Text wrap="truncate-end" color={tone(statusLine.tone)}>
-        {statusLine.text}
-      </Text>
-    </Box>
+    </>
   );
 }

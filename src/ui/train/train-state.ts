@@ -1,4 +1,4 @@
-import type { TrainEvent } from '../../train/events.js';
+import type { TrainEvent } from '../../events.js';
 
 type Start = Extract<TrainEvent, { type: 'start' }>;
 type Step = Extract<TrainEvent, { type: 'step' }>;
@@ -16,8 +16,6 @@ export interface TrainState {
   lastCheckpoint: { step: number; dir: string } | null;
   warnings: string[];
   done: Done | null;
-  stopping: boolean;
-  error: string | null;
 }
 
 export const initialTrainState: TrainState = {
@@ -29,8 +27,6 @@ export const initialTrainState: TrainState = {
   lastCheckpoint: null,
   warnings: [],
   done: null,
-  stopping: false,
-  error: null,
 };
 
 export function reduceTrain(s: TrainState, e: TrainEvent): TrainState {
@@ -49,6 +45,6 @@ export function reduceTrain(s: TrainState, e: TrainEvent): TrainState {
     case 'checkpoint':
       return { ...s, lastCheckpoint: { step: e.step, dir: e.dir } };
     case 'done':
-      return { ...s, done: e, stopping: false, phase: null };
+      return { ...s, done: e, phase: null };
   }
 }

@@ -122,7 +122,8 @@ test('a Magpie run sends exactly the template prefix, cuts at the end of turn, d
 
 test('--lang zh sends the Chinese system turn before the pre-query, and the Chinese instructions are kept', async () => {
   const dir = tmp();
-  const server = await startFakeServer({ answers: 'text' });
+  // A zh run's rules want Chinese outputs too.
+  const server = await startFakeServer({ answers: 'text', behave: (n) => ({ kind: 'ok', text: `潮汐主要是月球引力造成的，第${n}次回答说明了海水每天涨落两次的原因。` }) });
   try {
     const out = await runGeneration({ runDir: join(dir, 'run'), config: config(server.url, { method: 'magpie', target: 3, lang: 'zh', magpie: { template: 'qwen2' } }), signal: new AbortController().signal, ...quiet });
     assert.equal(out.kept, 3);

@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { DataError } from '../errors.js';
+import { parseCsv } from './csv-records.js';
+import { parseJson } from './json-syntax.js';
+
+/** One test item of a benchmark: where it is (for the record of a removal) and its text, field by field. */
+export interface BenchmarkItem {
+  /** 1-based: the JSONL or CSV line, or the JSON array's record number. */
+  position: number;
+  /** 'line' for JSONL and CSV, 'record' for a JSON array. */
+  unit: 'line' | 'record';
+  texts: string[];
+}
+
+export interface BenchmarkFile {
+  path: string;
+  name: string;
+  items: BenchmarkItem[];
+}
+
+/**
+ * Reads a benchmark test set (MMLU, GSM8K, HumanEval…) as JSON (an array of objects), JSONL or CSV. `fields` names
+ * the fields that hold its text (question, choices, answer…); every one must be there, as text, a number or a list
+ * of them. Without `fields`, every text (or list of texts) field of a record is used. A record that does not fit
+ * names the file, the line or record, and the field. Parquet is not read: convert it to JSONL first.
+ */
+export function readBenchmarkFile(path: string, fields: readonly string[] | null): BenchmarkFile {
+  if (/\.parquet$/i.test(path)) {
+    throw new DataError(
+      `${path}: Parquet is not read by alpaca-forge`,
+      `convert it to JSONL first, e.g. python -c "import pandas as p; p.read_parquet('${basename(path)}').to_json('${basename(path).replace(/\.parquet$/i, '.jsonl')}', orient='records', lines=True, force_ascii=False)"`,
+    );
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'check --decontaminate');
+  }
+  const body = text.replace(/^\uFEFF/, '');
+  const items: BenchmarkItem[] = [];
+  if (/\.csv$/i.test(path)) {
+    const csv = parseCsv(body);
+    if (!csv.ok) throw new DataError(`${path}:${csv.line}: not valid CSV (${csv.reason})`, 'fix that line, or export the benchmark as JSONL');
+    for (const r of csv.records) items.push({ position: r.line, unit: 'line', texts: recordTexts(r.values, fields, `${path}:${r.line}`) });
+  } else if (body.trimStart().startsWith('[')) {
+    const parsed = parseJson(body);
+    if (!parsed.ok) throw new DataError(`${path}:${parsed.problem.line}:${parsed.problem.column}: not valid JSON (${parsed.problem.reason})`, 'fix the JSON there, or use JSONL');
+    (parsed.value as unknown[]).forEach((rec, i) => items.push({ position: i + 1, unit: 'record', texts: recordTexts(rec, fields, `${path}: record ${i + 1}`) }));
+  } else {
+    body.split('\n').forEach((line, i) => {
+      if (line.trim() === '') return;
+      const parsed = parseJson(line);
+      if (!parsed.ok) throw new DataError(`${path}:${i + 1}:${parsed.problem.column}: not valid JSON (${parsed.problem.reason})`, 'each line of a JSONL file must be one JSON object');
+      items.push({ position: i + 1, unit: 'line', texts: recordTexts(parsed.value, fields, `${path}:${i + 1}`) });
+    });
+  }
+  return { path, name: basename(path), items };
+}
+
+function recordTexts(rec: unknown, fields: readonly string[] | null, where: string): string[] {
+  if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) throw new DataError(`${where}: expected an object`, 'each benchmark item must be one object with its fields');
+  const obj = rec as Record<string, unknown>;
+  if (fields === null) return Object.values(obj).flatMap((v) => textsOf(v) ?? []);
+  return fields.flatMap((f) => {
+    if (!(f in obj)) throw new DataError(`${where}: field "${f}" is missing`, `check --bench-fields (this item has: ${Object.keys(obj).join(', ') || 'no fields'})`);
+    const t = textsOf(obj[f]);
+    if (t === null) throw new DataError(`${where}: field "${f}" is not text`, 'a benchmark field must be a string, a number or a list of them');
+    return t;
+  });
+}
+
+function textsOf(v: unknown): string[] | null {
+  if (typeof v === 'string') return [v];
+  if (typeof v === 'number') return [String(v)];
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string' || typeof x === 'number')) return v.map(String);
+  return null;
+}

@@ -1,0 +1,233 @@
+import type { GenerationConfig } from '../config/generation.js';
+import type { ForgeConfig } from '../config/schema.js';
+import type { GenerateEvent, GenerationStopReason, LowYield, SamplePreview } from '../events.js';
+import { BudgetTracker } from '../llm/budget.js';
+import { poolEndpoints, poolFromConfig } from '../llm/pool-from-config.js';
+import { RequestLoop, type LoopStats, type RequestMethod } from '../llm/request-loop.js';
+import type { GenerationMethod, GenerationOutcome } from './generation-method.js';
+import type { IngestPipeline } from './ingest-pipeline.js';
+import { lowYieldMessage, lowYieldStopMessage, YieldMonitor } from './yield-monitor.js';
+import { shouldSend, YieldEstimator } from './yield-estimator.js';
+
+/** What online generation takes of runGeneration's options. */
+export interface OnlineOptions {
+  runDir: string;
+  config: ForgeConfig;
+  apiKey?: string | undefined;
+  apiKeyFor?: ((envName: string) => string | undefined) | undefined;
+  signal: AbortSignal;
+  onEvent: (e: GenerateEvent) => void;
+  pause?: { paused: boolean } | undefined;
+  progressIntervalMs?: number | undefined;
+}
+
+export interface OnlineRun {
+  g: GenerationConfig;
+  opts: OnlineOptions;
+  method: GenerationMethod;
+  ingest: IngestPipeline;
+  templateName: string;
+  kept: number;
+  resumed: boolean;
+  abandoned: number;
+  nextRequestId: number;
+  spentBefore: number;
+  elapsedBefore: number;
+}
+
+/** The shortest time between two 'samples' events of a run. */
+const SAMPLES_EVERY_MS = 250;
+
+/** Answers the --min-yield floor is measured over. */
+export const MIN_YIELD_WINDOW = 500;
+
+interface Job {
+  requestId: number;
+  provenance: unknown;
+}
+
+/**
+ * Online generation: the method's requests go through the request loop to the run's endpoints until the run holds
+ * its target. The loop owns concurrency, the budget, aborts and retries; this decides when one more request is worth
+ * sending (the tail of a run is scheduled from the answers on their way) and hands each answer to the writer thread.
+ */
+export async function generateOnline(r: OnlineRun): Promise<GenerationOutcome> {
+  const { g, opts, method, ingest } = r;
+  const emit = opts.onEvent;
+  let kept = r.kept;
+  let nextRequestId = r.nextRequestId;
+  const rejections: Record<string, number> = {};
+  const warnMonitor = new YieldMonitor();
+  const floorMonitor = g.minYield > 0 ? new YieldMonitor({ window: MIN_YIELD_WINDOW, minShare: g.minYield }) : null;
+  let lowYield: LowYield | null = null;
+  const latest: SamplePreview[] = [];
+  // The latest samples are a feed for the screen: an event per answer was a megabyte of --json output per 1,000
+  // answers, written by the thread that sends the requests. At most one every SAMPLES_EVERY_MS; the last one is
+  // never held back.
+  let samplesShownAt = -Infinity;
+  let samplesHeld = false;
+  const showSamples = (force: boolean) => {
+    const now = performance.now();
+    if (!force && now - samplesShownAt < SAMPLES_EVERY_MS) {
+      samplesHeld = true;
+      return;
+    }
+    samplesShownAt = now;
+    samplesHeld = false;
+    emit({ type: 'samples', latest: latest.slice(0, 5) });
+  };
+  const budget = new BudgetTracker(g.budgetUsd ?? undefined, r.spentBefore);
+  const pool = poolFromConfig(g, poolEndpoints(g, g, opts), {
+    prices: opts.config.prices,
+    onTransport: (transport) => emit({ type: 'transport', transport }),
+    onWarning: (message) => emit({ type: 'warning', message }),
+  });
+  const concurrency = Math.min(g.concurrency, pool.capacity);
+  const keptAtStart = kept;
+  const started = Date.now();
+  const progress = (s: LoopStats): GenerateEvent => {
+    const elapsedSec = Math.max(s.elapsedSec, 1e-3);
+    const rate = (kept - keptAtStart) / elapsedSec;
+    return {
+      type: 'progress',
+      kept,
+      target: g.target,
+      requestsDone: s.requestsDone,
+      requestsFailed: s.requestsFailed,
+      inFlight: s.inFlight,
+      requestsPerSec: s.requestsDone / elapsedSec,
+      tokensPerSec: (s.promptTokens + s.completionTokens) / elapsedSec,
+      promptTokens: s.promptTokens,
+      completionTokens: s.completionTokens,
+      costUsd: s.spentUsd,
+      budgetUsd: g.budgetUsd,
+      etaSec: rate > 0 ? Math.max(0, g.target - kept) / rate : null,
+      elapsedSec: s.elapsedSec,
+      rejections: { ...rejections },
+      ...(pool.size > 1 ? { endpoints: pool.status().map((e) => ({ ...e, requestsPerSec: e.ok / elapsedSec })) } : {}),
+    };
+  };
+  const loop = new RequestLoop({
+    send: (req, onRoute) => pool.complete(req, onRoute),
+    concurrency,
+    budget,
+    prices: opts.config.prices,
+    signal: opts.signal,
+    pause: opts.pause,
+    progressIntervalMs: opts.progressIntervalMs,
+    onProgress: (s) => {
+      if (samplesHeld) showSamples(true);
+      emit(progress(s));
+      ingest.send({ type: 'meta', key: 'elapsed_ms', value: String(r.elapsedBefore + Date.now() - started) });
+    },
+  });
+
+  emit({
+    type: 'start',
+    runDir: opts.runDir,
+    model: g.model,
+    baseUrl: pool.status().map((e) => e.endpoint).join(', '),
+    template: r.templateName,
+    lang: g.lang,
+    target: g.target,
+    kept,
+    concurrency,
+    resumed: r.resumed,
+    abandonedRequests: r.abandoned,
+  });
+
+  const yields = new YieldEstimator(2 * concurrency, method.itemsPerRequest);
+  const generation: RequestMethod<Job> = {
+    next() {
+      if (kept >= g.target || lowYield) return 'done';
+      const send = shouldSend({
+        remaining: g.target - kept,
+        pendingAnswers: loop.stats.ingesting,
+        inFlightSentAt: loop.inFlightSentAt(),
+        now: performance.now(),
+        // Before any answer every request in flight left just now, so the latency hardly matters: the timeout stands in.
+        latencyMs: loop.stats.latencyMs ?? g.timeoutMs,
+        yields,
+      });
+      return send ? { requestId: 0, provenance: null } : 'wait';
+    },
+    build(job) {
+      const req = method.build(kept);
+      job.requestId = nextRequestId++;
+      job.provenance = req.provenance;
+      return {
+        model: g.model,
+        messages: req.messages,
+        temperature: g.temperature,
+        topP: g.topP,
+        maxTokens: g.maxTokens,
+        ...(g.seed !== null ? { seed: g.seed + job.requestId } : {}),
+      };
+    },
+    // The endpoint and model are recorded when the pool picks one (routed), before the answer or the failure.
+    sent: (job) => ingest.send({ type: 'begin', requestId: job.requestId, provenance: job.provenance }),
+    routed: (job, endpoint, model) => ingest.send({ type: 'endpoint', requestId: job.requestId, endpoint, model }),
+    failed: (job, f) => ingest.send({ type: 'fail', requestId: job.requestId, error: f.message, ...(f.kind === 'abandoned' ? { abandoned: true } : {}) }),
+    /**
+     * The writer thread curates the items in arrival order and commits them with the response in one transaction:
+     * a kill before that commit loses this answer (its request stays in flight, then abandoned), never half of it.
+     */
+    async ingest(job, answer) {
+      const done = await ingest.complete({
+        type: 'complete',
+        requestId: job.requestId,
+        result: {
+          raw: answer.text,
+          finishReason: answer.finishReason,
+          promptTokens: answer.promptTokens,
+          completionTokens: answer.completionTokens,
+          costUsd: answer.costUsd,
+          // As the API names it; absent, the model recorded when the pool picked the endpoint stays.
+          model: answer.model ?? null,
+        },
+        ...method.reading(job.provenance),
+      });
+      kept = done.kept;
+      yields.observe(done.keptNow);
+      for (const [reason, n] of Object.entries(done.rejections)) rejections[reason] = (rejections[reason] ?? 0) + n;
+      method.learn(done.keptSamples);
+      for (const item of done.keptSamples) latest.unshift(item);
+      latest.length = Math.min(latest.length, 10);
+      if (done.keptNow > 0) showSamples(false);
+      // Answers arriving after the target is reached are rejected as over-target: no sign of a bad run.
+      if (done.kept < g.target) {
+        const low = warnMonitor.record(method.itemsPerRequest, done.keptNow, done.rejections);
+        if (low) emit({ type: 'warning', message: lowYieldMessage(low), lowYield: low });
+        lowYield ??= floorMonitor?.record(method.itemsPerRequest, done.keptNow, done.rejections) ?? null;
+      }
+    },
+  };
+
+  let outcome: Awaited<ReturnType<RequestLoop['run']>>;
+  try {
+    outcome = await loop.run(generation);
+  } finally {
+    ingest.send({ type: 'meta', key: 'elapsed_ms', value: String(r.elapsedBefore + Date.now() - started) });
+    await ingest.close();
+  }
+  const spent = loop.snapshot().spentUsd;
+  if (outcome.stop === 'endpoint-down') {
+    const message = `${outcome.endpointDown!.message}; stopped — rerun the same command to resume once the endpoint is back`;
+    emit({ type: 'done', reason: 'endpoint-down', kept, target: g.target, costUsd: spent, message });
+    return { reason: 'endpoint-down', kept, message };
+  }
+  const reason: GenerationStopReason =
+    outcome.stop === 'budget' ? 'budget' : outcome.stop === 'interrupted' ? 'interrupted' : kept >= g.target ? 'target' : lowYield ? 'low-yield' : 'interrupted';
+  if (samplesHeld) showSamples(true);
+  emit(progress(loop.snapshot()));
+  const message =
+    reason === 'target'
+      ? `target reached: ${kept} kept samples`
+      : reason === 'budget'
+        ? `stopped before exceeding the budget of $${g.budgetUsd}: spent $${spent.toFixed(4)}, ${kept}/${g.target} kept`
+        : reason === 'low-yield'
+          ? lowYieldStopMessage(lowYield!, kept, g.target)
+          : `interrupted at ${kept}/${g.target} kept; rerun the same command to resume`;
+  emit({ type: 'done', reason, kept, target: g.target, costUsd: spent, message, ...(reason === 'low-yield' ? { lowYield: lowYield! } : {}) });
+  return { reason, kept, message };
+}

@@ -1,0 +1,138 @@
+import { z } from 'zod';
+import { now, type RunConnection } from './run-connection.js';
+import type { NewItem } from './item-rows.js';
+
+export interface RequestResult {
+  raw: string;
+  finishReason: string | null;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+  /** The model that answered, as the API named it; absent keeps the model recorded when the request began. */
+  model?: string | null;
+  /** Base URL that answered (never a key); absent keeps the one recorded when the request began. */
+  endpoint?: string | null;
+}
+
+/** Where a request is sent: recorded when it begins, so failed requests name their model and endpoint too. */
+export interface RequestTarget {
+  model: string;
+  endpoint: string;
+}
+
+/** Requests and tokens by the endpoint and model that answered them. */
+export interface EndpointTally {
+  endpoint: string;
+  model: string;
+  ok: number;
+  failed: number;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+  /** From the first request sent there to the last answer. */
+  elapsedMs: number;
+}
+
+const endpointTallyRowSchema = z.object({
+  endpoint: z.string(),
+  model: z.string().nullable(),
+  ok: z.number().nullable(),
+  failed: z.number().nullable(),
+  promptTokens: z.number(),
+  completionTokens: z.number(),
+  costUsd: z.number(),
+  first: z.string().nullable(),
+  last: z.string().nullable(),
+});
+const countRowSchema = z.object({ n: z.number() });
+const costRowSchema = z.object({ c: z.number() });
+
+/** The run's request log (table requests): every generation and judge request, with its answer, tokens and cost. */
+export class RequestLog {
+  private commitResponse: ((id: number, r: RequestResult, items: NewItem[]) => void) | undefined;
+
+  constructor(private readonly c: RunConnection) {}
+
+  begin(examples: unknown, kind: 'generate' | 'judge' = 'generate', id?: number, target?: RequestTarget): number {
+    const r = this.c
+      .sql('INSERT INTO requests(id, kind, status, started_at, examples_json, model, endpoint) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(id ?? null, kind, 'in_flight', now(), JSON.stringify(examples), target?.model ?? null, target?.endpoint ?? null);
+    return Number(r.lastInsertRowid);
+  }
+
+  /** The next free request id (generation hands ids out before the ingest thread writes the rows). */
+  nextId(): number {
+    return this.c.row(countRowSchema, this.c.sql('SELECT COALESCE(MAX(id), 0) + 1 AS n FROM requests').get()).n;
+  }
+
+  /** Records the response and its items in one transaction: both are there after a crash, or neither. */
+  complete(requestId: number, result: RequestResult, items: NewItem[]): void {
+    this.commitResponse ??= this.c.transaction((id: number, r: RequestResult, its: NewItem[]) => {
+      const at = now();
+      this.c
+        .sql(
+          `UPDATE requests SET status = 'ok', finished_at = ?, raw_response = ?, finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, cost_usd = ?,
+           model = COALESCE(?, model), endpoint = COALESCE(?, endpoint) WHERE id = ?`,
+        )
+        .run(at, r.raw, r.finishReason, r.promptTokens, r.completionTokens, r.costUsd, r.model ?? null, r.endpoint ?? null, id);
+      const ins = this.c.sql(
+        `INSERT INTO items(id, request_id, idx, instruction, input, output, status, reason, detail, duplicate_of, similarity, similar_json, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      // Positional binding: at 52K items, named binding of a spread object was the largest cost of the commit.
+      for (const it of its) {
+        ins.run(it.id, id, it.idx, it.instruction, it.input, it.output, it.status, it.reason, it.detail ?? null, it.duplicateOf, it.similarity, it.similar.length ? JSON.stringify(it.similar) : null, at);
+      }
+    });
+    this.commitResponse(requestId, result, items);
+  }
+
+  fail(requestId: number, error: string, usage?: { promptTokens: number; completionTokens: number; costUsd: number }): void {
+    this.c
+      .sql(`UPDATE requests SET status = 'failed', finished_at = ?, error = ?, prompt_tokens = ?, completion_tokens = ?, cost_usd = ? WHERE id = ?`)
+      .run(now(), error, usage?.promptTokens ?? 0, usage?.completionTokens ?? 0, usage?.costUsd ?? 0, requestId);
+  }
+
+  /** A request stopped before its answer arrived (Ctrl-C): it counts for nothing, like one cut off by a kill. */
+  abandon(requestId: number, why: string): void {
+    this.c.sql(`UPDATE requests SET status = 'abandoned', finished_at = ?, error = ? WHERE id = ?`).run(now(), why, requestId);
+  }
+
+  /** Requests left in flight by a killed process: their answers never arrived, so they count for nothing. */
+  abandonInFlight(): number {
+    return this.c.sql(`UPDATE requests SET status = 'abandoned', finished_at = ? WHERE status = 'in_flight'`).run(now()).changes;
+  }
+
+  /** Which endpoint and model answered (or failed) a request. */
+  setEndpoint(requestId: number, endpoint: string, model: string): void {
+    this.c.sql('UPDATE requests SET endpoint = ?, model = ? WHERE id = ?').run(endpoint, model, requestId);
+  }
+
+  endpointTallies(): EndpointTally[] {
+    const rows = this.c
+      .sql(
+        `SELECT endpoint, model, SUM(status = 'ok') AS ok, SUM(status = 'failed') AS failed, COALESCE(SUM(prompt_tokens), 0) AS promptTokens,
+              COALESCE(SUM(completion_tokens), 0) AS completionTokens, COALESCE(SUM(cost_usd), 0) AS costUsd, MIN(started_at) AS first, MAX(finished_at) AS last
+       FROM requests WHERE kind = 'generate' AND endpoint IS NOT NULL GROUP BY endpoint, model ORDER BY endpoint, model`,
+      )
+      .all();
+    return rows.map((row) => {
+      const { first, last, model, ok, failed, ...t } = this.c.row(endpointTallyRowSchema, row);
+      return { ...t, model: model ?? '', ok: ok ?? 0, failed: failed ?? 0, elapsedMs: first && last ? Math.max(0, Date.parse(last) - Date.parse(first)) : 0 };
+    });
+  }
+
+  spentUsd(): number {
+    return this.c.row(costRowSchema, this.c.sql('SELECT COALESCE(SUM(cost_usd), 0) AS c FROM requests').get()).c;
+  }
+
+  /** One judge request (curate --judge), so its tokens and cost count in the run's totals. */
+  recordJudge(r: { itemId: number; promptTokens: number; completionTokens: number; costUsd: number; raw: string; ok: boolean; model?: string; endpoint?: string }): void {
+    const at = now();
+    this.c
+      .sql(
+        `INSERT INTO requests(kind, status, started_at, finished_at, raw_response, prompt_tokens, completion_tokens, cost_usd, item_id, model, endpoint) VALUES ('judge', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(r.ok ? 'ok' : 'failed', at, at, r.raw, r.promptTokens, r.completionTokens, r.costUsd, r.itemId, r.model ?? null, r.endpoint ?? null);
+  }
+}
