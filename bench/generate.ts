@@ -3,9 +3,12 @@
 // concurrency; we report the ratio to it and the generate process's peak RSS (VmHWM, all threads).
 // Two servers: a steady one (every answer is all new tasks) and a saturating one whose yield decays as
 // 20 / (1 + n / (target / 70)), i.e. under one kept task per request by the end, as a real teacher's variety runs out.
-// Usage: npm run build && node --import tsx bench/generate.ts [target=52000] [concurrency=64] [latencyMs=200] [steady|saturating|both=both]
+// The method (self-instruct, evol, magpie) is the sixth argument: evol evolves a generated input file of target/3
+// items over 3 rounds; magpie sends the llama3 pre-query to /v1/completions. Their chat answers are plain text, and on
+// the saturating server their instructions repeat as its variety runs out, which the run's dedup rejects.
+// Usage: npm run build && node --import tsx bench/generate.ts [target=52000] [concurrency=64] [latencyMs=200] [steady|saturating|both=both] [self-instruct|evol|magpie]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunStore } from '../src/store/run-store.js';
@@ -15,10 +18,11 @@ const target = Number(process.argv[2] ?? 52000);
 const concurrency = Number(process.argv[3] ?? 64);
 const latencyMs = Number(process.argv[4] ?? 200);
 const which = process.argv[5] ?? 'both';
+const method = process.argv[6] ?? 'self-instruct';
 assertBuilt();
 
 async function benchOnce(kind: 'steady' | 'saturating'): Promise<string> {
-  const serverArgs = ['--import', 'tsx', 'tests/helpers/fake-server-main.ts', String(latencyMs), ...(kind === 'saturating' ? [String(target / 70)] : [])];
+  const serverArgs = ['--import', 'tsx', 'tests/helpers/fake-server-main.ts', String(latencyMs), kind === 'saturating' ? String(target / 70) : '0', method === 'self-instruct' ? 'tasks' : 'text'];
   const server = spawn(process.execPath, serverArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
   const killServer = () => server.kill();
   process.on('exit', killServer);
@@ -26,7 +30,15 @@ async function benchOnce(kind: 'steady' | 'saturating'): Promise<string> {
 
   const dir = mkdtempSync(join(tmpdir(), 'forge-bench-'));
   const runDir = join(dir, 'run');
-  const args = ['generate', '--run', runDir, '--target', String(target), '--concurrency', String(concurrency), '--base-url', url, '--model', 'bench', '--seed', '7', '--json'];
+  const methodArgs: string[] = [];
+  if (method === 'evol') {
+    const from = join(dir, 'input.jsonl');
+    const words = ['tide', 'loom', 'vault', 'prism', 'quill', 'ember', 'delta', 'fjord', 'gale', 'harbor', 'ivory', 'jade'];
+    const rows = Array.from({ length: Math.ceil(target / 3) }, (_, i) => JSON.stringify({ instruction: `Explain ${words[i % 12]} ${words[Math.floor(i / 12) % 12]} ${words[Math.floor(i / 144) % 12]} number ${i}.`, input: '', output: 'An explanation.' }));
+    writeFileSync(from, rows.join('\n') + '\n');
+    methodArgs.push('--method', 'evol', '--from', from, '--rounds', '3');
+  } else if (method === 'magpie') methodArgs.push('--method', 'magpie', '--template', 'llama3');
+  const args = ['generate', '--run', runDir, '--target', String(target), '--concurrency', String(concurrency), '--base-url', url, '--model', 'bench', '--seed', '7', '--json', ...methodArgs];
   const t0 = performance.now();
   const cli = spawnCli(args, { env: { OPENAI_API_KEY: 'sk-bench' } });
   let peakKb = 0;
@@ -62,4 +74,4 @@ async function benchOnce(kind: 'steady' | 'saturating'): Promise<string> {
 const kinds = which === 'both' ? (['steady', 'saturating'] as const) : ([which] as Array<'steady' | 'saturating'>);
 const results: string[] = [];
 for (const kind of kinds) results.push(await benchOnce(kind));
-console.log(`generate ${target} kept @ concurrency ${concurrency}, ${latencyMs} ms latency: ${results.join('; ')}`);
+console.log(`generate${method === 'self-instruct' ? '' : ` --method ${method}`} ${target} kept @ concurrency ${concurrency}, ${latencyMs} ms latency: ${results.join('; ')}`);

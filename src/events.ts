@@ -44,9 +44,10 @@ export interface LowYield {
 /**
  * Why generation stopped. `batch-pending`: a round waits for results from outside (a file written with
  * --emit-batch); `cancelled`: --cancel-batches cancelled the run's batches; `low-yield`: the kept share of requested
- * items stayed under generation.minYield (the teacher's variety ran out, or the settings reject nearly everything).
+ * items stayed under generation.minYield (the teacher's variety ran out, or the settings reject nearly everything);
+ * `exhausted`: the method has no more work before the target (evol's rounds are done).
  */
-export type GenerationStopReason = 'target' | 'budget' | 'interrupted' | 'endpoint-down' | 'batch-pending' | 'cancelled' | 'low-yield';
+export type GenerationStopReason = 'target' | 'budget' | 'interrupted' | 'endpoint-down' | 'batch-pending' | 'cancelled' | 'low-yield' | 'exhausted';
 
 export type GenerateEvent =
   | {

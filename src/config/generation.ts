@@ -58,9 +58,34 @@ export const batchConfigSchema = z
   })
   .strict();
 
+/** `generate --method evol`: Evol-Instruct over an input file or the run's own kept items. */
+export const evolConfigSchema = z
+  .object({
+    rounds: z.number().int().min(1).max(20).default(3).describe('rounds of evolution; each evolves what the round before kept'),
+    operators: z.string().default('depth,breadth').describe('operators: depth, breadth, or names among constraints, deepen, concretize, reasoning, complicate-input, breadth (comma-separated)'),
+    from: z.string().nullable().default(null).describe("Alpaca JSON/JSONL file whose items are evolved; null = the run's own kept items (--from-run)"),
+    sameAsParentRougeL: z.number().gt(0).max(1).default(0.9).describe('an evolution this similar (ROUGE-L) to its parent adds no information and is dropped'),
+    minResponseChars: z.number().int().min(0).default(10).describe('a response with fewer letters/digits is dropped as too short'),
+  })
+  .strict();
+
+/** `generate --method magpie`: instructions written by an aligned model from its chat template's pre-query alone. */
+export const magpieConfigSchema = z
+  .object({
+    template: z.string().default('llama3').describe('chat template: llama3, qwen2, chatml, or a JSON file {preQuery, postQuery, systemPreQuery?, stop?}'),
+    responseModel: z.string().nullable().default(null).describe('model that answers the instructions (chat); null = generation.model'),
+    minChars: z.number().int().min(0).default(10).describe('an instruction with fewer letters/digits is dropped'),
+    maxChars: z.number().int().positive().default(2000).describe('an instruction longer than this is dropped'),
+    instructionMaxTokens: z.number().int().positive().default(512).describe('max tokens of one instruction'),
+  })
+  .strict();
+
 /** Settings of `generate`. Every field has a default and a description: `init` writes them out as commented YAML. */
 export const generationConfigSchema = z
   .object({
+    method: z.enum(['self-instruct', 'evol', 'magpie']).default('self-instruct').describe('self-instruct (Alpaca), evol (Evol-Instruct) or magpie'),
+    evol: evolConfigSchema.prefault({}).describe('settings of --method evol'),
+    magpie: magpieConfigSchema.prefault({}).describe('settings of --method magpie'),
     model: z.string().min(1).default('gpt-4o-mini').describe('chat model name, as the endpoint knows it'),
     baseUrl: baseUrlSchema
       .nullable()

@@ -4,6 +4,7 @@ import type { SamplePreview } from '../events.js';
 import type { TemplateFormat } from './prompt-template.js';
 import type { Lang } from '../data/sample.js';
 import type { SerializedError } from '../errors.js';
+import type { MethodItem } from './methods/method.js';
 
 export const SAMPLE_BACK = 3;
 
@@ -23,6 +24,11 @@ export type ToIngest =
   | { type: 'endpoint'; requestId: number; endpoint: string; model: string }
   /** The raw answer only: the writer parses it, so the tasks cross the thread boundary once, as one string. */
   | { type: 'complete'; requestId: number; result: RequestResult; format: TemplateFormat; nextIndex: number }
+  /**
+   * An answer of a method that parses its own answers (evol, magpie): the items it made, each with its provenance and
+   * the method's own drop (or null: curated here like any item). A step that leads to another request has none.
+   */
+  | { type: 'complete-items'; requestId: number; result: RequestResult; items: MethodItem[] }
   | { type: 'meta'; key: string; value: string }
   | { type: 'flush' };
 
@@ -43,6 +49,8 @@ export type FromIngest =
        */
       keptSamples: SamplePreview[];
       rejections: Record<string, number>;
+      /** For 'complete-items': each item's id and whether it was kept, in the order sent. */
+      verdicts?: Array<{ id: number; kept: boolean }>;
     }
   | { type: 'flushed' }
   /** Serialised so that a StoreError/DataError keeps its class, exit code and hint on the main thread. */

@@ -6,6 +6,7 @@ import { SAMPLE_BACK, type FromIngest, type IngestInit, type ToIngest } from './
 import { parseResponse } from './parse-response.js';
 import type { SamplePreview } from '../events.js';
 import { serializeError } from '../errors.js';
+import { ProvenanceStore } from '../store/provenance-store.js';
 
 // The only writer of the run while `generate` runs. Messages are handled strictly in the order they were sent, so
 // items are judged in arrival order, exactly as a single-threaded loop would judge them, and each response is
@@ -22,6 +23,11 @@ try {
   const keptRows = store.keptTexts();
   for (const k of keptRows) filter.seed(String(k.id), k.instruction, k.input);
   let kept = keptRows.length;
+  const provenance = new ProvenanceStore(store);
+  const commitWithProvenance = store.connection.transaction((m: Extract<ToIngest, { type: 'complete-items' }>, items: NewItem[]) => {
+    store.completeRequest(m.requestId, m.result, items);
+    provenance.record(items.map((it, i) => ({ itemId: it.id, ...m.items[i]!.provenance })));
+  });
 
   const handle = (m: ToIngest): void => {
     if (m.type === 'begin') {
@@ -35,6 +41,31 @@ try {
       store.setMeta(m.key, m.value);
     } else if (m.type === 'flush') {
       post({ type: 'flushed' });
+    } else if (m.type === 'complete-items') {
+      const items: NewItem[] = [];
+      const keptSamples: SamplePreview[] = [];
+      const rejections: Record<string, number> = {};
+      const verdicts: Array<{ id: number; kept: boolean }> = [];
+      let keptNow = 0;
+      m.items.forEach((it, idx) => {
+        const id = store.allocateItemId();
+        const task = { instruction: it.instruction, input: it.input, output: it.output };
+        const verdict = it.drop
+          ? { status: 'dropped' as const, reason: it.drop.reason, detail: it.drop.detail, duplicateOf: null, similarity: null, similar: [] }
+          : kept >= init.target
+            ? overTargetVerdict(init.target)
+            : filter.check(id, task);
+        if (verdict.status === 'kept') {
+          kept++;
+          keptNow++;
+          if (keptSamples.length === SAMPLE_BACK) keptSamples.shift();
+          keptSamples.push({ id, ...task });
+        } else if (verdict.reason) rejections[verdict.reason] = (rejections[verdict.reason] ?? 0) + 1;
+        verdicts.push({ id, kept: verdict.status === 'kept' });
+        items.push({ id, idx, ...task, ...verdict });
+      });
+      commitWithProvenance(m, items);
+      post({ type: 'completed', requestId: m.requestId, kept, tasks: m.items.length, keptNow, keptSamples, rejections, verdicts });
     } else {
       const items: NewItem[] = [];
       const keptSamples: SamplePreview[] = [];

@@ -29,6 +29,9 @@ export function loadPromptTemplate(name: string, lang: Lang): PromptTemplate {
   }
   const text = readFileSync(file, 'utf8');
   const m = /^---\n([\s\S]*?)\n---\n/.exec(text);
+  // stanford_alpaca's own prompt.txt: no front matter and no placeholders; its script appends the numbered examples
+  // and the next number's "Instruction:" to the text, and so do we.
+  if (!m && !/\{\{\w+\}\}/.test(text)) return { name, file, format: 'alpaca', body: `${text.trimEnd()}\n{{examples}}\n###\n{{next_index}}. Instruction:` };
   const fm = m ? /^format:\s*(\S+)\s*$/m.exec(m[1]!) : null;
   const format = templateFormatSchema.safeParse(fm?.[1]);
   if (!format.success) {

@@ -39,6 +39,13 @@ export interface ChatClientOptions {
 
 export interface ChatRequest {
   messages: ChatMessage[];
+  /**
+   * A raw prompt for /v1/completions instead of the chat messages (Magpie sends a chat template's pre-query this
+   * way); `messages` is then ignored. Defaults to none: a chat request.
+   */
+  prompt?: string;
+  /** Strings the server stops at (completions requests). Defaults to none. */
+  stop?: string[];
   temperature?: number;
   topP?: number;
   maxTokens?: number;
@@ -73,6 +80,13 @@ export const completionSchema = z.object({
     .optional(),
 });
 
+
+/** The part of a text completion (/v1/completions) we rely on. */
+export const textCompletionSchema = z.object({
+  model: z.string().nullable().optional(),
+  choices: z.array(z.object({ text: z.string().nullable().optional(), finish_reason: z.string().nullable().optional() })).min(1),
+  usage: completionSchema.shape.usage,
+});
 
 /**
  * One chat-completions client for generation and judging: our own retry loop (the SDK's is off) so that every
@@ -153,6 +167,7 @@ export class ChatClient {
   }
 
   private async once(req: ChatRequest): Promise<ChatResult> {
+    if (req.prompt !== undefined) return this.onceText(req, req.prompt);
     const raw: unknown = await this.sdk.chat.completions.create(
       {
         model: this.model,
@@ -174,6 +189,36 @@ export class ChatClient {
     return {
       // A server that reflects the request (a debug echo, a prompt-injected model) must not get the key into run.db.
       text: this.redactAnswer(choice.message.content ?? ''),
+      finishReason: choice.finish_reason ?? null,
+      promptTokens,
+      completionTokens,
+      costUsd: costOf(this.prices, this.model, promptTokens, completionTokens),
+      model: parsed.data.model || this.model,
+    };
+  }
+
+  private async onceText(req: ChatRequest, prompt: string): Promise<ChatResult> {
+    const raw: unknown = await this.sdk.completions.create(
+      {
+        model: this.model,
+        prompt,
+        ...(req.stop && req.stop.length > 0 ? { stop: req.stop } : {}),
+        ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+        ...(req.topP !== undefined ? { top_p: req.topP } : {}),
+        ...(req.maxTokens !== undefined ? { max_tokens: req.maxTokens } : {}),
+        ...(req.seed !== undefined ? { seed: req.seed } : {}),
+      },
+      req.signal ? { signal: req.signal } : {},
+    );
+    const parsed = textCompletionSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new InvalidResponseError(`the endpoint answered something that is not a text completion (${parsed.error.issues[0]?.path.join('.') || 'body'}: ${parsed.error.issues[0]?.message})`);
+    }
+    const choice = parsed.data.choices[0]!;
+    const promptTokens = parsed.data.usage?.prompt_tokens ?? 0;
+    const completionTokens = parsed.data.usage?.completion_tokens ?? 0;
+    return {
+      text: this.redactAnswer(choice.text ?? ''),
       finishReason: choice.finish_reason ?? null,
       promptTokens,
       completionTokens,

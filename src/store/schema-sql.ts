@@ -139,4 +139,18 @@ export const migrations: string[] = [
   CREATE INDEX items_reason ON items(reason) WHERE reason IS NOT NULL;
   CREATE INDEX requests_totals ON requests(kind, status, prompt_tokens, completion_tokens, cost_usd, started_at, finished_at);
   `,
+  // Where a generated item came from (generate --method evol|magpie): its method, and for Evol-Instruct its parent,
+  // the root of its tree, the operator that made it and its round. Items without a row are self-instruct's.
+  `
+  CREATE TABLE item_provenance (
+    item_id INTEGER PRIMARY KEY REFERENCES items(id),
+    method TEXT NOT NULL,
+    parent_id INTEGER,
+    root_id INTEGER,
+    operator TEXT,
+    round INTEGER
+  );
+  CREATE INDEX item_provenance_round ON item_provenance(method, round);
+  CREATE INDEX item_provenance_parent ON item_provenance(parent_id);
+  `,
 ];

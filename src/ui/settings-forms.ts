@@ -40,7 +40,9 @@ export function newRunFields(config: ForgeConfig, runsDir: string, exists: (runD
     { name: 'target', label: 'target (kept)', value: String(g.target) },
     { name: 'concurrency', label: 'concurrency', value: String(g.concurrency) },
     { name: 'lang', label: 'language', value: g.lang, choices: langSchema.options },
-    { name: 'template', label: 'template', value: g.template, hint: 'json, alpaca, or a template file' },
+    { name: 'method', label: 'method', value: g.method, choices: generationConfigSchema.shape.method.unwrap().options },
+    { name: 'template', label: 'template', value: g.method === 'magpie' ? g.magpie.template : g.template, hint: 'json, alpaca or a file; magpie: llama3, qwen2, chatml or a file' },
+    { name: 'from', label: 'evol input', value: g.evol.from ?? '', hint: 'evol: Alpaca JSON/JSONL to evolve' },
   ];
 }
 
@@ -52,7 +54,10 @@ function generationInput(config: ForgeConfig, v: Record<string, string>): Record
     target: numberValue(v['target']),
     concurrency: numberValue(v['concurrency']),
     lang: v['lang'],
-    template: v['template'],
+    method: v['method'] ?? config.generation.method,
+    // --template names the method's template: a generation prompt, or Magpie's chat template.
+    ...(v['method'] === 'magpie' ? { magpie: { ...config.generation.magpie, template: v['template'] } } : { template: v['template'] }),
+    evol: { ...config.generation.evol, from: v['from'] ? v['from'] : null },
   };
 }
 

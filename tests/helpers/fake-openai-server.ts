@@ -31,6 +31,14 @@ export interface FakeServerOptions {
    * run's dedup rejects. The kept yield falls from the full answer to under one task per request.
    */
   saturateAfter?: number;
+  /**
+   * /v1/completions (Magpie): false answers 404 there, as a chat-only server does. Default: served, each answer an
+   * instruction in the prompt's language, then an end of turn and the start of an assistant turn that a server
+   * not told to stop would go on writing.
+   */
+  completions?: boolean;
+  /** What to do with the n-th completions request (0-based). Default: a good instruction. */
+  behaveCompletion?: (n: number, body: CompletionBody) => Behaviour;
   /** How the Files and Batches routes behave (they are always served). */
   batch?: FakeBatchOptions;
   /** Delay of each /v1/embeddings answer. */
@@ -45,9 +53,20 @@ export interface ChatBody {
   seed?: number;
 }
 
+export interface CompletionBody {
+  model: string;
+  prompt: string;
+  stop?: string[];
+  max_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+}
+
 export interface FakeServer {
   url: string;
   requests: ChatBody[];
+  /** Bodies of /v1/completions requests, in arrival order. */
+  completionRequests: CompletionBody[];
   /** For each chat request, how many others were being answered when it arrived. */
   concurrentAtArrival: number[];
   /** Authorization headers seen (to check a key is sent, never to print it). */
@@ -61,6 +80,7 @@ export interface FakeServer {
 
 export async function startFakeServer(opts: FakeServerOptions = {}): Promise<FakeServer> {
   const requests: ChatBody[] = [];
+  const completionRequests: CompletionBody[] = [];
   const authHeaders: string[] = [];
   const concurrentAtArrival: number[] = [];
   const embeddingRequests: string[][] = [];
@@ -90,6 +110,16 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
         else send();
         return;
       }
+      if (req.url?.endsWith('/v1/completions') && opts.completions !== false) {
+        const cbody = body as unknown as CompletionBody;
+        const n = completionRequests.length;
+        completionRequests.push(cbody);
+        const b = opts.behaveCompletion?.(n, cbody) ?? { kind: 'ok' };
+        const respond = () => answerCompletion(res, b, cbody, gen);
+        if (opts.latencyMs) setTimeout(respond, opts.latencyMs);
+        else respond();
+        return;
+      }
       if (!req.url?.endsWith('/chat/completions')) {
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not found"}}');
         return;
@@ -111,6 +141,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
   return {
     url: `http://127.0.0.1:${port}/v1`,
     requests,
+    completionRequests,
     concurrentAtArrival,
     authHeaders,
     batchApi,
@@ -145,8 +176,24 @@ function answer(res: ServerResponse, b: Behaviour, body: ChatBody, gen: TaskWrit
     return;
   }
   const prompt = body.messages.map((m) => m.content).join('\n');
-  const text = b.text ?? (plainText ? gen.reply() : gen.answer(prompt, tasksPerAnswer));
+  const text = b.text ?? (plainText ? (prompt.includes('[END]') || prompt.includes('【结束】') ? gen.saturating(() => gen.reply()) : gen.reply()) : gen.answer(prompt, tasksPerAnswer));
   res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(completion(body, text, b.finishReason ?? 'stop', b.usage)));
+}
+
+function answerCompletion(res: ServerResponse, b: Behaviour, body: CompletionBody, gen: TaskWriter): void {
+  if (b.kind === 'status') {
+    res.writeHead(b.status, { 'content-type': 'application/json', ...b.headers }).end(JSON.stringify(b.body ?? { error: { message: `scripted ${b.status}`, type: 'test' } }));
+    return;
+  }
+  if (b.kind !== 'ok') throw new Error(`fake server: completions behaviour ${b.kind} is not scripted`);
+  const zh = /[\u4e00-\u9fff]/.test(body.prompt);
+  const llama = body.prompt.includes('<|start_header_id|>');
+  const eot = llama ? '<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n' : '<|im_end|>\n<|im_start|>assistant\n';
+  const text = b.text ?? `${gen.saturating(() => gen.task(zh).instruction)}${eot}${gen.reply()}`;
+  const usage = { prompt_tokens: Math.ceil(body.prompt.length / 4), completion_tokens: Math.ceil(text.length / 4) };
+  res
+    .writeHead(200, { 'content-type': 'application/json' })
+    .end(JSON.stringify({ id: 'cmpl-test', object: 'text_completion', created: 0, model: body.model, choices: [{ index: 0, text, finish_reason: b.finishReason ?? 'stop' }], usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } }));
 }
 
 function completion(body: ChatBody, text: string, finishReason: string, usageIn: { prompt_tokens: number; completion_tokens: number } | null | undefined): object {
@@ -206,6 +253,19 @@ export class TaskWriter {
   /** A plain-text answer to one task. */
   reply(): string {
     return `${Array.from({ length: 10 }, () => this.word()).join(' ')}.`;
+  }
+  private said: string[] = [];
+  private spoken = 0;
+  /**
+   * One text from a teacher whose variety saturates as `answer` does (the n-th is new with odds 1 / (1 + n /
+   * saturateAfter), else a repeat of an earlier one); always new without saturateAfter.
+   */
+  saturating(make: () => string): string {
+    const n = this.spoken++;
+    if (this.saturateAfter !== undefined && this.said.length > 0 && this.rand() >= 1 / (1 + n / this.saturateAfter)) return this.said[Math.floor(this.rand() * this.said.length)]!;
+    const t = make();
+    if (this.saturateAfter !== undefined) this.said.push(t);
+    return t;
   }
   answer(prompt: string, tasksPerAnswer?: number): string {
     const zh = /[\u4e00-\u9fff]/.test(prompt.slice(0, 200));

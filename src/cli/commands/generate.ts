@@ -24,14 +24,21 @@ run holds --target kept samples. Re-running the same command resumes the run. Ct
   --concurrency C      requests in flight, over all endpoints (default 16)
   --seeds FILE         seed tasks JSONL (default: the run's own on resume, else the bundled seeds for --lang)
   --lang en|zh         language of the run (default en)
-  --template NAME      json | alpaca | path to a template file (default json)
+  --template NAME      json | alpaca | path to a template file (default json); with --method magpie:
+                       llama3 | qwen2 | chatml | a JSON file {preQuery, postQuery} (default llama3)
+  --method M           self-instruct (default) | evol (Evol-Instruct) | magpie
+  --from FILE          evol: Alpaca JSON/JSONL whose items are evolved
+  --from-run           evol: evolve the run's own kept items instead
+  --rounds N           evol: rounds of evolution (default 3)
+  --operators LIST     evol: depth, breadth, or constraints,deepen,concretize,reasoning,complicate-input,breadth
+  --response-model M   magpie: the chat model that answers the instructions (default --model)
   --temperature T  --top-p P  --max-tokens K  --seed S
   --budget-usd X       stop before spending more than X USD (needs a price for the model in forge.yaml)
   --min-yield S        stop when under this share of requested items is kept over the last 500 answers
                        (default 0.01; 0 = never): a teacher that ran out of variety stops instead of burning money
   --allow-change LIST  let this resume change the run's seeds, model, template or lang (comma-separated);
                        the change is recorded in the run's history. Without it a changed setting is refused
-  --mode online|batch  batch: rounds through the OpenAI Batch API (half price, results within 24 h; default online)
+  --mode online|batch  (self-instruct) batch: rounds through the OpenAI Batch API (half price, results within 24 h; default online)
   --cancel-batches     batch mode: cancel the run's running batches, ingest what they answered, and stop
   --emit-batch FILE    write one round of requests as an OpenAI batch JSONL (for vLLM run_batch…) and stop
   --ingest-batch FILE  ingest a batch output JSONL (custom_id → response) for the round written by --emit-batch
@@ -55,6 +62,12 @@ export const command: Command = {
     seeds: { type: 'string' },
     lang: { type: 'string' },
     template: { type: 'string' },
+    method: { type: 'string' },
+    from: { type: 'string' },
+    'from-run': { type: 'boolean' },
+    rounds: { type: 'string' },
+    operators: { type: 'string' },
+    'response-model': { type: 'string' },
     temperature: { type: 'string' },
     'top-p': { type: 'string' },
     'max-tokens': { type: 'string' },
@@ -102,7 +115,7 @@ export const command: Command = {
     const print = generationPrinter(mode, mode === 'json' ? ctx.write : ctx.writeErr);
     const { runGeneration } = await import('../../generate/run-generation.js');
     const outcome = await runGeneration({ runDir, config, apiKey, apiKeyFor: (name) => ctx.env[name] || undefined, signal: ctx.signal, onEvent: print, allowChange, ...(batch ? { batch } : {}) });
-    const settled = outcome.reason === 'target' || outcome.reason === 'budget' || outcome.reason === 'batch-pending' || outcome.reason === 'cancelled';
+    const settled = outcome.reason === 'target' || outcome.reason === 'budget' || outcome.reason === 'batch-pending' || outcome.reason === 'cancelled' || outcome.reason === 'exhausted';
     if (!settled && mode !== 'json') {
       ctx.err(`resume with: alpaca-forge ${ctx.argv.join(' ')}`);
     }
@@ -140,7 +153,23 @@ function withGenerationFlags(config: ForgeConfig, values: Parameters<Command['ru
   set('concurrency', flagNumber(values, 'concurrency', { integer: true, min: 1 }));
   set('seeds', flagString(values, 'seeds'));
   set('lang', flagString(values, 'lang'));
-  set('template', flagString(values, 'template'));
+  set('method', flagString(values, 'method'));
+  const method = g['method'];
+  // --template names the method's template: a generation prompt, or Magpie's chat template.
+  if (method === 'magpie') {
+    const template = flagString(values, 'template');
+    g['magpie'] = { ...(config.generation.magpie as object), ...(template !== undefined ? { template } : {}), ...(flagString(values, 'response-model') !== undefined ? { responseModel: flagString(values, 'response-model') } : {}) };
+  } else set('template', flagString(values, 'template'));
+  const from = flagString(values, 'from');
+  if (from !== undefined && flagBool(values, 'from-run')) throw new UsageError('--from and --from-run go one at a time', 'evolve a file (--from FILE) or the run\'s kept items (--from-run)');
+  const evol: Record<string, unknown> = { ...config.generation.evol };
+  if (from !== undefined) evol['from'] = from;
+  if (flagBool(values, 'from-run')) evol['from'] = null;
+  if (flagString(values, 'operators') !== undefined) evol['operators'] = flagString(values, 'operators');
+  const rounds = flagNumber(values, 'rounds', { integer: true, min: 1 });
+  if (rounds !== undefined) evol['rounds'] = rounds;
+  g['evol'] = evol;
+  if (method !== 'evol' && (from !== undefined || flagBool(values, 'from-run') || rounds !== undefined)) throw new UsageError('--from, --from-run and --rounds belong to --method evol', 'add --method evol');
   set('temperature', flagNumber(values, 'temperature'));
   set('topP', flagNumber(values, 'top-p'));
   set('maxTokens', flagNumber(values, 'max-tokens', { integer: true, min: 1 }));

@@ -1,0 +1,116 @@
+import type { Sample } from '../../data/sample.js';
+import { parseEvolvedTask } from './evolved-task.js';
+import { eliminateResponse, eliminateTask, type EliminationSettings } from './evol-elimination.js';
+import { pickOperator, renderEvolPrompt, taskText, type EvolOperator, type EvolTemplate } from './evol-operators.js';
+import type { GenerationMethod, Ingested, MethodAnswer, MethodItem, Step } from './method.js';
+
+/** An item that can be evolved: a root (round 0) or an evolution kept in an earlier round. */
+export interface EvolParent extends Pick<Sample, 'instruction' | 'input'> {
+  id: number;
+  rootId: number;
+  round: number;
+}
+
+export type EvolState =
+  | { stage: 'evolve'; parent: EvolParent; operator: EvolOperator; round: number }
+  | { stage: 'respond'; parent: EvolParent; operator: EvolOperator; round: number; task: Pick<Sample, 'instruction' | 'input'> };
+
+export interface EvolMethodOptions {
+  /** The round being made now (1-based) and the parents of it not yet evolved. */
+  round: number;
+  pending: EvolParent[];
+  /** Items already kept in `round` (a resumed run): the next round's parents. */
+  keptThisRound: EvolParent[];
+  rounds: number;
+  operators: readonly EvolOperator[];
+  templates: ReadonlyMap<EvolOperator, EvolTemplate>;
+  elimination: EliminationSettings;
+  random: () => number;
+  /** Completion tokens of an evolution (the task alone is short). Defaults to the run's maxTokens. */
+  evolveMaxTokens?: number;
+}
+
+/**
+ * Evol-Instruct (WizardLM) as a method: each round rewrites every item kept in the round before with one operator,
+ * eliminates what the paper eliminates, then asks for the evolved task's response. A round starts only when the
+ * one before has finished, since its kept items are the next round's parents.
+ */
+export class EvolMethod implements GenerationMethod<EvolState> {
+  readonly name = 'evol' as const;
+  private round: number;
+  private queue: EvolParent[];
+  private next: EvolParent[];
+  private outstanding = 0;
+  private done = false;
+
+  constructor(private readonly o: EvolMethodOptions) {
+    this.round = o.round;
+    // Oldest first, so a resumed run takes its parents in the same order.
+    this.queue = [...o.pending].reverse();
+    this.next = [...o.keptThisRound];
+  }
+
+  get exhausted(): boolean {
+    return this.done;
+  }
+
+  /** The round in progress (for progress lines). */
+  get currentRound(): number {
+    return this.round;
+  }
+
+  start(): Step<EvolState> | null {
+    if (this.done) return null;
+    if (this.queue.length === 0) {
+      if (this.outstanding > 0) return null;
+      if (this.round >= this.o.rounds || this.next.length === 0) {
+        this.done = true;
+        return null;
+      }
+      this.round++;
+      this.queue = this.next.reverse();
+      this.next = [];
+    }
+    const parent = this.queue.pop()!;
+    const operator = pickOperator(this.o.operators, this.o.random);
+    const template = this.o.templates.get(operator)!;
+    this.outstanding++;
+    return {
+      request: { kind: 'chat', messages: [{ role: 'user', content: renderEvolPrompt(template, parent) }], ...(this.o.evolveMaxTokens ? { maxTokens: this.o.evolveMaxTokens } : {}) },
+      state: { stage: 'evolve', parent, operator, round: this.round },
+    };
+  }
+
+  ingest(step: Step<EvolState>, answer: MethodAnswer): Ingested<EvolState> {
+    const s = step.state;
+    const provenance = { method: 'evol' as const, parentId: s.parent.id, rootId: s.parent.rootId, operator: s.operator, round: s.round };
+    if (s.stage === 'evolve') {
+      const parsed = parseEvolvedTask(answer.text, answer.finishReason);
+      if (!parsed.ok) return { item: { instruction: '', input: '', output: answer.text, provenance, drop: { reason: 'evol:parse', detail: parsed.error } } };
+      const template = this.o.templates.get(s.operator)!;
+      const drop = eliminateTask(s.parent, parsed.task, template.body, this.o.elimination, s.operator === 'breadth');
+      if (drop) return { item: { ...parsed.task, output: '', provenance, drop } };
+      return { then: { request: { kind: 'chat', messages: [{ role: 'user', content: taskText(parsed.task) }] }, state: { ...s, stage: 'respond', task: parsed.task } } };
+    }
+    const output = answer.text.trim();
+    const drop =
+      answer.finishReason === 'length'
+        ? { reason: 'evol:short-response', detail: 'the response was cut off at max_tokens' }
+        : eliminateResponse(output, this.o.elimination);
+    return { item: { ...s.task, output, provenance, drop } };
+  }
+
+  committed(item: MethodItem, id: number, kept: boolean): void {
+    this.outstanding--;
+    // Only what this round kept is evolved again; a late answer of an earlier round (none: rounds do not overlap) is not.
+    if (kept && item.provenance.round === this.round) {
+      this.next.push({ id, rootId: item.provenance.rootId ?? id, round: this.round, instruction: item.instruction, input: item.input });
+    }
+  }
+
+  /** A piece of work ended with no answer (the request failed for good, or the run was interrupted): its parent waits again. */
+  failed(state: EvolState): void {
+    this.outstanding--;
+    if (state.round === this.round) this.queue.push(state.parent);
+  }
+}

@@ -1,0 +1,53 @@
+import type { Lang } from '../../data/sample.js';
+import { cutAtEndOfTurn, magpiePrefix, magpieStops, type MagpieTemplate } from './magpie-template.js';
+import { magpieFilter, type MagpieFilterSettings } from './magpie-filters.js';
+import type { GenerationMethod, Ingested, MethodAnswer, MethodItem, Step } from './method.js';
+
+export type MagpieState = { stage: 'instruction' } | { stage: 'response'; instruction: string };
+
+export interface MagpieMethodOptions {
+  template: MagpieTemplate;
+  lang: Lang;
+  filters: MagpieFilterSettings;
+  /** Completion tokens for an instruction. Defaults to 512. */
+  instructionMaxTokens?: number;
+}
+
+/**
+ * Magpie (Xu et al., 2024): the chat template's pre-query alone goes to /v1/completions, and the aligned model writes
+ * a user's instruction by itself; the instruction, cut at the template's end of turn and filtered, is then answered
+ * through a chat request. No seeds and no prompt: there is always more work to start.
+ */
+export class MagpieMethod implements GenerationMethod<MagpieState> {
+  readonly name = 'magpie' as const;
+  readonly exhausted = false;
+  private readonly prefix: string;
+
+  constructor(private readonly o: MagpieMethodOptions) {
+    this.prefix = magpiePrefix(o.template, o.lang);
+  }
+
+  start(): Step<MagpieState> {
+    return { request: { kind: 'completion', prompt: this.prefix, stop: magpieStops(this.o.template), maxTokens: this.o.instructionMaxTokens ?? 512 }, state: { stage: 'instruction' } };
+  }
+
+  ingest(step: Step<MagpieState>, answer: MethodAnswer): Ingested<MagpieState> {
+    const provenance = { method: 'magpie' as const, parentId: null, rootId: null, operator: this.o.template.name, round: null };
+    const s = step.state;
+    if (s.stage === 'instruction') {
+      const instruction = cutAtEndOfTurn(answer.text, this.o.template);
+      // An instruction cut off by max_tokens never reached its end of turn: too long by Magpie's measure.
+      const drop =
+        answer.finishReason === 'length' && instruction !== ''
+          ? { reason: 'magpie:too-long', detail: 'the instruction did not end within max_tokens' }
+          : magpieFilter(instruction, this.o.lang, this.o.filters);
+      if (drop) return { item: { instruction, input: '', output: '', provenance, drop } };
+      return { then: { request: { kind: 'chat', messages: [{ role: 'user', content: instruction }] }, state: { stage: 'response', instruction } } };
+    }
+    const output = answer.text.trim();
+    const drop = answer.finishReason === 'length' ? { reason: 'magpie:truncated-response', detail: 'the response was cut off at max_tokens' } : null;
+    return { item: { instruction: s.instruction, input: '', output, provenance, drop } };
+  }
+
+  committed(_item: MethodItem, _id: number, _kept: boolean): void {}
+}

@@ -1,0 +1,67 @@
+import type { ForgeConfig } from '../../config/schema.js';
+import { ConfigError } from '../../errors.js';
+import type { GenerateEvent } from '../../events.js';
+import { acquireRunLock } from '../../store/run-lock.js';
+import { RunStore } from '../../store/run-store.js';
+import type { BatchAction } from '../batch-rounds.js';
+import { buildMethod, checkMethodSettings } from './build-method.js';
+import { runMethod, type MethodOutcome } from './run-method.js';
+
+/** What `runGeneration` passes on for --method evol|magpie (its own options, less what only self-instruct uses). */
+export interface MethodRunOptions {
+  runDir: string;
+  config: ForgeConfig;
+  apiKey?: string | undefined;
+  apiKeyFor?: (envName: string) => string | undefined;
+  signal: AbortSignal;
+  onEvent: (e: GenerateEvent) => void;
+  pause?: { paused: boolean };
+  progressIntervalMs?: number;
+  batch?: BatchAction;
+}
+
+/** Evol-Instruct and Magpie: no seeds or prompt template; the method is rebuilt from the store on resume. */
+export async function startMethodRun(opts: MethodRunOptions): Promise<MethodOutcome> {
+  const g = opts.config.generation;
+  if (opts.batch || g.mode === 'batch') {
+    throw new ConfigError([`generate --method ${g.method}: batch rounds are not built for this method yet`], 'run it online (without --mode batch, --emit-batch or --ingest-batch)');
+  }
+  if (g.budgetUsd !== null && !opts.config.prices[g.model]) {
+    throw new ConfigError([`generation.budgetUsd is set but prices has no entry for model "${g.model}", so spending cannot be measured`], `add prices.${g.model}: {input: USD per 1M tokens, output: USD per 1M tokens} to forge.yaml`);
+  }
+  // A new run is checked before its directory exists, so a bad --from or --template leaves nothing behind.
+  checkMethodSettings(g);
+  const store = RunStore.open(opts.runDir, { create: true });
+  let release: (() => void) | undefined;
+  try {
+    release = acquireRunLock(opts.runDir);
+    const resumed = store.getMeta('created_at') !== undefined;
+    if (!resumed) {
+      store.setMeta('created_at', new Date().toISOString());
+      store.setMeta('lang', g.lang);
+    }
+    store.setMeta('config', JSON.stringify({ generation: g, prices: opts.config.prices }));
+    store.setMeta('target', String(g.target));
+    store.setMeta('method', g.method);
+    const abandoned = store.abandonInFlight();
+    const method = buildMethod(store, g);
+    return await runMethod({
+      store,
+      runDir: opts.runDir,
+      config: opts.config,
+      method,
+      apiKey: opts.apiKey,
+      apiKeyFor: opts.apiKeyFor,
+      signal: opts.signal,
+      onEvent: opts.onEvent,
+      pause: opts.pause,
+      progressIntervalMs: opts.progressIntervalMs,
+      resumed,
+      abandoned,
+    });
+  } finally {
+    release?.();
+    store.close();
+  }
+}
+
