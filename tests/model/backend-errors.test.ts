@@ -32,7 +32,7 @@ test('--backend values come from one zod enum; auto means auto-selection, anythi
   assert.equal(parseBackendFlag(undefined), undefined);
   assert.equal(parseBackendFlag('auto'), undefined);
   assert.equal(parseBackendFlag('webgpu'), 'webgpu');
-  assert.throws(() => parseBackendFlag('cuda'), (e: unknown) => e instanceof UsageError && /--backend: "cuda" is not a backend/.test(e.message) && /auto or one of: tensorflow-gpu, tensorflow, webgpu, wasm, cpu/.test(e.hint ?? ''));
+  assert.throws(() => parseBackendFlag('cuda'), (e: unknown) => e instanceof UsageError && /--backend: "cuda" is not a backend/.test(e.message) && /auto or one of: tensorflow-gpu, tensorflow, webgpu, native, wasm, cpu/.test(e.hint ?? ''));
 });
 
 test('a read on a lost device, rejected with an empty AbortError, is recognised as a lost device', () => {

@@ -174,7 +174,7 @@ export function formatDevicePlan(p: DevicePlan, device: string): string[] {
       : `${p.fitsMemory ? 'fits' : 'does NOT fit'} in ${formatBytes(p.gpuMemory)} of device memory (${Math.round(MEMORY_SHARE * 100)}% usable)`;
   const passes = Math.ceil(p.microBatchSize / Math.max(1, p.passSequences));
   return [
-    `on the device (${device}; base weights ${p.baseWeights}, one layout; gradient checkpointing ${p.gradientCheckpointing ? 'on' : 'off'}):`,
+    `on the device (${device}; ${p.baseWeights === 'f32' ? 'float32' : p.baseWeights} base weights, one layout; gradient checkpointing ${p.gradientCheckpointing ? 'on' : 'off'}):`,
     `  limits: maxStorageBufferBindingSize ${formatBytes(p.limits.maxStorageBufferBindingSize)}, maxBufferSize ${formatBytes(p.limits.maxBufferSize)}`,
     `  frozen weights, LoRA, gradients and AdamW state  ${formatBytes(p.fixedBytes)}`,
     `  activations of one pass (${Math.max(1, p.passSequences)} × ${p.cutoffLen} tokens)  ${formatBytes(p.activationBytes)}`,
