@@ -17,27 +17,11 @@ import { runBatchRounds, type BatchAction } from './batch-rounds.js';
 import type { BatchApi } from './batch-api.js';
 import { selfInstruct, type GenerationOutcome } from './generation-method.js';
 import { generateOnline } from './online-generation.js';
+import type { MethodRunOptions } from './methods/start-method-run.js';
 
-export interface RunGenerationOptions {
-  runDir: string;
-  config: ForgeConfig;
-  /** From the environment variable named by generation.apiKeyEnv; held in memory only. */
-  apiKey?: string | undefined;
-  /** The key in an environment variable (an endpoint's apiKeyEnv); held in memory only. Defaults to none. */
-  apiKeyFor?: (envName: string) => string | undefined;
-  signal: AbortSignal;
-  onEvent: (e: GenerateEvent) => void;
-  /** Read before each new request: while true, no new request starts (the UI's `p`). */
-  pause?: { paused: boolean };
-  /** How often a progress event is emitted. Defaults to 1000 ms. */
-  progressIntervalMs?: number;
+export interface RunGenerationOptions extends MethodRunOptions {
   /** Settings a resume may change (recorded in the run's history); any other change is refused. Defaults to none. */
   allowChange?: ReadonlySet<RunSetting>;
-  /**
-   * Batch rounds instead of online requests: the Batch API (also chosen by generation.mode: batch), or one round
-   * written to / read from a file for an offline engine.
-   */
-  batch?: BatchAction;
   /** Test hook for batch mode: the Batch API client. */
   batchApi?: BatchApi;
 }

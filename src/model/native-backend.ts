@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { availableParallelism } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 import type { NativeBlas } from './native-blas.js';
-import { patchWasmSlicing } from './wasm-kernels.js';
+import { patchWasmSlicing, type HeapTensorInfo, type WasmBackendLike } from './wasm-kernels.js';
 
 /**
  * The `native` TensorFlow.js backend: tfjs-backend-wasm's kernels and heap, with the matMul family (BatchMatMul,
@@ -12,15 +12,6 @@ import { patchWasmSlicing } from './wasm-kernels.js';
  */
 export const NATIVE_BACKEND = 'native';
 
-interface HeapTensorInfo {
-  dataId: object;
-  shape: number[];
-  dtype: tf.DataType;
-}
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): HeapTensorInfo;
-  typedArrayFromHeap(t: HeapTensorInfo): Float32Array | Int32Array | Uint8Array;
-}
 interface MatMulArgs {
   inputs: { a: HeapTensorInfo; b: HeapTensorInfo; bias?: HeapTensorInfo; preluActivationWeights?: HeapTensorInfo };
   attrs: { transposeA: boolean; transposeB: boolean; activation?: string };

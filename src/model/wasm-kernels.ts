@@ -9,12 +9,13 @@ import * as tf from '@tensorflow/tfjs';
  * straight from a heap view. Registered once when the wasm backend starts.
  */
 
-interface HeapTensorInfo {
+/** The parts of tfjs-backend-wasm's tensor info and backend that kernels reading the heap in place use. */
+export interface HeapTensorInfo {
   dataId: object;
   shape: number[];
   dtype: tf.DataType;
 }
-interface WasmBackendLike {
+export interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): HeapTensorInfo;
   typedArrayFromHeap(t: HeapTensorInfo): Float32Array | Int32Array | Uint8Array;
 }

@@ -7,16 +7,24 @@ import type { BatchAction } from '../batch-rounds.js';
 import { buildMethod, checkMethodSettings } from './build-method.js';
 import { runMethod, type MethodOutcome } from './run-method.js';
 
-/** What `runGeneration` passes on for --method evol|magpie (its own options, less what only self-instruct uses). */
+/** What every generation method is started with; `runGeneration`'s options add what only self-instruct uses. */
 export interface MethodRunOptions {
   runDir: string;
   config: ForgeConfig;
+  /** From the environment variable named by generation.apiKeyEnv; held in memory only. */
   apiKey?: string | undefined;
+  /** The key in an environment variable (an endpoint's apiKeyEnv); held in memory only. Defaults to none. */
   apiKeyFor?: (envName: string) => string | undefined;
   signal: AbortSignal;
   onEvent: (e: GenerateEvent) => void;
+  /** Read before each new request: while true, no new request starts (the UI's `p`). */
   pause?: { paused: boolean };
+  /** How often a progress event is emitted. Defaults to 1000 ms. */
   progressIntervalMs?: number;
+  /**
+   * Batch rounds instead of online requests: the Batch API (also chosen by generation.mode: batch), or one round
+   * written to / read from a file for an offline engine.
+   */
   batch?: BatchAction;
 }
 
