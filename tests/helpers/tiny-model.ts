@@ -37,6 +37,8 @@ export interface TinyModelOptions {
   /** Llama's attention_bias (bias on q/k/v/o). */
   attentionBias?: boolean;
   rmsNormEps?: number;
+  /** false writes config, tokenizer and generation config only (the device kit fills in the weights with PyTorch). Defaults to true. */
+  weights?: boolean;
 }
 
 export interface TinyTensor {
@@ -84,7 +86,9 @@ export async function writeTinyModel(dir: string, opts: TinyModelOptions): Promi
   const vocabSize = Math.max(opts.vocabSize ?? 0, tok.size);
   const rnd = randomNormal(opts.seed ?? 1);
   const weights: Record<string, TinyTensor> = {};
+  const withWeights = opts.weights ?? true;
   const put = (name: string, shape: number[], f: () => number) => {
+    if (!withWeights) return;
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
     for (let i = 0; i < n; i++) data[i] = f();
@@ -153,7 +157,9 @@ export async function writeTinyModel(dir: string, opts: TinyModelOptions): Promi
   writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: tok.bosId, eos_token_id: tok.eosId }, null, 2));
 
   const tensors = Object.fromEntries(Object.entries(weights).map(([n, t]) => [n, { dtype, shape: t.shape, data: t.data }]));
-  if (opts.sharded) {
+  if (!withWeights) {
+    // nothing to write
+  } else if (opts.sharded) {
     const names = Object.keys(tensors).sort();
     const half = Math.ceil(names.length / 2);
     const shards = [names.slice(0, half), names.slice(half)];
