@@ -3,9 +3,7 @@
  * (bench/device/kit.ts: several models, figures to JSON) run the same measurement. See bench/train.ts for what is
  * counted.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendInfo, type BackendName } from '../src/model/backend.js';
 import type { BaseWeights } from '../src/model/base-weights.js';
@@ -23,7 +21,7 @@ import { projectionFeatures } from '../src/train/engines/plan.js';
 import { mixSeed } from '../src/train/rng.js';
 import type { TrainStepper } from '../src/train/engines/train-stepper.js';
 import { WorkerGradEngine } from '../src/train/engines/worker-engine.js';
-import { writeTinyModel } from '../tests/helpers/tiny-model.js';
+import { randomBenchModel } from './bench-model.js';
 
 export const LORA_R = 8;
 
@@ -128,29 +126,13 @@ export function flopsPerMicro(c: ModelConfig, B: number, T: number, responseLen:
   return 2 * projFwd + 3 * attnFwd + 3 * loraFwd + 2 * headFwd;
 }
 
-async function ensureModel(opts: TrainBenchOptions): Promise<string> {
-  // The default model is written once (BF16, ~270 MB for the full shape) and reused by later runs.
-  const dir = opts.modelDir ?? join(tmpdir(), opts.small ? 'alpaca-forge-bench-train-small' : 'alpaca-forge-bench-smollm2-135m-random');
-  if (opts.modelDir === undefined && !existsSync(join(dir, 'model.safetensors'))) {
-    opts.log(`writing a random ${opts.small ? 'small' : 'SmolLM2-135M-shaped'} checkpoint to ${dir}…`);
-    mkdirSync(dir, { recursive: true });
-    await writeTinyModel(
-      dir,
-      opts.small
-        ? { arch: 'llama', hidden: 64, layers: 2, heads: 4, kvHeads: 2, intermediate: 128, tied: true, dtype: 'BF16', seed: 1 }
-        : { arch: 'llama', hidden: 576, layers: 30, heads: 9, kvHeads: 3, intermediate: 1536, vocabSize: 49152, tied: true, dtype: 'BF16', seed: 1 },
-    );
-  }
-  return dir;
-}
-
 /** Runs the bench on an already started backend (or starts `opts.backend`). */
 export async function runTrainBench(opts: TrainBenchOptions, started?: BackendInfo): Promise<TrainBenchFigures> {
   const backend = started ?? (await selectBackend(opts.backend));
   const cpuBound = isCpuBackendName(backend.name);
   const workers = opts.workers === 'auto' ? (cpuBound ? availableParallelism() : 1) : opts.workers;
   opts.log(`backend: ${backend.name} — ${backend.device}; ${workers} worker(s)${backend.limits ? `; binding limit ${backend.limits.maxStorageBufferBindingSize} B` : ''}`);
-  const modelDir = await ensureModel(opts);
+  const modelDir = opts.modelDir ?? (await randomBenchModel(opts.small, opts.log));
   const c = loadModelConfig(modelDir);
   const { small } = opts;
   const first = opts.shapes[0]!;
