@@ -24,10 +24,12 @@ const model = await loadModel(await randomBenchModel(values.small === true, (l) 
 const promptIds = Array.from({ length: Number(values.prompt) }, (_, i) => 3 + ((i * 37) % 250));
 const opts = { maxNewTokens: Number(values.tokens), temperature: 0.7, topP: 0.9, seed: 1, stopIds: [] as number[] };
 await generate(model, promptIds, { ...opts, maxNewTokens: 4 }); // warm-up
+const cpu0 = process.cpuUsage();
 const r = await generate(model, promptIds, opts);
+const cpu = process.cpuUsage(cpu0);
 model.dispose();
 const decoded = Math.max(1, r.ids.length - 1); // the first new token comes from the prefill's logits
 console.log(
   `sample ${promptIds.length}-token prompt + ${r.ids.length} new tokens (${backend.name}): prefill ${((promptIds.length / r.prefillMs) * 1000).toFixed(0)} tokens/s, ` +
-    `decode ${((decoded / r.decodeMs) * 1000).toFixed(1)} tokens/s (${(r.decodeMs / decoded).toFixed(1)} ms/token)`,
+    `decode ${((decoded / r.decodeMs) * 1000).toFixed(1)} tokens/s (${(r.decodeMs / decoded).toFixed(1)} ms/token; ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s of CPU in all)`,
 );

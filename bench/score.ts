@@ -36,8 +36,10 @@ const tokens = samples.reduce((t, s) => t + encodeExample(model.tokenizer, s, { 
 
 await scoreSamples(model, samples.slice(0, Number(values.batch)), { batchSize: Number(values.batch), cutoffLen }); // warm-up
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 const scores = await scoreSamples(model, samples, { batchSize: Number(values.batch), cutoffLen });
 const secs = (performance.now() - t0) / 1000;
+const cpu = process.cpuUsage(cpu0);
 model.dispose();
 const mean = scores.reduce((a, s) => a + s.nll, 0) / scores.length;
-console.log(`score ${n} samples (${tokens} tokens, batch ${values.batch}, ${backend.name}): ${secs.toFixed(2)} s, ${(tokens / secs).toFixed(0)} tokens/s (mean NLL ${mean.toFixed(3)})`);
+console.log(`score ${n} samples (${tokens} tokens, batch ${values.batch}, ${backend.name}): ${secs.toFixed(2)} s (${((cpu.user + cpu.system) / 1e6).toFixed(2)} s of CPU), ${(tokens / secs).toFixed(0)} tokens/s (mean NLL ${mean.toFixed(3)})`);

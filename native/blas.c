@@ -2,9 +2,10 @@
  * alpaca-forge's native matMul: single-precision GEMM from the system's CBLAS (OpenBLAS on Linux, Accelerate on
  * macOS), exposed to Node through plain Node-API so one build serves every Node version.
  *
- *   sgemmBatched(transA, transB, m, n, k, a, b, c, batch, strideA, strideB)
- *     c[i] = op(a[i]) · op(b[i]) for i < batch, row-major; a stride of 0 repeats that operand for every i (a
- *     broadcast batch). a, b and c are Float32Arrays (views of any ArrayBuffer, the wasm heap included: no copy).
+ *   sgemmBatched(transA, transB, m, n, k, a, b, c, batch, strideA, strideB[, alpha, beta])
+ *     c[i] = alpha · op(a[i]) · op(b[i]) + beta · c[i] for i < batch, row-major (alpha 1 and beta 0 when not
+ *     given); a stride of 0 repeats that operand for every i (a broadcast batch). a, b and c are Float32Arrays
+ *     (views of any ArrayBuffer, the wasm heap included: no copy).
  *   setThreads(n), threads(), config()
  */
 #include <dlfcn.h>
@@ -43,12 +44,17 @@ static int64_t int_arg(napi_env env, napi_value v) {
 }
 
 static napi_value sgemm_batched(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
-  napi_value argv[11];
+  size_t argc = 13;
+  napi_value argv[13];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 11) {
-    napi_throw_type_error(env, NULL, "sgemmBatched expects 11 arguments");
+  if (argc != 11 && argc != 13) {
+    napi_throw_type_error(env, NULL, "sgemmBatched expects 11 arguments, or 13 with alpha and beta");
     return NULL;
+  }
+  double alpha = 1.0, beta = 0.0;
+  if (argc == 13) {
+    CHECK(napi_get_value_double(env, argv[11], &alpha));
+    CHECK(napi_get_value_double(env, argv[12], &beta));
   }
   bool ta = false, tb = false;
   CHECK(napi_get_value_bool(env, argv[0], &ta));
@@ -75,11 +81,13 @@ static napi_value sgemm_batched(napi_env env, napi_callback_info info) {
   for (int64_t i = 0; i < batch; i++) {
     float *ci = c + (uint64_t)i * m * n;
     if (k == 0) {
-      memset(ci, 0, sizeof(float) * (size_t)(m * n));
+      // An empty product: c = beta·c (BLAS implementations differ on k = 0, so it is done here).
+      if (beta == 0.0) memset(ci, 0, sizeof(float) * (size_t)(m * n));
+      else for (int64_t j = 0; j < m * n; j++) ci[j] *= (float)beta;
       continue;
     }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0f,
-                a + (uint64_t)i * sa, lda, b + (uint64_t)i * sb, ldb, 0.0f, ci, (int)n);
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, (float)alpha,
+                a + (uint64_t)i * sa, lda, b + (uint64_t)i * sb, ldb, (float)beta, ci, (int)n);
   }
   return NULL;
 }

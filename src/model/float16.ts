@@ -62,8 +62,36 @@ export function decodeF16(bytes: Uint8Array, out: Float32Array): void {
   for (let i = 0; i < n; i++) out[i] = t[bytes[2 * i]! | (bytes[2 * i + 1]! << 8)]!;
 }
 
+/** Every platform Node runs on is little-endian, as safetensors is; checked once rather than assumed. */
+export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 export function decodeBf16(bytes: Uint8Array, out: Float32Array): void {
   const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
   const n = out.length;
+  if (LITTLE_ENDIAN && bytes.byteOffset % 2 === 0) {
+    // Whole 16-bit words at a time: about 3x faster than assembling each from two bytes (merge and load time).
+    const words = new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+    for (let i = 0; i < n; i++) bits[i] = words[i]! << 16;
+    return;
+  }
   for (let i = 0; i < n; i++) bits[i] = (bytes[2 * i]! | (bytes[2 * i + 1]! << 8)) << 16;
+}
+
+/** float32 values → BF16 words, rounded to nearest even (floatToBf16 over a whole array, without a call per value). */
+export function encodeBf16(data: Float32Array, out: Uint8Array): void {
+  const n = data.length;
+  const src = new Uint32Array(data.buffer, data.byteOffset, n);
+  if (!LITTLE_ENDIAN || out.byteOffset % 2 !== 0) {
+    for (let i = 0; i < n; i++) {
+      const h = floatToBf16(data[i]!);
+      out[2 * i] = h & 0xff;
+      out[2 * i + 1] = h >> 8;
+    }
+    return;
+  }
+  const words = new Uint16Array(out.buffer, out.byteOffset, n);
+  for (let i = 0; i < n; i++) {
+    const x = src[i]!;
+    words[i] = (x & 0x7f800000) === 0x7f800000 && x & 0x7fffff ? (x >>> 16) | 0x40 : ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+  }
 }

@@ -4,8 +4,11 @@ import { fileURLToPath } from 'node:url';
 
 /** The addon built from native/ at `npm install` (single-precision GEMM from the system's CBLAS). */
 export interface NativeBlas {
-  /** c[i] = op(a[i])·op(b[i]) for i < batch, row-major; a stride of 0 repeats that operand (broadcast batch). */
-  sgemmBatched(transA: boolean, transB: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array, batch: number, strideA: number, strideB: number): void;
+  /**
+   * c[i] = alpha·op(a[i])·op(b[i]) + beta·c[i] for i < batch, row-major (alpha 1, beta 0 when omitted); a stride
+   * of 0 repeats that operand (broadcast batch).
+   */
+  sgemmBatched(transA: boolean, transB: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array, batch: number, strideA: number, strideB: number, alpha?: number, beta?: number): void;
   /** Sets OpenBLAS's thread count; false where the library has no such control. */
   setThreads(n: number): boolean;
   /** OpenBLAS's thread count, 0 where unknown. */

@@ -2,7 +2,7 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } fr
 import { basename, join } from 'node:path';
 import { ModelError } from '../errors.js';
 import { writeAll, writeOutputWith } from '../io/write-output.js';
-import { bf16ToFloat, decodeBf16, decodeF16, floatToBf16, floatToHalf, halfToFloat } from './float16.js';
+import { bf16ToFloat, decodeBf16, decodeF16, encodeBf16, floatToBf16, floatToHalf, halfToFloat } from './float16.js';
 
 /**
  * Safetensors (https://github.com/huggingface/safetensors): 8-byte little-endian header length, a JSON header
@@ -256,7 +256,11 @@ export function writeSafetensors(path: string, tensors: Record<string, TensorToW
 function encodeTensor(t: TensorToWrite): Uint8Array {
   if (t.dtype === 'F32') return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   const out = new Uint8Array(t.data.length * 2);
-  const enc = t.dtype === 'F16' ? floatToHalf : floatToBf16;
+  if (t.dtype === 'BF16') {
+    encodeBf16(t.data, out);
+    return out;
+  }
+  const enc = floatToHalf;
   for (let i = 0; i < t.data.length; i++) {
     const h = enc(t.data[i]!);
     out[2 * i] = h & 0xff;

@@ -3,6 +3,8 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node
 import { basename, join, resolve } from 'node:path';
 import { ModelError, UsageError } from '../../errors.js';
 import { loadModelConfig } from '../../model/config.js';
+import { NATIVE_BACKEND } from '../../model/native-backend.js';
+import { loadNativeBlas } from '../../model/native-blas.js';
 import { readSafetensorsDir, writeSafetensors, type StoredDtype, type TensorToWrite } from '../../model/safetensors.js';
 import { loraScale, modulePath, transpose, type LoraEntry } from './lora-weights.js';
 import { readAdapter } from './peft-files.js';
@@ -26,11 +28,19 @@ const WEIGHT_FILE = /(\.safetensors|\.safetensors\.index\.json|\.bin|\.bin\.inde
 const MERGE_BLOCK_BYTES = 64 * 1024 * 1024;
 
 /**
- * W [out, in] (Hugging Face layout, modified in place) += scale·B·A, computed on the current TensorFlow.js backend
- * in row blocks and read back asynchronously (the only read a GPU backend allows in Node).
+ * W [out, in] (Hugging Face layout, modified in place) += scale·B·A. On the native backend one BLAS call
+ * accumulates straight into W (no copies in or out, no separate scale and add passes); elsewhere it is computed on
+ * the current TensorFlow.js backend in row blocks and read back asynchronously (the only read a GPU backend allows
+ * in Node).
  */
 async function addDelta(w: Float32Array, e: LoraEntry, r: number, scale: number): Promise<void> {
   const { inFeatures: n, outFeatures: m } = e;
+  const blas = tf.getBackend() === NATIVE_BACKEND ? loadNativeBlas() : null;
+  if (blas && !(blas instanceof Error)) {
+    // Our A is [in, r] and B is [r, out]: ΔW = Bᵀ·Aᵀ, both transposes read in place by BLAS.
+    blas.sgemmBatched(true, true, m, n, r, e.b, e.a, w, 1, 0, 0, scale, 1);
+    return;
+  }
   // Our layouts are A [in, r] and B [r, out]; ΔW = scale·Bᵀ·Aᵀ, with both transposes done once on the host so every
   // matMul on the backend is a plain one.
   const bT = tf.tensor2d(transpose(e.b, r, m), [m, r]);
