@@ -86,8 +86,17 @@ static napi_value sgemm_batched(napi_env env, napi_callback_info info) {
       else for (int64_t j = 0; j < m * n; j++) ci[j] *= (float)beta;
       continue;
     }
+    const float *ai = a + (uint64_t)i * sa, *bi = b + (uint64_t)i * sb;
+    if (m == 1) {
+      /* One row (a decoding step): a matrix-vector product. OpenBLAS's sgemm packs the whole of b first even
+       * then, which costs more than the product itself; sgemv reads b once. a's single row is contiguous
+       * whether or not it is marked transposed. */
+      if (tb) cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, (float)alpha, bi, ldb, ai, 1, (float)beta, ci, 1);
+      else cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, (float)alpha, bi, ldb, ai, 1, (float)beta, ci, 1);
+      continue;
+    }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, (float)alpha,
-                a + (uint64_t)i * sa, lda, b + (uint64_t)i * sb, ldb, (float)beta, ci, (int)n);
+                ai, lda, bi, ldb, (float)beta, ci, (int)n);
   }
   return NULL;
 }

@@ -92,7 +92,7 @@ async function reference(a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean, b
   return out;
 }
 
-test('the BLAS matMuls (plain, transposed, batched, broadcast, with a bias) equal a float64 product', { skip }, async () => {
+test('the BLAS matMuls (plain, transposed, batched, broadcast, with a bias, one row) equal a float64 product', { skip }, async () => {
   await selectBackend('native');
   assert.equal(tf.getBackend(), 'native');
   const cases: Array<{ a: number[]; b: number[]; ta: boolean; tb: boolean; bias?: number }> = [
@@ -105,6 +105,14 @@ test('the BLAS matMuls (plain, transposed, batched, broadcast, with a bias) equa
     { a: [9, 5], b: [4, 7, 5], ta: false, tb: true },
     { a: [8, 0], b: [0, 3], ta: false, tb: false },
     { a: [12, 10], b: [6, 10], ta: false, tb: true, bias: 6 },
+    // One row (a decoding step) goes through sgemv: every layout, batched, broadcast and with a bias.
+    { a: [1, 17], b: [17, 29], ta: false, tb: false },
+    { a: [1, 17], b: [29, 17], ta: false, tb: true },
+    { a: [17, 1], b: [17, 29], ta: true, tb: false },
+    { a: [17, 1], b: [29, 17], ta: true, tb: true },
+    { a: [3, 1, 5], b: [3, 5, 7], ta: false, tb: false },
+    { a: [3, 1, 5], b: [7, 5], ta: false, tb: true },
+    { a: [1, 10], b: [6, 10], ta: false, tb: true, bias: 6 },
   ];
   for (const c of cases) {
     const a = tf.randomNormal(c.a, 0, 1, 'float32', 1);
