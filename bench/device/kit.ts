@@ -46,19 +46,23 @@ async function probe(): Promise<void> {
   const sizes: Array<[number, number, number, number]> = small
     ? [[64, 64, 64, 2], [128, 128, 128, 2]]
     : [[1024, 1024, 1024, 20], [2048, 2048, 2048, 20], [4096, 4096, 4096, 10], [1024, 576, 1536, 20], [1024, 1536, 8960, 10]];
-  const matmul = [];
+  const matmul: Array<{ m: number; k: number; n: number; gflops: number }> = [];
+  // Saved after every size, so that a timeout keeps the sizes measured so far.
+  const write = () =>
+    save('probe', {
+      backend: b.name,
+      adapter: { name: b.device, software: b.software === true, limits: b.limits ?? null },
+      matmul,
+      matmulPeakGflops: Math.max(0, ...matmul.map((x) => x.gflops)),
+      seconds: (performance.now() - t0) / 1000,
+    });
+  write();
   for (const [m, k, n, reps] of sizes) {
     const gflops = await matmulGflops(m, k, n, reps);
     log(`matMul ${m}x${k}x${n}: ${gflops.toPrecision(4)} GFLOP/s`);
     matmul.push({ m, k, n, gflops });
+    write();
   }
-  save('probe', {
-    backend: b.name,
-    adapter: { name: b.device, software: b.software === true, limits: b.limits ?? null },
-    matmul,
-    matmulPeakGflops: Math.max(...matmul.map((x) => x.gflops)),
-    seconds: (performance.now() - t0) / 1000,
-  });
 }
 
 function readPlan(): KitPlan {

@@ -5,7 +5,7 @@
 #                                               dist/linux-x64/dawn.node beside it (dawn.node.xz in a device pack)
 #   .device-pack/node.xz                        this machine's Node 20 binary (device pack only)
 #   .device-pack/debs/libvulkan1_*.deb          the Vulkan loader, for a machine without one (device pack only)
-# The folder is git-ignored: name it in the device tool's `carry` (everything must stay under its 64 MiB).
+# The folder is git-ignored: copy it along with the checkout to the GPU machine (pack and tree together stay under 64 MiB).
 #
 #   bench/device/pack.sh            a device pack in .device-pack/ (~30 MB; xz takes a minute)
 #   bench/device/pack.sh --local    a pack for `run.sh --local`: no Node binary, dawn.node uncompressed, no .debs
@@ -50,6 +50,6 @@ fi
 bytes=$(du -sb "$pack" | cut -f1)
 echo "pack.sh: $mode pack in $pack: $((bytes / 1024 / 1024)) MiB"
 if [ "$mode" = device ] && [ "$bytes" -gt $((58 * 1024 * 1024)) ]; then
-  echo "pack.sh: the pack is over 58 MiB: with the working tree it would not fit the 64 MiB a device call carries" >&2
+  echo "pack.sh: the pack is over 58 MiB: with the working tree it would not fit the 64 MiB budget of what travels" >&2
   exit 1
 fi

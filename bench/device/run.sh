@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The device kit: every GPU figure issue 20 asks for, in one command, within ~8 minutes.
 #
-#   On a lent device (after `bench/device/pack.sh` here; the device tool's call carries .device-pack):
+#   On a GPU machine with no npm and no internet (after `bench/device/pack.sh` here, with .device-pack copied along):
 #     bench/device/run.sh
 #   Here, on the CPU through SwiftShader, with tiny shapes (what CI runs, so the kit cannot rot):
 #     bench/device/run.sh --local --small
@@ -60,8 +60,8 @@ stage() {
 
 setup_device() {
   pack="$root/.device-pack"
-  [ -f "$pack/kit.mjs" ] || { echo "run.sh: $pack/kit.mjs is missing: run bench/device/pack.sh first and carry .device-pack"; exit 1; }
-  # Unpacked outside the tree, which the device tool may hand over read-only.
+  [ -f "$pack/kit.mjs" ] || { echo "run.sh: $pack/kit.mjs is missing: run bench/device/pack.sh first and copy .device-pack along"; exit 1; }
+  # Unpacked outside the tree, which may have been copied read-only.
   local dir=/tmp/alpaca-forge-kit-pack
   rm -rf "$dir" && mkdir -p "$dir/bin" && cp -r "$pack/kit.mjs" "$pack/node_modules" "$dir/"
   unxz_to() { if command -v xz >/dev/null; then xz -dc "$1" >"$2"; else "$PYTHON" -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; fi; }

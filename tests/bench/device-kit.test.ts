@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-// The device kit (bench/device/run.sh) runs on a lent GPU only now and then; this runs the same script here, on
+// The device kit (bench/device/run.sh) runs on a GPU machine only now and then; this runs the same script here, on
 // SwiftShader with tiny shapes, on every CI run, so that it cannot rot between loans.
 const root = join(import.meta.dirname, '..', '..');
 
