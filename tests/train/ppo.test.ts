@@ -11,6 +11,12 @@ import { initLoraWeights } from '../../src/train/adapters/lora-weights.js';
 import { writeAdapter } from '../../src/train/adapters/peft-files.js';
 import { projectionFeatures } from '../../src/train/engines/plan.js';
 import { runPpoTraining } from '../../src/train/methods/ppo.js';
+import { ppoLoss } from '../../src/train/methods/ppo-math.js';
+import { ppoGradients, responseNumbers } from '../../src/train/methods/ppo-passes.js';
+import { rolloutAdvantages, type Rollout } from '../../src/train/methods/ppo-rollout.js';
+import { LoraRuntime } from '../../src/train/adapters/lora.js';
+import { flatParams } from '../../src/train/adapters/lora-weights.js';
+import { seededRandom } from '../../src/random.js';
 import { openRolloutScorer } from '../../src/train/methods/ppo-reward.js';
 import { readTrainLog } from '../../src/train/train-log.js';
 import { spawnCli } from '../helpers/cli.js';
@@ -71,6 +77,61 @@ const ppoConfig = (out: string, over: Record<string, unknown> = {}) =>
   quickConfig({ model: modelDir, data, out, rewardModel: rmDir, batchSize: 4, microBatchSize: 2, maxNewTokens: 2, temperature: 1, ppoEpochs: 2, learningRate: 1e-2, lrSchedule: 'constant', initKlCoef: 0.5, targetKl: 1, klHorizon: 8, ...over });
 
 type Log = Array<Record<string, number>>;
+
+test('the PPO loss on the device equals ppo-math on the numbers it saw, and its gradient matches finite differences', async () => {
+  const rnd = seededRandom(7);
+  const spec = { r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj' as const, 'v_proj' as const], useRslora: false };
+  const weights = initLoraWeights({ ...spec, targetModules: ['q_proj', 'v_proj'] }, { layers: model.config.numLayers, features: (_l, m) => projectionFeatures(model.config, m) }, 3);
+  for (const e of weights.entries) for (let i = 0; i < e.b.length; i++) e.b[i] = (rnd() - 0.5) * 0.2;
+  const lora = new LoraRuntime(weights);
+  const H = model.config.hiddenSize;
+  const w = tf.variable(tf.tensor1d(Array.from({ length: H }, () => (rnd() - 0.5) * 0.2)));
+  const b = tf.variable(tf.tensor1d([0.1]));
+  const head = { w, b };
+  const seqs = [
+    { promptIds: [270, 72, 105], response: [33, 32, 120] },
+    { promptIds: [270, 79, 107, 46, 32], response: [121, 269] },
+  ];
+  const now = await responseNumbers(model, seqs, 0.8, lora.hook(), head);
+  // Old log-probs and values away from the current ones, so some ratios and values are clipped and some not.
+  const targets = seqs.map((s, i) => ({
+    oldLogprobs: Float64Array.from(now.logprobs[i]!, (x) => x + (rnd() - 0.5) * 0.8),
+    advantages: Float64Array.from(s.response, () => rnd() * 2 - 1),
+    oldValues: Float64Array.from(now.values![i]!, (x) => x + (rnd() - 0.5) * 0.8),
+    returns: Float64Array.from(s.response, () => rnd() * 2 - 1),
+  }));
+  const N = 5;
+  const clip = { clip: 0.2, clipValue: 0.2, valueCoef: 0.1 };
+  const vars = [...lora.variables, w, b];
+  const run = () => ppoGradients(model, seqs, targets, { temperature: 0.8, lora: lora.hook(), head, vars, clip, tokensInBatch: N });
+  const r = await run();
+  const cat = (xs: ArrayLike<number>[]) => xs.flatMap((x) => Array.from(x));
+  const host = ppoLoss({ newLogprobs: cat(r.seen.logprobs), oldLogprobs: cat(targets.map((t) => t.oldLogprobs)), advantages: cat(targets.map((t) => t.advantages)), values: cat(r.seen.values!), oldValues: cat(targets.map((t) => t.oldValues)), returns: cat(targets.map((t) => t.returns)) }, clip);
+  assert.ok(host.clipFrac > 0 && host.clipFrac < 1, `clip fraction ${host.clipFrac}`);
+  assert.ok(Math.abs(r.loss - host.loss) < 1e-5, `device ${r.loss}, ppo-math ${host.loss}`);
+  const params = [...flatParams(weights), Float32Array.from(await w.data()), Float32Array.from(await b.data())];
+  const lossAt = async (values: Float32Array[]) => {
+    lora.assign(values.slice(0, -2));
+    w.assign(tf.tensor1d(values.at(-2)!));
+    b.assign(tf.tensor1d(values.at(-1)!));
+    return (await run()).loss;
+  };
+  for (const v of [1, 3, params.length - 2, params.length - 1]) {
+    const g = r.grads[v]!;
+    let i = 0;
+    for (let k = 1; k < g.length; k++) if (Math.abs(g[k]!) > Math.abs(g[i]!)) i = k;
+    const eps = 1e-2;
+    const plus = params.map((p) => Float32Array.from(p));
+    const minus = params.map((p) => Float32Array.from(p));
+    plus[v]![i]! += eps;
+    minus[v]![i]! -= eps;
+    const numeric = ((await lossAt(plus)) - (await lossAt(minus))) / (2 * eps);
+    assert.ok(Math.abs(g[i]!) > 1e-4, `variable ${v}: gradient too small to check (${g[i]})`);
+    assert.ok(Math.abs(numeric - g[i]!) <= 0.05 * Math.abs(g[i]!) + 1e-4, `variable ${v}[${i}]: analytic ${g[i]}, numeric ${numeric}`);
+  }
+  lora.dispose();
+  tf.dispose([w, b]);
+});
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 test('the toy reward model scores a response ending with the liked token highest', async () => {
@@ -146,4 +207,42 @@ test('train --method ppo from the command line writes the policy adapter, the lo
   const bad = await spawnCli(['train', '--method', 'ppo', '--model', modelDir, '--data', data, '--out', join(root, 'cli-bad')], { cwd: root }).exited;
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /--method ppo needs --reward-model DIR/);
+});
+
+test('advantages: PPO runs GAE on the KL-penalised token rewards; RLOO gives every token its leave-one-out baseline', () => {
+  const seq = (score: number, logprobs: number[], refLogprobs: number[], values: number[] | null): Rollout => ({
+    prompt: '',
+    promptIds: [1],
+    response: logprobs.map(() => 5),
+    stopped: true,
+    score,
+    logprobs: Float32Array.from(logprobs),
+    refLogprobs: Float32Array.from(refLogprobs),
+    entropy: new Float32Array(logprobs.length),
+    values: values ? Float32Array.from(values) : null,
+  });
+  // PPO, β 0.1: token rewards [−0.05, 2.1] (KL 0.5, −1), values [0.5, 1] → A [1.495, 1.1], returns [1.995, 2.1] (ppo-math's
+  // hand-worked case), then whitened with a second sequence's single advantage: score 1, KL 0, value 0 → A 1.
+  const ppo = rolloutAdvantages([seq(2, [-1, -2], [-1.5, -1], [0.5, 1]), seq(1, [-1], [-1], [0])], 'ppo', 0.1, 1);
+  assert.deepEqual(ppo.kl.map((k) => +k.toFixed(6)), [-0.5, 0]);
+  assert.deepEqual(Array.from(ppo.returns![0]!, (x) => +x.toFixed(6)), [1.995, 2.1]);
+  const all = [1.495, 1.1, 1];
+  const m = all.reduce((a, b) => a + b, 0) / 3;
+  const sd = Math.sqrt(all.reduce((a, x) => a + (x - m) ** 2, 0) / 2);
+  assert.ok(Math.abs(ppo.advantages[0]![0]! - (1.495 - m) / sd) < 1e-6);
+  // RLOO, β 0.1, one group of three: sequence rewards 2 − 0.1·(−0.5) = 2.05, 1, 0 → baselines 0.5, 1.025, 1.525.
+  const rloo = rolloutAdvantages([seq(2, [-1, -2], [-1.5, -1], null), seq(1, [-1], [-1], null), seq(0, [-3, -1, -1], [-3, -1, -1], null)], 'rloo', 0.1, 3);
+  assert.equal(rloo.returns, null);
+  assert.deepEqual(rloo.advantages.map((a) => Array.from(a, (x) => +x.toFixed(6))), [[1.55, 1.55], [-0.025], [-1.525, -1.525, -1.525]]);
+});
+
+test('--ppo-variant grpo runs without a value head: group advantages over --samples-per-prompt responses', async () => {
+  const out = join(root, 'grpo');
+  await runPpoTraining(ppoConfig(out, { ppoVariant: 'grpo', samplesPerPrompt: 2, maxSteps: 1, batchSize: 2, ppoEpochs: 1 }));
+  const [step] = readTrainLog(join(out, 'train_log.jsonl')) as unknown as Log;
+  assert.equal(typeof step!['objective/scores'], 'number');
+  assert.equal(step!['loss/value_avg'], undefined);
+  const cfg = JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+  assert.equal(cfg['modules_to_save'], null);
+  await assert.rejects(runPpoTraining(ppoConfig(join(root, 'rloo-1'), { ppoVariant: 'rloo' })), /--ppo-variant rloo needs --samples-per-prompt 2 or more/);
 });

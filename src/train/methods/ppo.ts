@@ -280,7 +280,7 @@ async function readPpoPrompts(c: Pick<TrainConfig, 'data' | 'run'>): Promise<{ i
 }
 
 /** `train --method ppo`: RLHF against a reward model through the trainer skeleton. */
-export function runPpoTraining(config: TrainConfig, opts: TrainRunOptions = {}): Promise<TrainResult> {
+export async function runPpoTraining(config: TrainConfig, opts: TrainRunOptions = {}): Promise<TrainResult> {
   checkPpoConfig(config);
   return runTrainer(config, ppoMethod(config), opts);
 }
