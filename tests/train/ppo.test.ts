@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { selectBackend } from '../../src/model/backend.js';
 import { formatAlpacaPrompt } from '../../src/model/alpaca-prompt.js';
@@ -138,11 +138,23 @@ test('the toy reward model scores a response ending with the liked token highest
   const scorer = await openRolloutScorer(rmDir, { model, modelDir, cutoffLen: 256 });
   const promptIds = model.tokenizer.encode(formatAlpacaPrompt({ instruction: 'Say hi.', input: '' }));
   const tokens = [LIKED, 'a'.charCodeAt(0), 'q'.charCodeAt(0), '!'.charCodeAt(0)];
-  const r = await scorer.scores(tokens.map((t) => ({ prompt: '', promptIds, response: [t, model.tokenizer.eosId] })));
+  const seqs = tokens.map((t) => ({ prompt: formatAlpacaPrompt({ instruction: 'Say hi.', input: '' }), promptIds, response: [t, model.tokenizer.eosId] }));
+  const r = await scorer.scores(seqs);
   scorer.dispose();
   assert.equal(scorer.sharesBase, true);
-  console.log(`# toy rewards: ${r.map((s) => s.toFixed(3)).join(", ")}`);
   assert.ok(r.slice(1).every((s) => s < r[0]!), `rewards ${r.map((s) => s.toFixed(3)).join(', ')}`);
+  // A reward model on another copy of the base loads its own and scores the text: the same rewards.
+  const otherBase = join(root, 'model-copy');
+  cpSync(modelDir, otherBase, { recursive: true });
+  const otherRm = join(root, 'rm-other-base');
+  cpSync(rmDir, otherRm, { recursive: true });
+  const cfgPath = join(otherRm, 'adapter_config.json');
+  writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(readFileSync(cfgPath, 'utf8')), base_model_name_or_path: otherBase }));
+  const other = await openRolloutScorer(otherRm, { model, modelDir, cutoffLen: 256 });
+  const r2 = await other.scores(seqs);
+  other.dispose();
+  assert.equal(other.sharesBase, false);
+  r2.forEach((x, i) => assert.ok(Math.abs(x - r[i]!) < 1e-4, `${x} vs ${r[i]}`));
 });
 
 test('PPO raises the mean reward of a toy reward model over 20 steps while the KL stays below twice the target', async () => {
