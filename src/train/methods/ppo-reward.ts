@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
+import { z } from 'zod';
 import { join, resolve } from 'node:path';
 import { ModelError, UsageError } from '../../errors.js';
+import { parseJsonAs } from '../../data/parse-json-as.js';
 import type { LlamaModel } from '../../model/load.js';
 import { shapesOf } from '../adapters/adapter-io.js';
 import { LoraRuntime } from '../adapters/lora.js';
@@ -25,11 +27,11 @@ export interface RolloutScorer {
 export async function openRolloutScorer(dir: string, policy: { model: LlamaModel; modelDir: string; cutoffLen: number }): Promise<RolloutScorer> {
   const configPath = join(dir, ADAPTER_CONFIG);
   if (!existsSync(configPath)) throw new UsageError(`--reward-model ${dir}: no ${ADAPTER_CONFIG}`, 'pass the --out directory of alpaca-forge train --method rm');
-  let base: string | null = null;
+  let base: string | null;
   try {
-    base = (JSON.parse(readFileSync(configPath, 'utf8')) as { base_model_name_or_path?: string | null }).base_model_name_or_path ?? null;
+    base = parseJsonAs(readFileSync(configPath, 'utf8'), z.object({ base_model_name_or_path: z.string().nullable().optional() })).base_model_name_or_path ?? null;
   } catch (e) {
-    throw new ModelError(`${configPath}: not JSON (${(e as Error).message})`, 'pass the --out directory of alpaca-forge train --method rm');
+    throw new ModelError(`${configPath}: ${(e as Error).message}`, 'pass the --out directory of alpaca-forge train --method rm');
   }
   const eos = policy.model.tokenizer.eosId;
   // The reward model was trained on prompt + response + EOS: a response cut by max-new-tokens gets the EOS too.

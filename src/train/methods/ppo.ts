@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import { resolve } from 'node:path';
 import { DataError, ModelError, UsageError } from '../../errors.js';
 import type { TrainConfig } from '../../config/train.js';
@@ -23,6 +24,9 @@ import { openRolloutScorer } from './ppo-reward.js';
 /** TRL's value head on a causal LM (AutoModelForCausalLMWithValueHead): v_head.summary, Linear(hidden, 1). */
 export const VALUE_HEAD_WEIGHT = 'v_head.summary.weight';
 export const VALUE_HEAD_BIAS = 'v_head.summary.bias';
+
+/** What a PPO checkpoint keeps beside the weights and optimizer (trainer_state.json's methodState). */
+const ppoStateSchema = z.object({ klCoef: z.number().min(0) });
 
 /** TRL's PPO defaults: cliprange 0.2, cliprange_value 0.2, vf_coef 0.1. */
 const CLIP: ClipSettings = { clip: 0.2, clipValue: 0.2, valueCoef: 0.1 };
@@ -128,7 +132,8 @@ export function ppoMethod(config: TrainConfig): TrainingMethod<Sample, PpoPrompt
         if (head) tf.dispose([head.w, head.b]);
         throw e;
       }
-      const klCoef = typeof ctx.resumedState?.['klCoef'] === 'number' ? (ctx.resumedState['klCoef'] as number) : c.initKlCoef;
+      // The coefficient the interrupted run had reached; a fresh run starts from --init-kl-coef.
+      const klCoef = ppoStateSchema.safeParse(ctx.resumedState).data?.klCoef ?? c.initKlCoef;
       const kl = new AdaptiveKlController(klCoef, c.targetKl ?? 1, c.klHorizon);
       if (val.length > 256) ctx.warnings.push(`PPO evaluates by sampling a response to each of ${val.length} held-out prompts; lower --val-set-size to make evaluations cheaper`);
       const nets = () => ({ policy: policy.hook(), reference: reference?.hook(), head, scorer });
