@@ -258,3 +258,16 @@ test('--ppo-variant grpo runs without a value head: group advantages over --samp
   assert.equal(cfg['modules_to_save'], null);
   await assert.rejects(runPpoTraining(ppoConfig(join(root, 'rloo-1'), { ppoVariant: 'rloo' })), /--ppo-variant rloo needs --samples-per-prompt 2 or more/);
 });
+
+test('with --init-adapter the policy starts from it and it is the reference: the first rollout has KL 0 and differs from the bare base', async () => {
+  const init = join(root, 'toy'); // the policy the toy test trained
+  const out = join(root, 'from-init');
+  await runPpoTraining(ppoConfig(out, { initAdapter: init, maxSteps: 1, ppoEpochs: 1, batchSize: 4 }));
+  const [step] = readTrainLog(join(out, 'train_log.jsonl')) as unknown as Log;
+  assert.equal(step!['objective/kl'], 0);
+  const toy = (readTrainLog(join(init, 'train_log.jsonl')) as unknown as Log).filter((r) => 'loss' in r);
+  // Same prompts and sampling seeds as the toy run's first step, which sampled from the bare base.
+  assert.equal(step!['objective/kl_coef'], toy[0]!['objective/kl_coef']);
+  assert.notEqual(step!['objective/scores'], toy[0]!['objective/scores']);
+  assert.notEqual(step!['objective/entropy'], toy[0]!['objective/entropy']);
+});
