@@ -40,8 +40,22 @@ const outputLineSchema = z.object({
     .passthrough()
     .nullable()
     .optional(),
-  error: z.object({ code: z.string().nullable().optional(), message: z.string().nullable().optional() }).passthrough().nullable().optional(),
+  // Any value: OpenAI writes {code, message}; vLLM's run_batch a plain string (make_error_request_output), its
+  // ErrorResponse nested ({error: {message, code}}) or, in older versions, flat with a numeric code.
+  error: z.unknown().optional(),
 });
+
+const errorObjectSchema = z.object({ code: z.union([z.string(), z.number()]).nullable().optional(), message: z.string().nullable().optional() }).passthrough();
+
+/** One line for a batch line's `error`, whatever its shape (see outputLineSchema). */
+function errorMessage(error: unknown): string {
+  if (typeof error === 'string') return error || 'error: no message';
+  const nested = z.object({ error: errorObjectSchema }).safeParse(error);
+  const e = errorObjectSchema.safeParse(nested.success ? nested.data.error : error);
+  if (e.success && (e.data.message || e.data.code !== undefined)) return `${e.data.code ?? 'error'}: ${e.data.message || 'no message'}`;
+  const text = JSON.stringify(error) ?? String(error);
+  return text.length > 500 ? `${text.slice(0, 500)}…` : text;
+}
 
 export type BatchOutcome =
   | { customId: string; ok: true; text: string; finishReason: string | null; promptTokens: number; completionTokens: number }
@@ -69,8 +83,8 @@ export function parseBatchOutput(text: string, source: string): BatchOutcome[] {
       throw new DataError(`${source}:${i + 1}: not a batch result (${issue?.path.join('.') || 'line'}: ${issue?.message})`, 'pass the output file of the batch, in the OpenAI batch output format');
     }
     const { custom_id: customId, response, error } = parsed.data;
-    if (error) {
-      out.push({ customId, ok: false, error: `${error.code ?? 'error'}: ${error.message ?? 'no message'}` });
+    if (error !== undefined && error !== null) {
+      out.push({ customId, ok: false, error: errorMessage(error) });
       continue;
     }
     if (!response) {

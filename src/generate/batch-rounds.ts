@@ -303,28 +303,35 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
         throw new DataError(`${action.file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'pass the output JSONL of the batch');
       }
       const outcomes = parseBatchOutput(text, action.file);
-      let ingested = 0;
-      let skipped = 0;
       const rounds = store.openBatches().filter((b) => b.kind === 'file');
       if (rounds.length === 0) throw new DataError(`${ctx.runDir}: no round is waiting for results`, 'write one first with --emit-batch FILE');
-      const known = new Set<string>();
+      // All or nothing: a file holding lines of no request of this run is the wrong file (or an edited one), and
+      // ingesting the rest of it first would leave the run half-fed by it.
+      const inRound = (id: number, b: BatchRound) => id >= b.firstRequest && id <= b.lastRequest;
+      const everRound = store.batches();
+      const strangers = outcomes.filter((o) => {
+        const id = requestIdFrom(runTag, o.customId);
+        return id === null || !everRound.some((b) => inRound(id, b));
+      });
+      if (strangers.length > 0) {
+        const first = strangers[0]!.customId;
+        const why = requestIdFrom(runTag, first) === null ? `is not from this run (its requests are named ${runTag}-N)` : 'is not a request this run wrote';
+        throw new DataError(
+          `${action.file}: custom_id "${first}" ${why}; ${strangers.length} of its ${outcomes.length} lines name no request of this run, so nothing was ingested`,
+          'ingest the output of a file this run wrote with --emit-batch, unedited',
+        );
+      }
+      let ingested = 0;
+      let skipped = 0;
       for (const b of rounds) {
-        const mine = outcomes.filter((o) => {
-          const id = requestIdFrom(runTag, o.customId);
-          return id !== null && id >= b.firstRequest && id <= b.lastRequest;
-        });
-        for (const o of mine) known.add(o.customId);
+        const mine = outcomes.filter((o) => inRound(requestIdFrom(runTag, o.customId)!, b));
         const r = await ingestOutcomes(b, mine, action.file);
         ingested += r.ingested;
         skipped += r.skipped;
         if (store.queuedRequests(b.round).length === 0) store.markBatchIngested(b.round);
       }
-      const stray = outcomes.find((o) => !known.has(o.customId));
-      if (stray) {
-        const id = requestIdFrom(runTag, stray.customId);
-        if (id === null) throw new DataError(`${action.file}: custom_id "${stray.customId}" is not from this run (its requests are named ${runTag}-N)`, 'ingest the output of a file this run wrote with --emit-batch');
-        skipped++;
-      }
+      // Lines of rounds closed before: answered already.
+      skipped += outcomes.filter((o) => !rounds.some((b) => inRound(requestIdFrom(runTag, o.customId)!, b))).length;
       const waiting = store.openBatches().filter((b) => b.kind === 'file').reduce((n, b) => n + store.queuedRequests(b.round).length, 0);
       const note = `ingested ${ingested} results from ${action.file}${skipped ? ` (${skipped} already ingested, skipped)` : ''}${waiting ? `; ${waiting} requests still wait for results` : ''}`;
       return kept >= g.target ? finish('target', `${note}; target reached: ${kept} kept samples`) : finish('batch-pending', `${note}; ${kept}/${g.target} kept — write the next round with --emit-batch FILE`);
