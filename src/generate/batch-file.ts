@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DataError } from '../errors.js';
 import { completionSchema, type ChatMessage } from '../llm/chat-client.js';
+import { tokenLimit } from '../llm/endpoint-of.js';
 
 /**
  * The OpenAI batch file format (https://platform.openai.com/docs/api-reference/batch/request-input), which vLLM's
@@ -27,6 +28,25 @@ export function requestIdFrom(runTag: string, customId: string): number | null {
   if (!customId.startsWith(`${runTag}-`)) return null;
   const n = Number(customId.slice(runTag.length + 1));
   return Number.isSafeInteger(n) && n > 0 ? n : null;
+}
+
+/**
+ * The body of one batch request. Through the Batch API at OpenAI (`endpoint` its base URL) the token limit is
+ * `max_completion_tokens`, which its reasoning models require; a file for an offline engine (`endpoint` null) and
+ * any other Batch API get `max_tokens`, which vLLM's run_batch reads.
+ */
+export function batchRequestBody(
+  endpoint: string | null,
+  r: { model: string; messages: ChatMessage[]; temperature: number; topP: number; maxTokens: number; seed: number | null },
+): BatchRequestBody {
+  return {
+    model: r.model,
+    messages: r.messages,
+    temperature: r.temperature,
+    top_p: r.topP,
+    ...(endpoint === null ? { max_tokens: r.maxTokens } : tokenLimit(endpoint, r.maxTokens)),
+    ...(r.seed !== null ? { seed: r.seed } : {}),
+  };
 }
 
 export function batchInputLine(customId: string, body: BatchRequestBody): string {

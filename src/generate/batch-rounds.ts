@@ -10,7 +10,7 @@ import { writeAll, writeOutputWith } from '../io/write-output.js';
 import { BudgetTracker, costOf, hasBatchPrices, worstCaseUsd } from '../llm/budget.js';
 import { sleep } from '../llm/retry-policy.js';
 import { BatchApi, terminalBatchStatuses, type BatchState } from './batch-api.js';
-import { batchInputLine, customIdFor, parseBatchOutput, requestIdFrom, type BatchOutcome } from './batch-file.js';
+import { batchInputLine, batchRequestBody, customIdFor, parseBatchOutput, requestIdFrom, type BatchOutcome } from './batch-file.js';
 import type { IngestPipeline } from './ingest-pipeline.js';
 import type { GenerationMethod } from './generation-method.js';
 import { requestsToFill, YieldEstimator } from './yield-estimator.js';
@@ -121,14 +121,10 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
       budget.reserve(reserve);
       reserved += reserve;
       lines.push(
-        batchInputLine(customIdFor(runTag, id), {
-          model: g.model,
-          messages: req.messages,
-          temperature: g.temperature,
-          top_p: g.topP,
-          max_tokens: g.maxTokens,
-          ...(g.seed !== null ? { seed: g.seed + id } : {}),
-        }),
+        batchInputLine(
+          customIdFor(runTag, id),
+          batchRequestBody(kind === 'api' ? api!.baseURL : null, { model: g.model, messages: req.messages, temperature: g.temperature, topP: g.topP, maxTokens: g.maxTokens, seed: g.seed !== null ? g.seed + id : null }),
+        ),
       );
       requests.push({ id, examples: req.provenance });
       id++;

@@ -7,7 +7,7 @@ import { EndpointGate } from './endpoint-gate.js';
 import { backoffMs, classifyFailure, InvalidResponseError, sleep } from './retry-policy.js';
 import { costOf } from './budget.js';
 import { createRedactor, createValueRedactor, type Redact } from './redact.js';
-import { endpointOf } from './endpoint-of.js';
+import { endpointOf, tokenLimit } from './endpoint-of.js';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -168,17 +168,7 @@ export class ChatClient {
 
   private async once(req: ChatRequest): Promise<ChatResult> {
     if (req.prompt !== undefined) return this.onceText(req, req.prompt);
-    const raw: unknown = await this.sdk.chat.completions.create(
-      {
-        model: this.model,
-        messages: req.messages,
-        ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
-        ...(req.topP !== undefined ? { top_p: req.topP } : {}),
-        ...(req.maxTokens !== undefined ? { max_tokens: req.maxTokens } : {}),
-        ...(req.seed !== undefined ? { seed: req.seed } : {}),
-      },
-      req.signal ? { signal: req.signal } : {},
-    );
+    const raw: unknown = await this.sdk.chat.completions.create(chatBody(this.baseURL, this.model, req), req.signal ? { signal: req.signal } : {});
     const parsed = completionSchema.safeParse(raw);
     if (!parsed.success) {
       throw new InvalidResponseError(`the endpoint answered something that is not a chat completion (${parsed.error.issues[0]?.path.join('.') || 'body'}: ${parsed.error.issues[0]?.message})`);
@@ -226,6 +216,21 @@ export class ChatClient {
       model: parsed.data.model || this.model,
     };
   }
+}
+
+/**
+ * The body of one chat request: the token limit as `max_completion_tokens` at OpenAI's own API (its reasoning models
+ * refuse `max_tokens`), as `max_tokens` everywhere else (vLLM, llama.cpp, Ollama read that one).
+ */
+export function chatBody(baseURL: string, model: string, req: ChatRequest): OpenAI.Chat.ChatCompletionCreateParamsNonStreaming {
+  return {
+    model,
+    messages: req.messages,
+    ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+    ...(req.topP !== undefined ? { top_p: req.topP } : {}),
+    ...(req.maxTokens !== undefined ? tokenLimit(baseURL, req.maxTokens) : {}),
+    ...(req.seed !== undefined ? { seed: req.seed } : {}),
+  };
 }
 
 /** One request failed every retry; the run goes on (the gate decides whether the endpoint as a whole is down). */
