@@ -1,6 +1,8 @@
 import OpenAI from 'openai';
 import { z } from 'zod';
-import { ApiError, ForgeError } from '../errors.js';
+import { ApiError, EndpointUnreachableError, ForgeError } from '../errors.js';
+// Defined with the error family so that it survives a worker boundary as itself (reviveError); exported here as before.
+export { EndpointUnreachableError };
 import type { TransportState } from '../events.js';
 import type { Prices } from '../config/generation.js';
 import { EndpointGate } from './endpoint-gate.js';
@@ -150,7 +152,7 @@ export class ChatClient {
         if (verdict.unreachable && !this.gate.hasSucceeded) {
           // Never answered and cannot be reached: a wrong URL or a server not started, not worth the gate's pauses.
           if (attempt + 1 >= Math.min(this.unreachableAttempts, this.maxRetries + 1)) {
-            throw new EndpointUnreachableError(`cannot reach ${this.endpoint}: ${reason}; gave up after ${attempt + 1} attempts`, verdict.hint);
+            throw new EndpointUnreachableError(`cannot reach ${this.endpoint}: ${reason}; gave up after ${attempt + 1} attempts`, verdict.hint ? `${verdict.hint}; then run the same command again` : undefined);
           }
         } else {
           this.gate.failure(reason);
@@ -238,17 +240,6 @@ export class RetriesExhaustedError extends ForgeError {
   constructor(message: string) {
     super('api', message);
     this.name = 'RetriesExhaustedError';
-  }
-}
-
-/**
- * The endpoint has never answered in this process and refuses connections, has no DNS name or fails TLS: almost
- * always a wrong URL or a server not yet started, so the run stops within seconds instead of pausing for an hour.
- */
-export class EndpointUnreachableError extends ApiError {
-  constructor(message: string, hint = 'start the server, or fix --base-url / generation.baseUrl (e.g. http://localhost:8000/v1)') {
-    super(message, undefined, `${hint}; then run the same command again`);
-    this.name = 'EndpointUnreachableError';
   }
 }
 
