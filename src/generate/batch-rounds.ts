@@ -14,6 +14,7 @@ import { batchInputLine, batchRequestBody, customIdFor, parseBatchOutput, reques
 import type { IngestPipeline } from './ingest-pipeline.js';
 import type { GenerationMethod } from './generation-method.js';
 import { requestsToFill, YieldEstimator } from './yield-estimator.js';
+import { batchRoundCap, type RoundYield } from './batch-round-size.js';
 
 /** What batch mode and the offline files do, besides generating through the Batch API. */
 export type BatchAction = { kind: 'api'; cancel: boolean } | { kind: 'emit'; file: string } | { kind: 'ingest'; file: string };
@@ -61,6 +62,8 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
   // Worst cases reserved by rounds this process prepared, released when the round closes (its real cost counted).
   const reservedByRound = new Map<number, number>();
   const rejections: Record<string, number> = {};
+  // What the answers ingested since the last round was prepared kept: the next round is sized from it.
+  let seen: RoundYield = { answers: 0, kept: 0 };
   let requestsDone = 0;
   let requestsFailed = 0;
   let promptTokens = 0;
@@ -108,7 +111,8 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
 
   /** Builds, writes and records one round; null when the budget leaves room for no request. */
   const prepareRound = (kind: 'api' | 'file', path: string | null): BatchRound | null => {
-    const n = requestsToFill({ remaining: g.target - kept, pendingAnswers: 0, concurrency: g.batch.maxRequests, yields });
+    const n = Math.min(requestsToFill({ remaining: g.target - kept, pendingAnswers: 0, concurrency: g.batch.maxRequests, yields }), batchRoundCap(g.target - kept, seen));
+    seen = { answers: 0, kept: 0 };
     let id = store.nextRequestId();
     const lines: string[] = [];
     const requests: Array<{ id: number; examples: unknown }> = [];
@@ -182,6 +186,7 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
           .then((done) => {
             kept = Math.max(kept, done.kept);
             yields.observe(done.keptNow);
+            seen = { answers: seen.answers + 1, kept: seen.kept + done.keptNow };
             for (const [reason, n] of Object.entries(done.rejections)) rejections[reason] = (rejections[reason] ?? 0) + n;
             ctx.method.learn(done.keptSamples);
             for (const item of done.keptSamples) latest.unshift(item);
