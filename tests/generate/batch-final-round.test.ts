@@ -44,3 +44,13 @@ test('batch rounds of a saturating teacher: the last round is sized from what is
     await server.close();
   }
 });
+
+test('the round cap: 15 missing at 0.1 kept a request asks a few hundred requests, not the round size; no round seen, no cap', async () => {
+  const { batchRoundCap } = await import('../../src/generate/batch-round-size.js');
+  const cap = batchRoundCap(15, { answers: 2000, kept: 200 });
+  assert.ok(cap >= 150 && cap <= 400, `cap ${cap}`);
+  assert.equal(batchRoundCap(0, { answers: 2000, kept: 200 }), 0);
+  assert.equal(batchRoundCap(15, { answers: 0, kept: 0 }), Number.POSITIVE_INFINITY);
+  // A round that kept nothing bounds the yield by one a round: the cap is then far above any round size.
+  assert.ok(batchRoundCap(15, { answers: 2000, kept: 0 }) > 2000);
+});
