@@ -37,10 +37,10 @@ again recomputes the statuses; nothing is deleted and review decisions are never
   --embedding-model M    with --dedup semantic: model of the /v1/embeddings endpoint (--base-url, else
                          generation.baseUrl, else $OPENAI_BASE_URL); vectors are cached in run.db
   --embedding-cache FILE with --in: SQLite file caching the vectors between runs (default: none)
-  --decontaminate FILES  benchmark test sets (JSON, JSONL or CSV; comma-separated or the flag repeated): a sample
+  --decontaminate FILES  benchmark test sets (JSON, JSONL, CSV or Parquet; comma-separated or repeated): a sample
                          sharing a word n-gram (character n-gram for Chinese) of its instruction, input or
                          output with a benchmark item is rejected (reason "contamination"), naming the file,
-                         item and span. Parquet must be converted to JSONL first
+                         item and span
   --bench-fields LIST    the benchmark fields holding text (default: every text field of each item)
   --ngram N              n-gram width for --decontaminate (default 13)
   --overlap F            remove only samples sharing at least this share of their n-grams (default: any one)
@@ -232,7 +232,7 @@ async function runCurate(ctx: CommandContext, f: CurateFlags): Promise<number> {
   let contamination: ContaminationIndex | null = null;
   if (f.decontaminate.length) {
     const { loadContamination } = await import('../../curate/contamination-index.js');
-    contamination = loadContamination(f.decontaminate, { fields: f.benchFields ?? null, ngram: f.ngram, overlap: f.overlap ?? null });
+    contamination = await loadContamination(f.decontaminate, { fields: f.benchFields ?? null, ngram: f.ngram, overlap: f.overlap ?? null });
   }
   const embed = curation.dedup.semantic ? await embeddingsSetup(ctx, forge, curation.dedup.embeddingModel, f.baseUrl?.[0], say) : null;
   return f.runDir !== undefined
