@@ -10,8 +10,8 @@ import { sleep } from './retry-policy.js';
 /** One request as a method builds it: the chat request and the model it is priced (and routed) by. */
 export type LoopRequest = Omit<ChatRequest, 'signal'> & { model: string };
 
-/** An answer as the sender returns it: a pool names the endpoint and the model that answered. */
-export type LoopAnswer = ChatResult & { endpoint?: string; model?: string };
+/** An answer as the sender returns it: a pool names the endpoint and the model that answered; an embeddings request's has its vectors. */
+export type LoopAnswer = ChatResult & { endpoint?: string; model?: string; vectors?: Float32Array[] };
 
 /**
  * Sends one request with its own signal (a pool, a client, or a client per model); `onRoute` hears each endpoint it
