@@ -4,6 +4,8 @@ import type { LabelledBatch } from '../../model/loss.js';
 import type { AdamW } from '../adamw.js';
 import { StepAborted } from './grad-engine.js';
 import { withDeviceErrors } from '../../model/device-errors.js';
+import { trimBufferPool } from '../../model/backend-pool.js';
+import { padToBuckets } from '../batching.js';
 import { batchNll, explainBackendError, passGradientTensors, splitIntoPasses, type MicroBatch } from './gradients.js';
 import type { AdapterRuntime } from '../adapters/adapter-runtime.js';
 import { assertFiniteLoss, clipCoefficient, type StepOutcome, type TrainStepper } from './train-stepper.js';
@@ -26,7 +28,12 @@ export class DeviceStepper implements TrainStepper {
     /** host mirrors written by sync(): the arrays LoraWeights holds, and the optimizer whose state is checkpointed */
     private readonly params: Float32Array[],
     private readonly opt: AdamW,
-    private readonly opts: { maxGradNorm: number; maxPassTokens: number },
+    private readonly opts: {
+      maxGradNorm: number;
+      maxPassTokens: number;
+      /** The run's longest sequence: padded lengths never go above it. Defaults to no cap. */
+      maxSeqLen?: number;
+    },
   ) {
     const state = opt.getState();
     lora.assign(params);
@@ -49,7 +56,13 @@ export class DeviceStepper implements TrainStepper {
       return { loss, gradNorm: r.gradNorm };
     } finally {
       tf.dispose(r.grads);
+      trimBufferPool();
     }
+  }
+
+  /** Rows padded to their length bucket: the pool then sees a few pass shapes in a whole run (bucketLength). */
+  private padded<B extends LabelledBatch>(b: B): B {
+    return padToBuckets(b, this.model.tokenizer.padId, this.opts.maxSeqLen);
   }
 
   /** Σ-gradients of the step's micro-batches, left on the device, with Σ NLL and the gradient norm read back. */
@@ -60,7 +73,7 @@ export class DeviceStepper implements TrainStepper {
     try {
       for (const mb of micro) {
         if (signal?.aborted) throw new StepAborted();
-        for (const pass of splitIntoPasses(mb, this.opts.maxPassTokens)) {
+        for (const pass of splitIntoPasses(this.padded(mb), this.opts.maxPassTokens)) {
           let r;
           try {
             r = passGradientTensors(this.model, this.lora, pass);
@@ -123,8 +136,9 @@ export class DeviceStepper implements TrainStepper {
     const out: number[] = [];
     for (const b of batches) {
       if (signal?.aborted) throw new StepAborted();
-      out.push(await withDeviceErrors('evaluation', () => batchNll(this.model, this.lora, b)));
+      out.push(await withDeviceErrors('evaluation', () => batchNll(this.model, this.lora, this.padded(b))));
     }
+    trimBufferPool();
     return out;
   }
 
