@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { ModelError, UsageError } from '../errors.js';
 import { bufferPoolStats } from './backend-pool.js';
+import { watchWebGpuDevice } from './device-errors.js';
 import { loadNativeBlas, NATIVE_BLAS_HINT } from './native-blas.js';
 import { probeNativeBackend, startNativeBackend } from './native-backend.js';
 import { patchWasmSlicing } from './wasm-kernels.js';
@@ -275,6 +276,7 @@ async function startWebGpu(adapter: GpuAdapterSummary): Promise<BackendInfo> {
   await activate('webgpu');
   // From here on the buffer pool's acquisitions are tracked, so trimming knows which sizes are still wanted.
   bufferPoolStats();
+  watchWebGpuDevice();
   const device = adapter.software ? `WebGPU on a software renderer (slow): ${adapter.name}` : `GPU (WebGPU/Dawn: ${adapter.name})`;
   return { name: 'webgpu', device, software: adapter.software, limits: adapter.limits };
 }

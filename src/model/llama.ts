@@ -149,12 +149,14 @@ function lookupRows(model: LlamaModel, ids: tf.Tensor1D): tf.Tensor2D {
   return sum!;
 }
 
-/** Additive attention mask [Bm, 1, T, S] (Bm = 1 when no row has padding), or null when nothing is masked. */
-function buildMask(keyMask: number[][] | null, B: number, T: number, past: number, window: number | null): AttentionMask | null {
-  const S = past + T;
+/**
+ * Additive attention mask [Bm, 1, T, S] (Bm = 1 when no row has padding), or null when nothing is masked. S may
+ * exceed past + T (a KV cache's capacity): the causal rule hides those positions too.
+ */
+function buildMask(keyMask: number[][] | null, B: number, T: number, past: number, S: number, window: number | null): AttentionMask | null {
   const padded = keyMask !== null && keyMask.some((row) => row.some((v) => v === 0));
-  const windowed = window !== null && S > window;
-  if (!padded && !windowed && T === 1) return null;
+  const windowed = window !== null && past + T > window;
+  if (!padded && !windowed && T === 1 && S === past + 1) return null;
   const Bm = padded ? B : 1;
   const data = new Float32Array(Bm * T * S);
   for (let b = 0; b < Bm; b++) {
@@ -197,9 +199,11 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
     keyMask = cache.keyMask;
   } else keyMask = currentMask ? withVirtual(currentMask) : null;
   const start = past + prefixLen;
+  // Keys attended to: this pass's and the earlier ones, or the cache's whole capacity (zeros past the end, masked).
+  const keyLen = cache ? cache.reserve(start + T) : start + T;
 
   return tf.tidy(() => {
-    const mask = buildMask(keyMask, B, T, start, c.slidingWindow);
+    const mask = buildMask(keyMask, B, T, start, keyLen, c.slidingWindow);
     const { cos: cosData, sinSigned: sinData } = ropeTables(model.rope, start, T);
     const N = B * T;
     let x = embed(model, tf.reshape(inputIds, [B * T0]) as tf.Tensor1D);
@@ -241,15 +245,8 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
         kT = tf.concat([perRow(tf.transpose(pl.k, [0, 2, 1])), kT], 3);
         vh = tf.concat([perRow(pl.v), vh], 2);
       }
-      if (cache) {
-        const prev = cache.layers[i];
-        if (prev) {
-          kT = tf.concat([prev.kT, kT], 3);
-          vh = tf.concat([prev.v, vh], 2);
-        }
-        cache.setLayer(i, tf.keep(kT), tf.keep(vh));
-      }
-      const ctx = attention(q, kT, vh, mask, { batch: B, queryLen: T, keyLen: start + T, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim });
+      if (cache) ({ kT, v: vh } = cache.append(i, kT, vh, past));
+      const ctx = attention(q, kT, vh, mask, { batch: B, queryLen: T, keyLen, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim });
       x = addSameShape(x, proj('o_proj', ctx));
       const h2 = rmsNorm(x, layer.postAttentionNorm, c.rmsNormEps);
       const gate = proj('gate_proj', h2);
