@@ -6,6 +6,7 @@ import { StepAborted } from './grad-engine.js';
 import { withDeviceErrors } from '../../model/device-errors.js';
 import { trimBufferPool } from '../../model/backend-pool.js';
 import { padToBuckets } from '../batching.js';
+import { DeviceAdamW, globalNorm } from './device-update.js';
 import { batchNll, explainBackendError, passGradientTensors, splitIntoPasses, type MicroBatch } from './gradients.js';
 import type { AdapterRuntime } from '../adapters/adapter-runtime.js';
 import { assertFiniteLoss, clipCoefficient, type StepOutcome, type TrainStepper } from './train-stepper.js';
@@ -18,9 +19,7 @@ import { assertFiniteLoss, clipCoefficient, type StepOutcome, type TrainStepper 
  * and the final adapter). Same arithmetic as HostStepper + AdamW, in float32.
  */
 export class DeviceStepper implements TrainStepper {
-  private readonly m: tf.Variable[];
-  private readonly v: tf.Variable[];
-  private t: number;
+  private readonly adamw: DeviceAdamW;
 
   constructor(
     private readonly model: LlamaModel,
@@ -35,11 +34,8 @@ export class DeviceStepper implements TrainStepper {
       maxSeqLen?: number;
     },
   ) {
-    const state = opt.getState();
     lora.assign(params);
-    this.m = lora.variables.map((x, k) => tf.variable(tf.tensor(state.m[k] as Float32Array, x.shape), false));
-    this.v = lora.variables.map((x, k) => tf.variable(tf.tensor(state.v[k] as Float32Array, x.shape), false));
-    this.t = state.step;
+    this.adamw = new DeviceAdamW(lora.variables, params, opt);
   }
 
   /**
@@ -52,7 +48,7 @@ export class DeviceStepper implements TrainStepper {
       const loss = r.nllSum / at.lossTokens;
       assertFiniteLoss(loss, at.step);
       const inv = 1 / at.lossTokens;
-      this.update(r.grads, inv * clipCoefficient(r.gradNorm, this.opts.maxGradNorm), at.lr);
+      this.adamw.update(r.grads, inv * clipCoefficient(r.gradNorm, this.opts.maxGradNorm), at.lr);
       return { loss, gradNorm: r.gradNorm };
     } finally {
       tf.dispose(r.grads);
@@ -98,8 +94,7 @@ export class DeviceStepper implements TrainStepper {
       const inv = 1 / at.lossTokens;
       const grads: tf.Tensor[] = acc;
       const figures = tf.tidy(() => {
-        const sq = sumTree(grads.map((g) => tf.sum(tf.square(g))));
-        return tf.concat([tf.reshape(nll as tf.Tensor, [1]), tf.reshape(tf.mul(tf.sqrt(sq), inv), [1])]);
+        return tf.concat([tf.reshape(nll as tf.Tensor, [1]), tf.reshape(tf.mul(globalNorm(grads), inv), [1])]);
       });
       const [nllSum, gradNorm] = Array.from((await figures.data()) as Float32Array) as [number, number];
       figures.dispose();
@@ -109,27 +104,6 @@ export class DeviceStepper implements TrainStepper {
       if (acc && !done) tf.dispose(acc);
       nll?.dispose();
     }
-  }
-
-  /** AdamW (torch's) on the backend, the gradients being Σ-gradients × `gradScale` (1/tokens × clip factor). */
-  private update(sums: tf.Tensor[], gradScale: number, lr: number): void {
-    this.t += 1;
-    const { beta1: b1, beta2: b2, eps, weightDecay } = this.opt;
-    const stepSize = lr / (1 - b1 ** this.t);
-    const bc2Sqrt = Math.sqrt(1 - b2 ** this.t);
-    const decay = 1 - lr * weightDecay;
-    tf.tidy(() => {
-      this.lora.variables.forEach((p, k) => {
-        const g = tf.mul(sums[k] as tf.Tensor, gradScale);
-        const m = tf.add(tf.mul(this.m[k] as tf.Variable, b1), tf.mul(g, 1 - b1));
-        const v = tf.add(tf.mul(this.v[k] as tf.Variable, b2), tf.mul(tf.square(g), 1 - b2));
-        const denom = tf.add(tf.div(tf.sqrt(v), bc2Sqrt), eps);
-        const next = tf.sub(decay === 1 ? p : tf.mul(p, decay), tf.div(tf.mul(m, stepSize), denom));
-        (this.m[k] as tf.Variable).assign(m);
-        (this.v[k] as tf.Variable).assign(v);
-        p.assign(next);
-      });
-    });
   }
 
   async evaluate(batches: LabelledBatch[], signal?: AbortSignal): Promise<number[]> {
@@ -142,29 +116,11 @@ export class DeviceStepper implements TrainStepper {
     return out;
   }
 
-  async sync(): Promise<void> {
-    const [params, m, v] = await withDeviceErrors('reading the adapter back', () => Promise.all([this.lora.read(), readAll(this.m), readAll(this.v)]));
-    params.forEach((p, k) => (this.params[k] as Float32Array).set(p));
-    this.opt.setState({ step: this.t, m, v });
+  sync(): Promise<void> {
+    return this.adamw.sync();
   }
 
   async close(): Promise<void> {
-    tf.dispose([...this.m, ...this.v]);
+    this.adamw.dispose();
   }
-}
-
-const readAll = (vars: tf.Variable[]): Promise<Float32Array[]> => Promise.all(vars.map(async (x) => new Float32Array((await x.data()) as Float32Array)));
-
-/**
- * Σ of same-shape tensors as a tree of binary adds. Not tf.addN: its webgpu kernel binds every input at once and
- * fails validation past the adapter's maxStorageBuffersPerShaderStage (8 by default), i.e. for any real adapter.
- */
-function sumTree(ts: tf.Tensor[]): tf.Tensor {
-  let level = ts;
-  while (level.length > 1) {
-    const next: tf.Tensor[] = [];
-    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? tf.add(level[i] as tf.Tensor, level[i + 1] as tf.Tensor) : (level[i] as tf.Tensor));
-    level = next;
-  }
-  return level[0] as tf.Tensor;
 }
