@@ -58,20 +58,22 @@ function swapHalves(x: tf.Tensor4D): tf.Tensor4D {
 
 /**
  * Rotary embedding of x [B, T, heads, hd]: x·cos + rotate_half(x)·sin, with the sign of rotate_half folded into
- * `sinSigned` (tables [T·hd] as ropeTables returns them). Linear in x, so the backward pass keeps nothing:
- * dx = dy·cos + swap(dy·sinSigned).
+ * `sinSigned` (tables [T·hd] as ropeTables returns them, or those tables uploaded once per pass as [1, T, 1, hd]
+ * tensors, which the op keeps for its backward pass instead of uploading them again). Linear in x, so the backward
+ * pass keeps nothing else: dx = dy·cos + swap(dy·sinSigned).
  */
-export function applyRope(x: tf.Tensor4D, cosData: Float32Array, sinData: Float32Array): tf.Tensor4D {
+export function applyRope(x: tf.Tensor4D, cosIn: Float32Array | tf.Tensor4D, sinIn: Float32Array | tf.Tensor4D): tf.Tensor4D {
   const [, T, , hd] = x.shape;
-  // Tables are built where they are used: the backward pass runs after the forward pass's tidy freed its tensors.
-  const tables = () => [tf.tensor4d(cosData, [1, T, 1, hd]), tf.tensor4d(sinData, [1, T, 1, hd])] as const;
+  const table = (t: Float32Array | tf.Tensor4D): tf.Tensor4D => (t instanceof Float32Array ? tf.tensor4d(t, [1, T, 1, hd]) : t);
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const a = args[0] as tf.Tensor4D;
-    const [cos, sin] = tables();
+    const [cos, sin] = [table(cosIn), table(sinIn)];
+    // Saved (shared, not copied) because the backward pass runs after the forward pass's tidy freed its tensors.
+    (args[1] as tf.GradSaveFunc)([cos, sin]);
     return {
       value: tf.add(tf.mul(a, cos), tf.mul(swapHalves(a), sin)),
-      gradFunc: (dy: tf.Tensor) => {
-        const [c, s] = tables();
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [c, s] = saved as [tf.Tensor4D, tf.Tensor4D];
         return tf.add(tf.mul(dy, c), swapHalves(tf.mul(dy, s) as tf.Tensor4D));
       },
     };

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AdamW } from '../adamw.js';
 import { withDeviceErrors } from '../../model/device-errors.js';
+import { adamWKernels } from './device-adamw-kernel.js';
 
 /**
  * AdamW (torch's) on the backend: m and v live in tf.Variables beside the trainable variables, mirrored into the
@@ -32,8 +33,16 @@ export class DeviceAdamW {
     const stepSize = lr / (1 - b1 ** this.t);
     const bc2Sqrt = Math.sqrt(1 - b2 ** this.t);
     const decay = 1 - lr * weightDecay;
+    const fused = tf.getBackend() === 'webgpu';
     tf.tidy(() => {
       this.variables.forEach((p, k) => {
+        if (fused) {
+          const next = adamWKernels(p, this.m[k] as tf.Variable, this.v[k] as tf.Variable, sums[k] as tf.Tensor, { gradScale, b1, b2, eps, stepSize, bc2Sqrt, decay });
+          (this.m[k] as tf.Variable).assign(next.m);
+          (this.v[k] as tf.Variable).assign(next.v);
+          p.assign(next.p);
+          return;
+        }
         const g = tf.mul(sums[k] as tf.Tensor, gradScale);
         const m = tf.add(tf.mul(this.m[k] as tf.Variable, b1), tf.mul(g, 1 - b1));
         const v = tf.add(tf.mul(this.v[k] as tf.Variable, b2), tf.mul(tf.square(g), 1 - b2));
