@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { constantScalar } from './lean-ops.js';
 
 /**
  * Scaled dot-product attention with grouped-query heads, forward and backward on plain (untransposed) matMuls.
@@ -60,7 +61,7 @@ export function attention(q: tf.Tensor4D, kT: tf.Tensor4D, v: tf.Tensor4D, mask:
   const fromGroups = (x: tf.Tensor3D) => tf.transpose(tf.reshape(x, [B, nh, T, hd]), [0, 2, 1, 3]) as tf.Tensor4D;
 
   const probsOf = (qg: tf.Tensor3D, kg: tf.Tensor3D, m: tf.Tensor | null): tf.Tensor3D => {
-    let scores = tf.reshape(tf.mul(groupMatMul(qg, kg), scale), [B, nh, T, S]);
+    let scores = tf.reshape(tf.mul(groupMatMul(qg, kg), constantScalar(scale)), [B, nh, T, S]);
     if (m) scores = tf.add(scores, m);
     return tf.reshape(tf.softmax(scores), [G, rep * T, S]) as tf.Tensor3D;
   };
@@ -83,7 +84,7 @@ export function attention(q: tf.Tensor4D, kT: tf.Tensor4D, v: tf.Tensor4D, mask:
         const dOut = groupsOfQ(tf.reshape(dy, [B, T, nh, hd]) as tf.Tensor4D);
         const dProbs = groupMatMul(dOut, swapLast(sv));
         // Softmax backward: dS = P ⊙ (dP − Σ_j dP·P), then the 1/√hd of the scores.
-        const dScores = tf.mul(tf.mul(sp, tf.sub(dProbs, tf.sum(tf.mul(dProbs, sp), -1, true))), scale) as tf.Tensor3D;
+        const dScores = tf.mul(tf.mul(sp, tf.sub(dProbs, tf.sum(tf.mul(dProbs, sp), -1, true))), constantScalar(scale)) as tf.Tensor3D;
         const dq = fromGroups(groupMatMul(dScores, swapLast(sk)));
         const dkT = tf.reshape(groupMatMul(swapLast(sq), dScores), [B, kv, hd, S]);
         const dv = tf.reshape(groupMatMul(swapLast(sp), dOut), [B, kv, S, hd]);
