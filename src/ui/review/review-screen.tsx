@@ -49,7 +49,7 @@ export function ReviewScreen(props: ReviewScreenProps) {
       return redraw();
     }
     if (session.mode.kind === 'list' && session.selected && keyNames(input, key).some((k) => commandFor('review', k) === 'cluster')) {
-      clusterRef.current = new ClusterSession(props.store, (item) => session.replace(item), session.selected);
+      clusterRef.current = new ClusterSession(props.store, (before, after) => session.changedElsewhere(before, after), session.selected);
       return redraw();
     }
     if (session.handleInput(input, key)) redraw();
