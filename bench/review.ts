@@ -149,6 +149,10 @@ async function review(runDir: string): Promise<void> {
     session.filter = { ...session.filter, review: 'pending' };
     frame(session);
   });
+  const sortMs = time(() => {
+    session.sort = { key: 'length', descending: true };
+    frame(session);
+  });
   // The cursor on an item in the middle (search #id, then F clears the search and keeps it selected): the list
   // has to find where that item stands.
   const middle = Math.floor(session.counts.total / 2);
@@ -160,16 +164,13 @@ async function review(runDir: string): Promise<void> {
     key('F');
     frame(session);
   });
-  const sortMs = time(() => {
-    session.sort = { key: 'length', descending: true };
-    frame(session);
-  });
-  run.close();
+  const middleAt = session.cursor;
   const middleSortMs = time(() => {
     key('o');
     frame(session);
   });
-  console.log(JSON.stringify({ openMs, rssMb: Math.max(rss, rssMb()), pageDownMs, bottomMs, decideMs, filterMs, sortMs, middleMs, middleSortMs, middleAt: session.cursor }));
+  run.close();
+  console.log(JSON.stringify({ openMs, rssMb: Math.max(rss, rssMb()), pageDownMs, bottomMs, decideMs, filterMs, sortMs, middleMs, middleSortMs, middleAt }));
 }
 
 async function stats(runDir: string): Promise<void> {

@@ -16,6 +16,7 @@ export {
   type ItemViewQuery,
   type ReviewCounts,
   viewIncludes,
+  indexedSortKeys,
 } from '../store/run-store.js';
 export type { ItemProvenanceRow } from '../store/provenance-store.js';
 export type { RunInfo, RunState } from './run-list.js';
@@ -34,6 +35,7 @@ export type ReviewStore = Pick<
   | 'countView'
   | 'countDecidedInView'
   | 'viewPage'
+  | 'viewOrder'
   | 'duplicatesOf'
   | 'countDuplicatesOf'
   | 'viewPosition'
@@ -91,6 +93,7 @@ export function storeRunAccess(): RunAccess {
         countView: (q) => store.countView(q),
         countDecidedInView: (q) => store.countDecidedInView(q),
         viewPage: (q, offset, limit, total) => store.viewPage(q, offset, limit, total),
+        viewOrder: (q) => store.viewOrder(q),
         duplicatesOf: (id, limit) => store.duplicatesOf(id, limit),
         countDuplicatesOf: (id) => store.countDuplicatesOf(id),
         provenance: { lineage: (id) => provenance.lineage(id), children: (id, limit) => provenance.children(id, limit) },

@@ -21,7 +21,8 @@ export interface ItemViewQuery {
 
 /**
  * The value each sort key orders by: the similarity is ROUGE-L of the most similar earlier item, as dedup compared
- * it. Each expression is written exactly as in its indexes (schema-sql.ts), so SQLite walks the index for a page.
+ * it. The judge score's expression is written exactly as in its indexes (schema-sql.ts), so SQLite walks the index
+ * for a page.
  */
 const sortExpr: Record<Exclude<ViewSortKey, 'id'>, { sql: string; nullable: boolean }> = {
   judge: { sql: 'judge_score', nullable: true },
@@ -37,19 +38,26 @@ export interface ReviewCounts {
 
 const countRowSchema = z.object({ n: z.number() });
 const idRowSchema = z.object({ id: z.number() });
-const groupRowSchema = z.object({ status: z.string(), review: z.string(), n: z.number() });
+const groupRowSchema = z.object({ status: z.string(), review: z.string().nullable(), n: z.number() });
 const reasonRowSchema = z.object({ reason: z.string() });
 const keyRowSchema = z.object({ v: z.number().nullable() });
+
+/**
+ * Sort keys with an index in the list's order (arrival is the table's own order). Length and similarity have none:
+ * an index on them made every stored item dearer to write, so a list sorted by them reads its whole order once
+ * (`order`) and pages from that.
+ */
+export const indexedSortKeys: readonly ViewSortKey[] = ['id', 'judge'];
 
 /**
  * The review list as queries, a page at a time: the screen holds the rows it shows, never the run (a run of 8M
  * items once took 2.7 GB and a minute before the first paint). Filter, search and sort are SQL; a position is a
  * count of the rows before an item in the same order, so the cursor can follow an item across changes.
  *
- * What each costs at 1M items: counts and the size of a list filtered by status, review or reason read the
- * item_counts table the triggers keep (a few rows); a page is an index walk of `offset` entries (from the far end
- * when that is nearer), then the page's rows by id; a position counts index entries. A judge score range or a text
- * search has no index: its count and pages scan the items.
+ * What each costs at 1M items: a count by status and review is a range of their index; a page in arrival or judge
+ * order is a walk of `offset` entries (from the far end when that is nearer), then the page's rows by id; a
+ * position counts index entries. A reason, a judge score range or a text search needs the rows: its count and
+ * pages scan the items, as does the whole order of a length or similarity sort.
  */
 export class ItemView {
   constructor(
@@ -58,14 +66,12 @@ export class ItemView {
   ) {}
 
   count(q: ItemViewQuery): number {
-    if (countable(q)) return this.tally(q, []);
     const w = where(q);
     return this.c.row(countRowSchema, this.c.sql(`SELECT COUNT(*) AS n FROM items ${w.sql}`).get(...w.params)).n;
   }
 
   /** Items of the view that a reviewer has decided (accepted, rejected or skipped). */
   countDecided(q: ItemViewQuery): number {
-    if (countable(q)) return this.tally(q, [`review <> ''`]);
     const w = where(q, ['review IS NOT NULL']);
     return this.c.row(countRowSchema, this.c.sql(`SELECT COUNT(*) AS n FROM items ${w.sql}`).get(...w.params)).n;
   }
@@ -87,6 +93,13 @@ export class ItemView {
       ids = this.ids(sql, [...params, limit, offset]);
     }
     return this.byIds(ids);
+  }
+
+  /** Every id of the view, in its order: one scan and sort, for a sort key without an index (see indexedSortKeys). */
+  order(q: ItemViewQuery): Int32Array {
+    const w = where(q);
+    const ids = this.c.sql(`SELECT id FROM items ${w.sql} ORDER BY ${orderBy(q, false)}`).pluck().all(...w.params) as number[];
+    return Int32Array.from(ids);
   }
 
   /** Where item `id` stands in the view (0-based), or -1 when the view leaves it out. */
@@ -113,16 +126,16 @@ export class ItemView {
     return before(`${nn}${e} ${desc ? '>' : '<'} ?`, v) + before(`${nn}${e} = ? AND id < ?`, v, id);
   }
 
-  /** Items by status and by review decision, from the counts the triggers keep. */
+  /** Items by status and by review decision: one grouped count (an index scan, not the rows). */
   counts(): ReviewCounts {
     const byStatus: Record<string, number> = {};
     const byReview: ReviewCounts['byReview'] = { accepted: 0, rejected: 0, skipped: 0, pending: 0 };
     let total = 0;
-    for (const row of this.c.sql('SELECT status, review, SUM(n) AS n FROM item_counts GROUP BY status, review HAVING SUM(n) > 0').all()) {
+    for (const row of this.c.sql('SELECT status, review, COUNT(*) AS n FROM items GROUP BY status, review').all()) {
       const r = this.c.row(groupRowSchema, row);
       total += r.n;
       byStatus[r.status] = (byStatus[r.status] ?? 0) + r.n;
-      const k = (r.review === '' ? 'pending' : r.review) as keyof ReviewCounts['byReview'];
+      const k = (r.review ?? 'pending') as keyof ReviewCounts['byReview'];
       if (k in byReview) byReview[k] += r.n;
     }
     return { total, byStatus, byReview };
@@ -131,7 +144,7 @@ export class ItemView {
   /** Distinct reasons in the run, most frequent first: the choices of the reason filter. */
   reasons(): string[] {
     return this.c
-      .sql(`SELECT reason, SUM(n) AS n FROM item_counts WHERE reason <> '' GROUP BY reason HAVING SUM(n) > 0 ORDER BY n DESC, reason`)
+      .sql('SELECT reason, COUNT(*) AS n FROM items WHERE reason IS NOT NULL GROUP BY reason ORDER BY n DESC, reason')
       .all()
       .map((r) => this.c.row(reasonRowSchema, r).reason);
   }
@@ -150,29 +163,9 @@ export class ItemView {
     const at = new Map(rows.map((r) => [r.id, r]));
     return ids.flatMap((id) => at.get(id) ?? []);
   }
-
-  /** A count from item_counts, for a view filtered only by status, review and reason. */
-  private tally(q: ItemViewQuery, extra: string[]): number {
-    const parts = [...extra];
-    const params: unknown[] = [];
-    if (q.status !== null) {
-      parts.push('status = ?');
-      params.push(q.status);
-    }
-    if (q.review !== null) {
-      parts.push('review = ?');
-      params.push(q.review === 'pending' ? '' : q.review);
-    }
-    if (q.reason !== null) {
-      parts.push('reason = ?');
-      params.push(q.reason);
-    }
-    const sql = `SELECT COALESCE(SUM(n), 0) AS n FROM item_counts ${parts.length ? `WHERE ${parts.join(' AND ')}` : ''}`;
-    return this.c.row(countRowSchema, this.c.sql(sql).get(...params)).n;
-  }
 }
 
-/** A view whose size item_counts answers: no judge score range and no text search. */
+/** A view filtered by status and review at most (no judge score range, no text search). */
 function countable(q: ItemViewQuery): boolean {
   return q.minScore === null && q.maxScore === null && q.search.trim() === '';
 }

@@ -23,7 +23,7 @@ export type { RequestResult, RequestTarget, EndpointTally } from './request-log.
 export type { BatchRound } from './batch-rounds.js';
 export type { RunSummary } from './run-summary.js';
 export type { ItemFilter } from './run-items.js';
-export { viewSortKeys, viewIncludes, type ItemViewQuery, type ViewSortKey, type ReviewCounts } from './item-view.js';
+export { viewSortKeys, viewIncludes, indexedSortKeys, type ItemViewQuery, type ViewSortKey, type ReviewCounts } from './item-view.js';
 // Lives in errors.ts with the rest of the family; re-exported so existing imports keep working.
 export { StoreError };
 
@@ -228,6 +228,9 @@ export class RunStore {
   /** Given the view's size (`total`), a page past the middle is read from the end. */
   viewPage(q: ItemViewQuery, offset: number, limit: number, total?: number): StoredItem[] {
     return this.view.page(q, offset, limit, total);
+  }
+  viewOrder(q: ItemViewQuery): Int32Array {
+    return this.view.order(q);
   }
   viewPosition(q: ItemViewQuery, id: number): number {
     return this.view.position(q, id);

@@ -40,19 +40,18 @@ const usageRowSchema = z.object({
 
 /** Counts of a run by status, reason and review, its requests, tokens, cost and time: aggregate queries only. */
 export function summarizeRun(c: RunConnection, meta: RunMeta): RunSummary {
-  // From the counts the item triggers keep (schema-sql.ts), not a scan of the items.
   const byStatus: Record<string, number> = {};
-  for (const row of c.sql('SELECT status, SUM(n) AS n FROM item_counts GROUP BY status HAVING SUM(n) > 0').all()) {
+  for (const row of c.sql('SELECT status, COUNT(*) AS n FROM items GROUP BY status').all()) {
     const r = c.row(statusGroupRowSchema, row);
     byStatus[r.status] = r.n;
   }
   const byReason: Record<string, number> = {};
-  for (const row of c.sql(`SELECT reason, SUM(n) AS n FROM item_counts WHERE reason <> '' GROUP BY reason HAVING SUM(n) > 0 ORDER BY n DESC, reason`).all()) {
+  for (const row of c.sql(`SELECT reason, COUNT(*) AS n FROM items WHERE reason IS NOT NULL GROUP BY reason ORDER BY n DESC`).all()) {
     const r = c.row(reasonGroupRowSchema, row);
     byReason[r.reason] = r.n;
   }
   const byReview: Record<string, number> = {};
-  for (const row of c.sql(`SELECT CASE review WHEN '' THEN 'pending' ELSE review END AS review, SUM(n) AS n FROM item_counts GROUP BY 1 HAVING SUM(n) > 0`).all()) {
+  for (const row of c.sql(`SELECT COALESCE(review, 'pending') AS review, COUNT(*) AS n FROM items GROUP BY 1`).all()) {
     const r = c.row(reviewGroupRowSchema, row);
     byReview[r.review] = r.n;
   }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { RunStore, viewSortKeys, type CurationStatus, type ItemViewQuery, type NewItem, type StoredItem } from '../../src/store/run-store.js';
 import { migrations } from '../../src/store/schema-sql.js';
-import { viewPageSql } from '../../src/store/item-view.js';
+import { indexedSortKeys, viewPageSql } from '../../src/store/item-view.js';
 
 const statuses: CurationStatus[] = ['kept', 'rejected', 'duplicate', 'dropped'];
 const anyView: ItemViewQuery = { status: null, review: null, reason: null, minScore: null, maxScore: null, search: '', sort: { key: 'id', descending: false } };
@@ -68,15 +68,17 @@ test('every sort key and direction pages in the same order from either end, and 
         for (let offset = 0; offset < total; offset += 7) pages.push(...store.viewPage(q, offset, 7, total).map((i) => i.id));
         assert.deepEqual(pages, want, `${key} ${descending ? 'desc' : 'asc'} ${JSON.stringify(filter)}`);
         for (const [at, id] of want.entries()) assert.equal(store.viewPosition(q, id), at);
+        assert.deepEqual([...store.viewOrder(q)], want);
       }
     }
   }
   store.close();
 });
 
-test('a page of any sort, from either end, is an index walk: no sort of the run and no scan of its rows', () => {
+test('a page in arrival or judge order, from either end, is an index walk: no sort of the run and no scan of its rows', () => {
   const store = run();
-  for (const key of viewSortKeys) {
+  assert.deepEqual(indexedSortKeys, ['id', 'judge']);
+  for (const key of indexedSortKeys) {
     for (const descending of [false, true]) {
       for (const reversed of [false, true]) {
         const { sql, params } = viewPageSql({ ...anyView, sort: { key, descending } }, reversed);
@@ -89,7 +91,7 @@ test('a page of any sort, from either end, is an index walk: no sort of the run 
   store.close();
 });
 
-test('the counts kept by triggers agree with the items after inserts, decisions, undo and re-curation', () => {
+test('counts, reasons and the size of a view agree with the items after decisions, undo and re-curation', () => {
   const store = run();
   const check = () => {
     const byHand = store.connection.prepare(`SELECT status, COALESCE(review, 'pending') AS review, COUNT(*) AS n FROM items GROUP BY 1, 2`).all() as Array<{ status: string; review: string; n: number }>;
@@ -120,7 +122,7 @@ test('the counts kept by triggers agree with the items after inserts, decisions,
   store.close();
 });
 
-test('a run of the schema before the counts is migrated with its counts, and its duplicates are found by the item they duplicate', () => {
+test('a run of the schema before is migrated in place, and its duplicates are found by the item they duplicate', () => {
   const dir = mkdtempSync(join(tmpdir(), 'forge-view-old-'));
   const db = new Database(join(dir, 'run.db'));
   for (const m of migrations.slice(0, -1)) db.exec(m);

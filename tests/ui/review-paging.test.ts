@@ -12,7 +12,7 @@ afterEach(() => {
   for (const s of open.splice(0)) s.close();
 });
 
-const queries = ['countView', 'countDecidedInView', 'viewPage', 'viewPosition', 'listItems', 'usableItems'] as const;
+const queries = ['countView', 'countDecidedInView', 'viewPage', 'viewOrder', 'viewPosition', 'listItems', 'usableItems'] as const;
 
 /** The run store, counting the calls that read the list (a scan or an index walk at a million items). */
 function countingStore(store: RunStore): { store: RunStore; calls: Record<string, number>; reset: () => void } {
