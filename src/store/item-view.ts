@@ -34,6 +34,8 @@ export interface ReviewCounts {
   total: number;
   byStatus: Record<string, number>;
   byReview: Record<ReviewDecision | 'pending', number>;
+  /** Items by status and review together, keyed `status/review` ('kept/pending'…): the size of any view filtered by them. */
+  byStatusReview: Record<string, number>;
 }
 
 const countRowSchema = z.object({ n: z.number() });
@@ -130,6 +132,7 @@ export class ItemView {
   counts(): ReviewCounts {
     const byStatus: Record<string, number> = {};
     const byReview: ReviewCounts['byReview'] = { accepted: 0, rejected: 0, skipped: 0, pending: 0 };
+    const byStatusReview: Record<string, number> = {};
     let total = 0;
     for (const row of this.c.sql('SELECT status, review, COUNT(*) AS n FROM items GROUP BY status, review').all()) {
       const r = this.c.row(groupRowSchema, row);
@@ -137,8 +140,9 @@ export class ItemView {
       byStatus[r.status] = (byStatus[r.status] ?? 0) + r.n;
       const k = (r.review ?? 'pending') as keyof ReviewCounts['byReview'];
       if (k in byReview) byReview[k] += r.n;
+      byStatusReview[`${r.status}/${k}`] = r.n;
     }
-    return { total, byStatus, byReview };
+    return { total, byStatus, byReview, byStatusReview };
   }
 
   /** Distinct reasons in the run, most frequent first: the choices of the reason filter. */

@@ -134,7 +134,12 @@ test('a run of the schema before is migrated in place, and its duplicates are fo
   ins.run(4, 'rejected', 'rule:x', null, null);
   db.close();
   const store = RunStore.open(dir);
-  assert.deepEqual(store.reviewCounts(), { total: 4, byStatus: { kept: 1, duplicate: 2, rejected: 1 }, byReview: { accepted: 1, rejected: 1, skipped: 0, pending: 2 } });
+  assert.deepEqual(store.reviewCounts(), {
+    total: 4,
+    byStatus: { kept: 1, duplicate: 2, rejected: 1 },
+    byReview: { accepted: 1, rejected: 1, skipped: 0, pending: 2 },
+    byStatusReview: { 'kept/accepted': 1, 'duplicate/pending': 1, 'duplicate/rejected': 1, 'rejected/pending': 1 },
+  });
   assert.deepEqual(store.duplicatesOf(1, 10).map((i) => i.id), [2, 3]);
   assert.equal(store.countDuplicatesOf(1), 2);
   assert.deepEqual([...store.duplicateRemovals()].map((r) => r.reason).sort(), ['duplicate:minhash', 'duplicate:rouge']);

@@ -30,8 +30,22 @@ export class ViewCache {
 
   sizesOf(q: ItemViewQuery): { total: number; decided: number } {
     const key = keyOf(q);
-    if (this.sizes?.key !== key) this.sizes = { key, total: this.store.countView(q), decided: this.store.countDecidedInView(q) };
+    if (this.sizes?.key !== key) this.sizes = { key, ...(this.fromCounts(q) ?? { total: this.store.countView(q), decided: this.store.countDecidedInView(q) }) };
     return this.sizes;
+  }
+
+  /** The size of a view filtered by status and review at most, from the run's counts (no query). */
+  private fromCounts(q: ItemViewQuery): { total: number; decided: number } | null {
+    if (q.reason !== null || q.minScore !== null || q.maxScore !== null || q.search.trim() !== '') return null;
+    let total = 0;
+    let decided = 0;
+    for (const [cell, n] of Object.entries(this.counts().byStatusReview)) {
+      const [status, review] = cell.split('/') as [string, string];
+      if ((q.status !== null && status !== q.status) || (q.review !== null && review !== q.review)) continue;
+      total += n;
+      if (review !== 'pending') decided += n;
+    }
+    return { total, decided };
   }
 
   /** The rows from `first` (at least `count` of them, when the view has them), fetched from the store when not held. */
@@ -81,6 +95,12 @@ export class ViewCache {
       c.byStatus[after.status] = (c.byStatus[after.status] ?? 0) + 1;
       c.byReview[before.review ?? 'pending']--;
       c.byReview[after.review ?? 'pending']++;
+      const was = `${before.status}/${before.review ?? 'pending'}`;
+      const is = `${after.status}/${after.review ?? 'pending'}`;
+      c.byStatusReview[was] = (c.byStatusReview[was] ?? 0) - 1;
+      c.byStatusReview[is] = (c.byStatusReview[is] ?? 0) + 1;
+      // As the store reports them: a combination no item has is absent, not 0.
+      if (c.byStatusReview[was] === 0) delete c.byStatusReview[was];
     }
     const key = keyOf(q);
     const was = viewIncludes(q, before);
