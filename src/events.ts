@@ -171,7 +171,8 @@ export interface TrainPlanSummary {
 export type TrainEvent =
   | { type: 'phase'; phase: 'loading-model' | 'encoding-data' | 'starting-workers' | 'evaluating' | 'saving'; detail?: string }
   | { type: 'warning'; message: string }
-  | { type: 'start'; backend: string; device: string; plan: TrainPlanSummary; outDir: string }
+  /** `method`: sft, dpo, rm, ppo… (absent from older emitters: SFT) */
+  | { type: 'start'; backend: string; device: string; plan: TrainPlanSummary; outDir: string; method?: string }
   | {
       type: 'step';
       step: number;
@@ -188,8 +189,13 @@ export type TrainEvent =
       etaSec: number;
       /** DPO runs: rewards, margin and preference accuracy of this step's pairs (loss is then the DPO loss) */
       dpo?: DpoStepMetrics;
+      /**
+       * The method's own figures of this step under TRL's log keys (rewards/chosen, accuracy, objective/scores,
+       * objective/kl…), as train_log.jsonl has them: what a screen shows without knowing the method.
+       */
+      metrics?: Record<string, number>;
     }
-  | { type: 'eval'; step: number; evalLoss: number; tokens: number; dpo?: DpoStepMetrics }
+  | { type: 'eval'; step: number; evalLoss: number; tokens: number; dpo?: DpoStepMetrics; metrics?: Record<string, number>; method?: string }
   | { type: 'checkpoint'; step: number; dir: string }
   | {
       type: 'done';

@@ -10,13 +10,13 @@ import { Form } from './components/form.js';
 import { GenerateScreen, type GenerationHooks } from './generate/generate-screen.js';
 import { HomeScreen, type HomeAction } from './home/home-screen.js';
 import { ReviewScreen } from './review/review-screen.js';
-import { newRunConfig, newRunFields, trainConfigFrom, trainFields, validateNewRun, validateTrain } from './settings-forms.js';
+import { newRunConfig, newRunFields, trainConfigFrom, trainFields, trainMethodFrom, validateNewRun, validateTrain, type TrainMethodChoice } from './settings-forms.js';
 import { useTerminalSize } from './terminal-size.js';
 import { useTone, type Tone } from './theme.js';
 import { TrainScreen, type TrainingHooks } from './train/train-screen.js';
 
-/** Runs the trainer on a config (forge.yaml's train section with the form's values over it). */
-export type Trainer = (config: TrainConfigInput, opts: { resume: boolean }, hooks: TrainingHooks) => Promise<unknown>;
+/** Runs the trainer on a config (forge.yaml's train section with the form's values over it), by the method chosen. */
+export type Trainer = (config: TrainConfigInput, opts: { resume: boolean; method: TrainMethodChoice }, hooks: TrainingHooks) => Promise<unknown>;
 /** Runs generation on a run directory with a config. */
 export type Generator = (runDir: string, config: ForgeConfig, hooks: GenerationHooks) => Promise<unknown>;
 
@@ -24,7 +24,7 @@ export type AppStart =
   | { kind: 'home' }
   | { kind: 'review'; runDir: string }
   | { kind: 'generate'; runDir: string; config: ForgeConfig }
-  | { kind: 'train'; title: string; config: TrainConfigInput; resume?: boolean };
+  | { kind: 'train'; title: string; config: TrainConfigInput; resume?: boolean; method?: TrainMethodChoice };
 
 /** How the app ended: quit, or hand the terminal back so the CLI can run a plain-output command (curate). */
 export type AppOutcome = { kind: 'quit' } | { kind: 'curate'; runDir: string };
@@ -49,7 +49,7 @@ type Screen =
   | { kind: 'newRun' }
   | { kind: 'generate'; runDir: string; config: ForgeConfig }
   | { kind: 'trainForm'; run: RunInfo }
-  | { kind: 'train'; title: string; config: TrainConfigInput; resume?: boolean }
+  | { kind: 'train'; title: string; config: TrainConfigInput; resume?: boolean; method?: TrainMethodChoice }
   | { kind: 'failed'; message: string };
 
 /**
@@ -91,7 +91,7 @@ export function App(props: AppProps) {
     [screen],
   );
   const startTraining = useCallback(
-    (hooks: TrainingHooks) => (screen.kind === 'train' && props.trainer ? props.trainer(screen.config, { resume: screen.resume ?? false }, hooks) : Promise.reject(new Error('the trainer is not available'))),
+    (hooks: TrainingHooks) => (screen.kind === 'train' && props.trainer ? props.trainer(screen.config, { resume: screen.resume ?? false, method: screen.method ?? { name: 'sft' } }, hooks) : Promise.reject(new Error('the trainer is not available'))),
     [screen],
   );
 
@@ -151,7 +151,7 @@ export function App(props: AppProps) {
           validate={(v) => validateTrain(props.config, screen.run, v)}
           onCancel={() => setScreen(home())}
           onSubmit={(v) =>
-            setScreen({ kind: 'train', title: `${screen.run.name} → ${v['out']}`, config: trainConfigFrom(props.config, screen.run, v), resume: v['resume'] === 'yes' })
+            setScreen({ kind: 'train', title: `${screen.run.name} → ${v['out']}`, config: trainConfigFrom(props.config, screen.run, v), resume: v['resume'] === 'yes', method: trainMethodFrom(v) })
           }
         />
       );

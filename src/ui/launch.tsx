@@ -1,7 +1,7 @@
 import { render, type Instance } from 'ink';
 import type { Sample } from '../data/sample.js';
 import type { ForgeConfig } from '../config/schema.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
 import type { RunAccess } from '../review/run-access.js';
 import { App, type AppOutcome, type AppStart, type Generator, type Trainer } from './app.js';
 import { editInExternalEditor } from './review/external-editor.js';
@@ -113,12 +113,22 @@ export async function launchApp(opts: LaunchOptions): Promise<AppOutcome> {
   }
 }
 
-/** The trainer, loaded (with TensorFlow.js) only when a training starts. */
+/** The trainer of each method, loaded (with TensorFlow.js) only when a training starts. */
 async function loadTrainer(): Promise<Trainer> {
-  return async (input, { resume }, hooks) => {
-    const [{ runTraining }, { trainConfigSchema }] = await Promise.all([import('../train/trainer.js'), import('../config/train.js')]);
+  return async (input, { resume, method }, hooks) => {
+    const { trainConfigSchema } = await import('../config/train.js');
     const r = trainConfigSchema.safeParse(input);
     if (!r.success) throw new ConfigError(r.error.issues.map((i) => `train.${i.path.join('.')}: ${i.message}`));
-    return runTraining(r.data, { resume, signal: hooks.signal, onEvent: hooks.onEvent });
+    const opts = { resume, signal: hooks.signal, onEvent: hooks.onEvent };
+    switch (method.name) {
+      case 'sft':
+        return (await import('../train/trainer.js')).runTraining(r.data, opts);
+      case 'dpo':
+        return (await import('../train/methods/dpo.js')).runDpoTraining(r.data, method.dpo ?? { beta: 0.1, loss: 'sigmoid' }, opts);
+      case 'rm':
+        return (await import('../train/methods/rm.js')).runRewardTraining(r.data, opts);
+      default:
+        throw new UsageError(`train --method ${method.name} is not started from this screen yet`, `run it from the command line: alpaca-forge train --method ${method.name} …`);
+    }
   };
 }

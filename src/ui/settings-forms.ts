@@ -6,6 +6,8 @@ import { langSchema } from '../data/sample.js';
 import type { RunInfo } from '../review/run-access.js';
 import { trainConfigSchema, type TrainConfigInput } from '../config/train.js';
 import type { FormField } from './components/form.js';
+import { TRAINING_METHODS, type TrainingMethodName } from '../train/method.js';
+import { dpoLossSchema, type DpoLoss } from '../train/recipes/recipe.js';
 
 /*
  * The new-generation and train forms: their fields, and their values turned into config sections. A form's values
@@ -77,6 +79,14 @@ export function newRunConfig(config: ForgeConfig, v: Record<string, string>): Fo
 // ---- training ----
 export const backendChoices = trainConfigSchema.shape.backend.unwrap().options;
 export const adapterChoices = trainConfigSchema.shape.adapter.unwrap().options;
+export const methodChoices = TRAINING_METHODS;
+
+/** What `train --method` the form starts, with the settings that are the method's own (not forge.yaml's). */
+export interface TrainMethodChoice {
+  name: TrainingMethodName;
+  /** --method dpo: β and the loss */
+  dpo?: { beta: number; loss: DpoLoss };
+}
 
 export function trainFields(config: ForgeConfig, run: RunInfo): FormField[] {
   const t: Partial<TrainConfigInput> = config.train;
@@ -88,6 +98,10 @@ export function trainFields(config: ForgeConfig, run: RunInfo): FormField[] {
     // Held-out samples for eval loss, at most a tenth of the run: the default (2000) would swallow a small run whole.
     { name: 'valSetSize', label: 'eval samples', value: String(Math.min(t.valSetSize ?? 2000, Math.floor(run.kept / 10))), hint: '0 = no evaluation' },
     { name: 'backend', label: 'backend', value: t.backend ?? 'auto', choices: backendChoices },
+    // SFT trains on the run's samples; DPO and RM on its rankings (respond, then curate --rank or review --rank).
+    { name: 'method', label: 'method', value: 'sft', choices: methodChoices, hint: "sft: the samples; dpo, rm: the run's ranked responses" },
+    { name: 'beta', label: 'DPO beta', value: '0.1', hint: 'dpo only: how far the policy may move from the reference' },
+    { name: 'dpoLoss', label: 'DPO loss', value: 'sigmoid', choices: dpoLossSchema.options, hint: 'dpo only' },
     { name: 'adapter', label: 'adapter', value: t.adapter ?? 'lora', choices: adapterChoices, hint: 'PEFT type: LoRA, or virtual tokens (prompt tuning, P-tuning, prefix tuning)' },
     { name: 'numVirtualTokens', label: 'virtual tokens', value: String(t.numVirtualTokens ?? 20), hint: 'for the prompt-learning adapters' },
     { name: 'resume', label: 'resume', value: 'no', choices: ['no', 'yes'], hint: 'continue from the newest checkpoint in the output dir' },
@@ -111,10 +125,20 @@ export function trainConfigFrom(config: ForgeConfig, run: RunInfo, v: Record<str
   };
 }
 
+/** The method the form starts (sft when the form has no method field). */
+export function trainMethodFrom(v: Record<string, string>): TrainMethodChoice {
+  const name = methodChoices.find((m) => m === v['method']) ?? 'sft';
+  if (name !== 'dpo') return { name };
+  return { name, dpo: { beta: numberValue(v['beta'] ?? '0.1'), loss: dpoLossSchema.parse(v['dpoLoss'] ?? 'sigmoid') } };
+}
+
 export function validateTrain(config: ForgeConfig, run: RunInfo, v: Record<string, string>): string | null {
   // The config allows both empty (a flag may give them); a training started here has nothing else to take them from.
   if (!v['model']) return 'base model dir: required';
   if (!v['out']) return 'output dir: required';
+  if (v['method'] !== undefined && !methodChoices.some((m) => m === v['method'])) return `method: one of ${methodChoices.join(', ')}`;
+  if (v['method'] === 'dpo' && !(numberValue(v['beta']) > 0)) return 'DPO beta: a positive number (the DPO paper uses 0.1)';
+  if (v['method'] !== undefined && v['method'] !== 'sft' && v['adapter'] !== undefined && v['adapter'] !== 'lora') return `adapter: ${v['method']} trains a LoRA adapter (prompt-learning adapters are for sft)`;
   const r = trainConfigSchema.safeParse(trainConfigFrom(config, run, v));
   return r.success ? null : firstIssue(r.error, 'train');
 }

@@ -182,13 +182,13 @@ export const command: Command = {
     if (!config.model) throw new UsageError('--model is required', 'pass --model DIR (a Hugging Face model directory)');
     if (!config.data && !config.run) throw new UsageError('no training data', 'pass --data FILE (Alpaca JSON/JSONL) or --run output/NAME');
     if (!config.out) throw new UsageError('--out is required', 'pass --out DIR for the adapter, checkpoints and logs');
-    // The train screen draws SFT's events; a DPO or RM run prints its rewards and accuracy as lines instead.
-    if (ctx.terminal && method === 'sft') {
+    // The train screen draws each method's figures and main curve (the TUI starts sft, dpo and rm).
+    if (ctx.terminal && (method === 'sft' || method === 'dpo' || method === 'rm')) {
       // On a terminal the train screen draws the loss curve, lr, tokens/s, ETA and the plan; q saves and stops.
       const { launchApp } = await import('../../ui/launch.js');
       const forge = readConfig(ctx).config;
       await launchApp({
-        start: { kind: 'train', title: `${config.data ?? config.run} → ${config.out}`, config, resume: flagBool(ctx.values, 'resume') },
+        start: { kind: 'train', title: `${config.data ?? config.run} → ${config.out}`, config, resume: flagBool(ctx.values, 'resume'), method: dpo ? { name: method, dpo } : { name: method } },
         runsDir: 'output',
         config: forge,
         apiKeyFor: (name) => ctx.env[name] || undefined,
