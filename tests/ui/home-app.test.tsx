@@ -229,7 +229,7 @@ test('home: the train form checks its values with the train config schema: what 
 test('home: the train form chooses the method; the trainer is asked for that method (rm here)', async () => {
   const runsDir = runsDirWithTwoRuns();
   const methods: string[] = [];
-  const { r } = renderApp(runsDir, { trainer: (_c, o) => (methods.push((o as { method: { name: string } }).method.name), Promise.resolve()) });
+  const { r } = renderApp(runsDir, { trainer: (_c, o) => (methods.push((o as unknown as { method: { name: string } }).method.name), Promise.resolve()) });
   await mount(r);
   await press(r, 't');
   await type(r, 'models/tiny');
