@@ -145,6 +145,30 @@ export type RespondEvent =
   | { type: 'done'; reason: RespondOutcome['reason']; filled: number; slots: number; costUsd: number; message: string };
 
 
+/**
+ * The LLM judge over a run as one job (curate --judge: a 0–5 score per kept sample; curate --rank: a 1–10 rating
+ * per candidate response and each sample's order of them), as the terminal UI runs it.
+ */
+export type JudgeEvent =
+  | { type: 'start'; runDir: string; mode: 'judge' | 'rank'; model: string; concurrency: number; rejudge: boolean }
+  | { type: 'progress'; done: number; total: number; scored: number; failed: number; costUsd: number; elapsedSec: number }
+  | { type: 'transport'; transport: TransportState }
+  | { type: 'warning'; message: string }
+  | {
+      type: 'done';
+      stop: 'done' | 'budget' | 'interrupted' | 'endpoint-down';
+      scored: number;
+      failed: number;
+      notJudged: number;
+      costUsd: number;
+      message: string;
+      /** rank: samples the judge has a complete order of now, and of those with a tie */
+      ranked?: { ranked: number; withTies: number; incomplete: number };
+      /** judge: items whose status the re-curation with the judge threshold changed */
+      changed?: number;
+    };
+
+
 /* Training: what a run reports while it runs (the trainer emits these through one callback). */
 export interface TrainPlanSummary {
   trainExamples: number;

@@ -6,6 +6,8 @@ import { langSchema } from '../data/sample.js';
 import type { RunInfo } from '../review/run-access.js';
 import { trainConfigSchema, type TrainConfigInput } from '../config/train.js';
 import type { FormField } from './components/form.js';
+import { judgeConfigSchema, type JudgeConfig } from '../config/curation.js';
+import type { RespondSelection, RespondSettings } from '../respond/run-respond.js';
 import { TRAINING_METHODS, type TrainingMethodName } from '../train/method.js';
 import { dpoLossSchema, type DpoLoss } from '../train/recipes/recipe.js';
 
@@ -141,4 +143,69 @@ export function validateTrain(config: ForgeConfig, run: RunInfo, v: Record<strin
   if (v['method'] !== undefined && v['method'] !== 'sft' && v['adapter'] !== undefined && v['adapter'] !== 'lora') return `adapter: ${v['method']} trains a LoRA adapter (prompt-learning adapters are for sft)`;
   const r = trainConfigSchema.safeParse(trainConfigFrom(config, run, v));
   return r.success ? null : firstIssue(r.error, 'train');
+}
+
+// ---- respond and judge ----
+const respondStatusChoices = ['kept', 'accepted'] as const satisfies readonly RespondSelection[];
+
+/** respond's settings as `alpaca-forge respond` defaults them (K is asked for: there is no default). */
+export function respondFields(config: ForgeConfig): FormField[] {
+  const g = config.generation;
+  return [
+    { name: 'responses', label: 'responses (K)', value: '4', hint: "per sample, its own output included (2–9)" },
+    { name: 'models', label: 'models', value: g.model, hint: 'comma-separated; response i by model (i − 1) mod n' },
+    { name: 'concurrency', label: 'concurrency', value: String(g.concurrency) },
+    { name: 'temperature', label: 'temperature', value: '1' },
+    { name: 'maxTokens', label: 'max tokens', value: '1024' },
+    { name: 'status', label: 'samples', value: 'kept', choices: respondStatusChoices, hint: 'kept: what training uses; accepted: accepted in review only' },
+  ];
+}
+
+/** The respond settings of the form's values, or the first field that is wrong. */
+export function respondSettingsFrom(config: ForgeConfig, v: Record<string, string>): { settings: RespondSettings } | { error: string } {
+  const g = config.generation;
+  const responses = numberValue(v['responses']);
+  if (!Number.isInteger(responses) || responses < 2 || responses > 9) return { error: 'responses (K): a whole number from 2 to 9' };
+  const models = (v['models'] ?? '').split(',').map((m) => m.trim()).filter(Boolean);
+  if (models.length === 0) return { error: 'models: at least one model' };
+  const concurrency = numberValue(v['concurrency']);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) return { error: 'concurrency: a whole number from 1 to 1024' };
+  const temperature = numberValue(v['temperature']);
+  if (!(temperature >= 0 && temperature <= 2)) return { error: 'temperature: a number from 0 to 2' };
+  const maxTokens = numberValue(v['maxTokens']);
+  if (!Number.isInteger(maxTokens) || maxTokens < 1) return { error: 'max tokens: a whole number of at least 1' };
+  const status = respondStatusChoices.find((s) => s === v['status']) ?? 'kept';
+  return { settings: { responses, models, temperature, topP: g.topP, maxTokens, status, concurrency, budgetUsd: g.budgetUsd, prompt: 'respond' } };
+}
+
+/** The judge's settings over forge.yaml's judge: section: what to do, the model, concurrency, budget, re-judging. */
+export function judgeFields(config: ForgeConfig): FormField[] {
+  const j = config.judge;
+  return [
+    { name: 'mode', label: 'job', value: 'judge', choices: ['judge', 'rank'], hint: 'judge: score the samples 0–5; rank: rate the candidate answers (after respond)' },
+    { name: 'model', label: 'judge model', value: j.model ?? config.generation.model },
+    { name: 'concurrency', label: 'concurrency', value: String(j.concurrency) },
+    { name: 'budgetUsd', label: 'budget (USD)', value: j.budgetUsd === null ? '' : String(j.budgetUsd), hint: 'empty: no limit' },
+    { name: 'rejudge', label: 'rejudge', value: j.rejudge ? 'yes' : 'no', choices: ['no', 'yes'], hint: 'rate again what has a rating' },
+  ];
+}
+
+function judgeInput(config: ForgeConfig, v: Record<string, string>): Record<string, unknown> {
+  return {
+    ...config.judge,
+    model: v['model'] ? v['model'] : null,
+    concurrency: numberValue(v['concurrency']),
+    budgetUsd: v['budgetUsd'] ? numberValue(v['budgetUsd']) : null,
+    rejudge: v['rejudge'] === 'yes',
+  };
+}
+
+export function validateJudge(config: ForgeConfig, v: Record<string, string>): string | null {
+  const r = judgeConfigSchema.safeParse(judgeInput(config, v));
+  return r.success ? null : firstIssue(r.error, 'judge');
+}
+
+/** The judge job the form starts; call after validateJudge accepted the values. */
+export function judgeJobFrom(config: ForgeConfig, v: Record<string, string>): { mode: 'judge' | 'rank'; judge: JudgeConfig } {
+  return { mode: v['mode'] === 'rank' ? 'rank' : 'judge', judge: judgeConfigSchema.parse(judgeInput(config, v)) };
 }
