@@ -45,6 +45,8 @@ export const trainConfigSchema = z
   promptInit: z.string().min(1).nullable().default(null).describe("prompt tuning: initialise the virtual tokens from this text's token embeddings (PEFT's TEXT init); null = random"),
   encoderHiddenSize: z.number().int().min(1).nullable().default(null).describe("P-tuning's MLP and prefix tuning's projection: hidden width; null = PEFT's default (token_dim)"),
   prefixProjection: z.boolean().default(false).describe('prefix tuning: reparameterise the prefix through a two-layer MLP (PEFT prefix_projection)'),
+  encoderReparameterizationType: z.enum(['MLP', 'LSTM']).default('MLP').describe("P-tuning's encoder (PEFT encoder_reparameterization_type): MLP, or a bidirectional LSTM with an MLP head"),
+  encoderNumLayers: z.number().int().min(1).default(2).describe("P-tuning's LSTM: stacked layers (PEFT encoder_num_layers)"),
   })
   .strict();
 

@@ -24,6 +24,7 @@ LoRA:        --lora-r 8  --lora-alpha 16  --lora-dropout 0.05  --target-modules 
 Adapter:     --adapter lora|prompt-tuning|p-tuning|prefix-tuning (SFT; default lora)  --num-virtual-tokens 20
              --prompt-init "TEXT" (prompt tuning from the text's embeddings)  --encoder-hidden-size N
              --prefix-projection (prefix tuning through PEFT's MLP); the LoRA flags do not apply to these
+             --encoder-reparameterization-type MLP|LSTM  --encoder-num-layers 2 (P-tuning's encoder, PEFT's names)
 Data:        --cutoff-len 256  --val-set-size min(2000, 10%) (0 = none)  --train-on-inputs
 Optimiser:   --epochs 3  --learning-rate 3e-4  --batch-size 128  --micro-batch-size 4  --warmup-steps 100
              --lr-schedule cosine|linear|constant  --weight-decay 0  --max-grad-norm 1.0  --seed 42  --max-steps 0
@@ -79,6 +80,8 @@ export const TRAIN_FLAGS: Record<keyof TrainConfig, FlagKind> = {
   promptInit: 'string',
   encoderHiddenSize: 'int',
   prefixProjection: 'bool',
+  encoderReparameterizationType: 'string',
+  encoderNumLayers: 'int',
 };
 
 export const flagName = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
