@@ -90,7 +90,7 @@ test('plan --method says what fits on the backend: the budget, and how many sequ
   assert.equal(backendBudget('cpu', { gpuMemory: null, freeMemory: 1234 }).bytes, 1234);
   const text = formatMethodPlan({ ...ppo, ppo: { maxNewTokens: 8, rolloutBatch: 3 }, fits: [{ backend: 'x', budgetBytes: 1, budget: 'x: test', ...tight }] }).join('\n');
   assert.match(text, /^train --method ppo \(rollouts of 3 × 8 new tokens\)/);
-  assert.match(text, /does NOT fit as planned; passes of 2 sequences would \(lower --micro-batch-size or --rollout-batch\) on x: test/);
+  assert.match(text, /does NOT fit as planned; passes of 2 sequences would \(lower --micro-batch-size or --batch-size\) on x: test/);
 });
 
 test('plan --method ppo --json carries the passes, the memory and the fit; --max-new-tokens without ppo is refused', async () => {
@@ -107,7 +107,7 @@ test('plan --method ppo --json carries the passes, the memory and the fit; --max
     const code = await plan.run(plainContext({ values: { model: dir, ...values }, out: (l) => out.push(l), err: (l) => err.push(l), signal: new AbortController().signal }));
     return { code, out };
   };
-  const r = await run({ method: 'ppo', 'max-new-tokens': '8', 'rollout-batch': '3', 'lora-r': '2', 'cutoff-len': '16', backend: 'webgpu', 'gpu-memory': '1GiB', 'max-binding-size': '128MiB', json: true });
+  const r = await run({ method: 'ppo', 'max-new-tokens': '8', 'batch-size': '3', 'lora-r': '2', 'cutoff-len': '16', backend: 'webgpu', 'gpu-memory': '1GiB', 'max-binding-size': '128MiB', json: true });
   assert.equal(r.code, 0);
   const j = JSON.parse(r.out.join('\n')) as { method: { method: string; ppo: { maxNewTokens: number; rolloutBatch: number }; memory: Array<{ item: string; bytes: number }>; fits: Array<{ backend: string; fits: boolean }> } };
   assert.equal(j.method.method, 'ppo');

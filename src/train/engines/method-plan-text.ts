@@ -26,5 +26,5 @@ function fitWords(f: MethodFit, method: string): string {
   // SFT's trainer splits a micro-batch into passes that fit by itself; the others take a smaller batch.
   return method === 'sft'
     ? `fits as passes of ${f.passSequences} of the ${f.plannedSequences} sequences (the trainer splits micro-batches)`
-    : `does NOT fit as planned; passes of ${f.passSequences} sequence${f.passSequences === 1 ? '' : 's'} would (lower --${method === 'ppo' ? 'micro-batch-size or --rollout-batch' : 'cutoff-len'})`;
+    : `does NOT fit as planned; passes of ${f.passSequences} sequence${f.passSequences === 1 ? '' : 's'} would (lower --${method === 'ppo' ? 'micro-batch-size or --batch-size' : 'cutoff-len'})`;
 }

@@ -8,7 +8,7 @@ export type PlannedMethod = (typeof PLANNED_METHODS)[number];
 export interface PpoPlanOptions {
   /** tokens each rollout samples after its prompt (the KV cache and the response grow by this many) */
   maxNewTokens: number;
-  /** prompts sampled per rollout: the KV cache and the rollout buffers hold this many sequences */
+  /** prompts sampled per rollout (train --method ppo's --batch-size): the KV cache and the rollout buffers hold this many sequences */
   rolloutBatch: number;
 }
 
@@ -61,7 +61,7 @@ export interface MethodPlan {
  *   the frozen base weights (a reward model trained from the same base).
  * An estimate to decide "does it fit", as planMemory is.
  */
-export function planMethod(c: ModelConfig, method: PlannedMethod, opts: MemoryOptions, ppo: PpoPlanOptions = { maxNewTokens: 128, rolloutBatch: opts.microBatchSize }): MethodPlan {
+export function planMethod(c: ModelConfig, method: PlannedMethod, opts: MemoryOptions, ppo: PpoPlanOptions = { maxNewTokens: 64, rolloutBatch: opts.microBatchSize }): MethodPlan {
   const T = opts.cutoffLen;
   const ckpt = opts.gradientCheckpointing ?? false;
   const base = planMemory(c, opts);
