@@ -47,6 +47,15 @@ export const trainConfigSchema = z
   prefixProjection: z.boolean().default(false).describe('prefix tuning: reparameterise the prefix through a two-layer MLP (PEFT prefix_projection)'),
   encoderReparameterizationType: z.enum(['MLP', 'LSTM']).default('MLP').describe("P-tuning's encoder (PEFT encoder_reparameterization_type): MLP, or a bidirectional LSTM with an MLP head"),
   encoderNumLayers: z.number().int().min(1).default(2).describe("P-tuning's LSTM: stacked layers (PEFT encoder_num_layers)"),
+  rewardModel: z.string().nullable().default(null).describe('PPO: the reward model directory (written by `train --method rm`) that scores the rollouts'),
+  ppoVariant: z.enum(['ppo', 'rloo', 'grpo']).default('ppo').describe('PPO: ppo (value head + GAE), or rloo / grpo (no value head: group baselines over samplesPerPrompt responses to each prompt)'),
+  ppoEpochs: z.number().int().min(1).default(4).describe("PPO: optimisation epochs over each rollout batch (TRL's ppo_epochs)"),
+  samplesPerPrompt: z.number().int().min(1).default(1).describe('PPO: responses sampled per prompt (rloo and grpo need at least 2; their group baseline is over them)'),
+  temperature: z.number().positive().default(0.7).describe('PPO: sampling temperature of the rollouts (the log-probs are taken at the same temperature, as TRL does)'),
+  maxNewTokens: z.number().int().min(1).default(64).describe('PPO: longest sampled response, in tokens'),
+  initKlCoef: z.number().min(0).default(0.2).describe("PPO: the KL penalty's initial coefficient β (TRL's init_kl_coef)"),
+  targetKl: z.number().positive().nullable().default(6).describe("PPO: the KL (nats per response) the adaptive controller steers β toward (Ziegler et al.); null = a fixed β"),
+  klHorizon: z.number().positive().default(10000).describe("PPO: the adaptive KL controller's horizon, in responses (TRL's horizon)"),
   })
   .strict();
 

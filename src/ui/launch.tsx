@@ -1,7 +1,7 @@
 import { render, type Instance } from 'ink';
 import type { Sample } from '../data/sample.js';
 import type { ForgeConfig } from '../config/schema.js';
-import { ConfigError, UsageError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import type { RunAccess } from '../review/run-access.js';
 import { App, type AppOutcome, type AppStart, type Generator, type Judger, type Responder, type Trainer } from './app.js';
 import { editInExternalEditor } from './review/external-editor.js';
@@ -137,8 +137,8 @@ async function loadTrainer(): Promise<Trainer> {
         return (await import('../train/methods/dpo.js')).runDpoTraining(r.data, method.dpo ?? { beta: 0.1, loss: 'sigmoid' }, opts);
       case 'rm':
         return (await import('../train/methods/rm.js')).runRewardTraining(r.data, opts);
-      default:
-        throw new UsageError(`train --method ${method.name} is not started from this screen yet`, `run it from the command line: alpaca-forge train --method ${method.name} …`);
+      case 'ppo':
+        return (await import('../train/methods/ppo.js')).runPpoTraining(r.data, opts);
     }
   };
 }

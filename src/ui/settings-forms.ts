@@ -101,9 +101,11 @@ export function trainFields(config: ForgeConfig, run: RunInfo): FormField[] {
     { name: 'valSetSize', label: 'eval samples', value: String(Math.min(t.valSetSize ?? 2000, Math.floor(run.kept / 10))), hint: '0 = no evaluation' },
     { name: 'backend', label: 'backend', value: t.backend ?? 'auto', choices: backendChoices },
     // SFT trains on the run's samples; DPO and RM on its rankings (respond, then curate --rank or review --rank).
-    { name: 'method', label: 'method', value: 'sft', choices: methodChoices, hint: "sft: the samples; dpo, rm: the run's ranked responses" },
+    { name: 'method', label: 'method', value: 'sft', choices: methodChoices, hint: "sft, ppo: the samples; dpo, rm: the run's ranked responses" },
     { name: 'beta', label: 'DPO beta', value: '0.1', hint: 'dpo only: how far the policy may move from the reference' },
     { name: 'dpoLoss', label: 'DPO loss', value: 'sigmoid', choices: dpoLossSchema.options, hint: 'dpo only' },
+    { name: 'rewardModel', label: 'reward model', value: t.rewardModel ?? '', hint: 'ppo: the directory train --method rm wrote' },
+    { name: 'initAdapter', label: 'start adapter', value: t.initAdapter ?? '', hint: 'dpo, ppo: the SFT adapter to start from (and the reference); empty: none' },
     { name: 'adapter', label: 'adapter', value: t.adapter ?? 'lora', choices: adapterChoices, hint: 'PEFT type: LoRA, or virtual tokens (prompt tuning, P-tuning, prefix tuning)' },
     { name: 'numVirtualTokens', label: 'virtual tokens', value: String(t.numVirtualTokens ?? 20), hint: 'for the prompt-learning adapters' },
     { name: 'resume', label: 'resume', value: 'no', choices: ['no', 'yes'], hint: 'continue from the newest checkpoint in the output dir' },
@@ -124,6 +126,8 @@ export function trainConfigFrom(config: ForgeConfig, run: RunInfo, v: Record<str
     backend: v['backend'] as TrainConfigInput['backend'],
     ...(v['adapter'] !== undefined ? { adapter: v['adapter'] as TrainConfigInput['adapter'] } : {}),
     ...(v['numVirtualTokens'] !== undefined ? { numVirtualTokens: numberValue(v['numVirtualTokens']) } : {}),
+    ...(v['rewardModel'] !== undefined ? { rewardModel: v['rewardModel'] ? v['rewardModel'] : null } : {}),
+    ...(v['initAdapter'] !== undefined ? { initAdapter: v['initAdapter'] ? v['initAdapter'] : null } : {}),
   };
 }
 
@@ -140,6 +144,7 @@ export function validateTrain(config: ForgeConfig, run: RunInfo, v: Record<strin
   if (!v['out']) return 'output dir: required';
   if (v['method'] !== undefined && !methodChoices.some((m) => m === v['method'])) return `method: one of ${methodChoices.join(', ')}`;
   if (v['method'] === 'dpo' && !(numberValue(v['beta']) > 0)) return 'DPO beta: a positive number (the DPO paper uses 0.1)';
+  if (v['method'] === 'ppo' && v['rewardModel'] !== undefined && !v['rewardModel']) return 'reward model: required for ppo (train --method rm writes one)';
   if (v['method'] !== undefined && v['method'] !== 'sft' && v['adapter'] !== undefined && v['adapter'] !== 'lora') return `adapter: ${v['method']} trains a LoRA adapter (prompt-learning adapters are for sft)`;
   const r = trainConfigSchema.safeParse(trainConfigFrom(config, run, v));
   return r.success ? null : firstIssue(r.error, 'train');

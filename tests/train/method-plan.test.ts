@@ -54,9 +54,9 @@ test('plan --method ppo: policy, reference, reward model and value head, the rol
   assert.equal(ppo.extraFrozenParams, 232);
   assert.equal(row(ppo, /^frozen adapters/), 4 * 232);
   assert.equal(row(ppo, /^trainable/), 4 * 121);
-  // KV cache: 3 rollouts × (16 + 8) positions × 2 layers × keys and values × 4 wide × 4 B.
-  assert.equal(row(ppo, /KV cache/), 3 * 24 * 2 * 2 * 4 * 4);
-  // Buffers: 3 × 8 response tokens × (6 floats + a token id).
+  // KV cache: responses are sampled one at a time: (16 + 8) positions × 2 layers × keys and values × 4 wide × 4 B.
+  assert.equal(row(ppo, /KV cache/), 24 * 2 * 2 * 4 * 4);
+  // Buffers: 3 prompts × 1 response × 8 tokens × (6 floats + a token id).
   assert.equal(row(ppo, /rollout buffers/), 3 * 8 * 28);
   const names = ppo.passes.map((p) => p.name).join(' | ');
   for (const n of [/rollout/, /reference/, /reward model/, /value head \(old/, /PPO update/]) assert.match(names, n);
@@ -65,11 +65,16 @@ test('plan --method ppo: policy, reference, reward model and value head, the rol
   assert.equal(row(ppo, /^activations/), activationBytes(tiny, 2, ['q_proj', 'v_proj'], 3, 24));
   assert.equal(ppo.totalBytes, ppo.memory.reduce((n, r) => n + r.bytes, 0));
 
-  // More new tokens and bigger rollouts cost more: the KV cache grows linearly in both.
+  // More new tokens cost more (the KV cache grows with the positions); more responses per rollout fill more buffers
+  // and, up to the micro-batch, longer passes.
   const longer = planMethod(tiny, 'ppo', opts, { maxNewTokens: 40, rolloutBatch: 3 });
   const wider = planMethod(tiny, 'ppo', opts, { maxNewTokens: 8, rolloutBatch: 6 });
+  const grouped = planMethod(tiny, 'ppo', opts, { maxNewTokens: 8, rolloutBatch: 3, samplesPerPrompt: 2 });
   assert.equal(row(longer, /KV cache/), (row(ppo, /KV cache/) * 56) / 24);
-  assert.equal(row(wider, /KV cache/), 2 * row(ppo, /KV cache/));
+  assert.equal(row(wider, /rollout buffers/), 2 * row(ppo, /rollout buffers/));
+  assert.equal(row(grouped, /rollout buffers/), 2 * row(ppo, /rollout buffers/));
+  assert.equal(row(wider, /^activations/), activationBytes(tiny, 2, ['q_proj', 'v_proj'], 4, 24), 'the update pass is capped by the micro-batch');
+  assert.equal(row(grouped, /^activations/), activationBytes(tiny, 2, ['q_proj', 'v_proj'], 6, 24), '3 prompts × 2 responses per pass');
   assert.ok(longer.totalBytes > ppo.totalBytes && wider.totalBytes > ppo.totalBytes);
   // PPO holds more than SFT on the same settings: the frozen adapters, the value head and the rollout.
   assert.ok(ppo.totalBytes > planMethod(tiny, 'sft', opts).totalBytes);
@@ -107,12 +112,12 @@ test('plan --method ppo --json carries the passes, the memory and the fit; --max
     const code = await plan.run(plainContext({ values: { model: dir, ...values }, out: (l) => out.push(l), err: (l) => err.push(l), signal: new AbortController().signal }));
     return { code, out };
   };
-  const r = await run({ method: 'ppo', 'max-new-tokens': '8', 'batch-size': '3', 'lora-r': '2', 'cutoff-len': '16', backend: 'webgpu', 'gpu-memory': '1GiB', 'max-binding-size': '128MiB', json: true });
+  const r = await run({ method: 'ppo', 'max-new-tokens': '8', 'batch-size': '3', 'micro-batch-size': '4', 'lora-r': '2', 'cutoff-len': '16', backend: 'webgpu', 'gpu-memory': '1GiB', 'max-binding-size': '128MiB', json: true });
   assert.equal(r.code, 0);
-  const j = JSON.parse(r.out.join('\n')) as { method: { method: string; ppo: { maxNewTokens: number; rolloutBatch: number }; memory: Array<{ item: string; bytes: number }>; fits: Array<{ backend: string; fits: boolean }> } };
+  const j = JSON.parse(r.out.join('\n')) as { method: { method: string; ppo: { maxNewTokens: number; rolloutBatch: number; samplesPerPrompt: number }; memory: Array<{ item: string; bytes: number }>; fits: Array<{ backend: string; fits: boolean }> } };
   assert.equal(j.method.method, 'ppo');
-  assert.deepEqual(j.method.ppo, { maxNewTokens: 8, rolloutBatch: 3 });
-  assert.equal(j.method.memory.find((m) => /KV cache/.test(m.item))!.bytes, 3 * 24 * 2 * 2 * 4 * 4);
+  assert.deepEqual(j.method.ppo, { maxNewTokens: 8, rolloutBatch: 3, samplesPerPrompt: 1 });
+  assert.equal(j.method.memory.find((m) => /KV cache/.test(m.item))!.bytes, 24 * 2 * 2 * 4 * 4);
   assert.deepEqual(j.method.fits.map((f) => [f.backend, f.fits]), [['webgpu', true]]);
   const text = await run({ method: 'rm' });
   assert.match(text.out.join('\n'), /train --method rm: 2 sequences per example; 8 trainable beside the adapter/);

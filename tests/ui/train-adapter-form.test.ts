@@ -36,3 +36,17 @@ test("the train screen's form chooses the method (sft, dpo, rm…) and DPO's bet
   assert.match(validateTrain(config, run, { ...values, method: 'rm', adapter: 'p-tuning' }) ?? '', /^adapter: rm trains a LoRA adapter/);
   assert.equal(validateTrain(config, run, { ...values, method: 'sft', adapter: 'p-tuning' }), null);
 });
+
+test("the train form starts PPO with its reward model and start adapter, and refuses PPO without a reward model", () => {
+  const config = forgeConfigSchema.parse({});
+  const run = { name: 'r', dir: '/runs/r', kept: 100 } as RunInfo;
+  assert.ok(trainFields(config, run).find((f) => f.name === 'method')?.choices?.includes('ppo'));
+  const values = { model: '/m', out: '/o', epochs: '1', maxSteps: '0', valSetSize: '0', backend: 'auto', adapter: 'lora', numVirtualTokens: '20', method: 'ppo', beta: '0.1', dpoLoss: 'sigmoid', rewardModel: '/runs/r/rm', initAdapter: '/runs/r/lora' };
+  assert.equal(validateTrain(config, run, values), null);
+  assert.deepEqual(trainMethodFrom(values), { name: 'ppo' });
+  const c = trainConfigFrom(config, run, values);
+  assert.equal(c.rewardModel, '/runs/r/rm');
+  assert.equal(c.initAdapter, '/runs/r/lora');
+  assert.match(validateTrain(config, run, { ...values, rewardModel: '' }) ?? '', /^reward model: required for ppo/);
+  assert.equal(trainConfigFrom(config, run, { ...values, initAdapter: '' }).initAdapter, null);
+});

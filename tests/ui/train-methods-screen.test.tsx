@@ -65,12 +65,12 @@ test('train screen, PPO: the curve is the mean reward (objective/scores), with K
   const { r, emit } = await screen();
   emit({ type: 'start', backend: 'cpu', device: 'CPU', plan, outDir: 'out', method: 'ppo' });
   for (let s = 1; s <= 20; s++) {
-    const metrics = { 'objective/scores': -1 + 0.1 * s, 'objective/kl': 0.01 * s, 'policy/clipfrac': 0.25, 'loss/value_avg': 0.25 };
+    const metrics = { 'objective/scores': -1 + 0.1 * s, 'objective/kl': 0.01 * s, 'policy/clipfrac_avg': 0.25, 'loss/value_avg': 0.25 };
     emit({ type: 'step', step: s, total: 30, epoch: s / 30, loss: 0.05, lr: 1e-5, gradNorm: 0.2, tokensPerSec: 300, etaSec: 30 - s, metrics });
   }
   const f = await until(r, /mean reward • 1\.0000/);
   assert.match(f, /· PPO · backend cpu/);
-  assert.match(f, /loss 0\.0500  objective\/kl 0\.2  policy\/clipfrac 25%  loss\/value_avg 0\.25/);
+  assert.match(f, /loss 0\.0500  objective\/kl 0\.2  policy\/clipfrac_avg 25%  loss\/value_avg 0\.25/);
   // The chart's y axis is the reward's range (-0.9 … 1.0), not the PPO loss's.
   assert.match(f, /1\.0\d?┤/);
   assert.match(f, /-0\.9\d?┤/);

@@ -1,5 +1,5 @@
 import type { Command, ParsedValues } from '../command.js';
-import { flagBool, flagNumber, flagString } from '../flags.js';
+import { flagBool, flagString } from '../flags.js';
 import { configOption } from '../config-flags.js';
 import { UsageError } from '../../errors.js';
 import { TRAIN_FLAGS, flagName, trainConfigFromFlags, trainSection } from './train.js';
@@ -53,7 +53,7 @@ async function planForDevice(values: ParsedValues, mcfg: ModelConfig, config: Tr
 }
 
 const usage = `usage: alpaca-forge plan --model DIR [--lora-r 8 --target-modules q_proj,v_proj --micro-batch-size 4 --cutoff-len 256 --workers N] [--json]
-       alpaca-forge plan --model DIR --method sft|dpo|rm|ppo [--max-new-tokens 64 --batch-size N] [--backend B] [--gpu-memory SIZE]
+       alpaca-forge plan --model DIR --method sft|dpo|rm|ppo [--max-new-tokens 64 --batch-size N --samples-per-prompt K] [--backend B] [--gpu-memory SIZE]
        alpaca-forge plan --model DIR --backend webgpu [--gpu-memory 141GiB] [--max-binding-size SIZE --max-buffer-size SIZE]
                          [--base-weights f32|bf16|int8] [--gradient-checkpointing auto|on|off]
 
@@ -74,11 +74,11 @@ Sizes are bytes or a number with KiB, MiB, GiB (also KB, MB, GB: powers of 1000)
 --method counts each training method's passes through the model and what they hold at the peak: DPO's
 reference pass (once per run, cached) and its policy passes (2 sequences per pair, one at a time); RM's scalar
 head (score.weight) and its pairs; PPO's policy, frozen reference, reward model (its adapter and score head) and
-value head, the rollout's KV cache (--batch-size prompts per rollout, as train --method ppo takes them, of
---cutoff-len + --max-new-tokens positions) and its buffers. It says whether that fits the backend: wasm's 4 GiB heap, the
+value head, the rollout's KV cache (one response of --cutoff-len + --max-new-tokens positions at a time) and its
+buffers (--batch-size prompts × --samples-per-prompt responses), as train --method ppo runs them. It says whether that fits the backend: wasm's 4 GiB heap, the
 device's --gpu-memory, or this machine's free memory (with --backend auto: each of them).`;
 
-const PLAN_KEYS: Array<keyof TrainConfig> = ['model', 'loraR', 'targetModules', 'microBatchSize', 'batchSize', 'cutoffLen', 'workers', 'backend', 'numVirtualTokens', 'encoderHiddenSize', 'baseWeights', 'gradientCheckpointing'];
+const PLAN_KEYS: Array<keyof TrainConfig> = ['model', 'loraR', 'targetModules', 'microBatchSize', 'batchSize', 'cutoffLen', 'maxNewTokens', 'samplesPerPrompt', 'ppoVariant', 'workers', 'backend', 'numVirtualTokens', 'encoderHiddenSize', 'baseWeights', 'gradientCheckpointing'];
 
 const UNITS: Record<string, number> = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12 };
 
@@ -94,15 +94,17 @@ export function parseByteSize(flag: string, value: string): number {
 /** --method (and PPO's rollout flags): the method's passes and peak memory, and whether it fits each backend in question. */
 async function planForMethod(values: ParsedValues, mcfg: ModelConfig, config: TrainConfig, o: { workers: number; layouts: 1 | 2 }) {
   const name = flagString(values, 'method');
-  if (values['max-new-tokens'] !== undefined && name !== 'ppo') throw new UsageError('--max-new-tokens applies to plan --method ppo', 'add --method ppo, or drop the flag');
+  for (const f of ['max-new-tokens', 'samples-per-prompt', 'ppo-variant']) {
+    if (values[f] !== undefined && name !== 'ppo') throw new UsageError(`--${f} applies to plan --method ppo`, 'add --method ppo, or drop the flag');
+  }
   if (name === undefined) return null;
   const { PLANNED_METHODS, planMethod, backendBudget, methodFits } = await import('../../train/engines/method-plan.js');
   const method = PLANNED_METHODS.find((m) => m === name);
   if (!method) throw new UsageError(`--method: "${name}" is not a training method`, `use one of: ${PLANNED_METHODS.join(', ')}`);
   const ppo = {
-    // train --method ppo's defaults: 64 new tokens, --batch-size prompts per rollout.
-    maxNewTokens: flagNumber(values, 'max-new-tokens', { integer: true, min: 1 }) ?? 64,
+    maxNewTokens: config.maxNewTokens,
     rolloutBatch: config.batchSize,
+    samplesPerPrompt: config.ppoVariant === 'ppo' ? 1 : config.samplesPerPrompt,
   };
   const opts = { r: config.loraR, targetModules: config.targetModules, microBatchSize: config.microBatchSize, cutoffLen: config.cutoffLen, workers: o.workers, baseWeights: config.baseWeights, layouts: o.layouts, gradientCheckpointing: config.gradientCheckpointing === 'on' };
   const p = planMethod(mcfg, method, opts, ppo);
@@ -127,7 +129,6 @@ export const command: Command = {
     'max-binding-size': { type: 'string' },
     'max-buffer-size': { type: 'string' },
     method: { type: 'string' },
-    'max-new-tokens': { type: 'string' },
     ...configOption,
   },
   async run(ctx) {

@@ -8,8 +8,10 @@ export type PlannedMethod = (typeof PLANNED_METHODS)[number];
 export interface PpoPlanOptions {
   /** tokens each rollout samples after its prompt (the KV cache and the response grow by this many) */
   maxNewTokens: number;
-  /** prompts sampled per rollout (train --method ppo's --batch-size): the KV cache and the rollout buffers hold this many sequences */
+  /** prompts per rollout (train --method ppo's --batch-size): the rollout buffers hold their responses */
   rolloutBatch: number;
+  /** responses sampled per prompt (--samples-per-prompt; rloo and grpo take 2 or more) */
+  samplesPerPrompt?: number;
 }
 
 /** One kind of pass a step (or the run) makes through the model, and what it keeps alive while it runs. */
@@ -54,11 +56,11 @@ export interface MethodPlan {
  *   policy runs one sequence at a time with gradients; a pair's two gradients and a float64 sum are held.
  * - RM (methods/rm.ts): chosen and rejected each one forward+backward through a scalar head on the last token
  *   (score.weight, [1, hidden]); the head is trained beside the adapter.
- * - PPO (issue 17's recipe): the policy (base + SFT adapter + trainable LoRA) samples `rolloutBatch` responses of
- *   up to `maxNewTokens` with a KV cache; then per rollout one forward each of the policy (old log-probs and
- *   values, through a value head [1, hidden] + bias), the frozen reference (base + SFT adapter) and the reward
- *   model (base + its adapter + score head); then PPO epochs of forward+backward per micro-batch. All three share
- *   the frozen base weights (a reward model trained from the same base).
+ * - PPO (methods/ppo.ts): the policy (base + trainable LoRA from the SFT adapter) samples each response of up to
+ *   `maxNewTokens` alone with a KV cache; then per micro-batch of responses one forward each of the policy (old
+ *   log-probs and values, through a value head [1, hidden] + bias), the frozen reference (base + SFT adapter) and
+ *   the reward model (base + its adapter + score head); then PPO epochs of forward+backward per micro-batch. All
+ *   three share the frozen base weights (a reward model trained from the same base).
  * An estimate to decide "does it fit", as planMemory is.
  */
 export function planMethod(c: ModelConfig, method: PlannedMethod, opts: MemoryOptions, ppo: PpoPlanOptions = { maxNewTokens: 64, rolloutBatch: opts.microBatchSize }): MethodPlan {
@@ -97,32 +99,35 @@ export function planMethod(c: ModelConfig, method: PlannedMethod, opts: MemoryOp
     ];
     return finish(method, 2, passes, memory, head, 0);
   }
-  // PPO
+  // PPO, as methods/ppo.ts runs it: responses are sampled one at a time (a KV cache of one sequence); the
+  // policy, reference and reward-model scoring and the update go a micro-batch of responses at a time.
+  const samples = ppo.samplesPerPrompt ?? 1;
   const S = T + ppo.maxNewTokens;
   const kvDim = c.numKvHeads * c.headDim;
-  const kvCache = 4 * ppo.rolloutBatch * c.numLayers * 2 * kvDim * S;
+  const kvCache = 4 * c.numLayers * 2 * kvDim * S;
   const valueHead = c.hiddenSize + 1;
   const sftAdapter = countLoraParams(c, opts.r, opts.targetModules);
   const rmFrozen = countLoraParams(c, opts.r, opts.targetModules) + c.hiddenSize;
+  const responses = ppo.rolloutBatch * samples;
   // Per response token: old log-prob, reference log-prob, value, reward, advantage, return (float32) and the token.
-  const rolloutBuffers = ppo.rolloutBatch * ppo.maxNewTokens * (6 * 4 + 4);
-  const micro = Math.min(opts.microBatchSize, ppo.rolloutBatch);
+  const rolloutBuffers = responses * ppo.maxNewTokens * (6 * 4 + 4);
+  const micro = Math.min(opts.microBatchSize, ppo.rolloutBatch) * samples;
   const passes: MethodPass[] = [
-    { name: 'rollout (policy, KV cache)', when: `${ppo.maxNewTokens} decode steps per rollout`, sequences: ppo.rolloutBatch, tokens: S, gradients: false, activationBytes: forwardOnly(ppo.rolloutBatch, 1) + 4 * ppo.rolloutBatch * c.vocabSize },
-    { name: 'policy + value head (old log-probs, values)', when: 'once per rollout', sequences: ppo.rolloutBatch, tokens: S, gradients: false, activationBytes: forwardOnly(ppo.rolloutBatch, S) },
-    { name: 'reference (base + SFT adapter)', when: 'once per rollout', sequences: ppo.rolloutBatch, tokens: S, gradients: false, activationBytes: forwardOnly(ppo.rolloutBatch, S) },
-    { name: 'reward model (score of the last token)', when: 'once per rollout', sequences: ppo.rolloutBatch, tokens: S, gradients: false, activationBytes: forwardOnly(ppo.rolloutBatch, S) },
+    { name: 'rollout (policy, KV cache)', when: `${ppo.maxNewTokens} decode steps per response, one response at a time, ${responses} per rollout`, sequences: 1, tokens: S, gradients: false, activationBytes: forwardOnly(1, 1) + 4 * c.vocabSize },
+    { name: 'policy + value head (old log-probs, values)', when: 'per micro-batch of the rollout', sequences: micro, tokens: S, gradients: false, activationBytes: forwardOnly(micro, S) },
+    { name: 'reference (base + SFT adapter)', when: 'per micro-batch of the rollout', sequences: micro, tokens: S, gradients: false, activationBytes: forwardOnly(micro, S) },
+    { name: 'reward model (score of the last token)', when: 'per micro-batch of the rollout', sequences: micro, tokens: S, gradients: false, activationBytes: forwardOnly(micro, S) },
     { name: 'policy + value head (PPO update)', when: 'per micro-batch, each PPO epoch', sequences: micro, tokens: S, gradients: true, activationBytes: gradPass(micro, S) },
   ];
   const memory = [
     ...frozenRows,
     { item: 'frozen adapters: SFT (policy and reference), reward model + score head', bytes: 4 * (sftAdapter + rmFrozen) },
     ...adapterRows(valueHead),
-    { item: `rollout KV cache (${ppo.rolloutBatch} × ${S} positions × ${c.numLayers} layers × keys+values of ${kvDim})`, bytes: kvCache },
-    { item: `rollout buffers (${ppo.rolloutBatch} × ${ppo.maxNewTokens} response tokens: log-probs, values, rewards, advantages)`, bytes: rolloutBuffers },
+    { item: `rollout KV cache (one sequence of ${S} positions × ${c.numLayers} layers × keys+values of ${kvDim})`, bytes: kvCache },
+    { item: `rollout buffers (${responses} responses × ${ppo.maxNewTokens} tokens: log-probs, values, rewards, advantages)`, bytes: rolloutBuffers },
     { item: `activations (${micro} × ${S} tokens, the update's largest pass)`, bytes: Math.max(...passes.map((p) => p.activationBytes)) },
   ];
-  return finish(method, 1, passes, memory, valueHead, sftAdapter + rmFrozen);
+  return finish(method, samples, passes, memory, valueHead, sftAdapter + rmFrozen);
 }
 
 function finish(method: PlannedMethod, sequencesPerExample: number, passes: MethodPass[], memory: MethodMemoryRow[], extraTrainableParams: number, extraFrozenParams: number): MethodPlan {

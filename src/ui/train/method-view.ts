@@ -23,7 +23,7 @@ export function methodView(method: string): MethodView {
 }
 
 /** Figures that are shares of pairs or tokens, shown as percentages. */
-const SHARE = /(^|\/)(accuracy|accuracies|clipfrac)$/;
+const SHARE = /(^|\/)(accuracy|accuracies|clipfrac|clipfrac_avg)$/;
 
 /** One figure as `name value`: a share in percent, anything else with four significant digits. */
 export function formatFigure(name: string, value: number): string {
