@@ -76,6 +76,10 @@ test('plan --method ppo: policy, reference, reward model and value head, the rol
   assert.equal(row(wider, /^activations/), activationBytes(tiny, 2, ['q_proj', 'v_proj'], 4, 24), 'the update pass is capped by the micro-batch');
   assert.equal(row(grouped, /^activations/), activationBytes(tiny, 2, ['q_proj', 'v_proj'], 6, 24), '3 prompts × 2 responses per pass');
   assert.ok(longer.totalBytes > ppo.totalBytes && wider.totalBytes > ppo.totalBytes);
+  // rloo/grpo: no value head, so only the adapter trains (4 + 4 + 8 B × 112).
+  const grpo = planMethod(tiny, 'ppo', opts, { maxNewTokens: 8, rolloutBatch: 3, samplesPerPrompt: 2, valueHead: false });
+  assert.equal(grpo.extraTrainableParams, 0);
+  assert.equal(row(grpo, /^trainable/), 4 * 112);
   // PPO holds more than SFT on the same settings: the frozen adapters, the value head and the rollout.
   assert.ok(ppo.totalBytes > planMethod(tiny, 'sft', opts).totalBytes);
 });
@@ -114,9 +118,9 @@ test('plan --method ppo --json carries the passes, the memory and the fit; --max
   };
   const r = await run({ method: 'ppo', 'max-new-tokens': '8', 'batch-size': '3', 'micro-batch-size': '4', 'lora-r': '2', 'cutoff-len': '16', backend: 'webgpu', 'gpu-memory': '1GiB', 'max-binding-size': '128MiB', json: true });
   assert.equal(r.code, 0);
-  const j = JSON.parse(r.out.join('\n')) as { method: { method: string; ppo: { maxNewTokens: number; rolloutBatch: number; samplesPerPrompt: number }; memory: Array<{ item: string; bytes: number }>; fits: Array<{ backend: string; fits: boolean }> } };
+  const j = JSON.parse(r.out.join('\n')) as { method: { method: string; ppo: { maxNewTokens: number; rolloutBatch: number; samplesPerPrompt: number; valueHead: boolean }; memory: Array<{ item: string; bytes: number }>; fits: Array<{ backend: string; fits: boolean }> } };
   assert.equal(j.method.method, 'ppo');
-  assert.deepEqual(j.method.ppo, { maxNewTokens: 8, rolloutBatch: 3, samplesPerPrompt: 1 });
+  assert.deepEqual(j.method.ppo, { maxNewTokens: 8, rolloutBatch: 3, samplesPerPrompt: 1, valueHead: true });
   assert.equal(j.method.memory.find((m) => /KV cache/.test(m.item))!.bytes, 24 * 2 * 2 * 4 * 4);
   assert.deepEqual(j.method.fits.map((f) => [f.backend, f.fits]), [['webgpu', true]]);
   const text = await run({ method: 'rm' });

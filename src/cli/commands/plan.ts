@@ -105,6 +105,7 @@ async function planForMethod(values: ParsedValues, mcfg: ModelConfig, config: Tr
     maxNewTokens: config.maxNewTokens,
     rolloutBatch: config.batchSize,
     samplesPerPrompt: config.ppoVariant === 'ppo' ? 1 : config.samplesPerPrompt,
+    valueHead: config.ppoVariant === 'ppo',
   };
   const opts = { r: config.loraR, targetModules: config.targetModules, microBatchSize: config.microBatchSize, cutoffLen: config.cutoffLen, workers: o.workers, baseWeights: config.baseWeights, layouts: o.layouts, gradientCheckpointing: config.gradientCheckpointing === 'on' };
   const p = planMethod(mcfg, method, opts, ppo);

@@ -12,6 +12,8 @@ export interface PpoPlanOptions {
   rolloutBatch: number;
   /** responses sampled per prompt (--samples-per-prompt; rloo and grpo take 2 or more) */
   samplesPerPrompt?: number;
+  /** false for --ppo-variant rloo|grpo, whose baselines are the group's: no value head. Defaults to true. */
+  valueHead?: boolean;
 }
 
 /** One kind of pass a step (or the run) makes through the model, and what it keeps alive while it runs. */
@@ -105,7 +107,7 @@ export function planMethod(c: ModelConfig, method: PlannedMethod, opts: MemoryOp
   const S = T + ppo.maxNewTokens;
   const kvDim = c.numKvHeads * c.headDim;
   const kvCache = 4 * c.numLayers * 2 * kvDim * S;
-  const valueHead = c.hiddenSize + 1;
+  const valueHead = ppo.valueHead === false ? 0 : c.hiddenSize + 1;
   const sftAdapter = countLoraParams(c, opts.r, opts.targetModules);
   const rmFrozen = countLoraParams(c, opts.r, opts.targetModules) + c.hiddenSize;
   const responses = ppo.rolloutBatch * samples;
