@@ -84,6 +84,8 @@ export const keyTable = {
     resume: { keys: ['R'], help: 'resume generating the run' },
     curate: { keys: ['c'], help: 'curate the run' },
     train: { keys: ['t'], help: 'train on the run' },
+    respond: { keys: ['a'], help: 'ask for K candidate answers per sample (respond)' },
+    judge: { keys: ['J'], help: 'judge the run: score the samples, or rank the candidate answers' },
     refresh: { keys: ['l'], help: 'reload the list' },
     help: { keys: ['?'], help: 'this help' },
     quit: { keys: ['q', 'ctrl+c'], help: 'quit' },
@@ -95,6 +97,14 @@ export const keyTable = {
   },
   train: {
     stop: { keys: ['q', 'ctrl+c'], help: 'stop and save a checkpoint; again to leave' },
+    help: { keys: ['?'], help: 'this help' },
+  },
+  respond: {
+    stop: { keys: ['q', 'ctrl+c'], help: 'stop cleanly (answers in flight are saved; run again to resume); again to leave' },
+    help: { keys: ['?'], help: 'this help' },
+  },
+  judge: {
+    stop: { keys: ['q', 'ctrl+c'], help: 'stop cleanly (ratings so far are saved; run again to continue); again to leave' },
     help: { keys: ['?'], help: 'this help' },
   },
   overlay: {
