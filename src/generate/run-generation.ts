@@ -16,6 +16,7 @@ import type { Lang } from '../data/sample.js';
 import { runBatchRounds, type BatchAction } from './batch-rounds.js';
 import type { BatchApi } from './batch-api.js';
 import { selfInstruct, type GenerationOutcome } from './generation-method.js';
+import { selfInstructJobs } from './generation-jobs.js';
 import { generateOnline } from './online-generation.js';
 import type { MethodRunOptions } from './methods/start-method-run.js';
 
@@ -124,7 +125,7 @@ async function generate(
   const kept = keptRows.length;
   const batchAction: BatchAction | null = opts.batch ?? (g.mode === 'batch' ? { kind: 'api', cancel: false } : null);
   if (!batchAction) {
-    return generateOnline({ g, opts, method, ingest, templateName: template.name, kept, resumed, abandoned, nextRequestId: store.nextRequestId(), spentBefore: store.spentUsd(), elapsedBefore });
+    return generateOnline({ g, opts, jobs: selfInstructJobs(method), ingest, templateName: template.name, kept, resumed, abandoned, nextRequestId: store.nextRequestId(), spentBefore: store.spentUsd(), elapsedBefore });
   }
   const batchStarted = Date.now();
   try {

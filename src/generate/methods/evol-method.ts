@@ -81,7 +81,7 @@ export class EvolMethod implements GenerationMethod<EvolState> {
     };
   }
 
-  ingest(step: Step<EvolState>, answer: MethodAnswer): Ingested<EvolState> {
+  ingest(step: Pick<Step<EvolState>, 'state'>, answer: MethodAnswer): Ingested<EvolState> {
     const s = step.state;
     const provenance = { method: 'evol' as const, parentId: s.parent.id, rootId: s.parent.rootId, operator: s.operator, round: s.round };
     if (s.stage === 'evolve') {

@@ -31,7 +31,7 @@ export class MagpieMethod implements GenerationMethod<MagpieState> {
     return { request: { kind: 'completion', prompt: this.prefix, stop: magpieStops(this.o.template), maxTokens: this.o.instructionMaxTokens ?? 512 }, state: { stage: 'instruction' } };
   }
 
-  ingest(step: Step<MagpieState>, answer: MethodAnswer): Ingested<MagpieState> {
+  ingest(step: Pick<Step<MagpieState>, 'state'>, answer: MethodAnswer): Ingested<MagpieState> {
     const provenance = { method: 'magpie' as const, parentId: null, rootId: null, operator: this.o.template.name, round: null };
     const s = step.state;
     if (s.stage === 'instruction') {

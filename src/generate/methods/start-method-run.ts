@@ -4,8 +4,11 @@ import type { GenerateEvent } from '../../events.js';
 import { acquireRunLock } from '../../store/run-lock.js';
 import { RunStore } from '../../store/run-store.js';
 import type { BatchAction } from '../batch-rounds.js';
+import type { GenerationOutcome } from '../generation-method.js';
+import { IngestPipeline } from '../ingest-pipeline.js';
+import { generateOnline } from '../online-generation.js';
 import { buildMethod, checkMethodSettings } from './build-method.js';
-import { runMethod, type MethodOutcome } from './run-method.js';
+import { stepJobs } from './step-jobs.js';
 
 /** What every generation method is started with; `runGeneration`'s options add what only self-instruct uses. */
 export interface MethodRunOptions {
@@ -28,8 +31,11 @@ export interface MethodRunOptions {
   batch?: BatchAction;
 }
 
-/** Evol-Instruct and Magpie: no seeds or prompt template; the method is rebuilt from the store on resume. */
-export async function startMethodRun(opts: MethodRunOptions): Promise<MethodOutcome> {
+/**
+ * Evol-Instruct and Magpie: no seeds or prompt template; the method is rebuilt from the store on resume, and its
+ * jobs run through the same driver as self-instruct's (the request loop, the writer thread, the yield floor).
+ */
+export async function startMethodRun(opts: MethodRunOptions): Promise<GenerationOutcome> {
   const g = opts.config.generation;
   if (opts.batch || g.mode === 'batch') {
     throw new ConfigError([`generate --method ${g.method}: batch rounds are not built for this method yet`], 'run it online (without --mode batch, --emit-batch or --ingest-batch)');
@@ -53,19 +59,21 @@ export async function startMethodRun(opts: MethodRunOptions): Promise<MethodOutc
     store.setMeta('method', g.method);
     const abandoned = store.abandonInFlight();
     const method = buildMethod(store, g);
-    return await runMethod({
-      store,
-      runDir: opts.runDir,
-      config: opts.config,
-      method,
-      apiKey: opts.apiKey,
-      apiKeyFor: opts.apiKeyFor,
-      signal: opts.signal,
-      onEvent: opts.onEvent,
-      pause: opts.pause,
-      progressIntervalMs: opts.progressIntervalMs,
+    const jobs = stepJobs(method, { chatModel: g.method === 'magpie' ? g.magpie.responseModel : null });
+    const ingest = IngestPipeline.start({ runDir: opts.runDir, config: opts.config, lang: g.lang, target: g.target, seeds: [] });
+    return await generateOnline({
+      g,
+      opts,
+      jobs,
+      ingest,
+      templateName: g.method === 'magpie' ? g.magpie.template : `evol ${g.evol.operators}`,
+      kept: store.countItems('kept'),
       resumed,
       abandoned,
+      nextRequestId: store.nextRequestId(),
+      spentBefore: store.spentUsd(),
+      elapsedBefore: Number(store.getMeta('elapsed_ms') ?? 0),
+      exhaustedMessage: (kept) => `evol finished its ${g.evol.rounds} rounds: ${kept}/${g.target} kept (raise --rounds or give more input to go on)`,
     });
   } finally {
     release?.();
