@@ -39,6 +39,17 @@ const evolvableRow = z.object({ id: z.number().int(), root_id: z.number().int().
 const roundRow = z.object({ method: z.string(), round: z.number().int(), status: z.string(), reason: z.string().nullable(), instruction: z.string(), input: z.string(), judge_score: z.number().nullable() });
 const provRow = z.object({ item_id: z.number().int(), method: z.string(), parent_id: z.number().int().nullable(), root_id: z.number().int().nullable(), operator: z.string().nullable(), round: z.number().int().nullable() });
 const countRow = z.object({ n: z.number().int() });
+const evolRequestRow = z.object({ id: z.number().int(), status: z.string(), examples_json: z.string(), raw_response: z.string().nullable(), finish_reason: z.string().nullable() });
+
+/** One of evol's requests as the request log holds it. */
+export interface EvolRequestRow {
+  id: number;
+  status: string;
+  /** What the request recorded: the method, the request kind and the step's state (any JSON: parsed by the method). */
+  provenance: unknown;
+  raw: string | null;
+  finishReason: string | null;
+}
 
 /** Words that add a condition to a task; their count is a rough measure of how constrained it is. */
 const CONSTRAINT_WORDS = /\b(must|should|at least|at most|no more than|exactly|without|only|avoid|include|under \d+|within|each|every|do not|don't)\b|必须|至少|最多|不超过|不要|只|恰好|每个|避免|包括|以内/gi;
@@ -130,6 +141,24 @@ export class ProvenanceStore {
   evolvedParents(round: number): Set<number> {
     const rows = this.db.prepare(`SELECT DISTINCT parent_id AS n FROM item_provenance WHERE method = 'evol' AND round = ? AND parent_id IS NOT NULL`).all(round);
     return new Set(rows.map((r) => parse(countRow, r).n));
+  }
+
+  /**
+   * Evol's requests of a round, as recorded when they were sent or queued (requests.examples_json holds the step's
+   * state): a rebuilt method counts the ones still queued in a batch and reads again an evolution that was answered
+   * but never got its response.
+   */
+  evolRequests(round: number): EvolRequestRow[] {
+    return this.db
+      .prepare(
+        `SELECT id, status, examples_json, raw_response, finish_reason FROM requests
+         WHERE kind = 'generate' AND json_extract(examples_json, '$.method') = 'evol' AND json_extract(examples_json, '$.state.round') = ? ORDER BY id`,
+      )
+      .all(round)
+      .map((row) => {
+        const r = parse(evolRequestRow, row);
+        return { id: r.id, status: r.status, provenance: JSON.parse(r.examples_json) as unknown, raw: r.raw_response, finishReason: r.finish_reason };
+      });
   }
 
   /** The highest evol round with any item; 0 when none. */

@@ -3,10 +3,12 @@ import { ConfigError } from '../../errors.js';
 import { readAlpacaFile } from '../../data/alpaca-file.js';
 import { seededRandom } from '../../random.js';
 import type { RunStore } from '../../store/run-store.js';
-import { ProvenanceStore } from '../../store/provenance-store.js';
-import { EvolMethod } from './evol-method.js';
-import { loadEvolTemplates, parseOperators } from './evol-operators.js';
-import { defaultEliminationSettings } from './evol-elimination.js';
+import { ProvenanceStore, type EvolvableItem } from '../../store/provenance-store.js';
+import { z } from 'zod';
+import { EvolMethod, type EvolState } from './evol-method.js';
+import { evolOperators, loadEvolTemplates, parseOperators } from './evol-operators.js';
+import { defaultEliminationSettings, type EliminationSettings } from './evol-elimination.js';
+import type { Step } from './method.js';
 import { loadMagpieTemplate, magpiePrefix } from './magpie-template.js';
 import { MagpieMethod } from './magpie-method.js';
 
@@ -39,23 +41,77 @@ export function buildMethod(store: RunStore, g: GenerationConfig): EvolMethod | 
   if (prov.keptOfRound(0).length === 0) {
     throw new ConfigError(['generate --method evol: nothing to evolve (the run holds no kept items)'], 'pass --from FILE with Alpaca JSON/JSONL items, or run self-instruct first and use --from-run');
   }
-  // The first round (up to the last) that still has unevolved parents.
-  let round = Math.max(1, prov.lastEvolRound());
-  let pending = prov.keptOfRound(round - 1);
+  const templates = loadEvolTemplates(operators, g.lang);
+  const elimination = { ...defaultEliminationSettings, sameAsParentRougeL: g.evol.sameAsParentRougeL, minResponseChars: g.evol.minResponseChars };
+  // The first round (up to the last) with work left: parents not yet evolved, or steps still out or half done.
+  let round = 1;
+  let left: RoundLeft;
   for (;;) {
-    const done = prov.evolvedParents(round);
-    pending = prov.keptOfRound(round - 1).filter((p) => !done.has(p.id));
-    if (pending.length > 0 || round >= g.evol.rounds) break;
+    left = roundLeft(prov, round, templates, elimination);
+    if (left.pending.length > 0 || left.outstanding > 0 || left.resumedSteps.length > 0 || round >= g.evol.rounds || prov.keptOfRound(round).length === 0) break;
     round++;
   }
   return new EvolMethod({
     round,
-    pending,
+    pending: left.pending,
     keptThisRound: prov.keptOfRound(round),
     rounds: g.evol.rounds,
     operators,
-    templates: loadEvolTemplates(operators, g.lang),
-    elimination: { ...defaultEliminationSettings, sameAsParentRougeL: g.evol.sameAsParentRougeL, minResponseChars: g.evol.minResponseChars },
+    templates,
+    elimination,
     random: g.seed === null ? Math.random : seededRandom(g.seed * 7919 + store.nextRequestId()),
+    resumedSteps: left.resumedSteps,
+    outstanding: left.outstanding,
   });
+}
+
+interface RoundLeft {
+  pending: EvolvableItem[];
+  resumedSteps: Array<Step<EvolState>>;
+  outstanding: number;
+}
+
+const parentSchema = z.object({ id: z.number().int(), rootId: z.number().int(), round: z.number().int(), instruction: z.string(), input: z.string() });
+const evolveStateSchema = z.object({ stage: z.literal('evolve'), parent: parentSchema, operator: z.enum(evolOperators), round: z.number().int() });
+const stepStateSchema = z.object({ state: z.object({ parent: z.object({ id: z.number().int() }) }) });
+
+/**
+ * What is left of a round, from the store: its parents (kept in the round before) that have no evolution yet, the
+ * steps still queued in a batch, and evolutions answered before a restart whose response was never asked (read
+ * again from their stored answer, so a kill or a batch round between the two steps costs nothing twice).
+ */
+function roundLeft(prov: ProvenanceStore, round: number, templates: ReturnType<typeof loadEvolTemplates>, elimination: EliminationSettings): RoundLeft {
+  const done = prov.evolvedParents(round);
+  const busy = new Set<number>();
+  let outstanding = 0;
+  const answered = new Map<number, Step<EvolState>['state'] & { stage: 'evolve' }>();
+  const raw = new Map<number, { text: string; finishReason: string | null }>();
+  for (const r of prov.evolRequests(round)) {
+    const parentId = stepStateSchema.safeParse(r.provenance).data?.state.parent.id;
+    if (parentId === undefined || done.has(parentId)) continue;
+    if (r.status === 'queued') {
+      busy.add(parentId);
+      outstanding++;
+      continue;
+    }
+    const state = evolveStateSchema.safeParse((r.provenance as { state?: unknown }).state);
+    // The latest answered evolution of a parent; a response asked later that failed leaves it to be asked again.
+    if (r.status === 'ok' && state.success && r.raw !== null && templates.has(state.data.operator)) {
+      answered.set(parentId, state.data);
+      raw.set(parentId, { text: r.raw, finishReason: r.finishReason });
+    }
+  }
+  // Reading an answer needs only the templates and the elimination settings, not the round's queue.
+  const reader = new EvolMethod({ round, pending: [], keptThisRound: [], rounds: round, operators: [...templates.keys()], templates, elimination, random: Math.random });
+  const resumedSteps: Array<Step<EvolState>> = [];
+  for (const [parentId, state] of answered) {
+    if (busy.has(parentId)) continue;
+    const out = reader.ingest({ state }, raw.get(parentId)!);
+    if ('then' in out) {
+      resumedSteps.push(out.then);
+      busy.add(parentId);
+    }
+  }
+  const pending = prov.keptOfRound(round - 1).filter((p) => !done.has(p.id) && !busy.has(p.id));
+  return { pending, resumedSteps, outstanding };
 }

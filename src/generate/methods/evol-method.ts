@@ -28,6 +28,10 @@ export interface EvolMethodOptions {
   random: () => number;
   /** Completion tokens of an evolution (the task alone is short). Defaults to the run's maxTokens. */
   evolveMaxTokens?: number;
+  /** Evolutions of `round` answered before a restart but not yet responded to: their response steps go first. */
+  resumedSteps?: Array<Step<EvolState>>;
+  /** Steps of `round` queued in a batch whose answers are still to be ingested (each ends in committed or failed). */
+  outstanding?: number;
 }
 
 /**
@@ -40,11 +44,14 @@ export class EvolMethod implements GenerationMethod<EvolState> {
   private round: number;
   private queue: EvolParent[];
   private next: EvolParent[];
-  private outstanding = 0;
+  private outstanding: number;
   private done = false;
+  private readonly resumed: Array<Step<EvolState>>;
 
   constructor(private readonly o: EvolMethodOptions) {
     this.round = o.round;
+    this.outstanding = o.outstanding ?? 0;
+    this.resumed = [...(o.resumedSteps ?? [])].reverse();
     // Oldest first, so a resumed run takes its parents in the same order.
     this.queue = [...o.pending].reverse();
     this.next = [...o.keptThisRound];
@@ -61,6 +68,11 @@ export class EvolMethod implements GenerationMethod<EvolState> {
 
   start(): Step<EvolState> | null {
     if (this.done) return null;
+    const resumed = this.resumed.pop();
+    if (resumed) {
+      this.outstanding++;
+      return resumed;
+    }
     if (this.queue.length === 0) {
       if (this.outstanding > 0) return null;
       if (this.round >= this.o.rounds || this.next.length === 0) {
