@@ -14,7 +14,6 @@ import { loadSeedTasks } from '../data/seed-tasks.js';
 import { resolveRunSettings, type RunSetting } from './run-settings.js';
 import type { Lang } from '../data/sample.js';
 import { runBatchRounds, type BatchAction } from './batch-rounds.js';
-import type { BatchApi } from './batch-api.js';
 import { selfInstruct, type GenerationOutcome } from './generation-method.js';
 import { selfInstructJobs } from './generation-jobs.js';
 import { generateOnline } from './online-generation.js';
@@ -23,8 +22,6 @@ import type { MethodRunOptions } from './methods/start-method-run.js';
 export interface RunGenerationOptions extends MethodRunOptions {
   /** Settings a resume may change (recorded in the run's history); any other change is refused. Defaults to none. */
   allowChange?: ReadonlySet<RunSetting>;
-  /** Test hook for batch mode: the Batch API client. */
-  batchApi?: BatchApi;
 }
 
 export type { GenerationOutcome };
@@ -138,7 +135,7 @@ async function generate(
       signal: opts.signal,
       emit: opts.onEvent,
       templateName: template.name,
-      method,
+      jobs: selfInstructJobs(method),
       ingest,
       kept,
       resumed,

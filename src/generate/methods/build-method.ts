@@ -10,7 +10,7 @@ import { evolOperators, loadEvolTemplates, parseOperators } from './evol-operato
 import { defaultEliminationSettings, type EliminationSettings } from './evol-elimination.js';
 import type { Step } from './method.js';
 import { loadMagpieTemplate, magpiePrefix } from './magpie-template.js';
-import { MagpieMethod } from './magpie-method.js';
+import { MagpieMethod, type MagpieState } from './magpie-method.js';
 
 /** Checks a method's settings (templates, operators, input file) before the run directory is made. */
 export function checkMethodSettings(g: GenerationConfig): void {
@@ -28,12 +28,13 @@ export function checkMethodSettings(g: GenerationConfig): void {
  */
 export function buildMethod(store: RunStore, g: GenerationConfig): EvolMethod | MagpieMethod {
   if (g.method === 'magpie') {
-    return new MagpieMethod({
+    const options = {
       template: loadMagpieTemplate(g.magpie.template),
       lang: g.lang,
       filters: { minChars: g.magpie.minChars, maxChars: g.magpie.maxChars },
       instructionMaxTokens: g.magpie.instructionMaxTokens,
-    });
+    };
+    return new MagpieMethod({ ...options, resumedSteps: magpieLeft(new ProvenanceStore(store), new MagpieMethod(options)) });
   }
   const operators = parseOperators(g.evol.operators);
   const prov = new ProvenanceStore(store);
@@ -86,7 +87,7 @@ function roundLeft(prov: ProvenanceStore, round: number, templates: ReturnType<t
   let outstanding = 0;
   const answered = new Map<number, Step<EvolState>['state'] & { stage: 'evolve' }>();
   const raw = new Map<number, { text: string; finishReason: string | null }>();
-  for (const r of prov.evolRequests(round)) {
+  for (const r of prov.stepRequests('evol', round)) {
     const parentId = stepStateSchema.safeParse(r.provenance).data?.state.parent.id;
     if (parentId === undefined || done.has(parentId)) continue;
     if (r.status === 'queued') {
@@ -114,4 +115,30 @@ function roundLeft(prov: ProvenanceStore, round: number, templates: ReturnType<t
   }
   const pending = prov.keptOfRound(round - 1).filter((p) => !done.has(p.id) && !busy.has(p.id));
   return { pending, resumedSteps, outstanding };
+}
+
+const instructionStateSchema = z.object({ state: z.object({ stage: z.literal('instruction') }) });
+const responseStateSchema = z.object({ state: z.object({ stage: z.literal('response'), instruction: z.string() }) });
+
+/**
+ * Magpie's instructions answered before a restart (or in a batch round ingested by another process) that never got
+ * their response: read again from the stored answer, each once; an instruction whose response is queued or answered
+ * is not asked again.
+ */
+function magpieLeft(prov: ProvenanceStore, reader: MagpieMethod): Array<Step<MagpieState>> {
+  const asked = new Set<string>();
+  const answered: Array<{ raw: string; finishReason: string | null }> = [];
+  for (const r of prov.stepRequests('magpie')) {
+    const response = responseStateSchema.safeParse(r.provenance);
+    if (response.success && (r.status === 'queued' || r.status === 'ok')) asked.add(response.data.state.instruction);
+    else if (instructionStateSchema.safeParse(r.provenance).success && r.status === 'ok' && !r.hasItems && r.raw !== null) answered.push({ raw: r.raw, finishReason: r.finishReason });
+  }
+  const steps: Array<Step<MagpieState>> = [];
+  for (const a of answered) {
+    const out = reader.ingest({ state: { stage: 'instruction' } }, { text: a.raw, finishReason: a.finishReason });
+    if (!('then' in out) || out.then.state.stage !== 'response' || asked.has(out.then.state.instruction)) continue;
+    asked.add(out.then.state.instruction);
+    steps.push(out.then);
+  }
+  return steps;
 }

@@ -11,6 +11,8 @@ export interface MagpieMethodOptions {
   filters: MagpieFilterSettings;
   /** Completion tokens for an instruction. Defaults to 512. */
   instructionMaxTokens?: number;
+  /** Instructions answered before a restart whose response was never asked: their response steps go first. */
+  resumedSteps?: Array<Step<MagpieState>>;
 }
 
 /**
@@ -22,12 +24,16 @@ export class MagpieMethod implements GenerationMethod<MagpieState> {
   readonly name = 'magpie' as const;
   readonly exhausted = false;
   private readonly prefix: string;
+  private readonly resumed: Array<Step<MagpieState>>;
 
   constructor(private readonly o: MagpieMethodOptions) {
     this.prefix = magpiePrefix(o.template, o.lang);
+    this.resumed = [...(o.resumedSteps ?? [])].reverse();
   }
 
   start(): Step<MagpieState> {
+    const resumed = this.resumed.pop();
+    if (resumed) return resumed;
     return { request: { kind: 'completion', prompt: this.prefix, stop: magpieStops(this.o.template), maxTokens: this.o.instructionMaxTokens ?? 512 }, state: { stage: 'instruction' } };
   }
 
