@@ -6,7 +6,7 @@ import type { RunStore } from '../../store/run-store.js';
 import { ProvenanceStore, type EvolvableItem } from '../../store/provenance-store.js';
 import { z } from 'zod';
 import { EvolMethod, type EvolState } from './evol-method.js';
-import { evolOperators, loadEvolTemplates, parseOperators } from './evol-operators.js';
+import { evolOperators, loadEvolEqualTemplate, loadEvolTemplates, parseOperators } from './evol-operators.js';
 import { defaultEliminationSettings, type EliminationSettings } from './evol-elimination.js';
 import type { Step } from './method.js';
 import { loadMagpieTemplate, magpiePrefix } from './magpie-template.js';
@@ -16,6 +16,7 @@ import { MagpieMethod, type MagpieState } from './magpie-method.js';
 export function checkMethodSettings(g: GenerationConfig): void {
   if (g.method === 'evol') {
     loadEvolTemplates(parseOperators(g.evol.operators), g.lang);
+    if (g.evol.sameAsParentCheck === 'model') loadEvolEqualTemplate(g.lang);
     if (g.evol.from !== null) readAlpacaFile(g.evol.from);
   } else if (g.method === 'magpie') {
     magpiePrefix(loadMagpieTemplate(g.magpie.template), g.lang);
@@ -43,12 +44,13 @@ export function buildMethod(store: RunStore, g: GenerationConfig): EvolMethod | 
     throw new ConfigError(['generate --method evol: nothing to evolve (the run holds no kept items)'], 'pass --from FILE with Alpaca JSON/JSONL items, or run self-instruct first and use --from-run');
   }
   const templates = loadEvolTemplates(operators, g.lang);
+  const equalTemplate = g.evol.sameAsParentCheck === 'model' ? loadEvolEqualTemplate(g.lang) : null;
   const elimination = { ...defaultEliminationSettings, sameAsParentRougeL: g.evol.sameAsParentRougeL, minResponseChars: g.evol.minResponseChars };
   // The first round (up to the last) with work left: parents not yet evolved, or steps still out or half done.
   let round = 1;
   let left: RoundLeft;
   for (;;) {
-    left = roundLeft(prov, round, templates, elimination);
+    left = roundLeft(prov, round, templates, elimination, equalTemplate);
     if (left.pending.length > 0 || left.outstanding > 0 || left.resumedSteps.length > 0 || round >= g.evol.rounds || prov.keptOfRound(round).length === 0) break;
     round++;
   }
@@ -63,6 +65,7 @@ export function buildMethod(store: RunStore, g: GenerationConfig): EvolMethod | 
     random: g.seed === null ? Math.random : seededRandom(g.seed * 7919 + store.nextRequestId()),
     resumedSteps: left.resumedSteps,
     outstanding: left.outstanding,
+    equalTemplate,
   });
 }
 
@@ -81,7 +84,7 @@ const stepStateSchema = z.object({ state: z.object({ parent: z.object({ id: z.nu
  * steps still queued in a batch, and evolutions answered before a restart whose response was never asked (read
  * again from their stored answer, so a kill or a batch round between the two steps costs nothing twice).
  */
-function roundLeft(prov: ProvenanceStore, round: number, templates: ReturnType<typeof loadEvolTemplates>, elimination: EliminationSettings): RoundLeft {
+function roundLeft(prov: ProvenanceStore, round: number, templates: ReturnType<typeof loadEvolTemplates>, elimination: EliminationSettings, equalTemplate: string | null): RoundLeft {
   const done = prov.evolvedParents(round);
   const busy = new Set<number>();
   let outstanding = 0;
@@ -103,7 +106,7 @@ function roundLeft(prov: ProvenanceStore, round: number, templates: ReturnType<t
     }
   }
   // Reading an answer needs only the templates and the elimination settings, not the round's queue.
-  const reader = new EvolMethod({ round, pending: [], keptThisRound: [], rounds: round, operators: [...templates.keys()], templates, elimination, random: Math.random });
+  const reader = new EvolMethod({ round, pending: [], keptThisRound: [], rounds: round, operators: [...templates.keys()], templates, elimination, random: Math.random, equalTemplate });
   const resumedSteps: Array<Step<EvolState>> = [];
   for (const [parentId, state] of answered) {
     if (busy.has(parentId)) continue;
