@@ -35,7 +35,8 @@ export function buildMethod(store: RunStore, g: GenerationConfig): EvolMethod | 
       filters: { minChars: g.magpie.minChars, maxChars: g.magpie.maxChars },
       instructionMaxTokens: g.magpie.instructionMaxTokens,
     };
-    return new MagpieMethod({ ...options, resumedSteps: magpieLeft(new ProvenanceStore(store), new MagpieMethod(options)) });
+    const left = magpieLeft(new ProvenanceStore(store), new MagpieMethod(options));
+    return new MagpieMethod({ ...options, resumedSteps: left.steps, askedBefore: left.asked });
   }
   const operators = parseOperators(g.evol.operators);
   const prov = new ProvenanceStore(store);
@@ -126,9 +127,9 @@ const responseStateSchema = z.object({ state: z.object({ stage: z.literal('respo
 /**
  * Magpie's instructions answered before a restart (or in a batch round ingested by another process) that never got
  * their response: read again from the stored answer, each once; an instruction whose response is queued or answered
- * is not asked again.
+ * is not asked again (and `asked` holds them all, so a repeat of one is dropped before its response).
  */
-function magpieLeft(prov: ProvenanceStore, reader: MagpieMethod): Array<Step<MagpieState>> {
+function magpieLeft(prov: ProvenanceStore, reader: MagpieMethod): { steps: Array<Step<MagpieState>>; asked: Set<string> } {
   const asked = new Set<string>();
   const answered: Array<{ raw: string; finishReason: string | null }> = [];
   for (const r of prov.stepRequests('magpie')) {
@@ -143,5 +144,5 @@ function magpieLeft(prov: ProvenanceStore, reader: MagpieMethod): Array<Step<Mag
     asked.add(out.then.state.instruction);
     steps.push(out.then);
   }
-  return steps;
+  return { steps, asked };
 }
