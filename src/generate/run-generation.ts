@@ -65,8 +65,10 @@ export async function runGeneration(opts: RunGenerationOptions): Promise<Generat
   if (g.budgetUsd !== null && !opts.config.prices[g.model]) {
     throw new ConfigError([`generation.budgetUsd is set but prices has no entry for model "${g.model}", so spending cannot be measured`], `add prices.${g.model}: {input: USD per 1M tokens, output: USD per 1M tokens} to forge.yaml`);
   }
-  // Evol-Instruct and Magpie bring their own requests; they share the pool, budget, writer thread and curation.
-  if (g.method !== 'self-instruct') return (await import('./methods/start-method-run.js')).startMethodRun(opts);
+  const methods = await import('./methods/start-method-run.js');
+  methods.checkRunMethod(opts.runDir, g);
+  // Evol-Instruct and Magpie bring their own requests; they share the request loop, batch rounds, writer thread and curation.
+  if (g.method !== 'self-instruct') return methods.startMethodRun(opts);
   const prepare = (meta: Pick<RunStore, 'getMeta'>) => {
     const settings = settingsOf(opts.runDir, g, meta, opts.allowChange);
     return { settings, seeds: loadSeedTasks(settings.seedsPath), template: loadPromptTemplate(g.template, lang) };

@@ -1,4 +1,5 @@
 import type { ForgeConfig } from '../../config/schema.js';
+import type { GenerationConfig } from '../../config/generation.js';
 import { ConfigError } from '../../errors.js';
 import type { GenerateEvent } from '../../events.js';
 import { acquireRunLock } from '../../store/run-lock.js';
@@ -32,6 +33,25 @@ export interface MethodRunOptions {
   batch?: BatchAction;
   /** Test hook for batch mode: the Batch API client. */
   batchApi?: BatchApi;
+}
+
+/**
+ * Refuses a resume whose --method differs from the run's, which would read the run's requests as another method's
+ * (an evol batch file ingested as self-instruct's task lists). Self-instruct → evol is allowed: `--from-run` evolves
+ * a self-instruct run's own kept items.
+ */
+export function checkRunMethod(runDir: string, g: GenerationConfig): void {
+  if (!RunStore.exists(runDir)) return;
+  const store = RunStore.open(runDir);
+  let was: string | undefined;
+  try {
+    if (store.getMeta('created_at') === undefined) return;
+    was = store.getMeta('method') ?? 'self-instruct';
+  } finally {
+    store.close();
+  }
+  if (was === g.method || (was === 'self-instruct' && g.method === 'evol')) return;
+  throw new ConfigError([`${runDir} was made with --method ${was}; this command asks for --method ${g.method}`], `add --method ${was} (with the run's other flags) to resume it, or start a new --run for ${g.method}`);
 }
 
 /**

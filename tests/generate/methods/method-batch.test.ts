@@ -160,3 +160,20 @@ test('Magpie with --mode batch is refused before anything is sent, saying that t
     await server.close();
   }
 });
+
+test('a resume that forgets --method evol is refused, naming the run\'s method, before its batch file is read as self-instruct\'s', async () => {
+  const dir = tmp();
+  const server = await startFakeServer({ answers: 'text' });
+  try {
+    const runDir = join(dir, 'run');
+    const cfg = config(server.url, { method: 'evol', target: 100, evol: { from: writeInput(dir, 2), rounds: 1, operators: 'depth' } });
+    const emitted = await runGeneration({ runDir, config: cfg, batch: { kind: 'emit', file: join(dir, 'in.jsonl') }, ...quiet });
+    assert.equal(emitted.reason, 'batch-pending');
+    await runBatchFile(server, join(dir, 'in.jsonl'), join(dir, 'out.jsonl'));
+    await assert.rejects(runGeneration({ runDir, config: config(server.url, { target: 100 }), batch: { kind: 'ingest', file: join(dir, 'out.jsonl') }, ...quiet }), /was made with --method evol; this command asks for --method self-instruct/);
+    const ingested = await runGeneration({ runDir, config: cfg, batch: { kind: 'ingest', file: join(dir, 'out.jsonl') }, ...quiet });
+    assert.equal(ingested.reason, 'batch-pending');
+  } finally {
+    await server.close();
+  }
+});
