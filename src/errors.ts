@@ -91,6 +91,18 @@ export class ApiError extends ForgeError {
   }
 }
 
+/**
+ * The endpoint has never answered in this process and refuses connections, has no DNS name or fails TLS: almost
+ * always a wrong URL or a server not yet started, so the run stops within seconds instead of pausing for an hour.
+ * `hint` is the whole hint (the default says to start the server or fix the URL, then run again).
+ */
+export class EndpointUnreachableError extends ApiError {
+  constructor(message: string, hint = 'start the server, or fix --base-url / generation.baseUrl (e.g. http://localhost:8000/v1); then run the same command again') {
+    super(message, undefined, hint);
+    this.name = 'EndpointUnreachableError';
+  }
+}
+
 /** The run database cannot be opened, is from a newer version, is locked by another process… */
 export class StoreError extends ForgeError {
   constructor(message: string, hint?: string) {
@@ -128,6 +140,7 @@ const revivers: Record<string, (s: SerializedError) => ForgeError> = {
   DataError: (s) => new DataError(s.message, s.hint),
   ModelError: (s) => new ModelError(s.message, s.hint),
   ApiError: (s) => new ApiError(s.message, s.status, s.hint),
+  EndpointUnreachableError: (s) => new EndpointUnreachableError(s.message, s.hint),
   StoreError: (s) => new StoreError(s.message, s.hint),
 };
 

@@ -59,3 +59,12 @@ test('the CLI takes exit codes from the one table, never as literals', () => {
   }
   assert.deepEqual(offenders, []);
 });
+
+test('EndpointUnreachableError comes back from a worker as itself, hint unchanged, so the pool still treats it as a dead endpoint', async () => {
+  const { EndpointUnreachableError } = await import('../src/llm/chat-client.js');
+  const original = new EndpointUnreachableError('cannot reach http://127.0.0.1:9/v1: connection refused; gave up after 3 attempts', 'start the server');
+  const back = acrossThread(original);
+  assert.ok(back instanceof EndpointUnreachableError, `${back.name} ${back.constructor.name}`);
+  assert.ok(back instanceof ApiError);
+  assert.deepEqual([back.name, back.message, back.hint, back.exitCode], [original.name, original.message, original.hint, original.exitCode]);
+});

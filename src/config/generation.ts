@@ -135,6 +135,13 @@ export const generationConfigSchema = z
       .max(1)
       .default(0.01)
       .describe('stop when the kept share of requested items stays under this over the last 500 answers (the teacher ran out of variety); 0 = never'),
+    storeRejected: z
+      .number()
+      .int()
+      .min(0)
+      .nullable()
+      .default(1000)
+      .describe('rejected, duplicate and unparsed items stored in full per reason (for review and re-curation); past that they are only counted, so run.db grows with what is kept; null = store all'),
     timeoutMs: z.number().int().positive().default(120000).describe('per-request timeout in milliseconds'),
     maxRetries: z.number().int().min(0).max(50).default(6).describe('retries of one request on 429, 5xx, timeouts and connection errors'),
     pauseAfterFailures: z

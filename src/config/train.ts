@@ -45,6 +45,15 @@ export const trainConfigSchema = z
   promptInit: z.string().min(1).nullable().default(null).describe("prompt tuning: initialise the virtual tokens from this text's token embeddings (PEFT's TEXT init); null = random"),
   encoderHiddenSize: z.number().int().min(1).nullable().default(null).describe("P-tuning's MLP and prefix tuning's projection: hidden width; null = PEFT's default (token_dim)"),
   prefixProjection: z.boolean().default(false).describe('prefix tuning: reparameterise the prefix through a two-layer MLP (PEFT prefix_projection)'),
+  rewardModel: z.string().nullable().default(null).describe('PPO: the reward model directory (written by `train --method rm`) that scores the rollouts'),
+  ppoVariant: z.enum(['ppo', 'rloo', 'grpo']).default('ppo').describe('PPO: ppo (value head + GAE), or rloo / grpo (no value head: group baselines over samplesPerPrompt responses to each prompt)'),
+  ppoEpochs: z.number().int().min(1).default(4).describe("PPO: optimisation epochs over each rollout batch (TRL's ppo_epochs)"),
+  samplesPerPrompt: z.number().int().min(1).default(1).describe('PPO: responses sampled per prompt (rloo and grpo need at least 2; their group baseline is over them)'),
+  temperature: z.number().positive().default(0.7).describe('PPO: sampling temperature of the rollouts (the log-probs are taken at the same temperature, as TRL does)'),
+  maxNewTokens: z.number().int().min(1).default(64).describe('PPO: longest sampled response, in tokens'),
+  initKlCoef: z.number().min(0).default(0.2).describe("PPO: the KL penalty's initial coefficient β (TRL's init_kl_coef)"),
+  targetKl: z.number().positive().nullable().default(6).describe("PPO: the KL (nats per response) the adaptive controller steers β toward (Ziegler et al.); null = a fixed β"),
+  klHorizon: z.number().positive().default(10000).describe("PPO: the adaptive KL controller's horizon, in responses (TRL's horizon)"),
   })
   .strict();
 

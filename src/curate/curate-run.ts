@@ -109,6 +109,7 @@ export async function judgeRun(store: RunStore, o: Omit<JudgeRunOptions, 'sink'>
   const targets = store
     .listItems({ status: ['kept', 'rejected'] })
     .filter((it) => (it.status === 'kept' || it.reason === 'judge') && (o.cfg.rejudge || it.judgeScore === null))
-    .map((it) => ({ id: it.id, instruction: it.instruction, input: it.input, output: it.output }));
+    // With its score so far: a re-judge that fails keeps it (a score is replaced only by a new valid one).
+    .map((it) => ({ id: it.id, instruction: it.instruction, input: it.input, output: it.output, judgeScore: it.judgeScore }));
   return judgeItems(targets, { ...o, sink: store });
 }

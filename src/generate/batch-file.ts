@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DataError } from '../errors.js';
 import { completionSchema, type ChatMessage } from '../llm/chat-client.js';
+import { tokenLimit } from '../llm/endpoint-of.js';
 
 /**
  * The OpenAI batch file format (https://platform.openai.com/docs/api-reference/batch/request-input), which vLLM's
@@ -27,6 +28,25 @@ export function requestIdFrom(runTag: string, customId: string): number | null {
   if (!customId.startsWith(`${runTag}-`)) return null;
   const n = Number(customId.slice(runTag.length + 1));
   return Number.isSafeInteger(n) && n > 0 ? n : null;
+}
+
+/**
+ * The body of one batch request. Through the Batch API at OpenAI (`endpoint` its base URL) the token limit is
+ * `max_completion_tokens`, which its reasoning models require; a file for an offline engine (`endpoint` null) and
+ * any other Batch API get `max_tokens`, which vLLM's run_batch reads.
+ */
+export function batchRequestBody(
+  endpoint: string | null,
+  r: { model: string; messages: ChatMessage[]; temperature: number; topP: number; maxTokens: number; seed: number | null },
+): BatchRequestBody {
+  return {
+    model: r.model,
+    messages: r.messages,
+    temperature: r.temperature,
+    top_p: r.topP,
+    ...(endpoint === null ? { max_tokens: r.maxTokens } : tokenLimit(endpoint, r.maxTokens)),
+    ...(r.seed !== null ? { seed: r.seed } : {}),
+  };
 }
 
 export function batchInputLine(customId: string, body: BatchRequestBody): string {
@@ -56,8 +76,22 @@ const outputLineSchema = z.object({
     .passthrough()
     .nullable()
     .optional(),
-  error: z.object({ code: z.string().nullable().optional(), message: z.string().nullable().optional() }).passthrough().nullable().optional(),
+  // Any value: OpenAI writes {code, message}; vLLM's run_batch a plain string (make_error_request_output), its
+  // ErrorResponse nested ({error: {message, code}}) or, in older versions, flat with a numeric code.
+  error: z.unknown().optional(),
 });
+
+const errorObjectSchema = z.object({ code: z.union([z.string(), z.number()]).nullable().optional(), message: z.string().nullable().optional() }).passthrough();
+
+/** One line for a batch line's `error`, whatever its shape (see outputLineSchema). */
+function errorMessage(error: unknown): string {
+  if (typeof error === 'string') return error || 'error: no message';
+  const nested = z.object({ error: errorObjectSchema }).safeParse(error);
+  const e = errorObjectSchema.safeParse(nested.success ? nested.data.error : error);
+  if (e.success && (e.data.message || e.data.code !== undefined)) return `${e.data.code ?? 'error'}: ${e.data.message || 'no message'}`;
+  const text = JSON.stringify(error) ?? String(error);
+  return text.length > 500 ? `${text.slice(0, 500)}…` : text;
+}
 
 export type BatchOutcome =
   | { customId: string; ok: true; text: string; finishReason: string | null; promptTokens: number; completionTokens: number }
@@ -85,8 +119,8 @@ export function parseBatchOutput(text: string, source: string): BatchOutcome[] {
       throw new DataError(`${source}:${i + 1}: not a batch result (${issue?.path.join('.') || 'line'}: ${issue?.message})`, 'pass the output file of the batch, in the OpenAI batch output format');
     }
     const { custom_id: customId, response, error } = parsed.data;
-    if (error) {
-      out.push({ customId, ok: false, error: `${error.code ?? 'error'}: ${error.message ?? 'no message'}` });
+    if (error !== undefined && error !== null) {
+      out.push({ customId, ok: false, error: errorMessage(error) });
       continue;
     }
     if (!response) {

@@ -10,10 +10,11 @@ import { writeAll, writeOutputWith } from '../io/write-output.js';
 import { BudgetTracker, costOf, hasBatchPrices, worstCaseUsd } from '../llm/budget.js';
 import { sleep } from '../llm/retry-policy.js';
 import { BatchApi, terminalBatchStatuses, type BatchState } from './batch-api.js';
-import { batchCompletionLine, batchInputLine, customIdFor, parseBatchOutput, requestIdFrom, type BatchOutcome } from './batch-file.js';
+import { batchCompletionLine, batchInputLine, batchRequestBody, customIdFor, parseBatchOutput, requestIdFrom, type BatchOutcome } from './batch-file.js';
 import type { IngestPipeline } from './ingest-pipeline.js';
 import type { GenerationJobs, JobRequest } from './generation-jobs.js';
 import { requestsToFill, YieldEstimator } from './yield-estimator.js';
+import { batchRoundCap, type RoundYield } from './batch-round-size.js';
 
 /** What batch mode and the offline files do, besides generating through the Batch API. */
 export type BatchAction = { kind: 'api'; cancel: boolean } | { kind: 'emit'; file: string } | { kind: 'ingest'; file: string };
@@ -68,6 +69,8 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
   // Worst cases reserved by rounds this process prepared, released when the round closes (its real cost counted).
   const reservedByRound = new Map<number, number>();
   const rejections: Record<string, number> = {};
+  // What the answers ingested since the last round was prepared kept: the next round is sized from it.
+  let seen: RoundYield = { answers: 0, kept: 0 };
   let requestsDone = 0;
   let requestsFailed = 0;
   let promptTokens = 0;
@@ -115,7 +118,8 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
 
   /** Builds, writes and records one round; null when the budget leaves room for no request. */
   const prepareRound = (kind: 'api' | 'file', path: string | null): BatchRound | null => {
-    const n = requestsToFill({ remaining: g.target - kept, pendingAnswers: 0, concurrency: g.batch.maxRequests, yields });
+    const n = Math.min(requestsToFill({ remaining: g.target - kept, pendingAnswers: 0, concurrency: g.batch.maxRequests, yields }), batchRoundCap(g.target - kept, seen));
+    seen = { answers: 0, kept: 0 };
     let id = store.nextRequestId();
     const lines: string[] = [];
     const requests: Array<{ id: number; examples: unknown }> = [];
@@ -140,7 +144,7 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
       lines.push(
         req.completion
           ? batchCompletionLine(customIdFor(runTag, id), { model, prompt: req.completion.prompt, stop: req.completion.stop, ...sampling })
-          : batchInputLine(customIdFor(runTag, id), { model, messages: req.messages, ...sampling }),
+          : batchInputLine(customIdFor(runTag, id), batchRequestBody(kind === 'api' ? api!.baseURL : null, { model, messages: req.messages, temperature: g.temperature, topP: g.topP, maxTokens, seed: g.seed !== null ? g.seed + id : null })),
       );
       requests.push({ id, examples: req.provenance });
       id++;
@@ -202,6 +206,7 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
             ctx.jobs.committed(job, done);
             kept = Math.max(kept, done.kept);
             yields.observe(done.keptNow);
+            seen = { answers: seen.answers + 1, kept: seen.kept + done.keptNow };
             for (const [reason, n] of Object.entries(done.rejections)) rejections[reason] = (rejections[reason] ?? 0) + n;
             for (const item of done.keptSamples) latest.unshift(item);
             latest.length = Math.min(latest.length, 10);
@@ -327,28 +332,35 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
         throw new DataError(`${action.file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'pass the output JSONL of the batch');
       }
       const outcomes = parseBatchOutput(text, action.file);
-      let ingested = 0;
-      let skipped = 0;
       const rounds = store.openBatches().filter((b) => b.kind === 'file');
       if (rounds.length === 0) throw new DataError(`${ctx.runDir}: no round is waiting for results`, 'write one first with --emit-batch FILE');
-      const known = new Set<string>();
+      // All or nothing: a file holding lines of no request of this run is the wrong file (or an edited one), and
+      // ingesting the rest of it first would leave the run half-fed by it.
+      const inRound = (id: number, b: BatchRound) => id >= b.firstRequest && id <= b.lastRequest;
+      const everRound = store.batches();
+      const strangers = outcomes.filter((o) => {
+        const id = requestIdFrom(runTag, o.customId);
+        return id === null || !everRound.some((b) => inRound(id, b));
+      });
+      if (strangers.length > 0) {
+        const first = strangers[0]!.customId;
+        const why = requestIdFrom(runTag, first) === null ? `is not from this run (its requests are named ${runTag}-N)` : 'is not a request this run wrote';
+        throw new DataError(
+          `${action.file}: custom_id "${first}" ${why}; ${strangers.length} of its ${outcomes.length} lines name no request of this run, so nothing was ingested`,
+          'ingest the output of a file this run wrote with --emit-batch, unedited',
+        );
+      }
+      let ingested = 0;
+      let skipped = 0;
       for (const b of rounds) {
-        const mine = outcomes.filter((o) => {
-          const id = requestIdFrom(runTag, o.customId);
-          return id !== null && id >= b.firstRequest && id <= b.lastRequest;
-        });
-        for (const o of mine) known.add(o.customId);
+        const mine = outcomes.filter((o) => inRound(requestIdFrom(runTag, o.customId)!, b));
         const r = await ingestOutcomes(b, mine, action.file);
         ingested += r.ingested;
         skipped += r.skipped;
         if (store.queuedRequests(b.round).length === 0) store.markBatchIngested(b.round);
       }
-      const stray = outcomes.find((o) => !known.has(o.customId));
-      if (stray) {
-        const id = requestIdFrom(runTag, stray.customId);
-        if (id === null) throw new DataError(`${action.file}: custom_id "${stray.customId}" is not from this run (its requests are named ${runTag}-N)`, 'ingest the output of a file this run wrote with --emit-batch');
-        skipped++;
-      }
+      // Lines of rounds closed before: answered already.
+      skipped += outcomes.filter((o) => !rounds.some((b) => inRound(requestIdFrom(runTag, o.customId)!, b))).length;
       const waiting = store.openBatches().filter((b) => b.kind === 'file').reduce((n, b) => n + store.queuedRequests(b.round).length, 0);
       const note = `ingested ${ingested} results from ${action.file}${skipped ? ` (${skipped} already ingested, skipped)` : ''}${waiting ? `; ${waiting} requests still wait for results` : ''}`;
       return kept >= g.target ? finish('target', `${note}; target reached: ${kept} kept samples`) : finish('batch-pending', `${note}; ${kept}/${g.target} kept — write the next round with --emit-batch FILE`);

@@ -7,6 +7,7 @@ import { parseResponse } from './parse-response.js';
 import type { SamplePreview } from '../events.js';
 import { serializeError } from '../errors.js';
 import { ProvenanceStore } from '../store/provenance-store.js';
+import { RejectedStorage } from './rejected-storage.js';
 
 // The only writer of the run while `generate` runs. Messages are handled strictly in the order they were sent, so
 // items are judged in arrival order, exactly as a single-threaded loop would judge them, and each response is
@@ -24,9 +25,12 @@ try {
   for (const k of keptRows) filter.seed(String(k.id), k.instruction, k.input);
   let kept = keptRows.length;
   const provenance = new ProvenanceStore(store);
+  const storage = new RejectedStorage(init.config.generation.storeRejected, store.storedByReason());
   const commitWithProvenance = store.connection.transaction((m: Extract<ToIngest, { type: 'complete-items' }>, items: NewItem[]) => {
-    store.completeRequest(m.requestId, m.result, items);
-    provenance.record(items.map((it, i) => ({ itemId: it.id, ...m.items[i]!.provenance })));
+    const { stored, unstored } = storage.split(items);
+    store.completeRequest(m.requestId, m.result, stored, unstored);
+    // An item's idx is its place in the answer, and so in m.items.
+    provenance.record(stored.map((it) => ({ itemId: it.id, ...m.items[it.idx]!.provenance })));
   });
 
   const handle = (m: ToIngest): void => {
@@ -91,7 +95,8 @@ try {
         rejections[reason] = (rejections[reason] ?? 0) + 1;
         items.push({ id: store.allocateItemId(), idx: idx++, instruction: '', input: '', output: d.raw, status: 'dropped', reason, detail: d.reason, duplicateOf: null, similarity: null, similar: [] });
       }
-      store.completeRequest(m.requestId, m.result, items);
+      const { stored, unstored } = storage.split(items);
+      store.completeRequest(m.requestId, m.result, stored, unstored);
       post({ type: 'completed', requestId: m.requestId, kept, tasks: parsed.tasks.length, keptNow, keptSamples, rejections });
     }
   };

@@ -1,13 +1,15 @@
 import OpenAI from 'openai';
 import { z } from 'zod';
-import { ApiError, ForgeError } from '../errors.js';
+import { ApiError, EndpointUnreachableError, ForgeError } from '../errors.js';
+// Defined with the error family so that it survives a worker boundary as itself (reviveError); exported here as before.
+export { EndpointUnreachableError };
 import type { TransportState } from '../events.js';
 import type { Prices } from '../config/generation.js';
 import { EndpointGate } from './endpoint-gate.js';
 import { backoffMs, classifyFailure, InvalidResponseError, sleep } from './retry-policy.js';
 import { costOf } from './budget.js';
 import { createRedactor, createValueRedactor, type Redact } from './redact.js';
-import { endpointOf } from './endpoint-of.js';
+import { endpointOf, tokenLimit } from './endpoint-of.js';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -150,7 +152,7 @@ export class ChatClient {
         if (verdict.unreachable && !this.gate.hasSucceeded) {
           // Never answered and cannot be reached: a wrong URL or a server not started, not worth the gate's pauses.
           if (attempt + 1 >= Math.min(this.unreachableAttempts, this.maxRetries + 1)) {
-            throw new EndpointUnreachableError(`cannot reach ${this.endpoint}: ${reason}; gave up after ${attempt + 1} attempts`, verdict.hint);
+            throw new EndpointUnreachableError(`cannot reach ${this.endpoint}: ${reason}; gave up after ${attempt + 1} attempts`, verdict.hint ? `${verdict.hint}; then run the same command again` : undefined);
           }
         } else {
           this.gate.failure(reason);
@@ -168,17 +170,7 @@ export class ChatClient {
 
   private async once(req: ChatRequest): Promise<ChatResult> {
     if (req.prompt !== undefined) return this.onceText(req, req.prompt);
-    const raw: unknown = await this.sdk.chat.completions.create(
-      {
-        model: this.model,
-        messages: req.messages,
-        ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
-        ...(req.topP !== undefined ? { top_p: req.topP } : {}),
-        ...(req.maxTokens !== undefined ? { max_tokens: req.maxTokens } : {}),
-        ...(req.seed !== undefined ? { seed: req.seed } : {}),
-      },
-      req.signal ? { signal: req.signal } : {},
-    );
+    const raw: unknown = await this.sdk.chat.completions.create(chatBody(this.baseURL, this.model, req), req.signal ? { signal: req.signal } : {});
     const parsed = completionSchema.safeParse(raw);
     if (!parsed.success) {
       throw new InvalidResponseError(`the endpoint answered something that is not a chat completion (${parsed.error.issues[0]?.path.join('.') || 'body'}: ${parsed.error.issues[0]?.message})`);
@@ -228,22 +220,26 @@ export class ChatClient {
   }
 }
 
+/**
+ * The body of one chat request: the token limit as `max_completion_tokens` at OpenAI's own API (its reasoning models
+ * refuse `max_tokens`), as `max_tokens` everywhere else (vLLM, llama.cpp, Ollama read that one).
+ */
+export function chatBody(baseURL: string, model: string, req: ChatRequest): OpenAI.Chat.ChatCompletionCreateParamsNonStreaming {
+  return {
+    model,
+    messages: req.messages,
+    ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+    ...(req.topP !== undefined ? { top_p: req.topP } : {}),
+    ...(req.maxTokens !== undefined ? tokenLimit(baseURL, req.maxTokens) : {}),
+    ...(req.seed !== undefined ? { seed: req.seed } : {}),
+  };
+}
+
 /** One request failed every retry; the run goes on (the gate decides whether the endpoint as a whole is down). */
 export class RetriesExhaustedError extends ForgeError {
   constructor(message: string) {
     super('api', message);
     this.name = 'RetriesExhaustedError';
-  }
-}
-
-/**
- * The endpoint has never answered in this process and refuses connections, has no DNS name or fails TLS: almost
- * always a wrong URL or a server not yet started, so the run stops within seconds instead of pausing for an hour.
- */
-export class EndpointUnreachableError extends ApiError {
-  constructor(message: string, hint = 'start the server, or fix --base-url / generation.baseUrl (e.g. http://localhost:8000/v1)') {
-    super(message, undefined, `${hint}; then run the same command again`);
-    this.name = 'EndpointUnreachableError';
   }
 }
 

@@ -23,3 +23,8 @@ export function isOpenAiEndpoint(baseURL: string): boolean {
     return false;
   }
 }
+
+/** The request's token limit under the name its endpoint reads (see isOpenAiEndpoint). */
+export function tokenLimit(baseURL: string, maxTokens: number): { max_tokens: number } | { max_completion_tokens: number } {
+  return isOpenAiEndpoint(baseURL) ? { max_completion_tokens: maxTokens } : { max_tokens: maxTokens };
+}

@@ -1,6 +1,10 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { writeOutput } from '../io/write-output.js';
+import { z } from 'zod';
 import { DataError } from '../errors.js';
+import { parseJsonAs } from '../data/parse-json-as.js';
+
+const lineSchema = z.record(z.string(), z.unknown());
 
 /**
  * An output JSONL file with one line per input item, appended as items finish, so an interrupted `sample --data`
@@ -23,7 +27,7 @@ export class ResumableJsonl {
       if (line.trim() === '') continue;
       let rec: Record<string, unknown>;
       try {
-        rec = JSON.parse(line) as Record<string, unknown>;
+        rec = parseJsonAs(line, lineSchema);
       } catch {
         break;
       }

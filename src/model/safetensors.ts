@@ -1,6 +1,8 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { z } from 'zod';
 import { ModelError } from '../errors.js';
+import { parseJsonAs } from '../data/parse-json-as.js';
 import { writeAll, writeOutputWith } from '../io/write-output.js';
 import { bf16ToFloat, decodeBf16, decodeF16, floatToBf16, floatToHalf, halfToFloat } from './float16.js';
 
@@ -164,6 +166,9 @@ export interface SafetensorsDir {
   close(): void;
 }
 
+/** model.safetensors.index.json: which shard holds each tensor. */
+const indexSchema = z.object({ weight_map: z.record(z.string(), z.string()) });
+
 export function readSafetensorsDir(dir: string): SafetensorsDir {
   const indexPath = join(dir, 'model.safetensors.index.json');
   const single = join(dir, 'model.safetensors');
@@ -171,14 +176,12 @@ export function readSafetensorsDir(dir: string): SafetensorsDir {
   const opened: SafetensorsFile[] = [];
   try {
     if (existsSync(indexPath)) {
-      let index: { weight_map?: Record<string, string> };
+      let map: Record<string, string>;
       try {
-        index = JSON.parse(readFileSync(indexPath, 'utf8')) as typeof index;
+        map = parseJsonAs(readFileSync(indexPath, 'utf8'), indexSchema).weight_map;
       } catch (e) {
-        throw new ModelError(`${indexPath}: not valid JSON (${(e as Error).message})`, 're-download the index file');
+        throw new ModelError(`${indexPath}: not a safetensors index (${(e as Error).message})`, 're-download the index file');
       }
-      const map = index.weight_map;
-      if (!map || typeof map !== 'object') throw new ModelError(`${indexPath}: no "weight_map"`, 're-download the index file');
       const byFile = new Map<string, SafetensorsFile>();
       for (const [name, file] of Object.entries(map)) {
         let f = byFile.get(file);

@@ -88,6 +88,19 @@ export async function runRespond(opts: RunRespondOptions): Promise<RespondOutcom
   }
 }
 
+/**
+ * The model that generated the run (meta model, else its config snapshot's): respond's default, so that the
+ * responses come from where the samples came from rather than from generation.model's default.
+ */
+export function runModel(runDir: string): string | undefined {
+  const store = RunStore.open(runDir);
+  try {
+    return store.getMeta('model') ?? store.configSnapshot()?.generation?.model;
+  } finally {
+    store.close();
+  }
+}
+
 /** Model and sampling of the run's own outputs, from generation's config snapshot. */
 function sampleOrigin(store: RunStore): { model: string; sampling: Sampling } {
   const g = store.configSnapshot()?.generation ?? {};

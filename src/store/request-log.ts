@@ -14,6 +14,13 @@ export interface RequestResult {
   endpoint?: string | null;
 }
 
+/** Items of one answer that were counted but not stored (past generation.storeRejected of their reason). */
+export interface UnstoredCount {
+  status: 'rejected' | 'duplicate' | 'dropped';
+  reason: string;
+  n: number;
+}
+
 /** Where a request is sent: recorded when it begins, so failed requests name their model and endpoint too. */
 export interface RequestTarget {
   model: string;
@@ -49,7 +56,7 @@ const costRowSchema = z.object({ c: z.number() });
 
 /** The run's request log (table requests): every generation and judge request, with its answer, tokens and cost. */
 export class RequestLog {
-  private commitResponse: ((id: number, r: RequestResult, items: NewItem[]) => void) | undefined;
+  private commitResponse: ((id: number, r: RequestResult, items: NewItem[], unstored: readonly UnstoredCount[]) => void) | undefined;
 
   constructor(private readonly c: RunConnection) {}
 
@@ -65,16 +72,21 @@ export class RequestLog {
     return this.c.row(countRowSchema, this.c.sql('SELECT COALESCE(MAX(id), 0) + 1 AS n FROM requests').get()).n;
   }
 
-  /** Records the response and its items in one transaction: both are there after a crash, or neither. */
-  complete(requestId: number, result: RequestResult, items: NewItem[]): void {
-    this.commitResponse ??= this.c.transaction((id: number, r: RequestResult, its: NewItem[]) => {
+  /**
+   * Records the response and its items in one transaction: both are there after a crash, or neither. Items counted
+   * but not stored go to the per-reason counts; an answer none of whose items is stored keeps no raw text nor the
+   * examples it was asked with (its row keeps the tokens, cost and time: the run's spending).
+   */
+  complete(requestId: number, result: RequestResult, items: NewItem[], unstored: readonly UnstoredCount[] = []): void {
+    this.commitResponse ??= this.c.transaction((id: number, r: RequestResult, its: NewItem[], counts: readonly UnstoredCount[]) => {
       const at = now();
+      const keepText = its.length > 0 || counts.length === 0;
       this.c
         .sql(
           `UPDATE requests SET status = 'ok', finished_at = ?, raw_response = ?, finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, cost_usd = ?,
-           model = COALESCE(?, model), endpoint = COALESCE(?, endpoint) WHERE id = ?`,
+           model = COALESCE(?, model), endpoint = COALESCE(?, endpoint), examples_json = CASE WHEN ? THEN examples_json END WHERE id = ?`,
         )
-        .run(at, r.raw, r.finishReason, r.promptTokens, r.completionTokens, r.costUsd, r.model ?? null, r.endpoint ?? null, id);
+        .run(at, keepText ? r.raw : null, r.finishReason, r.promptTokens, r.completionTokens, r.costUsd, r.model ?? null, r.endpoint ?? null, keepText ? 1 : 0, id);
       const ins = this.c.sql(
         `INSERT INTO items(id, request_id, idx, instruction, input, output, status, reason, detail, duplicate_of, similarity, similar_json, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -83,8 +95,12 @@ export class RequestLog {
       for (const it of its) {
         ins.run(it.id, id, it.idx, it.instruction, it.input, it.output, it.status, it.reason, it.detail ?? null, it.duplicateOf, it.similarity, it.similar.length ? JSON.stringify(it.similar) : null, at);
       }
+      if (counts.length) {
+        const add = this.c.sql('INSERT INTO unstored_items(status, reason, n) VALUES (?, ?, ?) ON CONFLICT(status, reason) DO UPDATE SET n = n + excluded.n');
+        for (const u of counts) add.run(u.status, u.reason, u.n);
+      }
     });
-    this.commitResponse(requestId, result, items);
+    this.commitResponse(requestId, result, items, unstored);
   }
 
   fail(requestId: number, error: string, usage?: { promptTokens: number; completionTokens: number; costUsd: number }): void {

@@ -6,6 +6,7 @@ import { itemRowSchema, toItem, type CurationStatus, type CurationUpdate, type R
 const keptTextRowSchema = sampleSchema.extend({ id: z.number() });
 const countRowSchema = z.object({ n: z.number() });
 const maxIdRowSchema = z.object({ m: z.number() });
+const reasonCountRowSchema = z.object({ reason: z.string(), n: z.number() });
 
 /** A filter of listItems: by curation status and by review decision (null: not decided). */
 export interface ItemFilter {
@@ -28,6 +29,16 @@ export class RunItems {
 
   count(status: CurationStatus): number {
     return this.c.row(countRowSchema, this.c.sql('SELECT COUNT(*) AS n FROM items WHERE status = ?').get(status)).n;
+  }
+
+  /** Stored items not kept, by reason: where generation's storage cap (generation.storeRejected) starts from. */
+  storedByReason(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const row of this.c.sql(`SELECT reason, COUNT(*) AS n FROM items WHERE status != 'kept' AND reason IS NOT NULL GROUP BY reason`).all()) {
+      const r = this.c.row(reasonCountRowSchema, row);
+      out.set(r.reason, r.n);
+    }
+    return out;
   }
 
   /** Texts of kept items in arrival order: what a resumed run's duplicate index and example pool start from. */

@@ -6,7 +6,7 @@ import type { Sample } from '../data/sample.js';
 import { migrations } from './schema-sql.js';
 import { RunConnection } from './run-connection.js';
 import { RunMeta, type ConfigSnapshot, type HistoryEntry, type SettingChange } from './run-meta.js';
-import { RequestLog, type EndpointTally, type RequestResult, type RequestTarget } from './request-log.js';
+import { RequestLog, type EndpointTally, type RequestResult, type RequestTarget, type UnstoredCount } from './request-log.js';
 import { BatchRounds, type BatchRound } from './batch-rounds.js';
 import { RunItems, type ItemFilter } from './run-items.js';
 import { ReviewLog } from './review-log.js';
@@ -19,7 +19,7 @@ import type { CurationStatus, CurationUpdate, NewItem, ReviewDecision, StoredIte
 export { curationStatuses, reviewDecisions, type CurationStatus, type ReviewDecision, type SimilarRef, type StoredItem, type CurationFields, type NewItem, type CurationUpdate } from './item-rows.js';
 export type { SettingChange, HistoryEntry, ConfigSnapshot } from './run-meta.js';
 export { parseConfigSnapshot } from './run-meta.js';
-export type { RequestResult, RequestTarget, EndpointTally } from './request-log.js';
+export type { RequestResult, RequestTarget, EndpointTally, UnstoredCount } from './request-log.js';
 export type { BatchRound } from './batch-rounds.js';
 export type { RunSummary } from './run-summary.js';
 export type { ItemFilter } from './run-items.js';
@@ -124,8 +124,11 @@ export class RunStore {
   nextRequestId(): number {
     return this.requests.nextId();
   }
-  completeRequest(requestId: number, result: RequestResult, items: NewItem[]): void {
-    this.requests.complete(requestId, result, items);
+  completeRequest(requestId: number, result: RequestResult, items: NewItem[], unstored: readonly UnstoredCount[] = []): void {
+    this.requests.complete(requestId, result, items, unstored);
+  }
+  storedByReason(): Map<string, number> {
+    return this.items.storedByReason();
   }
   failRequest(requestId: number, error: string, usage?: { promptTokens: number; completionTokens: number; costUsd: number }): void {
     this.requests.fail(requestId, error, usage);

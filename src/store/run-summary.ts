@@ -20,6 +20,7 @@ export interface RunSummary {
 
 const statusGroupRowSchema = z.object({ status: z.string(), n: z.number() });
 const reasonGroupRowSchema = z.object({ reason: z.string(), n: z.number() });
+const unstoredRowSchema = z.object({ status: z.string(), reason: z.string(), n: z.number() });
 const reviewGroupRowSchema = z.object({ review: z.string(), n: z.number() });
 const requestCountsRowSchema = z.object({
   total: z.number(),
@@ -50,6 +51,13 @@ export function summarizeRun(c: RunConnection, meta: RunMeta): RunSummary {
     const r = c.row(reasonGroupRowSchema, row);
     byReason[r.reason] = r.n;
   }
+  // Items counted but not stored (generation.storeRejected): in the totals as if they were.
+  for (const row of c.sql('SELECT status, reason, n FROM unstored_items').all()) {
+    const r = c.row(unstoredRowSchema, row);
+    byStatus[r.status] = (byStatus[r.status] ?? 0) + r.n;
+    byReason[r.reason] = (byReason[r.reason] ?? 0) + r.n;
+  }
+  const byReasonDesc = Object.fromEntries(Object.entries(byReason).sort((x, y) => y[1] - x[1]));
   const byReview: Record<string, number> = {};
   for (const row of c.sql(`SELECT COALESCE(review, 'pending') AS review, COUNT(*) AS n FROM items GROUP BY 1`).all()) {
     const r = c.row(reviewGroupRowSchema, row);
@@ -79,7 +87,7 @@ export function summarizeRun(c: RunConnection, meta: RunMeta): RunSummary {
   const target = meta.get('target');
   return {
     byStatus,
-    byReason,
+    byReason: byReasonDesc,
     byReview,
     requests: { total: req.total, ok: req.ok ?? 0, failed: req.failed ?? 0, inFlight: req.inFlight ?? 0, abandoned: req.abandoned ?? 0, queued: req.queued ?? 0 },
     judgeRequests: tok.judge ?? 0,

@@ -153,4 +153,14 @@ export const migrations: string[] = [
   CREATE INDEX item_provenance_round ON item_provenance(method, round);
   CREATE INDEX item_provenance_parent ON item_provenance(parent_id);
   `,
+  // Items generation did not store in full (past generation.storeRejected of their reason): only counted, by status
+  // and reason, so that a teacher repeating itself does not fill the disk with what it repeats.
+  `
+  CREATE TABLE unstored_items (
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (status, reason)
+  ) WITHOUT ROWID;
+  `,
 ];

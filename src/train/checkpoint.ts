@@ -32,13 +32,15 @@ export interface TrainerState {
   lastEvalLoss: number | null;
   /** a scheduled evaluation at `step` was interrupted; the resumed run does it first */
   pendingEval?: boolean;
+  /** the method's own state at `step` (PPO: the adaptive KL coefficient) */
+  methodState?: Record<string, unknown>;
 }
 
 /** The state of a run after `step` optimizer steps: the data position and RNG follow from step, seed and steps per epoch. */
 export function trainerStateAt(
   step: number,
   run: { totalSteps: number; stepsPerEpoch: number; seed: number; dataFingerprint: string; settings: Record<string, unknown>; baseModel: string },
-  running: { lastLosses: number[]; lastEvalLoss: number | null; pendingEval?: boolean },
+  running: { lastLosses: number[]; lastEvalLoss: number | null; pendingEval?: boolean; methodState?: Record<string, unknown> },
 ): TrainerState {
   return {
     version: 1,

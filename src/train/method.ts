@@ -9,8 +9,8 @@ import type { NamedTensor, PeftTaskType } from './adapters/peft-files.js';
 import type { PromptWeights } from './adapters/prompt-spec.js';
 import type { DpoStepMetrics, TrainEvent } from '../events.js';
 
-/** What `train --method` takes: supervised fine-tuning, DPO, a reward model. */
-export const TRAINING_METHODS = ['sft', 'dpo', 'rm'] as const;
+/** What `train --method` takes: supervised fine-tuning, DPO, a reward model, RLHF with PPO. */
+export const TRAINING_METHODS = ['sft', 'dpo', 'rm', 'ppo'] as const;
 export type TrainingMethodName = (typeof TRAINING_METHODS)[number];
 
 /**
@@ -45,6 +45,13 @@ export interface TrainingMethod<R, E> {
   microBatchesPerStep(config: TrainConfig, trainExamples: number): number;
   /** trainable tensors beside the adapter, saved as PEFT modules_to_save (RM's score head) */
   extraParams?(mcfg: ModelConfig, config: TrainConfig): NamedTensor[];
+  /**
+   * false: the extra tensors are training state only (PPO's value head): checkpoints keep them, the output adapter
+   * does not. Defaults to true.
+   */
+  readonly extrasInOutput?: boolean;
+  /** the train_log.jsonl key loss_curve.svg draws instead of the loss (PPO: objective/scores), and its axis label */
+  readonly chart?: { key: string; label: string };
   start(ctx: MethodContext<E>): Promise<MethodSession>;
 }
 
@@ -73,6 +80,8 @@ export interface MethodContext<E> {
   /** warnings to print with the others before the run starts */
   warnings: string[];
   signal: AbortSignal | undefined;
+  /** what the session's checkpointState() returned at the checkpoint this run resumes from; null for a fresh run */
+  resumedState: Record<string, unknown> | null;
 }
 
 export interface StepReport {
@@ -104,5 +113,10 @@ export interface MethodSession {
   readonly maxPassTokens: number | null;
   /** Brings parameters and optimizer state into the host arrays the checkpoint writer reads. */
   sync(): Promise<void>;
+  /**
+   * State of the method beyond parameters and optimizer that a resumed run needs (PPO's KL coefficient), as JSON;
+   * written into the checkpoint's trainer_state.json and handed back as MethodContext.resumedState.
+   */
+  checkpointState?(): Record<string, unknown>;
   close(): Promise<void>;
 }

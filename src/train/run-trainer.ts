@@ -118,6 +118,7 @@ export async function runTrainer<R, E>(config: TrainConfig, method: TrainingMeth
     let lastEvalLoss: number | null = null;
     let pendingEval = false;
     let optimizerState = null;
+    let resumedState: Record<string, unknown> | null = null;
     const latest = checkpoints.at(-1);
     if (opts.resume && latest !== undefined) {
       const dir = checkpointDir(outDir, latest);
@@ -136,6 +137,7 @@ export async function runTrainer<R, E>(config: TrainConfig, method: TrainingMeth
       lastLosses = state.lastLosses;
       lastEvalLoss = state.lastEvalLoss;
       pendingEval = state.pendingEval === true;
+      resumedState = state.methodState ?? null;
       truncateTrainLog(logPath, start);
     } else {
       if (opts.resume) warnings.push(`no checkpoint in ${join(outDir, 'checkpoints')}: starting from step 0`);
@@ -150,8 +152,9 @@ export async function runTrainer<R, E>(config: TrainConfig, method: TrainingMeth
     );
     if (optimizerState) opt.setState(optimizerState);
     const adapterExtras = { ...(method.taskType ? { taskType: method.taskType } : {}), modulesToSave: extras };
+    const outputExtras = method.extrasInOutput === false ? { ...adapterExtras, modulesToSave: [] } : adapterExtras;
 
-    session = await method.start({ config, modelDir, outDir, backend, mcfg, model, workers, train, val, fingerprint, weights, extras, prompt, params, opt, initialWeights, emit, warnings, signal });
+    session = await method.start({ config, modelDir, outDir, backend, mcfg, model, workers, train, val, fingerprint, weights, extras, prompt, params, opt, initialWeights, emit, warnings, signal, resumedState });
     for (const w of warnings) emit({ type: 'warning', message: w });
     mkdirSync(outDir, { recursive: true });
 
@@ -190,8 +193,9 @@ export async function runTrainer<R, E>(config: TrainConfig, method: TrainingMeth
       return epochCache.steps[step % spe] as number[][];
     };
     const state = (step: number): TrainerState =>
-      trainerStateAt(step, { totalSteps: total, stepsPerEpoch: spe, seed: config.seed, dataFingerprint: fingerprint, settings, baseModel }, { lastLosses, lastEvalLoss, pendingEval });
-    const chart = () => writeLossChart(join(outDir, LOSS_CHART), readTrainLog(logPath), chartTitle(modelDir, label, method.name === 'sft' ? undefined : `${method.name.toUpperCase()} loss`));
+      trainerStateAt(step, { totalSteps: total, stepsPerEpoch: spe, seed: config.seed, dataFingerprint: fingerprint, settings, baseModel }, { lastLosses, lastEvalLoss, pendingEval, ...(session?.checkpointState ? { methodState: session.checkpointState() } : {}) });
+    const chartTitleText = chartTitle(modelDir, label, method.chart ? `${method.name.toUpperCase()} ${method.chart.label}` : method.name === 'sft' ? undefined : `${method.name.toUpperCase()} loss`);
+    const chart = () => writeLossChart(join(outDir, LOSS_CHART), readTrainLog(logPath), chartTitleText, method.chart);
     let lastCheckpoint = opts.resume && latest !== undefined ? latest : -1;
     const checkpoint = async (step: number) => {
       emit({ type: 'phase', phase: 'saving', detail: `checkpoint at step ${step}` });
@@ -269,7 +273,7 @@ export async function runTrainer<R, E>(config: TrainConfig, method: TrainingMeth
       emit({ type: 'phase', phase: 'saving', detail: outDir });
       await session.sync();
       if (prompt) (await promptWriter(prompt, { baseModel, ...(method.metadata ? { metadata: method.metadata } : {}) }))(outDir, false);
-      else writeAdapter(outDir, weights, { baseModel, ...(method.metadata ? { metadata: method.metadata } : {}), ...adapterExtras });
+      else writeAdapter(outDir, weights, { baseModel, ...(method.metadata ? { metadata: method.metadata } : {}), ...outputExtras });
       if (lastCheckpoint !== step) await checkpoint(step);
       else chart();
       adapterDir = outDir;

@@ -1,5 +1,10 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { z } from 'zod';
 import { writeOutput } from '../io/write-output.js';
+import { parseJsonAs } from '../data/parse-json-as.js';
+
+/** Every record has a step (truncation keys on it); the union below says which keys go together. */
+const logLineSchema = z.looseObject({ step: z.number() });
 
 /** One line of train_log.jsonl; keys as the Hugging Face Trainer's log history names them. */
 export type TrainLogRecord =
@@ -20,7 +25,7 @@ export function readTrainLog(path: string): TrainLogRecord[] {
     .filter((l) => l.trim() !== '')
     .flatMap((l) => {
       try {
-        return [JSON.parse(l) as TrainLogRecord];
+        return [parseJsonAs(l, logLineSchema) as TrainLogRecord];
       } catch {
         return []; // a line cut short by a kill
       }

@@ -120,3 +120,18 @@ test('judgeRun scores kept samples without a score, records every request, and c
   const again = await judgeRun(store, { client, prompt: loadJudgePrompt('judge', 'en'), cfg: judgeConfigSchema.parse({ rejudge: true }), lang: 'en' });
   assert.equal(again.scored, 2);
 });
+
+test('a failed re-judge (a judge that answers garbage) keeps every score there was; a sample with none records why', async () => {
+  const { store, ids } = makeRun(good);
+  recurateRun(store, defaults);
+  store.setJudge(ids[0]!, 5, 'already judged');
+  const garbage: JudgeClient = {
+    model: 'm',
+    complete: async () => ({ text: 'I cannot rate this.', finishReason: 'stop', promptTokens: 50, completionTokens: 10, costUsd: 0.0001 }),
+  };
+  const out = await judgeRun(store, { client: garbage, prompt: loadJudgePrompt('judge', 'en'), cfg: judgeConfigSchema.parse({ rejudge: true, parseRetries: 0 }), lang: 'en' });
+  assert.deepEqual([out.scored, out.failed], [0, 2]);
+  assert.deepEqual([store.getItem(ids[0]!)!.judgeScore, store.getItem(ids[0]!)!.judgeReason], [5, 'already judged']);
+  assert.equal(store.getItem(ids[4]!)!.judgeScore, null);
+  assert.match(store.getItem(ids[4]!)!.judgeReason ?? '', /^unparseable: /);
+});

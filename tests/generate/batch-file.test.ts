@@ -28,3 +28,24 @@ test('output lines: answers, HTTP errors and expired requests; a broken line nam
   assert.throws(() => parseBatchOutput(`${JSON.stringify(ok)}\n{"custom_id": 3}\n`, 'out.jsonl'), /out\.jsonl:2: not a batch result \(custom_id:/);
   assert.throws(() => parseBatchOutput('{truncated', 'out.jsonl'), /out\.jsonl:1: not a JSON line/);
 });
+
+test("vLLM run_batch's error shapes are failed lines with their message, never a refused file", () => {
+  const ok = { id: 'vllm-1', custom_id: 't-1', response: { status_code: 200, request_id: 'r1', body: { choices: [{ message: { content: 'x' }, finish_reason: 'stop' }] } }, error: null };
+  // make_error_request_output: status 400, no body, the error a plain string.
+  const plain = { id: 'vllm-2', custom_id: 't-2', response: { status_code: 400, request_id: 'r2', body: null }, error: 'Request must not be sent in stream mode' };
+  // An ErrorResponse as newer vLLM writes it: nested {error: {message, type, code}}.
+  const nested = { id: 'vllm-3', custom_id: 't-3', response: { status_code: 400, request_id: 'r3', body: null }, error: { error: { message: 'maximum context length is 4096 tokens', type: 'BadRequestError', param: null, code: 400 } } };
+  // Older vLLM: the ErrorResponse flat, its code a number.
+  const flatCode = { id: 'vllm-4', custom_id: 't-4', response: { status_code: 400, request_id: 'r4', body: null }, error: { object: 'error', message: 'unknown model', type: 'NotFoundError', code: 404 } };
+  const codeOnly = { id: 'vllm-5', custom_id: 't-5', response: null, error: { code: 400 } };
+  const odd = { id: 'vllm-6', custom_id: 't-6', response: null, error: 42 };
+  const out = parseBatchOutput([ok, plain, nested, flatCode, codeOnly, odd].map((l) => JSON.stringify(l)).join('\n'), 'vllm.jsonl');
+  assert.deepEqual(out, [
+    { customId: 't-1', ok: true, text: 'x', finishReason: 'stop', promptTokens: 0, completionTokens: 0 },
+    { customId: 't-2', ok: false, error: 'Request must not be sent in stream mode' },
+    { customId: 't-3', ok: false, error: '400: maximum context length is 4096 tokens' },
+    { customId: 't-4', ok: false, error: '404: unknown model' },
+    { customId: 't-5', ok: false, error: '400: no message' },
+    { customId: 't-6', ok: false, error: '42' },
+  ]);
+});

@@ -183,3 +183,26 @@ test('many requests in flight do not pile listeners on one abort signal (no MaxL
     await server.close();
   }
 });
+
+test('a response cut off at --max-tokens (finish_reason length) is stored as failed with its text, not filled, and asked again on a re-run', async () => {
+  const server = await startFakeServer({ answers: 'text', behave: (n) => ({ kind: 'ok', text: `answer ${n}`, finishReason: n === 1 ? 'length' : 'stop' }) });
+  const { dir, store } = fixture();
+  store.close();
+  try {
+    const signal = new AbortController().signal;
+    const out = await runRespond({ runDir: dir, config: config(server.url), settings: settings({ concurrency: 1 }), signal, onEvent: () => {} });
+    assert.equal(out.filled, 5, 'six slots, one of them cut off');
+    assert.match(out.message, /1 cut off at --max-tokens 100/);
+    const s = RunStore.open(dir);
+    const failed = new ResponseStore(s).listResponses({ status: ['failed'] });
+    s.close();
+    assert.equal(failed.length, 1);
+    assert.deepEqual([failed[0]!.text, failed[0]!.finishReason], ['answer 1', 'length']);
+    assert.match(failed[0]!.error ?? '', /truncated at --max-tokens 100/);
+    const again = await runRespond({ runDir: dir, config: config(server.url), settings: settings(), signal, onEvent: () => {} });
+    assert.equal(again.filled, 6);
+    assert.equal(server.requests.length, 5, 'only the cut-off slot was asked again');
+  } finally {
+    await server.close();
+  }
+});

@@ -15,7 +15,7 @@ Then rank them (\`curate --run DIR --rank\`, \`review --run DIR --rank\`) and \`
 
   --run DIR            a run made by \`alpaca-forge generate\`
   --responses K        responses per sample, its own output included (2–9: the ranking screen picks by digit)
-  --models M1,M2…      models of the new responses, used in turn (default generation.model)
+  --models M1,M2…      models of the new responses, used in turn (default the model that generated the run)
   --temperature T      sampling temperature (default 1; above 0 so the responses differ)
   --top-p P            nucleus sampling (default generation.topP)
   --max-tokens N       max tokens of one response (default 1024)
@@ -60,7 +60,8 @@ export const command: Command = {
     if (status !== 'kept' && status !== 'accepted') throw new UsageError(`--status must be kept or accepted, got "${status}"`);
     const { config: fileConfig } = readConfig(ctx);
     const g = fileConfig.generation;
-    const models = flagList(v, 'models') ?? [g.model];
+    const { runRespond, runModel } = await import('../../respond/run-respond.js');
+    const models = flagList(v, 'models') ?? [runModel(runDir) ?? g.model];
     const where = baseUrlFlags(v, g, ctx.env);
     // Several --base-url name no model: each of them serves every model asked for.
     const pooledFlags = [v['base-url'] ?? []].flat().length > 1;
@@ -80,7 +81,6 @@ export const command: Command = {
     const mode = ctx.output.format;
     const json = mode === 'json';
     const print = respondPrinter(mode, json ? ctx.write : ctx.writeErr);
-    const { runRespond } = await import('../../respond/run-respond.js');
     const outcome = await runRespond({ runDir, config, settings, apiKey: ctx.env[g.apiKeyEnv] || undefined, apiKeyFor: (name) => ctx.env[name] || undefined, signal: ctx.signal, onEvent: print });
     const complete = outcome.filled >= outcome.slots;
     if (!complete && !json) ctx.err(`resume with: alpaca-forge ${ctx.argv.join(' ')}`);

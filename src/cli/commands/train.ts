@@ -10,6 +10,7 @@ import type { TrainingMethodName } from '../../train/method.js';
 const usage = `usage: alpaca-forge train --model DIR (--data FILE | --run output/NAME) --out DIR [options]
        alpaca-forge train --method dpo --data pairs.jsonl --model DIR --out DIR [--init-adapter SFT_ADAPTER] [--beta 0.1] [--dpo-loss sigmoid|ipo]
        alpaca-forge train --method rm (--run output/NAME | --data pairs.jsonl) --model DIR --out DIR
+       alpaca-forge train --method ppo --reward-model RM_DIR (--run output/NAME | --data FILE) --model DIR --out DIR [--init-adapter SFT_ADAPTER]
 
 LoRA fine-tunes a LLaMA-family model on Alpaca data and writes a PEFT adapter (adapter_config.json,
 adapter_model.safetensors) into --out, with checkpoints, train_log.jsonl and loss_curve.svg beside it.
@@ -36,6 +37,12 @@ DPO:         --method dpo trains on preference pairs (export --format dpo or dpo
 RM:          --method rm trains a reward model on the same pairs: LoRA + a scalar head on the last token,
              Bradley–Terry loss (a pair's optional "margin" field asks for that gap), saved as a PEFT SEQ_CLS
              adapter with score.weight; curate --reward-model DIR ranks a run's responses with it
+PPO:         --method ppo (RLHF) samples responses to the instructions with the policy (base + the LoRA, which
+             starts from --init-adapter), scores them with --reward-model (train --method rm), penalises
+             β·(log π − log π_ref) against the frozen base + --init-adapter, and updates with PPO's clipped
+             objective, a value head and GAE; --batch-size prompts per rollout  --ppo-epochs 4
+             --temperature 0.7  --max-new-tokens 64  --init-kl-coef 0.2  --target-kl 6 (adaptive β)  --kl-horizon 10000
+             --ppo-variant ppo|rloo|grpo (group baselines, no value head)  --samples-per-prompt 1 (rloo/grpo: 2+)
 Hand-off:    --emit-recipe axolotl|llamafactory  writes the same LoRA run as that trainer's config into --out,
              with the command that launches it (one GPU, --gpus N on a node, DeepSpeed) instead of training here;
              (DPO reads pairs from --data: export --format dpo for axolotl, dpo-alpaca for LLaMA-Factory)  --gpus 1`;
@@ -79,6 +86,15 @@ export const TRAIN_FLAGS: Record<keyof TrainConfig, FlagKind> = {
   promptInit: 'string',
   encoderHiddenSize: 'int',
   prefixProjection: 'bool',
+  rewardModel: 'string',
+  ppoVariant: 'string',
+  ppoEpochs: 'int',
+  samplesPerPrompt: 'int',
+  temperature: 'number',
+  maxNewTokens: 'int',
+  initKlCoef: 'number',
+  targetKl: 'number',
+  klHorizon: 'number',
 };
 
 export const flagName = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -214,7 +230,9 @@ export const command: Command = {
       ? await (await import('../../train/methods/dpo.js')).runDpoTraining(config, dpo, runOpts)
       : method === 'rm'
         ? await (await import('../../train/methods/rm.js')).runRewardTraining(config, runOpts)
-        : await (await import('../../train/trainer.js')).runTraining(config, runOpts);
+        : method === 'ppo'
+          ? await (await import('../../train/methods/ppo.js')).runPpoTraining(config, runOpts)
+          : await (await import('../../train/trainer.js')).runTraining(config, runOpts);
     await chain;
     if (result.interrupted && mode !== 'json') {
       const args = ctx.argv.filter((a) => a !== '--resume');
@@ -252,7 +270,7 @@ async function emitRecipeCommand(ctx: CommandContext, config: TrainConfig, targe
   const parsedTarget = recipeTargetSchema.safeParse(target);
   if (!parsedTarget.success) throw new UsageError(`--emit-recipe: "${target}" is not a trainer we write recipes for`, `use one of: ${recipeTargetSchema.options.join(', ')}`);
   const method = await methodOf(ctx);
-  if (method === 'rm') throw new UsageError('--emit-recipe writes SFT and DPO runs only', 'train the reward model here (train --method rm), or drop --emit-recipe');
+  if (method === 'rm' || method === 'ppo') throw new UsageError('--emit-recipe writes SFT and DPO runs only', `train --method ${method} here, or drop --emit-recipe`);
   const dpo = await dpoSettings(ctx, method);
   const gpus = flagNumber(ctx.values, 'gpus', { integer: true, min: 1 }) ?? 1;
   const { emitRecipe } = await import('../../train/recipes/emit-recipe.js');

@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { writeOutput } from '../../io/write-output.js';
+import { parseJsonAs } from '../../data/parse-json-as.js';
 import { DataError, ModelError, UsageError } from '../../errors.js';
 import type { TrainConfig } from '../../config/train.js';
 import type { LlamaModel } from '../../model/load.js';
@@ -200,6 +202,9 @@ function dpoLogFields(m: DpoMetrics): Record<string, number> {
   };
 }
 
+/** The reference log-probabilities cached beside the checkpoints, keyed by the data's fingerprint. */
+const referenceCacheSchema = z.object({ fingerprint: z.string(), logps: z.array(z.object({ chosen: z.number(), rejected: z.number() })) });
+
 async function referenceLogps(
   outDir: string,
   fingerprint: string,
@@ -208,7 +213,7 @@ async function referenceLogps(
   const path = join(outDir, REFERENCE_FILE);
   if (existsSync(path)) {
     try {
-      const cached = JSON.parse(readFileSync(path, 'utf8')) as { fingerprint: string; logps: Array<{ chosen: number; rejected: number }> };
+      const cached = parseJsonAs(readFileSync(path, 'utf8'), referenceCacheSchema);
       if (cached.fingerprint === fingerprint) return cached.logps;
     } catch {
       // A file cut short by a kill is simply computed again.

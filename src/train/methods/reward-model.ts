@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
 import { ModelError } from '../../errors.js';
+import { parseJsonAs } from '../../data/parse-json-as.js';
 import { encodePromptResponse } from '../../model/encode-example.js';
 import { loadModel, type LlamaModel } from '../../model/load.js';
 import { shapesOf } from '../adapters/adapter-io.js';
@@ -23,7 +25,7 @@ export async function loadRewardModel(dir: string, opts: { modelDir?: string | u
     const { readFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     try {
-      base = (JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')) as { base_model_name_or_path?: string }).base_model_name_or_path ?? undefined;
+      base = parseJsonAs(readFileSync(join(dir, 'adapter_config.json'), 'utf8'), z.object({ base_model_name_or_path: z.string().optional() })).base_model_name_or_path;
     } catch {
       base = undefined;
     }

@@ -1,5 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { z } from 'zod';
 import { writeOutput } from '../../io/write-output.js';
+import { parseJsonAs } from '../../data/parse-json-as.js';
 import { join, resolve } from 'node:path';
 import { DataError, UsageError } from '../../errors.js';
 import type { TrainConfig } from '../../config/train.js';
@@ -84,7 +86,7 @@ function checkAdapterDir(dir: string): void {
   for (const f of [ADAPTER_CONFIG, ADAPTER_WEIGHTS]) if (!existsSync(join(dir, f))) throw new UsageError(`--init-adapter ${dir}: no ${f}`, hint);
   let peftType: unknown;
   try {
-    peftType = (JSON.parse(readFileSync(join(dir, ADAPTER_CONFIG), 'utf8')) as Record<string, unknown>)['peft_type'];
+    peftType = parseJsonAs(readFileSync(join(dir, ADAPTER_CONFIG), 'utf8'), z.object({ peft_type: z.unknown() }))['peft_type'];
   } catch (e) {
     throw new UsageError(`--init-adapter ${join(dir, ADAPTER_CONFIG)}: not valid JSON (${(e as Error).message})`, hint);
   }
@@ -108,7 +110,7 @@ function readRows(path: string): unknown[] {
     throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'check the --data path');
   }
   try {
-    return text.trimStart().startsWith('[') ? (JSON.parse(text) as unknown[]) : text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as unknown);
+    return text.trimStart().startsWith('[') ? parseJsonAs(text, z.array(z.unknown())) : text.split('\n').filter((l) => l.trim() !== '').map((l): unknown => JSON.parse(l));
   } catch (e) {
     throw new DataError(`${path}: not valid JSON or JSONL (${(e as Error).message})`, 'write it with alpaca-forge export');
   }
