@@ -177,3 +177,30 @@ test('a resume that forgets --method evol is refused, naming the run\'s method, 
     await server.close();
   }
 });
+
+test('with storeRejected 0 a dropped evolution still marks its parent as evolved: a re-run of a finished round sends nothing', async () => {
+  const dir = tmp();
+  // The first two evolutions copy their parent (no new information): dropped.
+  const server = await startFakeServer({
+    answers: 'text',
+    behave: (n, body) => {
+      const parent = /\n(Describe how [^\n]+)\n\[END\]/.exec(body.messages[0]!.content)?.[1];
+      return parent && n < 2 ? { kind: 'ok', text: parent } : { kind: 'ok' };
+    },
+  });
+  try {
+    const runDir = join(dir, 'run');
+    const cfg = forgeConfigSchema.parse({ generation: { baseUrl: server.url, model: 'test-model', seed: 1, concurrency: 1, method: 'evol', target: 100, storeRejected: 0, evol: { from: writeInput(dir, 4), rounds: 1, operators: 'deepen' } } });
+    const first = await runGeneration({ runDir, config: cfg, ...quiet });
+    assert.equal(first.reason, 'exhausted');
+    const store = RunStore.open(runDir);
+    assert.equal(store.summary().byReason['evol:no-new-information'], 2);
+    store.close();
+    const sent = server.requests.length;
+    const again = await runGeneration({ runDir, config: cfg, ...quiet });
+    assert.equal(again.reason, 'exhausted');
+    assert.equal(server.requests.length, sent, 'no parent evolved a second time');
+  } finally {
+    await server.close();
+  }
+});
