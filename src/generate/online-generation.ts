@@ -103,7 +103,7 @@ export async function generateOnline(r: OnlineRun): Promise<GenerationOutcome> {
     }
     return p;
   };
-  const send: LoopSender = async (req, onRoute) => {
+  const sendToPool: LoopSender = async (req, onRoute) => {
     let endpoint = '';
     try {
       return await poolFor(req.model).complete(req, (e, m) => onRoute((endpoint = e), m));
@@ -148,7 +148,7 @@ export async function generateOnline(r: OnlineRun): Promise<GenerationOutcome> {
     };
   };
   const loop = new RequestLoop({
-    send,
+    send: sendToPool,
     concurrency,
     budget,
     prices: opts.config.prices,
