@@ -98,6 +98,17 @@ export class ProvenanceStore {
     return out;
   }
 
+  /** Items evolved from an item, in arrival order (the review's tree view); at most `limit` of them. */
+  children(parentId: number, limit = 200): ItemProvenanceRow[] {
+    return this.db
+      .prepare('SELECT * FROM item_provenance WHERE parent_id = ? ORDER BY item_id LIMIT ?')
+      .all(parentId, limit)
+      .map((row) => {
+        const r = parse(provRow, row);
+        return { itemId: r.item_id, method: r.method, parentId: r.parent_id, rootId: r.root_id, operator: r.operator, round: r.round };
+      });
+  }
+
   /** True once evol's input has been imported into the run (a resumed run does not import it twice). */
   hasSources(): boolean {
     return parse(countRow, this.db.prepare(`SELECT COUNT(*) AS n FROM item_provenance WHERE method = 'source'`).get()).n > 0;

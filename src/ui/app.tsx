@@ -123,6 +123,7 @@ export function App(props: AppProps) {
           store={screen.run}
           runName={basename(screen.runDir)}
           seedInstruction={screen.run.seedInstruction}
+          provenance={screen.run.provenance}
           {...(props.openEditor ? { openEditor: props.openEditor } : {})}
           onQuit={() => leave()}
         />

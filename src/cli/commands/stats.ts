@@ -55,7 +55,7 @@ async function runStats(ctx: CommandContext, runDir: string): Promise<number> {
     const total = Object.values(summary.byStatus).reduce((a, b) => a + b, 0);
     const { dedupReport } = await import('../../curate/dedup-report.js');
     // Removals per duplicate method with their similarity histograms (rouge, minhash, semantic, exact).
-    const dedup = dedupReport(store.listItems({ status: ['duplicate'] }));
+    const dedup = dedupReport(store.duplicateRemovals());
     const report = buildDatasetReport(kept, { lang: summary.lang, curation: { total, byStatus: summary.byStatus, byReason: summary.byReason }, dedup });
     const endpoints = store.endpointTallies();
     const batches = store.batches();
