@@ -276,6 +276,8 @@ export class RequestLoop {
   }
 
   private reserveFor(req: LoopRequest): number {
-    return worstCaseUsd(this.o.prices, req.model, req.messages, req.maxTokens ?? 0, this.o.via ?? 'chat');
+    // A completions request (Magpie's pre-query) is priced by its prompt; its messages are empty.
+    const text = req.prompt === undefined ? req.messages : [...req.messages, { content: req.prompt }];
+    return worstCaseUsd(this.o.prices, req.model, text, req.maxTokens ?? 0, this.o.via ?? 'chat');
   }
 }

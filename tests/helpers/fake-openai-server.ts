@@ -90,7 +90,12 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
   let answering = 0;
   const gen = new TaskWriter(opts.seed ?? 1, opts.saturateAfter);
   const hung: ServerResponse[] = [];
-  const batchApi = new FakeBatchApi(opts.batch ?? {}, (body) => completion(body as ChatBody, gen.answer((body as ChatBody).messages.map((m) => m.content).join('\n'), opts.tasksPerAnswer), 'stop', undefined));
+  // Batch lines are answered as the chat route answers (tasks, or plain text with answers: 'text').
+  const batchApi = new FakeBatchApi(opts.batch ?? {}, (body) => {
+    const prompt = (body as ChatBody).messages.map((m) => m.content).join('\n');
+    const text = opts.answers === 'text' ? (prompt.includes('[END]') || prompt.includes('【结束】') ? gen.saturating(() => gen.reply()) : gen.reply()) : gen.answer(prompt, opts.tasksPerAnswer);
+    return completion(body as ChatBody, text, 'stop', undefined);
+  });
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
