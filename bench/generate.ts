@@ -5,7 +5,8 @@
 // 20 / (1 + n / (target / 70)), i.e. under one kept task per request by the end, as a real teacher's variety runs out.
 // The method (self-instruct, evol, magpie) is the sixth argument: evol evolves a generated input file of target/3
 // items over 3 rounds; magpie sends the llama3 pre-query to /v1/completions. Their chat answers are plain text, and on
-// the saturating server their instructions repeat as its variety runs out, which the run's dedup rejects.
+// the saturating server their instructions repeat as its variety runs out (per text, after 20x as many texts as
+// self-instruct's answers, since each of those holds 20 tasks), which the run's dedup rejects.
 // Usage: npm run build && node --import tsx bench/generate.ts [target=52000] [concurrency=64] [latencyMs=200] [steady|saturating|both=both] [self-instruct|evol|magpie]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,7 +23,10 @@ const method = process.argv[6] ?? 'self-instruct';
 assertBuilt();
 
 async function benchOnce(kind: 'steady' | 'saturating'): Promise<string> {
-  const serverArgs = ['--import', 'tsx', 'tests/helpers/fake-server-main.ts', String(latencyMs), kind === 'saturating' ? String(target / 70) : '0', method === 'self-instruct' ? 'tasks' : 'text'];
+  // Saturation counts answers of 20 tasks for self-instruct but single texts for evol and magpie: theirs halves after
+  // as many texts as self-instruct's does after tasks (20 per answer), so both teachers run out of variety alike.
+  const saturateAfter = (target / 70) * (method === 'self-instruct' ? 1 : 20);
+  const serverArgs = ['--import', 'tsx', 'tests/helpers/fake-server-main.ts', String(latencyMs), kind === 'saturating' ? String(saturateAfter) : '0', method === 'self-instruct' ? 'tasks' : 'text'];
   const server = spawn(process.execPath, serverArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
   const killServer = () => server.kill();
   process.on('exit', killServer);

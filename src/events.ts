@@ -145,6 +145,30 @@ export type RespondEvent =
   | { type: 'done'; reason: RespondOutcome['reason']; filled: number; slots: number; costUsd: number; message: string };
 
 
+/**
+ * The LLM judge over a run as one job (curate --judge: a 0–5 score per kept sample; curate --rank: a 1–10 rating
+ * per candidate response and each sample's order of them), as the terminal UI runs it.
+ */
+export type JudgeEvent =
+  | { type: 'start'; runDir: string; mode: 'judge' | 'rank'; model: string; concurrency: number; rejudge: boolean }
+  | { type: 'progress'; done: number; total: number; scored: number; failed: number; costUsd: number; elapsedSec: number }
+  | { type: 'transport'; transport: TransportState }
+  | { type: 'warning'; message: string }
+  | {
+      type: 'done';
+      stop: 'done' | 'budget' | 'interrupted' | 'endpoint-down';
+      scored: number;
+      failed: number;
+      notJudged: number;
+      costUsd: number;
+      message: string;
+      /** rank: samples the judge has a complete order of now, and of those with a tie */
+      ranked?: { ranked: number; withTies: number; incomplete: number };
+      /** judge: items whose status the re-curation with the judge threshold changed */
+      changed?: number;
+    };
+
+
 /* Training: what a run reports while it runs (the trainer emits these through one callback). */
 export interface TrainPlanSummary {
   trainExamples: number;
@@ -171,7 +195,8 @@ export interface TrainPlanSummary {
 export type TrainEvent =
   | { type: 'phase'; phase: 'loading-model' | 'encoding-data' | 'starting-workers' | 'evaluating' | 'saving'; detail?: string }
   | { type: 'warning'; message: string }
-  | { type: 'start'; backend: string; device: string; plan: TrainPlanSummary; outDir: string }
+  /** `method`: sft, dpo, rm, ppo… (absent from older emitters: SFT) */
+  | { type: 'start'; backend: string; device: string; plan: TrainPlanSummary; outDir: string; method?: string }
   | {
       type: 'step';
       step: number;
@@ -188,8 +213,13 @@ export type TrainEvent =
       etaSec: number;
       /** DPO runs: rewards, margin and preference accuracy of this step's pairs (loss is then the DPO loss) */
       dpo?: DpoStepMetrics;
+      /**
+       * The method's own figures of this step under TRL's log keys (rewards/chosen, accuracy, objective/scores,
+       * objective/kl…), as train_log.jsonl has them: what a screen shows without knowing the method.
+       */
+      metrics?: Record<string, number>;
     }
-  | { type: 'eval'; step: number; evalLoss: number; tokens: number; dpo?: DpoStepMetrics }
+  | { type: 'eval'; step: number; evalLoss: number; tokens: number; dpo?: DpoStepMetrics; metrics?: Record<string, number>; method?: string }
   | { type: 'checkpoint'; step: number; dir: string }
   | {
       type: 'done';

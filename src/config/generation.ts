@@ -65,6 +65,10 @@ export const evolConfigSchema = z
     operators: z.string().default('depth,breadth').describe('operators: depth, breadth, or names among constraints, deepen, concretize, reasoning, complicate-input, breadth (comma-separated)'),
     from: z.string().nullable().default(null).describe("Alpaca JSON/JSONL file whose items are evolved; null = the run's own kept items (--from-run)"),
     sameAsParentRougeL: z.number().gt(0).max(1).default(0.9).describe('an evolution this similar (ROUGE-L) to its parent adds no information and is dropped'),
+    sameAsParentCheck: z
+      .enum(['rouge-l', 'model'])
+      .default('rouge-l')
+      .describe("how 'no new information' is decided: rouge-l (sameAsParentRougeL alone), or model: evolutions that pass it are also shown to the model with their parent and dropped if it calls them equal (WizardLM's check; one more request each)"),
     minResponseChars: z.number().int().min(0).default(10).describe('a response with fewer letters/digits is dropped as too short'),
   })
   .strict();

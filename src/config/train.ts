@@ -45,6 +45,8 @@ export const trainConfigSchema = z
   promptInit: z.string().min(1).nullable().default(null).describe("prompt tuning: initialise the virtual tokens from this text's token embeddings (PEFT's TEXT init); null = random"),
   encoderHiddenSize: z.number().int().min(1).nullable().default(null).describe("P-tuning's MLP and prefix tuning's projection: hidden width; null = PEFT's default (token_dim)"),
   prefixProjection: z.boolean().default(false).describe('prefix tuning: reparameterise the prefix through a two-layer MLP (PEFT prefix_projection)'),
+  encoderReparameterizationType: z.enum(['MLP', 'LSTM']).default('MLP').describe("P-tuning's encoder (PEFT encoder_reparameterization_type): MLP, or a bidirectional LSTM with an MLP head"),
+  encoderNumLayers: z.number().int().min(1).default(2).describe("P-tuning's LSTM: stacked layers (PEFT encoder_num_layers)"),
   rewardModel: z.string().nullable().default(null).describe('PPO: the reward model directory (written by `train --method rm`) that scores the rollouts'),
   ppoVariant: z.enum(['ppo', 'rloo', 'grpo']).default('ppo').describe('PPO: ppo (value head + GAE), or rloo / grpo (no value head: group baselines over samplesPerPrompt responses to each prompt)'),
   ppoEpochs: z.number().int().min(1).default(4).describe("PPO: optimisation epochs over each rollout batch (TRL's ppo_epochs)"),

@@ -1,4 +1,4 @@
-import { readBenchmarkFile, type BenchmarkFile } from '../data/benchmark-file.js';
+import { loadBenchmarkFile, type BenchmarkFile } from '../data/benchmark-file.js';
 import { hasCjk, rougeTokens } from './rouge-tokenize.js';
 import { hashString } from './shingles.js';
 
@@ -163,11 +163,10 @@ export class ContaminationIndex {
 }
 
 /** The index of benchmark files as `curate --decontaminate FILE… [--bench-fields a,b] [--ngram N] [--overlap F]` names them. */
-export function loadContamination(paths: readonly string[], opts: ContaminationOptions & { fields: readonly string[] | null }): ContaminationIndex {
-  return new ContaminationIndex(
-    paths.map((p) => readBenchmarkFile(p, opts.fields)),
-    { ngram: opts.ngram, overlap: opts.overlap },
-  );
+export async function loadContamination(paths: readonly string[], opts: ContaminationOptions & { fields: readonly string[] | null }): Promise<ContaminationIndex> {
+  const files: BenchmarkFile[] = [];
+  for (const p of paths) files.push(await loadBenchmarkFile(p, opts.fields));
+  return new ContaminationIndex(files, { ngram: opts.ngram, overlap: opts.overlap });
 }
 
 export function tokensOf(text: string): string[] {

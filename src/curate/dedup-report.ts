@@ -28,7 +28,8 @@ export function dedupReport(items: Iterable<{ reason: string | null; similarity:
     .map(([method, sims]) => {
       const last = Math.round(1 / WIDTH) - 1;
       const bin = (s: number) => Math.max(0, Math.min(last, Math.floor(s / WIDTH + 1e-9)));
-      const first = Math.min(...sims.map(bin));
+      // A loop, not Math.min(...): spreading 650K similarities overflows the call stack.
+      const first = sims.reduce((m, s) => Math.min(m, bin(s)), last);
       const bins = Array.from({ length: last - first + 1 }, (_, i) => ({ from: round((first + i) * WIDTH), to: round((first + i + 1) * WIDTH), count: 0 }));
       for (const s of sims) bins[bin(s) - first]!.count++;
       return { method, removed: sims.length, bins };

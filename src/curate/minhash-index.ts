@@ -2,7 +2,7 @@ import { seededRandom } from '../random.js';
 import { BandBuckets, growInt32, growUint32 } from './band-buckets.js';
 import type { DuplicateCheck, DuplicateIndex, SimilarItem } from './duplicate-index.js';
 import { lshBands, type LshBands } from './lsh-bands.js';
-import { jaccard, shingleSet } from './shingles.js';
+import { jaccardAtLeast, shingleSet } from './shingles.js';
 
 export interface MinHashIndexOptions {
   /** An item is a duplicate when its Jaccard similarity with an earlier item is at least this. */
@@ -15,6 +15,8 @@ export interface MinHashIndexOptions {
   topSimilar: number;
   /** Least Jaccard for an earlier item to be recorded as similar. */
   similarMin: number;
+  /** Bands and rows; default lshBands(threshold). */
+  bands?: LshBands;
 }
 
 export interface MinHashStats {
@@ -43,23 +45,27 @@ export class MinHashIndex implements DuplicateIndex {
   readonly stats: MinHashStats = { checks: 0, candidates: 0, confirmed: 0 };
   private readonly opts: MinHashIndexOptions;
   private readonly seeds: Uint32Array;
+  private readonly mults: Uint32Array;
   private readonly sig: Uint32Array;
   private readonly buckets = new BandBuckets();
   private readonly ids: string[] = [];
   private arena = new Uint32Array(1 << 16);
   private arenaUsed = 0;
   private starts = new Int32Array(1024);
-  private lengths = new Int32Array(1024);
   /** Check number that last visited each item, so an item found in several bands is verified once. */
   private stamps = new Int32Array(1024);
   private pending: Pending | null = null;
 
   constructor(opts: MinHashIndexOptions) {
     this.opts = opts;
-    this.bands = lshBands(opts.threshold);
+    this.bands = opts.bands ?? lshBands(opts.threshold);
     const rnd = seededRandom(opts.seed);
     this.seeds = new Uint32Array(this.bands.bands * this.bands.rows);
-    for (let i = 0; i < this.seeds.length; i++) this.seeds[i] = Math.floor(rnd() * 4294967296);
+    this.mults = new Uint32Array(this.seeds.length);
+    for (let i = 0; i < this.seeds.length; i++) {
+      this.seeds[i] = Math.floor(rnd() * 4294967296);
+      this.mults[i] = Math.floor(rnd() * 4294967296) | 1;
+    }
     this.sig = new Uint32Array(this.seeds.length);
   }
 
@@ -79,19 +85,30 @@ export class MinHashIndex implements DuplicateIndex {
     const found: SimilarItem[] = [];
     let best: SimilarItem | null = null;
     const { threshold, similarMin } = this.opts;
+    // Only Jaccards of at least `least` matter; J(A, B) ≤ min(|A|, |B|) / max(|A|, |B|), so an earlier set outside
+    // [least·|A|, |A|/least] is skipped without reading it.
+    const least = Math.min(threshold, similarMin);
+    const len = p.shingles.length;
+    const minLen = least > 0 ? Math.ceil(least * len - 1e-9) : 0;
+    const maxLen = least > 0 ? Math.floor(len / least + 1e-9) : Infinity;
+    const { buckets, stamps, starts, arena } = this;
     for (let b = 0; b < p.keys.length; b++) {
-      this.buckets.forEach(b, p.keys[b]!, (item) => {
-        if (this.stamps[item] === stamp) return;
-        this.stamps[item] = stamp;
+      for (let e = buckets.first(b, p.keys[b]!); e !== 0; e = buckets.next(e)) {
+        const other = buckets.aux(e);
+        if (other < minLen || other > maxLen) continue;
+        const item = buckets.item(e);
+        if (stamps[item] === stamp) continue;
+        stamps[item] = stamp;
         this.stats.candidates++;
-        const j = jaccard(p.shingles, this.arena, 0, p.shingles.length, this.starts[item]!, this.lengths[item]!);
+        const j = jaccardAtLeast(p.shingles, 0, len, arena, starts[item]!, other, least);
+        if (j < 0) continue;
         if (j >= threshold) {
           this.stats.confirmed++;
           // The most similar earlier item is the one named; on a tie, the earliest.
           if (!best || j > best.score || (j === best.score && item < Number(best.id))) best = { id: String(item), score: j };
         }
         if (j >= similarMin) found.push({ id: String(item), score: j });
-      });
+      }
     }
     const named = (s: SimilarItem): SimilarItem => ({ id: this.ids[Number(s.id)]!, score: s.score });
     found.sort((a, b) => b.score - a.score || Number(a.id) - Number(b.id));
@@ -107,15 +124,13 @@ export class MinHashIndex implements DuplicateIndex {
     this.ids.push(id);
     if (item === this.starts.length) {
       this.starts = growInt32(this.starts);
-      this.lengths = growInt32(this.lengths);
       this.stamps = growInt32(this.stamps);
     }
     if (this.arenaUsed + p.shingles.length > this.arena.length) this.arena = growUint32(this.arena, this.arenaUsed + p.shingles.length);
     this.arena.set(p.shingles, this.arenaUsed);
     this.starts[item] = this.arenaUsed;
-    this.lengths[item] = p.shingles.length;
     this.arenaUsed += p.shingles.length;
-    for (let b = 0; b < p.keys.length; b++) this.buckets.add(b, p.keys[b]!, item);
+    for (let b = 0; b < p.keys.length; b++) this.buckets.add(b, p.keys[b]!, item, p.shingles.length);
   }
 
   /** Shingles and band keys of a text; kept from check to the add that usually follows it. */
@@ -127,19 +142,19 @@ export class MinHashIndex implements DuplicateIndex {
     if (shingles.length) {
       const sig = this.sig;
       const seeds = this.seeds;
-      sig.fill(0xffffffff);
-      for (let s = 0; s < shingles.length; s++) {
-        const x = shingles[s]!;
-        for (let i = 0; i < seeds.length; i++) {
-          // fmix32 of the shingle xor a per-function seed: one independent-looking hash function per i.
-          let h = x ^ seeds[i]!;
-          h ^= h >>> 16;
-          h = Math.imul(h, 0x85ebca6b);
-          h ^= h >>> 13;
-          h = Math.imul(h, 0xc2b2ae35);
+      // Function by function, so each minimum stays in a register while the (few) shingles stream past.
+      for (let i = 0; i < seeds.length; i++) {
+        const seed = seeds[i]!;
+        const mult = this.mults[i]!;
+        let min = 0xffffffff;
+        for (let s = 0; s < shingles.length; s++) {
+          // The shingles are fmix32 outputs already: xor with a seed and a multiply by an odd number of its own,
+          // folded, give each function an ordering of its own at half fmix32's cost.
+          let h = Math.imul(shingles[s]! ^ seed, mult);
           h = (h ^ (h >>> 16)) >>> 0;
-          if (h < sig[i]!) sig[i] = h;
+          if (h < min) min = h;
         }
+        sig[i] = min;
       }
       const { bands, rows } = this.bands;
       for (let b = 0; b < bands; b++) {

@@ -67,7 +67,7 @@ export function reportLines(r: DatasetReport): string[] {
  * Writes the Markdown report and its SVG charts beside it (REPORT-instruction-length.svg, …), each atomically.
  * Returns every path written.
  */
-export function writeMarkdownReport(mdPath: string, r: DatasetReport, opts: { title: string; run?: RunSummary; responses?: ResponseCounts; source?: string }): string[] {
+export function writeMarkdownReport(mdPath: string, r: DatasetReport, opts: { title: string; run?: RunSummary; responses?: ResponseCounts; source?: string; sections?: string[] }): string[] {
   if (isStdoutPath(mdPath)) throw new UsageError(`--report ${mdPath}: a report cannot go to stdout, its SVG charts are written beside it`, 'pass a file path, e.g. --report report.md');
   const dir = dirname(mdPath);
   const stem = basename(mdPath).replace(/\.(md|markdown)$/i, '');
@@ -89,6 +89,8 @@ export function writeMarkdownReport(mdPath: string, r: DatasetReport, opts: { ti
     for (const l of runSummaryLines(opts.run, opts.responses)) md.push(`- ${l}`);
     md.push('');
   }
+  // A run's own sections (the evol rounds' growth), after its figures.
+  if (opts.sections?.length) md.push(...opts.sections);
   if (r.curation) {
     md.push('## Curation', '', `${num(r.curation.total)} items.`, '', '| status | items | share |', '|---|---:|---:|');
     for (const [k, v] of sortedCounts(r.curation.byStatus)) md.push(`| ${k} | ${num(v)} | ${pct(v / Math.max(1, r.curation.total))} |`);

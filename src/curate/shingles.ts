@@ -6,9 +6,8 @@ import { rougeTokens } from './rouge-tokenize.js';
  * character k-grams and an English one word k-grams, and mixed text both.
  */
 export function shingleSet(text: string, k: number): Uint32Array {
-  const tokens = rougeTokens(text);
-  if (tokens.length === 0) return new Uint32Array(0);
-  const hashes = tokens.map(hashString);
+  const hashes = asciiTokenHashes(text) ?? rougeTokens(text).map(hashString);
+  if (hashes.length === 0) return new Uint32Array(0);
   // A text shorter than k is one shingle of all its tokens, so two short identical texts still match.
   const width = Math.min(k, hashes.length);
   const out = new Uint32Array(hashes.length - width + 1);
@@ -19,6 +18,31 @@ export function shingleSet(text: string, k: number): Uint32Array {
   }
   out.sort();
   return uniqueSorted(out);
+}
+
+/**
+ * hashString of each of rougeTokens(text), read straight off an ASCII text without making the tokens (lower case,
+ * runs of [a-z0-9]); null for any other text, which takes the general path.
+ */
+function asciiTokenHashes(text: string): number[] | null {
+  const out: number[] = [];
+  let h = 0x811c9dc5;
+  let inToken = false;
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c >= 128) return null;
+    if (c >= 65 && c <= 90) c += 32;
+    if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57)) {
+      h = Math.imul(h ^ c, 0x01000193);
+      inToken = true;
+    } else if (inToken) {
+      out.push(fmix32(h));
+      h = 0x811c9dc5;
+      inToken = false;
+    }
+  }
+  if (inToken) out.push(fmix32(h));
+  return out;
 }
 
 /** FNV-1a over UTF-16 code units: fast, deterministic, and good enough before fmix32 spreads the bits. */
@@ -65,4 +89,35 @@ export function jaccard(a: ArrayLike<number>, b: ArrayLike<number>, aStart = 0, 
     else j++;
   }
   return common / (aLen + bLen - common);
+}
+
+/**
+ * Exact Jaccard of two sorted, unique shingle sets when it is at least `min`, else -1, stopping as soon as the
+ * shingles left cannot reach `min`: J = c / (|a| + |b| − c) ≥ min needs c ≥ min·(|a| + |b|) / (1 + min) common
+ * shingles. What it returns is the same number `jaccard` gives.
+ */
+export function jaccardAtLeast(a: ArrayLike<number>, aStart: number, aLen: number, b: ArrayLike<number>, bStart: number, bLen: number, min: number): number {
+  if (aLen === 0 || bLen === 0) return min <= 0 ? 0 : -1;
+  // A hair below the bound, so rounding never drops a pair whose division lands on min itself.
+  const need = Math.ceil((min * (aLen + bLen)) / (1 + min) - 1e-9);
+  let i = aStart;
+  let j = bStart;
+  const ae = aStart + aLen;
+  const be = bStart + bLen;
+  let common = 0;
+  while (i < ae && j < be) {
+    const x = a[i]!;
+    const y = b[j]!;
+    if (x === y) {
+      common++;
+      i++;
+      j++;
+      continue;
+    }
+    if (x < y) i++;
+    else j++;
+    if (common + Math.min(ae - i, be - j) < need) return -1;
+  }
+  const jac = common / (aLen + bLen - common);
+  return jac >= min ? jac : -1;
 }

@@ -1,14 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { parquetReadObjects } from 'hyparquet';
 import { DataError } from '../errors.js';
 import { parseCsv } from './csv-records.js';
 import { parseJson } from './json-syntax.js';
 
 /** One test item of a benchmark: where it is (for the record of a removal) and its text, field by field. */
 export interface BenchmarkItem {
-  /** 1-based: the JSONL or CSV line, or the JSON array's record number. */
+  /** 1-based: the JSONL or CSV line, or the JSON array's or Parquet file's record number. */
   position: number;
-  /** 'line' for JSONL and CSV, 'record' for a JSON array. */
+  /** 'line' for JSONL and CSV, 'record' for a JSON array or a Parquet file. */
   unit: 'line' | 'record';
   texts: string[];
 }
@@ -20,18 +21,34 @@ export interface BenchmarkFile {
 }
 
 /**
- * Reads a benchmark test set (MMLU, GSM8K, HumanEval…) as JSON (an array of objects), JSONL or CSV. `fields` names
- * the fields that hold its text (question, choices, answer…); every one must be there, as text, a number or a list
- * of them. Without `fields`, every text (or list of texts) field of a record is used. A record that does not fit
- * names the file, the line or record, and the field. Parquet is not read: convert it to JSONL first.
+ * Reads a benchmark test set (MMLU, GSM8K, HumanEval…) as JSON (an array of objects), JSONL, CSV or Parquet (the
+ * format the Hugging Face Hub serves test sets in). `fields` names the fields that hold its text (question,
+ * choices, answer…); every one must be there, as text, a number or a list of them. Without `fields`, every text
+ * (or list of texts) field of a record is used. A record that does not fit names the file, the line or record,
+ * and the field.
  */
-export function readBenchmarkFile(path: string, fields: readonly string[] | null): BenchmarkFile {
-  if (/\.parquet$/i.test(path)) {
-    throw new DataError(
-      `${path}: Parquet is not read by alpaca-forge`,
-      `convert it to JSONL first, e.g. python -c "import pandas as p; p.read_parquet('${basename(path)}').to_json('${basename(path).replace(/\.parquet$/i, '.jsonl')}', orient='records', lines=True, force_ascii=False)"`,
-    );
+export async function loadBenchmarkFile(path: string, fields: readonly string[] | null): Promise<BenchmarkFile> {
+  if (!/\.parquet$/i.test(path)) return readBenchmarkFile(path, fields);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'check --decontaminate');
   }
+  let rows: Array<Record<string, unknown>>;
+  try {
+    rows = await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer });
+  } catch (e) {
+    const why = ((e as Error).message || String(e)).split('\n')[0];
+    throw new DataError(`${path}: not a readable Parquet file (${why})`, 'download it again, or export the benchmark as JSONL');
+  }
+  const items = rows.map((rec, i) => ({ position: i + 1, unit: 'record' as const, texts: recordTexts(rec, fields, `${path}: record ${i + 1}`) }));
+  return { path, name: basename(path), items };
+}
+
+/** The text formats of loadBenchmarkFile (JSON, JSONL, CSV), read synchronously; Parquet needs loadBenchmarkFile. */
+export function readBenchmarkFile(path: string, fields: readonly string[] | null): BenchmarkFile {
+  if (/\.parquet$/i.test(path)) throw new TypeError(`readBenchmarkFile: ${path} is Parquet; read it with loadBenchmarkFile`);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -73,7 +90,8 @@ function recordTexts(rec: unknown, fields: readonly string[] | null, where: stri
 
 function textsOf(v: unknown): string[] | null {
   if (typeof v === 'string') return [v];
-  if (typeof v === 'number') return [String(v)];
-  if (Array.isArray(v) && v.every((x) => typeof x === 'string' || typeof x === 'number')) return v.map(String);
+  // Parquet's 64-bit integers arrive as bigint.
+  if (typeof v === 'number' || typeof v === 'bigint') return [String(v)];
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string' || typeof x === 'number' || typeof x === 'bigint')) return v.map(String);
   return null;
 }

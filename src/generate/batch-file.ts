@@ -53,6 +53,22 @@ export function batchInputLine(customId: string, body: BatchRequestBody): string
   return JSON.stringify({ custom_id: customId, method: 'POST', url: '/v1/chat/completions', body });
 }
 
+/** A raw completions request (Magpie's pre-query): vLLM's run_batch serves /v1/completions lines beside chat ones. */
+export interface BatchCompletionBody extends Omit<BatchRequestBody, 'messages' | 'max_completion_tokens'> {
+  prompt: string;
+  stop: string[];
+}
+
+export function batchCompletionLine(customId: string, body: BatchCompletionBody): string {
+  return JSON.stringify({ custom_id: customId, method: 'POST', url: '/v1/completions', body });
+}
+
+/** The body of a /v1/completions result: the text is the choice's own. */
+const textCompletionSchema = z.object({
+  choices: z.array(z.object({ text: z.string(), finish_reason: z.string().nullable().optional() })).min(1),
+  usage: z.object({ prompt_tokens: z.number().int().nonnegative(), completion_tokens: z.number().int().nonnegative() }).nullable().optional(),
+});
+
 const outputLineSchema = z.object({
   custom_id: z.string(),
   response: z
@@ -114,6 +130,12 @@ export function parseBatchOutput(text: string, source: string): BatchOutcome[] {
     if (response.status_code < 200 || response.status_code >= 300) {
       const message = z.object({ error: z.object({ message: z.string() }).passthrough() }).safeParse(response.body);
       out.push({ customId, ok: false, error: `HTTP ${response.status_code}${message.success ? `: ${message.data.error.message}` : ''}` });
+      continue;
+    }
+    const text = textCompletionSchema.safeParse(response.body);
+    if (text.success) {
+      const choice = text.data.choices[0]!;
+      out.push({ customId, ok: true, text: choice.text, finishReason: choice.finish_reason ?? null, promptTokens: text.data.usage?.prompt_tokens ?? 0, completionTokens: text.data.usage?.completion_tokens ?? 0 });
       continue;
     }
     const body = completionSchema.safeParse(response.body);

@@ -10,9 +10,9 @@ import { writeAll, writeOutputWith } from '../io/write-output.js';
 import { BudgetTracker, costOf, hasBatchPrices, worstCaseUsd } from '../llm/budget.js';
 import { sleep } from '../llm/retry-policy.js';
 import { BatchApi, terminalBatchStatuses, type BatchState } from './batch-api.js';
-import { batchInputLine, batchRequestBody, customIdFor, parseBatchOutput, requestIdFrom, type BatchOutcome } from './batch-file.js';
+import { batchCompletionLine, batchInputLine, batchRequestBody, customIdFor, parseBatchOutput, requestIdFrom, type BatchOutcome } from './batch-file.js';
 import type { IngestPipeline } from './ingest-pipeline.js';
-import type { GenerationMethod } from './generation-method.js';
+import type { GenerationJobs, JobRequest } from './generation-jobs.js';
 import { requestsToFill, YieldEstimator } from './yield-estimator.js';
 import { batchRoundCap, type RoundYield } from './batch-round-size.js';
 
@@ -28,7 +28,8 @@ export interface BatchRoundsContext {
   signal: AbortSignal;
   emit: (e: GenerateEvent) => void;
   templateName: string;
-  method: GenerationMethod;
+  /** The method's jobs: a job of several steps (evol) sends its next step in the next round. */
+  jobs: GenerationJobs<unknown>;
   ingest: IngestPipeline;
   kept: number;
   resumed: boolean;
@@ -36,13 +37,16 @@ export interface BatchRoundsContext {
   action: BatchAction;
   /** Test hook: the Batch API client (its polling waits come from generation.batch). */
   api?: BatchApi;
+  /** The message of a run whose method ran out of work short of the target (evol's rounds done). */
+  exhaustedMessage?: (kept: number) => string;
 }
 
 type Outcome = { reason: GenerationStopReason; kept: number; message: string };
 
 /**
  * Generation in rounds of batch requests. Self-instruct shows each request some of the run's own kept tasks, so
- * a round is built only after the previous one is curated. Each round is recorded (its requests 'queued') before
+ * a round is built only after the previous one is curated; a job of several steps (an evolution, then its response)
+ * sends its next step in the next round, and evol's next round of evolution starts once this one's are all answered. Each round is recorded (its requests 'queued') before
  * anything is sent; the batch's ids and states are recorded as they come, so a process killed at any moment
  * resumes polling the same batch, finds a batch it created but did not record (by its input file), and ingests
  * a line only while its request is still queued.
@@ -57,7 +61,10 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
   const runTag = store.getMeta('run_tag') ?? randomBytes(4).toString('hex');
   store.setMeta('run_tag', runTag);
   const budget = new BudgetTracker(g.budgetUsd ?? undefined, store.spentUsd());
-  const yields = new YieldEstimator(Math.max(2, g.batch.maxRequests), ctx.method.itemsPerRequest);
+  const yields = new YieldEstimator(Math.max(2, g.batch.maxRequests), ctx.jobs.itemsPerJob);
+  // Next steps of jobs whose answer came in (an evolution's response), and a job the budget held back: first in the next round.
+  const held: Array<{ job: unknown; request: JobRequest }> = [];
+  let budgetHit = false;
   const latest: SamplePreview[] = [];
   // Worst cases reserved by rounds this process prepared, released when the round closes (its real cost counted).
   const reservedByRound = new Map<number, number>();
@@ -117,18 +124,27 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
     const lines: string[] = [];
     const requests: Array<{ id: number; examples: unknown }> = [];
     let reserved = 0;
-    for (let i = 0; i < n; i++) {
-      const req = ctx.method.build(kept);
+    budgetHit = false;
+    for (let i = 0; i < Math.max(n, held.length); i++) {
+      const next = held.shift() ?? ctx.jobs.start(kept);
+      if (!next) break;
+      const req = next.request;
+      const model = req.model ?? g.model;
+      const maxTokens = req.maxTokens ?? g.maxTokens;
       // Worst case at the batch price, as the request loop reserves it online.
-      const reserve = worstCaseUsd(ctx.config.prices, g.model, req.messages, g.maxTokens, 'batch');
-      if (budget.wouldExceed(reserve)) break;
+      const reserve = worstCaseUsd(ctx.config.prices, model, req.completion ? [{ content: req.completion.prompt }] : req.messages, maxTokens, 'batch');
+      if (budget.wouldExceed(reserve)) {
+        held.unshift(next);
+        budgetHit = true;
+        break;
+      }
       budget.reserve(reserve);
       reserved += reserve;
+      const sampling = { temperature: g.temperature, top_p: g.topP, max_tokens: maxTokens, ...(g.seed !== null ? { seed: g.seed + id } : {}) };
       lines.push(
-        batchInputLine(
-          customIdFor(runTag, id),
-          batchRequestBody(kind === 'api' ? api!.baseURL : null, { model: g.model, messages: req.messages, temperature: g.temperature, topP: g.topP, maxTokens: g.maxTokens, seed: g.seed !== null ? g.seed + id : null }),
-        ),
+        req.completion
+          ? batchCompletionLine(customIdFor(runTag, id), { model, prompt: req.completion.prompt, stop: req.completion.stop, ...sampling })
+          : batchInputLine(customIdFor(runTag, id), batchRequestBody(kind === 'api' ? api!.baseURL : null, { model, messages: req.messages, temperature: g.temperature, topP: g.topP, maxTokens, seed: g.seed !== null ? g.seed + id : null })),
       );
       requests.push({ id, examples: req.provenance });
       id++;
@@ -168,6 +184,7 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
       if (!o.ok) {
         requestsFailed++;
         ctx.ingest.send({ type: 'fail', requestId: id, error: o.error });
+        ctx.jobs.failed(ctx.jobs.revive(req.examples));
         continue;
       }
       const costUsd = costOf(ctx.config.prices, g.model, o.promptTokens, o.completionTokens, 'batch');
@@ -175,20 +192,22 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
       promptTokens += o.promptTokens;
       completionTokens += o.completionTokens;
       budget.add(costUsd);
+      const job = ctx.jobs.revive(req.examples);
+      const { commit, then } = ctx.jobs.answer(job, { text: o.text, finishReason: o.finishReason });
+      const result = { raw: o.text, finishReason: o.finishReason, promptTokens: o.promptTokens, completionTokens: o.completionTokens, costUsd };
       pending.push(
         ctx.ingest
-          .complete({
-            type: 'complete',
-            requestId: id,
-            result: { raw: o.text, finishReason: o.finishReason, promptTokens: o.promptTokens, completionTokens: o.completionTokens, costUsd },
-            ...ctx.method.reading(req.examples),
-          })
+          .complete('items' in commit ? { type: 'complete-items', requestId: id, result, items: commit.items } : { type: 'complete', requestId: id, result, ...commit })
           .then((done) => {
+            if (then) {
+              held.push({ job, request: then });
+              return;
+            }
+            ctx.jobs.committed(job, done);
             kept = Math.max(kept, done.kept);
             yields.observe(done.keptNow);
             seen = { answers: seen.answers + 1, kept: seen.kept + done.keptNow };
             for (const [reason, n] of Object.entries(done.rejections)) rejections[reason] = (rejections[reason] ?? 0) + n;
-            ctx.method.learn(done.keptSamples);
             for (const item of done.keptSamples) latest.unshift(item);
             latest.length = Math.min(latest.length, 10);
           }),
@@ -206,6 +225,7 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
     for (const r of left) {
       requestsFailed++;
       ctx.ingest.send({ type: 'fail', requestId: r.id, error: why });
+      ctx.jobs.failed(ctx.jobs.revive(r.examples));
     }
     await ctx.ingest.flush();
     store.markBatchIngested(b.round);
@@ -287,11 +307,19 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
     return { reason, kept, message };
   };
 
+  /** No request to send and none held back by the budget: the method's work is done, or waits on answers of earlier rounds. */
+  const nothingToSend = (): Outcome => {
+    const waiting = store.openBatches().reduce((n, b) => n + store.queuedRequests(b.round).length, 0);
+    if (waiting > 0) return finish('batch-pending', `nothing new to send: ${waiting} requests of earlier rounds still wait for results (evol's next round starts from this round's kept items) — ingest them first with --ingest-batch FILE`);
+    return finish('exhausted', ctx.exhaustedMessage?.(kept) ?? `${ctx.jobs.name} has no more work: ${kept}/${g.target} kept`);
+  };
+
   try {
     const action = ctx.action;
     if (action.kind === 'emit') {
       if (kept >= g.target) return finish('target', `target reached: ${kept} kept samples; nothing to emit`);
       const b = prepareRound('file', action.file);
+      if (!b && !budgetHit) return nothingToSend();
       if (!b) return finish('budget', `no request fits in the budget of $${g.budgetUsd}: spent $${budget.spentUsd.toFixed(4)}`);
       const n = b.lastRequest - b.firstRequest + 1;
       return finish('batch-pending', `wrote ${n} requests to ${action.file}; run them (e.g. vLLM's run_batch), then: alpaca-forge generate --run ${ctx.runDir} --ingest-batch OUTPUT.jsonl`);
@@ -348,6 +376,7 @@ export async function runBatchRounds(ctx: BatchRoundsContext): Promise<Outcome> 
       if (open.length === 0) {
         if (kept >= g.target) return finish('target', `target reached: ${kept} kept samples`);
         const b = prepareRound('api', null);
+        if (!b && !budgetHit) return nothingToSend();
         if (!b) return finish('budget', `stopped before exceeding the budget of $${g.budgetUsd}: spent $${budget.spentUsd.toFixed(4)}, ${kept}/${g.target} kept`);
         open.push(b);
       }

@@ -27,7 +27,9 @@ try {
   const provenance = new ProvenanceStore(store);
   const storage = new RejectedStorage(init.config.generation.storeRejected, store.storedByReason());
   const commitWithProvenance = store.connection.transaction((m: Extract<ToIngest, { type: 'complete-items' }>, items: NewItem[]) => {
-    const { stored, unstored } = storage.split(items);
+    // Evol's drops stay stored whatever storeRejected says: a resumed run reads which parents a round has already
+    // evolved from them (ProvenanceStore.evolvedParents), and an evolution makes one item per answer anyway.
+    const { stored, unstored } = m.items.some((it) => it.provenance.parentId !== null) ? { stored: items, unstored: [] } : storage.split(items);
     store.completeRequest(m.requestId, m.result, stored, unstored);
     // An item's idx is its place in the answer, and so in m.items.
     provenance.record(stored.map((it) => ({ itemId: it.id, ...m.items[it.idx]!.provenance })));

@@ -1,10 +1,14 @@
 import type { GenerationConfig } from '../config/generation.js';
 import type { ForgeConfig } from '../config/schema.js';
-import type { GenerateEvent, GenerationStopReason, LowYield, SamplePreview } from '../events.js';
+import { ApiError } from '../errors.js';
+import type { GenerateEvent, GenerationStopReason, LowYield, SamplePreview, TransportState } from '../events.js';
 import { BudgetTracker } from '../llm/budget.js';
+import type { EndpointPool } from '../llm/endpoint-pool.js';
 import { poolEndpoints, poolFromConfig } from '../llm/pool-from-config.js';
-import { RequestLoop, type LoopStats, type RequestMethod } from '../llm/request-loop.js';
-import type { GenerationMethod, GenerationOutcome } from './generation-method.js';
+import { RequestLoop, type LoopRequest, type LoopSender, type LoopStats, type RequestMethod } from '../llm/request-loop.js';
+import type { GenerationOutcome } from './generation-method.js';
+import type { GenerationJobs, JobRequest } from './generation-jobs.js';
+import { CompletionsNotServedError } from './methods/completions-not-served.js';
 import type { IngestPipeline } from './ingest-pipeline.js';
 import { lowYieldMessage, lowYieldStopMessage, YieldMonitor } from './yield-monitor.js';
 import { shouldSend, YieldEstimator } from './yield-estimator.js';
@@ -24,7 +28,7 @@ export interface OnlineOptions {
 export interface OnlineRun {
   g: GenerationConfig;
   opts: OnlineOptions;
-  method: GenerationMethod;
+  jobs: GenerationJobs<unknown>;
   ingest: IngestPipeline;
   templateName: string;
   kept: number;
@@ -33,6 +37,8 @@ export interface OnlineRun {
   nextRequestId: number;
   spentBefore: number;
   elapsedBefore: number;
+  /** The message of a run whose method ran out of work short of the target (evol's rounds done). */
+  exhaustedMessage?: (kept: number) => string;
 }
 
 /** The shortest time between two 'samples' events of a run. */
@@ -43,16 +49,20 @@ export const MIN_YIELD_WINDOW = 500;
 
 interface Job {
   requestId: number;
-  provenance: unknown;
+  /** The method's own job. */
+  inner: unknown;
+  /** The request going out now (the job's first, then each follow-up). */
+  request: JobRequest;
 }
 
 /**
- * Online generation: the method's requests go through the request loop to the run's endpoints until the run holds
- * its target. The loop owns concurrency, the budget, aborts and retries; this decides when one more request is worth
- * sending (the tail of a run is scheduled from the answers on their way) and hands each answer to the writer thread.
+ * Online generation: the method's jobs go through the request loop to the run's endpoints until the run holds its
+ * target (or the method has no more work). The loop owns concurrency, the budget, aborts and retries; this decides
+ * when one more job is worth starting (the tail of a run is scheduled from the answers on their way) and hands each
+ * answer to the writer thread. Every method (self-instruct, evol, magpie) runs through here.
  */
 export async function generateOnline(r: OnlineRun): Promise<GenerationOutcome> {
-  const { g, opts, method, ingest } = r;
+  const { g, opts, jobs, ingest } = r;
   const emit = opts.onEvent;
   let kept = r.kept;
   let nextRequestId = r.nextRequestId;
@@ -77,10 +87,40 @@ export async function generateOnline(r: OnlineRun): Promise<GenerationOutcome> {
     emit({ type: 'samples', latest: latest.slice(0, 5) });
   };
   const budget = new BudgetTracker(g.budgetUsd ?? undefined, r.spentBefore);
-  const pool = poolFromConfig(g, poolEndpoints(g, g, opts), {
+  const poolOptions = {
     prices: opts.config.prices,
-    onTransport: (transport) => emit({ type: 'transport', transport }),
-    onWarning: (message) => emit({ type: 'warning', message }),
+    onTransport: (transport: TransportState) => emit({ type: 'transport', transport }),
+    onWarning: (message: string) => emit({ type: 'warning', message }),
+  };
+  const pool = poolFromConfig(g, poolEndpoints(g, g, opts), poolOptions);
+  // A request may name another model on the same endpoints (Magpie's --response-model): one pool per model.
+  const pools = new Map<string, EndpointPool>([[g.model, pool]]);
+  const poolFor = (model: string): EndpointPool => {
+    let p = pools.get(model);
+    if (!p) {
+      const where = { ...g, endpoints: g.endpoints.map((e) => ({ ...e, model })) };
+      pools.set(model, (p = poolFromConfig(where, poolEndpoints(where, { ...g, model }, opts), poolOptions)));
+    }
+    return p;
+  };
+  const sendToPool: LoopSender = async (req, onRoute) => {
+    let endpoint = '';
+    try {
+      return await poolFor(req.model).complete(req, (e, m) => onRoute((endpoint = e), m));
+    } catch (err) {
+      // Said once, plainly: a chat-only server has no completions endpoint, and retrying elsewhere will not change that.
+      if (req.prompt !== undefined && err instanceof ApiError && err.status === 404) throw new CompletionsNotServedError(endpoint || (pool.status()[0]?.endpoint ?? 'the endpoint'));
+      throw err;
+    }
+  };
+  const loopRequest = (q: JobRequest, requestId: number): LoopRequest => ({
+    model: q.model ?? g.model,
+    messages: q.messages,
+    ...(q.completion ? { prompt: q.completion.prompt, stop: q.completion.stop } : {}),
+    temperature: g.temperature,
+    topP: g.topP,
+    maxTokens: q.maxTokens ?? g.maxTokens,
+    ...(g.seed !== null ? { seed: g.seed + requestId } : {}),
   });
   const concurrency = Math.min(g.concurrency, pool.capacity);
   const keptAtStart = kept;
@@ -108,7 +148,7 @@ export async function generateOnline(r: OnlineRun): Promise<GenerationOutcome> {
     };
   };
   const loop = new RequestLoop({
-    send: (req, onRoute) => pool.complete(req, onRoute),
+    send: sendToPool,
     concurrency,
     budget,
     prices: opts.config.prices,
@@ -136,7 +176,7 @@ export async function generateOnline(r: OnlineRun): Promise<GenerationOutcome> {
     abandonedRequests: r.abandoned,
   });
 
-  const yields = new YieldEstimator(2 * concurrency, method.itemsPerRequest);
+  const yields = new YieldEstimator(2 * concurrency, jobs.itemsPerJob);
   const generation: RequestMethod<Job> = {
     next() {
       if (kept >= g.target || lowYield) return 'done';
@@ -149,57 +189,59 @@ export async function generateOnline(r: OnlineRun): Promise<GenerationOutcome> {
         latencyMs: loop.stats.latencyMs ?? g.timeoutMs,
         yields,
       });
-      return send ? { requestId: 0, provenance: null } : 'wait';
+      if (!send) return 'wait';
+      const started = jobs.start(kept);
+      // None now: a round whose answers are still out (evol) waits; a method with no more work is done.
+      if (!started) return jobs.exhausted ? 'done' : 'wait';
+      return { requestId: 0, inner: started.job, request: started.request };
     },
     build(job) {
-      const req = method.build(kept);
       job.requestId = nextRequestId++;
-      job.provenance = req.provenance;
-      return {
-        model: g.model,
-        messages: req.messages,
-        temperature: g.temperature,
-        topP: g.topP,
-        maxTokens: g.maxTokens,
-        ...(g.seed !== null ? { seed: g.seed + job.requestId } : {}),
-      };
+      return loopRequest(job.request, job.requestId);
     },
     // The endpoint and model are recorded when the pool picks one (routed), before the answer or the failure.
-    sent: (job) => ingest.send({ type: 'begin', requestId: job.requestId, provenance: job.provenance }),
+    sent: (job) => ingest.send({ type: 'begin', requestId: job.requestId, provenance: job.request.provenance }),
     routed: (job, endpoint, model) => ingest.send({ type: 'endpoint', requestId: job.requestId, endpoint, model }),
-    failed: (job, f) => ingest.send({ type: 'fail', requestId: job.requestId, error: f.message, ...(f.kind === 'abandoned' ? { abandoned: true } : {}) }),
+    failed: (job, f) => {
+      ingest.send({ type: 'fail', requestId: job.requestId, error: f.message, ...(f.kind === 'abandoned' ? { abandoned: true } : {}) });
+      jobs.failed(job.inner);
+    },
     /**
      * The writer thread curates the items in arrival order and commits them with the response in one transaction:
      * a kill before that commit loses this answer (its request stays in flight, then abandoned), never half of it.
      */
     async ingest(job, answer) {
-      const done = await ingest.complete({
-        type: 'complete',
-        requestId: job.requestId,
-        result: {
-          raw: answer.text,
-          finishReason: answer.finishReason,
-          promptTokens: answer.promptTokens,
-          completionTokens: answer.completionTokens,
-          costUsd: answer.costUsd,
-          // As the API names it; absent, the model recorded when the pool picked the endpoint stays.
-          model: answer.model ?? null,
-        },
-        ...method.reading(job.provenance),
-      });
+      const { commit, then } = jobs.answer(job.inner, { text: answer.text, finishReason: answer.finishReason });
+      const result = {
+        raw: answer.text,
+        finishReason: answer.finishReason,
+        promptTokens: answer.promptTokens,
+        completionTokens: answer.completionTokens,
+        costUsd: answer.costUsd,
+        // As the API names it; absent, the model recorded when the pool picked the endpoint stays.
+        model: answer.model ?? null,
+      };
+      const done = await ingest.complete('items' in commit ? { type: 'complete-items', requestId: job.requestId, result, items: commit.items } : { type: 'complete', requestId: job.requestId, result, ...commit });
       kept = done.kept;
+      if (then) {
+        // The job's next request (an evolution's response), sent in the same slot of the loop.
+        job.request = then;
+        job.requestId = nextRequestId++;
+        return loopRequest(then, job.requestId);
+      }
+      jobs.committed(job.inner, done);
       yields.observe(done.keptNow);
       for (const [reason, n] of Object.entries(done.rejections)) rejections[reason] = (rejections[reason] ?? 0) + n;
-      method.learn(done.keptSamples);
       for (const item of done.keptSamples) latest.unshift(item);
       latest.length = Math.min(latest.length, 10);
       if (done.keptNow > 0) showSamples(false);
       // Answers arriving after the target is reached are rejected as over-target: no sign of a bad run.
       if (done.kept < g.target) {
-        const low = warnMonitor.record(method.itemsPerRequest, done.keptNow, done.rejections);
+        const low = warnMonitor.record(jobs.itemsPerJob, done.keptNow, done.rejections);
         if (low) emit({ type: 'warning', message: lowYieldMessage(low), lowYield: low });
-        lowYield ??= floorMonitor?.record(method.itemsPerRequest, done.keptNow, done.rejections) ?? null;
+        lowYield ??= floorMonitor?.record(jobs.itemsPerJob, done.keptNow, done.rejections) ?? null;
       }
+      return undefined;
     },
   };
 
@@ -217,7 +259,7 @@ export async function generateOnline(r: OnlineRun): Promise<GenerationOutcome> {
     return { reason: 'endpoint-down', kept, message };
   }
   const reason: GenerationStopReason =
-    outcome.stop === 'budget' ? 'budget' : outcome.stop === 'interrupted' ? 'interrupted' : kept >= g.target ? 'target' : lowYield ? 'low-yield' : 'interrupted';
+    outcome.stop === 'budget' ? 'budget' : outcome.stop === 'interrupted' ? 'interrupted' : kept >= g.target ? 'target' : lowYield ? 'low-yield' : jobs.exhausted ? 'exhausted' : 'interrupted';
   if (samplesHeld) showSamples(true);
   emit(progress(loop.snapshot()));
   const message =
@@ -227,7 +269,9 @@ export async function generateOnline(r: OnlineRun): Promise<GenerationOutcome> {
         ? `stopped before exceeding the budget of $${g.budgetUsd}: spent $${spent.toFixed(4)}, ${kept}/${g.target} kept`
         : reason === 'low-yield'
           ? lowYieldStopMessage(lowYield!, kept, g.target)
-          : `interrupted at ${kept}/${g.target} kept; rerun the same command to resume`;
+          : reason === 'exhausted'
+            ? (r.exhaustedMessage?.(kept) ?? `${jobs.name} has no more work: ${kept}/${g.target} kept`)
+            : `interrupted at ${kept}/${g.target} kept; rerun the same command to resume`;
   emit({ type: 'done', reason, kept, target: g.target, costUsd: spent, message, ...(reason === 'low-yield' ? { lowYield: lowYield! } : {}) });
   return { reason, kept, message };
 }

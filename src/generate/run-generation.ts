@@ -14,16 +14,14 @@ import { loadSeedTasks } from '../data/seed-tasks.js';
 import { resolveRunSettings, type RunSetting } from './run-settings.js';
 import type { Lang } from '../data/sample.js';
 import { runBatchRounds, type BatchAction } from './batch-rounds.js';
-import type { BatchApi } from './batch-api.js';
 import { selfInstruct, type GenerationOutcome } from './generation-method.js';
+import { selfInstructJobs } from './generation-jobs.js';
 import { generateOnline } from './online-generation.js';
 import type { MethodRunOptions } from './methods/start-method-run.js';
 
 export interface RunGenerationOptions extends MethodRunOptions {
   /** Settings a resume may change (recorded in the run's history); any other change is refused. Defaults to none. */
   allowChange?: ReadonlySet<RunSetting>;
-  /** Test hook for batch mode: the Batch API client. */
-  batchApi?: BatchApi;
 }
 
 export type { GenerationOutcome };
@@ -67,8 +65,10 @@ export async function runGeneration(opts: RunGenerationOptions): Promise<Generat
   if (g.budgetUsd !== null && !opts.config.prices[g.model]) {
     throw new ConfigError([`generation.budgetUsd is set but prices has no entry for model "${g.model}", so spending cannot be measured`], `add prices.${g.model}: {input: USD per 1M tokens, output: USD per 1M tokens} to forge.yaml`);
   }
-  // Evol-Instruct and Magpie bring their own requests; they share the pool, budget, writer thread and curation.
-  if (g.method !== 'self-instruct') return (await import('./methods/start-method-run.js')).startMethodRun(opts);
+  const methods = await import('./methods/start-method-run.js');
+  methods.checkRunMethod(opts.runDir, g);
+  // Evol-Instruct and Magpie bring their own requests; they share the request loop, batch rounds, writer thread and curation.
+  if (g.method !== 'self-instruct') return methods.startMethodRun(opts);
   const prepare = (meta: Pick<RunStore, 'getMeta'>) => {
     const settings = settingsOf(opts.runDir, g, meta, opts.allowChange);
     return { settings, seeds: loadSeedTasks(settings.seedsPath), template: loadPromptTemplate(g.template, lang) };
@@ -124,7 +124,7 @@ async function generate(
   const kept = keptRows.length;
   const batchAction: BatchAction | null = opts.batch ?? (g.mode === 'batch' ? { kind: 'api', cancel: false } : null);
   if (!batchAction) {
-    return generateOnline({ g, opts, method, ingest, templateName: template.name, kept, resumed, abandoned, nextRequestId: store.nextRequestId(), spentBefore: store.spentUsd(), elapsedBefore });
+    return generateOnline({ g, opts, jobs: selfInstructJobs(method), ingest, templateName: template.name, kept, resumed, abandoned, nextRequestId: store.nextRequestId(), spentBefore: store.spentUsd(), elapsedBefore });
   }
   const batchStarted = Date.now();
   try {
@@ -137,7 +137,7 @@ async function generate(
       signal: opts.signal,
       emit: opts.onEvent,
       templateName: template.name,
-      method,
+      jobs: selfInstructJobs(method),
       ingest,
       kept,
       resumed,

@@ -10,6 +10,7 @@ import { backoffMs, classifyFailure, InvalidResponseError, sleep } from './retry
 import { costOf } from './budget.js';
 import { createRedactor, createValueRedactor, type Redact } from './redact.js';
 import { endpointOf, tokenLimit } from './endpoint-of.js';
+import { onceEmbeddings, type EmbeddingsResult } from './embeddings-request.js';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -138,10 +139,24 @@ export class ChatClient {
 
   /** Throws ApiError (fatal: bad key, unknown model…) or EndpointDownError; an abort rejects with the signal's reason. */
   async complete(req: ChatRequest): Promise<ChatResult> {
+    return this.retrying(req.signal, () => this.once(req));
+  }
+
+  /**
+   * One /v1/embeddings request for `texts` with this client's model, retried, gated and redacted as `complete` is.
+   * Vectors come back in the order of `texts`.
+   */
+  async embed(texts: readonly string[], signal?: AbortSignal): Promise<EmbeddingsResult> {
+    return this.retrying(signal, () => onceEmbeddings(this.sdk, this.model, texts, signal, this.prices));
+  }
+
+  /** The one retry loop of a request: the gate before each attempt, backoff between them, fatal answers thrown. */
+  private async retrying<T>(signal: AbortSignal | undefined, once: () => Promise<T>): Promise<T> {
+    const req = { signal };
     for (let attempt = 0; ; attempt++) {
       await this.gate.wait(req.signal);
       try {
-        const result = await this.once(req);
+        const result = await once();
         this.gate.success();
         return result;
       } catch (err) {

@@ -3,6 +3,7 @@ import { ApiError } from '../errors.js';
 import type { EndpointProgress, TransportState } from '../events.js';
 import { ChatClient, EndpointUnreachableError, type ChatRequest, type ChatResult } from './chat-client.js';
 import { EndpointDownError, EndpointGate, type EndpointGateOptions } from './endpoint-gate.js';
+import type { EmbeddingsResult } from './embeddings-request.js';
 
 export interface PoolEndpointOptions {
   /** undefined: $OPENAI_BASE_URL, else the OpenAI API (as the SDK does). */
@@ -125,6 +126,21 @@ export class EndpointPool {
    * endpoint is down.
    */
   async complete(req: ChatRequest, onRoute?: (endpoint: string, model: string) => void): Promise<ChatResult & { endpoint: string; model: string }> {
+    return this.route(req.signal, onRoute, async (client, signal) => {
+      const result = await client.complete({ ...req, signal });
+      // The model as the answer names it (a server may resolve an alias), else the one asked for.
+      return { ...result, endpoint: client.endpoint, model: result.model ?? client.model };
+    });
+  }
+
+  /** Sends one /v1/embeddings request (each endpoint's model) to the pool, routed, moved and refused as `complete`. */
+  async embed(texts: readonly string[], signal: AbortSignal | undefined, onRoute?: (endpoint: string, model: string) => void): Promise<EmbeddingsResult & { endpoint: string; model: string }> {
+    return this.route(signal, onRoute, async (client, s) => ({ ...(await client.embed(texts, s)), endpoint: client.endpoint, model: client.model }));
+  }
+
+  /** Sends one request through the member `acquire` picks, moving it when that member goes down or refuses. */
+  private async route<T>(signal: AbortSignal | undefined, onRoute: ((endpoint: string, model: string) => void) | undefined, call: (client: ChatClient, signal: AbortSignal) => Promise<T>): Promise<T> {
+    const req = { signal };
     for (;;) {
       const m = await this.acquire(req.signal);
       onRoute?.(m.name, m.client.model);
@@ -133,10 +149,9 @@ export class EndpointPool {
       req.signal?.addEventListener('abort', onAbort, { once: true });
       m.running.add(controller);
       try {
-        const result = await m.client.complete({ ...req, signal: controller.signal });
+        const result = await call(m.client, controller.signal);
         m.ok++;
-        // The model as the answer names it (a server may resolve an alias), else the one asked for.
-        return { ...result, endpoint: m.name, model: result.model ?? m.client.model };
+        return result;
       } catch (err) {
         if (req.signal?.aborted) throw req.signal.reason;
         if (controller.signal.aborted && controller.signal.reason === rerouted) continue;

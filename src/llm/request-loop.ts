@@ -10,8 +10,8 @@ import { sleep } from './retry-policy.js';
 /** One request as a method builds it: the chat request and the model it is priced (and routed) by. */
 export type LoopRequest = Omit<ChatRequest, 'signal'> & { model: string };
 
-/** An answer as the sender returns it: a pool names the endpoint and the model that answered. */
-export type LoopAnswer = ChatResult & { endpoint?: string; model?: string };
+/** An answer as the sender returns it: a pool names the endpoint and the model that answered; an embeddings request's has its vectors. */
+export type LoopAnswer = ChatResult & { endpoint?: string; model?: string; vectors?: Float32Array[] };
 
 /**
  * Sends one request with its own signal (a pool, a client, or a client per model); `onRoute` hears each endpoint it
@@ -276,6 +276,8 @@ export class RequestLoop {
   }
 
   private reserveFor(req: LoopRequest): number {
-    return worstCaseUsd(this.o.prices, req.model, req.messages, req.maxTokens ?? 0, this.o.via ?? 'chat');
+    // A completions request (Magpie's pre-query) is priced by its prompt; its messages are empty.
+    const text = req.prompt === undefined ? req.messages : [...req.messages, { content: req.prompt }];
+    return worstCaseUsd(this.o.prices, req.model, text, req.maxTokens ?? 0, this.o.via ?? 'chat');
   }
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { constantScalar } from './lean-ops.js';
 
 /**
  * Scaled dot-product attention with grouped-query heads, forward and backward on plain (untransposed) matMuls.
@@ -22,8 +23,8 @@ export interface AttentionDims {
 }
 
 /**
- * Additive mask values (0 or −1e9) broadcastable to [B, nh, T, S], kept as plain data so the backward pass can
- * rebuild the tensor after the forward pass's tidy freed it.
+ * Additive mask values (0 or −1e9) broadcastable to [B, nh, T, S] as plain data. The forward pass uploads it once
+ * and hands every layer the tensor; attention() keeps it for its backward pass.
  */
 export interface AttentionMask {
   data: Float32Array;
@@ -51,7 +52,7 @@ const swapLast = (x: tf.Tensor3D): tf.Tensor3D => tf.transpose(x, [0, 2, 1]);
  * [B·T, nh·hd]. Differentiable w.r.t. q, kT and v. The backward pass keeps only q, k and v and recomputes the
  * attention probabilities ([B, nh, T, S]: 9 MB per layer at 4 × 256 tokens, 4x that at 512) from them.
  */
-export function attention(q: tf.Tensor4D, kT: tf.Tensor4D, v: tf.Tensor4D, mask: AttentionMask | null, d: AttentionDims): tf.Tensor2D {
+export function attention(q: tf.Tensor4D, kT: tf.Tensor4D, v: tf.Tensor4D, mask: AttentionMask | tf.Tensor4D | null, d: AttentionDims): tf.Tensor2D {
   const { batch: B, queryLen: T, keyLen: S, numHeads: nh, numKvHeads: kv, headDim: hd } = d;
   const rep = nh / kv;
   const G = B * kv;
@@ -59,9 +60,9 @@ export function attention(q: tf.Tensor4D, kT: tf.Tensor4D, v: tf.Tensor4D, mask:
   const groupsOfQ = (x: tf.Tensor4D) => tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [G, rep * T, hd]) as tf.Tensor3D;
   const fromGroups = (x: tf.Tensor3D) => tf.transpose(tf.reshape(x, [B, nh, T, hd]), [0, 2, 1, 3]) as tf.Tensor4D;
 
-  const probsOf = (qg: tf.Tensor3D, kg: tf.Tensor3D): tf.Tensor3D => {
-    let scores = tf.reshape(tf.mul(groupMatMul(qg, kg), scale), [B, nh, T, S]);
-    if (mask) scores = tf.add(scores, tf.tensor4d(mask.data, mask.shape));
+  const probsOf = (qg: tf.Tensor3D, kg: tf.Tensor3D, m: tf.Tensor | null): tf.Tensor3D => {
+    let scores = tf.reshape(tf.mul(groupMatMul(qg, kg), constantScalar(scale)), [B, nh, T, S]);
+    if (m) scores = tf.add(scores, m);
     return tf.reshape(tf.softmax(scores), [G, rep * T, S]) as tf.Tensor3D;
   };
 
@@ -71,17 +72,19 @@ export function attention(q: tf.Tensor4D, kT: tf.Tensor4D, v: tf.Tensor4D, mask:
     const qg = groupsOfQ(qIn);
     const kg = tf.reshape(kIn, [G, hd, S]) as tf.Tensor3D;
     const vg = tf.reshape(vIn, [G, S, hd]) as tf.Tensor3D;
-    save([qg, kg, vg]);
-    const ctx = fromGroups(groupMatMul(probsOf(qg, kg), vg));
+    // The mask is uploaded once per pass (or here, from plain data) and kept for the backward pass, shared.
+    const maskT = mask === null ? null : mask instanceof tf.Tensor ? mask : tf.tensor4d(mask.data, mask.shape);
+    save(maskT ? [qg, kg, vg, maskT] : [qg, kg, vg]);
+    const ctx = fromGroups(groupMatMul(probsOf(qg, kg, maskT), vg));
     return {
       value: tf.reshape(ctx, [B * T, nh * hd]),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sq, sk, sv] = saved as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
-        const sp = probsOf(sq, sk);
+        const [sq, sk, sv, sm] = saved as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor4D | undefined];
+        const sp = probsOf(sq, sk, sm ?? null);
         const dOut = groupsOfQ(tf.reshape(dy, [B, T, nh, hd]) as tf.Tensor4D);
         const dProbs = groupMatMul(dOut, swapLast(sv));
         // Softmax backward: dS = P ⊙ (dP − Σ_j dP·P), then the 1/√hd of the scores.
-        const dScores = tf.mul(tf.mul(sp, tf.sub(dProbs, tf.sum(tf.mul(dProbs, sp), -1, true))), scale) as tf.Tensor3D;
+        const dScores = tf.mul(tf.mul(sp, tf.sub(dProbs, tf.sum(tf.mul(dProbs, sp), -1, true))), constantScalar(scale)) as tf.Tensor3D;
         const dq = fromGroups(groupMatMul(dScores, swapLast(sk)));
         const dkT = tf.reshape(groupMatMul(swapLast(sq), dScores), [B, kv, hd, S]);
         const dv = tf.reshape(groupMatMul(swapLast(sp), dOut), [B, kv, S, hd]);

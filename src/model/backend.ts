@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { ModelError, UsageError } from '../errors.js';
+import { bufferPoolStats } from './backend-pool.js';
+import { watchWebGpuDevice } from './device-errors.js';
 import { loadNativeBlas, NATIVE_BLAS_HINT } from './native-blas.js';
 import { probeNativeBackend, startNativeBackend } from './native-backend.js';
 import { patchWasmSlicing } from './wasm-kernels.js';
@@ -272,6 +274,9 @@ async function start(name: BackendName): Promise<BackendInfo> {
 async function startWebGpu(adapter: GpuAdapterSummary): Promise<BackendInfo> {
   await import('@tensorflow/tfjs-backend-webgpu');
   await activate('webgpu');
+  // From here on the buffer pool's acquisitions are tracked, so trimming knows which sizes are still wanted.
+  bufferPoolStats();
+  watchWebGpuDevice();
   const device = adapter.software ? `WebGPU on a software renderer (slow): ${adapter.name}` : `GPU (WebGPU/Dawn: ${adapter.name})`;
   return { name: 'webgpu', device, software: adapter.software, limits: adapter.limits };
 }

@@ -16,21 +16,60 @@ interface DeviceLike {
   pushErrorScope(filter: 'validation' | 'out-of-memory'): void;
   popErrorScope(): Promise<GpuErrorLike | null>;
   lost: Promise<{ reason?: string; message: string }>;
+  addEventListener?(type: 'uncapturederror', listener: (ev: { error?: GpuErrorLike; preventDefault?(): void }) => void): void;
+}
+
+interface BackendLike {
+  device?: DeviceLike;
+  read(dataId: object): Promise<unknown>;
 }
 
 const lostDevices = new WeakMap<object, { reason?: string; message: string }>();
-const watched = new WeakSet<object>();
+/** Errors no scope captured (work outside withDeviceErrors: score, sample, merge), not yet reported by a read. */
+const uncaptured = new WeakMap<object, GpuErrorLike[]>();
+const watchedBackends = new WeakSet<object>();
 
-function webgpuDevice(): DeviceLike | null {
+/**
+ * Watches the running webgpu backend's device (idempotent; backend.ts calls it when webgpu starts): a lost device is
+ * remembered, errors outside the scopes are caught by an uncapturederror listener (which also keeps Dawn from
+ * printing them to stdout), and every read from the device fails with a ModelError once such an error happened,
+ * instead of returning what a rejected buffer held before.
+ */
+export function watchWebGpuDevice(): DeviceLike | null {
   if (tf.getBackend() !== 'webgpu') return null;
-  const device = (tf.backend() as unknown as { device?: DeviceLike }).device;
+  const backend = tf.backend() as unknown as BackendLike;
+  const device = backend.device;
   if (!device) return null;
-  if (!watched.has(device)) {
-    watched.add(device);
-    void device.lost.then((info) => lostDevices.set(device, info));
-  }
+  if (watchedBackends.has(backend)) return device;
+  watchedBackends.add(backend);
+  void device.lost.then((info) => lostDevices.set(device, info));
+  uncaptured.set(device, []);
+  device.addEventListener?.('uncapturederror', (ev) => {
+    ev.preventDefault?.();
+    uncaptured.get(device)!.push(ev.error ?? { message: 'unknown WebGPU error' });
+  });
+  const read = backend.read.bind(backend);
+  backend.read = async (dataId) => {
+    const values = await read(dataId);
+    throwIfDeviceFailed('a read from the GPU');
+    return values;
+  };
   return device;
 }
+
+/** Throws a ModelError when the device reported an error outside the scopes since the last check (and forgets it). */
+export function throwIfDeviceFailed(what: string): void {
+  if (tf.getBackend() !== 'webgpu') return;
+  const device = (tf.backend() as unknown as BackendLike).device;
+  const errors = device ? uncaptured.get(device) : undefined;
+  if (!errors || errors.length === 0) return;
+  const first = errors[0]!.message.split('\n')[0];
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+  errors.length = 0;
+  throw new ModelError(`the GPU rejected work before ${what}, so its values cannot be trusted: ${first}${more}`, `${HINT}; a tensor over the adapter's buffer limit is the usual cause`);
+}
+
+const webgpuDevice = watchWebGpuDevice;
 
 const HINT = 'lower --micro-batch-size or --cutoff-len, store the base weights smaller (--base-weights bf16 or int8), or turn on --gradient-checkpointing';
 

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { LlamaModel } from './load.js';
 import { adapterOptions, forwardHidden, lmHead, type ForwardAdapter } from './llama.js';
 import { KVCache } from './kv-cache.js';
+import { trimBufferPool } from './backend-pool.js';
 import { sampleToken, seededRandom, type SamplingOptions } from './sampling.js';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -41,6 +42,8 @@ async function nextLogits(model: LlamaModel, ids: number[], cache: KVCache, adap
     return (await logits.data()) as Float32Array;
   } finally {
     logits.dispose();
+    // A cache that outgrew its chunk left buffers of the old size in the GPU pool: give back what is past the budget.
+    trimBufferPool();
   }
 }
 

@@ -9,9 +9,25 @@ import * as tf from '@tensorflow/tfjs';
  * and recompute the cheap rest in the backward pass.
  */
 
+const constants = new Map<string, tf.Scalar>();
+
+/**
+ * A float32 scalar kept on the running backend, made once per (backend, value): `tf.mul(x, 0.5)` uploads a new
+ * one-number tensor at every call, which on a GPU is a staging buffer and a copy per op (~15 per layer and step).
+ */
+export function constantScalar(value: number): tf.Scalar {
+  const key = `${tf.getBackend()}:${value}`;
+  let t = constants.get(key);
+  if (!t || t.isDisposed) {
+    t = tf.keep(tf.scalar(value));
+    constants.set(key, t);
+  }
+  return t;
+}
+
 /** transformers' LlamaRMSNorm: x · rsqrt(mean(x²) + eps) · weight, over the last axis (weight frozen). */
 export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: number): T {
-  const forward = (a: tf.Tensor) => tf.mul(tf.mul(a, tf.rsqrt(tf.add(tf.mean(tf.square(a), -1, true), eps))), weight);
+  const forward = (a: tf.Tensor) => tf.mul(tf.mul(a, tf.rsqrt(tf.add(tf.mean(tf.square(a), -1, true), constantScalar(eps)))), weight);
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const a = args[0] as tf.Tensor;
     (args[1] as tf.GradSaveFunc)([a]);
@@ -20,9 +36,9 @@ export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: num
       // y = w·x·r with r = (mean(x²)+eps)^-½  ⇒  dx = r·g − x·r³·mean(g·x), g = dy·w.
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const xs = saved[0]!;
-        const r = tf.rsqrt(tf.add(tf.mean(tf.square(xs), -1, true), eps));
+        const r = tf.rsqrt(tf.add(tf.mean(tf.square(xs), -1, true), constantScalar(eps)));
         const g = tf.mul(dy, weight);
-        return tf.sub(tf.mul(g, r), tf.mul(tf.mul(xs, tf.pow(r, 3)), tf.mean(tf.mul(g, xs), -1, true)));
+        return tf.sub(tf.mul(g, r), tf.mul(tf.mul(xs, tf.pow(r, constantScalar(3))), tf.mean(tf.mul(g, xs), -1, true)));
       },
     };
   });
@@ -40,7 +56,8 @@ export function swiglu(gate: tf.Tensor2D, up: tf.Tensor2D): tf.Tensor2D {
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [gs, us] = saved as [tf.Tensor, tf.Tensor];
         const s = tf.sigmoid(gs);
-        const dGate = tf.mul(tf.mul(dy, us), tf.mul(s, tf.add(1, tf.mul(gs, tf.sub(1, s)))));
+        const one = constantScalar(1);
+        const dGate = tf.mul(tf.mul(dy, us), tf.mul(s, tf.add(one, tf.mul(gs, tf.sub(one, s)))));
         const dUp = tf.mul(dy, tf.mul(gs, s));
         return [dGate, dUp];
       },
@@ -58,20 +75,22 @@ function swapHalves(x: tf.Tensor4D): tf.Tensor4D {
 
 /**
  * Rotary embedding of x [B, T, heads, hd]: x·cos + rotate_half(x)·sin, with the sign of rotate_half folded into
- * `sinSigned` (tables [T·hd] as ropeTables returns them). Linear in x, so the backward pass keeps nothing:
- * dx = dy·cos + swap(dy·sinSigned).
+ * `sinSigned` (tables [T·hd] as ropeTables returns them, or those tables uploaded once per pass as [1, T, 1, hd]
+ * tensors, which the op keeps for its backward pass instead of uploading them again). Linear in x, so the backward
+ * pass keeps nothing else: dx = dy·cos + swap(dy·sinSigned).
  */
-export function applyRope(x: tf.Tensor4D, cosData: Float32Array, sinData: Float32Array): tf.Tensor4D {
+export function applyRope(x: tf.Tensor4D, cosIn: Float32Array | tf.Tensor4D, sinIn: Float32Array | tf.Tensor4D): tf.Tensor4D {
   const [, T, , hd] = x.shape;
-  // Tables are built where they are used: the backward pass runs after the forward pass's tidy freed its tensors.
-  const tables = () => [tf.tensor4d(cosData, [1, T, 1, hd]), tf.tensor4d(sinData, [1, T, 1, hd])] as const;
+  const table = (t: Float32Array | tf.Tensor4D): tf.Tensor4D => (t instanceof Float32Array ? tf.tensor4d(t, [1, T, 1, hd]) : t);
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const a = args[0] as tf.Tensor4D;
-    const [cos, sin] = tables();
+    const [cos, sin] = [table(cosIn), table(sinIn)];
+    // Saved (shared, not copied) because the backward pass runs after the forward pass's tidy freed its tensors.
+    (args[1] as tf.GradSaveFunc)([cos, sin]);
     return {
       value: tf.add(tf.mul(a, cos), tf.mul(swapHalves(a), sin)),
-      gradFunc: (dy: tf.Tensor) => {
-        const [c, s] = tables();
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [c, s] = saved as [tf.Tensor4D, tf.Tensor4D];
         return tf.add(tf.mul(dy, c), swapHalves(tf.mul(dy, s) as tf.Tensor4D));
       },
     };

@@ -149,12 +149,14 @@ function lookupRows(model: LlamaModel, ids: tf.Tensor1D): tf.Tensor2D {
   return sum!;
 }
 
-/** Additive attention mask [Bm, 1, T, S] (Bm = 1 when no row has padding), or null when nothing is masked. */
-function buildMask(keyMask: number[][] | null, B: number, T: number, past: number, window: number | null): AttentionMask | null {
-  const S = past + T;
+/**
+ * Additive attention mask [Bm, 1, T, S] (Bm = 1 when no row has padding), or null when nothing is masked. S may
+ * exceed past + T (a KV cache's capacity): the causal rule hides those positions too.
+ */
+function buildMask(keyMask: number[][] | null, B: number, T: number, past: number, S: number, window: number | null): AttentionMask | null {
   const padded = keyMask !== null && keyMask.some((row) => row.some((v) => v === 0));
-  const windowed = window !== null && S > window;
-  if (!padded && !windowed && T === 1) return null;
+  const windowed = window !== null && past + T > window;
+  if (!padded && !windowed && T === 1 && S === past + 1) return null;
   const Bm = padded ? B : 1;
   const data = new Float32Array(Bm * T * S);
   for (let b = 0; b < Bm; b++) {
@@ -197,10 +199,18 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
     keyMask = cache.keyMask;
   } else keyMask = currentMask ? withVirtual(currentMask) : null;
   const start = past + prefixLen;
+  // Keys attended to: this pass's and the earlier ones, or the cache's whole capacity (zeros past the end, masked).
+  const keyLen = cache ? cache.reserve(start + T) : start + T;
 
   return tf.tidy(() => {
-    const mask = buildMask(keyMask, B, T, start, c.slidingWindow);
+    // Uploaded once per pass and shared by every layer, forward and backward (the ops that need them keep them).
+    const maskData = buildMask(keyMask, B, T, start, keyLen, c.slidingWindow);
     const { cos: cosData, sinSigned: sinData } = ropeTables(model.rope, start, T);
+    const passConstants: PassConstants = {
+      mask: maskData ? tf.tensor4d(maskData.data, maskData.shape) : null,
+      cos: tf.tensor4d(cosData, [1, T, 1, c.headDim]),
+      sin: tf.tensor4d(sinData, [1, T, 1, c.headDim]),
+    };
     const N = B * T;
     let x = embed(model, tf.reshape(inputIds, [B * T0]) as tf.Tensor1D);
     if (vt?.embeddings) {
@@ -213,9 +223,9 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
     for (let i = 0; i < c.numLayers; i++) {
       // One tidy per layer: temporaries that the backward pass does not need are freed layer by layer instead of
       // all at the end of the forward pass (training a 30-layer model otherwise holds them all at once).
-      x = checkpointing ? checkpointedLayer(x, opts.lora?.layerTensors?.(i) ?? [], (input) => layerForward(i, input)) : tf.tidy(() => layerForward(i, x));
+      x = checkpointing ? checkpointedLayer(x, opts.lora?.layerTensors?.(i) ?? [], passConstants, (input, consts) => layerForward(i, input, consts)) : tf.tidy(() => layerForward(i, x, passConstants));
     }
-    function layerForward(i: number, x: tf.Tensor2D): tf.Tensor2D {
+    function layerForward(i: number, x: tf.Tensor2D, consts: PassConstants): tf.Tensor2D {
       const layer = model.layers[i]!;
       const proj = (m: TargetModule, input: tf.Tensor2D): tf.Tensor2D => {
         const y = frozenMatMul(input, layer.proj[m]);
@@ -230,8 +240,8 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
         q = rmsNorm(q, layer.qNorm, c.rmsNormEps);
         k = rmsNorm(k, layer.kNorm, c.rmsNormEps);
       }
-      q = applyRope(q, cosData, sinData);
-      k = applyRope(k, cosData, sinData);
+      q = applyRope(q, consts.cos, consts.sin);
+      k = applyRope(k, consts.cos, consts.sin);
       // Keys as [B, KV, hd, S] so q·kᵀ is a plain matMul; values as [B, KV, S, hd].
       let kT = tf.transpose(k, [0, 2, 3, 1]) as tf.Tensor4D;
       let vh = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D;
@@ -241,15 +251,8 @@ export function forwardHidden(model: LlamaModel, inputIds: tf.Tensor2D, opts: Fo
         kT = tf.concat([perRow(tf.transpose(pl.k, [0, 2, 1])), kT], 3);
         vh = tf.concat([perRow(pl.v), vh], 2);
       }
-      if (cache) {
-        const prev = cache.layers[i];
-        if (prev) {
-          kT = tf.concat([prev.kT, kT], 3);
-          vh = tf.concat([prev.v, vh], 2);
-        }
-        cache.setLayer(i, tf.keep(kT), tf.keep(vh));
-      }
-      const ctx = attention(q, kT, vh, mask, { batch: B, queryLen: T, keyLen: start + T, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim });
+      if (cache) ({ kT, v: vh } = cache.append(i, kT, vh, past));
+      const ctx = attention(q, kT, vh, consts.mask, { batch: B, queryLen: T, keyLen, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim });
       x = addSameShape(x, proj('o_proj', ctx));
       const h2 = rmsNorm(x, layer.postAttentionNorm, c.rmsNormEps);
       const gate = proj('gate_proj', h2);
@@ -266,26 +269,35 @@ interface TapeState {
   gradients(f: () => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor, allowNoGradients: boolean): { value: tf.Tensor; grads: Array<tf.Tensor | undefined> };
 }
 
+/** What every layer of one pass shares: the attention mask and the RoPE tables, uploaded once. */
+interface PassConstants {
+  mask: tf.Tensor4D | null;
+  cos: tf.Tensor4D;
+  sin: tf.Tensor4D;
+}
+
 /**
- * One layer as a single differentiable op whose only saved tensor is its input: the forward pass runs the layer
- * off the tape and frees everything but the output; the backward pass runs it again on a tape of its own and
- * differentiates it w.r.t. the input and the layer's trainable tensors (`params`, inputs of the op so that the
- * outer tape links them to the loss).
+ * One layer as a single differentiable op whose only saved tensors are its input and the pass's constants: the
+ * forward pass runs the layer off the tape and frees everything but the output; the backward pass runs it again
+ * on a tape of its own and differentiates it w.r.t. the input and the layer's trainable tensors (`params`, inputs
+ * of the op so that the outer tape links them to the loss).
  */
-function checkpointedLayer(x: tf.Tensor2D, params: tf.Tensor[], layer: (x: tf.Tensor2D) => tf.Tensor2D): tf.Tensor2D {
+function checkpointedLayer(x: tf.Tensor2D, params: tf.Tensor[], consts: PassConstants, layer: (x: tf.Tensor2D, consts: PassConstants) => tf.Tensor2D): tf.Tensor2D {
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const input = args[0] as tf.Tensor2D;
-    (args[args.length - 1] as tf.GradSaveFunc)([input]);
+    // The constants are saved (shared, not copied): the forward pass's tidy has freed them by the backward pass.
+    (args[args.length - 1] as tf.GradSaveFunc)([input, consts.cos, consts.sin, ...(consts.mask ? [consts.mask] : [])]);
     return {
-      value: tf.tidy(() => layer(input)),
+      value: tf.tidy(() => layer(input, consts)),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const xs = saved[0] as tf.Tensor2D;
+        const kept: PassConstants = { cos: saved[1] as tf.Tensor4D, sin: saved[2] as tf.Tensor4D, mask: (saved[3] as tf.Tensor4D | undefined) ?? null };
         const engine = tf.engine() as unknown as TapeState;
         // engine.gradients starts a fresh tape and clears it when done; the outer backward pass still owns its own.
         const outer = engine.state.activeTape;
         let r;
         try {
-          r = engine.gradients(() => layer(xs), [xs, ...params], dy, true);
+          r = engine.gradients(() => layer(xs, kept), [xs, ...params], dy, true);
         } finally {
           engine.state.activeTape = outer;
         }

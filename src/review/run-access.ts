@@ -1,5 +1,6 @@
 import { forgeConfigSchema, type ForgeConfig } from '../config/schema.js';
 import { RunStore } from '../store/run-store.js';
+import { ProvenanceStore, type ItemProvenanceRow } from '../store/provenance-store.js';
 import { listRuns, type RunInfo } from './run-list.js';
 import { seedLookup } from './seed-lookup.js';
 
@@ -14,7 +15,10 @@ export {
   type StoredItem,
   type ItemViewQuery,
   type ReviewCounts,
+  viewIncludes,
+  indexedSortKeys,
 } from '../store/run-store.js';
+export type { ItemProvenanceRow } from '../store/provenance-store.js';
 export type { RunInfo, RunState } from './run-list.js';
 
 /** What the review screen needs of a run: reads, decisions, edits, undo. Every call writes through at once. */
@@ -31,13 +35,25 @@ export type ReviewStore = Pick<
   | 'countView'
   | 'countDecidedInView'
   | 'viewPage'
+  | 'viewOrder'
+  | 'duplicatesOf'
+  | 'countDuplicatesOf'
   | 'viewPosition'
   | 'reviewCounts'
   | 'reasons'
 >;
 
+/** Where items came from (generate --method evol|magpie): the review's tree view reads it. */
+export interface ProvenanceAccess {
+  /** The chain from the item's root to the item; empty when the item has no provenance (self-instruct). */
+  lineage: (itemId: number) => ItemProvenanceRow[];
+  /** Items made from the item, in arrival order; at most `limit`. */
+  children: (itemId: number, limit?: number) => ItemProvenanceRow[];
+}
+
 /** One run opened for review; the screen that opened it closes it. */
 export interface ReviewRun extends ReviewStore {
+  provenance: ProvenanceAccess;
   /** The instruction of a seed task by id, from the seed file the run was generated with; undefined when unknown. */
   seedInstruction: (seedId: string) => string | undefined;
   close: () => void;
@@ -66,6 +82,7 @@ export function storeRunAccess(): RunAccess {
     openReview: (runDir) => {
       const store = RunStore.open(runDir);
       const lookup = seedLookup(store);
+      const provenance = new ProvenanceStore(store);
       return {
         dir: store.dir,
         listItems: (filter) => store.listItems(filter),
@@ -75,7 +92,11 @@ export function storeRunAccess(): RunAccess {
         undoLast: () => store.undoLast(),
         countView: (q) => store.countView(q),
         countDecidedInView: (q) => store.countDecidedInView(q),
-        viewPage: (q, offset, limit) => store.viewPage(q, offset, limit),
+        viewPage: (q, offset, limit, total) => store.viewPage(q, offset, limit, total),
+        viewOrder: (q) => store.viewOrder(q),
+        duplicatesOf: (id, limit) => store.duplicatesOf(id, limit),
+        countDuplicatesOf: (id) => store.countDuplicatesOf(id),
+        provenance: { lineage: (id) => provenance.lineage(id), children: (id, limit) => provenance.children(id, limit) },
         viewPosition: (q, id) => store.viewPosition(q, id),
         reviewCounts: () => store.reviewCounts(),
         reasons: () => store.reasons(),

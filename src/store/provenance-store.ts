@@ -39,6 +39,19 @@ const evolvableRow = z.object({ id: z.number().int(), root_id: z.number().int().
 const roundRow = z.object({ method: z.string(), round: z.number().int(), status: z.string(), reason: z.string().nullable(), instruction: z.string(), input: z.string(), judge_score: z.number().nullable() });
 const provRow = z.object({ item_id: z.number().int(), method: z.string(), parent_id: z.number().int().nullable(), root_id: z.number().int().nullable(), operator: z.string().nullable(), round: z.number().int().nullable() });
 const countRow = z.object({ n: z.number().int() });
+const stepRequestRow = z.object({ id: z.number().int(), status: z.string(), examples_json: z.string(), raw_response: z.string().nullable(), finish_reason: z.string().nullable(), has_items: z.number().int() });
+
+/** One of a step method's requests as the request log holds it. */
+export interface StepRequestRow {
+  id: number;
+  status: string;
+  /** What the request recorded: the method, the request kind and the step's state (any JSON: parsed by the method). */
+  provenance: unknown;
+  raw: string | null;
+  finishReason: string | null;
+  /** Whether its answer made an item (a last step's, or a first step's drop). */
+  hasItems: boolean;
+}
 
 /** Words that add a condition to a task; their count is a rough measure of how constrained it is. */
 const CONSTRAINT_WORDS = /\b(must|should|at least|at most|no more than|exactly|without|only|avoid|include|under \d+|within|each|every|do not|don't)\b|必须|至少|最多|不超过|不要|只|恰好|每个|避免|包括|以内/gi;
@@ -83,6 +96,17 @@ export class ProvenanceStore {
       id = p.parentId;
     }
     return out;
+  }
+
+  /** Items evolved from an item, in arrival order (the review's tree view); at most `limit` of them. */
+  children(parentId: number, limit = 200): ItemProvenanceRow[] {
+    return this.db
+      .prepare('SELECT * FROM item_provenance WHERE parent_id = ? ORDER BY item_id LIMIT ?')
+      .all(parentId, limit)
+      .map((row) => {
+        const r = parse(provRow, row);
+        return { itemId: r.item_id, method: r.method, parentId: r.parent_id, rootId: r.root_id, operator: r.operator, round: r.round };
+      });
   }
 
   /** True once evol's input has been imported into the run (a resumed run does not import it twice). */
@@ -130,6 +154,24 @@ export class ProvenanceStore {
   evolvedParents(round: number): Set<number> {
     const rows = this.db.prepare(`SELECT DISTINCT parent_id AS n FROM item_provenance WHERE method = 'evol' AND round = ? AND parent_id IS NOT NULL`).all(round);
     return new Set(rows.map((r) => parse(countRow, r).n));
+  }
+
+  /**
+   * A step method's requests (evol of one round, or Magpie's), as recorded when they were sent or queued
+   * (requests.examples_json holds the step's state): a rebuilt method counts the ones still queued in a batch and
+   * reads again a first step that was answered but never got its second.
+   */
+  stepRequests(method: 'evol' | 'magpie', round: number | null = null): StepRequestRow[] {
+    return this.db
+      .prepare(
+        `SELECT r.id, r.status, r.examples_json, r.raw_response, r.finish_reason, EXISTS (SELECT 1 FROM items i WHERE i.request_id = r.id) AS has_items FROM requests r
+         WHERE r.kind = 'generate' AND json_extract(r.examples_json, '$.method') = ? AND (? IS NULL OR json_extract(r.examples_json, '$.state.round') = ?) ORDER BY r.id`,
+      )
+      .all(method, round, round)
+      .map((row) => {
+        const r = parse(stepRequestRow, row);
+        return { id: r.id, status: r.status, provenance: JSON.parse(r.examples_json) as unknown, raw: r.raw_response, finishReason: r.finish_reason, hasItems: r.has_items === 1 };
+      });
   }
 
   /** The highest evol round with any item; 0 when none. */

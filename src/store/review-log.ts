@@ -39,18 +39,19 @@ export class ReviewLog {
     return this.undoLast()?.item ?? null;
   }
 
-  /** undo, saying also what was undone: a decision ('review') or an edit of the text. */
-  undoLast(): { item: StoredItem; action: 'review' | 'edit' } | null {
+  /** undo, saying also what was undone (a decision, 'review', or an edit of the text) and the item as it was before. */
+  undoLast(): { item: StoredItem; action: 'review' | 'edit'; was: StoredItem } | null {
     const found = this.c.sql('SELECT id, item_id, action, before_json FROM review_log WHERE undone = 0 ORDER BY id DESC LIMIT 1').get();
     if (found === undefined) return null;
     const row = this.c.row(reviewLogRowSchema, found);
     const before = this.c.row(logStateSchema, JSON.parse(row.before_json));
+    const was = this.items.get(row.item_id);
     this.c.transaction(() => {
       this.writeState(row.item_id, before);
       this.c.sql('UPDATE review_log SET undone = 1 WHERE id = ?').run(row.id);
     })();
     const item = this.items.get(row.item_id);
-    return item ? { item, action: row.action } : null;
+    return item && was ? { item, action: row.action, was } : null;
   }
 
   private changeLogged(id: number, action: 'review' | 'edit', change: (s: LogState) => LogState): StoredItem {

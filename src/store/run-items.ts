@@ -6,6 +6,7 @@ import { itemRowSchema, toItem, type CurationStatus, type CurationUpdate, type R
 const keptTextRowSchema = sampleSchema.extend({ id: z.number() });
 const countRowSchema = z.object({ n: z.number() });
 const maxIdRowSchema = z.object({ m: z.number() });
+const removalRowSchema = z.object({ reason: z.string(), similarity: z.number().nullable(), n: z.number() });
 const reasonCountRowSchema = z.object({ reason: z.string(), n: z.number() });
 
 /** A filter of listItems: by curation status and by review decision (null: not decided). */
@@ -73,6 +74,30 @@ export class RunItems {
   get(id: number): StoredItem | undefined {
     const row = this.c.sql('SELECT * FROM items WHERE id = ?').get(id);
     return row === undefined ? undefined : toItem(this.c.row(itemRowSchema, row));
+  }
+
+  /** Items curation removed as duplicates of item `id` (any method), in arrival order: at most `limit` of them. */
+  duplicatesOf(id: number, limit: number): StoredItem[] {
+    return this.rows(this.c.sql(`SELECT * FROM items WHERE duplicate_of = ? AND status = 'duplicate' ORDER BY id LIMIT ?`).all(String(id), limit));
+  }
+
+  /** How many items curation removed as duplicates of item `id` (an index range, items_duplicate_of). */
+  countDuplicatesOf(id: number): number {
+    return this.c.row(countRowSchema, this.c.sql(`SELECT COUNT(*) AS n FROM items WHERE duplicate_of = ? AND status = 'duplicate'`).get(String(id))).n;
+  }
+
+  /**
+   * Each duplicate removal (reason 'duplicate:<method>') with its similarity, for the dedup report of \`stats\`:
+   * grouped in SQL from an index (items_duplicate_similarity), then handed out one by one, so 650K removals cost
+   * a few thousand rows read, not 650K items parsed.
+   */
+  *duplicateRemovals(): Generator<{ reason: string; similarity: number | null }> {
+    const rows = this.c.sql(`SELECT reason, similarity, COUNT(*) AS n FROM items WHERE status = 'duplicate' AND reason LIKE 'duplicate:%' GROUP BY reason, similarity`).all();
+    for (const row of rows) {
+      const r = this.c.row(removalRowSchema, row);
+      const removal = { reason: r.reason, similarity: r.similarity };
+      for (let i = 0; i < r.n; i++) yield removal;
+    }
   }
 
   /** Samples that go on to training/export: accepted by review, or kept by curation and not rejected by review. */

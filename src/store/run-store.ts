@@ -23,7 +23,7 @@ export type { RequestResult, RequestTarget, EndpointTally, UnstoredCount } from 
 export type { BatchRound } from './batch-rounds.js';
 export type { RunSummary } from './run-summary.js';
 export type { ItemFilter } from './run-items.js';
-export { viewSortKeys, type ItemViewQuery, type ViewSortKey, type ReviewCounts } from './item-view.js';
+export { viewSortKeys, viewIncludes, indexedSortKeys, type ItemViewQuery, type ViewSortKey, type ReviewCounts } from './item-view.js';
 // Lives in errors.ts with the rest of the family; re-exported so existing imports keep working.
 export { StoreError };
 
@@ -191,6 +191,15 @@ export class RunStore {
   usableItems(): StoredItem[] {
     return this.items.usable();
   }
+  duplicateRemovals(): ReturnType<RunItems['duplicateRemovals']> {
+    return this.items.duplicateRemovals();
+  }
+  duplicatesOf(id: number, limit: number): StoredItem[] {
+    return this.items.duplicatesOf(id, limit);
+  }
+  countDuplicatesOf(id: number): number {
+    return this.items.countDuplicatesOf(id);
+  }
   updateCuration(updates: CurationUpdate[]): void {
     this.items.updateCuration(updates);
   }
@@ -208,7 +217,7 @@ export class RunStore {
   undo(): StoredItem | null {
     return this.reviewLog.undo();
   }
-  undoLast(): { item: StoredItem; action: 'review' | 'edit' } | null {
+  undoLast(): ReturnType<ReviewLog['undoLast']> {
     return this.reviewLog.undoLast();
   }
 
@@ -219,8 +228,12 @@ export class RunStore {
   countDecidedInView(q: ItemViewQuery): number {
     return this.view.countDecided(q);
   }
-  viewPage(q: ItemViewQuery, offset: number, limit: number): StoredItem[] {
-    return this.view.page(q, offset, limit);
+  /** Given the view's size (`total`), a page past the middle is read from the end. */
+  viewPage(q: ItemViewQuery, offset: number, limit: number, total?: number): StoredItem[] {
+    return this.view.page(q, offset, limit, total);
+  }
+  viewOrder(q: ItemViewQuery): Int32Array {
+    return this.view.order(q);
   }
   viewPosition(q: ItemViewQuery, id: number): number {
     return this.view.position(q, id);

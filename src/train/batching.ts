@@ -1,3 +1,4 @@
+import { IGNORE_INDEX } from '../model/loss.js';
 import { Rng, mixSeed } from './rng.js';
 
 /**
@@ -44,4 +45,36 @@ export function splitTrainVal(count: number, valSetSize: number, seed: number): 
   const val = order.slice(0, valSetSize).sort((a, b) => a - b);
   const train = order.slice(valSetSize).sort((a, b) => a - b);
   return { train, val };
+}
+
+/** The shortest bucket: shorter sequences are padded up to it. */
+const BUCKET_FLOOR = 16;
+
+/**
+ * The padded length of a pass whose longest sequence has `length` tokens: 16, 32, 64, 128, then steps of ×1.5 and
+ * ×4/3 alternately (192, 256, 384, 512, 768, 1024, …: multiples of 64, at most a third of the tokens wasted), never
+ * above `cap` (the longest sequence of the run). tfjs-backend-webgpu pools freed buffers by exact byte size and
+ * never frees them, so every new padded length added a whole pass's activations to GPU memory; with buckets a run
+ * sees about ten sizes in all.
+ */
+export function bucketLength(length: number, cap = Infinity): number {
+  if (!(length >= 1)) throw new TypeError(`bucketLength: length must be >= 1 (got ${length})`);
+  let b = BUCKET_FLOOR;
+  while (b < length) b = b < 128 ? 2 * b : isPowerOfTwo(b) ? (3 * b) / 2 : (4 * b) / 3;
+  return Math.max(length, Math.min(b, cap));
+}
+
+const isPowerOfTwo = (n: number): boolean => (n & (n - 1)) === 0;
+
+/**
+ * Each row right-padded to its bucket with `padId` and ignored labels, so that a batch of them pads (loss.ts) to
+ * the bucket of its longest row and a split into passes counts padded tokens. Under causal attention a real token
+ * never sees a later position, so the padding changes no real position's output, loss or gradient.
+ */
+export function padToBuckets<B extends { inputIds: number[][]; labels: number[][] }>(batch: B, padId: number, cap = Infinity): B {
+  const fill = <X>(row: X[], v: X): X[] => {
+    const T = bucketLength(Math.max(1, row.length), cap);
+    return row.length < T ? [...row, ...new Array<X>(T - row.length).fill(v)] : row;
+  };
+  return { ...batch, inputIds: batch.inputIds.map((r) => fill(r, padId)), labels: batch.labels.map((r) => fill(r, IGNORE_INDEX)) };
 }

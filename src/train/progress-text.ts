@@ -32,6 +32,10 @@ export function formatTrainEvent(e: TrainEvent): string | null {
     case 'step':
       return formatStep(e);
     case 'eval':
+      if (e.method === 'rm' && e.dpo) {
+        const m = e.dpo;
+        return `eval at step ${e.step}: reward-model loss ${e.evalLoss.toFixed(4)}  accuracy ${(100 * m.accuracy).toFixed(0)}%  rewards chosen/rejected ${m.rewardsChosen.toFixed(3)}/${m.rewardsRejected.toFixed(3)}  margin ${m.margin.toFixed(3)}`;
+      }
       return e.dpo ? `eval at step ${e.step}: DPO loss ${e.evalLoss.toFixed(4)}  ${formatDpo(e.dpo)}` : `eval at step ${e.step}: loss ${e.evalLoss.toFixed(4)} (${e.tokens} tokens)`;
     case 'checkpoint':
       return `checkpoint: ${e.dir}`;

@@ -164,6 +164,7 @@ export async function runTrainer<R, E>(config: TrainConfig, method: TrainingMeth
       backend: backend.name,
       device: backend.device,
       outDir,
+      method: method.name,
       plan: {
         trainExamples: train.length,
         valExamples: val.length,
@@ -208,7 +209,7 @@ export async function runTrainer<R, E>(config: TrainConfig, method: TrainingMeth
       return dir;
     };
     const report = (r: EvalReport, at: number): number => {
-      emit({ type: 'eval', step: at, evalLoss: r.loss, tokens: r.tokens, ...(r.dpo ? { dpo: r.dpo } : {}) });
+      emit({ type: 'eval', step: at, evalLoss: r.loss, tokens: r.tokens, method: method.name, ...(r.dpo ? { dpo: r.dpo } : {}), ...(r.log ? { metrics: r.log } : {}) });
       appendTrainLog(logPath, { step: at, epoch: at / spe, eval_loss: r.loss, ...prefixed(r.log, 'eval_') });
       return r.loss;
     };
@@ -257,7 +258,7 @@ export async function runTrainer<R, E>(config: TrainConfig, method: TrainingMeth
       lastLosses = [...lastLosses, r.loss].slice(-10);
       const tokensPerSec = r.tokens / seconds;
       const epoch = step / spe;
-      emit({ type: 'step', step, total, epoch, loss: r.loss, lr, gradNorm: r.gradNorm, tokensPerSec, etaSec: ((total - step) * sessionSeconds) / sessionSteps, ...(r.dpo ? { dpo: r.dpo } : {}) });
+      emit({ type: 'step', step, total, epoch, loss: r.loss, lr, gradNorm: r.gradNorm, tokensPerSec, etaSec: ((total - step) * sessionSeconds) / sessionSteps, ...(r.dpo ? { dpo: r.dpo } : {}), ...(r.log ? { metrics: r.log } : {}) });
       appendTrainLog(logPath, { step, epoch, loss: r.loss, lr, grad_norm: r.gradNorm, tokens_per_sec: tokensPerSec, ...r.log });
       // Lets a Ctrl-C (or the UI) in between steps.
       await new Promise((done) => setImmediate(done));

@@ -38,6 +38,7 @@ export const keyTable = {
     reverseSort: { keys: ['O'], help: 'reverse the sort' },
     export: { keys: ['w'], help: 'export accepted samples' },
     cluster: { keys: ['d'], help: 'duplicate cluster: the item kept and its duplicates side by side' },
+    tree: { keys: ['t'], help: 'evolution tree: from the root seed to this item, with what evolved from it' },
     help: { keys: ['?'], help: 'this help' },
     quit: { keys: ['q', 'ctrl+c'], help: 'quit (every decision is already saved)' },
   },
@@ -50,6 +51,14 @@ export const keyTable = {
     confirm: { keys: ['return', 'y'], help: 'confirm: accept the survivor, reject the undecided duplicates' },
     undo: { keys: ['u'], help: 'undo the last decision (repeat to go further back)' },
     back: { keys: ['escape', 'd', 'q'], help: 'back to the list' },
+  },
+  /** The evolution tree of review (Evol-Instruct provenance): root → … → item, and the item's children. */
+  tree: {
+    down: { keys: ['j', 'down'], help: 'next step' },
+    up: { keys: ['k', 'up'], help: 'previous step' },
+    open: { keys: ['return', 'l', 'right'], help: 'centre the tree on the selected step (its chain and its children)' },
+    parent: { keys: ['h', 'left'], help: 'centre the tree on the parent' },
+    back: { keys: ['escape', 't', 'q'], help: 'back to the list' },
   },
   /** Ranking the candidate responses of a sample (review --rank). Digits name a response while picking. */
   rank: {
@@ -75,6 +84,8 @@ export const keyTable = {
     resume: { keys: ['R'], help: 'resume generating the run' },
     curate: { keys: ['c'], help: 'curate the run' },
     train: { keys: ['t'], help: 'train on the run' },
+    respond: { keys: ['a'], help: 'ask for K candidate answers per sample (respond)' },
+    judge: { keys: ['J'], help: 'judge the run: score the samples, or rank the candidate answers' },
     refresh: { keys: ['l'], help: 'reload the list' },
     help: { keys: ['?'], help: 'this help' },
     quit: { keys: ['q', 'ctrl+c'], help: 'quit' },
@@ -86,6 +97,14 @@ export const keyTable = {
   },
   train: {
     stop: { keys: ['q', 'ctrl+c'], help: 'stop and save a checkpoint; again to leave' },
+    help: { keys: ['?'], help: 'this help' },
+  },
+  respond: {
+    stop: { keys: ['q', 'ctrl+c'], help: 'stop cleanly (answers in flight are saved; run again to resume); again to leave' },
+    help: { keys: ['?'], help: 'this help' },
+  },
+  judge: {
+    stop: { keys: ['q', 'ctrl+c'], help: 'stop cleanly (ratings so far are saved; run again to continue); again to leave' },
     help: { keys: ['?'], help: 'this help' },
   },
   overlay: {

@@ -3,7 +3,7 @@ import type { Sample } from '../data/sample.js';
 import type { ForgeConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import type { RunAccess } from '../review/run-access.js';
-import { App, type AppOutcome, type AppStart, type Generator, type Trainer } from './app.js';
+import { App, type AppOutcome, type AppStart, type Generator, type Judger, type Responder, type Trainer } from './app.js';
 import { editInExternalEditor } from './review/external-editor.js';
 import { ThemeProvider, type Tone } from './theme.js';
 
@@ -49,6 +49,14 @@ export async function launchApp(opts: LaunchOptions): Promise<AppOutcome> {
     const { runGeneration } = await import('../generate/run-generation.js');
     return runGeneration({ runDir, config, apiKey: opts.apiKeyFor(config.generation.apiKeyEnv), apiKeyFor: opts.apiKeyFor, signal: hooks.signal, onEvent: hooks.onEvent, pause: hooks.pause });
   };
+  const responder: Responder = async (runDir, config, settings, hooks) => {
+    const { runRespond } = await import('../respond/run-respond.js');
+    return runRespond({ runDir, config, settings, apiKey: opts.apiKeyFor(config.generation.apiKeyEnv), apiKeyFor: opts.apiKeyFor, signal: hooks.signal, onEvent: hooks.onEvent });
+  };
+  const judger: Judger = async (runDir, job, hooks) => {
+    const { runJudgeJob } = await import('../respond/judge-job.js');
+    return runJudgeJob({ runDir, config: opts.config, ...job, apiKey: opts.apiKeyFor(opts.config.generation.apiKeyEnv), apiKeyFor: opts.apiKeyFor, signal: hooks.signal, onEvent: hooks.onEvent });
+  };
   const trainer = opts.trainer ?? (await loadTrainer());
   const runs = opts.runs ?? (await import('../review/run-access.js')).storeRunAccess();
 
@@ -90,6 +98,8 @@ export async function launchApp(opts: LaunchOptions): Promise<AppOutcome> {
             config={opts.config}
             generator={generator}
             trainer={trainer}
+            responder={responder}
+            judger={judger}
             {...(openEditor ? { openEditor } : {})}
             notice={opts.notice ?? null}
             onExit={finish}
@@ -113,12 +123,22 @@ export async function launchApp(opts: LaunchOptions): Promise<AppOutcome> {
   }
 }
 
-/** The trainer, loaded (with TensorFlow.js) only when a training starts. */
+/** The trainer of each method, loaded (with TensorFlow.js) only when a training starts. */
 async function loadTrainer(): Promise<Trainer> {
-  return async (input, { resume }, hooks) => {
-    const [{ runTraining }, { trainConfigSchema }] = await Promise.all([import('../train/trainer.js'), import('../config/train.js')]);
+  return async (input, { resume, method }, hooks) => {
+    const { trainConfigSchema } = await import('../config/train.js');
     const r = trainConfigSchema.safeParse(input);
     if (!r.success) throw new ConfigError(r.error.issues.map((i) => `train.${i.path.join('.')}: ${i.message}`));
-    return runTraining(r.data, { resume, signal: hooks.signal, onEvent: hooks.onEvent });
+    const opts = { resume, signal: hooks.signal, onEvent: hooks.onEvent };
+    switch (method.name) {
+      case 'sft':
+        return (await import('../train/trainer.js')).runTraining(r.data, opts);
+      case 'dpo':
+        return (await import('../train/methods/dpo.js')).runDpoTraining(r.data, method.dpo ?? { beta: 0.1, loss: 'sigmoid' }, opts);
+      case 'rm':
+        return (await import('../train/methods/rm.js')).runRewardTraining(r.data, opts);
+      case 'ppo':
+        return (await import('../train/methods/ppo.js')).runPpoTraining(r.data, opts);
+    }
   };
 }

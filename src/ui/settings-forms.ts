@@ -6,6 +6,10 @@ import { langSchema } from '../data/sample.js';
 import type { RunInfo } from '../review/run-access.js';
 import { trainConfigSchema, type TrainConfigInput } from '../config/train.js';
 import type { FormField } from './components/form.js';
+import { judgeConfigSchema, type JudgeConfig } from '../config/curation.js';
+import type { RespondSelection, RespondSettings } from '../respond/run-respond.js';
+import { TRAINING_METHODS, type TrainingMethodName } from '../train/method.js';
+import { dpoLossSchema, type DpoLoss } from '../train/recipes/recipe.js';
 
 /*
  * The new-generation and train forms: their fields, and their values turned into config sections. A form's values
@@ -77,6 +81,14 @@ export function newRunConfig(config: ForgeConfig, v: Record<string, string>): Fo
 // ---- training ----
 export const backendChoices = trainConfigSchema.shape.backend.unwrap().options;
 export const adapterChoices = trainConfigSchema.shape.adapter.unwrap().options;
+export const methodChoices = TRAINING_METHODS;
+
+/** What `train --method` the form starts, with the settings that are the method's own (not forge.yaml's). */
+export interface TrainMethodChoice {
+  name: TrainingMethodName;
+  /** --method dpo: β and the loss */
+  dpo?: { beta: number; loss: DpoLoss };
+}
 
 export function trainFields(config: ForgeConfig, run: RunInfo): FormField[] {
   const t: Partial<TrainConfigInput> = config.train;
@@ -88,6 +100,12 @@ export function trainFields(config: ForgeConfig, run: RunInfo): FormField[] {
     // Held-out samples for eval loss, at most a tenth of the run: the default (2000) would swallow a small run whole.
     { name: 'valSetSize', label: 'eval samples', value: String(Math.min(t.valSetSize ?? 2000, Math.floor(run.kept / 10))), hint: '0 = no evaluation' },
     { name: 'backend', label: 'backend', value: t.backend ?? 'auto', choices: backendChoices },
+    // SFT trains on the run's samples; DPO and RM on its rankings (respond, then curate --rank or review --rank).
+    { name: 'method', label: 'method', value: 'sft', choices: methodChoices, hint: "sft, ppo: the samples; dpo, rm: the run's ranked responses" },
+    { name: 'beta', label: 'DPO beta', value: '0.1', hint: 'dpo only: how far the policy may move from the reference' },
+    { name: 'dpoLoss', label: 'DPO loss', value: 'sigmoid', choices: dpoLossSchema.options, hint: 'dpo only' },
+    { name: 'rewardModel', label: 'reward model', value: t.rewardModel ?? '', hint: 'ppo: the directory train --method rm wrote' },
+    { name: 'initAdapter', label: 'start adapter', value: t.initAdapter ?? '', hint: 'dpo, ppo: the SFT adapter to start from (and the reference); empty: none' },
     { name: 'adapter', label: 'adapter', value: t.adapter ?? 'lora', choices: adapterChoices, hint: 'PEFT type: LoRA, or virtual tokens (prompt tuning, P-tuning, prefix tuning)' },
     { name: 'numVirtualTokens', label: 'virtual tokens', value: String(t.numVirtualTokens ?? 20), hint: 'for the prompt-learning adapters' },
     { name: 'resume', label: 'resume', value: 'no', choices: ['no', 'yes'], hint: 'continue from the newest checkpoint in the output dir' },
@@ -108,13 +126,91 @@ export function trainConfigFrom(config: ForgeConfig, run: RunInfo, v: Record<str
     backend: v['backend'] as TrainConfigInput['backend'],
     ...(v['adapter'] !== undefined ? { adapter: v['adapter'] as TrainConfigInput['adapter'] } : {}),
     ...(v['numVirtualTokens'] !== undefined ? { numVirtualTokens: numberValue(v['numVirtualTokens']) } : {}),
+    ...(v['rewardModel'] !== undefined ? { rewardModel: v['rewardModel'] ? v['rewardModel'] : null } : {}),
+    ...(v['initAdapter'] !== undefined ? { initAdapter: v['initAdapter'] ? v['initAdapter'] : null } : {}),
   };
+}
+
+/** The method the form starts (sft when the form has no method field). */
+export function trainMethodFrom(v: Record<string, string>): TrainMethodChoice {
+  const name = methodChoices.find((m) => m === v['method']) ?? 'sft';
+  if (name !== 'dpo') return { name };
+  return { name, dpo: { beta: numberValue(v['beta'] ?? '0.1'), loss: dpoLossSchema.parse(v['dpoLoss'] ?? 'sigmoid') } };
 }
 
 export function validateTrain(config: ForgeConfig, run: RunInfo, v: Record<string, string>): string | null {
   // The config allows both empty (a flag may give them); a training started here has nothing else to take them from.
   if (!v['model']) return 'base model dir: required';
   if (!v['out']) return 'output dir: required';
+  if (v['method'] !== undefined && !methodChoices.some((m) => m === v['method'])) return `method: one of ${methodChoices.join(', ')}`;
+  if (v['method'] === 'dpo' && !(numberValue(v['beta']) > 0)) return 'DPO beta: a positive number (the DPO paper uses 0.1)';
+  if (v['method'] === 'ppo' && v['rewardModel'] !== undefined && !v['rewardModel']) return 'reward model: required for ppo (train --method rm writes one)';
+  if (v['method'] !== undefined && v['method'] !== 'sft' && v['adapter'] !== undefined && v['adapter'] !== 'lora') return `adapter: ${v['method']} trains a LoRA adapter (prompt-learning adapters are for sft)`;
   const r = trainConfigSchema.safeParse(trainConfigFrom(config, run, v));
   return r.success ? null : firstIssue(r.error, 'train');
+}
+
+// ---- respond and judge ----
+const respondStatusChoices = ['kept', 'accepted'] as const satisfies readonly RespondSelection[];
+
+/** respond's settings as `alpaca-forge respond` defaults them (K is asked for: there is no default). */
+export function respondFields(config: ForgeConfig): FormField[] {
+  const g = config.generation;
+  return [
+    { name: 'responses', label: 'responses (K)', value: '4', hint: "per sample, its own output included (2–9)" },
+    { name: 'models', label: 'models', value: g.model, hint: 'comma-separated; response i by model (i − 1) mod n' },
+    { name: 'concurrency', label: 'concurrency', value: String(g.concurrency) },
+    { name: 'temperature', label: 'temperature', value: '1' },
+    { name: 'maxTokens', label: 'max tokens', value: '1024' },
+    { name: 'status', label: 'samples', value: 'kept', choices: respondStatusChoices, hint: 'kept: what training uses; accepted: accepted in review only' },
+  ];
+}
+
+/** The respond settings of the form's values, or the first field that is wrong. */
+export function respondSettingsFrom(config: ForgeConfig, v: Record<string, string>): { settings: RespondSettings } | { error: string } {
+  const g = config.generation;
+  const responses = numberValue(v['responses']);
+  if (!Number.isInteger(responses) || responses < 2 || responses > 9) return { error: 'responses (K): a whole number from 2 to 9' };
+  const models = (v['models'] ?? '').split(',').map((m) => m.trim()).filter(Boolean);
+  if (models.length === 0) return { error: 'models: at least one model' };
+  const concurrency = numberValue(v['concurrency']);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) return { error: 'concurrency: a whole number from 1 to 1024' };
+  const temperature = numberValue(v['temperature']);
+  if (!(temperature >= 0 && temperature <= 2)) return { error: 'temperature: a number from 0 to 2' };
+  const maxTokens = numberValue(v['maxTokens']);
+  if (!Number.isInteger(maxTokens) || maxTokens < 1) return { error: 'max tokens: a whole number of at least 1' };
+  const status = respondStatusChoices.find((s) => s === v['status']) ?? 'kept';
+  return { settings: { responses, models, temperature, topP: g.topP, maxTokens, status, concurrency, budgetUsd: g.budgetUsd, prompt: 'respond' } };
+}
+
+/** The judge's settings over forge.yaml's judge: section: what to do, the model, concurrency, budget, re-judging. */
+export function judgeFields(config: ForgeConfig): FormField[] {
+  const j = config.judge;
+  return [
+    { name: 'mode', label: 'job', value: 'judge', choices: ['judge', 'rank'], hint: 'judge: score the samples 0–5; rank: rate the candidate answers (after respond)' },
+    { name: 'model', label: 'judge model', value: j.model ?? config.generation.model },
+    { name: 'concurrency', label: 'concurrency', value: String(j.concurrency) },
+    { name: 'budgetUsd', label: 'budget (USD)', value: j.budgetUsd === null ? '' : String(j.budgetUsd), hint: 'empty: no limit' },
+    { name: 'rejudge', label: 'rejudge', value: j.rejudge ? 'yes' : 'no', choices: ['no', 'yes'], hint: 'rate again what has a rating' },
+  ];
+}
+
+function judgeInput(config: ForgeConfig, v: Record<string, string>): Record<string, unknown> {
+  return {
+    ...config.judge,
+    model: v['model'] ? v['model'] : null,
+    concurrency: numberValue(v['concurrency']),
+    budgetUsd: v['budgetUsd'] ? numberValue(v['budgetUsd']) : null,
+    rejudge: v['rejudge'] === 'yes',
+  };
+}
+
+export function validateJudge(config: ForgeConfig, v: Record<string, string>): string | null {
+  const r = judgeConfigSchema.safeParse(judgeInput(config, v));
+  return r.success ? null : firstIssue(r.error, 'judge');
+}
+
+/** The judge job the form starts; call after validateJudge accepted the values. */
+export function judgeJobFrom(config: ForgeConfig, v: Record<string, string>): { mode: 'judge' | 'rank'; judge: JudgeConfig } {
+  return { mode: v['mode'] === 'rank' ? 'rank' : 'judge', judge: judgeConfigSchema.parse(judgeInput(config, v)) };
 }

@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadContamination } from '../../src/curate/contamination-index.js';
-import { readBenchmarkFile } from '../../src/data/benchmark-file.js';
+import { loadBenchmarkFile, readBenchmarkFile } from '../../src/data/benchmark-file.js';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { curateFile } from '../../src/curate/curate-file.js';
 import { curationConfigSchema } from '../../src/config/curation.js';
 import { DataError } from '../../src/errors.js';
@@ -46,7 +47,7 @@ const samples = [
 test('planted benchmark questions in inputs and outputs, English and Chinese, are all found; clean samples are untouched', async () => {
   const d = dir();
   const { jsonl, csv } = benchmarks(d);
-  const index = loadContamination([jsonl, csv], { fields: null, ngram: 13, overlap: null });
+  const index = await loadContamination([jsonl, csv], { fields: null, ngram: 13, overlap: null });
   const hits = samples.map((s, i) => index.check(String(i), [s.instruction, s.input, s.output]));
   assert.deepEqual(hits.map((h) => (h ? `${h.file}:${h.position}` : null)), [`${jsonl}:1`, `${jsonl}:2`, `${csv}:2`, `${csv}:3`, null, null]);
   assert.match(hits[0]!.span, /^natalia sold clips to 48 of her friends in april/);
@@ -65,7 +66,7 @@ test('curate --decontaminate rejects contaminated samples with the file, item an
   const { jsonl } = benchmarks(d);
   const inPath = join(d, 'data.json');
   writeFileSync(inPath, JSON.stringify(samples.slice(0, 2).concat(samples.slice(4, 5))));
-  const index = loadContamination([jsonl], { fields: ['question'], ngram: 13, overlap: null });
+  const index = await loadContamination([jsonl], { fields: ['question'], ngram: 13, overlap: null });
   const r = await curateFile({ inPath, outPath: join(d, 'out.json'), cfg: curationConfigSchema.parse({}), rejectedPath: join(d, 'rejected.jsonl'), reportPath: join(d, 'report.md'), contamination: index });
   assert.equal(r.counts.byReason['contamination'], 2);
   assert.equal(r.kept, 1);
@@ -77,11 +78,11 @@ test('curate --decontaminate rejects contaminated samples with the file, item an
   assert.match(md, new RegExp(`\\| ${jsonl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\| 3 \\| 2 \\| 2 \\|`));
 });
 
-test('--overlap removes only samples sharing at least that share of their n-grams', () => {
+test('--overlap removes only samples sharing at least that share of their n-grams', async () => {
   const d = dir();
   const { jsonl } = benchmarks(d);
-  const strict = loadContamination([jsonl], { fields: ['question'], ngram: 8, overlap: 0.9 });
-  const loose = loadContamination([jsonl], { fields: ['question'], ngram: 8, overlap: 0.2 });
+  const strict = await loadContamination([jsonl], { fields: ['question'], ngram: 8, overlap: 0.9 });
+  const loose = await loadContamination([jsonl], { fields: ['question'], ngram: 8, overlap: 0.2 });
   const s = [samples[0]!.instruction, '', `${samples[0]!.output} ${'Here is a long explanation of how to add two numbers step by step.'.repeat(2)}`];
   assert.equal(strict.check('a', s), null);
   assert.ok(loose.check('a', s));
@@ -112,7 +113,62 @@ test('a malformed benchmark file gives a one-line error naming the file, the lin
   const csv = join(d, 'bad.csv');
   writeFileSync(csv, 'q,a\nx,y\nz\n');
   assertOneLine(() => readBenchmarkFile(csv, ['q']), new RegExp(`^${escape(csv)}:3: not valid CSV \\(1 fields where the header has 2\\)$`));
-  assertOneLine(() => readBenchmarkFile(join(d, 'mmlu.parquet'), null), /Parquet is not read/);
+});
+
+/** The GSM8K items as a Parquet file (as the Hugging Face Hub serves test sets), with an int64 id column. */
+function gsmParquet(d: string): string {
+  const path = join(d, 'gsm8k_test.parquet');
+  const buf = parquetWriteBuffer({
+    columnData: [
+      { name: 'id', data: gsm.map((_, i) => BigInt(i + 1)), type: 'INT64' },
+      { name: 'question', data: gsm.map((g) => g.question), type: 'STRING' },
+      { name: 'answer', data: gsm.map((g) => g.answer), type: 'STRING' },
+    ],
+  });
+  writeFileSync(path, new Uint8Array(buf));
+  return path;
+}
+
+test('a Parquet benchmark decontaminates like its JSONL twin, naming its records', async () => {
+  const d = dir();
+  const { jsonl } = benchmarks(d);
+  const parquet = gsmParquet(d);
+  const read = await loadBenchmarkFile(parquet, ['question', 'answer']);
+  assert.deepEqual(read.items.map((i) => [i.position, i.unit, ...i.texts]), gsm.map((g, i) => [i + 1, 'record', g.question, g.answer]));
+  const fromJsonl = await loadContamination([jsonl], { fields: ['question'], ngram: 13, overlap: null });
+  const fromParquet = await loadContamination([parquet], { fields: ['question'], ngram: 13, overlap: null });
+  const hits = (index: typeof fromJsonl) => samples.map((s, i) => index.check(String(i), [s.instruction, s.input, s.output]));
+  const a = hits(fromJsonl);
+  const b = hits(fromParquet);
+  assert.deepEqual(b.map((h) => h?.position ?? null), a.map((h) => h?.position ?? null));
+  assert.deepEqual(b.map((h) => h?.span ?? null), a.map((h) => h?.span ?? null));
+  assert.equal(b.filter(Boolean).length, 2);
+  assert.deepEqual(fromParquet.table().map((r) => [r.items, r.itemsHit, r.samplesRemoved]), [[3, 2, 2]]);
+  // Every field, the int64 id among them, when no mapping is given.
+  const all = await loadBenchmarkFile(parquet, null);
+  assert.deepEqual(all.items[1]!.texts, ['2', gsm[1]!.question, gsm[1]!.answer]);
+});
+
+test('a corrupt or truncated Parquet file, or a missing field in one, gives a one-line error naming the file', async () => {
+  const d = dir();
+  const good = readFileSync(gsmParquet(d));
+  const truncated = join(d, 'truncated.parquet');
+  writeFileSync(truncated, good.subarray(0, good.length - 20));
+  const garbage = join(d, 'garbage.parquet');
+  writeFileSync(garbage, 'PAR1 this is not parquet at all\nsecond line PAR1');
+  for (const path of [truncated, garbage]) {
+    await assert.rejects(loadBenchmarkFile(path, null), (e: unknown) => {
+      assert.ok(e instanceof DataError, String(e));
+      assert.ok(!e.message.includes('\n'), e.message);
+      assert.match(e.message, new RegExp(`^${escape(path)}: not a readable Parquet file \\(`));
+      return true;
+    });
+  }
+  await assert.rejects(loadBenchmarkFile(join(d, 'gsm8k_test.parquet'), ['prompt']), (e: unknown) => {
+    assert.ok(e instanceof DataError);
+    assert.match(e.message, new RegExp(`^${escape(join(d, 'gsm8k_test.parquet'))}: record 1: field "prompt" is missing$`));
+    return true;
+  });
 });
 
 function escape(s: string): string {

@@ -47,3 +47,13 @@ test('curate --dedup minhash,rouge records each removal under its method, and th
   assert.ok(reportLines(r.report!).some((l) => /minhash\s+1 removed/.test(l)));
   assert.match(readFileSync(join(d, 'report.md'), 'utf8'), /## Duplicates by method/);
 });
+
+test('a method with 650K removals (a runaway run) makes its histogram without overflowing the call stack', () => {
+  function* removals() {
+    for (let i = 0; i < 650_000; i++) yield { reason: 'duplicate:rouge', similarity: 0.7 + (i % 30) / 100 };
+  }
+  const [rouge] = dedupReport(removals());
+  assert.equal(rouge!.removed, 650_000);
+  assert.equal(rouge!.bins[0]!.from, 0.7);
+  assert.equal(rouge!.bins.reduce((a, b) => a + b.count, 0), 650_000);
+});

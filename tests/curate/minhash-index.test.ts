@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MinHashIndex } from '../../src/curate/minhash-index.js';
-import { jaccard, shingleSet } from '../../src/curate/shingles.js';
+import { fmix32, hashString, jaccard, shingleSet } from '../../src/curate/shingles.js';
+import { rougeTokens } from '../../src/curate/rouge-tokenize.js';
 import { candidateProbability, lshBands } from '../../src/curate/lsh-bands.js';
 import { seededRandom } from '../../src/random.js';
 
@@ -105,4 +106,22 @@ test('Chinese text is shingled by characters, so a one-character change keeps a 
   const c = shingleSet('解释光合作用的基本过程以及它的重要性。', 2);
   assert.ok(jaccard(a, b) > 0.7, String(jaccard(a, b)));
   assert.equal(jaccard(a, c), 0);
+});
+
+test('shingles of ASCII text read without tokens equal those of the ROUGE tokens', () => {
+  const viaTokens = (text: string, k: number) => {
+    const h = rougeTokens(text).map(hashString);
+    if (h.length === 0) return [];
+    const w = Math.min(k, h.length);
+    const out = new Set<number>();
+    for (let i = 0; i + w <= h.length; i++) {
+      let x = 0x9e3779b9 ^ w;
+      for (let j = 0; j < w; j++) x = fmix32(Math.imul(x ^ h[i + j]!, 0x01000193));
+      out.add(x);
+    }
+    return [...out].sort((a, b) => a - b);
+  };
+  for (const text of ["Don't stop: 3.14 IS pi!", 'x', '  ', 'A-b_c  D9e ', 'Zz Aa zz', 'café über', 'KELVIN \u212A sign', '写一首 poem 关于大海']) {
+    for (const k of [1, 2, 3]) assert.deepEqual([...shingleSet(text, k)], viaTokens(text, k), `${text} k=${k}`);
+  }
 });

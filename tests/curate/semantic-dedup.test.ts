@@ -82,3 +82,29 @@ test('semantic dedup of a file goes through /v1/embeddings, and a second run wit
     await server.close();
   }
 });
+
+test('the second probe finds paraphrases that a cluster border separates from their original', () => {
+  // Topics buried in noise, as embeddings of varied tasks are, and 10% paraphrases (an earlier item plus a little
+  // noise): the clusters are only roughly right, so a pair can fall on either side of a border.
+  const rnd = seededRandom(8);
+  const gauss = () => Math.sqrt(-2 * Math.log(rnd() + 1e-12)) * Math.cos(2 * Math.PI * rnd());
+  const d = 48;
+  const topics = Array.from({ length: 60 }, () => Float32Array.from({ length: d }, gauss));
+  const vectors: Float32Array[] = [];
+  for (let i = 0; i < 5000; i++) {
+    if (i > 0 && rnd() < 0.1) vectors.push(Float32Array.from(vectors[Math.floor(rnd() * i)]!, (x) => x + 0.12 * gauss()));
+    else vectors.push(Float32Array.from(topics[Math.floor(rnd() * topics.length)]!, (x) => x + 1.2 * gauss()));
+  }
+  const order = vectors.map((_, i) => i);
+  const exact = semanticDuplicates(vectors, order, { threshold: 0.9, exactLimit: Infinity });
+  const recall = (probes: 1 | 2) => {
+    const found = semanticDuplicates(vectors, order, { threshold: 0.9, exactLimit: 0, leafSize: 32, probes });
+    for (const [i, f] of found.entries()) if (f) assert.ok(f.cosine >= 0.9, `item ${i}`);
+    return exact.filter((e, i) => e && found[i]).length / exact.filter(Boolean).length;
+  };
+  const one = recall(1);
+  const two = recall(2);
+  assert.ok(exact.filter(Boolean).length > 400);
+  assert.ok(two > one + 0.03, `one probe ${one}, two ${two}`);
+  assert.ok(two >= 0.9, `two probes ${two}`);
+});

@@ -43,6 +43,8 @@ export interface FakeServerOptions {
   batch?: FakeBatchOptions;
   /** Delay of each /v1/embeddings answer. */
   embeddingLatencyMs?: number;
+  /** An HTTP status to answer the n-th /v1/embeddings request (0-based) with instead of vectors; null: vectors. */
+  embeddingStatus?: (n: number) => number | null;
 }
 
 export interface ChatBody {
@@ -84,10 +86,16 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
   const authHeaders: string[] = [];
   const concurrentAtArrival: number[] = [];
   const embeddingRequests: string[][] = [];
+  const embeddingFailures: string[][] = [];
   let answering = 0;
   const gen = new TaskWriter(opts.seed ?? 1, opts.saturateAfter);
   const hung: ServerResponse[] = [];
-  const batchApi = new FakeBatchApi(opts.batch ?? {}, (body) => completion(body as ChatBody, gen.answer((body as ChatBody).messages.map((m) => m.content).join('\n'), opts.tasksPerAnswer), 'stop', undefined));
+  // Batch lines are answered as the chat route answers (tasks, or plain text with answers: 'text').
+  const batchApi = new FakeBatchApi(opts.batch ?? {}, (body) => {
+    const prompt = (body as ChatBody).messages.map((m) => m.content).join('\n');
+    const text = opts.answers === 'text' ? (prompt.includes('[END]') || prompt.includes('【结束】') ? gen.saturating(() => gen.reply()) : gen.reply()) : gen.answer(prompt, opts.tasksPerAnswer);
+    return completion(body as ChatBody, text, 'stop', undefined);
+  });
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -103,6 +111,12 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
       if (req.url?.endsWith('/embeddings')) {
         const input = (body as unknown as { input: string | string[] }).input;
         const texts = Array.isArray(input) ? input : [input];
+        const status = opts.embeddingStatus?.(embeddingRequests.length + embeddingFailures.length) ?? null;
+        if (status !== null) {
+          embeddingFailures.push(texts);
+          res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: `fake embeddings status ${status}` } }));
+          return;
+        }
         embeddingRequests.push(texts);
         const data = texts.map((t, index) => ({ object: 'embedding', index, embedding: fakeEmbedding(t) }));
         const send = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data, model: body.model, usage: { prompt_tokens: texts.length, total_tokens: texts.length } }));

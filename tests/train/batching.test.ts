@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planEpoch, splitTrainVal, totalSteps } from '../../src/train/batching.js';
+import { bucketLength, padToBuckets, planEpoch, splitTrainVal, totalSteps } from '../../src/train/batching.js';
 import { Rng } from '../../src/train/rng.js';
 
 test('an epoch covers every example once, in steps of batchSize cut into micro-batches', () => {
@@ -55,4 +55,21 @@ test('the RNG resumes from its saved state with the same numbers', () => {
   assert.equal(new Set(u).size, 1);
   const mean = Array.from({ length: 20000 }, ((g) => () => g.next())(new Rng(1))).reduce((s, x) => s + x, 0) / 20000;
   assert.ok(Math.abs(mean - 0.5) < 0.01, `mean ${mean}`);
+});
+
+test('padded lengths come from a few buckets, never below the length nor above the cap', () => {
+  const buckets = new Set<number>();
+  for (let n = 1; n <= 1024; n++) {
+    const b = bucketLength(n, 1000);
+    assert.ok(b >= n && (b <= 1000 || b === n), `${n} → ${b}`);
+    // Powers of two up to 128, then steps of at most ×1.5.
+    if (n > 16) assert.ok(b < (n > 128 ? 1.5 : 2) * n, `${n} → ${b} pads too much`);
+    buckets.add(b);
+  }
+  // 16, 32, 64, 128, 192, 256, 384, 512, 768, the cap 1000, and the lengths above the cap (1001…1024).
+  assert.deepEqual([...buckets].filter((b) => b <= 1000), [16, 32, 64, 128, 192, 256, 384, 512, 768, 1000]);
+  const padded = padToBuckets({ inputIds: [[5, 6, 7], Array.from({ length: 20 }, () => 9)], labels: [[-100, 6, 7], Array.from({ length: 20 }, () => 9)] }, 0);
+  assert.deepEqual(padded.inputIds.map((r) => r.length), [16, 32]);
+  assert.deepEqual(padded.inputIds[0]!.slice(3), new Array(13).fill(0));
+  assert.deepEqual(padded.labels[0], [-100, 6, 7, ...new Array(13).fill(-100)]);
 });

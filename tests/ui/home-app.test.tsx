@@ -225,3 +225,17 @@ test('home: the train form checks its values with the train config schema: what 
   assert.equal(trained[0]!.epochs, 2);
   assert.equal(trained[0]!.maxSteps, 5);
 });
+
+test('home: the train form chooses the method; the trainer is asked for that method (rm here)', async () => {
+  const runsDir = runsDirWithTwoRuns();
+  const methods: string[] = [];
+  const { r } = renderApp(runsDir, { trainer: (_c, o) => (methods.push((o as unknown as { method: { name: string } }).method.name), Promise.resolve()) });
+  await mount(r);
+  await press(r, 't');
+  await type(r, 'models/tiny');
+  // model, out, epochs, max steps, eval samples, backend, then the method: → dpo → rm
+  await press(r, ...Array(6).fill(KEY.down), KEY.right, KEY.right);
+  assert.match(frame(r), /method\s+‹ rm ›/);
+  await press(r, KEY.enter);
+  assert.deepEqual(methods, ['rm']);
+});

@@ -3,7 +3,7 @@ import type { ForgeConfig } from '../../config/schema.js';
 import type { CurationConfig, JudgeConfig } from '../../config/curation.js';
 import type { JudgeOutcome, JudgeRunOptions } from '../../curate/judge.js';
 import type { ContaminationIndex } from '../../curate/contamination-index.js';
-import type { EmbeddingCache } from '../../store/embedding-cache.js';
+import type { EmbedSetup } from '../embeddings-setup.js';
 import { configOption, readConfig } from '../config-flags.js';
 import { flagBool, flagList, flagNumber, flagString } from '../flags.js';
 import { UsageError, exitCodeFor } from '../../errors.js';
@@ -35,12 +35,13 @@ again recomputes the statuses; nothing is deleted and review decisions are never
   --seeds FILE           seed tasks to deduplicate against (default: the run's seeds; none for a file)
   --semantic-threshold C with --dedup semantic: a paraphrase when the cosine of embeddings is at least C (0.9)
   --embedding-model M    with --dedup semantic: model of the /v1/embeddings endpoint (--base-url, else
-                         generation.baseUrl, else $OPENAI_BASE_URL); vectors are cached in run.db
+                         generation.baseUrl, else $OPENAI_BASE_URL; several --base-url or generation.endpoints
+                         serving M make a pool); vectors are cached in run.db
   --embedding-cache FILE with --in: SQLite file caching the vectors between runs (default: none)
-  --decontaminate FILES  benchmark test sets (JSON, JSONL or CSV; comma-separated or the flag repeated): a sample
+  --decontaminate FILES  benchmark test sets (JSON, JSONL, CSV or Parquet; comma-separated or repeated): a sample
                          sharing a word n-gram (character n-gram for Chinese) of its instruction, input or
                          output with a benchmark item is rejected (reason "contamination"), naming the file,
-                         item and span. Parquet must be converted to JSONL first
+                         item and span
   --bench-fields LIST    the benchmark fields holding text (default: every text field of each item)
   --ngram N              n-gram width for --decontaminate (default 13)
   --overlap F            remove only samples sharing at least this share of their n-grams (default: any one)
@@ -232,9 +233,10 @@ async function runCurate(ctx: CommandContext, f: CurateFlags): Promise<number> {
   let contamination: ContaminationIndex | null = null;
   if (f.decontaminate.length) {
     const { loadContamination } = await import('../../curate/contamination-index.js');
-    contamination = loadContamination(f.decontaminate, { fields: f.benchFields ?? null, ngram: f.ngram, overlap: f.overlap ?? null });
+    contamination = await loadContamination(f.decontaminate, { fields: f.benchFields ?? null, ngram: f.ngram, overlap: f.overlap ?? null });
   }
-  const embed = curation.dedup.semantic ? await embeddingsSetup(ctx, forge, curation.dedup.embeddingModel, f.baseUrl?.[0], say) : null;
+  const { embeddingsSetup } = await import('../embeddings-setup.js');
+  const embed = curation.dedup.semantic ? await embeddingsSetup(ctx, forge, curation.dedup.embeddingModel, f.baseUrl, say) : null;
   return f.runDir !== undefined
     ? curateRunCommand(ctx, f, f.runDir, curation, judgeCfg, judgeOptions, contamination, embed, say)
     : curateFileCommand(ctx, f, curation, judgeCfg, judgeOptions, contamination, embed, say);
@@ -402,40 +404,6 @@ async function curateFileCommand(
     for (const w of r.written.slice(1)) say(`wrote ${w}`);
   }
   return judgeExitCode(r.judge);
-}
-
-interface EmbedSetup {
-  embedWith(cache: EmbeddingCache | null): (texts: string[]) => Promise<Float32Array[]>;
-}
-
-/** The embeddings endpoint as generation's: --base-url, else forge.yaml's baseUrl, else $OPENAI_BASE_URL; its key from the environment. */
-async function embeddingsSetup(ctx: CommandContext, forge: ForgeConfig, model: string, baseUrlFlag: string | undefined, say: (l: string) => void): Promise<EmbedSetup> {
-  const { EmbeddingsClient } = await import('../../llm/embeddings-client.js');
-  const { embedTexts } = await import('../../curate/embed-texts.js');
-  const g = forge.generation;
-  const client = new EmbeddingsClient(g, {
-    model,
-    apiKey: ctx.env[g.apiKeyEnv] || undefined,
-    baseURL: baseUrlFlag ?? g.baseUrl ?? ctx.env['OPENAI_BASE_URL'] ?? undefined,
-    onTransport: (t) => {
-      if (t.state === 'backoff') say(`embeddings: ${t.reason}; retrying in ${(t.waitMs / 1000).toFixed(1)} s (attempt ${t.attempt})`);
-    },
-  });
-  let last = 0;
-  return {
-    embedWith: (cache) => (texts) =>
-      embedTexts(texts, {
-        client,
-        cache,
-        signal: ctx.signal,
-        onProgress: (p) => {
-          const now = Date.now();
-          if (now - last < 2000 && p.cached + p.sent !== p.total) return;
-          last = now;
-          say(`embeddings: ${p.cached + p.sent}/${p.total} (${p.cached} cached, ${p.sent} sent to ${client.endpoint})`);
-        },
-      }),
-  };
 }
 
 function contaminationLines(c: ContaminationIndex): string[] {

@@ -31,6 +31,8 @@ run holds --target kept samples. Re-running the same command resumes the run. Ct
   --from-run           evol: evolve the run's own kept items instead
   --rounds N           evol: rounds of evolution (default 3)
   --operators LIST     evol: depth, breadth, or constraints,deepen,concretize,reasoning,complicate-input,breadth
+  --same-as-parent C   evol: how "no new information" is found: rouge-l (default: ROUGE-L to the parent >= 0.9)
+                       or model (also ask the model whether the evolution equals its parent; one request more each)
   --response-model M   magpie: the chat model that answers the instructions (default --model)
   --temperature T  --top-p P  --max-tokens K  --seed S
   --budget-usd X       stop before spending more than X USD (needs a price for the model in forge.yaml)
@@ -38,9 +40,11 @@ run holds --target kept samples. Re-running the same command resumes the run. Ct
                        (default 0.01; 0 = never): a teacher that ran out of variety stops instead of burning money
   --allow-change LIST  let this resume change the run's seeds, model, template or lang (comma-separated);
                        the change is recorded in the run's history. Without it a changed setting is refused
-  --mode online|batch  (self-instruct) batch: rounds through the OpenAI Batch API (half price, results within 24 h; default online)
+  --mode online|batch  batch: rounds through the OpenAI Batch API (half price, results within 24 h; default online);
+                       self-instruct and evol (Magpie cannot: the Batch API serves no raw completions for chat models)
   --cancel-batches     batch mode: cancel the run's running batches, ingest what they answered, and stop
-  --emit-batch FILE    write one round of requests as an OpenAI batch JSONL (for vLLM run_batch…) and stop
+  --emit-batch FILE    write one round of requests as an OpenAI batch JSONL (for vLLM run_batch…) and stop; Magpie's
+                       pre-query lines go to /v1/completions (vLLM run_batch serves them)
   --ingest-batch FILE  ingest a batch output JSONL (custom_id → response) for the round written by --emit-batch
   --json               print one JSON event per line
 
@@ -67,6 +71,7 @@ export const command: Command = {
     'from-run': { type: 'boolean' },
     rounds: { type: 'string' },
     operators: { type: 'string' },
+    'same-as-parent': { type: 'string' },
     'response-model': { type: 'string' },
     temperature: { type: 'string' },
     'top-p': { type: 'string' },
@@ -166,6 +171,7 @@ function withGenerationFlags(config: ForgeConfig, values: Parameters<Command['ru
   if (from !== undefined) evol['from'] = from;
   if (flagBool(values, 'from-run')) evol['from'] = null;
   if (flagString(values, 'operators') !== undefined) evol['operators'] = flagString(values, 'operators');
+  if (flagString(values, 'same-as-parent') !== undefined) evol['sameAsParentCheck'] = flagString(values, 'same-as-parent');
   const rounds = flagNumber(values, 'rounds', { integer: true, min: 1 });
   if (rounds !== undefined) evol['rounds'] = rounds;
   g['evol'] = evol;

@@ -53,6 +53,7 @@ async function planForDevice(values: ParsedValues, mcfg: ModelConfig, config: Tr
 }
 
 const usage = `usage: alpaca-forge plan --model DIR [--lora-r 8 --target-modules q_proj,v_proj --micro-batch-size 4 --cutoff-len 256 --workers N] [--json]
+       alpaca-forge plan --model DIR --method sft|dpo|rm|ppo [--max-new-tokens 64 --batch-size N --samples-per-prompt K] [--backend B] [--gpu-memory SIZE]
        alpaca-forge plan --model DIR --backend webgpu [--gpu-memory 141GiB] [--max-binding-size SIZE --max-buffer-size SIZE]
                          [--base-weights f32|bf16|int8] [--gradient-checkpointing auto|on|off]
 
@@ -68,9 +69,16 @@ give them, which plans without a device. WebGPU does not report memory: --gpu-me
 --base-weights stores the frozen projections in bf16 (2 B/param) or int8 (~1 B/param) instead of f32 (4 B);
 the device section shows the total for each choice. Gradient checkpointing (auto: on where activations
 outweigh the rest) keeps only layer inputs and rebuilds each layer in the backward pass.
-Sizes are bytes or a number with KiB, MiB, GiB (also KB, MB, GB: powers of 1000).`;
+Sizes are bytes or a number with KiB, MiB, GiB (also KB, MB, GB: powers of 1000).
 
-const PLAN_KEYS: Array<keyof TrainConfig> = ['model', 'loraR', 'targetModules', 'microBatchSize', 'cutoffLen', 'workers', 'backend', 'numVirtualTokens', 'encoderHiddenSize', 'baseWeights', 'gradientCheckpointing'];
+--method counts each training method's passes through the model and what they hold at the peak: DPO's
+reference pass (once per run, cached) and its policy passes (2 sequences per pair, one at a time); RM's scalar
+head (score.weight) and its pairs; PPO's policy, frozen reference, reward model (its adapter and score head) and
+value head, the rollout's KV cache (one response of --cutoff-len + --max-new-tokens positions at a time) and its
+buffers (--batch-size prompts × --samples-per-prompt responses), as train --method ppo runs them. It says whether that fits the backend: wasm's 4 GiB heap, the
+device's --gpu-memory, or this machine's free memory (with --backend auto: each of them).`;
+
+const PLAN_KEYS: Array<keyof TrainConfig> = ['model', 'loraR', 'targetModules', 'microBatchSize', 'batchSize', 'cutoffLen', 'maxNewTokens', 'samplesPerPrompt', 'ppoVariant', 'workers', 'backend', 'numVirtualTokens', 'encoderHiddenSize', 'baseWeights', 'gradientCheckpointing'];
 
 const UNITS: Record<string, number> = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12 };
 
@@ -83,6 +91,34 @@ export function parseByteSize(flag: string, value: string): number {
   return bytes;
 }
 
+/** --method (and PPO's rollout flags): the method's passes and peak memory, and whether it fits each backend in question. */
+async function planForMethod(values: ParsedValues, mcfg: ModelConfig, config: TrainConfig, o: { workers: number; layouts: 1 | 2 }) {
+  const name = flagString(values, 'method');
+  for (const f of ['max-new-tokens', 'samples-per-prompt', 'ppo-variant']) {
+    if (values[f] !== undefined && name !== 'ppo') throw new UsageError(`--${f} applies to plan --method ppo`, 'add --method ppo, or drop the flag');
+  }
+  if (name === undefined) return null;
+  const { PLANNED_METHODS, planMethod, backendBudget, methodFits } = await import('../../train/engines/method-plan.js');
+  const method = PLANNED_METHODS.find((m) => m === name);
+  if (!method) throw new UsageError(`--method: "${name}" is not a training method`, `use one of: ${PLANNED_METHODS.join(', ')}`);
+  const ppo = {
+    maxNewTokens: config.maxNewTokens,
+    rolloutBatch: config.batchSize,
+    samplesPerPrompt: config.ppoVariant === 'ppo' ? 1 : config.samplesPerPrompt,
+    valueHead: config.ppoVariant === 'ppo',
+  };
+  const opts = { r: config.loraR, targetModules: config.targetModules, microBatchSize: config.microBatchSize, cutoffLen: config.cutoffLen, workers: o.workers, baseWeights: config.baseWeights, layouts: o.layouts, gradientCheckpointing: config.gradientCheckpointing === 'on' };
+  const p = planMethod(mcfg, method, opts, ppo);
+  const gpuMemory = flagString(values, 'gpu-memory') === undefined ? null : parseByteSize('gpu-memory', flagString(values, 'gpu-memory')!);
+  const { freemem } = await import('node:os');
+  const backends = config.backend === 'auto' ? ['wasm', 'cpu', ...(gpuMemory !== null ? ['webgpu'] : [])] : [config.backend];
+  const fits = backends.map((backend) => {
+    const budget = backendBudget(backend, { gpuMemory, freeMemory: freemem() });
+    return { backend, budgetBytes: budget.bytes, budget: budget.source, ...methodFits(p, budget) };
+  });
+  return { ...p, ...(method === 'ppo' ? { ppo } : {}), fits };
+}
+
 export const command: Command = {
   name: 'plan',
   summary: 'parameter and memory plan of a fine-tune before it starts',
@@ -93,6 +129,7 @@ export const command: Command = {
     'gpu-memory': { type: 'string' },
     'max-binding-size': { type: 'string' },
     'max-buffer-size': { type: 'string' },
+    method: { type: 'string' },
     ...configOption,
   },
   async run(ctx) {
@@ -117,8 +154,9 @@ export const command: Command = {
     const device = config.backend === 'webgpu' ? await planForDevice(ctx.values, mcfg, config) : null;
     const { adapterParamTable } = await import('../../train/adapters/adapter-plan.js');
     const adapters = adapterParamTable(mcfg, { r: config.loraR, targetModules: config.targetModules, numVirtualTokens: config.numVirtualTokens, encoderHiddenSize: config.encoderHiddenSize });
+    const methodPlan = await planForMethod(ctx.values, mcfg, config, { workers, layouts });
     if (flagBool(ctx.values, 'json')) {
-      ctx.out(JSON.stringify({ model: config.model, r: config.loraR, targetModules: config.targetModules, microBatchSize: config.microBatchSize, cutoffLen: config.cutoffLen, ...plan, adapters, ...(device ? { device: { adapter: device.adapter, ...device.plan, baseWeightsChoices: device.choices } } : {}) }));
+      ctx.out(JSON.stringify({ model: config.model, r: config.loraR, targetModules: config.targetModules, microBatchSize: config.microBatchSize, cutoffLen: config.cutoffLen, ...plan, adapters, ...(device ? { device: { adapter: device.adapter, ...device.plan, baseWeightsChoices: device.choices } } : {}), ...(methodPlan ? { method: methodPlan } : {}) }));
       return 0;
     }
     const header = `${config.model}: ${mcfg.modelType}, ${mcfg.numLayers} layers, hidden ${mcfg.hiddenSize}, vocab ${mcfg.vocabSize}; LoRA r=${config.loraR} on ${config.targetModules.join(',')}, micro-batch ${config.microBatchSize} × ${config.cutoffLen} tokens`;
@@ -133,6 +171,11 @@ export const command: Command = {
       for (const line of formatDevicePlan(device.plan, device.adapter)) ctx.out(line);
       const fit = (c: BaseWeightsChoice) => (c.fitsMemory === null ? '' : c.fitsMemory ? ', fits' : ', does NOT fit');
       ctx.out(`  each --base-weights: ${BASE_WEIGHTS.map((b) => `${b} ${formatBytes(device.choices[b].totalBytes)}${device.choices[b].gradientCheckpointing ? ' (checkpointed)' : ''}${fit(device.choices[b])}`).join('; ')}`);
+    }
+    if (methodPlan) {
+      const { formatMethodPlan } = await import('../../train/engines/method-plan-text.js');
+      ctx.out('');
+      for (const line of formatMethodPlan(methodPlan)) ctx.out(line);
     }
     return 0;
   },

@@ -55,19 +55,23 @@ async function runStats(ctx: CommandContext, runDir: string): Promise<number> {
     const total = Object.values(summary.byStatus).reduce((a, b) => a + b, 0);
     const { dedupReport } = await import('../../curate/dedup-report.js');
     // Removals per duplicate method with their similarity histograms (rouge, minhash, semantic, exact).
-    const dedup = dedupReport(store.listItems({ status: ['duplicate'] }));
+    const dedup = dedupReport(store.duplicateRemovals());
     const report = buildDatasetReport(kept, { lang: summary.lang, curation: { total, byStatus: summary.byStatus, byReason: summary.byReason }, dedup });
     const endpoints = store.endpointTallies();
     const batches = store.batches();
-    emit(ctx, { run: runDir, summary, responses, endpoints, batches, report }, () => [
+    const { evolRoundGrowth, roundGrowthLines, roundGrowthMarkdown } = await import('../../curate/round-growth.js');
+    const { ProvenanceStore } = await import('../../store/provenance-store.js');
+    const evolRounds = evolRoundGrowth(new ProvenanceStore(store));
+    emit(ctx, { run: runDir, summary, responses, endpoints, batches, report, ...(evolRounds.length ? { evolRounds } : {}) }, () => [
       ...runSummaryLines(summary, responses),
       ...endpointLines(endpoints),
+      ...roundGrowthLines(evolRounds),
       ...(batches.length ? [`batch rounds: ${batches.length} (${batches.map((b) => `${b.round}: ${b.batchId ?? b.inputPath} ${b.status}${b.ingestedAt ? '' : ', waiting'}`).join('; ')})`] : []),
       '',
       `kept samples of ${runDir}:`,
       ...reportLines({ ...report, curation: null }),
     ]);
-    writeReport(ctx, writeMarkdownReport, report, { title: `Run report: ${runDir}`, run: summary, responses, source: runDir });
+    writeReport(ctx, writeMarkdownReport, report, { title: `Run report: ${runDir}`, run: summary, responses, source: runDir, sections: roundGrowthMarkdown(evolRounds) });
     return 0;
   } finally {
     store.close();

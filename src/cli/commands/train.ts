@@ -25,6 +25,7 @@ LoRA:        --lora-r 8  --lora-alpha 16  --lora-dropout 0.05  --target-modules 
 Adapter:     --adapter lora|prompt-tuning|p-tuning|prefix-tuning (SFT; default lora)  --num-virtual-tokens 20
              --prompt-init "TEXT" (prompt tuning from the text's embeddings)  --encoder-hidden-size N
              --prefix-projection (prefix tuning through PEFT's MLP); the LoRA flags do not apply to these
+             --encoder-reparameterization-type MLP|LSTM  --encoder-num-layers 2 (P-tuning's encoder, PEFT's names)
 Data:        --cutoff-len 256  --val-set-size min(2000, 10%) (0 = none)  --train-on-inputs
 Optimiser:   --epochs 3  --learning-rate 3e-4  --batch-size 128  --micro-batch-size 4  --warmup-steps 100
              --lr-schedule cosine|linear|constant  --weight-decay 0  --max-grad-norm 1.0  --seed 42  --max-steps 0
@@ -86,6 +87,8 @@ export const TRAIN_FLAGS: Record<keyof TrainConfig, FlagKind> = {
   promptInit: 'string',
   encoderHiddenSize: 'int',
   prefixProjection: 'bool',
+  encoderReparameterizationType: 'string',
+  encoderNumLayers: 'int',
   rewardModel: 'string',
   ppoVariant: 'string',
   ppoEpochs: 'int',
@@ -198,13 +201,13 @@ export const command: Command = {
     if (!config.model) throw new UsageError('--model is required', 'pass --model DIR (a Hugging Face model directory)');
     if (!config.data && !config.run) throw new UsageError('no training data', 'pass --data FILE (Alpaca JSON/JSONL) or --run output/NAME');
     if (!config.out) throw new UsageError('--out is required', 'pass --out DIR for the adapter, checkpoints and logs');
-    // The train screen draws SFT's events; a DPO or RM run prints its rewards and accuracy as lines instead.
-    if (ctx.terminal && method === 'sft') {
+    // The train screen draws each method's figures and its main curve (PPO's: the mean reward).
+    if (ctx.terminal) {
       // On a terminal the train screen draws the loss curve, lr, tokens/s, ETA and the plan; q saves and stops.
       const { launchApp } = await import('../../ui/launch.js');
       const forge = readConfig(ctx).config;
       await launchApp({
-        start: { kind: 'train', title: `${config.data ?? config.run} → ${config.out}`, config, resume: flagBool(ctx.values, 'resume') },
+        start: { kind: 'train', title: `${config.data ?? config.run} → ${config.out}`, config, resume: flagBool(ctx.values, 'resume'), method: dpo ? { name: method, dpo } : { name: method } },
         runsDir: 'output',
         config: forge,
         apiKeyFor: (name) => ctx.env[name] || undefined,

@@ -76,3 +76,13 @@ export function eliminateResponse(response: string, s: EliminationSettings): Eli
   if (n < s.minResponseChars) return { reason: 'evol:short-response', detail: `the response has ${n} letters/digits, fewer than ${s.minResponseChars}` };
   return null;
 }
+
+/**
+ * The model's answer to the equality check: true when it calls the two tasks equal. An answer that says neither
+ * keeps the evolution (an unclear check is no evidence against it).
+ */
+export function calledEqual(answer: string): boolean {
+  const a = answer.trim().replace(/^[*"'「“\s]+/, '').toLowerCase();
+  if (/^(not equal|not the same|different|不相同|不同|不一样)/.test(a)) return false;
+  return /^(equal|the same|same|相同|一样)/.test(a);
+}

@@ -1,7 +1,7 @@
 import type { Sample } from '../../data/sample.js';
 import { parseEvolvedTask } from './evolved-task.js';
-import { eliminateResponse, eliminateTask, type EliminationSettings } from './evol-elimination.js';
-import { pickOperator, renderEvolPrompt, taskText, type EvolOperator, type EvolTemplate } from './evol-operators.js';
+import { calledEqual, eliminateResponse, eliminateTask, type EliminationSettings } from './evol-elimination.js';
+import { pickOperator, renderEqualPrompt, renderEvolPrompt, taskText, type EvolOperator, type EvolTemplate } from './evol-operators.js';
 import type { GenerationMethod, Ingested, MethodAnswer, MethodItem, Step } from './method.js';
 
 /** An item that can be evolved: a root (round 0) or an evolution kept in an earlier round. */
@@ -13,6 +13,8 @@ export interface EvolParent extends Pick<Sample, 'instruction' | 'input'> {
 
 export type EvolState =
   | { stage: 'evolve'; parent: EvolParent; operator: EvolOperator; round: number }
+  /** The model's equality check of the evolution against its parent (sameAsParentCheck: model). */
+  | { stage: 'compare'; parent: EvolParent; operator: EvolOperator; round: number; task: Pick<Sample, 'instruction' | 'input'> }
   | { stage: 'respond'; parent: EvolParent; operator: EvolOperator; round: number; task: Pick<Sample, 'instruction' | 'input'> };
 
 export interface EvolMethodOptions {
@@ -28,6 +30,15 @@ export interface EvolMethodOptions {
   random: () => number;
   /** Completion tokens of an evolution (the task alone is short). Defaults to the run's maxTokens. */
   evolveMaxTokens?: number;
+  /** Evolutions of `round` answered before a restart but not yet responded to: their response steps go first. */
+  resumedSteps?: Array<Step<EvolState>>;
+  /** Steps of `round` queued in a batch whose answers are still to be ingested (each ends in committed or failed). */
+  outstanding?: number;
+  /**
+   * The equality-check prompt (prompts/evol-equal.*): a depth evolution that passes ROUGE-L is also shown to the
+   * model with its parent, and dropped as no new information if it calls them equal. Defaults to none.
+   */
+  equalTemplate?: string | null;
 }
 
 /**
@@ -40,11 +51,14 @@ export class EvolMethod implements GenerationMethod<EvolState> {
   private round: number;
   private queue: EvolParent[];
   private next: EvolParent[];
-  private outstanding = 0;
+  private outstanding: number;
   private done = false;
+  private readonly resumed: Array<Step<EvolState>>;
 
   constructor(private readonly o: EvolMethodOptions) {
     this.round = o.round;
+    this.outstanding = o.outstanding ?? 0;
+    this.resumed = [...(o.resumedSteps ?? [])].reverse();
     // Oldest first, so a resumed run takes its parents in the same order.
     this.queue = [...o.pending].reverse();
     this.next = [...o.keptThisRound];
@@ -61,6 +75,11 @@ export class EvolMethod implements GenerationMethod<EvolState> {
 
   start(): Step<EvolState> | null {
     if (this.done) return null;
+    const resumed = this.resumed.pop();
+    if (resumed) {
+      this.outstanding++;
+      return resumed;
+    }
     if (this.queue.length === 0) {
       if (this.outstanding > 0) return null;
       if (this.round >= this.o.rounds || this.next.length === 0) {
@@ -81,7 +100,7 @@ export class EvolMethod implements GenerationMethod<EvolState> {
     };
   }
 
-  ingest(step: Step<EvolState>, answer: MethodAnswer): Ingested<EvolState> {
+  ingest(step: Pick<Step<EvolState>, 'state'>, answer: MethodAnswer): Ingested<EvolState> {
     const s = step.state;
     const provenance = { method: 'evol' as const, parentId: s.parent.id, rootId: s.parent.rootId, operator: s.operator, round: s.round };
     if (s.stage === 'evolve') {
@@ -90,7 +109,15 @@ export class EvolMethod implements GenerationMethod<EvolState> {
       const template = this.o.templates.get(s.operator)!;
       const drop = eliminateTask(s.parent, parsed.task, template.body, this.o.elimination, s.operator === 'breadth');
       if (drop) return { item: { ...parsed.task, output: '', provenance, drop } };
-      return { then: { request: { kind: 'chat', messages: [{ role: 'user', content: taskText(parsed.task) }] }, state: { ...s, stage: 'respond', task: parsed.task } } };
+      if (this.o.equalTemplate && s.operator !== 'breadth') {
+        // A short answer: a word or two (room for a model that puts a label in front).
+        return { then: { request: { kind: 'chat', messages: [{ role: 'user', content: renderEqualPrompt(this.o.equalTemplate, s.parent, parsed.task) }], maxTokens: 16 }, state: { ...s, stage: 'compare', task: parsed.task } } };
+      }
+      return { then: this.respond(s, parsed.task) };
+    }
+    if (s.stage === 'compare') {
+      if (calledEqual(answer.text)) return { item: { ...s.task, output: '', provenance, drop: { reason: 'evol:no-new-information', detail: `the model called it equal to its parent ("${answer.text.trim().slice(0, 40)}")` } } };
+      return { then: this.respond(s, s.task) };
     }
     const output = answer.text.trim();
     const drop =
@@ -98,6 +125,10 @@ export class EvolMethod implements GenerationMethod<EvolState> {
         ? { reason: 'evol:short-response', detail: 'the response was cut off at max_tokens' }
         : eliminateResponse(output, this.o.elimination);
     return { item: { ...s.task, output, provenance, drop } };
+  }
+
+  private respond(s: Omit<Extract<EvolState, { stage: 'evolve' }>, 'stage'>, task: Pick<Sample, 'instruction' | 'input'>): Step<EvolState> {
+    return { request: { kind: 'chat', messages: [{ role: 'user', content: taskText(task) }] }, state: { parent: s.parent, operator: s.operator, round: s.round, stage: 'respond', task } };
   }
 
   committed(item: MethodItem, id: number, kept: boolean): void {

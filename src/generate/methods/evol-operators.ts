@@ -62,3 +62,19 @@ export function pickOperator(operators: readonly EvolOperator[], random: () => n
   if (operators.includes('breadth') && random() < 1 / 6) return 'breadth';
   return depth[Math.floor(random() * depth.length)]!;
 }
+
+/**
+ * The prompt of the model's equality check (elimination's "no new information", as WizardLM decides it):
+ * prompts/evol-equal.LANG.txt with {{first}} (the parent) and {{second}} (the evolution).
+ */
+export function loadEvolEqualTemplate(lang: Lang, dir = promptsDir()): string {
+  const file = join(dir, `evol-equal.${lang}.txt`);
+  if (!existsSync(file)) throw new ConfigError([`evol: no equality-check template (looked for ${file})`], 'reinstall alpaca-forge, or set generation.evol.sameAsParentCheck: rouge-l');
+  const body = readFileSync(file, 'utf8');
+  if (!body.includes('{{first}}') || !body.includes('{{second}}')) throw new ConfigError([`${file}: the template needs both {{first}} and {{second}}`], 'put the parent task at {{first}} and the evolved one at {{second}}');
+  return body;
+}
+
+export function renderEqualPrompt(body: string, parent: Pick<Sample, 'instruction' | 'input'>, evolved: Pick<Sample, 'instruction' | 'input'>): string {
+  return body.replace('{{first}}', taskText(parent)).replace('{{second}}', taskText(evolved));
+}

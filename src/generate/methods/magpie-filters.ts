@@ -1,7 +1,7 @@
 import type { Lang } from '../../data/sample.js';
 
 /** Magpie's filters of a generated instruction, each a drop reason recorded like curation's. */
-export type MagpieDropReason = 'magpie:empty' | 'magpie:too-short' | 'magpie:too-long' | 'magpie:repeated-lines' | 'magpie:wrong-language' | 'magpie:answer-not-instruction';
+export type MagpieDropReason = 'magpie:empty' | 'magpie:too-short' | 'magpie:too-long' | 'magpie:repeated-lines' | 'magpie:wrong-language' | 'magpie:answer-not-instruction' | 'magpie:repeated-instruction';
 
 export interface MagpieFilterSettings {
   /** Fewer letters or digits than this is too short. Defaults to 10. */

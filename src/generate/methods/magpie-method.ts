@@ -11,6 +11,26 @@ export interface MagpieMethodOptions {
   filters: MagpieFilterSettings;
   /** Completion tokens for an instruction. Defaults to 512. */
   instructionMaxTokens?: number;
+  /** Instructions answered before a restart whose response was never asked: their response steps go first. */
+  resumedSteps?: Array<Step<MagpieState>>;
+  /** Instructions the run has already asked a response for (a resumed run's): not asked again. Defaults to none. */
+  askedBefore?: Iterable<string>;
+}
+
+/**
+ * A 53-bit key of an instruction (two FNV-1a hashes of its lowercased, space-collapsed text): a million instructions
+ * cost megabytes, not their text, and a false match is about one in a billion pairs.
+ */
+export function instructionKey(instruction: string): number {
+  const t = instruction.toLowerCase().replace(/\s+/g, ' ').trim();
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193) >>> 0;
+    b = Math.imul(b ^ c, 0x5bd1e995) >>> 0;
+  }
+  return a * 2 ** 21 + (b >>> 11);
 }
 
 /**
@@ -22,16 +42,23 @@ export class MagpieMethod implements GenerationMethod<MagpieState> {
   readonly name = 'magpie' as const;
   readonly exhausted = false;
   private readonly prefix: string;
+  private readonly resumed: Array<Step<MagpieState>>;
+  private readonly asked = new Set<number>();
 
   constructor(private readonly o: MagpieMethodOptions) {
     this.prefix = magpiePrefix(o.template, o.lang);
+    this.resumed = [...(o.resumedSteps ?? [])].reverse();
+    for (const i of o.askedBefore ?? []) this.asked.add(instructionKey(i));
+    for (const r of this.resumed) if (r.state.stage === 'response') this.asked.add(instructionKey(r.state.instruction));
   }
 
   start(): Step<MagpieState> {
+    const resumed = this.resumed.pop();
+    if (resumed) return resumed;
     return { request: { kind: 'completion', prompt: this.prefix, stop: magpieStops(this.o.template), maxTokens: this.o.instructionMaxTokens ?? 512 }, state: { stage: 'instruction' } };
   }
 
-  ingest(step: Step<MagpieState>, answer: MethodAnswer): Ingested<MagpieState> {
+  ingest(step: Pick<Step<MagpieState>, 'state'>, answer: MethodAnswer): Ingested<MagpieState> {
     const provenance = { method: 'magpie' as const, parentId: null, rootId: null, operator: this.o.template.name, round: null };
     const s = step.state;
     if (s.stage === 'instruction') {
@@ -42,6 +69,11 @@ export class MagpieMethod implements GenerationMethod<MagpieState> {
           ? { reason: 'magpie:too-long', detail: 'the instruction did not end within max_tokens' }
           : magpieFilter(instruction, this.o.lang, this.o.filters);
       if (drop) return { item: { instruction, input: '', output: '', provenance, drop } };
+      // A model whose variety runs out repeats itself: a repeat is dropped before its response is paid for (the run's
+      // dedup would drop it after). Near-repeats are still the dedup's, on the answered item.
+      const key = instructionKey(instruction);
+      if (this.asked.has(key)) return { item: { instruction, input: '', output: '', provenance, drop: { reason: 'magpie:repeated-instruction', detail: 'the run already asked a response to this instruction' } } };
+      this.asked.add(key);
       return { then: { request: { kind: 'chat', messages: [{ role: 'user', content: instruction }] }, state: { stage: 'response', instruction } } };
     }
     const output = answer.text.trim();

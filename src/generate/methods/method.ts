@@ -43,16 +43,20 @@ export type Ingested<S> = { then: Step<S> } | { item: MethodItem };
 
 /**
  * A generation method on the shape of distilabel's Task: it builds one request and ingests one answer; the loop
- * that drives it owns concurrency, the budget, retries, the store and curation. A piece of work may take several
- * requests (an evolution, then its response), chained through `then`.
+ * that drives it (the request loop online, batch rounds offline, both through stepJobs) owns concurrency, the
+ * budget, retries, the store and curation. A piece of work may take several requests (an evolution, then its
+ * response), chained through `then`.
  */
 export interface GenerationMethod<S> {
   readonly name: GenerationMethodName;
   /** A new piece of work, or null when none can start now (the round's parents are all out, or there are no more). */
   start(): Step<S> | null;
-  ingest(step: Step<S>, answer: MethodAnswer): Ingested<S>;
+  /** Reads one answer to the step's request; only the step's state is needed (a batch revives it from the store). */
+  ingest(step: Pick<Step<S>, 'state'>, answer: MethodAnswer): Ingested<S>;
   /** The item of a piece of work was committed with this id and curation status. */
   committed(item: MethodItem, id: number, kept: boolean): void;
+  /** A step's request ended without an answer: its piece of work may start again. */
+  failed?(state: S): void;
   /** True when the method will never start more work (all rounds done). */
   readonly exhausted: boolean;
 }

@@ -50,7 +50,7 @@ export function promptConfigJson(spec: PromptSpec, d: PromptDims, baseModel: str
           tokenizer_name_or_path: spec.initText === null ? null : baseModel,
         }
       : spec.kind === 'p-tuning'
-        ? { encoder_dropout: 0, encoder_hidden_size: encoderHidden(spec, d), encoder_num_layers: 2, encoder_reparameterization_type: 'MLP' }
+        ? { encoder_dropout: 0, encoder_hidden_size: encoderHidden(spec, d), encoder_num_layers: spec.encoderNumLayers ?? 2, encoder_reparameterization_type: spec.encoderType ?? 'MLP' }
         : { encoder_hidden_size: encoderHidden(spec, d), prefix_projection: spec.prefixProjection };
   const all: Record<string, unknown> = { ...common, ...extra };
   return Object.fromEntries(Object.keys(all).sort().map((k) => [k, all[k]]));
@@ -118,7 +118,8 @@ const promptConfigSchema = z.object({
   num_attention_heads: z.number().int().positive().nullable().default(null),
   num_layers: z.number().int().positive().nullable().default(null),
   encoder_hidden_size: z.number().int().positive().nullable().default(null),
-  encoder_reparameterization_type: z.string().nullable().default('MLP'),
+  encoder_reparameterization_type: z.enum(['MLP', 'LSTM']).nullable().default('MLP'),
+  encoder_num_layers: z.number().int().positive().nullable().default(2),
   prefix_projection: z.boolean().default(false),
   prompt_tuning_init_text: z.string().nullable().default(null),
   base_model_name_or_path: z.string().nullable().default(null),
@@ -163,6 +164,8 @@ export function readPromptAdapter(dir: string, d: PromptDims): SavedPromptAdapte
     encoderHiddenSize: c.encoder_hidden_size,
     prefixProjection: c.prefix_projection,
     initText: c.prompt_tuning_init_text,
+    // Only the encoder's output is saved, so the encoder type changes nothing at inference; kept for the record.
+    ...(kind === 'p-tuning' && c.encoder_reparameterization_type === 'LSTM' ? { encoderType: 'LSTM' as const, encoderNumLayers: c.encoder_num_layers ?? 2 } : {}),
   };
   const file = openSafetensors(wPath);
   try {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AdapterHooks, VirtualTokens } from '../../model/llama.js';
-import { peftDims, savedWidth, type PromptAdapterKind, type PromptDims, type PromptWeights } from './prompt-spec.js';
+import { lstmParamNames, lstmShape, paramShapes, peftDims, savedWidth, type PromptAdapterKind, type PromptDims, type PromptSpec, type PromptWeights } from './prompt-spec.js';
 
 let nextId = 0;
 
@@ -22,15 +22,57 @@ export function prefixLayers(flat: tf.Tensor2D, d: PromptDims): Array<{ k: tf.Te
  * embeddings [P, token_dim] (prompt tuning, P-tuning) or the flat keys/values [P, layers·2·token_dim] (prefix
  * tuning). This is also what PEFT saves as `prompt_embeddings` (get_prompt_embedding_to_save).
  */
-export function encoderOutput(kind: PromptAdapterKind, prefixProjection: boolean, p: readonly tf.Tensor[]): tf.Tensor2D {
+export function encoderOutput(spec: PromptSpec, d: PromptDims, p: readonly tf.Tensor[]): tf.Tensor2D {
   const e = p[0] as tf.Tensor2D;
-  if (kind === 'p-tuning') {
+  if (spec.kind === 'p-tuning') {
+    const lstm = lstmShape(spec, d);
+    if (lstm) {
+      const byName = new Map(paramShapes(spec, d).map((s, i) => [s.name, p[i]!]));
+      const out = bidirectionalLstm(e, lstm.layers, lstm.hidden, (l, reverse) => {
+        const n = lstmParamNames(l, reverse);
+        return { wIh: byName.get(n.wIh)!, wHh: byName.get(n.wHh)!, bIh: byName.get(n.bIh)!, bHh: byName.get(n.bHh)! };
+      });
+      const mlp = p.length - 4;
+      return linear(tf.relu(linear(out, p[mlp]!, p[mlp + 1]!)), p[mlp + 2]!, p[mlp + 3]!);
+    }
     const h1 = tf.relu(linear(e, p[1]!, p[2]!));
     const h2 = tf.relu(linear(h1, p[3]!, p[4]!));
     return linear(h2, p[5]!, p[6]!);
   }
-  if (kind === 'prefix-tuning' && prefixProjection) return linear(tf.tanh(linear(e, p[1]!, p[2]!)), p[3]!, p[4]!);
+  if (spec.kind === 'prefix-tuning' && spec.prefixProjection) return linear(tf.tanh(linear(e, p[1]!, p[2]!)), p[3]!, p[4]!);
   return e;
+}
+
+/**
+ * torch.nn.LSTM(bidirectional=True, batch_first=True) over one sequence x [P, in], zero initial state: per layer a
+ * forward pass over t = 0…P−1 and a reverse one over t = P−1…0, their hidden states concatenated [P, 2h] as the
+ * next layer's input. Gates z = x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh split as i, f, g, o; c = σ(f)c + σ(i)tanh(g);
+ * h = σ(o)tanh(c). P is a few dozen: one small matMul per step.
+ */
+function bidirectionalLstm(x: tf.Tensor2D, layers: number, hidden: number, weights: (layer: number, reverse: boolean) => { wIh: tf.Tensor; wHh: tf.Tensor; bIh: tf.Tensor; bHh: tf.Tensor }): tf.Tensor2D {
+  const P = x.shape[0];
+  let input = x;
+  for (let l = 0; l < layers; l++) {
+    const directions = [false, true].map((reverse) => {
+      const w = weights(l, reverse);
+      // The input's share of every step's gates at once: [P, 4h].
+      const fromInput = linear(input, w.wIh, tf.add(w.bIh, w.bHh));
+      let h = tf.zeros([1, hidden]) as tf.Tensor2D;
+      let c = tf.zeros([1, hidden]) as tf.Tensor2D;
+      const states: tf.Tensor2D[] = new Array<tf.Tensor2D>(P);
+      for (let k = 0; k < P; k++) {
+        const t = reverse ? P - 1 - k : k;
+        const z = tf.add(tf.slice(fromInput, [t, 0], [1, 4 * hidden]), tf.matMul(h, w.wHh as tf.Tensor2D, false, true));
+        const [i, f, g, o] = tf.split(z, 4, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+        c = tf.add(tf.mul(tf.sigmoid(f), c), tf.mul(tf.sigmoid(i), tf.tanh(g)));
+        h = tf.mul(tf.sigmoid(o), tf.tanh(c));
+        states[t] = h;
+      }
+      return tf.concat(states, 0) as tf.Tensor2D;
+    });
+    input = tf.concat(directions, 1) as tf.Tensor2D;
+  }
+  return input;
 }
 
 /** The virtual tokens of an adapter whose encoder output `output()` computes. */
@@ -55,7 +97,7 @@ export class PromptRuntime {
   /** The forward pass's hooks. PEFT's MLP encoder has no dropout, so the seed is unused. */
   hook(_opts: { dropoutSeed?: number } = {}): AdapterHooks {
     const { spec, dims } = this.weights;
-    return { virtualTokens: virtualTokensOf(spec.kind, dims, spec.numVirtualTokens, () => encoderOutput(spec.kind, spec.prefixProjection, this.variables)) };
+    return { virtualTokens: virtualTokensOf(spec.kind, dims, spec.numVirtualTokens, () => encoderOutput(spec, dims, this.variables)) };
   }
 
   assign(values: readonly Float32Array[]): void {
@@ -73,8 +115,8 @@ export class PromptRuntime {
 
   /** PEFT's `prompt_embeddings` at the current parameters (what adapter_model.safetensors holds). */
   async promptEmbeddings(): Promise<Float32Array> {
-    const { spec } = this.weights;
-    const t = tf.tidy(() => encoderOutput(spec.kind, spec.prefixProjection, this.variables));
+    const { spec, dims } = this.weights;
+    const t = tf.tidy(() => encoderOutput(spec, dims, this.variables));
     try {
       return new Float32Array((await t.data()) as Float32Array);
     } finally {
@@ -89,8 +131,8 @@ export class PromptRuntime {
 
 /** PromptRuntime.promptEmbeddings from host arrays, for writing files without a runtime (read asynchronously: GPU backends). */
 export async function promptEmbeddingsOf(weights: PromptWeights): Promise<Float32Array> {
-  const { spec } = weights;
-  const t = tf.tidy(() => encoderOutput(spec.kind, spec.prefixProjection, weights.params.map((p) => tf.tensor(p.data, p.shape))));
+  const { spec, dims } = weights;
+  const t = tf.tidy(() => encoderOutput(spec, dims, weights.params.map((p) => tf.tensor(p.data, p.shape))));
   try {
     return new Float32Array((await t.data()) as Float32Array);
   } finally {

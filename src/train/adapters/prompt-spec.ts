@@ -24,6 +24,21 @@ export interface PromptSpec {
   prefixProjection: boolean;
   /** Prompt tuning: initialise from this text's token embeddings (PEFT's TEXT init); null = RANDOM. */
   initText: string | null;
+  /** P-tuning's encoder (PEFT encoder_reparameterization_type): MLP (the default) or a bidirectional LSTM + MLP head. */
+  encoderType?: 'MLP' | 'LSTM';
+  /** P-tuning's LSTM: stacked layers (PEFT encoder_num_layers, default 2; the MLP has 3 layers whatever this says). */
+  encoderNumLayers?: number;
+}
+
+/** P-tuning's LSTM layers and width, or null for the other encoders. */
+export function lstmShape(spec: PromptSpec, d: PromptDims): { layers: number; hidden: number } | null {
+  return spec.kind === 'p-tuning' && spec.encoderType === 'LSTM' ? { layers: spec.encoderNumLayers ?? 2, hidden: encoderHidden(spec, d) } : null;
+}
+
+/** torch.nn.LSTM's parameter names: per layer, the forward then the reverse direction, each W_ih, W_hh, b_ih, b_hh. */
+export function lstmParamNames(layer: number, reverse: boolean): { wIh: string; wHh: string; bIh: string; bHh: string } {
+  const sfx = `_l${layer}${reverse ? '_reverse' : ''}`;
+  return { wIh: `lstm_head.weight_ih${sfx}`, wHh: `lstm_head.weight_hh${sfx}`, bIh: `lstm_head.bias_ih${sfx}`, bHh: `lstm_head.bias_hh${sfx}` };
 }
 
 /** The model dimensions an adapter depends on (what PEFT's _prepare_prompt_learning_config reads). */
@@ -74,9 +89,28 @@ export function paramShapes(spec: PromptSpec, d: PromptDims): Array<{ name: stri
   switch (spec.kind) {
     case 'prompt-tuning':
       return [{ name: 'embedding.weight', shape: [P, tokenDim] }];
-    case 'p-tuning':
+    case 'p-tuning': {
+      const lstm = lstmShape(spec, d);
+      if (lstm) {
+        // PEFT's LSTM encoder: a bidirectional nn.LSTM(token_dim → h, num_layers) whose [P, 2h] output goes through
+        // the MLP head Linear(2h, 2h), ReLU, Linear(2h, token_dim). Gates stack as i, f, g, o (torch's order).
+        const h = lstm.hidden;
+        const layers = Array.from({ length: lstm.layers }, (_, l) =>
+          [false, true].flatMap((reverse) => {
+            const n = lstmParamNames(l, reverse);
+            return [
+              { name: n.wIh, shape: [4 * h, l === 0 ? tokenDim : 2 * h] },
+              { name: n.wHh, shape: [4 * h, h] },
+              { name: n.bIh, shape: [4 * h] },
+              { name: n.bHh, shape: [4 * h] },
+            ];
+          }),
+        ).flat();
+        return [{ name: 'embedding.weight', shape: [P, tokenDim] }, ...layers, ...linear('mlp_head.0', 2 * h, 2 * h), ...linear('mlp_head.2', 2 * h, tokenDim)];
+      }
       // PEFT's MLP head: Linear(token_dim, h), ReLU, Linear(h, h), ReLU, Linear(h, token_dim).
       return [{ name: 'embedding.weight', shape: [P, tokenDim] }, ...linear('mlp_head.0', tokenDim, eh), ...linear('mlp_head.2', eh, eh), ...linear('mlp_head.4', eh, tokenDim)];
+    }
     case 'prefix-tuning': {
       const kvWidth = d.numLayers * 2 * tokenDim;
       if (!spec.prefixProjection) return [{ name: 'embedding.weight', shape: [P, kvWidth] }];
@@ -96,7 +130,7 @@ export function savedWidth(kind: PromptAdapterKind, d: PromptDims): number {
 
 /**
  * Fresh parameters as PEFT initialises them: nn.Embedding ~ N(0, 1); nn.Linear weight and bias ~ U(±1/√in)
- * (kaiming_uniform_ with a = √5). Prompt tuning from text copies `textEmbeddings` ([P, H], already repeated or
+ * (kaiming_uniform_ with a = √5); nn.LSTM's every weight and bias ~ U(±1/√hidden). Prompt tuning from text copies `textEmbeddings` ([P, H], already repeated or
  * truncated to P tokens by the caller) into the embedding.
  */
 export function initPromptWeights(spec: PromptSpec, d: PromptDims, seed: number, textEmbeddings?: Float32Array): PromptWeights {
@@ -115,6 +149,9 @@ export function initPromptWeights(spec: PromptSpec, d: PromptDims, seed: number,
         if (textEmbeddings.length !== n) throw new TypeError(`initPromptWeights: text embeddings have ${textEmbeddings.length} values, expected ${n}`);
         data.set(textEmbeddings);
       } else for (let i = 0; i < n; i++) data[i] = normal();
+    } else if (name.startsWith('lstm_head.')) {
+      const bound = 1 / Math.sqrt(encoderHidden(spec, d));
+      for (let i = 0; i < n; i++) data[i] = (rng.next() * 2 - 1) * bound;
     } else {
       const fanIn = name.endsWith('.weight') ? shape[1]! : (shapes.find((s) => s.name === name.replace('.bias', '.weight'))!.shape[1] as number);
       const bound = 1 / Math.sqrt(fanIn);

@@ -14,12 +14,18 @@ export function promptSpecOf(config: TrainConfig, method: string): PromptSpec | 
   if (config.initAdapter) throw new UsageError(`${flag}: --init-adapter continues LoRA adapters only`, 'drop --init-adapter (a prompt-learning run starts fresh or resumes with --resume)');
   if (config.promptInit !== null && config.adapter !== 'prompt-tuning') throw new UsageError(`${flag}: --prompt-init applies to prompt tuning only`, 'drop --prompt-init, or use --adapter prompt-tuning');
   if (config.prefixProjection && config.adapter !== 'prefix-tuning') throw new UsageError(`${flag}: --prefix-projection applies to prefix tuning only`, 'drop --prefix-projection, or use --adapter prefix-tuning');
-  return { kind: config.adapter, numVirtualTokens: config.numVirtualTokens, encoderHiddenSize: config.encoderHiddenSize, prefixProjection: config.prefixProjection, initText: config.promptInit };
+  if (config.encoderReparameterizationType === 'LSTM' && config.adapter !== 'p-tuning') throw new UsageError(`${flag}: --encoder-reparameterization-type LSTM applies to P-tuning only`, 'drop it, or use --adapter p-tuning');
+  const lstm = config.encoderReparameterizationType === 'LSTM' ? { encoderType: 'LSTM' as const, encoderNumLayers: config.encoderNumLayers } : {};
+  return { kind: config.adapter, numVirtualTokens: config.numVirtualTokens, encoderHiddenSize: config.encoderHiddenSize, prefixProjection: config.prefixProjection, initText: config.promptInit, ...lstm };
 }
 
 /** Settings a resumed prompt-learning run must share (only present for these adapters, so LoRA checkpoints still resume). */
 export function promptSettings(config: TrainConfig): Record<string, unknown> {
-  return { adapter: config.adapter, numVirtualTokens: config.numVirtualTokens, promptInit: config.promptInit, encoderHiddenSize: config.encoderHiddenSize, prefixProjection: config.prefixProjection };
+  // MLP is `undefined` (absent once saved), so checkpoints of MLP runs written before the LSTM existed still resume,
+  // while an MLP run refuses an LSTM checkpoint (and the reverse) by name.
+  const lstm = config.encoderReparameterizationType === 'LSTM';
+  const encoder = config.adapter === 'p-tuning' ? { encoderReparameterizationType: lstm ? 'LSTM' : undefined, encoderNumLayers: lstm ? config.encoderNumLayers : undefined } : {};
+  return { adapter: config.adapter, numVirtualTokens: config.numVirtualTokens, promptInit: config.promptInit, encoderHiddenSize: config.encoderHiddenSize, prefixProjection: config.prefixProjection, ...encoder };
 }
 
 /** Fresh parameters; with --prompt-init, the text's token embeddings repeated or cut to the virtual tokens (PEFT TEXT). */

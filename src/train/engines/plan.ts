@@ -105,7 +105,7 @@ export interface MemoryPlan {
  * input and the rank-r projection. Plus one chunk of logits (the loss computes them 4M values at a time).
  * An estimate to decide "does it fit", not an exact figure.
  */
-function activationBytes(c: ModelConfig, r: number, modules: readonly TargetModuleName[], microBatch: number, seqLen: number, checkpointing = false): number {
+export function activationBytes(c: ModelConfig, r: number, modules: readonly TargetModuleName[], microBatch: number, seqLen: number, checkpointing = false): number {
   const h = c.hiddenSize;
   const q = c.numHeads * c.headDim;
   const kv = c.numKvHeads * c.headDim;

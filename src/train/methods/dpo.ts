@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -6,9 +7,13 @@ import { parseJsonAs } from '../../data/parse-json-as.js';
 import { DataError, ModelError, UsageError } from '../../errors.js';
 import type { TrainConfig } from '../../config/train.js';
 import type { LlamaModel } from '../../model/load.js';
-import { LoraRuntime } from '../adapters/lora.js';
+import { LoraRuntime, isCpuBackendName } from '../adapters/lora.js';
+import { DeviceAdamW } from '../engines/device-update.js';
+import { dpoDeviceStep } from './dpo-device.js';
 import { StepAborted } from '../engines/grad-engine.js';
-import { batchNll, explainBackendError, microBatchGradients } from '../engines/gradients.js';
+import { explainBackendError, microBatchGradients } from '../engines/gradients.js';
+import { responseNllSum } from '../../model/loss.js';
+import { padToBuckets } from '../batching.js';
 import { hostUpdate } from '../host-update.js';
 import type { MethodSession, TrainingMethod } from '../method.js';
 import type { DpoLoss } from '../recipes/recipe.js';
@@ -26,16 +31,29 @@ export interface DpoSettings {
 /** Cached reference log-probs: computed once per run (the reference never changes), reused on resume. */
 export const REFERENCE_FILE = 'reference_logps.json';
 
+// Sequences whose log-probs are read back at once: one read per group, not per sequence (on a GPU every read waits
+// for the device).
+const READ_GROUP = 32;
+
 /**
  * Summed response log-probs of each sequence under the adapter in `lora`, without dropout or gradients. Each
- * sequence goes alone through the same loss the training pass uses, so at step 1 (policy = reference) the two
- * agree to the last bit and the DPO loss is exactly ln 2.
+ * sequence goes alone through the same loss the training pass uses (padded to its length bucket on GPU backends,
+ * as the device step pads it), so at step 1 (policy = reference) the two agree to the last bit and the DPO loss is
+ * exactly ln 2.
  */
 export async function sequenceLogps(model: LlamaModel, lora: LoraRuntime, seqs: readonly EncodedSequence[], signal?: AbortSignal): Promise<number[]> {
   const out: number[] = [];
-  for (const s of seqs) {
+  const onDevice = !isCpuBackendName(tf.getBackend());
+  const maxSeqLen = seqs.reduce((m, s) => Math.max(m, s.inputIds.length), 1);
+  for (let i = 0; i < seqs.length; i += READ_GROUP) {
     if (signal?.aborted) throw signal.reason;
-    out.push(-(await batchNll(model, lora, { inputIds: [s.inputIds], labels: [s.labels] })));
+    const group = seqs.slice(i, i + READ_GROUP).map((s) => ({ inputIds: [s.inputIds], labels: [s.labels] }));
+    const nll = tf.tidy(() => tf.stack(group.map((b) => responseNllSum(model, onDevice ? padToBuckets(b, model.tokenizer.padId, maxSeqLen) : b, lora.hook()))));
+    try {
+      out.push(...Array.from((await nll.data()) as Float32Array, (v) => -v));
+    } finally {
+      nll.dispose();
+    }
     await new Promise((resolve) => setImmediate(resolve));
   }
   return out;
@@ -124,10 +142,28 @@ export function dpoMethod(dpo: DpoSettings): TrainingMethod<PreferencePair, Enco
       });
       const refTrain = reference.slice(0, train.length);
       const refVal = reference.slice(train.length);
+      // GPU backends: the step stays on the device (the variables hold the parameters between steps; sync() reads
+      // them into `params`). CPU backends: gradients are read back and AdamW runs on the host arrays.
+      let adamw: DeviceAdamW | null = null;
+      if (!isCpuBackendName(ctx.backend.name)) {
+        lora.assign(params);
+        adamw = new DeviceAdamW(lora.variables, params, opt);
+      }
+      const maxSeqLen = [...train, ...val].reduce((m, p) => Math.max(m, p.chosen.inputIds.length, p.rejected.inputIds.length), 1);
+      const checkLoss = (pairs: PairLoss[], step: number) => {
+        const loss = summarisePairs(pairs).loss;
+        if (!Number.isFinite(loss)) throw new ModelError(`DPO loss became ${loss} at step ${step}`, 'lower --learning-rate or --beta, and resume from the last checkpoint with --resume');
+      };
       return {
         maxPassTokens: null,
-        async step(groups, at) {
+        async step(groups, at, signal) {
           const order = groups.flat();
+          const dropoutSeed = (k: number, side: 0 | 1) => mixSeed(config.seed, 0xd90, at.step - 1, k, side);
+          if (adamw) {
+            const r = await dpoDeviceStep(model, lora, adamw, order.map((i) => train[i]!), order.map((i) => refTrain[i]!), { ...dpo, dropoutSeed, maxGradNorm: config.maxGradNorm, lr: at.lr, maxSeqLen, checkLoss: (p) => checkLoss(p, at.step), ...(signal ? { signal } : {}) });
+            const m = summarisePairs(r.pairs);
+            return { loss: m.loss, gradNorm: r.gradNorm, tokens: r.tokens, log: dpoLogFields(m), dpo: m };
+          }
           lora.assign(params);
           let r: DpoStepResult;
           try {
@@ -136,19 +172,19 @@ export function dpoMethod(dpo: DpoSettings): TrainingMethod<PreferencePair, Enco
               lora,
               order.map((i) => train[i]!),
               order.map((i) => refTrain[i]!),
-              { ...dpo, dropoutSeed: (k, side) => mixSeed(config.seed, 0xd90, at.step - 1, k, side) },
+              { ...dpo, dropoutSeed },
             );
           } catch (e) {
             throw explainBackendError(e);
           }
+          checkLoss(r.pairs, at.step);
           const m = summarisePairs(r.pairs);
-          if (!Number.isFinite(m.loss)) throw new ModelError(`DPO loss became ${m.loss} at step ${at.step}`, 'lower --learning-rate or --beta, and resume from the last checkpoint with --resume');
           const gradNorm = hostUpdate(params, r.grads, opt, config.maxGradNorm, at.lr);
           return { loss: m.loss, gradNorm, tokens: r.tokens, log: dpoLogFields(m), dpo: m };
         },
         async evaluate(signal) {
           if (!val.length) return null;
-          lora.assign(params);
+          if (!adamw) lora.assign(params);
           let lp: number[];
           try {
             lp = await sequenceLogps(model, lora, val.flatMap((p) => [p.chosen, p.rejected]), signal);
@@ -159,8 +195,11 @@ export function dpoMethod(dpo: DpoSettings): TrainingMethod<PreferencePair, Enco
           const m = summarisePairs(val.map((_, i) => dpoPairLoss({ policyChosen: lp[2 * i]!, policyRejected: lp[2 * i + 1]!, refChosen: refVal[i]!.chosen, refRejected: refVal[i]!.rejected }, dpo.beta, dpo.loss)));
           return { loss: m.loss, tokens: 0, log: dpoLogFields(m), dpo: m };
         },
-        sync: async () => {},
-        close: async () => lora.dispose(),
+        sync: async () => adamw?.sync(),
+        async close() {
+          adamw?.dispose();
+          lora.dispose();
+        },
       };
     },
   };

@@ -5,7 +5,9 @@ import type { TrainConfig } from '../../config/train.js';
 import type { LlamaModel } from '../../model/load.js';
 import { encodePromptResponse } from '../../model/encode-example.js';
 import type { Tokenizer } from '../../model/tokenizer.js';
-import { LoraRuntime } from '../adapters/lora.js';
+import { LoraRuntime, isCpuBackendName } from '../adapters/lora.js';
+import { DeviceAdamW } from '../engines/device-update.js';
+import { rewardDeviceStep } from './rm-device.js';
 import type { NamedTensor } from '../adapters/peft-files.js';
 import { StepAborted } from '../engines/grad-engine.js';
 import { explainBackendError } from '../engines/gradients.js';
@@ -126,25 +128,41 @@ export const rmMethod: TrainingMethod<PreferencePair, EncodedRewardPair> = {
       lora.assign(params.slice(0, nLora));
       score.assign(tf.tensor1d(params[nLora]!));
     };
+    // GPU backends: the step stays on the device (the variables hold the parameters; sync() reads them back).
+    let adamw: DeviceAdamW | null = null;
+    if (!isCpuBackendName(ctx.backend.name)) {
+      assign();
+      adamw = new DeviceAdamW([...lora.variables, score], params, opt);
+    }
+    const maxSeqLen = [...train, ...val].reduce((m, p) => Math.max(m, p.chosen.length, p.rejected.length), 1);
+    const checkLoss = (loss: number, step: number) => {
+      if (!Number.isFinite(loss)) throw new ModelError(`reward-model loss became ${loss} at step ${step}`, 'lower --learning-rate, and resume from the last checkpoint with --resume');
+    };
     return {
       maxPassTokens: null,
-      async step(groups, at) {
+      async step(groups, at, signal) {
         const order = groups.flat();
+        const dropoutSeed = (k: number, side: 0 | 1) => mixSeed(config.seed, 0x5e3, at.step - 1, k, side);
+        if (adamw) {
+          const d = await rewardDeviceStep(model, lora, score, adamw, order.map((i) => train[i]!), { dropoutSeed, maxGradNorm: config.maxGradNorm, lr: at.lr, maxSeqLen, checkLoss: (p) => checkLoss(summariseRewardPairs(p).loss, at.step), ...(signal ? { signal } : {}) });
+          const m = summariseRewardPairs(d.pairs);
+          return { loss: m.loss, gradNorm: d.gradNorm, tokens: d.tokens, log: rewardLogFields(m), dpo: m };
+        }
         assign();
         let r;
         try {
-          r = await rewardStepGradients(model, lora, score, order.map((i) => train[i]!), (k, side) => mixSeed(config.seed, 0x5e3, at.step - 1, k, side));
+          r = await rewardStepGradients(model, lora, score, order.map((i) => train[i]!), dropoutSeed);
         } catch (e) {
           throw explainBackendError(e);
         }
         const m = summariseRewardPairs(r.pairs);
-        if (!Number.isFinite(m.loss)) throw new ModelError(`reward-model loss became ${m.loss} at step ${at.step}`, 'lower --learning-rate, and resume from the last checkpoint with --resume');
+        checkLoss(m.loss, at.step);
         const gradNorm = hostUpdate(params, r.grads, opt, config.maxGradNorm, at.lr);
         return { loss: m.loss, gradNorm, tokens: r.tokens, log: rewardLogFields(m), dpo: m };
       },
       async evaluate(signal) {
         if (!val.length) return null;
-        assign();
+        if (!adamw) assign();
         const seqs = val.flatMap((p) => [p.chosen, p.rejected]);
         const rewards: number[] = [];
         for (let i = 0; i < seqs.length; i += 8) {
@@ -154,8 +172,9 @@ export const rmMethod: TrainingMethod<PreferencePair, EncodedRewardPair> = {
         const m = summariseRewardPairs(val.map((p, i) => rewardPairLoss(rewards[2 * i]!, rewards[2 * i + 1]!, p.margin)));
         return { loss: m.loss, tokens: 0, log: rewardLogFields(m), dpo: m };
       },
-      sync: async () => {},
+      sync: async () => adamw?.sync(),
       async close() {
+        adamw?.dispose();
         lora.dispose();
         score.dispose();
       },

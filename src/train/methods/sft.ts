@@ -69,7 +69,7 @@ export const sftMethod: TrainingMethod<Sample, EncodedExample> = {
       stepper = new HostStepper(new LocalGradEngine(ctx.model as LlamaModel, lora, maxPassTokens), params, opt, config.maxGradNorm);
     } else {
       lora = runtime();
-      stepper = new DeviceStepper(ctx.model as LlamaModel, lora, params, opt, { maxGradNorm: config.maxGradNorm, maxPassTokens });
+      stepper = new DeviceStepper(ctx.model as LlamaModel, lora, params, opt, { maxGradNorm: config.maxGradNorm, maxPassTokens, maxSeqLen: longest - virtual });
     }
     const evalTokens = val.reduce((n, e) => n + lossTokensOf(e), 0);
     return {

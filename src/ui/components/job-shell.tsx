@@ -25,9 +25,12 @@ export interface JobFlags {
   error: string | null;
 }
 
+/** The key table's scopes of job screens: each has `help` and `stop` keys (generate also `pause`). */
+export type JobScope = 'generate' | 'train' | 'respond' | 'judge';
+
 export interface JobOptions<S, E extends { type: string }> {
   /** The key table's scope: its `help` and `stop` keys (and `pause`, when pausable). */
-  scope: 'generate' | 'train';
+  scope: JobScope;
   initial: S;
   reduce: (s: S, e: E) => S;
   /** Starts the engine; resolves when it has stopped (finished, stopped by the key, or out of budget). */
@@ -84,7 +87,7 @@ export function useJob<S, E extends { type: string }>(opts: JobOptions<S, E>): {
         if (commandFor('overlay', name) === 'close') helpRef.current = false;
         continue;
       }
-      const cmd: string | undefined = commandFor(scope, name);
+      const cmd: string | undefined = commandFor(scope as JobScope, name);
       if (cmd === 'help') helpRef.current = true;
       else if (cmd === 'pause' && pausable && !finished.current && !controller.current.signal.aborted) {
         pause.current.paused = !pause.current.paused;
@@ -114,7 +117,7 @@ export function jobStatus(flags: JobFlags, own: { done: { text: string; tone: To
 }
 
 export interface JobFrameProps {
-  scope: 'generate' | 'train';
+  scope: JobScope;
   help: boolean;
   /** the rest of the title line, after the job's name */
   title: string;

@@ -12,6 +12,9 @@ export interface ClusterMember {
   reason: string | null;
 }
 
+/** Duplicates a cluster view loads at most: a runaway run can pile up thousands on one item. */
+export const CLUSTER_LIMIT = 1000;
+
 /**
  * The duplicate cluster of an item: the item curation kept and every item it removed as a duplicate of that one
  * (any method), for the review screen's cluster view. Every action is a review decision written through the store
@@ -19,6 +22,7 @@ export interface ClusterMember {
  * - swap: the selected duplicate is accepted and the survivor rejected, so the duplicate becomes the copy used;
  * - restore: the selected duplicate is accepted too (it was not a duplicate after all);
  * - confirm: the survivor is accepted and every duplicate still undecided rejected.
+ * The cluster is read from the store by the item it duplicates (an index range), never by listing the run.
  */
 export class ClusterSession {
   survivorId: number;
@@ -29,20 +33,24 @@ export class ClusterSession {
 
   constructor(
     private readonly store: ReviewStore,
-    private readonly onChange: (item: StoredItem) => void,
+    /** Told of every item a key changed, as it was and as it is now, so the list behind can follow. */
+    private readonly onChange: (before: StoredItem, after: StoredItem) => void,
     from: StoredItem,
   ) {
-    const all = store.listItems();
-    const root = from.status === 'duplicate' && from.duplicateOf !== null && /^\d+$/.test(from.duplicateOf) ? (all.find((i) => String(i.id) === from.duplicateOf) ?? from) : from;
+    const kept = from.status === 'duplicate' && from.duplicateOf !== null && /^\d+$/.test(from.duplicateOf) ? store.getItem(Number(from.duplicateOf)) : undefined;
+    const root = kept ?? from;
     this.survivorId = root.id;
     this.members = [
       { item: root, similarity: null, reason: null },
-      ...all.filter((i) => i.duplicateOf === String(root.id) && i.status === 'duplicate').map((i) => ({ item: i, similarity: i.similarity, reason: i.reason })),
+      ...store.duplicatesOf(root.id, CLUSTER_LIMIT).map((i) => ({ item: i, similarity: i.similarity, reason: i.reason })),
     ];
     if (this.members.length === 1) {
       this.message = from.duplicateOf?.startsWith('seed:')
         ? { text: `#${from.id} duplicates seed task ${from.duplicateOf.slice(5)}, not an item of the run`, tone: 'muted' }
         : { text: `#${root.id} has no duplicates`, tone: 'muted' };
+    } else if (this.members.length > CLUSTER_LIMIT && store.countDuplicatesOf(root.id) > CLUSTER_LIMIT) {
+      const all = store.countDuplicatesOf(root.id);
+      this.message = { text: `showing the first ${CLUSTER_LIMIT} of ${all} duplicates of #${root.id}; confirm decides those shown`, tone: 'warn' };
     }
   }
 
@@ -105,20 +113,23 @@ export class ClusterSession {
   }
 
   undo(): void {
-    const item = this.store.undoLast()?.item;
-    if (!item) return this.note('nothing left to undo', 'warn');
-    this.refresh(item);
+    const undone = this.store.undoLast();
+    if (!undone) return this.note('nothing left to undo', 'warn');
+    const { item } = undone;
+    this.refresh(undone.was, item);
     this.note(`undid #${item.id}: now ${item.review ?? 'pending'}`, 'info');
   }
 
   private decide(id: number, decision: 'accepted' | 'rejected'): void {
-    this.refresh(this.store.setReview(id, decision));
+    const before = this.members.find((x) => x.item.id === id)?.item ?? this.store.getItem(id);
+    const after = this.store.setReview(id, decision);
+    if (before) this.refresh(before, after);
   }
 
-  private refresh(item: StoredItem): void {
-    const m = this.members.find((x) => x.item.id === item.id);
-    if (m) m.item = item;
-    this.onChange(item);
+  private refresh(before: StoredItem, after: StoredItem): void {
+    const m = this.members.find((x) => x.item.id === after.id);
+    if (m) m.item = after;
+    this.onChange(before, after);
   }
 
   private note(text: string, tone: Tone): void {

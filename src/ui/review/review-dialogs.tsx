@@ -2,7 +2,7 @@ import { Box } from 'ink';
 import { Text } from '../components/text.js';
 import { TextField } from '../components/text-field.js';
 import { useTone } from '../theme.js';
-import { editFieldNames, exportRows, filterRows, type ReviewMode } from './review-session.js';
+import { editFieldNames, exportRows, filterRows, type ReviewMode } from './review-modes.js';
 
 type Mode<K extends ReviewMode['kind']> = Extract<ReviewMode, { kind: K }>;
 

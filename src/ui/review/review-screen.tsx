@@ -10,12 +10,14 @@ import { useTone } from '../theme.js';
 import { DetailPane } from './detail-pane.js';
 import { ItemList, listTop } from './item-list.js';
 import { EditForm, ExportDialog, FilterDialog } from './review-dialogs.js';
-import type { ReviewStore } from '../../review/run-access.js';
+import type { ProvenanceAccess, ReviewStore } from '../../review/run-access.js';
 import { ReviewSession } from './review-session.js';
 import { isFilterEmpty, sortLabels, type ReviewFilter } from './review-view.js';
 import { resolveSimilar } from './similar.js';
 import { ClusterSession } from './cluster-session.js';
 import { ClusterView } from './cluster-view.js';
+import { LineageSession, noProvenance } from './lineage-session.js';
+import { LineageView } from './lineage-view.js';
 import { commandFor, keyNames } from '../keys.js';
 
 export interface ReviewScreenProps {
@@ -24,6 +26,8 @@ export interface ReviewScreenProps {
   runName: string;
   /** instruction of a seed task by id, to show a seed as the most similar task */
   seedInstruction?: (seedId: string) => string | undefined;
+  /** where items came from (Evol-Instruct parents, roots, operators, rounds), for the tree view */
+  provenance?: ProvenanceAccess;
   /** $EDITOR, when the launcher can hand the terminal over */
   openEditor?: (text: Sample) => Sample | null;
   onQuit: () => void;
@@ -38,6 +42,7 @@ export function ReviewScreen(props: ReviewScreenProps) {
   const session = sessionRef.current;
   const [, redraw] = useReducer((n: number) => n + 1, 0);
   const clusterRef = useRef<ClusterSession | null>(null);
+  const treeRef = useRef<LineageSession | null>(null);
   const { columns, rows } = useTerminalSize();
   const tone = useTone();
 
@@ -48,8 +53,19 @@ export function ReviewScreen(props: ReviewScreenProps) {
       if (cluster.closed) clusterRef.current = null;
       return redraw();
     }
-    if (session.mode.kind === 'list' && session.selected && keyNames(input, key).some((k) => commandFor('review', k) === 'cluster')) {
-      clusterRef.current = new ClusterSession(props.store, (item) => session.replace(item), session.selected);
+    const tree = treeRef.current;
+    if (tree) {
+      tree.handleInput(input, key);
+      if (tree.closed) treeRef.current = null;
+      return redraw();
+    }
+    const opens = session.mode.kind === 'list' && session.selected ? keyNames(input, key).map((k) => commandFor('review', k)) : [];
+    if (opens.includes('cluster')) {
+      clusterRef.current = new ClusterSession(props.store, (before, after) => session.changedElsewhere(before, after), session.selected!);
+      return redraw();
+    }
+    if (opens.includes('tree')) {
+      treeRef.current = new LineageSession(props.store, props.provenance ?? noProvenance, session.selected!);
       return redraw();
     }
     if (session.handleInput(input, key)) redraw();
@@ -79,6 +95,7 @@ export function ReviewScreen(props: ReviewScreenProps) {
 
   let body;
   if (clusterRef.current) body = <ClusterView cluster={clusterRef.current} width={columns} height={bodyHeight} />;
+  else if (treeRef.current) body = <LineageView tree={treeRef.current} width={columns} height={bodyHeight} />;
   else if (mode.kind === 'help') body = <HelpOverlay scope="review" title="review keys" width={columns} height={bodyHeight} />;
   else if (mode.kind === 'edit' && !wide) body = side;
   else

@@ -1,55 +1,21 @@
 import { join } from 'node:path';
 import type { Key } from 'ink';
-import { exportFormatSchema, writeSamples, type ExportFormat } from '../../data/alpaca-file.js';
+import { writeSamples, type ExportFormat } from '../../data/alpaca-file.js';
 import type { Sample } from '../../data/sample.js';
-import { curationStatuses, reviewDecisions, type ItemViewQuery, type ReviewDecision, type ReviewStore, type StoredItem } from '../../review/run-access.js';
+import type { ItemViewQuery, ReviewDecision, ReviewStore, StoredItem } from '../../review/run-access.js';
 import { commandFor, keyNames } from '../keys.js';
 import { applyTextKey, textEdit, type TextEdit } from '../text-edit.js';
 import type { Tone } from '../theme.js';
 import { emptyFilter, isFilterEmpty, nextSort, type ReviewCounts, type ReviewFilter, type ReviewSort } from './review-view.js';
+import { cycle, exportFormats, exportRows, exportSets, extensionOf, filterRows, parseBound, reviewChoices, statusChoices, type ReviewMode } from './review-modes.js';
+import { ViewCache, type ViewWindow } from './view-cache.js';
 
-export const editFieldNames = ['instruction', 'input', 'output'] as const;
-export const statusChoices = [null, ...curationStatuses] as const;
-export const reviewChoices = [null, 'pending', ...reviewDecisions] as const;
-export const exportSets = ['accepted', 'usable'] as const;
-export type ExportSet = (typeof exportSets)[number];
-export const exportFormats: readonly ExportFormat[] = exportFormatSchema.options;
-
-export interface FilterDraft {
-  status: ReviewFilter['status'];
-  review: ReviewFilter['review'];
-  reason: string | null;
-  minScore: TextEdit;
-  maxScore: TextEdit;
-}
-/** Rows of the filter dialog, in order; the first three cycle with ←/→, the last two are text fields. */
-export const filterRows = ['status', 'review', 'reason', 'minScore', 'maxScore'] as const;
-export const exportRows = ['set', 'format', 'path'] as const;
-
-export type ReviewMode =
-  | { kind: 'list' }
-  | { kind: 'help' }
-  | { kind: 'search'; field: TextEdit; before: string }
-  | { kind: 'edit'; id: number; fields: [TextEdit, TextEdit, TextEdit]; focus: number }
-  | { kind: 'filter'; draft: FilterDraft; focus: number; reasons: string[] }
-  | { kind: 'export'; set: ExportSet; format: ExportFormat; path: TextEdit; focus: number };
+export type { ViewWindow } from './view-cache.js';
 
 export interface ReviewSessionOptions {
   /** Opens the texts in $EDITOR and returns the edited texts, or null when nothing changed or it failed. */
   openEditor?: (text: Sample) => Sample | null;
 }
-
-const extensionOf = (f: ExportFormat) => (f === 'alpaca' ? '.json' : '.jsonl');
-
-/** The rows of the view the session holds: `rows` from position `first`, out of `total`. */
-export interface ViewWindow {
-  first: number;
-  rows: StoredItem[];
-  total: number;
-}
-
-/** Rows fetched around the cursor at a time: a few screens, so moving within them costs no query. */
-const WINDOW = 200;
 
 /**
  * The review screen's state and every action a key can trigger. Kept outside React so one input event carrying
@@ -70,15 +36,12 @@ export class ReviewSession {
 
   private readonly store: ReviewStore;
   private readonly opts: ReviewSessionOptions;
-  /** Bumped by every change to the store, so cached counts and rows are read again. */
-  private version = 0;
-  private cachedTotal: { key: string; total: number; decided: number } | null = null;
-  private cachedWindow: { key: string; first: number; rows: StoredItem[] } | null = null;
-  private cachedCounts: { version: number; counts: ReviewCounts } | null = null;
+  private readonly cache: ViewCache;
 
   constructor(store: ReviewStore, opts: ReviewSessionOptions = {}) {
     this.store = store;
     this.opts = opts;
+    this.cache = new ViewCache(store);
   }
 
   /** The query the list shows now (the search field's text while it is being typed). */
@@ -87,36 +50,19 @@ export class ReviewSession {
     return { ...this.filter, search, sort: this.sort };
   }
 
-  private totals(): { total: number; decided: number } {
-    const q = this.query;
-    const key = JSON.stringify([this.version, q]);
-    if (this.cachedTotal?.key !== key) this.cachedTotal = { key, total: this.store.countView(q), decided: this.store.countDecidedInView(q) };
-    return this.cachedTotal;
-  }
-
   /** Items the view lists. */
   get total(): number {
-    return this.totals().total;
+    return this.cache.sizesOf(this.query).total;
   }
 
   /** Items of the view already decided (for "reviewed N/M"). */
   get decidedInView(): number {
-    return this.totals().decided;
+    return this.cache.sizesOf(this.query).decided;
   }
 
   /** The rows from `first` (at least `count` of them, when the view has them), fetched from the store when not held. */
   window(first: number, count: number): ViewWindow {
-    const total = this.total;
-    const q = this.query;
-    const key = JSON.stringify([this.version, q]);
-    const held = this.cachedWindow;
-    const end = Math.min(total, first + count);
-    if (!held || held.key !== key || first < held.first || end > held.first + held.rows.length) {
-      const start = Math.max(0, Math.min(first - Math.floor((WINDOW - count) / 2), total - WINDOW));
-      this.cachedWindow = { key, first: start, rows: this.store.viewPage(q, start, Math.max(WINDOW, count)) };
-    }
-    const w = this.cachedWindow!;
-    return { first, rows: w.rows.slice(first - w.first, end - w.first), total };
+    return this.cache.window(this.query, first, count);
   }
 
   get selected(): StoredItem | undefined {
@@ -124,8 +70,7 @@ export class ReviewSession {
   }
 
   get counts(): ReviewCounts {
-    if (this.cachedCounts?.version !== this.version) this.cachedCounts = { version: this.version, counts: this.store.reviewCounts() };
-    return this.cachedCounts.counts;
+    return this.cache.counts();
   }
 
   item(id: number): StoredItem | undefined {
@@ -134,12 +79,7 @@ export class ReviewSession {
 
   /** Where an item stands in the view now, or -1 when the view leaves it out. */
   private positionOf(id: number): number {
-    return this.store.viewPosition(this.query, id);
-  }
-
-  /** The store changed: counts and rows are read again. */
-  private changed(): void {
-    this.version++;
+    return this.cache.position(this.query, id);
   }
 
   /** Handles one ink input event; returns true when something changed and the screen should redraw. */
@@ -248,13 +188,13 @@ export class ReviewSession {
     const item = this.selected;
     if (!item) return this.note('nothing to decide: the list is empty', 'warn');
     const was = this.cursor;
-    this.store.setReview(item.id, decision);
-    this.changed();
-    // To the next item when the decided one is still listed, else to the item that took its place (a "pending"
-    // filter drops decided items out of the list).
+    const after = this.store.setReview(item.id, decision);
+    this.cache.itemChanged(this.query, item, after, false);
+    // To the next item when the decided one is still listed (a decision changes no sort key, so it is where it
+    // was), else to the item that took its place (a "pending" filter drops decided items out of the list).
     const last = Math.max(0, this.total - 1);
-    const now = this.positionOf(item.id);
-    this.cursor = now === -1 ? Math.min(was, last) : Math.min(decision !== null ? now + 1 : now, last);
+    const listed = this.positionOf(item.id) !== -1;
+    this.cursor = listed ? Math.min(decision !== null ? was + 1 : was, last) : Math.min(was, last);
   }
 
   undo(): void {
@@ -262,7 +202,7 @@ export class ReviewSession {
     if (!undone) return this.note('nothing left to undo', 'warn');
     const { item } = undone;
     const wasEdit = undone.action === 'edit';
-    this.changed();
+    this.cache.itemChanged(this.query, undone.was, item, wasEdit && this.sort.key === 'length');
     const at = this.positionOf(item.id);
     if (at !== -1) this.cursor = at;
     this.note(wasEdit ? `undid the edit of #${item.id}` : `undid #${item.id}: now ${item.review ?? 'pending'}${at === -1 ? ' (hidden by the filter)' : ''}`, 'info');
@@ -289,8 +229,10 @@ export class ReviewSession {
       return this.note(`#${id} unchanged`, 'muted');
     }
     if (text.instruction.trim() === '' || text.output.trim() === '') return this.note('instruction and output cannot be empty', 'bad');
-    this.store.editItem(id, text);
-    this.changed();
+    const after = this.store.editItem(id, text);
+    // An edit changes the item's length, so under the length sort it may move.
+    if (current) this.cache.itemChanged(this.query, current, after, this.sort.key === 'length');
+    else this.cache.reset();
     this.note(`#${id} edited (the original is kept; u undoes)`, 'good');
   }
 
@@ -425,8 +367,10 @@ export class ReviewSession {
     this.message = { text, tone };
   }
 
-  /** The store changed outside this session (a decision made in the cluster view): rows and counts are read again. */
-  replace(_item: StoredItem): void { this.changed(); }
+  /** An item changed outside this session (a decision made in the cluster view): the list follows it. */
+  changedElsewhere(before: StoredItem, after: StoredItem): void {
+    this.cache.itemChanged(this.query, before, after, false);
+  }
 
   /** Changes the view and keeps the cursor on the same item when it is still listed. */
   private keepSelection(change: () => void): void {
@@ -435,16 +379,4 @@ export class ReviewSession {
     const at = id === undefined ? -1 : this.positionOf(id);
     this.cursor = at === -1 ? Math.min(this.cursor, Math.max(0, this.total - 1)) : at;
   }
-}
-
-function cycle<T>(choices: readonly T[], current: T, step: number): T {
-  const i = choices.indexOf(current);
-  return choices[(((i === -1 ? 0 : i) + step) % choices.length + choices.length) % choices.length]!;
-}
-
-function parseBound(s: string): number | null {
-  const t = s.trim();
-  if (t === '') return null;
-  const n = Number(t);
-  return Number.isFinite(n) ? n : Number.NaN;
 }

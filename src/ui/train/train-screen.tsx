@@ -6,6 +6,7 @@ import { formatDuration, formatInt, formatRate, progressBar } from '../format.js
 import { hintLine } from '../keys.js';
 import { useTone, type Tone } from '../theme.js';
 import { lineChart } from './line-chart.js';
+import { methodView, otherFigures } from './method-view.js';
 import { initialTrainState, reduceTrain, type TrainState } from './train-state.js';
 
 export type TrainingHooks = Omit<JobHooks<TrainEvent>, 'pause'>;
@@ -32,13 +33,13 @@ export function TrainScreen({ title, start, onExit }: TrainScreenProps) {
   });
   const st = state.start;
   return (
-    <JobFrame scope="train" help={help} title={`${title}${st ? ` · backend ${st.backend} · ${st.device}` : ''}`} status={status} minHeight={12}>
+    <JobFrame scope="train" help={help} title={`${title}${st ? `${st.method && st.method !== 'sft' ? ` · ${st.method.toUpperCase()}` : ''} · backend ${st.backend} · ${st.device}` : ''}`} status={status} minHeight={12}>
       {(size) => <TrainProgress state={state} {...size} />}
     </JobFrame>
   );
 }
 
-/** Everything between the title and the status line: the plan, progress, the loss figures and the curve. */
+/** Everything between the title and the status line: the plan, progress, the method's figures and its curve. */
 function TrainProgress({ state, columns, height }: { state: TrainState; columns: number; height: number }) {
   const tone = useTone();
   const st = state.start;
@@ -47,12 +48,20 @@ function TrainProgress({ state, columns, height }: { state: TrainState; columns:
   const total = last?.total ?? plan?.totalSteps ?? 0;
   const step = last?.step ?? plan?.resumedFromStep ?? 0;
   const counts = `step ${formatInt(step)}/${formatInt(total)}`;
-  const lastEval = state.evalLoss[state.evalLoss.length - 1];
-  const chartHeight = Math.max(4, height - 9 - state.warnings.length);
+  const view = methodView(state.method);
+  const curve = state.steps[view.curve] ?? [];
+  const evalCurve = state.evals[view.curve] ?? [];
+  const lastEval = evalCurve[evalCurve.length - 1];
+  const current = curve[curve.length - 1];
+  // The method's other figures (TRL's keys), as its step and eval events carry them.
+  const stepFigures = otherFigures(last?.metrics, [view.curve]);
+  const evalFigures = state.lastEval ? otherFigures(state.lastEval.metrics, [view.curve]) : '';
+  const figureLines = (stepFigures ? 1 : 0) + (evalFigures ? 1 : 0);
+  const chartHeight = Math.max(4, height - 9 - figureLines - state.warnings.length);
   const chart = lineChart(
     [
-      { points: state.loss, glyph: '•' },
-      { points: state.evalLoss, glyph: '◆' },
+      { points: curve, glyph: '•' },
+      { points: evalCurve, glyph: '◆' },
     ],
     columns,
     chartHeight - 1,
@@ -81,9 +90,9 @@ function TrainProgress({ state, columns, height }: { state: TrainState; columns:
         <Text color={tone('good')}>{progressBar(step, total, Math.max(10, columns - counts.length - 2))}</Text> {counts}
       </Text>
       <Text wrap="truncate-end">
-        {'loss '}
+        {`${view.label} `}
         <Text bold color={tone(seriesTone[0])}>
-          • {last ? last.loss.toFixed(4) : '—'}
+          • {current ? current[1].toFixed(4) : '—'}
         </Text>
         {'  eval '}
         <Text bold color={tone(seriesTone[1])}>
@@ -98,6 +107,18 @@ function TrainProgress({ state, columns, height }: { state: TrainState; columns:
         {'  ETA '}
         <Text bold>{state.done ? '—' : formatDuration(last?.etaSec)}</Text>
       </Text>
+      {stepFigures ? (
+        <Text wrap="truncate-end">
+          {view.curve === 'loss' ? '' : `loss ${last ? last.loss.toFixed(4) : '—'}  `}
+          {stepFigures}
+        </Text>
+      ) : null}
+      {evalFigures ? (
+        <Text wrap="truncate-end">
+          {`eval at step ${state.lastEval!.step}: `}
+          {evalFigures}
+        </Text>
+      ) : null}
       <Text wrap="truncate-end" color={tone('muted')}>
         {last ? `grad norm ${last.gradNorm.toFixed(3)}` : ''}
         {state.lastCheckpoint ? `  last checkpoint: step ${state.lastCheckpoint.step} → ${state.lastCheckpoint.dir}` : ''}

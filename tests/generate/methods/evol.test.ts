@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { evolOperators, loadEvolTemplates, parseOperators, pickOperator, renderEvolPrompt } from '../../../src/generate/methods/evol-operators.js';
+import { evolOperators, loadEvolEqualTemplate, loadEvolTemplates, parseOperators, pickOperator, renderEvolPrompt } from '../../../src/generate/methods/evol-operators.js';
 import { parseEvolvedTask } from '../../../src/generate/methods/evolved-task.js';
-import { defaultEliminationSettings, eliminateResponse, eliminateTask } from '../../../src/generate/methods/evol-elimination.js';
+import { calledEqual, defaultEliminationSettings, eliminateResponse, eliminateTask } from '../../../src/generate/methods/evol-elimination.js';
 import { EvolMethod, type EvolParent } from '../../../src/generate/methods/evol-method.js';
 import { promptsDir } from '../../../src/paths.js';
 
@@ -81,4 +81,27 @@ test('an evol method runs its rounds in order, each on what the round before kep
   const round2 = items.filter((i) => i.round === 2);
   assert.deepEqual(round2.map((i) => i.parentId).sort(), items.filter((i) => i.round === 1).map((i) => i.id).sort());
   assert.deepEqual(round2.map((i) => i.rootId).sort(), [1, 2]);
+});
+
+test("the model's equality check: an evolution the model calls equal to its parent is dropped as no new information, the others go on to their response", () => {
+  const templates = loadEvolTemplates(['deepen'], 'en');
+  const equalTemplate = loadEvolEqualTemplate('en');
+  const roots: EvolParent[] = [1, 2].map((id) => ({ id, rootId: id, round: 0, instruction: `Root task number ${id}.`, input: '' }));
+  const m = new EvolMethod({ round: 1, pending: roots, keptThisRound: [], rounds: 1, operators: ['deepen'], templates, elimination: defaultEliminationSettings, random: () => 0.5, equalTemplate });
+  const [a, b] = [m.start()!, m.start()!];
+  const compareA = m.ingest(a, { text: 'Explain root task number 1 and weigh two of its causes.', finishReason: 'stop' });
+  assert.ok('then' in compareA && compareA.then.state.stage === 'compare');
+  const prompt = compareA.then.request.kind === 'chat' ? compareA.then.request.messages[0]!.content : '';
+  assert.match(prompt, /Root task number 1\.[\s\S]*Explain root task number 1 and weigh two of its causes\./, 'the parent first, the evolution second');
+  const dropped = m.ingest(compareA.then, { text: 'Equal', finishReason: 'stop' });
+  assert.ok('item' in dropped && dropped.item.drop?.reason === 'evol:no-new-information' && /model called it equal/.test(dropped.item.drop.detail));
+  const compareB = m.ingest(b, { text: 'Explain root task number 2 for a child, in three steps.', finishReason: 'stop' });
+  assert.ok('then' in compareB);
+  const respond = m.ingest(compareB.then, { text: 'Not equal', finishReason: 'stop' });
+  assert.ok('then' in respond && respond.then.state.stage === 'respond');
+  assert.deepEqual(respond.then.request, { kind: 'chat', messages: [{ role: 'user', content: 'Explain root task number 2 for a child, in three steps.' }] });
+  assert.equal(calledEqual('**Equal**'), true);
+  assert.equal(calledEqual('相同'), true);
+  assert.equal(calledEqual('不相同'), false);
+  assert.equal(calledEqual('I think they differ a little.'), false, 'an unclear answer keeps the evolution');
 });

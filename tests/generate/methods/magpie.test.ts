@@ -60,3 +60,13 @@ test('a Magpie step asks /v1/completions for the prefix, then answers a kept ins
   const dropped = m.ingest(m.start(), { text: 'Sure, here is the answer you wanted.<|eot_id|>', finishReason: 'stop' });
   assert.ok('item' in dropped && dropped.item.drop?.reason === 'magpie:answer-not-instruction');
 });
+
+test('a repeated instruction is dropped before its response is asked, also after a restart', () => {
+  const m = new MagpieMethod({ template: loadMagpieTemplate('llama3'), lang: 'en', filters: defaultMagpieFilterSettings, askedBefore: ['How do  tides form?'] });
+  const first = m.ingest(m.start(), { text: 'What makes a bridge stable?<|eot_id|>', finishReason: 'stop' });
+  assert.ok('then' in first);
+  const again = m.ingest(m.start(), { text: 'what makes a bridge   stable?<|eot_id|>', finishReason: 'stop' });
+  assert.ok('item' in again && again.item.drop?.reason === 'magpie:repeated-instruction');
+  const before = m.ingest(m.start(), { text: 'How do tides form?<|eot_id|>', finishReason: 'stop' });
+  assert.ok('item' in before && before.item.drop?.reason === 'magpie:repeated-instruction', 'asked by the run before the restart');
+});

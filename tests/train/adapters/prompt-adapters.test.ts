@@ -26,6 +26,7 @@ before(async () => {
 const SPECS: Record<string, PromptSpec> = {
   'prompt tuning': { kind: 'prompt-tuning', numVirtualTokens: 3, encoderHiddenSize: null, prefixProjection: false, initText: null },
   'P-tuning (MLP encoder)': { kind: 'p-tuning', numVirtualTokens: 3, encoderHiddenSize: 8, prefixProjection: false, initText: null },
+  'P-tuning (LSTM encoder)': { kind: 'p-tuning', numVirtualTokens: 3, encoderHiddenSize: 6, prefixProjection: false, initText: null, encoderType: 'LSTM', encoderNumLayers: 2 },
   'prefix tuning': { kind: 'prefix-tuning', numVirtualTokens: 3, encoderHiddenSize: null, prefixProjection: false, initText: null },
   'prefix tuning with projection': { kind: 'prefix-tuning', numVirtualTokens: 3, encoderHiddenSize: 8, prefixProjection: true, initText: null },
 };
@@ -51,6 +52,11 @@ function rows(data: Float32Array, width: number): number[][] {
 function referenceEncoder(w: PromptWeights): number[][] {
   const p = Object.fromEntries(w.params.map((t) => [t.name, t.data]));
   const e = rows(p['embedding.weight']!, w.params[0]!.shape[1]!);
+  if (w.spec.kind === 'p-tuning' && w.spec.encoderType === 'LSTM') {
+    const relu = (m: number[][]) => m.map((r) => r.map((v) => Math.max(0, v)));
+    const out = referenceLstm(e, w.spec.encoderNumLayers ?? 2, w.spec.encoderHiddenSize!, p);
+    return linear(relu(linear(out, p['mlp_head.0.weight']!, p['mlp_head.0.bias']!)), p['mlp_head.2.weight']!, p['mlp_head.2.bias']!);
+  }
   if (w.spec.kind === 'p-tuning') {
     const relu = (m: number[][]) => m.map((r) => r.map((v) => Math.max(0, v)));
     const h1 = relu(linear(e, p['mlp_head.0.weight']!, p['mlp_head.0.bias']!));
@@ -62,6 +68,54 @@ function referenceEncoder(w: PromptWeights): number[][] {
     return linear(h, p['transform.2.weight']!, p['transform.2.bias']!);
   }
   return e;
+}
+
+/**
+ * torch.nn.LSTM(bidirectional=True, batch_first=True) in loops, zero initial state, as PyTorch documents it:
+ * i, f, g, o = σ(W_ii x + b_ii + W_hi h + b_hi), σ(…f…), tanh(…g…), σ(…o…) (rows of W_ih/W_hh in that order);
+ * c' = f c + i g; h' = o tanh(c'). Layer l's input is layer l−1's [forward h, reverse h].
+ */
+function referenceLstm(x: number[][], layers: number, H: number, p: Record<string, Float32Array>): number[][] {
+  const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+  let input = x;
+  for (let l = 0; l < layers; l++) {
+    const run = (sfx: string, order: number[]) => {
+      const wIh = p[`lstm_head.weight_ih_l${l}${sfx}`]!;
+      const wHh = p[`lstm_head.weight_hh_l${l}${sfx}`]!;
+      const bIh = p[`lstm_head.bias_ih_l${l}${sfx}`]!;
+      const bHh = p[`lstm_head.bias_hh_l${l}${sfx}`]!;
+      const inF = wIh.length / (4 * H);
+      let h = new Array<number>(H).fill(0);
+      let c = new Array<number>(H).fill(0);
+      const out: number[][] = new Array(x.length);
+      for (const t of order) {
+        const gate = (k: number, j: number) => {
+          const row = k * H + j;
+          let s = bIh[row]! + bHh[row]!;
+          for (let i = 0; i < inF; i++) s += wIh[row * inF + i]! * input[t]![i]!;
+          for (let i = 0; i < H; i++) s += wHh[row * H + i]! * h[i]!;
+          return s;
+        };
+        const next = Array.from({ length: H }, (_, j) => {
+          const ig = sigmoid(gate(0, j));
+          const fg = sigmoid(gate(1, j));
+          const gg = Math.tanh(gate(2, j));
+          const og = sigmoid(gate(3, j));
+          const cj = fg * c[j]! + ig * gg;
+          return { c: cj, h: og * Math.tanh(cj) };
+        });
+        c = next.map((n) => n.c);
+        h = next.map((n) => n.h);
+        out[t] = h;
+      }
+      return out;
+    };
+    const idx = x.map((_, t) => t);
+    const fwd = run('', idx);
+    const bwd = run('_reverse', [...idx].reverse());
+    input = fwd.map((row, t) => [...row, ...bwd[t]!]);
+  }
+  return input;
 }
 
 /**
@@ -238,4 +292,28 @@ test('a few AdamW steps lower the NLL for every prompt-learning adapter', async 
       rt.dispose();
     }
   }
+});
+
+test("P-tuning's LSTM encoder has PEFT's parameter names and shapes, and its adapter_config says LSTM", async () => {
+  const { paramShapes } = await import('../../../src/train/adapters/prompt-spec.js');
+  const { promptConfigJson } = await import('../../../src/train/adapters/prompt-files.js');
+  const spec = SPECS['P-tuning (LSTM encoder)']!;
+  const d = promptDims(model.config);
+  // hidden 32 (token_dim), LSTM width 6, 2 layers, bidirectional: torch's state_dict of PromptEncoder.
+  const want: Array<[string, number[]]> = [['embedding.weight', [3, 32]]];
+  for (const l of [0, 1]) for (const sfx of ['', '_reverse']) {
+    want.push([`lstm_head.weight_ih_l${l}${sfx}`, [24, l === 0 ? 32 : 12]], [`lstm_head.weight_hh_l${l}${sfx}`, [24, 6]], [`lstm_head.bias_ih_l${l}${sfx}`, [24]], [`lstm_head.bias_hh_l${l}${sfx}`, [24]]);
+  }
+  want.push(['mlp_head.0.weight', [12, 12]], ['mlp_head.0.bias', [12]], ['mlp_head.2.weight', [32, 12]], ['mlp_head.2.bias', [32]]);
+  assert.deepEqual(paramShapes(spec, d).map((s) => [s.name, s.shape]), want);
+  const cfg = promptConfigJson(spec, d, 'base');
+  assert.equal(cfg['peft_type'], 'P_TUNING');
+  assert.equal(cfg['encoder_reparameterization_type'], 'LSTM');
+  assert.equal(cfg['encoder_num_layers'], 2);
+  assert.equal(cfg['encoder_hidden_size'], 6);
+  // nn.LSTM's init: every parameter within ±1/√hidden.
+  const w = initPromptWeights(spec, d, 1);
+  const lstm = w.params.filter((p) => p.name.startsWith('lstm_head.'));
+  assert.ok(lstm.every((p) => p.data.every((v) => Math.abs(v) <= 1 / Math.sqrt(6))));
+  assert.ok(lstm.some((p) => p.data.some((v) => Math.abs(v) > 0.3)), 'spread over the range, not the MLP\'s 1/√in');
 });
