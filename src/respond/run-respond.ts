@@ -12,28 +12,10 @@ import { acquireRunLock } from '../store/run-lock.js';
 import { ResponseStore, type Sampling } from '../store/responses.js';
 import { RunStore, type StoredItem } from '../store/run-store.js';
 import { loadRespondPrompt, renderRespondPrompt } from './respond-prompt.js';
+import type { RespondSettings } from '../config/respond.js';
 import { RequestLoop, type LoopAnswer, type LoopStats, type RequestMethod } from '../llm/request-loop.js';
 
-export const respondSelections = ['kept', 'accepted'] as const;
-export type RespondSelection = (typeof respondSelections)[number];
-
-export interface RespondSettings {
-  /** Responses per sample, the sample's own output included (>= 2). */
-  responses: number;
-  /** Models of the new responses, used in turn (response i by models[(i - 1) % n]). */
-  models: string[];
-  temperature: number;
-  topP: number;
-  maxTokens: number;
-  /** kept: what training uses (kept and not rejected in review, or accepted); accepted: accepted in review only. */
-  status: RespondSelection;
-  concurrency: number;
-  /** Stop before the run's responses would cost more than this (USD); null = no limit. */
-  budgetUsd: number | null;
-  /** prompts/NAME.LANG.txt or a file path. Defaults to "respond". */
-  prompt: string;
-}
-
+export type { RespondSelection, RespondSettings } from '../config/respond.js';
 
 export interface RunRespondOptions {
   runDir: string;

@@ -7,7 +7,7 @@ import type { RunInfo } from '../review/run-access.js';
 import { trainConfigSchema, type TrainConfigInput } from '../config/train.js';
 import type { FormField } from './components/form.js';
 import { judgeConfigSchema, type JudgeConfig } from '../config/curation.js';
-import type { RespondSelection, RespondSettings } from '../respond/run-respond.js';
+import { respondDefaults, respondSelectionSchema, respondSettingsSchema, type RespondSettings } from '../config/respond.js';
 import { TRAINING_METHODS, type TrainingMethodName } from '../train/method.js';
 import { dpoLossSchema, type DpoLoss } from '../train/recipes/recipe.js';
 
@@ -151,7 +151,7 @@ export function validateTrain(config: ForgeConfig, run: RunInfo, v: Record<strin
 }
 
 // ---- respond and judge ----
-const respondStatusChoices = ['kept', 'accepted'] as const satisfies readonly RespondSelection[];
+const respondStatusChoices = respondSelectionSchema.options;
 
 /** respond's settings as `alpaca-forge respond` defaults them (K is asked for: there is no default). */
 export function respondFields(config: ForgeConfig): FormField[] {
@@ -160,27 +160,37 @@ export function respondFields(config: ForgeConfig): FormField[] {
     { name: 'responses', label: 'responses (K)', value: '4', hint: "per sample, its own output included (2–9)" },
     { name: 'models', label: 'models', value: g.model, hint: 'comma-separated; response i by model (i − 1) mod n' },
     { name: 'concurrency', label: 'concurrency', value: String(g.concurrency) },
-    { name: 'temperature', label: 'temperature', value: '1' },
-    { name: 'maxTokens', label: 'max tokens', value: '1024' },
-    { name: 'status', label: 'samples', value: 'kept', choices: respondStatusChoices, hint: 'kept: what training uses; accepted: accepted in review only' },
+    { name: 'temperature', label: 'temperature', value: String(respondDefaults.temperature) },
+    { name: 'maxTokens', label: 'max tokens', value: String(respondDefaults.maxTokens) },
+    { name: 'status', label: 'samples', value: respondDefaults.status, choices: respondStatusChoices, hint: 'kept: what training uses; accepted: accepted in review only' },
   ];
 }
+
+/** What to fix, by the form's field; the limits themselves are respondSettingsSchema's. */
+const respondFieldProblems: Record<string, string> = {
+  responses: 'responses (K): a whole number from 2 to 9',
+  models: 'models: at least one model',
+  concurrency: 'concurrency: a whole number from 1 to 1024',
+  temperature: 'temperature: a number from 0 to 2',
+  maxTokens: 'max tokens: a whole number of at least 1',
+};
 
 /** The respond settings of the form's values, or the first field that is wrong. */
 export function respondSettingsFrom(config: ForgeConfig, v: Record<string, string>): { settings: RespondSettings } | { error: string } {
   const g = config.generation;
-  const responses = numberValue(v['responses']);
-  if (!Number.isInteger(responses) || responses < 2 || responses > 9) return { error: 'responses (K): a whole number from 2 to 9' };
-  const models = (v['models'] ?? '').split(',').map((m) => m.trim()).filter(Boolean);
-  if (models.length === 0) return { error: 'models: at least one model' };
-  const concurrency = numberValue(v['concurrency']);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) return { error: 'concurrency: a whole number from 1 to 1024' };
-  const temperature = numberValue(v['temperature']);
-  if (!(temperature >= 0 && temperature <= 2)) return { error: 'temperature: a number from 0 to 2' };
-  const maxTokens = numberValue(v['maxTokens']);
-  if (!Number.isInteger(maxTokens) || maxTokens < 1) return { error: 'max tokens: a whole number of at least 1' };
-  const status = respondStatusChoices.find((s) => s === v['status']) ?? 'kept';
-  return { settings: { responses, models, temperature, topP: g.topP, maxTokens, status, concurrency, budgetUsd: g.budgetUsd, prompt: 'respond' } };
+  const r = respondSettingsSchema.safeParse({
+    responses: numberValue(v['responses']),
+    models: (v['models'] ?? '').split(',').map((m) => m.trim()).filter(Boolean),
+    concurrency: numberValue(v['concurrency']),
+    temperature: numberValue(v['temperature']),
+    maxTokens: numberValue(v['maxTokens']),
+    status: respondStatusChoices.find((s) => s === v['status']),
+    topP: g.topP,
+    budgetUsd: g.budgetUsd,
+  });
+  if (r.success) return { settings: r.data };
+  const field = String(r.error.issues[0]?.path[0] ?? '');
+  return { error: respondFieldProblems[field] ?? firstIssue(r.error, 'respond') };
 }
 
 /** The judge's settings over forge.yaml's judge: section: what to do, the model, concurrency, budget, re-judging. */

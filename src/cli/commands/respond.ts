@@ -4,7 +4,8 @@ import { configOption, readConfig } from '../config-flags.js';
 import { flagList, flagNumber, flagString, requireFlag } from '../flags.js';
 import { baseUrlFlags } from '../base-url-flags.js';
 import { UsageError, exitCodeFor } from '../../errors.js';
-import type { RespondEvent, RespondSettings } from '../../respond/run-respond.js';
+import type { RespondEvent } from '../../respond/run-respond.js';
+import { respondSelectionSchema, respondSettingsSchema } from '../../config/respond.js';
 
 const usage = `usage: alpaca-forge respond --run output/NAME --responses K [options]
 
@@ -56,8 +57,8 @@ export const command: Command = {
     const runDir = requireFlag(v, 'run', 'output/NAME');
     const responses = flagNumber(v, 'responses', { integer: true, min: 2, max: 9 });
     if (responses === undefined) throw new UsageError('--responses is required', 'pass --responses K, e.g. --responses 4 (the sample\'s own output counts as one)');
-    const status = flagString(v, 'status') ?? 'kept';
-    if (status !== 'kept' && status !== 'accepted') throw new UsageError(`--status must be kept or accepted, got "${status}"`);
+    const status = flagString(v, 'status');
+    if (status !== undefined && !respondSelectionSchema.safeParse(status).success) throw new UsageError(`--status must be ${respondSelectionSchema.options.join(' or ')}, got "${status}"`);
     const { config: fileConfig } = readConfig(ctx);
     const g = fileConfig.generation;
     const { runRespond, runModel } = await import('../../respond/run-respond.js');
@@ -67,17 +68,19 @@ export const command: Command = {
     const pooledFlags = [v['base-url'] ?? []].flat().length > 1;
     const endpoints = pooledFlags ? where.endpoints.flatMap((e) => [...new Set(models)].map((model) => ({ ...e, model }))) : where.endpoints;
     const config = { ...fileConfig, generation: { ...g, baseUrl: where.baseUrl, endpoints } };
-    const settings: RespondSettings = {
+    // Defaults and limits live in respondSettingsSchema (the terminal UI's form uses the same): a flag left out is
+    // undefined, which the schema fills with its default.
+    const settings = respondSettingsSchema.parse({
       responses,
       models,
-      temperature: flagNumber(v, 'temperature', { min: 0, max: 2 }) ?? 1,
+      temperature: flagNumber(v, 'temperature', { min: 0, max: 2 }),
       topP: flagNumber(v, 'top-p', { min: 0, max: 1 }) ?? g.topP,
-      maxTokens: flagNumber(v, 'max-tokens', { integer: true, min: 1 }) ?? 1024,
+      maxTokens: flagNumber(v, 'max-tokens', { integer: true, min: 1 }),
       status,
       concurrency: flagNumber(v, 'concurrency', { integer: true, min: 1, max: 1024 }) ?? g.concurrency,
       budgetUsd: flagNumber(v, 'budget-usd', { min: 0 }) ?? g.budgetUsd,
-      prompt: flagString(v, 'prompt') ?? 'respond',
-    };
+      prompt: flagString(v, 'prompt'),
+    });
     const mode = ctx.output.format;
     const json = mode === 'json';
     const print = respondPrinter(mode, json ? ctx.write : ctx.writeErr);
