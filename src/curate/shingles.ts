@@ -72,23 +72,8 @@ function uniqueSorted(a: Uint32Array): Uint32Array {
 
 /** Exact Jaccard similarity of two sorted, unique shingle sets. Two empty sets are not similar (0). */
 export function jaccard(a: ArrayLike<number>, b: ArrayLike<number>, aStart = 0, aLen = a.length, bStart = 0, bLen = b.length): number {
-  if (aLen === 0 || bLen === 0) return 0;
-  let i = aStart;
-  let j = bStart;
-  const ae = aStart + aLen;
-  const be = bStart + bLen;
-  let common = 0;
-  while (i < ae && j < be) {
-    const x = a[i]!;
-    const y = b[j]!;
-    if (x === y) {
-      common++;
-      i++;
-      j++;
-    } else if (x < y) i++;
-    else j++;
-  }
-  return common / (aLen + bLen - common);
+  // With no floor the early exit never fires and the full ratio comes back: one merge loop, not two.
+  return jaccardAtLeast(a, aStart, aLen, b, bStart, bLen, 0);
 }
 
 /**
