@@ -1,4 +1,5 @@
 import { seededRandom } from '../random.js';
+import { rowProductsKernel, type RowProducts } from './row-products.js';
 
 export interface SemanticOptions {
   /** Cosine similarity at which an item duplicates an earlier kept one. */
@@ -10,6 +11,8 @@ export interface SemanticOptions {
   /** Leaf clusters each item is compared in: its nearest, or its nearest two. Default 2. */
   probes?: 1 | 2;
   seed?: number;
+  /** The clustering's matrix products. Defaults to the native BLAS where it is built, else plain JS. */
+  products?: RowProducts;
 }
 
 export interface SemanticDuplicate {
@@ -25,7 +28,9 @@ export interface SemanticDuplicate {
  * than n²), then compare only near each other. Every kept item joins its nearest leaf; every item is compared with
  * the kept items of its two nearest leaves (drawn from its two nearest top clusters), so a pair split by a cluster
  * border is still found unless both borders fall between them. bench/dedup.ts measures that recall against all
- * pairs. The result depends only on the vectors, the order and the seed.
+ * pairs. The result depends only on the vectors, the order and the seed, and on the kernel that clustered them
+ * only where a float's last bit moves an item across a cluster border (BLAS and JS round sums differently); the
+ * cosines that decide and are recorded are computed here, the same everywhere.
  */
 export function semanticDuplicates(vectors: readonly Float32Array[], order: readonly number[], opts: SemanticOptions): Array<SemanticDuplicate | null> {
   const n = vectors.length;
@@ -41,7 +46,7 @@ export function semanticDuplicates(vectors: readonly Float32Array[], order: read
     for (let k = 0; k < d; k++) flat[i * d + k] = v[k]! * s;
   });
   const probes = opts.probes ?? 2;
-  const leaves = n <= (opts.exactLimit ?? 4096) ? { home: new Int32Array(n), second: null, count: 1 } : clusterLeaves(flat, d, n, opts.leafSize ?? 64, opts.seed ?? 1, probes);
+  const leaves = n <= (opts.exactLimit ?? 4096) ? { home: new Int32Array(n), second: null, count: 1 } : clusterLeaves(flat, d, n, opts.leafSize ?? 64, opts.seed ?? 1, probes, opts.products ?? rowProductsKernel().products);
   // Rows regrouped leaf by leaf, so the kept items a comparison walks lie together in memory.
   const row = groupRows(flat, d, leaves.home, leaves.count);
   const kept: number[][] = Array.from({ length: leaves.count }, () => []);
@@ -100,16 +105,6 @@ function dot4(a: Float32Array, i: number, b: Float32Array, j0: number, j1: numbe
   out[3] = s3;
 }
 
-/** Dot products of row i of `flat` with each of the k rows of `cent`, into out[0…k). */
-const four = new Float64Array(4);
-function dotAll(flat: Float32Array, i: number, cent: Float32Array, k: number, d: number, out: Float64Array): void {
-  for (let c = 0; c < k; c += 4) {
-    const last = k - 1;
-    dot4(flat, i, cent, c * d, Math.min(c + 1, last) * d, Math.min(c + 2, last) * d, Math.min(c + 3, last) * d, d, four);
-    for (let q = 0; q < 4 && c + q < k; q++) out[c + q] = four[q]!;
-  }
-}
-
 /**
  * Moves the rows of `flat` in place so that each leaf's items are contiguous (a cycle walk with one spare row);
  * returns each item's row.
@@ -149,78 +144,105 @@ interface Leaves {
   count: number;
 }
 
+/** Rows a product block holds: about 4M scores, so a lopsided cluster with thousands of leaves stays in memory. */
+const blockRows = (k: number) => Math.max(16, Math.min(1024, Math.floor((1 << 22) / Math.max(1, k))));
+
 /**
  * Two levels of k-means: √(n/leaf) top clusters, each split into about size/leaf leaves. Each item's leaves are
- * the nearest two of those in its nearest two top clusters (only its nearest top cluster's with one probe).
+ * the nearest two of those in its nearest two top clusters (only its nearest top cluster's with one probe). Every
+ * distance here is a block of row products (a matrix product), which is where clustering spends its time.
  */
-function clusterLeaves(flat: Float32Array, d: number, n: number, leaf: number, seed: number, probes: 1 | 2): Leaves {
+function clusterLeaves(flat: Float32Array, d: number, n: number, leaf: number, seed: number, probes: 1 | 2, products: RowProducts): Leaves {
   const rnd = seededRandom(seed);
   const all = new Int32Array(n);
   for (let i = 0; i < n; i++) all[i] = i;
-  const top = fitCentroids(flat, d, all, Math.max(1, Math.ceil(Math.sqrt(n / leaf))), rnd);
+  const top = fitCentroids(flat, d, all, Math.max(1, Math.ceil(Math.sqrt(n / leaf))), rnd, products);
   const k1 = top.length / d;
   const near1 = new Int32Array(n);
   const near2 = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const [a, b] = nearestTwo(flat, i * d, top, k1, d);
-    near1[i] = a;
-    near2[i] = b;
+  // Items are already contiguous rows, so the top clusters are scored on views of `flat`.
+  const rows1 = blockRows(k1);
+  const scores1 = new Float32Array(rows1 * k1);
+  for (let s = 0; s < n; s += rows1) {
+    const m = Math.min(rows1, n - s);
+    products(flat.subarray(s * d, (s + m) * d), m, top, k1, d, scores1);
+    for (let r = 0; r < m; r++) {
+      const [a, b] = bestTwo(scores1, r * k1, k1);
+      near1[s + r] = a;
+      near2[s + r] = b;
+    }
   }
-  const members: number[][] = Array.from({ length: k1 }, () => []);
-  for (let i = 0; i < n; i++) members[near1[i]!]!.push(i);
+  const members = bucket(near1, k1);
   // Leaf centroids of every top cluster, numbered globally.
   const firstLeaf = new Int32Array(k1 + 1);
   const leafCent: Float32Array[] = [];
   for (let c = 0; c < k1; c++) {
     const m = members[c]!;
-    const sub = m.length <= leaf * 2 ? top.slice(c * d, c * d + d) : fitCentroids(flat, d, Int32Array.from(m), Math.ceil(m.length / leaf), rnd);
+    const sub = m.length <= leaf * 2 ? top.slice(c * d, c * d + d) : fitCentroids(flat, d, m, Math.ceil(m.length / leaf), rnd, products);
     leafCent.push(sub);
     firstLeaf[c + 1] = firstLeaf[c]! + sub.length / d;
   }
-  const home = new Int32Array(n);
-  const second = probes === 2 ? new Int32Array(n) : null;
-  let scores = new Float64Array(64);
-  for (let i = 0; i < n; i++) {
-    let b1 = -Infinity;
-    let b2 = -Infinity;
-    let l1 = -1;
-    let l2 = -1;
-    const tops = probes === 2 && near2[i]! >= 0 ? [near1[i]!, near2[i]!] : [near1[i]!];
-    for (const c of tops) {
+  // Each item's best two leaves: first among its nearest top cluster's leaves, then its second's (ties keep the
+  // leaf seen first). Items are visited cluster by cluster, gathered into blocks.
+  const home = new Int32Array(n).fill(-1);
+  const second = probes === 2 ? new Int32Array(n).fill(-1) : null;
+  const best1 = new Float32Array(n).fill(-Infinity);
+  const best2 = new Float32Array(n).fill(-Infinity);
+  const far = second ?? new Int32Array(n).fill(-1);
+  for (const near of probes === 2 ? [near1, near2] : [near1]) {
+    const visitors = near === near1 ? members : bucket(near2, k1);
+    for (let c = 0; c < k1; c++) {
       const cent = leafCent[c]!;
       const k = cent.length / d;
-      if (scores.length < k) scores = new Float64Array(k);
-      dotAll(flat, i * d, cent, k, d, scores);
-      for (let l = 0; l < k; l++) {
-        const s = scores[l]!;
-        const id = firstLeaf[c]! + l;
-        if (s > b1) {
-          b2 = b1;
-          l2 = l1;
-          b1 = s;
-          l1 = id;
-        } else if (s > b2) {
-          b2 = s;
-          l2 = id;
+      const list = visitors[c]!;
+      const rows = blockRows(k);
+      const block = new Float32Array(Math.min(rows, list.length) * d);
+      const scores = new Float32Array(Math.min(rows, list.length) * k);
+      for (let s = 0; s < list.length; s += rows) {
+        const m = Math.min(rows, list.length - s);
+        for (let r = 0; r < m; r++) block.set(flat.subarray(list[s + r]! * d, list[s + r]! * d + d), r * d);
+        products(block, m, cent, k, d, scores);
+        for (let r = 0; r < m; r++) {
+          const i = list[s + r]!;
+          for (let l = 0; l < k; l++) {
+            const v = scores[r * k + l]!;
+            if (v > best1[i]!) {
+              best2[i] = best1[i]!;
+              far[i] = home[i]!;
+              best1[i] = v;
+              home[i] = firstLeaf[c]! + l;
+            } else if (v > best2[i]!) {
+              best2[i] = v;
+              far[i] = firstLeaf[c]! + l;
+            }
+          }
         }
       }
     }
-    home[i] = l1;
-    if (second) second[i] = l2;
   }
   return { home, second, count: firstLeaf[k1]! };
 }
 
-/** The nearest and second nearest of k centroids (second is -1 when k = 1). */
-function nearestTwo(flat: Float32Array, at: number, cent: Float32Array, k: number, d: number): [number, number] {
-  if (nearScores.length < k) nearScores = new Float64Array(k);
-  dotAll(flat, at, cent, k, d, nearScores);
+/** The items of each of k clusters, in item order. */
+function bucket(of: Int32Array, k: number): Int32Array[] {
+  const sizes = new Int32Array(k);
+  for (const c of of) if (c >= 0) sizes[c]!++;
+  const out = Array.from(sizes, (size) => new Int32Array(size));
+  sizes.fill(0);
+  of.forEach((c, i) => {
+    if (c >= 0) out[c]![sizes[c]!++] = i;
+  });
+  return out;
+}
+
+/** The best and second best of k scores from `at` (second is -1 when k = 1; ties keep the first). */
+function bestTwo(scores: Float32Array, at: number, k: number): [number, number] {
   let b1 = -Infinity;
   let b2 = -Infinity;
   let c1 = 0;
   let c2 = -1;
   for (let c = 0; c < k; c++) {
-    const s = nearScores[c]!;
+    const s = scores[at + c]!;
     if (s > b1) {
       b2 = b1;
       c2 = c1;
@@ -233,26 +255,33 @@ function nearestTwo(flat: Float32Array, at: number, cent: Float32Array, k: numbe
   }
   return [c1, k > 1 ? c2 : -1];
 }
-let nearScores = new Float64Array(64);
 
 /**
  * Spherical k-means centroids of `members` (k × d, row-major), fitted on a sample (16 per cluster, 5 rounds).
  * Empty clusters are reseeded from the sample; with k ≤ 1 or too few members, their mean is the one centroid.
  */
-function fitCentroids(flat: Float32Array, d: number, members: Int32Array, k: number, rnd: () => number): Float32Array {
+function fitCentroids(flat: Float32Array, d: number, members: Int32Array, k: number, rnd: () => number, products: RowProducts): Float32Array {
   if (k <= 1 || members.length <= k) return meanDirection(flat, d, members);
-  const sample: number[] = [];
   const want = Math.min(members.length, k * 16);
-  for (let s = 0; s < want; s++) sample.push(members[Math.floor(rnd() * members.length)]!);
-  const cent = new Float32Array(k * d);
-  for (let c = 0; c < k; c++) cent.set(flat.subarray(sample[c]! * d, sample[c]! * d + d), c * d);
+  const sample = new Int32Array(want);
+  for (let s = 0; s < want; s++) sample[s] = members[Math.floor(rnd() * members.length)]!;
+  // The sample gathered once into contiguous rows, which every round scores as blocks.
+  const rows = new Float32Array(want * d);
+  sample.forEach((i, s) => rows.set(flat.subarray(i * d, i * d + d), s * d));
+  const cent = rows.slice(0, k * d);
+  const per = blockRows(k);
+  const scores = new Float32Array(Math.min(per, want) * k);
   for (let round = 0; round < 5; round++) {
     const sums = new Float64Array(k * d);
     const counts = new Int32Array(k);
-    for (const i of sample) {
-      const c = nearestTwo(flat, i * d, cent, k, d)[0];
-      counts[c]!++;
-      for (let t = 0; t < d; t++) sums[c * d + t]! += flat[i * d + t]!;
+    for (let s = 0; s < want; s += per) {
+      const m = Math.min(per, want - s);
+      products(rows.subarray(s * d, (s + m) * d), m, cent, k, d, scores);
+      for (let r = 0; r < m; r++) {
+        const c = bestTwo(scores, r * k, k)[0];
+        counts[c]!++;
+        for (let t = 0; t < d; t++) sums[c * d + t]! += rows[(s + r) * d + t]!;
+      }
     }
     for (let c = 0; c < k; c++) {
       if (counts[c] === 0) {
