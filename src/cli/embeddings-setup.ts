@@ -1,18 +1,27 @@
 import type { CommandContext } from './command.js';
 import type { ForgeConfig } from '../config/schema.js';
 import type { EmbeddingCache } from '../store/embedding-cache.js';
+import type { EmbedOptions } from '../curate/embed-texts.js';
 import { baseUrlFlags } from './base-url-flags.js';
 
+/** The run a curation embeds for: what it has spent so far, and where each embeddings request is recorded. */
+export interface EmbedRun {
+  spentUsd: number;
+  record: NonNullable<EmbedOptions['record']>;
+}
+
 export interface EmbedSetup {
-  embedWith(cache: EmbeddingCache | null): (texts: string[]) => Promise<Float32Array[]>;
+  /** With a run, embeddings spend from what the run has spent (generation.budgetUsd caps the run) and are logged in it. */
+  embedWith(cache: EmbeddingCache | null, run?: EmbedRun): (texts: string[]) => Promise<Float32Array[]>;
 }
 
 /**
  * The embeddings endpoints of `curate --dedup semantic`, as generation's requests go: several --base-url make a
  * pool, each asked for the embeddings model; one --base-url, or forge.yaml's baseUrl (else $OPENAI_BASE_URL), is
  * the one endpoint, unless generation.endpoints lists some serving that model, which then make the pool. Requests
- * go through the request loop with the pool's retries and pauses and generation.budgetUsd as their budget; keys
- * come from the environment and stay in memory.
+ * go through the request loop with the pool's retries and pauses and generation.budgetUsd as their budget (for a
+ * run, counted from what the run has already spent, as a resumed generation counts it); keys come from the
+ * environment and stay in memory.
  */
 export async function embeddingsSetup(ctx: CommandContext, forge: ForgeConfig, model: string, baseUrlFlag: string[] | undefined, say: (l: string) => void): Promise<EmbedSetup> {
   const { embeddingsFromPool } = await import('../llm/embeddings-client.js');
@@ -32,17 +41,17 @@ export async function embeddingsSetup(ctx: CommandContext, forge: ForgeConfig, m
     onWarning: (message) => say(`warning: ${message}`),
   });
   const client = embeddingsFromPool(pool, model);
-  const budget = new BudgetTracker(forge.generation.budgetUsd ?? undefined, 0);
   let last = 0;
   return {
-    embedWith: (cache) => (texts) =>
+    embedWith: (cache, run) => (texts) =>
       embedTexts(texts, {
         client,
         cache,
+        ...(run ? { record: run.record } : {}),
         // Four batches of 64 texts in flight per endpoint (fewer where an endpoint allows fewer): a batch is a
         // large request, and a server embeds the texts of one batch together.
         concurrency: Math.min(pool.capacity, 4 * pool.size),
-        budget,
+        budget: new BudgetTracker(forge.generation.budgetUsd ?? undefined, run?.spentUsd ?? 0),
         prices: forge.prices,
         signal: ctx.signal,
         onProgress: (p) => {

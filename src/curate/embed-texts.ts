@@ -19,6 +19,8 @@ export interface EmbedOptions {
   /** Prices by model, for the budget; the embeddings model is priced by its input price. */
   prices?: Prices;
   signal?: AbortSignal;
+  /** Each answered request, for the run's request log (its tokens and cost count in the run's totals). */
+  record?: (r: { texts: number; promptTokens: number; costUsd: number; model: string; endpoint?: string }) => void;
   onProgress?: (p: { cached: number; sent: number; total: number }) => void;
 }
 
@@ -64,6 +66,7 @@ export async function embedTexts(texts: readonly string[], o: EmbedOptions): Pro
       const vectors = answer.vectors ?? [];
       const entries = batch.map((b, k) => ({ hash: b.hash, vector: vectors[k]! }));
       o.cache?.put(model, entries);
+      o.record?.({ texts: batch.length, promptTokens: answer.promptTokens, costUsd: answer.costUsd, model, ...(answer.endpoint ? { endpoint: answer.endpoint } : {}) });
       for (const e of entries) byHash.set(e.hash, e.vector);
       sent += batch.length;
       o.onProgress?.({ cached, sent, total: texts.length });

@@ -25,7 +25,7 @@ export function runSummaryLines(s: RunSummary, responses?: ResponseCounts): stri
   const reviews = sortedCounts(s.byReview);
   if (reviews.length) lines.push(`review: ${reviews.map(([k, v]) => `${k} ${num(v)}`).join(', ')}`);
   const r = s.requests;
-  lines.push(`requests: ${num(r.total)} (ok ${num(r.ok)}, failed ${num(r.failed)}, in flight ${num(r.inFlight)}, abandoned ${num(r.abandoned)})${s.judgeRequests ? `, judge ${num(s.judgeRequests)}` : ''}`);
+  lines.push(`requests: ${num(r.total)} (ok ${num(r.ok)}, failed ${num(r.failed)}, in flight ${num(r.inFlight)}, abandoned ${num(r.abandoned)})${s.judgeRequests ? `, judge ${num(s.judgeRequests)}` : ''}${s.embedRequests ? `, embeddings ${num(s.embedRequests)}` : ''}`);
   lines.push(`tokens: ${num(s.promptTokens)} prompt + ${num(s.completionTokens)} completion; cost $${s.costUsd.toFixed(4)}`);
   const rs = responses;
   if (rs && (rs.ok || rs.costUsd)) {

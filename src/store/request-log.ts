@@ -142,6 +142,17 @@ export class RequestLog {
     return this.c.row(costRowSchema, this.c.sql('SELECT COALESCE(SUM(cost_usd), 0) AS c FROM requests').get()).c;
   }
 
+  /**
+   * One answered embeddings request (curate --dedup semantic), so its tokens and cost count in the run's totals and
+   * against generation.budgetUsd. The vectors themselves are in the embeddings cache, not here.
+   */
+  recordEmbeddings(r: { texts: number; promptTokens: number; costUsd: number; model: string; endpoint?: string }): void {
+    const at = now();
+    this.c
+      .sql(`INSERT INTO requests(kind, status, started_at, finished_at, raw_response, prompt_tokens, cost_usd, model, endpoint) VALUES ('embed', 'ok', ?, ?, ?, ?, ?, ?, ?)`)
+      .run(at, at, `${r.texts} texts`, r.promptTokens, r.costUsd, r.model, r.endpoint ?? null);
+  }
+
   /** One judge request (curate --judge), so its tokens and cost count in the run's totals. */
   recordJudge(r: { itemId: number; promptTokens: number; completionTokens: number; costUsd: number; raw: string; ok: boolean; model?: string; endpoint?: string }): void {
     const at = now();

@@ -148,6 +148,10 @@ export class RunStore {
   spentUsd(): number {
     return this.requests.spentUsd();
   }
+  recordEmbeddingsRequest(r: Parameters<RequestLog['recordEmbeddings']>[0]): void {
+    this.requests.recordEmbeddings(r);
+  }
+
   recordJudgeRequest(r: Parameters<RequestLog['recordJudge']>[0]): void {
     this.requests.recordJudge(r);
   }

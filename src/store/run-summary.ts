@@ -9,6 +9,8 @@ export interface RunSummary {
   byReview: Record<string, number>;
   requests: { total: number; ok: number; failed: number; inFlight: number; abandoned: number; queued: number };
   judgeRequests: number;
+  /** Embeddings requests of semantic dedup (their tokens and cost are in the totals). */
+  embedRequests: number;
   promptTokens: number;
   completionTokens: number;
   costUsd: number;
@@ -37,6 +39,7 @@ const usageRowSchema = z.object({
   first: z.string().nullable(),
   last: z.string().nullable(),
   judge: z.number().nullable(),
+  embed: z.number().nullable(),
 });
 
 /** Counts of a run by status, reason and review, its requests, tokens, cost and time: aggregate queries only. */
@@ -79,7 +82,7 @@ export function summarizeRun(c: RunConnection, meta: RunMeta): RunSummary {
     c
       .sql(
         `SELECT COALESCE(SUM(prompt_tokens),0) AS p, COALESCE(SUM(completion_tokens),0) AS c, COALESCE(SUM(cost_usd),0) AS usd,
-                MIN(started_at) AS first, MAX(finished_at) AS last, SUM(kind = 'judge') AS judge FROM requests`,
+                MIN(started_at) AS first, MAX(finished_at) AS last, SUM(kind = 'judge') AS judge, SUM(kind = 'embed') AS embed FROM requests`,
       )
       .get(),
   );
@@ -91,6 +94,7 @@ export function summarizeRun(c: RunConnection, meta: RunMeta): RunSummary {
     byReview,
     requests: { total: req.total, ok: req.ok ?? 0, failed: req.failed ?? 0, inFlight: req.inFlight ?? 0, abandoned: req.abandoned ?? 0, queued: req.queued ?? 0 },
     judgeRequests: tok.judge ?? 0,
+    embedRequests: tok.embed ?? 0,
     promptTokens: tok.p,
     completionTokens: tok.c,
     costUsd: tok.usd,

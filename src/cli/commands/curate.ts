@@ -312,7 +312,7 @@ async function curateRunCommand(
     if (embed) {
       const { EmbeddingCache } = await import('../../store/embedding-cache.js');
       const { semanticMapForRun } = await import('../../curate/curate-run.js');
-      const semantic = await semanticMapForRun(store, curation, opts, embed.embedWith(new EmbeddingCache(store.connection, store.path)));
+      const semantic = await semanticMapForRun(store, curation, opts, embed.embedWith(new EmbeddingCache(store.connection, store.path), { spentUsd: store.spentUsd(), record: (r) => store.recordEmbeddingsRequest(r) }));
       Object.assign(opts, { semantic });
     }
     let result = recurateRun(store, curation, opts);
