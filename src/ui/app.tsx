@@ -11,6 +11,8 @@ import { GenerateScreen, type GenerationHooks } from './generate/generate-screen
 import { HomeScreen, type HomeAction } from './home/home-screen.js';
 import { ReviewScreen } from './review/review-screen.js';
 import {
+  curateArgsFrom,
+  curateFields,
   judgeFields,
   judgeJobFrom,
   newRunConfig,
@@ -20,6 +22,7 @@ import {
   trainConfigFrom,
   trainFields,
   trainMethodFrom,
+  validateCurate,
   validateJudge,
   validateNewRun,
   validateTrain,
@@ -48,8 +51,11 @@ export type AppStart =
   | { kind: 'generate'; runDir: string; config: ForgeConfig }
   | { kind: 'train'; title: string; config: TrainConfigInput; resume?: boolean; method?: TrainMethodChoice };
 
-/** How the app ended: quit, or hand the terminal back so the CLI can run a plain-output command (curate). */
-export type AppOutcome = { kind: 'quit' } | { kind: 'curate'; runDir: string };
+/**
+ * How the app ended: quit, or hand the terminal back so the CLI can run a plain-output command: curate on runDir,
+ * with the curate form's values as its flags.
+ */
+export type AppOutcome = { kind: 'quit' } | { kind: 'curate'; runDir: string; args: string[] };
 
 export interface AppProps {
   start: AppStart;
@@ -78,6 +84,7 @@ type Screen =
   | { kind: 'respondForm'; run: RunInfo; config: ForgeConfig }
   | { kind: 'respond'; runDir: string; config: ForgeConfig; settings: RespondSettings }
   | { kind: 'judgeForm'; run: RunInfo }
+  | { kind: 'curateForm'; run: RunInfo }
   | { kind: 'judge'; runDir: string; job: { mode: 'judge' | 'rank'; judge: JudgeConfig } }
   | { kind: 'failed'; message: string };
 
@@ -145,7 +152,7 @@ export function App(props: AppProps) {
             else if (a.kind === 'refresh') setScreen(home());
             else if (a.kind === 'new') setScreen({ kind: 'newRun' });
             else if (a.kind === 'review') setScreen(openReview(a.run.dir));
-            else if (a.kind === 'curate') props.onExit({ kind: 'curate', runDir: a.run.dir });
+            else if (a.kind === 'curate') setScreen({ kind: 'curateForm', run: a.run });
             else if (a.kind === 'resume') setScreen({ kind: 'generate', runDir: a.run.dir, config: props.runs.resumeConfig(a.run.dir, props.config) });
             else if (a.kind === 'respond') {
               // The run's own model and endpoints answer by default (its config snapshot), as a resumed generation uses.
@@ -233,6 +240,19 @@ export function App(props: AppProps) {
           validate={(v) => validateJudge(props.config, v)}
           onCancel={() => setScreen(home())}
           onSubmit={(v) => setScreen({ kind: 'judge', runDir: run.dir, job: judgeJobFrom(props.config, v) })}
+        />
+      );
+    }
+    case 'curateForm': {
+      const run = screen.run;
+      return (
+        <Form
+          title={`curate ${run.name}: dedup and decontamination`}
+          width={columns}
+          fields={curateFields(props.config)}
+          validate={(v) => validateCurate(props.config, v)}
+          onCancel={() => setScreen(home())}
+          onSubmit={(v) => props.onExit({ kind: 'curate', runDir: run.dir, args: curateArgsFrom(v) })}
         />
       );
     }

@@ -6,7 +6,7 @@ import { langSchema } from '../data/sample.js';
 import type { RunInfo } from '../review/run-access.js';
 import { trainConfigSchema, type TrainConfigInput } from '../config/train.js';
 import type { FormField } from './components/form.js';
-import { judgeConfigSchema, type JudgeConfig } from '../config/curation.js';
+import { curationConfigSchema, judgeConfigSchema, type JudgeConfig } from '../config/curation.js';
 import { respondDefaults, respondSelectionSchema, respondSettingsSchema, type RespondSettings } from '../config/respond.js';
 import { TRAINING_METHODS, type TrainingMethodName } from '../train/method.js';
 import { dpoLossSchema, type DpoLoss } from '../train/recipes/recipe.js';
@@ -223,4 +223,47 @@ export function validateJudge(config: ForgeConfig, v: Record<string, string>): s
 /** The judge job the form starts; call after validateJudge accepted the values. */
 export function judgeJobFrom(config: ForgeConfig, v: Record<string, string>): { mode: 'judge' | 'rank'; judge: JudgeConfig } {
   return { mode: v['mode'] === 'rank' ? 'rank' : 'judge', judge: judgeConfigSchema.parse(judgeInput(config, v)) };
+}
+
+// ---- curate ----
+const dedupChoices = ['rouge', 'minhash', 'semantic', 'rouge,minhash', 'rouge,semantic', 'minhash,semantic', 'rouge,minhash,semantic', 'none'] as const;
+
+/**
+ * Re-curation of a run from home's `c`: the near-duplicate methods, the keep rule, the embeddings model for
+ * semantic dedup and the benchmark files to decontaminate against, over forge.yaml's curation section. Curation
+ * itself runs as `alpaca-forge curate` with these as its flags (curateArgsFrom), so the form can ask nothing that
+ * the command would not.
+ */
+export function curateFields(config: ForgeConfig): FormField[] {
+  const d = config.curation.dedup;
+  const methods = [d.rouge && 'rouge', d.minhash && 'minhash', d.semantic && 'semantic'].filter(Boolean).join(',') || 'none';
+  return [
+    { name: 'dedup', label: 'dedup', value: methods, choices: dedupChoices, hint: 'rouge: ROUGE-L as Alpaca; minhash: fuzzy, for large sets; semantic: paraphrases, by embeddings' },
+    // IFD scores come with a data file (--in), not a run, so a run's form offers the other three.
+    { name: 'keep', label: 'keep', value: d.keep === 'ifd' ? 'first' : d.keep, choices: ['first', 'judge', 'longest'], hint: 'which copy of a duplicate survives' },
+    { name: 'embeddingModel', label: 'embedding model', value: d.embeddingModel, hint: 'with semantic: the /v1/embeddings model at generation.baseUrl (or its endpoints)' },
+    { name: 'semanticThreshold', label: 'semantic threshold', value: String(d.semanticThreshold), hint: 'with semantic: the cosine at which an item is a paraphrase' },
+    { name: 'decontaminate', label: 'benchmarks', value: '', hint: 'test sets to remove (JSON, JSONL, CSV or Parquet), comma-separated; empty: none' },
+    { name: 'ngram', label: 'n-gram', value: '13', hint: 'with benchmarks: shared n-gram width (words; characters for Chinese)' },
+  ];
+}
+
+export function validateCurate(config: ForgeConfig, v: Record<string, string>): string | null {
+  const r = curationConfigSchema.safeParse({
+    ...config.curation,
+    dedup: { ...config.curation.dedup, embeddingModel: v['embeddingModel']?.trim(), semanticThreshold: numberValue(v['semanticThreshold']) },
+  });
+  if (!r.success) return firstIssue(r.error, 'curation');
+  const n = numberValue(v['ngram']);
+  if (!Number.isInteger(n) || n < 1 || n > 64) return 'n-gram: a whole number from 1 to 64 is needed';
+  return null;
+}
+
+/** The form's values as `alpaca-forge curate` flags (after --run DIR); call after validateCurate accepted them. */
+export function curateArgsFrom(v: Record<string, string>): string[] {
+  const args = ['--dedup', v['dedup'] ?? 'rouge', '--keep', v['keep'] ?? 'first'];
+  if ((v['dedup'] ?? '').includes('semantic')) args.push('--embedding-model', v['embeddingModel']!.trim(), '--semantic-threshold', v['semanticThreshold']!.trim());
+  const files = (v['decontaminate'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (files.length) args.push('--decontaminate', files.join(','), '--ngram', v['ngram']!.trim());
+  return args;
 }

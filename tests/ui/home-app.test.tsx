@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { render, cleanup } from 'ink-testing-library';
 import { forgeConfigSchema, type ForgeConfig } from '../../src/config/schema.js';
 import { storeRunAccess, type RunAccess } from '../../src/review/run-access.js';
@@ -138,7 +139,7 @@ test('home: a bad form value is named and nothing starts', async () => {
   assert.match(frame(r), /runs in /);
 });
 
-test('home: t asks for the model and output dir, then trains on the run; c hands the run to curate', async () => {
+test('home: t asks for the model and output dir, then trains on the run; c asks for dedup methods and benchmarks, then hands the run to curate', async () => {
   const runsDir = runsDirWithTwoRuns();
   const trained: Array<{ c: TrainConfigInput; resume: boolean }> = [];
   const { r, outcomes } = renderApp(runsDir, { trainer: (c, o) => (trained.push({ c, resume: o.resume }), Promise.resolve()) });
@@ -154,8 +155,38 @@ test('home: t asks for the model and output dir, then trains on the run; c hands
   assert.equal(trained[0]!.resume, false);
   await press(r, 'q');
   await press(r, 'c');
+  assert.match(frame(r), /curate (alpha|beta): dedup and decontamination/);
+  assert.equal(outcomes.length, 0);
+  // dedup starts at forge.yaml's (rouge); → twice reaches semantic. Four fields down: the benchmark files.
+  await press(r, KEY.right, KEY.right, KEY.down, KEY.down, KEY.down, KEY.down);
+  await type(r, 'bench/mmlu.jsonl, bench/gsm8k.csv');
+  await press(r, KEY.enter);
   assert.equal(outcomes.length, 1);
-  assert.equal(outcomes[0]!.kind, 'curate');
+  const out = outcomes[0]!;
+  assert.ok(out.kind === 'curate');
+  assert.match(out.runDir, /(alpha|beta)$/);
+  assert.deepEqual(out.args, ['--dedup', 'semantic', '--keep', 'first', '--embedding-model', 'text-embedding-3-small', '--semantic-threshold', '0.9', '--decontaminate', 'bench/mmlu.jsonl,bench/gsm8k.csv', '--ngram', '13']);
+  // They are flags the curate command takes as they are (the CLI runs it with them after --run).
+  const { command } = await import('../../src/cli/commands/curate.js');
+  assert.doesNotThrow(() => parseArgs({ args: ['--run', out.runDir, ...out.args], options: command.options, strict: true }));
+});
+
+test('the curate form refuses a threshold or n-gram the command would refuse, naming the setting', async () => {
+  const { r, outcomes } = renderApp(runsDirWithTwoRuns());
+  await mount(r);
+  await press(r, 'c', KEY.down, KEY.down, KEY.down, KEY.backspace, KEY.backspace, KEY.backspace);
+  await type(r, '1.5');
+  await press(r, KEY.enter);
+  assert.match(frame(r), /curation\.dedup\.semanticThreshold/);
+  await press(r, KEY.backspace, KEY.backspace, KEY.backspace);
+  await type(r, '0.95');
+  await press(r, KEY.down, KEY.down, KEY.backspace, KEY.backspace);
+  await type(r, '0');
+  await press(r, KEY.enter);
+  assert.match(frame(r), /n-gram: a whole number from 1 to 64/);
+  assert.equal(outcomes.length, 0);
+  await press(r, KEY.escape);
+  assert.match(frame(r), /runs in /);
 });
 
 test('keys that arrive in one read each see the previous one: two downs in the form move two fields, "jj" on home two runs', async () => {

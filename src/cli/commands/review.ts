@@ -73,7 +73,8 @@ export const command: Command = {
       if (outcome.kind === 'quit' || ctx.signal.aborted) return 0;
       // Curation prints plain progress lines; it runs on the normal screen and the home screen comes back after,
       // showing curation's headline result (or why it failed).
-      const { code, headline } = await runPlainCommand(['--run', outcome.runDir], ctx);
+      const configFlag = flagString(ctx.values, 'config');
+      const { code, headline } = await runPlainCommand(['--run', outcome.runDir, ...outcome.args, ...(configFlag !== undefined ? ['--config', configFlag] : [])], ctx);
       notice =
         code === 0
           ? { text: headline ? `curated: ${headline}` : `curated ${outcome.runDir}`, tone: 'good' }
