@@ -1,11 +1,11 @@
 import { readAlpacaFile, writeSamples, type ExportFormat } from '../data/alpaca-file.js';
-import type { Sample, Lang } from '../data/sample.js';
+import { detectLang, type Sample, type Lang } from '../data/sample.js';
 import { loadSeedTasks } from '../data/seed-tasks.js';
 import { assertNotInput, writeOutput } from '../io/write-output.js';
 import type { CurationConfig } from '../config/curation.js';
 import { countVerdicts, curateItems, type CurationVerdict } from './curate-items.js';
 import { judgeItems, loadJudgePrompt, type JudgeOutcome, type JudgeRunOptions, type JudgeSink } from './judge.js';
-import { buildDatasetReport, detectLang, type DatasetReport } from './report.js';
+import type { DatasetReport } from './report.js';
 import { writeMarkdownReport } from './report-render.js';
 import type { ContaminationIndex, ContaminationRow } from './contamination-index.js';
 import { dedupReport } from './dedup-report.js';
@@ -101,6 +101,8 @@ export async function curateFile(o: CurateFileOptions): Promise<CurateFileResult
   const counts = countVerdicts(verdicts);
   let report: DatasetReport | null = null;
   if (o.reportPath) {
+    // The report's verb analysis loads an NLP tagger (about a second): only when a report is asked for.
+    const { buildDatasetReport } = await import('./report.js');
     report = buildDatasetReport(kept, { lang, curation: counts, dedup: dedupReport(verdicts), contamination: o.contamination?.table() ?? null });
     written.push(...writeMarkdownReport(o.reportPath, report, { title: 'Curation report', source: o.inPath }));
   }

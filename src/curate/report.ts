@@ -138,9 +138,3 @@ function verbReport(samples: Sample[], opts: ReportOptions): VerbReport {
     }));
   return { method: METHOD[opts.lang], analysed: picked.length, withVerb, withObject, top };
 }
-
-/** Share of items whose instruction has Chinese characters: a file's language when none is given. */
-export function detectLang(samples: Array<{ instruction: string }>): Lang {
-  const zh = samples.filter((s) => /\p{Script=Han}/u.test(s.instruction)).length;
-  return samples.length > 0 && zh / samples.length > 0.5 ? 'zh' : 'en';
-}

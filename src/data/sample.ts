@@ -12,3 +12,9 @@ export const sampleSchema = z.object({
 });
 /** The text triple every sample carries: in files, in the run store, in edits and in exports. */
 export type Sample = z.output<typeof sampleSchema>;
+
+/** A file's language when none is given: Chinese when most instructions have Chinese characters. */
+export function detectLang(samples: ReadonlyArray<{ instruction: string }>): Lang {
+  const zh = samples.filter((s) => /\p{Script=Han}/u.test(s.instruction)).length;
+  return samples.length > 0 && zh / samples.length > 0.5 ? 'zh' : 'en';
+}

@@ -80,7 +80,7 @@ async function runStats(ctx: CommandContext, runDir: string): Promise<number> {
 
 async function fileStats(ctx: CommandContext, path: string, lang: Lang | undefined): Promise<number> {
   const { readAlpacaFile } = await import('../../data/alpaca-file.js');
-  const { buildDatasetReport, detectLang } = await import('../../curate/report.js');
+  const [{ buildDatasetReport }, { detectLang }] = await Promise.all([import('../../curate/report.js'), import('../../data/sample.js')]);
   const { reportLines, writeMarkdownReport } = await import('../../curate/report-render.js');
   const samples = readAlpacaFile(path);
   const report = buildDatasetReport(samples, { lang: lang ?? detectLang(samples) });
