@@ -8,7 +8,7 @@ import { selectBackend } from '../../src/model/backend.js';
 import { loadModel, type LlamaModel } from '../../src/model/load.js';
 import { forwardHidden, lmHead } from '../../src/model/llama.js';
 import { KVCache } from '../../src/model/kv-cache.js';
-import { generate } from '../../src/model/generate.js';
+import { generate, generateBatch } from '../../src/model/generate.js';
 import { argmax } from '../../src/model/sampling.js';
 import { scoreSamples } from '../../src/model/score-samples.js';
 import { responseNllSum } from '../../src/model/loss.js';
@@ -95,6 +95,30 @@ const samples = [
   { instruction: 'What is the capital of France? Answer in a full sentence please.', input: '', output: 'The capital of France is Paris, a city on the Seine.' },
   { instruction: 'Sum', input: '1 2', output: '3' },
 ];
+
+test('batched generation of prompts of different lengths (left-padded) draws what each prompt draws alone, with its seed; a stop ends only its row', async () => {
+  const bos = model.tokenizer.bosId ?? 1;
+  const prompts = [[bos, 40, 41, 72, 101, 33, 9], [bos, 200], [bos, 17, 5, 88]];
+  const opts = { maxNewTokens: 7, temperature: 0.9 };
+  const seeds = [11, 12, 13];
+  const batch = await generateBatch(model, prompts, { ...opts, seeds });
+  for (let i = 0; i < prompts.length; i++) {
+    const alone = await generate(model, prompts[i]!, { ...opts, seed: seeds[i]! });
+    assert.deepEqual(batch[i]!.ids, alone.ids, `prompt ${i}`);
+    assert.equal(batch[i]!.stoppedBy, 'length');
+    assert.equal(batch[i]!.promptTokens, prompts[i]!.length);
+  }
+  // Stopping on the second row's third token ends that row there; the others run on as alone.
+  const stopId = batch[1]!.ids[2]!;
+  const stopped = await generateBatch(model, prompts, { ...opts, seeds, stopIds: [stopId] });
+  for (let i = 0; i < prompts.length; i++) {
+    const alone = await generate(model, prompts[i]!, { ...opts, seed: seeds[i]!, stopIds: [stopId] });
+    assert.deepEqual(stopped[i]!.ids, alone.ids, `prompt ${i} with a stop id`);
+    assert.equal(stopped[i]!.stoppedBy, alone.stoppedBy);
+  }
+  assert.equal(stopped[1]!.stoppedBy, 'eos');
+  assert.ok(stopped[1]!.ids.length <= 2);
+});
 
 test('batched scoring with padding equals one-by-one scoring, with IFD', async () => {
   const batched = await scoreSamples(model, samples, { batchSize: 4, ifd: true });

@@ -1,4 +1,4 @@
-import { generate } from '../../model/generate.js';
+import { generateBatch } from '../../model/generate.js';
 import type { LoraHook } from '../../model/llama.js';
 import type { LlamaModel } from '../../model/load.js';
 import { StepAborted } from '../engines/grad-engine.js';
@@ -37,9 +37,9 @@ export interface RolloutSettings {
 }
 
 /**
- * Samples responses with the KV-cache sampler under the policy (no dropout), then scores them: the policy's and the
- * reference's log-probs and the value head in one forward pass each per micro-batch (the reference's once per
- * rollout), and the reward model's score. `batches` are micro-batches of prompts; the result keeps their order,
+ * Samples responses with the KV-cache sampler under the policy (no dropout), a micro-batch at a time, then scores
+ * them: the policy's and the reference's log-probs and the value head in one forward pass each per micro-batch (the
+ * reference's once per rollout), and the reward model's score. `batches` are micro-batches of prompts; the result keeps their order,
  * `samples` responses per prompt side by side. Throws StepAborted when `signal` fires.
  */
 export async function collectRollouts(
@@ -54,19 +54,23 @@ export async function collectRollouts(
   const sampled: Array<Array<PolicySequence & { prompt: string; stopped: boolean }>> = [];
   let k = 0;
   for (const batch of batches) {
-    const out: Array<PolicySequence & { prompt: string; stopped: boolean }> = [];
-    for (const p of batch) {
-      for (let j = 0; j < s.samples; j++) {
-        if (signal?.aborted) throw new StepAborted();
-        // One stop token, the one SFT appends, so the sampled stop is known and scored as the policy's last action.
-        const r = await generate(model, p.promptIds, { temperature: s.temperature, maxNewTokens: s.maxNewTokens, seed: s.seedOf(k, j), stopIds: [eos], lora: nets.policy, ...(signal ? { signal } : {}) });
-        if (r.stoppedBy === 'aborted') throw new StepAborted();
+    if (signal?.aborted) throw new StepAborted();
+    // The micro-batch's responses decode together, `samples` per prompt side by side: one forward pass per token.
+    const rows = batch.flatMap((p, i) => Array.from({ length: s.samples }, (_, j) => ({ p, seed: s.seedOf(k + i, j) })));
+    k += batch.length;
+    // One stop token, the one SFT appends, so the sampled stop is known and scored as the policy's last action.
+    const results = await generateBatch(
+      model,
+      rows.map((r) => r.p.promptIds),
+      { temperature: s.temperature, maxNewTokens: s.maxNewTokens, seeds: rows.map((r) => r.seed), stopIds: [eos], lora: nets.policy, ...(signal ? { signal } : {}) },
+    );
+    if (results.some((r) => r.stoppedBy === 'aborted')) throw new StepAborted();
+    sampled.push(
+      results.map((r, i) => {
         const stopped = r.stoppedBy === 'eos';
-        out.push({ prompt: p.prompt, promptIds: p.promptIds, response: stopped ? [...r.ids, eos] : r.ids, stopped });
-      }
-      k++;
-    }
-    sampled.push(out);
+        return { prompt: rows[i]!.p.prompt, promptIds: rows[i]!.p.promptIds, response: stopped ? [...r.ids, eos] : r.ids, stopped };
+      }),
+    );
   }
   const t1 = performance.now();
   const rollouts: Rollout[][] = [];
