@@ -54,8 +54,9 @@ test('plan --method ppo: policy, reference, reward model and value head, the rol
   assert.equal(ppo.extraFrozenParams, 232);
   assert.equal(row(ppo, /^frozen adapters/), 4 * 232);
   assert.equal(row(ppo, /^trainable/), 4 * 121);
-  // KV cache: responses are sampled one at a time: (16 + 8) positions × 2 layers × keys and values × 4 wide × 4 B.
-  assert.equal(row(ppo, /KV cache/), 24 * 2 * 2 * 4 * 4);
+  // KV cache: a micro-batch of min(4, 3) responses sampled together: 3 × (16 + 8) positions × 2 layers × keys and
+  // values × 4 wide × 4 B.
+  assert.equal(row(ppo, /KV cache/), 3 * 24 * 2 * 2 * 4 * 4);
   // Buffers: 3 prompts × 1 response × 8 tokens × (6 floats + a token id).
   assert.equal(row(ppo, /rollout buffers/), 3 * 8 * 28);
   const names = ppo.passes.map((p) => p.name).join(' | ');
@@ -121,7 +122,7 @@ test('plan --method ppo --json carries the passes, the memory and the fit; --max
   const j = JSON.parse(r.out.join('\n')) as { method: { method: string; ppo: { maxNewTokens: number; rolloutBatch: number; samplesPerPrompt: number; valueHead: boolean }; memory: Array<{ item: string; bytes: number }>; fits: Array<{ backend: string; fits: boolean }> } };
   assert.equal(j.method.method, 'ppo');
   assert.deepEqual(j.method.ppo, { maxNewTokens: 8, rolloutBatch: 3, samplesPerPrompt: 1, valueHead: true });
-  assert.equal(j.method.memory.find((m) => /KV cache/.test(m.item))!.bytes, 24 * 2 * 2 * 4 * 4);
+  assert.equal(j.method.memory.find((m) => /KV cache/.test(m.item))!.bytes, 3 * 24 * 2 * 2 * 4 * 4);
   assert.deepEqual(j.method.fits.map((f) => [f.backend, f.fits]), [['webgpu', true]]);
   const text = await run({ method: 'rm' });
   assert.match(text.out.join('\n'), /train --method rm: 2 sequences per example; 8 trainable beside the adapter/);

@@ -58,8 +58,8 @@ export interface MethodPlan {
  *   policy runs one sequence at a time with gradients; a pair's two gradients and a float64 sum are held.
  * - RM (methods/rm.ts): chosen and rejected each one forward+backward through a scalar head on the last token
  *   (score.weight, [1, hidden]); the head is trained beside the adapter.
- * - PPO (methods/ppo.ts): the policy (base + trainable LoRA from the SFT adapter) samples each response of up to
- *   `maxNewTokens` alone with a KV cache; then per micro-batch of responses one forward each of the policy (old
+ * - PPO (methods/ppo.ts): the policy (base + trainable LoRA from the SFT adapter) samples the responses of up to
+ *   `maxNewTokens` a micro-batch at a time with a KV cache; then per micro-batch one forward each of the policy (old
  *   log-probs and values, through a value head [1, hidden] + bias), the frozen reference (base + SFT adapter) and
  *   the reward model (base + its adapter + score head); then PPO epochs of forward+backward per micro-batch. All
  *   three share the frozen base weights (a reward model trained from the same base).
@@ -101,12 +101,11 @@ export function planMethod(c: ModelConfig, method: PlannedMethod, opts: MemoryOp
     ];
     return finish(method, 2, passes, memory, head, 0);
   }
-  // PPO, as methods/ppo.ts runs it: responses are sampled one at a time (a KV cache of one sequence); the
-  // policy, reference and reward-model scoring and the update go a micro-batch of responses at a time.
+  // PPO, as methods/ppo.ts runs it: the sampling (a KV cache of a micro-batch of responses), the policy, reference
+  // and reward-model scoring and the update each go a micro-batch of responses at a time.
   const samples = ppo.samplesPerPrompt ?? 1;
   const S = T + ppo.maxNewTokens;
   const kvDim = c.numKvHeads * c.headDim;
-  const kvCache = 4 * c.numLayers * 2 * kvDim * S;
   const valueHead = ppo.valueHead === false ? 0 : c.hiddenSize + 1;
   const sftAdapter = countLoraParams(c, opts.r, opts.targetModules);
   const rmFrozen = countLoraParams(c, opts.r, opts.targetModules) + c.hiddenSize;
@@ -114,8 +113,9 @@ export function planMethod(c: ModelConfig, method: PlannedMethod, opts: MemoryOp
   // Per response token: old log-prob, reference log-prob, value, reward, advantage, return (float32) and the token.
   const rolloutBuffers = responses * ppo.maxNewTokens * (6 * 4 + 4);
   const micro = Math.min(opts.microBatchSize, ppo.rolloutBatch) * samples;
+  const kvCache = 4 * c.numLayers * 2 * kvDim * S * micro;
   const passes: MethodPass[] = [
-    { name: 'rollout (policy, KV cache)', when: `${ppo.maxNewTokens} decode steps per response, one response at a time, ${responses} per rollout`, sequences: 1, tokens: S, gradients: false, activationBytes: forwardOnly(1, 1) + 4 * c.vocabSize },
+    { name: 'rollout (policy, KV cache)', when: `${ppo.maxNewTokens} decode steps for ${micro} responses at once, ${responses} per rollout`, sequences: micro, tokens: S, gradients: false, activationBytes: forwardOnly(micro, 1) + 4 * c.vocabSize * micro },
     { name: 'policy + value head (old log-probs, values)', when: 'per micro-batch of the rollout', sequences: micro, tokens: S, gradients: false, activationBytes: forwardOnly(micro, S) },
     { name: 'reference (base + SFT adapter)', when: 'per micro-batch of the rollout', sequences: micro, tokens: S, gradients: false, activationBytes: forwardOnly(micro, S) },
     { name: 'reward model (score of the last token)', when: 'per micro-batch of the rollout', sequences: micro, tokens: S, gradients: false, activationBytes: forwardOnly(micro, S) },
@@ -125,7 +125,7 @@ export function planMethod(c: ModelConfig, method: PlannedMethod, opts: MemoryOp
     ...frozenRows,
     { item: 'frozen adapters: SFT (policy and reference), reward model + score head', bytes: 4 * (sftAdapter + rmFrozen) },
     ...adapterRows(valueHead),
-    { item: `rollout KV cache (one sequence of ${S} positions × ${c.numLayers} layers × keys+values of ${kvDim})`, bytes: kvCache },
+    { item: `rollout KV cache (${micro} sequences of ${S} positions × ${c.numLayers} layers × keys+values of ${kvDim})`, bytes: kvCache },
     { item: `rollout buffers (${responses} responses × ${ppo.maxNewTokens} tokens: log-probs, values, rewards, advantages)`, bytes: rolloutBuffers },
     { item: `activations (${micro} × ${S} tokens, the update's largest pass)`, bytes: Math.max(...passes.map((p) => p.activationBytes)) },
   ];
