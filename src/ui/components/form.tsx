@@ -74,10 +74,13 @@ export function Form({ title, fields, validate, onSubmit, onCancel, width }: Pro
         const focused = i === focus;
         return (
           <Box key={f.name}>
-            <Text color={tone(focused ? 'accent' : undefined)} bold={focused}>
-              {focused ? '▸ ' : '  '}
-              {f.label.padEnd(labelWidth)}
-            </Text>
+            {/* The label never shrinks: a long value and its hint wrap instead of squeezing it out of line. */}
+            <Box flexShrink={0}>
+              <Text color={tone(focused ? 'accent' : undefined)} bold={focused}>
+                {focused ? '▸ ' : '  '}
+                {f.label.padEnd(labelWidth)}
+              </Text>
+            </Box>
             {f.choices ? <Text inverse={focused}>{focused ? `‹ ${values[i]!.value} ›` : values[i]!.value}</Text> : <TextField state={values[i]!} focused={focused} />}
             {focused && f.hint ? <Text color={tone('muted')}> {f.hint}</Text> : null}
           </Box>
