@@ -74,14 +74,20 @@ export function Form({ title, fields, validate, onSubmit, onCancel, width }: Pro
         const focused = i === focus;
         return (
           <Box key={f.name}>
-            {/* The label never shrinks: a long value and its hint wrap instead of squeezing it out of line. */}
+            {/* The label and a choice never shrink: a long text value and the hint wrap instead. */}
             <Box flexShrink={0}>
               <Text color={tone(focused ? 'accent' : undefined)} bold={focused}>
                 {focused ? '▸ ' : '  '}
                 {f.label.padEnd(labelWidth)}
               </Text>
             </Box>
-            {f.choices ? <Text inverse={focused}>{focused ? `‹ ${values[i]!.value} ›` : values[i]!.value}</Text> : <TextField state={values[i]!} focused={focused} />}
+            {f.choices ? (
+              <Box flexShrink={0}>
+                <Text inverse={focused}>{focused ? `‹ ${values[i]!.value} ›` : values[i]!.value}</Text>
+              </Box>
+            ) : (
+              <TextField state={values[i]!} focused={focused} />
+            )}
             {focused && f.hint ? <Text color={tone('muted')}> {f.hint}</Text> : null}
           </Box>
         );
