@@ -10,6 +10,8 @@ import { curationConfigSchema, judgeConfigSchema, type JudgeConfig } from '../co
 import { respondDefaults, respondSelectionSchema, respondSettingsSchema, type RespondSettings } from '../config/respond.js';
 import { TRAINING_METHODS, type TrainingMethodName } from '../train/method.js';
 import { dpoLossSchema, type DpoLoss } from '../train/recipes/recipe.js';
+import { parseOperators } from '../generate/methods/evol-operators.js';
+import { ConfigError } from '../errors.js';
 
 /*
  * The new-generation and train forms: their fields, and their values turned into config sections. A form's values
@@ -47,6 +49,10 @@ export function newRunFields(config: ForgeConfig, runsDir: string, exists: (runD
     { name: 'method', label: 'method', value: g.method, choices: generationConfigSchema.shape.method.unwrap().options },
     { name: 'template', label: 'template', value: g.method === 'magpie' ? g.magpie.template : g.template, hint: 'json, alpaca or a file; magpie: llama3, qwen2, chatml or a file' },
     { name: 'from', label: 'evol input', value: g.evol.from ?? '', hint: 'evol: Alpaca JSON/JSONL to evolve' },
+    { name: 'rounds', label: 'evol rounds', value: String(g.evol.rounds), hint: 'evol: each round evolves what the round before kept' },
+    { name: 'operators', label: 'evol operators', value: g.evol.operators, hint: 'evol: depth, breadth, or constraints,deepen,concretize,reasoning,complicate-input,breadth' },
+    { name: 'sameAsParent', label: 'same as parent', value: g.evol.sameAsParentCheck, choices: ['rouge-l', 'model'], hint: 'evol: model also asks the model whether an evolution adds nothing (one request more each)' },
+    { name: 'responseModel', label: 'response model', value: g.magpie.responseModel ?? '', hint: 'magpie: the chat model that answers the instructions; empty: the model above' },
   ];
 }
 
@@ -60,8 +66,14 @@ function generationInput(config: ForgeConfig, v: Record<string, string>): Record
     lang: v['lang'],
     method: v['method'] ?? config.generation.method,
     // --template names the method's template: a generation prompt, or Magpie's chat template.
-    ...(v['method'] === 'magpie' ? { magpie: { ...config.generation.magpie, template: v['template'] } } : { template: v['template'] }),
-    evol: { ...config.generation.evol, from: v['from'] ? v['from'] : null },
+    ...(v['method'] === 'magpie' ? { magpie: { ...config.generation.magpie, template: v['template'], responseModel: v['responseModel'] || null } } : { template: v['template'] }),
+    evol: {
+      ...config.generation.evol,
+      from: v['from'] ? v['from'] : null,
+      rounds: v['rounds'] === undefined ? config.generation.evol.rounds : numberValue(v['rounds']),
+      operators: v['operators'] ?? config.generation.evol.operators,
+      sameAsParentCheck: v['sameAsParent'] ?? config.generation.evol.sameAsParentCheck,
+    },
   };
 }
 
@@ -70,7 +82,15 @@ export function validateNewRun(config: ForgeConfig, v: Record<string, string>, r
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) return 'run name: letters, digits, ".", "_" and "-" only';
   if (exists(join(runsDir, name))) return `run name: ${name} exists (R on the home screen resumes it)`;
   const r = generationConfigSchema.safeParse(generationInput(config, v));
-  return r.success ? null : firstIssue(r.error, 'generation');
+  if (!r.success) return firstIssue(r.error, 'generation');
+  if (r.data.method === 'evol') {
+    try {
+      parseOperators(r.data.evol.operators);
+    } catch (e) {
+      return e instanceof ConfigError ? `evol operators: ${e.message.replace(/^--operators: /, '')}` : String(e);
+    }
+  }
+  return null;
 }
 
 /** The config a new run starts with; call after validateNewRun accepted the values. */

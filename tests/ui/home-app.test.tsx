@@ -120,6 +120,31 @@ test('home: n opens the new-generation form with forge.yaml defaults; the genera
   assert.match(frame(r), /runs in /, 'back on the home screen');
 });
 
+test('home: the new-generation form sets evol\'s rounds, operators and parent check, and refuses an unknown operator', async () => {
+  const runsDir = runsDirWithTwoRuns();
+  const started: ForgeConfig[] = [];
+  const { r } = renderApp(runsDir, { generator: (_dir, c) => (started.push(c), new Promise<void>(() => {})) });
+  await mount(r);
+  await press(r, 'n');
+  // method (7th field): right once → evol; evol input (9th) a file; rounds (10th) 2; operators (11th) a typo first.
+  await press(r, ...Array(6).fill(KEY.down), KEY.right, KEY.down, KEY.down);
+  await type(r, 'input.jsonl');
+  await press(r, KEY.down, KEY.backspace);
+  await type(r, '2');
+  await press(r, KEY.down, ...Array(13).fill(KEY.backspace));
+  await type(r, 'deepen,sideways');
+  await press(r, KEY.down, KEY.right, KEY.enter);
+  assert.match(frame(r), /evol operators: unknown operator "sideways"/);
+  assert.equal(started.length, 0);
+  await press(r, KEY.up, ...Array(8).fill(KEY.backspace));
+  await type(r, 'reasoning');
+  await press(r, KEY.enter);
+  assert.equal(started.length, 1);
+  const g = started[0]!.generation;
+  assert.equal(g.method, 'evol');
+  assert.deepEqual({ from: g.evol.from, rounds: g.evol.rounds, operators: g.evol.operators, check: g.evol.sameAsParentCheck }, { from: 'input.jsonl', rounds: 2, operators: 'deepen,reasoning', check: 'model' });
+});
+
 test('home: a bad form value is named and nothing starts', async () => {
   const runsDir = runsDirWithTwoRuns();
   let calls = 0;
