@@ -46,6 +46,18 @@ export class CombinedDuplicateIndex implements DuplicateIndex {
     return m ?? { duplicateOf: null, kind: null, similar: [] };
   }
 
+  /**
+   * What checkAndAdd would answer for a new item, without adding it (semantic duplicates, found by item key, are not
+   * looked up): generation asks it of an instruction before paying for its response.
+   */
+  check(instruction: string, input: string): DuplicateCheck {
+    for (const index of [this.exact, this.minhash, this.rouge]) {
+      const d = index?.check(instruction, input);
+      if (d?.duplicateOf) return d;
+    }
+    return { duplicateOf: null, kind: null, similar: [] };
+  }
+
   add(id: string, instruction: string, input: string): void {
     this.exact?.add(id, instruction, input);
     this.minhash?.add(id, instruction, input);

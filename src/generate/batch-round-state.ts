@@ -8,7 +8,7 @@ import { writeAll, writeOutputWith } from '../io/write-output.js';
 import { BudgetTracker, costOf, worstCaseUsd } from '../llm/budget.js';
 import { batchCompletionLine, batchInputLine, batchRequestBody, customIdFor, requestIdFrom, type BatchOutcome } from './batch-file.js';
 import type { IngestPipeline } from './ingest-pipeline.js';
-import type { GenerationJobs, JobRequest } from './generation-jobs.js';
+import { commitMessage, type GenerationJobs, type JobRequest } from './generation-jobs.js';
 import { requestsToFill, YieldEstimator } from './yield-estimator.js';
 import { batchRoundCap, type RoundYield } from './batch-round-size.js';
 
@@ -181,13 +181,13 @@ export class BatchRoundState {
       this.completionTokens += o.completionTokens;
       this.budget.add(costUsd);
       const job = jobs.revive(req.examples);
-      const { commit, then } = jobs.answer(job, { text: o.text, finishReason: o.finishReason });
+      const { commit, then, precheck } = jobs.answer(job, { text: o.text, finishReason: o.finishReason });
       const result = { raw: o.text, finishReason: o.finishReason, promptTokens: o.promptTokens, completionTokens: o.completionTokens, costUsd };
       pending.push(
         ingest
-          .complete('items' in commit ? { type: 'complete-items', requestId: id, result, items: commit.items } : { type: 'complete', requestId: id, result, ...commit })
+          .complete(commitMessage(id, result, commit, then ? precheck : undefined))
           .then((done) => {
-            if (then) {
+            if (then && !done.settled) {
               this.held.push({ job, request: then });
               return;
             }

@@ -1,5 +1,6 @@
 import type { ChatMessage } from '../llm/chat-client.js';
-import type { FromIngest } from './ingest-protocol.js';
+import type { FromIngest, ToIngest } from './ingest-protocol.js';
+import type { RequestResult } from '../store/run-store.js';
 import type { GenerationMethod } from './generation-method.js';
 import type { TemplateFormat } from './prompt-template.js';
 import type { MethodItem } from './methods/method.js';
@@ -40,12 +41,21 @@ export interface GenerationJobs<J> {
   readonly exhausted: boolean;
   /** The job of a request recorded with this provenance, for an answer ingested after a restart (batch rounds). */
   revive(provenance: unknown): J;
-  /** What an answer commits, and the job's next request (null: the job ends with this answer). */
-  answer(job: J, answer: { text: string; finishReason: string | null }): { commit: AnswerCommit; then: JobRequest | null };
+  /**
+   * What an answer commits, and the job's next request (null: the job ends with this answer). With `then`, a
+   * `precheck` item goes to the writer's dedup first (ToIngest 'precheck-item'): a duplicate ends the job there.
+   */
+  answer(job: J, answer: { text: string; finishReason: string | null }): { commit: AnswerCommit; then: JobRequest | null; precheck?: MethodItem };
   /** The job's last answer is committed: its items' verdicts and a few kept samples. */
   committed(job: J, done: Completed): void;
   /** The job's request ended without an answer (failed for good, or cut off by a stop): its work may start again. */
   failed(job: J): void;
+}
+
+/** The writer's message for an answer: its commit, or the item to check first when the job goes on. */
+export function commitMessage(requestId: number, result: RequestResult, commit: AnswerCommit, precheck: MethodItem | undefined): Extract<ToIngest, { type: 'complete' | 'complete-items' | 'precheck-item' }> {
+  if (precheck) return { type: 'precheck-item', requestId, result, item: precheck };
+  return 'items' in commit ? { type: 'complete-items', requestId, result, items: commit.items } : { type: 'complete', requestId, result, ...commit };
 }
 
 /** Self-instruct's jobs: one request each, its answer parsed and curated by the writer. */

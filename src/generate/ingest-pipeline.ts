@@ -40,12 +40,12 @@ export class IngestPipeline {
   }
 
   /** Fire-and-forget writes (request started / failed, meta): ordered before anything sent later. */
-  send(m: Exclude<ToIngest, { type: 'complete' | 'complete-items' | 'flush' }>): void {
+  send(m: Exclude<ToIngest, { type: 'complete' | 'complete-items' | 'precheck-item' | 'flush' }>): void {
     if (!this.failure) this.worker.postMessage(m);
   }
 
   /** Curates and commits one response with its items; resolves with the run's kept count after it. */
-  complete(m: Extract<ToIngest, { type: 'complete' | 'complete-items' }>): Promise<Completed> {
+  complete(m: Extract<ToIngest, { type: 'complete' | 'complete-items' | 'precheck-item' }>): Promise<Completed> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.waiting.set(m.requestId, { resolve, reject });

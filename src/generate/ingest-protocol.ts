@@ -29,6 +29,12 @@ export type ToIngest =
    * the method's own drop (or null: curated here like any item). A step that leads to another request has none.
    */
   | { type: 'complete-items'; requestId: number; result: RequestResult; items: MethodItem[] }
+  /**
+   * An answer whose job goes on (Magpie's instruction, its response still to ask), with the item it will make: when
+   * the run's dedup already holds that item's instruction, it is committed now as that duplicate ('completed' then
+   * has `settled`), else the answer is committed with no item.
+   */
+  | { type: 'precheck-item'; requestId: number; result: RequestResult; item: MethodItem }
   | { type: 'meta'; key: string; value: string }
   | { type: 'flush' };
 
@@ -51,6 +57,8 @@ export type FromIngest =
       rejections: Record<string, number>;
       /** For 'complete-items': each item's id and whether it was kept, in the order sent. */
       verdicts?: Array<{ id: number; kept: boolean }>;
+      /** For 'precheck-item': the item was a duplicate and is committed; its job ends here. */
+      settled?: boolean;
     }
   | { type: 'flushed' }
   /** Serialised so that a StoreError/DataError keeps its class, exit code and hint on the main thread. */

@@ -47,6 +47,17 @@ try {
       store.setMeta(m.key, m.value);
     } else if (m.type === 'flush') {
       post({ type: 'flushed' });
+    } else if (m.type === 'precheck-item') {
+      const verdict = kept < init.target ? filter.duplicateVerdict(m.item) : null;
+      if (!verdict) {
+        store.completeRequest(m.requestId, m.result, [], []);
+        post({ type: 'completed', requestId: m.requestId, kept, tasks: 0, keptNow: 0, keptSamples: [], rejections: {}, verdicts: [], settled: false });
+        return;
+      }
+      const id = store.allocateItemId();
+      const { instruction, input, output } = m.item;
+      commitWithProvenance({ type: 'complete-items', requestId: m.requestId, result: m.result, items: [m.item] }, [{ id, idx: 0, instruction, input, output, ...verdict }]);
+      post({ type: 'completed', requestId: m.requestId, kept, tasks: 1, keptNow: 0, keptSamples: [], rejections: { [verdict.reason!]: 1 }, verdicts: [{ id, kept: false }], settled: true });
     } else if (m.type === 'complete-items') {
       const items: NewItem[] = [];
       const keptSamples: SamplePreview[] = [];

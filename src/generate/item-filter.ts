@@ -1,5 +1,5 @@
 import { curationVerdict, type CurationVerdict, type VerdictSettings } from '../curate/curation-verdict.js';
-import type { DuplicateIndex } from '../curate/duplicate-index.js';
+import type { CombinedDuplicateIndex } from '../curate/create-duplicate-index.js';
 import type { ParsedTask } from './parse-response.js';
 
 /**
@@ -9,7 +9,7 @@ import type { ParsedTask } from './parse-response.js';
 export class ItemFilter {
   constructor(
     private readonly settings: VerdictSettings,
-    private readonly index: DuplicateIndex,
+    private readonly index: CombinedDuplicateIndex,
   ) {}
 
   seed(id: string, instruction: string, input: string): void {
@@ -18,5 +18,15 @@ export class ItemFilter {
 
   check(id: number, task: ParsedTask): CurationVerdict {
     return curationVerdict({ key: String(id), ...task }, this.index, this.settings);
+  }
+
+  /**
+   * The duplicate verdict the item's instruction and input already earn, whatever its output will be; null when
+   * they are new now (the item is then checked in full, rules first, once it is answered). Adds nothing.
+   */
+  duplicateVerdict(task: Pick<ParsedTask, 'instruction' | 'input'>): CurationVerdict | null {
+    const d = this.index.check(task.instruction, task.input);
+    if (!d.duplicateOf) return null;
+    return { status: 'duplicate', reason: `duplicate:${d.kind ?? 'exact'}`, detail: 'found before its response was asked', duplicateOf: d.duplicateOf.id, similarity: d.duplicateOf.score, similar: d.similar };
   }
 }

@@ -7,7 +7,7 @@ import type { EndpointPool } from '../llm/endpoint-pool.js';
 import { poolEndpoints, poolFromConfig } from '../llm/pool-from-config.js';
 import { RequestLoop, type LoopRequest, type LoopSender, type LoopStats, type RequestMethod } from '../llm/request-loop.js';
 import type { GenerationOutcome } from './generation-method.js';
-import type { GenerationJobs, JobRequest } from './generation-jobs.js';
+import { commitMessage, type GenerationJobs, type JobRequest } from './generation-jobs.js';
 import { CompletionsNotServedError } from './methods/completions-not-served.js';
 import type { IngestPipeline } from './ingest-pipeline.js';
 import { lowYieldMessage, lowYieldStopMessage, YieldMonitor } from './yield-monitor.js';
@@ -211,7 +211,7 @@ export async function generateOnline(r: OnlineRun): Promise<GenerationOutcome> {
      * a kill before that commit loses this answer (its request stays in flight, then abandoned), never half of it.
      */
     async ingest(job, answer) {
-      const { commit, then } = jobs.answer(job.inner, { text: answer.text, finishReason: answer.finishReason });
+      const { commit, then, precheck } = jobs.answer(job.inner, { text: answer.text, finishReason: answer.finishReason });
       const result = {
         raw: answer.text,
         finishReason: answer.finishReason,
@@ -221,9 +221,9 @@ export async function generateOnline(r: OnlineRun): Promise<GenerationOutcome> {
         // As the API names it; absent, the model recorded when the pool picked the endpoint stays.
         model: answer.model ?? null,
       };
-      const done = await ingest.complete('items' in commit ? { type: 'complete-items', requestId: job.requestId, result, items: commit.items } : { type: 'complete', requestId: job.requestId, result, ...commit });
+      const done = await ingest.complete(commitMessage(job.requestId, result, commit, then ? precheck : undefined));
       kept = done.kept;
-      if (then) {
+      if (then && !done.settled) {
         // The job's next request (an evolution's response), sent in the same slot of the loop.
         job.request = then;
         job.requestId = nextRequestId++;

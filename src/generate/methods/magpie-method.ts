@@ -74,7 +74,11 @@ export class MagpieMethod implements GenerationMethod<MagpieState> {
       const key = instructionKey(instruction);
       if (this.asked.has(key)) return { item: { instruction, input: '', output: '', provenance, drop: { reason: 'magpie:repeated-instruction', detail: 'the run already asked a response to this instruction' } } };
       this.asked.add(key);
-      return { then: { request: { kind: 'chat', messages: [{ role: 'user', content: instruction }] }, state: { stage: 'response', instruction } } };
+      // A near-repeat of a kept instruction would be removed by the run's dedup once answered: checked first.
+      return {
+        then: { request: { kind: 'chat', messages: [{ role: 'user', content: instruction }] }, state: { stage: 'response', instruction } },
+        precheck: { instruction, input: '', output: '', provenance, drop: null },
+      };
     }
     const output = answer.text.trim();
     const drop = answer.finishReason === 'length' ? { reason: 'magpie:truncated-response', detail: 'the response was cut off at max_tokens' } : null;

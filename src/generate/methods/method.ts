@@ -38,8 +38,12 @@ export interface Step<S> {
   state: S;
 }
 
-/** What one answer leads to: another request for the same piece of work, or its item. */
-export type Ingested<S> = { then: Step<S> } | { item: MethodItem };
+/**
+ * What one answer leads to: another request for the same piece of work, or its item. With `then`, `precheck` is
+ * the item the work will make (its output still to come): when the run's dedup already holds its instruction, the
+ * item is committed as that duplicate and `then` is never paid for.
+ */
+export type Ingested<S> = { then: Step<S>; precheck?: MethodItem } | { item: MethodItem };
 
 /**
  * A generation method on the shape of distilabel's Task: it builds one request and ingests one answer; the loop

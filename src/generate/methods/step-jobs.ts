@@ -48,7 +48,7 @@ export function stepJobs(method: GenerationMethod<unknown>, o: StepJobsOptions =
       const out = method.ingest(job.step, a);
       if ('then' in out) {
         job.step = out.then;
-        return { commit: { items: [] }, then: request(out.then) };
+        return { commit: { items: [] }, then: request(out.then), ...(out.precheck ? { precheck: out.precheck } : {}) };
       }
       job.item = out.item;
       return { commit: { items: [out.item] }, then: null };

@@ -120,6 +120,37 @@ test('a Magpie run sends exactly the template prefix, cuts at the end of turn, d
   }
 });
 
+test('a Magpie instruction that near-repeats a kept one is recorded as its duplicate before its response is paid for', async () => {
+  const first = 'Explain how photosynthesis turns sunlight into chemical energy inside the leaves of green plants.';
+  const scripted: Record<number, string> = { 0: `${first}<|eot_id|>`, 4: `Explain how photosynthesis turns sunlight into chemical energy inside the leaves of plants.<|eot_id|>` };
+  const server = await startFakeServer({ answers: 'text', behaveCompletion: (n) => ({ kind: 'ok', ...(scripted[n] !== undefined ? { text: scripted[n] } : {}) }) });
+  try {
+    const runDir = join(tmp(), 'run');
+    // One request at a time (a next one may start while an answer is committed), so the first instruction is
+    // answered and kept long before the fifth is read.
+    const out = await runGeneration({ runDir, config: config(server.url, { method: 'magpie', target: 5, concurrency: 1 }), signal: new AbortController().signal, ...quiet });
+    assert.equal(out.kept, 5);
+    const asked = server.requests.map((r) => r.messages[0]!.content);
+    assert.ok(asked.includes(first));
+    assert.ok(!asked.some((a) => a.includes('leaves of plants')), 'no response asked for the near-repeat');
+    const store = RunStore.open(runDir);
+    const items = store.listItems();
+    const keptFirst = items.find((i) => i.instruction === first)!;
+    const repeat = items.find((i) => i.instruction.includes('leaves of plants'))!;
+    assert.equal(keptFirst.status, 'kept');
+    assert.deepEqual({ status: repeat.status, reason: repeat.reason, of: repeat.duplicateOf, output: repeat.output }, { status: 'duplicate', reason: 'duplicate:rouge', of: String(keptFirst.id), output: '' });
+    assert.ok(repeat.similarity! > 0.7);
+    // Every answer is accounted: the repeat's pre-query request holds its item, so a resume does not ask its response.
+    assert.equal(store.summary().requests.inFlight, 0);
+    store.close();
+    const again = await runGeneration({ runDir, config: config(server.url, { method: 'magpie', target: 5, concurrency: 1 }), signal: new AbortController().signal, ...quiet });
+    assert.equal(again.reason, 'target');
+    assert.ok(!server.requests.some((r) => r.messages[0]!.content.includes('leaves of plants')));
+  } finally {
+    await server.close();
+  }
+});
+
 test('--lang zh sends the Chinese system turn before the pre-query, and the Chinese instructions are kept', async () => {
   const dir = tmp();
   // A zh run's rules want Chinese outputs too.
