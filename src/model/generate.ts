@@ -52,47 +52,9 @@ async function nextLogits(model: LlamaModel, ids: number[][], cache: KVCache, ad
 /** Continues `promptIds` with KV-cache decoding until a stop token, maxNewTokens, or the context limit. */
 export async function generate(model: LlamaModel, promptIds: number[], opts: GenerateOptions): Promise<GenerateResult> {
   if (promptIds.length === 0) throw new TypeError('generate: the prompt has no tokens');
-  const stop = new Set(opts.stopIds ?? [...model.generationConfig.eosTokenIds, model.tokenizer.eosId]);
-  const random = seededRandom(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
-  const limit = model.config.maxPositionEmbeddings;
-  const cache = new KVCache();
-  const out: number[] = [];
-  let stoppedBy: GenerateResult['stoppedBy'] = 'length';
-  const t0 = performance.now();
-  let prefillMs = 0;
-  try {
-    let logits = await nextLogits(model, [promptIds], cache, opts.lora);
-    prefillMs = performance.now() - t0;
-    while (out.length < opts.maxNewTokens) {
-      if (opts.signal?.aborted) {
-        stoppedBy = 'aborted';
-        break;
-      }
-      const id = sampleToken(logits, opts, random);
-      if (stop.has(id)) {
-        stoppedBy = 'eos';
-        break;
-      }
-      out.push(id);
-      opts.onToken?.(id);
-      if (out.length >= opts.maxNewTokens) break;
-      if (cache.length >= limit) {
-        stoppedBy = 'context';
-        break;
-      }
-      logits = await nextLogits(model, [[id]], cache, opts.lora);
-    }
-  } finally {
-    cache.dispose();
-  }
-  return {
-    ids: out,
-    text: model.tokenizer.decode(out),
-    stoppedBy,
-    promptTokens: promptIds.length,
-    prefillMs,
-    decodeMs: performance.now() - t0 - prefillMs,
-  };
+  const { seed, onToken, ...rest } = opts;
+  const [result] = await generateBatch(model, [promptIds], { ...rest, seeds: [seed ?? Math.floor(Math.random() * 2 ** 32)], ...(onToken ? { onToken: (id: number) => onToken(id) } : {}) });
+  return result!;
 }
 
 export interface BatchGenerateOptions extends SamplingOptions {
@@ -101,6 +63,8 @@ export interface BatchGenerateOptions extends SamplingOptions {
   seeds: readonly number[];
   stopIds?: number[];
   lora?: ForwardAdapter;
+  /** Called after every new token of any row (streaming). */
+  onToken?: (id: number, row: number) => void;
   signal?: AbortSignal;
 }
 
@@ -135,7 +99,13 @@ export async function generateBatch(model: LlamaModel, prompts: readonly number[
   try {
     let logits = await nextLogits(model, ids, cache, opts.lora, mask);
     prefillMs = performance.now() - t0;
-    for (;;) {
+    const endAll = (why: GenerateResult['stoppedBy']) => ended.forEach((e, b) => (ended[b] = e ?? why));
+    while (ended.some((e) => e === null)) {
+      // A signal that fired during the last pass stops before its tokens are drawn.
+      if (opts.signal?.aborted) {
+        endAll('aborted');
+        break;
+      }
       const next = new Array<number>(B).fill(0);
       for (let b = 0; b < B; b++) {
         if (ended[b]) continue;
@@ -145,13 +115,13 @@ export async function generateBatch(model: LlamaModel, prompts: readonly number[
           continue;
         }
         outs[b]!.push(id);
+        opts.onToken?.(id, b);
         next[b] = id;
         if (outs[b]!.length >= opts.maxNewTokens) ended[b] = 'length';
       }
       if (ended.every((e) => e !== null)) break;
-      const why = opts.signal?.aborted ? 'aborted' : cache.length >= limit ? 'context' : null;
-      if (why) {
-        for (let b = 0; b < B; b++) ended[b] ??= why;
+      if (cache.length >= limit) {
+        endAll('context');
         break;
       }
       logits = await nextLogits(model, next.map((id) => [id]), cache, opts.lora, ended.map((e) => [e ? 0 : 1]));
