@@ -146,6 +146,37 @@ test('Magpie offline: /v1/completions lines for the pre-query, chat lines for th
   }
 });
 
+test('Magpie offline: a near-repeat of an instruction kept in an earlier round is recorded as its duplicate, and no chat line asks it', async () => {
+  const dir = tmp();
+  const first = 'Explain how photosynthesis turns sunlight into chemical energy inside the leaves of green plants.';
+  // Round 0 holds four pre-queries (one of them answered with `first`); round 1 its four responses and new pre-queries,
+  // two of which answer with near-repeats of `first`.
+  const repeats: Record<number, string> = {
+    4: 'Explain how photosynthesis turns sunlight into chemical energy inside the leaves of plants.',
+    5: 'Explain how photosynthesis turns the sunlight into chemical energy inside leaves of green plants.',
+  };
+  const server = await startFakeServer({ answers: 'text', behaveCompletion: (n) => ({ kind: 'ok', ...(n === 0 ? { text: `${first}<|eot_id|>` } : repeats[n] ? { text: `${repeats[n]}<|eot_id|>` } : {}) }) });
+  try {
+    const runDir = join(dir, 'run');
+    const { rounds, last } = await offlineRounds(server, runDir, config(server.url, { method: 'magpie', target: 7 }), dir);
+    assert.equal(last.reason, 'target', last.message);
+    const store = RunStore.open(runDir);
+    const items = store.listItems();
+    store.close();
+    const kept = items.find((i) => i.instruction === first)!;
+    assert.equal(kept.status, 'kept');
+    for (const text of Object.values(repeats)) {
+      const it = items.find((i) => i.instruction === text)!;
+      assert.deepEqual({ status: it.status, reason: it.reason, of: it.duplicateOf, output: it.output }, { status: 'duplicate', reason: 'duplicate:rouge', of: String(kept.id), output: '' });
+    }
+    const asked = rounds.flat().flatMap((l) => (l.body.messages ? [l.body.messages[0]!.content] : []));
+    assert.ok(asked.includes(first));
+    for (const text of Object.values(repeats)) assert.ok(!asked.includes(text), `no response line for "${text}"`);
+  } finally {
+    await server.close();
+  }
+});
+
 test('Magpie with --mode batch is refused before anything is sent, saying that the Batch API serves no raw completions for chat models', async () => {
   const server = await startFakeServer();
   try {
