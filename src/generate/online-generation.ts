@@ -1,14 +1,12 @@
 import type { GenerationConfig } from '../config/generation.js';
 import type { ForgeConfig } from '../config/schema.js';
-import { ApiError } from '../errors.js';
-import type { GenerateEvent, GenerationStopReason, LowYield, SamplePreview, TransportState } from '../events.js';
+import type { GenerateEvent, GenerationStopReason, LowYield, SamplePreview } from '../events.js';
 import { BudgetTracker } from '../llm/budget.js';
 import type { EndpointPool } from '../llm/endpoint-pool.js';
-import { poolEndpoints, poolFromConfig } from '../llm/pool-from-config.js';
-import { RequestLoop, type LoopRequest, type LoopSender, type LoopStats, type RequestMethod } from '../llm/request-loop.js';
+import { RequestLoop, type LoopRequest, type LoopStats, type RequestMethod } from '../llm/request-loop.js';
 import type { GenerationOutcome } from './generation-method.js';
 import { commitMessage, type GenerationJobs, type JobRequest } from './generation-jobs.js';
-import { CompletionsNotServedError } from './methods/completions-not-served.js';
+import { modelPools } from './model-pools.js';
 import type { IngestPipeline } from './ingest-pipeline.js';
 import { lowYieldMessage, lowYieldStopMessage, YieldMonitor } from './yield-monitor.js';
 import { shouldSend, YieldEstimator } from './yield-estimator.js';
@@ -41,11 +39,42 @@ export interface OnlineRun {
   exhaustedMessage?: (kept: number) => string;
 }
 
-/** The shortest time between two 'samples' events of a run. */
-const SAMPLES_EVERY_MS = 250;
-
 /** Answers the --min-yield floor is measured over. */
 export const MIN_YIELD_WINDOW = 500;
+
+/**
+ * The latest kept samples as a feed for the screen: an event per answer was a megabyte of --json output per 1,000
+ * answers, written by the thread that sends the requests. At most one event every 250 ms; the last is never held.
+ */
+class SampleFeed {
+  private readonly latest: SamplePreview[] = [];
+  private shownAt = -Infinity;
+  private held = false;
+  constructor(private readonly emit: (e: GenerateEvent) => void) {}
+
+  add(samples: readonly SamplePreview[]): void {
+    if (samples.length === 0) return;
+    for (const item of samples) this.latest.unshift(item);
+    this.latest.length = Math.min(this.latest.length, 10);
+    this.show(false);
+  }
+
+  /** Shows what the 250 ms limit held back. */
+  flushHeld(): void {
+    if (this.held) this.show(true);
+  }
+
+  private show(force: boolean): void {
+    const now = performance.now();
+    if (!force && now - this.shownAt < 250) {
+      this.held = true;
+      return;
+    }
+    this.shownAt = now;
+    this.held = false;
+    this.emit({ type: 'samples', latest: this.latest.slice(0, 5) });
+  }
+}
 
 interface Job {
   requestId: number;
@@ -70,49 +99,13 @@ export async function generateOnline(r: OnlineRun): Promise<GenerationOutcome> {
   const warnMonitor = new YieldMonitor();
   const floorMonitor = g.minYield > 0 ? new YieldMonitor({ window: MIN_YIELD_WINDOW, minShare: g.minYield }) : null;
   let lowYield: LowYield | null = null;
-  const latest: SamplePreview[] = [];
-  // The latest samples are a feed for the screen: an event per answer was a megabyte of --json output per 1,000
-  // answers, written by the thread that sends the requests. At most one every SAMPLES_EVERY_MS; the last one is
-  // never held back.
-  let samplesShownAt = -Infinity;
-  let samplesHeld = false;
-  const showSamples = (force: boolean) => {
-    const now = performance.now();
-    if (!force && now - samplesShownAt < SAMPLES_EVERY_MS) {
-      samplesHeld = true;
-      return;
-    }
-    samplesShownAt = now;
-    samplesHeld = false;
-    emit({ type: 'samples', latest: latest.slice(0, 5) });
-  };
+  const feed = new SampleFeed(emit);
   const budget = new BudgetTracker(g.budgetUsd ?? undefined, r.spentBefore);
-  const poolOptions = {
+  const { pool, send: sendToPool } = modelPools(g, opts, {
     prices: opts.config.prices,
-    onTransport: (transport: TransportState) => emit({ type: 'transport', transport }),
-    onWarning: (message: string) => emit({ type: 'warning', message }),
-  };
-  const pool = poolFromConfig(g, poolEndpoints(g, g, opts), poolOptions);
-  // A request may name another model on the same endpoints (Magpie's --response-model): one pool per model.
-  const pools = new Map<string, EndpointPool>([[g.model, pool]]);
-  const poolFor = (model: string): EndpointPool => {
-    let p = pools.get(model);
-    if (!p) {
-      const where = { ...g, endpoints: g.endpoints.map((e) => ({ ...e, model })) };
-      pools.set(model, (p = poolFromConfig(where, poolEndpoints(where, { ...g, model }, opts), poolOptions)));
-    }
-    return p;
-  };
-  const sendToPool: LoopSender = async (req, onRoute) => {
-    let endpoint = '';
-    try {
-      return await poolFor(req.model).complete(req, (e, m) => onRoute((endpoint = e), m));
-    } catch (err) {
-      // Said once, plainly: a chat-only server has no completions endpoint, and retrying elsewhere will not change that.
-      if (req.prompt !== undefined && err instanceof ApiError && err.status === 404) throw new CompletionsNotServedError(endpoint || (pool.status()[0]?.endpoint ?? 'the endpoint'));
-      throw err;
-    }
-  };
+    onTransport: (transport) => emit({ type: 'transport', transport }),
+    onWarning: (message) => emit({ type: 'warning', message }),
+  });
   const loopRequest = (q: JobRequest, requestId: number): LoopRequest => ({
     model: q.model ?? g.model,
     messages: q.messages,
@@ -125,28 +118,7 @@ export async function generateOnline(r: OnlineRun): Promise<GenerationOutcome> {
   const concurrency = Math.min(g.concurrency, pool.capacity);
   const keptAtStart = kept;
   const started = Date.now();
-  const progress = (s: LoopStats): GenerateEvent => {
-    const elapsedSec = Math.max(s.elapsedSec, 1e-3);
-    const rate = (kept - keptAtStart) / elapsedSec;
-    return {
-      type: 'progress',
-      kept,
-      target: g.target,
-      requestsDone: s.requestsDone,
-      requestsFailed: s.requestsFailed,
-      inFlight: s.inFlight,
-      requestsPerSec: s.requestsDone / elapsedSec,
-      tokensPerSec: (s.promptTokens + s.completionTokens) / elapsedSec,
-      promptTokens: s.promptTokens,
-      completionTokens: s.completionTokens,
-      costUsd: s.spentUsd,
-      budgetUsd: g.budgetUsd,
-      etaSec: rate > 0 ? Math.max(0, g.target - kept) / rate : null,
-      elapsedSec: s.elapsedSec,
-      rejections: { ...rejections },
-      ...(pool.size > 1 ? { endpoints: pool.status().map((e) => ({ ...e, requestsPerSec: e.ok / elapsedSec })) } : {}),
-    };
-  };
+  const progress = (s: LoopStats): GenerateEvent => progressEvent(s, { kept, keptAtStart, g, rejections, pool });
   const loop = new RequestLoop({
     send: sendToPool,
     concurrency,
@@ -156,7 +128,7 @@ export async function generateOnline(r: OnlineRun): Promise<GenerationOutcome> {
     pause: opts.pause,
     progressIntervalMs: opts.progressIntervalMs,
     onProgress: (s) => {
-      if (samplesHeld) showSamples(true);
+      feed.flushHeld();
       emit(progress(s));
       ingest.send({ type: 'meta', key: 'elapsed_ms', value: String(r.elapsedBefore + Date.now() - started) });
     },
@@ -232,9 +204,7 @@ export async function generateOnline(r: OnlineRun): Promise<GenerationOutcome> {
       jobs.committed(job.inner, done);
       yields.observe(done.keptNow);
       for (const [reason, n] of Object.entries(done.rejections)) rejections[reason] = (rejections[reason] ?? 0) + n;
-      for (const item of done.keptSamples) latest.unshift(item);
-      latest.length = Math.min(latest.length, 10);
-      if (done.keptNow > 0) showSamples(false);
+      feed.add(done.keptSamples);
       // Answers arriving after the target is reached are rejected as over-target: no sign of a bad run.
       if (done.kept < g.target) {
         const low = warnMonitor.record(jobs.itemsPerJob, done.keptNow, done.rejections);
@@ -260,7 +230,7 @@ export async function generateOnline(r: OnlineRun): Promise<GenerationOutcome> {
   }
   const reason: GenerationStopReason =
     outcome.stop === 'budget' ? 'budget' : outcome.stop === 'interrupted' ? 'interrupted' : kept >= g.target ? 'target' : lowYield ? 'low-yield' : jobs.exhausted ? 'exhausted' : 'interrupted';
-  if (samplesHeld) showSamples(true);
+  feed.flushHeld();
   emit(progress(loop.snapshot()));
   const message =
     reason === 'target'
@@ -274,4 +244,28 @@ export async function generateOnline(r: OnlineRun): Promise<GenerationOutcome> {
             : `interrupted at ${kept}/${g.target} kept; rerun the same command to resume`;
   emit({ type: 'done', reason, kept, target: g.target, costUsd: spent, message, ...(reason === 'low-yield' ? { lowYield: lowYield! } : {}) });
   return { reason, kept, message };
+}
+
+/** The loop's figures as a progress event: the rate and ETA count what this process kept, not what it resumed with. */
+function progressEvent(s: LoopStats, o: { kept: number; keptAtStart: number; g: GenerationConfig; rejections: Record<string, number>; pool: EndpointPool }): GenerateEvent {
+  const elapsedSec = Math.max(s.elapsedSec, 1e-3);
+  const rate = (o.kept - o.keptAtStart) / elapsedSec;
+  return {
+    type: 'progress',
+    kept: o.kept,
+    target: o.g.target,
+    requestsDone: s.requestsDone,
+    requestsFailed: s.requestsFailed,
+    inFlight: s.inFlight,
+    requestsPerSec: s.requestsDone / elapsedSec,
+    tokensPerSec: (s.promptTokens + s.completionTokens) / elapsedSec,
+    promptTokens: s.promptTokens,
+    completionTokens: s.completionTokens,
+    costUsd: s.spentUsd,
+    budgetUsd: o.g.budgetUsd,
+    etaSec: rate > 0 ? Math.max(0, o.g.target - o.kept) / rate : null,
+    elapsedSec: s.elapsedSec,
+    rejections: { ...o.rejections },
+    ...(o.pool.size > 1 ? { endpoints: o.pool.status().map((e) => ({ ...e, requestsPerSec: e.ok / elapsedSec })) } : {}),
+  };
 }
