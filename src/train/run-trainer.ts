@@ -10,21 +10,21 @@ import { loadTokenizer, type Tokenizer } from '../model/tokenizer.js';
 import { AdamW } from './adamw.js';
 import { flatParams, initLoraWeights, trainableParamCount, type LoraWeights } from './adapters/lora-weights.js';
 import { isCpuBackendName } from './adapters/lora.js';
-import { readAdapter, writeAdapter, type NamedTensor } from './adapters/peft-files.js';
+import { writeAdapter } from './adapters/peft-files.js';
 import { planEpoch, splitTrainVal, stepsPerEpoch, totalSteps as countSteps } from './batching.js';
-import { checkpointDir, readOptimizerState, readTrainerState, saveCheckpoint, trainerStateAt, type TrainerState } from './checkpoint.js';
+import { checkpointDir, saveCheckpoint, trainerStateAt, type TrainerState } from './checkpoint.js';
 import { StepAborted } from './engines/grad-engine.js';
 import { countModelParams, planMemory, projectionFeatures } from './engines/plan.js';
 import type { EvalReport, MethodSession, TrainingMethod } from './method.js';
 import type { TrainEvent, TrainEventHandler } from '../events.js';
 import { resolveValSetSize } from './hold-out.js';
 import { writeLossChart } from './loss-chart.js';
-import { LOSS_CHART, chartTitle, checkResumable, loraSpecOf, modelShapes, readInitAdapter, resumeSettings, trainingTarget } from './resume.js';
+import { LOSS_CHART, chartTitle, loraSpecOf, modelShapes, readInitAdapter, resumeSettings, trainingTarget } from './resume.js';
 import { learningRateAt } from './schedule.js';
-import { readPromptEncoder } from './adapters/prompt-files.js';
-import { promptDims, promptParamCount, type PromptWeights } from './adapters/prompt-spec.js';
-import { initialPromptWeights, promptSettings, promptSpecOf, promptWriter } from './adapters/prompt-training.js';
-import { appendTrainLog, readTrainLog, truncateTrainLog } from './train-log.js';
+import { promptDims, promptParamCount } from './adapters/prompt-spec.js';
+import { promptSettings, promptSpecOf, promptWriter } from './adapters/prompt-training.js';
+import { appendTrainLog, readTrainLog } from './train-log.js';
+import { startPoint } from './start-point.js';
 
 export interface TrainRunOptions {
   /** continue from the newest checkpoint in OUT/checkpoints (starts fresh, with a warning, if there is none) */
@@ -101,7 +101,7 @@ export async function runTrainer<R, E>(config: TrainConfig, method: TrainingMeth
     const fingerprint = method.fingerprint(train, val);
     const baseModel = resolve(modelDir);
 
-    // Adapter, extra trainable modules and optimizer: from a checkpoint, an existing adapter, or fresh.
+    // Adapter, extra trainable modules and optimizer: from a checkpoint, an --init-adapter, or fresh.
     const spec = loraSpecOf(config);
     let initial: LoraWeights | null = null;
     const initialWeights = (): LoraWeights =>
@@ -110,41 +110,26 @@ export async function runTrainer<R, E>(config: TrainConfig, method: TrainingMeth
         : config.initAdapter
         ? readInitAdapter(config.initAdapter, shapes, spec, warnings)
         : initLoraWeights(spec, { layers: mcfg.numLayers, features: (_l, m) => projectionFeatures(mcfg, m) }, config.seed));
-    let weights: LoraWeights;
-    let prompt: PromptWeights | null = null;
-    let extras: NamedTensor[] = method.extraParams?.(mcfg, config) ?? [];
-    let start = 0;
-    let lastLosses: number[] = [];
-    let lastEvalLoss: number | null = null;
-    let pendingEval = false;
-    let optimizerState = null;
-    let resumedState: Record<string, unknown> | null = null;
     const latest = checkpoints.at(-1);
-    if (opts.resume && latest !== undefined) {
-      const dir = checkpointDir(outDir, latest);
-      const state = readTrainerState(dir);
-      checkResumable(dir, state, settings, fingerprint, method.unit);
-      if (promptSpec) {
-        weights = initialWeights();
-        prompt = readPromptEncoder(dir, promptSpec, promptDims(mcfg));
-      } else {
-        const saved = readAdapter(dir, shapes);
-        weights = saved.weights;
-        extras = extras.map((t) => saved.modulesToSave.find((s) => s.name === t.name) ?? t);
-      }
-      optimizerState = readOptimizerState(dir, [...flatParams(weights), ...(prompt?.params.map((p) => p.data) ?? []), ...extras.map((t) => t.data)].map((p) => p.length));
-      start = state.step;
-      lastLosses = state.lastLosses;
-      lastEvalLoss = state.lastEvalLoss;
-      pendingEval = state.pendingEval === true;
-      resumedState = state.methodState ?? null;
-      truncateTrainLog(logPath, start);
-    } else {
-      if (opts.resume) warnings.push(`no checkpoint in ${join(outDir, 'checkpoints')}: starting from step 0`);
-      weights = initialWeights();
-      if (promptSpec) prompt = await initialPromptWeights(promptSpec, model as LlamaModel, config.seed);
-      truncateTrainLog(logPath, 0);
-    }
+    const from = await startPoint({
+      resume: opts.resume === true,
+      outDir,
+      logPath,
+      latest,
+      settings,
+      fingerprint,
+      unit: method.unit,
+      promptSpec,
+      shapes,
+      mcfg,
+      extras: method.extraParams?.(mcfg, config) ?? [],
+      initialWeights,
+      model,
+      seed: config.seed,
+      warnings,
+    });
+    const { weights, prompt, extras, start, optimizerState, resumedState } = from;
+    let { lastLosses, lastEvalLoss, pendingEval } = from;
     const params = [...flatParams(weights), ...(prompt?.params.map((p) => p.data) ?? []), ...extras.map((t) => t.data)];
     const opt = new AdamW(
       params.map((p) => p.length),
