@@ -62,19 +62,20 @@ test('sample prints the greedy answer and says which backend and device it runs 
   assert.equal(again.out[0], r.out[0]);
 });
 
-test('sample --data answers every item into JSONL and resumes after an interruption', async () => {
+test('sample --data answers every item into JSONL and resumes after an interruption; batched, each item draws what it draws alone', async () => {
   const out = join(dir, 'answers.jsonl');
-  const first = await run(sample, { model: info.dir, data: join(dir, 'data.jsonl'), out, 'max-new-tokens': '4', temperature: '0.9', seed: '5' }, 1);
+  const first = await run(sample, { model: info.dir, data: join(dir, 'data.jsonl'), out, 'max-new-tokens': '4', temperature: '0.9', seed: '5', 'batch-size': '1' }, 1);
   assert.equal(first.code, 130);
   assert.equal(readFileSync(out, 'utf8').trim().split('\n').length, 1);
-  const second = await run(sample, { model: info.dir, data: join(dir, 'data.jsonl'), out, 'max-new-tokens': '4', temperature: '0.9', seed: '5' });
+  const second = await run(sample, { model: info.dir, data: join(dir, 'data.jsonl'), out, 'max-new-tokens': '4', temperature: '0.9', seed: '5', 'batch-size': '1' });
   assert.equal(second.code, 0);
   assert.ok(second.err.some((l) => l.includes('resuming: 1 of 3')));
   const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(lines.map((l) => l.instruction), data.map((d) => d.instruction));
   assert.deepEqual(lines.map((l) => l.reference), data.map((d) => d.output));
   for (const l of lines) assert.ok(l.tokens <= 4 && typeof l.output === 'string');
-  // Per-item seeds: a fresh full run gives the same answers as the resumed one.
+  // Per-item seeds: a fresh full run, its three items decoded as one batch (the default --batch-size 8), gives the
+  // same answers as the resumed one-at-a-time run.
   const fresh = join(dir, 'answers2.jsonl');
   await run(sample, { model: info.dir, data: join(dir, 'data.jsonl'), out: fresh, 'max-new-tokens': '4', temperature: '0.9', seed: '5' });
   assert.deepEqual(readFileSync(fresh, 'utf8'), readFileSync(out, 'utf8'));

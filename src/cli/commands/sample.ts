@@ -16,6 +16,8 @@ same command after Ctrl-C).
   --data FILE            answer every item of this dataset instead
   --out FILE             JSONL output for --data: {instruction, input, reference, output, tokens, stopped_by}
   --limit N              answer only the first N items of --data
+  --batch-size N         items of --data decoded together, one forward pass per token for all of them (default 8;
+                         each item keeps its own seed, so the answers do not depend on it)
   --max-new-tokens N     default: generation_config.json's max_new_tokens, else 256
   --temperature T        0 = greedy; default: generation_config.json when it samples, else 0
   --top-p P  --top-k K   nucleus / top-k filtering (default: generation_config.json, else off)
@@ -36,6 +38,7 @@ export const command: Command = {
     data: { type: 'string' },
     out: { type: 'string' },
     limit: { type: 'string' },
+    'batch-size': { type: 'string' },
     'max-new-tokens': { type: 'string' },
     temperature: { type: 'string' },
     'top-p': { type: 'string' },
@@ -56,6 +59,7 @@ export const command: Command = {
     const topKFlag = flagNumber(v, 'top-k', { integer: true, min: 0 });
     const seed = flagNumber(v, 'seed', { integer: true, min: 0 }) ?? Math.floor(Math.random() * 2 ** 31);
     const limit = flagNumber(v, 'limit', { integer: true, min: 1 });
+    const batchSize = flagNumber(v, 'batch-size', { integer: true, min: 1 }) ?? 8;
     if (outFile !== undefined) {
       const { assertNotInput, prepareAppendOutput } = await import('../../io/write-output.js');
       assertNotInput({ path: outFile, label: '--out' }, [{ path: dataFile!, label: '--data' }]);
@@ -64,7 +68,7 @@ export const command: Command = {
     const samples = dataFile !== undefined ? (await import('../../data/alpaca-file.js')).readAlpacaFile(dataFile).slice(0, limit) : [];
 
     const { openModel } = await import('../../train/adapters/open-model.js');
-    const { generate } = await import('../../model/generate.js');
+    const { generate, generateBatch } = await import('../../model/generate.js');
     const { formatAlpacaPrompt } = await import('../../model/alpaca-prompt.js');
     const { model, lora } = await openModel({ modelDir, adapterDir: flagString(v, 'adapter'), backend: flagString(v, 'backend'), log: ctx.err });
     try {
@@ -97,16 +101,24 @@ export const command: Command = {
       if (out.done > 0) ctx.err(`resuming: ${out.done} of ${samples.length} items already answered in ${outFile}`);
       const t0 = performance.now();
       let tokens = 0;
-      for (let i = out.done; i < samples.length; i++) {
+      for (let i = out.done; i < samples.length; i += batchSize) {
         if (ctx.signal.aborted) break;
-        const s = samples[i]!;
-        // Per-item seeds derived from --seed keep each answer reproducible whether or not the run was resumed.
-        const r = await answer(s, (seed + i * 7919) >>> 0);
-        if (r.stoppedBy === 'aborted') break;
-        out.append([{ instruction: s.instruction, input: s.input, reference: s.output, output: r.text, tokens: r.ids.length, stopped_by: r.stoppedBy }]);
-        tokens += r.ids.length;
+        const chunk = samples.slice(i, i + batchSize);
+        // Per-item seeds derived from --seed keep each answer reproducible whether or not the run was resumed, and
+        // whatever the batch size.
+        const rs = await generateBatch(
+          model,
+          chunk.map((s) => model.tokenizer.encode(formatAlpacaPrompt(s))),
+          { ...opts, seeds: chunk.map((_, k) => (seed + (i + k) * 7919) >>> 0) },
+        );
+        // Lines stay in item order: a Ctrl-C keeps the answers before the first one it cut short.
+        const whole = rs.findIndex((r) => r.stoppedBy === 'aborted');
+        const done = whole < 0 ? rs : rs.slice(0, whole);
+        out.append(done.map((r, k) => ({ instruction: chunk[k]!.instruction, input: chunk[k]!.input, reference: chunk[k]!.output, output: r.text, tokens: r.ids.length, stopped_by: r.stoppedBy })));
+        tokens += done.reduce((n, r) => n + r.ids.length, 0);
         const secs = (performance.now() - t0) / 1000;
-        ctx.err(`answered ${i + 1}/${samples.length} (${(tokens / secs).toFixed(1)} new tokens/s)`);
+        if (done.length) ctx.err(`answered ${i + done.length}/${samples.length} (${(tokens / secs).toFixed(1)} new tokens/s)`);
+        if (whole >= 0) break;
       }
       if (ctx.signal.aborted) {
         ctx.err(`stopped; rerun the same command to resume`);
