@@ -1,6 +1,6 @@
 import type { CurationFields } from '../store/run-store.js';
 import type { CurationConfig } from '../config/curation.js';
-import type { DuplicateIndex } from './duplicate-index.js';
+import type { DuplicateCheck, DuplicateIndex } from './duplicate-index.js';
 import { applyRules } from './rules.js';
 import type { ContaminationHit, ContaminationIndex } from './contamination-index.js';
 
@@ -40,14 +40,17 @@ export function curationVerdict(item: VerdictCandidate, index: DuplicateIndex, s
   const hit = settings.contamination?.check(item.key, [item.instruction, item.input, item.output]) ?? null;
   if (hit) return { status: 'rejected', reason: 'contamination', detail: contaminationDetail(hit), duplicateOf: null, similarity: hit.shared / hit.total, similar: [] };
   const d = index.checkAndAdd(item.key, item.instruction, item.input);
-  if (d.duplicateOf) {
-    return { status: 'duplicate', reason: `duplicate:${d.kind ?? 'exact'}`, detail: null, duplicateOf: d.duplicateOf.id, similarity: d.duplicateOf.score, similar: d.similar };
-  }
+  if (d.duplicateOf) return duplicateVerdict(d, null);
   const min = settings.minJudgeScore ?? null;
   if (min !== null && item.judgeScore !== null && item.judgeScore !== undefined && item.judgeScore < min) {
     return { status: 'rejected', reason: 'judge', detail: `judge score ${item.judgeScore} < ${min}`, duplicateOf: null, similarity: null, similar: d.similar };
   }
   return { status: 'kept', reason: null, detail: null, duplicateOf: null, similarity: null, similar: d.similar };
+}
+
+/** The verdict of an item a duplicate index found a copy of (`d.duplicateOf` set). */
+export function duplicateVerdict(d: DuplicateCheck, detail: string | null): CurationVerdict {
+  return { status: 'duplicate', reason: `duplicate:${d.kind ?? 'exact'}`, detail, duplicateOf: d.duplicateOf?.id ?? null, similarity: d.duplicateOf?.score ?? null, similar: d.similar };
 }
 
 /** The record of a removal: the benchmark file, its item and the shared span. */

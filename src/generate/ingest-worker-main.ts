@@ -51,19 +51,19 @@ try {
       const verdict = kept < init.target ? filter.duplicateVerdict(m.item) : null;
       if (!verdict) {
         store.completeRequest(m.requestId, m.result, [], []);
-        post({ type: 'completed', requestId: m.requestId, kept, tasks: 0, keptNow: 0, keptSamples: [], rejections: {}, verdicts: [], settled: false });
+        post({ type: 'completed', requestId: m.requestId, kept, tasks: 0, ...new AnswerTally().summary(), verdicts: [], settled: false });
         return;
       }
       const id = store.allocateItemId();
       const { instruction, input, output } = m.item;
+      const tally = new AnswerTally();
+      tally.count(id, m.item, verdict);
       commitWithProvenance({ type: 'complete-items', requestId: m.requestId, result: m.result, items: [m.item] }, [{ id, idx: 0, instruction, input, output, ...verdict }]);
-      post({ type: 'completed', requestId: m.requestId, kept, tasks: 1, keptNow: 0, keptSamples: [], rejections: { [verdict.reason!]: 1 }, verdicts: [{ id, kept: false }], settled: true });
+      post({ type: 'completed', requestId: m.requestId, kept, tasks: 1, ...tally.summary(), verdicts: [{ id, kept: false }], settled: true });
     } else if (m.type === 'complete-items') {
       const items: NewItem[] = [];
-      const keptSamples: SamplePreview[] = [];
-      const rejections: Record<string, number> = {};
+      const tally = new AnswerTally();
       const verdicts: Array<{ id: number; kept: boolean }> = [];
-      let keptNow = 0;
       m.items.forEach((it, idx) => {
         const id = store.allocateItemId();
         const task = { instruction: it.instruction, input: it.input, output: it.output };
@@ -72,45 +72,33 @@ try {
           : kept >= init.target
             ? overTargetVerdict(init.target)
             : filter.check(id, task);
-        if (verdict.status === 'kept') {
-          kept++;
-          keptNow++;
-          if (keptSamples.length === SAMPLE_BACK) keptSamples.shift();
-          keptSamples.push({ id, ...task });
-        } else if (verdict.reason) rejections[verdict.reason] = (rejections[verdict.reason] ?? 0) + 1;
+        if (tally.count(id, task, verdict)) kept++;
         verdicts.push({ id, kept: verdict.status === 'kept' });
         items.push({ id, idx, ...task, ...verdict });
       });
       commitWithProvenance(m, items);
-      post({ type: 'completed', requestId: m.requestId, kept, tasks: m.items.length, keptNow, keptSamples, rejections, verdicts });
+      post({ type: 'completed', requestId: m.requestId, kept, tasks: m.items.length, ...tally.summary(), verdicts });
     } else {
       const items: NewItem[] = [];
-      const keptSamples: SamplePreview[] = [];
+      const tally = new AnswerTally();
       const parsed = parseResponse(m.result.raw, m.format, { finishReason: m.result.finishReason, nextIndex: m.nextIndex });
-      let keptNow = 0;
-      const rejections: Record<string, number> = {};
       let idx = 0;
       for (const task of parsed.tasks) {
         const id = store.allocateItemId();
         // Past the target an item is not kept even if new: the run holds exactly `target`.
         const verdict = kept >= init.target ? overTargetVerdict(init.target) : filter.check(id, task);
-        if (verdict.status === 'kept') {
-          kept++;
-          keptNow++;
-          // The last few kept: a random-enough share of the run for the example pool, and the freshest for display.
-          if (keptSamples.length === SAMPLE_BACK) keptSamples.shift();
-          keptSamples.push({ id, ...task });
-        } else if (verdict.reason) rejections[verdict.reason] = (rejections[verdict.reason] ?? 0) + 1;
+        if (tally.count(id, task, verdict)) kept++;
         items.push({ id, idx: idx++, ...task, ...verdict });
       }
       for (const d of parsed.dropped) {
         const reason = `parse:${d.reason.replace(/\s*\(.*$/, '')}`;
-        rejections[reason] = (rejections[reason] ?? 0) + 1;
-        items.push({ id: store.allocateItemId(), idx: idx++, instruction: '', input: '', output: d.raw, status: 'dropped', reason, detail: d.reason, duplicateOf: null, similarity: null, similar: [] });
+        const item = { id: store.allocateItemId(), idx: idx++, instruction: '', input: '', output: d.raw, status: 'dropped' as const, reason, detail: d.reason, duplicateOf: null, similarity: null, similar: [] };
+        tally.count(item.id, item, item);
+        items.push(item);
       }
       const { stored, unstored } = storage.split(items);
       store.completeRequest(m.requestId, m.result, stored, unstored);
-      post({ type: 'completed', requestId: m.requestId, kept, tasks: parsed.tasks.length, keptNow, keptSamples, rejections });
+      post({ type: 'completed', requestId: m.requestId, kept, tasks: parsed.tasks.length, ...tally.summary() });
     }
   };
   port.on('message', (m: ToIngest) => {
@@ -125,6 +113,31 @@ try {
   warmUp(init);
 } catch (e) {
   fail(e);
+}
+
+/** What one answer's items did: how many were kept, the last few kept (for the example pool and the display), and
+ *  the rest by reason. */
+class AnswerTally {
+  private keptNow = 0;
+  private readonly keptSamples: SamplePreview[] = [];
+  private readonly rejections: Record<string, number> = {};
+
+  /** Counts one item's verdict; true when it was kept. */
+  count(id: number, task: { instruction: string; input: string; output: string }, verdict: { status: string; reason: string | null }): boolean {
+    if (verdict.status === 'kept') {
+      this.keptNow++;
+      // The last few kept: a random-enough share of the run for the example pool, and the freshest for display.
+      if (this.keptSamples.length === SAMPLE_BACK) this.keptSamples.shift();
+      this.keptSamples.push({ id, instruction: task.instruction, input: task.input, output: task.output });
+      return true;
+    }
+    if (verdict.reason) this.rejections[verdict.reason] = (this.rejections[verdict.reason] ?? 0) + 1;
+    return false;
+  }
+
+  summary(): { keptNow: number; keptSamples: SamplePreview[]; rejections: Record<string, number> } {
+    return { keptNow: this.keptNow, keptSamples: this.keptSamples, rejections: this.rejections };
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { curationVerdict, type CurationVerdict, type VerdictSettings } from '../curate/curation-verdict.js';
+import { curationVerdict, duplicateVerdict, type CurationVerdict, type VerdictSettings } from '../curate/curation-verdict.js';
 import type { CombinedDuplicateIndex } from '../curate/create-duplicate-index.js';
 import type { ParsedTask } from './parse-response.js';
 
@@ -26,7 +26,6 @@ export class ItemFilter {
    */
   duplicateVerdict(task: Pick<ParsedTask, 'instruction' | 'input'>): CurationVerdict | null {
     const d = this.index.check(task.instruction, task.input);
-    if (!d.duplicateOf) return null;
-    return { status: 'duplicate', reason: `duplicate:${d.kind ?? 'exact'}`, detail: 'found before its response was asked', duplicateOf: d.duplicateOf.id, similarity: d.duplicateOf.score, similar: d.similar };
+    return d.duplicateOf ? duplicateVerdict(d, 'found before its response was asked') : null;
   }
 }
