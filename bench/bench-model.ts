@@ -1,7 +1,8 @@
 /** The random checkpoints the model benches share: written once to the temp folder, reused by later runs. */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseBackendFlag, selectBackend } from '../src/model/backend.js';
 import { writeTinyModel } from '../tests/helpers/tiny-model.js';
 
 /**
@@ -21,4 +22,26 @@ export async function randomBenchModel(small: boolean, log: (line: string) => vo
     );
   }
   return dir;
+}
+
+/** The flags of the method benches (bench/methods.ts, bench/ppo.ts): backend and the random model's size. */
+export const methodBenchOptions = {
+  backend: { type: 'string', default: 'wasm' },
+  hidden: { type: 'string', default: '256' },
+  layers: { type: 'string', default: '4' },
+  steps: { type: 'string', default: '3' },
+  batch: { type: 'string', default: '8' },
+} as const;
+
+/**
+ * The method benches' setup from their flags: the backend selected, a temp folder, and a random llama model of
+ * `hidden` × `layers` in it (8/4 heads), the same for every method so their figures compare.
+ */
+export async function methodBenchSetup(name: string, values: { backend?: string; hidden?: string; layers?: string; steps?: string; batch?: string }) {
+  const hidden = Number(values.hidden);
+  const layers = Number(values.layers);
+  const backend = await selectBackend(parseBackendFlag(values.backend) ?? 'wasm');
+  const root = mkdtempSync(join(tmpdir(), `forge-bench-${name}-`));
+  const model = await writeTinyModel(join(root, 'model'), { arch: 'llama', hidden, layers, heads: 8, kvHeads: 4, intermediate: hidden * 3, seed: 5 });
+  return { hidden, layers, steps: Number(values.steps), batch: Number(values.batch), backend, root, model };
 }

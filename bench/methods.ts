@@ -9,35 +9,23 @@
  *
  *   node --import tsx bench/methods.ts [--backend wasm] [--hidden 256] [--layers 4] [--steps 3] [--batch 8] [--virtual 20]
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseBackendFlag, selectBackend } from '../src/model/backend.js';
 import { trainConfigSchema, type TrainConfigInput } from '../src/config/train.js';
 import type { TrainEvent } from '../src/events.js';
 import { runDpoTraining } from '../src/train/methods/dpo.js';
 import { runRewardTraining } from '../src/train/methods/rm.js';
 import { runTraining } from '../src/train/trainer.js';
-import { writeTinyModel } from '../tests/helpers/tiny-model.js';
+import { methodBenchOptions, methodBenchSetup } from './bench-model.js';
 
 const { values } = parseArgs({
   options: {
-    backend: { type: 'string', default: 'wasm' },
-    hidden: { type: 'string', default: '256' },
-    layers: { type: 'string', default: '4' },
-    steps: { type: 'string', default: '3' },
-    batch: { type: 'string', default: '8' },
+    ...methodBenchOptions,
     virtual: { type: 'string', default: '20' },
   },
 });
-const hidden = Number(values.hidden);
-const layers = Number(values.layers);
-const steps = Number(values.steps);
-const batch = Number(values.batch);
-const backend = await selectBackend(parseBackendFlag(values.backend) ?? 'wasm');
-const root = mkdtempSync(join(tmpdir(), 'forge-bench-methods-'));
-const model = await writeTinyModel(join(root, 'model'), { arch: 'llama', hidden, layers, heads: 8, kvHeads: 4, intermediate: hidden * 3, seed: 5 });
+const { hidden, layers, steps, batch, backend, root, model } = await methodBenchSetup('methods', values);
 
 // One optimizer step per batch: steps + 1 batches (the first is the warm-up).
 const n = batch * (steps + 1);

@@ -9,11 +9,9 @@
  *
  *   node --import tsx bench/ppo.ts [--backend wasm] [--hidden 256] [--layers 4] [--steps 3] [--batch 8] [--new-tokens 32] [--ppo-epochs 4]
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseBackendFlag, selectBackend } from '../src/model/backend.js';
 import { trainConfigSchema, type TrainConfigInput } from '../src/config/train.js';
 import { initLoraWeights } from '../src/train/adapters/lora-weights.js';
 import { writeAdapter } from '../src/train/adapters/peft-files.js';
@@ -24,28 +22,18 @@ import { readTrainLog } from '../src/train/train-log.js';
 import type { TrainEvent } from '../src/events.js';
 import { runTraining } from '../src/train/trainer.js';
 import { seededRandom } from '../src/random.js';
-import { writeTinyModel } from '../tests/helpers/tiny-model.js';
+import { methodBenchOptions, methodBenchSetup } from './bench-model.js';
 
 const { values } = parseArgs({
   options: {
-    backend: { type: 'string', default: 'wasm' },
-    hidden: { type: 'string', default: '256' },
-    layers: { type: 'string', default: '4' },
-    steps: { type: 'string', default: '3' },
-    batch: { type: 'string', default: '8' },
+    ...methodBenchOptions,
     'new-tokens': { type: 'string', default: '32' },
     'ppo-epochs': { type: 'string', default: '4' },
   },
 });
-const hidden = Number(values.hidden);
-const layers = Number(values.layers);
-const steps = Number(values.steps);
-const batch = Number(values.batch);
+const { hidden, layers, steps, batch, backend, root, model } = await methodBenchSetup('ppo', values);
 const newTokens = Number(values['new-tokens']);
 const ppoEpochs = Number(values['ppo-epochs']);
-const backend = await selectBackend(parseBackendFlag(values.backend) ?? 'wasm');
-const root = mkdtempSync(join(tmpdir(), 'forge-bench-ppo-'));
-const model = await writeTinyModel(join(root, 'model'), { arch: 'llama', hidden, layers, heads: 8, kvHeads: 4, intermediate: hidden * 3, seed: 5 });
 
 const n = batch * (steps + 1);
 const samples = Array.from({ length: n }, (_, k) => ({ instruction: `Explain point number ${k} of the list in two sentences.`, input: '', output: `Here is a careful answer to question ${k}, with the reasons laid out one by one.` }));
