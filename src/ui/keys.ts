@@ -172,6 +172,31 @@ export function typedText(input: string, key: Key): string | undefined {
   return clean === '' ? undefined : clean;
 }
 
+/** Control characters that are keys of their own. Tab, CR and LF stay text: a paste carries them. */
+const controlKey = /[\u0001-\u0008\u000b\u000c\u000e-\u001a\u007f]/;
+const controlKeys = /([\u0001-\u0008\u000b\u000c\u000e-\u001a\u007f])/;
+
+/**
+ * One input event as the keys in it. A terminal read can carry several keys at once when they are typed faster than
+ * the screen reads them: ctrl+e and the text after it, or backspace held down. Ink parses escape sequences apart but
+ * not control characters, so such a chunk would arrive as one unknown key and the control key would be lost. Runs
+ * of plain text stay together (a paste is one insert); each control character becomes its own key.
+ */
+export function splitKeyChunk(input: string, key: Key): Array<{ input: string; key: Key }> {
+  if (input.length <= 1 || !controlKey.test(input)) return [{ input, key }];
+  const plain: Key = { ...key, ctrl: false, meta: false, backspace: false, delete: false };
+  const out: Array<{ input: string; key: Key }> = [];
+  for (const part of input.split(controlKeys)) {
+    if (part === '') continue;
+    const code = part.length === 1 ? part.charCodeAt(0) : -1;
+    if (!controlKey.test(part)) out.push({ input: part, key: plain });
+    // DEL and ^H are the Backspace key; ^A..^Z are ctrl with the letter, as ink reports a lone one.
+    else if (code === 0x7f || code === 0x08) out.push({ input: '', key: { ...plain, backspace: true } });
+    else out.push({ input: String.fromCharCode(code + 0x60), key: { ...plain, ctrl: true } });
+  }
+  return out;
+}
+
 /** Key names as the help overlay and hints print them. */
 export function displayKeys(keys: readonly string[]): string {
   const names: Record<string, string> = { up: '↑', down: '↓', left: '←', right: '→', return: 'enter', escape: 'esc', pagedown: 'pgdn', pageup: 'pgup' };

@@ -35,17 +35,6 @@ const lineEnd = (s: string, i: number) => {
  * multi-line field.
  */
 export function applyTextKey(state: TextEdit, input: string, key: Key, multiline: boolean): TextEdit | undefined {
-  // Keys typed faster than the screen reads them arrive as one chunk: "\x7f\x7f" (backspace held down) or
-  // "\x7f40" (backspace, then digits). Apply each backspace and each run of text in order.
-  if (input.length > 1 && /[\u007f\b]/.test(input)) {
-    let st = state;
-    for (const part of input.split(/([\u007f\b])/)) {
-      if (part === '') continue;
-      const isBackspace = part === '\u007f' || part === '\b';
-      st = applyTextKey(st, isBackspace ? '' : part, isBackspace ? { ...key, backspace: true } : key, multiline) ?? st;
-    }
-    return st;
-  }
   const { value: s, cursor: c } = state;
   const name = keyName(input, key);
   switch (name) {

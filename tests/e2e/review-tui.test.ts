@@ -41,8 +41,8 @@ test('review in a real terminal: accept, reject, edit in place, undo and quit; t
     // In-place edit of #6's instruction: letters typed here are text, not commands.
     term.keys('e');
     await term.waitFor(/editing #6/, 'the edit form');
-    term.keys('C-e');
-    term.type(' Be brief and exact.');
+    // ctrl+e and the text in one send-keys: they usually reach the program in one read, which once lost the ctrl+e.
+    term.keys('C-e', ' Be brief and exact.');
     await term.waitFor(/Be brief and exact\./, 'the typed text');
     term.keys('C-s');
     await term.waitFor(/#6 edited/, 'the edit saved');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Key } from 'ink';
-import { commandFor, keyName, keyNames, keyTable } from '../../src/ui/keys.js';
+import { commandFor, keyName, keyNames, keyTable, splitKeyChunk } from '../../src/ui/keys.js';
 import { applyTextKey, textEdit } from '../../src/ui/text-edit.js';
 
 const none: Key = {
@@ -61,10 +61,21 @@ test('text editing: insert at the cursor, backspace, line moves, and enter only 
   // a pasted multi-line chunk keeps its newlines only where newlines belong
   assert.equal(applyTextKey(textEdit(''), 'a\r\nb', none, true)!.value, 'a\nb');
   assert.equal(applyTextKey(textEdit(''), 'a\r\nb', none, false)!.value, 'a b');
-  // backspace held down arrives as one chunk of DEL bytes
-  assert.deepEqual(applyTextKey(textEdit('52000'), '\u007f\u007f\u007f', none, false), { value: '52', cursor: 2 });
-  assert.deepEqual(applyTextKey(textEdit('0'), '\u007f40', none, false), { value: '40', cursor: 2 });
   // surrogate pairs move and delete as one character
   const emoji = applyTextKey(textEdit('a😀', 3), '', k({ delete: true }), false)!;
   assert.deepEqual(emoji, { value: 'a', cursor: 1 });
+});
+
+test('a chunk of several keys is split into its keys: control keys apart, typed text together', () => {
+  const typeChunk = (start: ReturnType<typeof textEdit>, chunk: string) =>
+    splitKeyChunk(chunk, none).reduce((st, e) => applyTextKey(st, e.input, e.key, true) ?? st, start);
+  // backspace held down arrives as one chunk of DEL bytes
+  assert.deepEqual(typeChunk(textEdit('52000'), '\u007f\u007f\u007f'), { value: '52', cursor: 2 });
+  assert.deepEqual(typeChunk(textEdit('0'), '\u007f40'), { value: '40', cursor: 2 });
+  // ctrl+e then text, read at once: the text goes at the end (CI lost the ctrl+e and typed at the start)
+  assert.deepEqual(typeChunk(textEdit('Plot.', 0), '\u0005 Brief.'), { value: 'Plot. Brief.', cursor: 12 });
+  const keys = splitKeyChunk('ab\u0013', none);
+  assert.deepEqual(keys.map((e) => keyName(e.input, e.key)), ['ab', 'ctrl+s'], 'text, then ctrl+s for the form to save');
+  assert.equal(splitKeyChunk('a\r\nb\tc', none).length, 1, 'a paste with line breaks and tabs stays one insert');
+  assert.deepEqual(splitKeyChunk('\u0005', k({ ctrl: true })), [{ input: '\u0005', key: k({ ctrl: true }) }], 'a lone key is left as ink parsed it');
 });

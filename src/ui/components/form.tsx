@@ -1,5 +1,6 @@
 import { useReducer, useRef } from 'react';
-import { Box, useInput } from 'ink';
+import { Box } from 'ink';
+import { useKeys } from './use-keys.js';
 import { Text } from './text.js';
 import { commandFor, keyNames } from '../keys.js';
 import { applyTextKey, textEdit, type TextEdit } from '../text-edit.js';
@@ -32,7 +33,7 @@ export function Form({ title, fields, validate, onSubmit, onCancel, width }: Pro
   const state = useRef({ values: fields.map((f) => textEdit(f.value)), focus: 0, error: null as string | null });
   const [, redraw] = useReducer((n: number) => n + 1, 0);
 
-  useInput((input, key) => {
+  useKeys((input, key) => {
     const st = state.current;
     const field = fields[st.focus]!;
     const name = keyNames(input, key)[0] ?? '';

@@ -1,5 +1,6 @@
 import { useEffect, useReducer, useRef, type ReactNode } from 'react';
-import { Box, useInput } from 'ink';
+import { Box } from 'ink';
+import { useKeys } from './use-keys.js';
 import { Text } from './text.js';
 import { HelpOverlay } from './help-overlay.js';
 import { formatError } from '../../errors.js';
@@ -80,7 +81,7 @@ export function useJob<S, E extends { type: string }>(opts: JobOptions<S, E>): {
     return () => ctl.abort();
   }, [start]);
 
-  useInput((input, key) => {
+  useKeys((input, key) => {
     redraw();
     for (const name of keyNames(input, key)) {
       if (helpRef.current) {

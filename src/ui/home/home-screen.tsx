@@ -1,5 +1,6 @@
 import { useReducer, useRef } from 'react';
-import { Box, useInput } from 'ink';
+import { Box } from 'ink';
+import { useKeys } from '../components/use-keys.js';
 import { Text } from '../components/text.js';
 import { HelpOverlay } from '../components/help-overlay.js';
 import { formatInt, formatUsd } from '../format.js';
@@ -37,7 +38,7 @@ export function HomeScreen({ runsDir, runs, notice, onAction }: Props) {
   const listHeight = Math.max(1, height - 8);
   const cursor = Math.min(cursorRef.current, Math.max(0, runs.length - 1));
 
-  useInput((input, key) => {
+  useKeys((input, key) => {
     redraw();
     for (const name of keyNames(input, key)) {
       const selected = runs[Math.min(cursorRef.current, runs.length - 1)];

@@ -1,5 +1,6 @@
 import { useReducer, useRef } from 'react';
-import { Box, useInput } from 'ink';
+import { Box } from 'ink';
+import { useKeys } from '../components/use-keys.js';
 import { Text } from '../components/text.js';
 import { HelpOverlay } from '../components/help-overlay.js';
 import { hintLine } from '../keys.js';
@@ -81,7 +82,7 @@ export function RankScreen(props: RankScreenProps) {
   const { columns, rows } = useTerminalSize();
   const tone = useTone();
 
-  useInput((input, key) => {
+  useKeys((input, key) => {
     if (session.handleInput(input, key)) redraw();
     if (session.quit) props.onQuit();
   });

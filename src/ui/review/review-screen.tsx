@@ -1,5 +1,6 @@
 import { useReducer, useRef } from 'react';
-import { Box, useInput } from 'ink';
+import { Box } from 'ink';
+import { useKeys } from '../components/use-keys.js';
 import { Text } from '../components/text.js';
 import type { Sample } from '../../data/sample.js';
 import { hintLine } from '../keys.js';
@@ -46,7 +47,7 @@ export function ReviewScreen(props: ReviewScreenProps) {
   const { columns, rows } = useTerminalSize();
   const tone = useTone();
 
-  useInput((input, key) => {
+  useKeys((input, key) => {
     const cluster = clusterRef.current;
     if (cluster) {
       cluster.handleInput(input, key);
