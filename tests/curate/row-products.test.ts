@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
 import { jsRowProducts, rowProductsKernel } from '../../src/curate/row-products.js';
 import { semanticDuplicates } from '../../src/curate/semantic-dedup.js';
 import { seededRandom } from '../../src/random.js';
+import { chunksByWorkers } from '../../src/curate/threaded-products.js';
 import { skipWithoutNativeBlas } from '../helpers/native-blas.js';
 
 const rnd = seededRandom(9);
@@ -41,4 +43,27 @@ test('clustering on the native BLAS and on JS finds the same paraphrases', { ski
   const agree = js.filter((x, i) => (x === null) === (native[i] === null)).length;
   assert.ok(js.filter(Boolean).length > 2000);
   assert.ok(agree / js.length >= 0.995, `agreement ${agree}/${js.length}`);
+});
+
+test('the JS kernel on several threads equals one thread to the bit, and the workers take part', async () => {
+  const kernel = rowProductsKernel({ ALPACA_FORGE_NO_NATIVE: '1' }, 3);
+  assert.equal(kernel.name, 'JS on 3 threads');
+  const check = (m: number, n: number, d: number) => {
+    const a = rows(m, d);
+    const b = rows(n, d);
+    const one = new Float32Array(m * n);
+    const many = new Float32Array(m * n + 5).fill(42);
+    jsRowProducts(a, m, b, n, d, one);
+    kernel.products(a, m, b, n, d, many);
+    assert.ok(one.every((x, i) => x === many[i]), `${m}×${n}×${d}`);
+    assert.ok(many.subarray(m * n).every((x) => x === 42), 'nothing past the block is written');
+  };
+  // The first call starts the workers and does not wait for them: the calling thread computes it alone.
+  check(301, 40, 96);
+  for (let waited = 0; chunksByWorkers() === 0 && waited < 20000; waited += 100) {
+    await delay(100);
+    check(513, 33, 64);
+  }
+  assert.ok(chunksByWorkers() > 0, 'the workers computed chunks');
+  for (const [m, n, d] of [[1024, 56, 48], [7, 300, 200], [2, 129, 1025]] as const) check(m, n, d);
 });
