@@ -162,7 +162,7 @@ function semantic(count: number, dim: number): void {
   const recall = both / Math.max(1, exact.filter(Boolean).length);
   console.log(`semantic ${count} × ${dim}: removed ${removed} (${planted.length} planted paraphrases); all pairs on the first ${sub}, clustered as a large set: recall ${recall.toFixed(4)} (${exact.filter(Boolean).length} paraphrases)`);
   console.log(`full-scale check (${full.seconds.toFixed(1)} s): of ${sampled.length} sampled paraphrases, ${full.value.truth} have a kept item within the threshold (all pairs); the clustered run found ${full.value.found}`);
-  console.log(`semantic local work ${count} × ${dim} (clustering on ${rowProductsKernel().name}; ALPACA_FORGE_NO_NATIVE=1 for JS): ${r.seconds.toFixed(1)} s wall, ${r.cpu.toFixed(1)} s cpu, peak rss ${rss} GB; recall ${fullRecall.toFixed(4)} vs all pairs on ${sampled.length} sampled paraphrases, ${recall.toFixed(4)} on the first ${sub}`);
+  console.log(`semantic local work ${count} × ${dim} (products on ${rowProductsKernel().name}; ALPACA_FORGE_NO_NATIVE=1 for JS): ${r.seconds.toFixed(1)} s wall, ${r.cpu.toFixed(1)} s cpu, peak rss ${rss} GB; recall ${fullRecall.toFixed(4)} vs all pairs on ${sampled.length} sampled paraphrases, ${recall.toFixed(4)} on the first ${sub}`);
 }
 
 function decontaminate(count: number, benchItems: number): void {

@@ -1,5 +1,6 @@
 import { seededRandom } from '../random.js';
 import { rowProductsKernel, type RowProducts } from './row-products.js';
+import { leafTables } from './leaf-tables.js';
 
 export interface SemanticOptions {
   /** Cosine similarity at which an item duplicates an earlier kept one. */
@@ -11,9 +12,20 @@ export interface SemanticOptions {
   /** Leaf clusters each item is compared in: its nearest, or its nearest two. Default 2. */
   probes?: 1 | 2;
   seed?: number;
-  /** The clustering's matrix products. Defaults to the native BLAS where it is built, else plain JS. */
+  /** The clustering's and the cosine tables' matrix products. Defaults to the native BLAS where it is built, else JS. */
   products?: RowProducts;
+  /**
+   * Floats the walk's precomputed cosine tables may hold: default 2^26 (256 MB), or 0 on the one-thread JS kernel,
+   * where the tables' products cost more than the dot products they save. 0 compares every pair on demand.
+   */
+  tableBudget?: number;
 }
+
+/**
+ * How far a cosine from the tables (float32 products, summed in any order) may be from the exact one, doubled:
+ * a 768-long float32 sum of unit vectors errs by under 5e-5, so 1e-3 is a wide margin.
+ */
+const TABLE_SLACK = 1e-3;
 
 export interface SemanticDuplicate {
   /** Index (into the vectors) of the kept item this one duplicates. */
@@ -29,8 +41,9 @@ export interface SemanticDuplicate {
  * the kept items of its two nearest leaves (drawn from its two nearest top clusters), so a pair split by a cluster
  * border is still found unless both borders fall between them. bench/dedup.ts measures that recall against all
  * pairs. The result depends only on the vectors, the order and the seed, and on the kernel that clustered them
- * only where a float's last bit moves an item across a cluster border (BLAS and JS round sums differently); the
- * cosines that decide and are recorded are computed here, the same everywhere.
+ * only where a float's last bit moves an item across a cluster border (BLAS and JS round sums differently). The
+ * walk reads cosines from tables of matrix products (leaf-tables.ts) only to rule out kept items far from the
+ * threshold and from the best; the cosines that decide and are recorded are computed here, the same everywhere.
  */
 export function semanticDuplicates(vectors: readonly Float32Array[], order: readonly number[], opts: SemanticOptions): Array<SemanticDuplicate | null> {
   const n = vectors.length;
@@ -46,44 +59,75 @@ export function semanticDuplicates(vectors: readonly Float32Array[], order: read
     for (let k = 0; k < d; k++) flat[i * d + k] = v[k]! * s;
   });
   const probes = opts.probes ?? 2;
-  const leaves = n <= (opts.exactLimit ?? 4096) ? { home: new Int32Array(n), second: null, count: 1 } : clusterLeaves(flat, d, n, opts.leafSize ?? 64, opts.seed ?? 1, probes, opts.products ?? rowProductsKernel().products);
-  // Rows regrouped leaf by leaf, so the kept items a comparison walks lie together in memory.
-  const row = groupRows(flat, d, leaves.home, leaves.count);
+  const kernel = opts.products ? { products: opts.products, oneThread: false } : rowProductsKernel();
+  const products = kernel.products;
+  const leaves = n <= (opts.exactLimit ?? 4096) ? { home: new Int32Array(n), second: null, count: 1 } : clusterLeaves(flat, d, n, opts.leafSize ?? 64, opts.seed ?? 1, probes, products);
+  // Rows regrouped leaf by leaf and in keep order within a leaf, so a leaf's kept items lie together in memory and
+  // the items any visitor meets are a prefix of its leaf.
+  const rank = new Int32Array(n).fill(-1);
+  order.forEach((i, r) => (rank[i] = r));
+  const { row, leafStart } = groupRows(flat, d, leaves.home, leaves.count, rank);
+  const tables = leafTables(flat, d, leaves, row, leafStart, rank, products, opts.tableBudget ?? (kernel.oneThread ? 0 : 1 << 26));
   const kept: number[][] = Array.from({ length: leaves.count }, () => []);
   const sims = new Float64Array(4);
-  const keptRank: number[][] = Array.from({ length: leaves.count }, () => []);
   for (let r = 0; r < order.length; r++) {
     const i = order[r]!;
     const at = row[i]! * d;
-    let best = -2;
-    let bestRank = Infinity;
-    let bestJ = -1;
     const home = leaves.home[i]!;
     const second = leaves.second?.[i] ?? -1;
-    for (const leaf of second >= 0 && second !== home ? [home, second] : [home]) {
+    const visits = second >= 0 && second !== home ? [home, second] : [home];
+    // First the highest cosine, from the tables where a leaf has one (exact where it is compared on demand).
+    let high = -2;
+    for (const leaf of visits) {
+      const table = tables.sims[leaf];
       const ks = kept[leaf]!;
-      const ranks = keptRank[leaf]!;
-      for (let m = 0; m < ks.length; m += 4) {
-        const left = Math.min(4, ks.length - m);
-        dot4(flat, at, flat, row[ks[m]!]! * d, row[ks[m + Math.min(1, left - 1)]!]! * d, row[ks[m + Math.min(2, left - 1)]!]! * d, row[ks[m + Math.min(3, left - 1)]!]! * d, d, sims);
-        for (let q = 0; q < left; q++) {
-          const c = sims[q]!;
-          // The most similar kept item; on a tie, the one visited first (as all pairs in order would choose).
-          if (c > best || (c === best && ranks[m + q]! < bestRank)) {
-            best = c;
-            bestRank = ranks[m + q]!;
-            bestJ = ks[m + q]!;
-          }
-        }
-      }
+      if (table) {
+        const base = (leaf === home ? tables.homeRow[i]! : tables.secondRow[i]!) * tables.width[leaf]! - leafStart[leaf]!;
+        for (const j of ks) high = Math.max(high, table[base + row[j]!]!);
+      } else high = Math.max(high, bestKept(flat, at, d, ks, row, rank, sims).cosine);
     }
-    if (bestJ >= 0 && best >= opts.threshold) out[i] = { of: bestJ, cosine: Math.min(1, best) };
-    else {
+    if (high < opts.threshold - TABLE_SLACK) {
       kept[home]!.push(i);
-      keptRank[home]!.push(r);
+      continue;
     }
+    // Near or over the threshold: the exact cosine decides, over every kept item the tables put near the highest.
+    // The most similar kept item wins; on a tie, the one visited first (as all pairs in order would choose).
+    let best = { cosine: -2, rank: Infinity, j: -1 };
+    for (const leaf of visits) {
+      const table = tables.sims[leaf];
+      let ks = kept[leaf]!;
+      if (table) {
+        const base = (leaf === home ? tables.homeRow[i]! : tables.secondRow[i]!) * tables.width[leaf]! - leafStart[leaf]!;
+        ks = ks.filter((j) => table[base + row[j]!]! >= high - TABLE_SLACK);
+      }
+      const b = bestKept(flat, at, d, ks, row, rank, sims);
+      if (b.cosine > best.cosine || (b.cosine === best.cosine && b.rank < best.rank)) best = b;
+    }
+    if (best.j >= 0 && best.cosine >= opts.threshold) out[i] = { of: best.j, cosine: Math.min(1, best.cosine) };
+    else kept[home]!.push(i);
   }
   return out;
+}
+
+/** The kept item most similar to the row at `at` by exact cosine (ties: the one ranked first); j is -1 for none. */
+function bestKept(flat: Float32Array, at: number, d: number, ks: readonly number[], row: Int32Array, rank: Int32Array, sims: Float64Array): { cosine: number; rank: number; j: number } {
+  let best = -2;
+  let bestRank = Infinity;
+  let bestJ = -1;
+  for (let m = 0; m < ks.length; m += 4) {
+    const left = Math.min(4, ks.length - m);
+    dot4(flat, at, flat, row[ks[m]!]! * d, row[ks[m + Math.min(1, left - 1)]!]! * d, row[ks[m + Math.min(2, left - 1)]!]! * d, row[ks[m + Math.min(3, left - 1)]!]! * d, d, sims);
+    for (let q = 0; q < left; q++) {
+      const c = sims[q]!;
+      const rk = rank[ks[m + q]!]!;
+      if (c > best || (c === best && rk < bestRank)) {
+        best = c;
+        bestRank = rk;
+        bestJ = ks[m + q]!;
+      }
+    }
+  }
+  return { cosine: best, rank: bestRank, j: bestJ };
 }
 
 /** Four dot products of row i of `a` with rows j0…j3 of `b` in one pass, so row i is read once for all four. */
@@ -106,16 +150,20 @@ function dot4(a: Float32Array, i: number, b: Float32Array, j0: number, j1: numbe
 }
 
 /**
- * Moves the rows of `flat` in place so that each leaf's items are contiguous (a cycle walk with one spare row);
- * returns each item's row.
+ * Moves the rows of `flat` in place so that each leaf's items are contiguous, in rank order (items without a rank
+ * last), by a cycle walk with one spare row; returns each item's row and where each leaf starts (count + 1 entries).
  */
-function groupRows(flat: Float32Array, d: number, home: Int32Array, count: number): Int32Array {
+function groupRows(flat: Float32Array, d: number, home: Int32Array, count: number, rank: Int32Array): { row: Int32Array; leafStart: Int32Array } {
   const n = home.length;
-  const start = new Int32Array(count + 1);
-  for (let i = 0; i < n; i++) start[home[i]! + 1]!++;
-  for (let l = 0; l < count; l++) start[l + 1]! += start[l]!;
+  const leafStart = new Int32Array(count + 1);
+  for (let i = 0; i < n; i++) leafStart[home[i]! + 1]!++;
+  for (let l = 0; l < count; l++) leafStart[l + 1]! += leafStart[l]!;
+  const next = leafStart.slice(0, count);
   const row = new Int32Array(n);
-  for (let i = 0; i < n; i++) row[i] = start[home[i]!]!++;
+  const byRank = new Int32Array(n).fill(-1);
+  for (let i = 0; i < n; i++) if (rank[i]! >= 0) byRank[rank[i]!] = i;
+  for (const i of byRank) if (i >= 0) row[i] = next[home[i]!]!++;
+  for (let i = 0; i < n; i++) if (rank[i]! < 0) row[i] = next[home[i]!]!++;
   // Rows start in item order; item x goes to row[x]. Each cycle x → row[x] → … is walked once, carrying one row.
   const carry = new Float32Array(d);
   const tmp = new Float32Array(d);
@@ -133,7 +181,7 @@ function groupRows(flat: Float32Array, d: number, home: Int32Array, count: numbe
       x = t;
     }
   }
-  return row;
+  return { row, leafStart };
 }
 
 interface Leaves {

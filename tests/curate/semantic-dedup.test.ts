@@ -53,6 +53,30 @@ test('the clustered path for large sets finds the same paraphrases as all pairs 
   assert.ok(agree / exact.length >= 0.99, `agreement ${agree}/${exact.length}`);
 });
 
+test('the precomputed cosine tables change no decision: the same duplicates, survivors and cosines as comparing on demand', () => {
+  const rnd = seededRandom(11);
+  const d = 40;
+  const centers = Array.from({ length: 150 }, () => Float32Array.from({ length: d }, () => rnd() - 0.5));
+  // Spreads around and across the threshold, a block of exact copies (ties broken by rank), a lopsided leaf, and
+  // near copies visited right after their original (the last members a table block must hold).
+  const vectors: Float32Array[] = [];
+  for (let i = 0; i < 2600; i++) {
+    if (i < 300) vectors.push(Float32Array.from(centers[0]!));
+    else if (i % 2 === 1) vectors.push(Float32Array.from(vectors[i - 1]!, (x) => x + (rnd() - 0.5) * 0.02));
+    else vectors.push(Float32Array.from(centers[i % centers.length]!, (x) => x + (rnd() - 0.5) * (i % 3 === 0 ? 1.2 : 0.4)));
+  }
+  const pairs = Array.from({ length: 1300 }, (_, p) => p).sort(() => rnd() - 0.5);
+  const order = pairs.flatMap((p) => [2 * p, 2 * p + 1]);
+  // One leaf of 1,800 (all pairs, one table), and the clustered path's many leaves.
+  const small = order.filter((i) => i < 1800);
+  for (const [opts, vs, o] of [[{ threshold: 0.97 }, vectors.slice(0, 1800), small], [{ threshold: 0.9, exactLimit: 100, leafSize: 16 }, vectors, order]] as const) {
+    const onDemand = semanticDuplicates(vs, o, { ...opts, tableBudget: 0 });
+    const tabled = semanticDuplicates(vs, o, opts);
+    assert.ok(onDemand.filter(Boolean).length > 500 && onDemand.filter((x) => x === null).length > 300, 'both kept and removed items');
+    assert.deepEqual(tabled, onDemand);
+  }
+});
+
 test('semantic dedup of a file goes through /v1/embeddings, and a second run with the cache sends nothing', async () => {
   const server = await startFakeServer();
   try {
