@@ -109,11 +109,14 @@ export class EvolMethod implements GenerationMethod<EvolState> {
       const template = this.o.templates.get(s.operator)!;
       const drop = eliminateTask(s.parent, parsed.task, template.body, this.o.elimination, s.operator === 'breadth');
       if (drop) return { item: { ...parsed.task, output: '', provenance, drop } };
+      // An evolution that near-repeats a kept item would be removed by the run's dedup once answered: the writer
+      // checks it first, so a duplicate costs neither the equality check nor the response.
+      const precheck = { ...parsed.task, output: '', provenance, drop: null };
       if (this.o.equalTemplate && s.operator !== 'breadth') {
         // A short answer: a word or two (room for a model that puts a label in front).
-        return { then: { request: { kind: 'chat', messages: [{ role: 'user', content: renderEqualPrompt(this.o.equalTemplate, s.parent, parsed.task) }], maxTokens: 16 }, state: { ...s, stage: 'compare', task: parsed.task } } };
+        return { then: { request: { kind: 'chat', messages: [{ role: 'user', content: renderEqualPrompt(this.o.equalTemplate, s.parent, parsed.task) }], maxTokens: 16 }, state: { ...s, stage: 'compare', task: parsed.task } }, precheck };
       }
-      return { then: this.respond(s, parsed.task) };
+      return { then: this.respond(s, parsed.task), precheck };
     }
     if (s.stage === 'compare') {
       if (calledEqual(answer.text)) return { item: { ...s.task, output: '', provenance, drop: { reason: 'evol:no-new-information', detail: `the model called it equal to its parent ("${answer.text.trim().slice(0, 40)}")` } } };

@@ -48,6 +48,8 @@ export function stepJobs(method: GenerationMethod<unknown>, o: StepJobsOptions =
       const out = method.ingest(job.step, a);
       if ('then' in out) {
         job.step = out.then;
+        // A precheck that finds a duplicate ends the job with this item: `committed` reports it to the method.
+        job.item = out.precheck ?? null;
         return { commit: { items: [] }, then: request(out.then), ...(out.precheck ? { precheck: out.precheck } : {}) };
       }
       job.item = out.item;

@@ -177,6 +177,49 @@ test('Magpie offline: a near-repeat of an instruction kept in an earlier round i
   }
 });
 
+test('evol offline: an evolution that near-repeats an input is recorded as its duplicate, no response line asks it, and the rounds still end', async () => {
+  const dir = tmp();
+  const from = join(dir, 'topics.jsonl');
+  const topics = ['volcanoes', 'tax forms', 'sourdough bread'];
+  writeFileSync(from, topics.map((t) => JSON.stringify({ instruction: `Describe how ${t} work in plain words.`, input: '', output: 'A short description.' })).join('\n') + '\n');
+  // The tax-forms item evolves into a near-copy of the volcanoes item; the others into tasks of their own.
+  const repeat = 'Describe how volcanoes work, in plain words.';
+  const novel = [
+    'Explain, with one worked example, how a thermostat keeps a room warm overnight.',
+    'List four mistakes beginners make when pruning apple trees, and how to avoid each.',
+    'Compare wind and solar power for a remote farm in under two hundred words.',
+    'Write a friendly email asking a neighbour to trim an overhanging hedge by Friday.',
+    'Summarise why bridges expand in summer, using a table of three materials.',
+    'Give a three-step plan for learning basic sign language in a month.',
+  ];
+  const server = await startFakeServer({
+    answers: 'text',
+    behave: (n, body) => {
+      const prompt = body.messages[0]!.content;
+      if (!prompt.includes('[END]')) return { kind: 'ok' };
+      return { kind: 'ok', text: prompt.includes('tax forms') ? repeat : novel[n % novel.length]! };
+    },
+  });
+  try {
+    const runDir = join(dir, 'run');
+    const { rounds, last } = await offlineRounds(server, runDir, config(server.url, { method: 'evol', target: 100, evol: { from, rounds: 2, operators: 'depth' } }), dir);
+    assert.equal(last.reason, 'exhausted', last.message);
+    const store = RunStore.open(runDir);
+    const items = store.listItems();
+    const prov = new ProvenanceStore(store);
+    const source = items.find((i) => i.instruction === 'Describe how volcanoes work in plain words.')!;
+    const dup = items.find((i) => i.instruction === repeat)!;
+    assert.deepEqual({ status: dup.status, reason: dup.reason, of: dup.duplicateOf, output: dup.output }, { status: 'duplicate', reason: 'duplicate:rouge', of: String(source.id), output: '' });
+    assert.equal(prov.get(dup.id)?.round, 1);
+    assert.ok(items.some((i) => prov.get(i.id)?.round === 2 && i.status === 'kept'), 'round 2 evolved what round 1 kept');
+    store.close();
+    const asked = rounds.flat().flatMap((l) => (l.body.messages ? [l.body.messages[0]!.content] : []));
+    assert.ok(!asked.some((a) => a.startsWith(repeat)), 'no response line for the near-repeat');
+  } finally {
+    await server.close();
+  }
+});
+
 test('Magpie with --mode batch is refused before anything is sent, saying that the Batch API serves no raw completions for chat models', async () => {
   const server = await startFakeServer();
   try {

@@ -151,6 +151,44 @@ test('a Magpie instruction that near-repeats a kept one is recorded as its dupli
   }
 });
 
+test('an evolution that near-repeats a kept item is recorded as its duplicate, with its lineage, before its response is paid for', async () => {
+  const dir = tmp();
+  const from = writeInput(dir, 2);
+  // The second input's evolution comes back as a near-copy of the first input (kept from the start).
+  const novel = 'Describe, step by step, how a beekeeper inspects a hive in early spring without harming the queen.';
+  const repeat = 'Describe how volcanoes work, in plain words.';
+  const server = await startFakeServer({
+    answers: 'text',
+    behave: (_n, body) => {
+      const prompt = body.messages[0]!.content;
+      if (!prompt.includes('[END]')) return { kind: 'ok' };
+      return { kind: 'ok', text: prompt.includes('tax forms') ? repeat : novel };
+    },
+  });
+  try {
+    const runDir = join(dir, 'run');
+    const out = await runGeneration({ runDir, config: config(server.url, { method: 'evol', target: 100, concurrency: 1, evol: { from, rounds: 2, operators: 'depth' } }), signal: new AbortController().signal, ...quiet });
+    assert.equal(out.reason, 'exhausted', 'both rounds end: the duplicate is reported to the method like any item');
+    const asked = server.requests.map((r) => r.messages[0]!.content);
+    assert.ok(asked.some((a) => a.startsWith(novel)), 'the novel evolution was answered');
+    assert.ok(!asked.some((a) => a.startsWith(repeat)), 'nothing was asked for the near-repeat');
+    const store = RunStore.open(runDir);
+    const rows = evolRows(store);
+    const source = rows.find((r) => r.it.instruction === 'Describe how volcanoes work in plain words.')!;
+    const dup = rows.find((r) => r.it.instruction === repeat)!;
+    assert.deepEqual({ status: dup.it.status, reason: dup.it.reason, of: dup.it.duplicateOf, output: dup.it.output }, { status: 'duplicate', reason: 'duplicate:rouge', of: String(source.it.id), output: '' });
+    const parent = rows.find((r) => r.it.id === dup.p!.parentId)!;
+    assert.deepEqual({ method: dup.p!.method, round: dup.p!.round, parent: parent.it.instruction }, { method: 'evol', round: 1, parent: 'Describe how tax forms work in plain words.' });
+    // Round 2 evolved only what round 1 kept: the novel evolution, not the duplicate.
+    const round2 = rows.filter((r) => r.p?.round === 2);
+    assert.ok(round2.length > 0 && round2.every((r) => r.p!.parentId === rows.find((x) => x.it.instruction === novel)!.it.id));
+    assert.equal(store.summary().requests.inFlight, 0);
+    store.close();
+  } finally {
+    await server.close();
+  }
+});
+
 test('--lang zh sends the Chinese system turn before the pre-query, and the Chinese instructions are kept', async () => {
   const dir = tmp();
   // A zh run's rules want Chinese outputs too.
