@@ -103,5 +103,19 @@ export async function embedTexts(texts: readonly string[], o: EmbedOptions): Pro
     if (f?.error instanceof ForgeError) throw f.error;
     throw new ApiError(`embeddings ${model} at ${o.client.endpoint}: ${left} texts not embedded${f ? ` (${f.message})` : ''}`, undefined, 'run the same command again: the vectors fetched so far are cached');
   }
-  return hashes.map((h) => byHash.get(h)!);
+  return sameDimensions(hashes.map((h) => byHash.get(h)!), model, cached);
+}
+
+/**
+ * Vectors of one length, or a one-line error. Two lengths mean two models behind one name: endpoints of a pool
+ * serving different embedding models, or a cache filled by another model of the same name.
+ */
+function sameDimensions(vectors: Float32Array[], model: string, cached: number): Float32Array[] {
+  const first = vectors[0]?.length;
+  const odd = vectors.findIndex((v) => v.length !== first);
+  if (odd === -1) return vectors;
+  const where = cached > 0 ? `; ${cached} of ${vectors.length} came from the cache` : '';
+  throw new ForgeError('api', `embeddings ${model}: vectors of ${first} and ${vectors[odd]!.length} dimensions under one model name${where}`, {
+    hint: `serve one embeddings model under this name on every endpoint; if the model behind the name changed, clear its cached vectors (the --embedding-cache file, or a run's: sqlite3 RUN/run.db "DELETE FROM embeddings WHERE model = '${model}'")`,
+  });
 }

@@ -28,8 +28,14 @@ export async function onceEmbeddings(sdk: OpenAI, model: string, texts: readonly
     throw new InvalidResponseError(`the endpoint answered something that is not an embeddings list (${issue})`);
   }
   const vectors = new Array<Float32Array>(texts.length);
-  for (const d of parsed.data.data) vectors[d.index] = Float32Array.from(d.embedding);
-  if (vectors.some((v) => v === undefined)) throw new InvalidResponseError('the embeddings answer skips an index');
+  for (const d of parsed.data.data) {
+    if (d.index >= texts.length) throw new InvalidResponseError(`the embeddings answer has index ${d.index} for ${texts.length} texts`);
+    vectors[d.index] = Float32Array.from(d.embedding);
+  }
+  // A loop, not some(): some() skips the holes a missing index leaves.
+  for (let i = 0; i < vectors.length; i++) if (vectors[i] === undefined) throw new InvalidResponseError(`the embeddings answer skips index ${i}`);
+  const dims = new Set(vectors.map((v) => v.length));
+  if (dims.size > 1 || dims.has(0)) throw new InvalidResponseError(`the embeddings answer holds vectors of ${[...dims].sort((a, b) => a - b).join(' and ')} dimensions`);
   const promptTokens = parsed.data.usage?.prompt_tokens ?? 0;
   return { vectors, promptTokens, costUsd: costOf(prices, model, promptTokens, 0) };
 }

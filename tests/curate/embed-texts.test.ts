@@ -8,7 +8,7 @@ import { generationConfigSchema } from '../../src/config/generation.js';
 import { BudgetTracker } from '../../src/llm/budget.js';
 import { embeddingsFromPool } from '../../src/llm/embeddings-client.js';
 import { poolFromConfig } from '../../src/llm/pool-from-config.js';
-import { EmbeddingCache } from '../../src/store/embedding-cache.js';
+import { EmbeddingCache, textHash } from '../../src/store/embedding-cache.js';
 import { ForgeError } from '../../src/errors.js';
 import { startFakeServer } from '../helpers/fake-openai-server.js';
 import { fakeEmbedding } from '../helpers/fake-embeddings.js';
@@ -61,6 +61,26 @@ test('the budget stops embeddings before it is exceeded, with a budget error; a 
     const vectors = await embedTexts(texts, { client, cache, batchSize: 2, concurrency: 1, prices });
     assert.deepEqual(server.embeddingRequests.flat(), texts, 'the re-run sends only the 4 texts not cached');
     vectors.forEach((v, i) => assert.ok(close(v, fakeEmbedding(texts[i]!))));
+    closeCache();
+  } finally {
+    await server.close();
+  }
+});
+
+test('vectors of two lengths under one model name (a cache of another model, or a mixed pool) stop with one line naming both', async () => {
+  const server = await startFakeServer();
+  try {
+    const { cache, close: closeCache } = EmbeddingCache.openFile(join(mkdtempSync(join(tmpdir(), 'forge-embed-')), 'cache.db'));
+    const texts = ['Name a bird.', 'Name a tree.', 'Name a river.'];
+    // A 384-dimension model once cached the first text under the name the 64-dimension server now serves.
+    cache.put('embed-test', [{ hash: textHash(texts[0]!), vector: new Float32Array(384).fill(0.1) }]);
+    const { client } = poolOf([server.url]);
+    await assert.rejects(embedTexts(texts, { client, cache, batchSize: 2 }), (e: unknown) => {
+      assert.ok(e instanceof ForgeError && e.code === 'api', String(e));
+      assert.equal(e.message, 'embeddings embed-test: vectors of 384 and 64 dimensions under one model name; 1 of 3 came from the cache');
+      assert.match(e.hint ?? '', /DELETE FROM embeddings WHERE model = 'embed-test'/);
+      return true;
+    });
     closeCache();
   } finally {
     await server.close();
