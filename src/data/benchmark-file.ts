@@ -43,7 +43,7 @@ export async function loadBenchmarkFile(path: string, fields: readonly string[] 
     throw new DataError(`${path}: not a readable Parquet file (${why})`, 'download it again, or export the benchmark as JSONL');
   }
   const items = rows.map((rec, i) => ({ position: i + 1, unit: 'record' as const, texts: recordTexts(rec, fields, `${path}: record ${i + 1}`) }));
-  return { path, name: basename(path), items };
+  return benchmarkOf(path, items);
 }
 
 /** The text formats of loadBenchmarkFile (JSON, JSONL, CSV), read synchronously; Parquet needs loadBenchmarkFile. */
@@ -73,6 +73,12 @@ export function readBenchmarkFile(path: string, fields: readonly string[] | null
       items.push({ position: i + 1, unit: 'line', texts: recordTexts(parsed.value, fields, `${path}:${i + 1}`) });
     });
   }
+  return benchmarkOf(path, items);
+}
+
+/** A file with no item is a wrong path or a failed download, never a clean benchmark: refused rather than a silent 0 hits. */
+function benchmarkOf(path: string, items: BenchmarkItem[]): BenchmarkFile {
+  if (items.length === 0) throw new DataError(`${path}: no benchmark items in the file`, 'check the path given to --decontaminate, or download the test set again');
   return { path, name: basename(path), items };
 }
 

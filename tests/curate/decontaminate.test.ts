@@ -113,6 +113,12 @@ test('a malformed benchmark file gives a one-line error naming the file, the lin
   const csv = join(d, 'bad.csv');
   writeFileSync(csv, 'q,a\nx,y\nz\n');
   assertOneLine(() => readBenchmarkFile(csv, ['q']), new RegExp(`^${escape(csv)}:3: not valid CSV \\(1 fields where the header has 2\\)$`));
+  // An empty file (a failed download, a wrong path) would otherwise report 0 hits as if the data were clean.
+  for (const [name, body] of [['empty.jsonl', '\n'], ['empty.json', '[]'], ['header-only.csv', 'q,a\n']] as const) {
+    const f = join(d, name);
+    writeFileSync(f, body);
+    assertOneLine(() => readBenchmarkFile(f, null), new RegExp(`^${escape(f)}: no benchmark items in the file$`));
+  }
 });
 
 /** The GSM8K items as a Parquet file (as the Hugging Face Hub serves test sets), with an int64 id column. */
