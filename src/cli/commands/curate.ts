@@ -237,9 +237,20 @@ async function runCurate(ctx: CommandContext, f: CurateFlags): Promise<number> {
   }
   const { embeddingsSetup } = await import('../embeddings-setup.js');
   const embed = curation.dedup.semantic ? await embeddingsSetup(ctx, forge, curation.dedup.embeddingModel, f.baseUrl, say) : null;
-  return f.runDir !== undefined
-    ? curateRunCommand(ctx, f, f.runDir, curation, judgeCfg, judgeOptions, contamination, embed, say)
-    : curateFileCommand(ctx, f, curation, judgeCfg, judgeOptions, contamination, embed, say);
+  const plan: CuratePlan = { ctx, f, curation, judgeCfg, judge: judgeOptions, contamination, embed, say };
+  return f.runDir !== undefined ? curateRunCommand(plan, f.runDir) : curateFileCommand(plan);
+}
+
+/** What both forms of the command (a run, a file) work from once the flags and forge.yaml are read. */
+interface CuratePlan {
+  ctx: CommandContext;
+  f: CurateFlags;
+  curation: CurationConfig;
+  judgeCfg: JudgeConfig;
+  judge: JudgeOptions | null;
+  contamination: ContaminationIndex | null;
+  embed: EmbedSetup | null;
+  say: (l: string) => void;
 }
 
 type JudgeOptions = Omit<JudgeRunOptions, 'sink' | 'lang' | 'prompt'> & { promptName: string };
@@ -285,17 +296,8 @@ function judgeExitCode(o: JudgeOutcome | null): number {
   return 0;
 }
 
-async function curateRunCommand(
-  ctx: CommandContext,
-  f: CurateFlags,
-  runDir: string,
-  curation: CurationConfig,
-  judgeCfg: JudgeConfig,
-  judge: JudgeOptions | null,
-  contamination: ContaminationIndex | null,
-  embed: EmbedSetup | null,
-  say: (l: string) => void,
-): Promise<number> {
+async function curateRunCommand(plan: CuratePlan, runDir: string): Promise<number> {
+  const { ctx, f, curation, judgeCfg, judge, contamination, embed, say } = plan;
   const { RunStore } = await import('../../store/run-store.js');
   const { recurateRun, judgeRun, runLang } = await import('../../curate/curate-run.js');
   const { loadJudgePrompt } = await import('../../curate/judge.js');
@@ -358,16 +360,8 @@ async function curateRunCommand(
   }
 }
 
-async function curateFileCommand(
-  ctx: CommandContext,
-  f: CurateFlags,
-  curation: CurationConfig,
-  judgeCfg: JudgeConfig,
-  judge: JudgeOptions | null,
-  contamination: ContaminationIndex | null,
-  embed: EmbedSetup | null,
-  say: (l: string) => void,
-): Promise<number> {
+async function curateFileCommand(plan: CuratePlan): Promise<number> {
+  const { ctx, f, curation, judgeCfg, judge, contamination, embed, say } = plan;
   const { curateFile } = await import('../../curate/curate-file.js');
   const { readIfdScores } = await import('../../curate/ifd-scores.js');
   const t0 = Date.now();
