@@ -76,37 +76,35 @@ export function semanticDuplicates(vectors: readonly Float32Array[], order: read
     const home = leaves.home[i]!;
     const second = leaves.second?.[i] ?? -1;
     const visits = second >= 0 && second !== home ? [home, second] : [home];
-    // First the highest cosine, from the tables where a leaf has one (exact where it is compared on demand).
+    // First the highest cosine: from the table where a leaf has one, else exact (and then already decided there).
     let high = -2;
+    let best = { cosine: -2, rank: Infinity, j: -1 };
+    const tabled: Array<{ ks: readonly number[]; table: Float32Array; base: number }> = [];
     for (const leaf of visits) {
       const table = tables.sims[leaf];
       const ks = kept[leaf]!;
       if (table) {
         const base = (leaf === home ? tables.homeRow[i]! : tables.secondRow[i]!) * tables.width[leaf]! - leafStart[leaf]!;
         for (const j of ks) high = Math.max(high, table[base + row[j]!]!);
-      } else high = Math.max(high, bestKept(flat, at, d, ks, row, rank, sims).cosine);
+        tabled.push({ ks, table, base });
+      } else best = better(best, bestKept(flat, at, d, ks, row, rank, sims));
     }
+    high = Math.max(high, best.cosine);
     if (high < opts.threshold - TABLE_SLACK) {
       kept[home]!.push(i);
       continue;
     }
     // Near or over the threshold: the exact cosine decides, over every kept item the tables put near the highest.
-    // The most similar kept item wins; on a tie, the one visited first (as all pairs in order would choose).
-    let best = { cosine: -2, rank: Infinity, j: -1 };
-    for (const leaf of visits) {
-      const table = tables.sims[leaf];
-      let ks = kept[leaf]!;
-      if (table) {
-        const base = (leaf === home ? tables.homeRow[i]! : tables.secondRow[i]!) * tables.width[leaf]! - leafStart[leaf]!;
-        ks = ks.filter((j) => table[base + row[j]!]! >= high - TABLE_SLACK);
-      }
-      const b = bestKept(flat, at, d, ks, row, rank, sims);
-      if (b.cosine > best.cosine || (b.cosine === best.cosine && b.rank < best.rank)) best = b;
-    }
+    for (const { ks, table, base } of tabled) best = better(best, bestKept(flat, at, d, ks.filter((j) => table[base + row[j]!]! >= high - TABLE_SLACK), row, rank, sims));
     if (best.j >= 0 && best.cosine >= opts.threshold) out[i] = { of: best.j, cosine: Math.min(1, best.cosine) };
     else kept[home]!.push(i);
   }
   return out;
+}
+
+/** The more similar of two kept items; on a tie, the one visited first (as all pairs in order would choose). */
+function better<T extends { cosine: number; rank: number }>(a: T, b: T): T {
+  return b.cosine > a.cosine || (b.cosine === a.cosine && b.rank < a.rank) ? b : a;
 }
 
 /** The kept item most similar to the row at `at` by exact cosine (ties: the one ranked first); j is -1 for none. */
