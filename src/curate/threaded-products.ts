@@ -1,4 +1,3 @@
-import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../worker-thread.js';
 import { jsRowProducts, type RowProducts } from './js-row-products.js';
 
@@ -40,7 +39,7 @@ interface Views {
   out: Float32Array;
 }
 
-export function sharedViews(s: SharedOperands): Views {
+function sharedViews(s: SharedOperands): Views {
   return { ctl: new Int32Array(s.control), a: new Float32Array(s.a), b: new Float32Array(s.b), out: new Float32Array(s.out) };
 }
 
@@ -48,7 +47,7 @@ export function sharedViews(s: SharedOperands): Views {
  * Takes chunks of the current job and computes them until none is left; returns the job's counter word as last
  * seen. A taker that reads a job's shape and then loses the compare-exchange (the job moved on) computes nothing.
  */
-export function takeChunks(v: Views, worker: boolean): number {
+function takeChunks(v: Views, worker: boolean): number {
   for (;;) {
     const word = Atomics.load(v.ctl, COUNTER);
     const chunks = v.ctl[CHUNKS]!;
@@ -77,7 +76,7 @@ export function serveChunks(s: SharedOperands): never {
   }
 }
 
-let pool: { workers: Worker[]; views: Views; generation: number } | null = null;
+let pool: { views: Views; generation: number } | null = null;
 
 function startPool(threads: number): NonNullable<typeof pool> {
   const shared: SharedOperands = {
@@ -86,15 +85,14 @@ function startPool(threads: number): NonNullable<typeof pool> {
     b: new SharedArrayBuffer(CAPACITY * 4),
     out: new SharedArrayBuffer(CAPACITY * 4),
   };
-  const workers = Array.from({ length: threads }, () => {
+  for (let t = 0; t < threads; t++) {
     const w = startModuleWorker(import.meta.url, 'row-products-worker', shared);
     // Idle workers sleep in Atomics.wait; they must not keep the process alive, and a worker that fails to start
     // only means the caller computes alone.
     w.unref();
     w.on('error', () => {});
-    return w;
-  });
-  return { workers, views: sharedViews(shared), generation: 0 };
+  }
+  return { views: sharedViews(shared), generation: 0 };
 }
 
 /** Chunks the pool's workers have computed so far (0 before the pool starts): proof they share the work. */

@@ -174,7 +174,7 @@ export function typedText(input: string, key: Key): string | undefined {
 
 /** Control characters that are keys of their own. Tab, CR and LF stay text: a paste carries them. */
 const controlKey = /[\u0001-\u0008\u000b\u000c\u000e-\u001a\u007f]/;
-const controlKeys = /([\u0001-\u0008\u000b\u000c\u000e-\u001a\u007f])/;
+const controlKeys = new RegExp(`(${controlKey.source})`);
 
 /**
  * One input event as the keys in it. A terminal read can carry several keys at once when they are typed faster than
